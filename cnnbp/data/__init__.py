@@ -1,0 +1,23 @@
+"""Image datasets for the experiments: tiny built-in ones and local-folder classics.
+
+``digits`` (scikit-learn, 8x8 grey) and ``shapes`` (procedural, RGB, with object masks,
+class imbalance and domain shift) always work offline; ``mnist``, ``fashion_mnist`` and
+``cifar10`` read files under ``$CNNBP_DATA_DIR`` (default ``./data``).
+
+>>> from cnnbp.data import get_dataset
+>>> ds = get_dataset("digits", seed=0)
+>>> ds.describe()
+'digits: 1437 train / 360 test, 1x8x8, 10 classes (0, 1, ..., 9)'
+"""
+
+from .base import DatasetUnavailable, ImageDataset
+from .digits import digits
+from .folder_sets import DATA_DIR_ENV, DOWNLOAD_ENV, cifar10, data_root, fashion_mnist, mnist
+from .registry import DATASETS, available_datasets, dataset_options, get_dataset
+from .shapes import DOMAINS, SHAPE_NAMES, make_shapes, shapes
+
+__all__ = [
+    "DATASETS", "DATA_DIR_ENV", "DOMAINS", "DOWNLOAD_ENV", "SHAPE_NAMES", "DatasetUnavailable",
+    "ImageDataset", "available_datasets", "cifar10", "data_root", "dataset_options", "digits",
+    "fashion_mnist", "get_dataset", "make_shapes", "mnist", "shapes",
+]

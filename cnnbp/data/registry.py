@@ -1,0 +1,71 @@
+"""Datasets by name: the registry the app and the lessons pick from.
+
+>>> sorted(DATASETS)
+['cifar10', 'digits', 'fashion_mnist', 'mnist', 'shapes']
+>>> get_dataset("shapes", n_train=8, n_test=4, size=16, seed=1).x_train.shape
+torch.Size([8, 3, 16, 16])
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+
+from . import folder_sets
+from .base import ImageDataset
+from .digits import digits
+from .shapes import shapes
+
+# Read-only by convention: never add to it at run time (several users share the process).
+DATASETS: dict[str, Callable[..., ImageDataset]] = {
+    "digits": digits,
+    "shapes": shapes,
+    "mnist": folder_sets.mnist,
+    "fashion_mnist": folder_sets.fashion_mnist,
+    "cifar10": folder_sets.cifar10,
+}
+
+
+def dataset_options(name: str) -> tuple[str, ...]:
+    """The keyword options ``get_dataset(name, ...)`` accepts besides ``seed``.
+
+    >>> dataset_options("digits")
+    ('test_fraction',)
+    """
+    factory = _factory(name)
+    return tuple(p for p in inspect.signature(factory).parameters if p != "seed")
+
+
+def get_dataset(name: str, *, seed: int = 0, **options: object) -> ImageDataset:
+    """Build dataset ``name`` with a seed and its options; unknown names and options are ValueErrors.
+
+    Raises :class:`DatasetUnavailable` (a ValueError) when a folder dataset's files are missing.
+
+    >>> get_dataset("digits", seed=0, test_fraction=0.5).x_test.shape
+    torch.Size([899, 1, 8, 8])
+    """
+    valid = dataset_options(name)
+    unknown = [k for k in options if k not in valid]
+    if unknown:
+        raise ValueError(f"unknown option{'s' if len(unknown) > 1 else ''} "
+                         f"{', '.join(repr(k) for k in unknown)} for dataset {name!r}; "
+                         f"valid options: {', '.join(valid) or '(none)'}, seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    return _factory(name)(seed=seed, **options)
+
+
+def available_datasets() -> dict[str, str]:
+    """name -> "" if it can be built now, else the one-line reason it cannot (no file reads).
+
+    >>> available_datasets()["digits"]
+    ''
+    """
+    return {name: (folder_sets.unavailable_reason(name) if name in folder_sets._SPECS else "")
+            for name in DATASETS}
+
+
+def _factory(name: str) -> Callable[..., ImageDataset]:
+    if not isinstance(name, str) or name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    return DATASETS[name]

@@ -1,0 +1,77 @@
+"""Where tensors live, how many threads torch uses, and how runs are seeded.
+
+Picked once per process; every run seeds its own ``torch.Generator`` so that concurrent
+users (Gradio runs handlers in threads) never share or disturb each other's random state.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+
+import torch
+
+DEVICE_ENV = "CNNBP_DEVICE"  # "cpu", "cuda", "cuda:1", "mps": overrides the automatic choice
+CORES_ENV = "CPU_CORES"  # torch intra-op threads; default: the cores this process may use
+
+
+@functools.lru_cache(maxsize=1)
+def pick_device() -> torch.device:
+    """The device every lesson uses: ``$CNNBP_DEVICE`` if set, else cuda > mps > cpu.
+
+    >>> pick_device().type in {"cpu", "cuda", "mps"}
+    True
+    """
+    wanted = os.environ.get(DEVICE_ENV, "").strip()
+    if wanted:
+        device = torch.device(wanted)  # raises on a malformed name, which is what we want
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise ValueError(f"{DEVICE_ENV}={wanted!r} but CUDA is not available here")
+        return device
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def cpu_cores() -> int:
+    """Cores torch should use: ``$CPU_CORES`` if set, else the cores this process may run on."""
+    env = os.environ.get(CORES_ENV, "").strip()
+    if env:
+        cores = int(env)
+        if cores < 1:
+            raise ValueError(f"{CORES_ENV} must be >= 1, got {env!r}")
+        return cores
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS has no sched_getaffinity
+        return os.cpu_count() or 1
+
+
+_threads_set = False
+
+
+def set_threads_once() -> int:
+    """Set torch's intra-op thread count once per process (start-up); returns it."""
+    global _threads_set
+    if not _threads_set:
+        torch.set_num_threads(cpu_cores())
+        _threads_set = True
+    return torch.get_num_threads()
+
+
+def make_generator(seed: int, *, device: torch.device | str = "cpu") -> torch.Generator:
+    """A private, seeded random stream: runs never touch torch's global RNG."""
+    return torch.Generator(device=device).manual_seed(int(seed))
+
+
+def derive_seed(seed: int, *keys: object) -> int:
+    """A seed for one named random stream of a run, e.g. ``derive_seed(0, "init", "layer", 3)``.
+
+    Streams are independent of each other and of the order they are asked for, so adding an
+    init to a comparison never changes the numbers of the inits already in it.
+    """
+    text = "/".join([str(int(seed)), *map(str, keys)])
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1

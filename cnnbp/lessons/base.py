@@ -1,0 +1,208 @@
+"""The lesson protocol: a validated Config in, a stream of Frames out.
+
+    cfg = validate_config(InitConfig, {"width": 1024})   # ValueError with one clear line if bad
+    for frame in lesson.run(cfg, RunControl()): ...        # progress, figures, tables, verdicts
+
+One code path serves the Gradio UI (maps each Frame onto its components), the CLI (writes
+the merged Frames to disk) and the tests (assert the numbers).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator, Mapping
+
+import pandas as pd
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from cnnbp.train.control import RunControl
+
+COST_BUDGET_ENV = "CNNBP_MAX_COST_S"
+DEFAULT_COST_BUDGET_S = 60.0  # estimated seconds on 2 CPU cores; beyond this a job is refused
+NOMINAL_GFLOPS = 40.0  # what two CPU cores sustain on our small convs and matmuls
+
+
+class ConfigError(ValueError):
+    """Bad settings: one line that names the field, the value and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """Field metadata: the value must be a key of ``registry`` (the UI builds a dropdown)."""
+
+    registry: Mapping[str, Any]
+    kind: str
+
+    def check(self, name: str) -> str:
+        if name not in self.registry:
+            raise ValueError(f"unknown {self.kind} {name!r}; choose from {', '.join(self.registry)}")
+        return name
+
+
+def choice(registry: Mapping[str, Any], kind: str) -> Any:
+    """``Annotated[str, ...]`` accepting only the keys of ``registry``."""
+    meta = Choice(registry, kind)
+    return typing.Annotated[str, AfterValidator(meta.check), meta]
+
+
+def _unique(values: list) -> list:
+    if len(set(values)) != len(values):
+        raise ValueError(f"duplicates in {values}")
+    return values
+
+
+def choices(registry: Mapping[str, Any], kind: str, *, max_length: int | None = None) -> Any:
+    """A non-empty list of distinct registry keys (a multi-select in the UI)."""
+    return typing.Annotated[
+        list[choice(registry, kind)],
+        Field(min_length=1, max_length=max_length or len(registry)),
+        AfterValidator(_unique),
+    ]
+
+
+class LessonConfig(BaseModel):
+    """Base of every lesson's settings: bounded numbers, registry choices, a seed."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="same settings + seed -> same numbers")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _split_lists(cls, data: Any) -> Any:
+        """Accept "a,b" for list fields (the CLI's ``--set inits=xavier,kaiming``)."""
+        if not isinstance(data, dict):
+            return data
+        out = dict(data)
+        for name, info in cls.model_fields.items():
+            keys = [name] + ([info.validation_alias] if isinstance(info.validation_alias, str) else [])
+            for key in keys:
+                value = out.get(key)
+                if isinstance(value, str) and typing.get_origin(info.annotation) is list:
+                    out[key] = [v.strip() for v in value.split(",") if v.strip()]
+        return out
+
+    def cost_seconds(self) -> float:
+        """Estimated seconds on 2 CPU cores; lessons override it."""
+        return 0.0
+
+
+def gflop_seconds(flops: float) -> float:
+    return flops / (NOMINAL_GFLOPS * 1e9)
+
+
+def cost_budget() -> float:
+    return float(os.environ.get(COST_BUDGET_ENV, DEFAULT_COST_BUDGET_S))
+
+
+def validate_config(config_cls: type[LessonConfig], values: Mapping[str, Any] | None = None) -> LessonConfig:
+    """Build a Config from raw values (UI, API, CLI strings) or raise ConfigError.
+
+    >>> validate_config(LessonConfig, {"seed": -1})
+    Traceback (most recent call last):
+    ...
+    cnnbp.lessons.base.ConfigError: seed: Input should be greater than or equal to 0 (got -1)
+    """
+    try:
+        cfg = config_cls.model_validate(dict(values or {}))
+    except ValidationError as err:
+        raise ConfigError(_one_line(err)) from None
+    cost, budget = cfg.cost_seconds(), cost_budget()
+    if not math.isfinite(cost) or cost > budget:
+        raise ConfigError(
+            f"this job is too big: estimated {cost:.0f} s on 2 CPU cores, the limit is {budget:.0f} s; "
+            "lower the width, depth, epochs or the number of variants"
+        )
+    return cfg
+
+
+def _one_line(err: ValidationError) -> str:
+    parts = []
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "settings"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown setting"
+        parts.append(f"{where}: {msg} (got {e.get('input')!r})")
+    return "; ".join(parts)
+
+
+@dataclass
+class Verdict:
+    """One measured statement. ``passed`` is None for a plain observation."""
+
+    claim: str
+    text: str
+    passed: bool | None = None
+
+    def as_dict(self) -> dict:
+        return {"claim": self.claim, "passed": self.passed, "text": self.text}
+
+
+@dataclass
+class Frame:
+    """One update of a running lesson. Figures and tables are only those that changed;
+    ``numbers`` is the plain measured data (JSON-able) behind them."""
+
+    progress: float
+    message: str
+    figures: dict[str, Any] = field(default_factory=dict)  # name -> plotly Figure
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class Lesson:
+    name: str
+    title: str
+    summary: str
+    config: type[LessonConfig]
+    run: Callable[[LessonConfig, RunControl], Iterator[Frame]]
+    figures: tuple[tuple[str, str], ...]  # (name, caption) in display order
+    tables: tuple[tuple[str, str], ...] = ()
+    quick: Mapping[str, Any] = field(default_factory=dict)  # small settings for tests and demos
+
+
+LESSONS: dict[str, Lesson] = {}
+
+
+def register(lesson: Lesson) -> Lesson:
+    if lesson.name in LESSONS:
+        raise ValueError(f"lesson {lesson.name!r} is registered twice")
+    LESSONS[lesson.name] = lesson
+    return lesson
+
+
+def get_lesson(name: str) -> Lesson:
+    import cnnbp.lessons  # noqa: F401  (registers every lesson)
+
+    try:
+        return LESSONS[name]
+    except KeyError:
+        raise ValueError(f"unknown lesson {name!r}; choose from {', '.join(LESSONS)}") from None
+
+
+def run_lesson(name: str, values: Mapping[str, Any] | None = None, *,
+               control: RunControl | None = None) -> Iterator[Frame]:
+    """Validate ``values`` for lesson ``name`` (ConfigError before anything runs), then run it."""
+    lesson = get_lesson(name)
+    cfg = validate_config(lesson.config, values)
+    return lesson.run(cfg, control or RunControl())
+
+
+def merge_frames(frames: typing.Iterable[Frame]) -> Frame:
+    """The final state of a run: the latest of every figure and table, the last verdicts."""
+    final = Frame(progress=0.0, message="")
+    for frame in frames:
+        final.progress, final.message, final.done = frame.progress, frame.message, frame.done
+        final.figures.update(frame.figures)
+        final.tables.update(frame.tables)
+        final.numbers.update(frame.numbers)
+        if frame.verdicts:
+            final.verdicts = list(frame.verdicts)
+    return final

@@ -1,0 +1,159 @@
+"""The lecture's classic experiment: a deep tanh/ReLU MLP, one batch, per-layer statistics.
+
+    dims = [4096] * 7; x = np.random.randn(16, dims[0])
+    for Din, Dout in zip(dims[:-1], dims[1:]):
+        W = 0.01 * np.random.randn(Din, Dout); x = np.tanh(x.dot(W))
+
+Every init scheme is ``scale * unit draw`` (see cnnbp.nn.inits), so each layer's unit
+weights Z are drawn once per run and shared by every scheme and activation; then
+x @ (s Z)^T = s (x @ Z^T) and no scaled copy of a 4096 x 4096 matrix is ever made.
+Backward, ||dL/dW|| comes from two 16 x 16 Gram matrices instead of the 4096 x 4096
+gradient: dL/dW = dz^T h, so ||dL/dW||_F^2 = sum((dz dz^T) * (h h^T)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import torch
+
+from cnnbp.device import derive_seed, make_generator
+from cnnbp.nn.activations import create_act, get_act, grad_ratio
+from cnnbp.nn.inits import Base, get_init, unit_draw
+from cnnbp.probes import LayerStats, summarize
+
+# Output ranges of the bounded activations: their histograms use the full range, as the
+# lecture's plots do, so "collapsed to 0" and "saturated at +-1" read at a glance.
+BOUNDED_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+
+
+@dataclass
+class ClassicResult:
+    activation: str
+    init: str
+    layers: list[LayerStats]  # one per hidden layer; grad_norm = ||dL/dh|| there
+    weight_grad_norm: list[float] = field(default_factory=list)  # ||dL/dW|| per layer
+
+    def stds(self) -> list[float]:
+        return [s.std for s in self.layers]
+
+
+class UnitDraws:
+    """Each layer's unit weights, drawn on first use from that layer's own random stream."""
+
+    def __init__(self, seed: int):
+        self.seed = seed
+        self._cache: dict[tuple, torch.Tensor] = {}
+        self._first: dict[tuple, torch.Tensor] = {}
+
+    def first_layer(self, base: Base, x: torch.Tensor, d_out: int) -> torch.Tensor:
+        """x Z_1^T: every configuration sees the same input batch, so compute it once."""
+        key = (base, d_out)
+        if key not in self._first:
+            self._first[key] = x @ self.get(base, 0, (d_out, x.shape[1])).T
+        return self._first[key]
+
+    def get(self, base: Base, layer: int, shape: tuple[int, int]) -> torch.Tensor:
+        key = (base, layer, shape)
+        if key not in self._cache:
+            g = make_generator(derive_seed(self.seed, "classic", base, layer, *shape))
+            self._cache[key] = unit_draw(base, shape, generator=g)
+        return self._cache[key]
+
+
+def classic_inputs(*, width: int, batch_size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The unit-Gaussian input batch and the fixed upstream gradient dL/dh at the top.
+
+    The same upstream gradient for every configuration: differences in the gradients
+    per layer then come from the network alone.
+    """
+    x = torch.randn(batch_size, width, generator=make_generator(derive_seed(seed, "classic", "x")))
+    up = torch.randn(batch_size, width, generator=make_generator(derive_seed(seed, "classic", "dL/dh")))
+    return x, up
+
+
+@torch.no_grad()
+def run_classic(
+    activation: str,
+    init: str,
+    *,
+    x: torch.Tensor,
+    upstream: torch.Tensor,
+    depth: int,
+    draws: UnitDraws,
+) -> ClassicResult:
+    """Forward ``x`` through ``depth`` layers of ``init``-initialised weights, then backward."""
+    scheme, act = get_init(init), create_act(activation)
+    pieces, width = get_act(activation).width_factor, upstream.shape[1]
+    h, saved, outputs, ratios = x, [], [], []
+    for layer in range(depth):
+        d_in, d_out = h.shape[1], width * pieces
+        if layer == 0:
+            z_unit = draws.first_layer(scheme.base, x, d_out)
+        else:
+            z_unit = h @ draws.get(scheme.base, layer, (d_out, d_in)).T  # (B, d_out) = h Z^T
+        scale = scheme.scale(d_in, d_out, activation)
+        if scheme.data_dependent:  # LSUV: pre-activations are linear in the scale: one step
+            std = float(z_unit.std())
+            scale = 1.0 / std if std > 0 else 1.0
+        z = z_unit * scale
+        saved.append((h, z, scale))
+        h = act(z)
+        outputs.append(h)
+        ratios.append(grad_ratio(act, activation, z))
+    value_range = BOUNDED_RANGE.get(activation) or (
+        min(float(o.min()) for o in outputs), max(float(o.max()) for o in outputs))
+    layers = [summarize(f"layer {i + 1}", o, m, value_range=value_range)
+              for i, (o, m) in enumerate(zip(outputs, ratios))]
+
+    weight_grad_norm = [0.0] * depth
+    dh = upstream
+    for layer in reversed(range(depth)):
+        h_in, z, scale = saved[layer]
+        layers[layer].grad_norm = float(dh.norm())
+        layers[layer].grad_std = float(dh.std())
+        dz = _act_vjp(act, z, dh)  # (B, d_out)
+        gram = (dz @ dz.T) * (h_in @ h_in.T)  # (B, B); its sum is ||dL/dW||_F^2
+        weight_grad_norm[layer] = math.sqrt(max(float(gram.sum()), 0.0))
+        if layer > 0:  # dL/dx at the input is never shown: skip that 4096-wide matmul
+            dh = (dz @ draws.get(scheme.base, layer, (z.shape[1], h_in.shape[1]))) * scale
+    return ClassicResult(activation, init, layers, weight_grad_norm)
+
+
+def _act_vjp(act: torch.nn.Module, z: torch.Tensor, upstream: torch.Tensor) -> torch.Tensor:
+    z = z.detach().requires_grad_(True)
+    with torch.enable_grad():
+        (grad,) = torch.autograd.grad(act.forward(z), z, upstream)
+    return grad
+
+
+def classic_experiment(
+    *,
+    activations: Sequence[str],
+    inits: Sequence[str],
+    width: int = 4096,
+    depth: int = 6,
+    batch_size: int = 16,
+    seed: int = 0,
+) -> Iterator[ClassicResult]:
+    """Yield one :class:`ClassicResult` per (activation, init), activations outermost.
+
+    >>> [round(s, 2) for s in next(classic_experiment(activations=["relu"], inits=["kaiming"],
+    ...                                                width=256, depth=3)).stds()]  # doctest: +SKIP
+    """
+    x, upstream = classic_inputs(width=width, batch_size=batch_size, seed=seed)
+    draws = UnitDraws(seed)
+    for activation in activations:
+        for init in inits:
+            yield run_classic(activation, init, x=x, upstream=upstream, depth=depth, draws=draws)
+
+
+def classic_flops(*, n_configs: int, width: int, depth: int, batch_size: int, pieces: int = 1,
+                  orthogonal: bool = False) -> float:
+    """Multiply-adds x 2 of the experiment, plus QR of each orthogonal draw (4/3 n^3)."""
+    matmuls = n_configs * depth * 2 * (2 * batch_size * width * width * pieces)
+    qr = depth * (4 / 3) * (width * pieces) * width * width if orthogonal else 0.0
+    draws = depth * width * width * pieces * 20  # ~20 flop-equivalents per random number
+    return matmuls + qr + draws

@@ -1,0 +1,71 @@
+"""Constant initialisation never breaks symmetry: every neuron of a layer gets the same
+gradient, takes the same step, and stays a copy of its neighbours, however long it trains.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from cnnbp.data import ImageDataset
+from cnnbp.device import derive_seed, make_generator
+from cnnbp.lessons.init.cnn import initialised_cnn
+from cnnbp.train import RunControl, Trainer
+
+# Two units are "the same neuron" when their weights differ by less than this share of
+# the layer's mean |weight| (float32 rounding in a summation order can leave ~1e-7).
+SAME_NEURON_TOLERANCE = 1e-5
+
+
+@dataclass
+class LayerSymmetry:
+    layer: str
+    units: int
+    distinct_units: int  # neurons that differ from every earlier one
+    spread: float  # max |W_i - W_0| over units i, relative to mean |W|
+
+
+@dataclass
+class SymmetryResult:
+    init: str
+    steps: int
+    before: list[LayerSymmetry] = field(default_factory=list)
+    after: list[LayerSymmetry] = field(default_factory=list)
+    test_accuracy: float = 0.0
+
+
+def layer_symmetry(model: nn.Module) -> list[LayerSymmetry]:
+    """Per hidden conv/linear layer (the class head excluded: its rows are the classes)."""
+    out = []
+    layers = [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    for name, module in layers[:-1]:
+        rows = module.weight.detach().flatten(1)  # (units, fan_in)
+        scale = float(rows.abs().mean()) or 1.0
+        diffs = (rows - rows[0]).abs().amax(dim=1) / scale
+        distinct: list[torch.Tensor] = []
+        for row in rows:
+            if all(float((row - d).abs().max()) / scale >= SAME_NEURON_TOLERANCE for d in distinct):
+                distinct.append(row)
+        out.append(LayerSymmetry(name, rows.shape[0], len(distinct), float(diffs.max())))
+    return out
+
+
+def symmetry_experiment(data: ImageDataset, *, init: str, activation: str, depth: int, width: int,
+                        steps: int, batch_size: int, lr: float, seed: int,
+                        control: RunControl) -> SymmetryResult:
+    """Train ``steps`` steps from ``init`` and measure how many distinct neurons each layer has."""
+    model = initialised_cnn(data, init=init, activation=activation, depth=depth, width=width, seed=seed)
+    result = SymmetryResult(init=init, steps=0, before=layer_symmetry(model))
+    n = len(data.x_train)
+    epochs = -(-steps * batch_size // n)  # enough epochs to cover the steps
+    trainer = Trainer(f"symmetry {init}", model, (data.x_train, data.y_train), (data.x_test, data.y_test),
+                      batch_size=batch_size, epochs=epochs, lr=lr,
+                      generator=make_generator(derive_seed(seed, "data-order")))
+    while trainer.step_count < steps and not trainer.done and not control.stop_reason():
+        trainer.step()
+    result.steps = trainer.step_count
+    result.after = layer_symmetry(trainer.model)
+    result.test_accuracy = trainer.evaluate()[1]
+    return result

@@ -1,0 +1,11 @@
+"""Registries and builders: activations, norms, inits, and the models built from them."""
+
+from cnnbp.nn.activations import ACTIVATIONS, create_act, get_act
+from cnnbp.nn.inits import INITS, get_init, init_model
+from cnnbp.nn.models import DeepMLP, SmallCNN
+from cnnbp.nn.norms import NORMS, create_norm
+
+__all__ = [
+    "ACTIVATIONS", "INITS", "NORMS", "DeepMLP", "SmallCNN",
+    "create_act", "create_norm", "get_act", "get_init", "init_model",
+]

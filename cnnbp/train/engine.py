@@ -1,0 +1,174 @@
+"""The training engine: one optimisation step at a time, as events a lesson can stream.
+
+A :class:`Trainer` owns one model, its optimiser and its place in the data; lessons step
+several trainers in turn (:func:`interleave`) so every variant's curve grows at once on
+screen, and stop all of them between two steps when the user presses Stop.
+
+>>> import torch
+>>> from cnnbp.nn import SmallCNN
+>>> x, y = torch.rand(64, 1, 8, 8), torch.randint(0, 3, (64,))
+>>> t = Trainer("demo", SmallCNN(1, 3, depth=2, width=4), (x, y), (x, y),
+...             batch_size=16, epochs=1, lr=0.1, generator=torch.Generator().manual_seed(0))
+>>> [e.step for e in interleave([t])][-1]
+4
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Literal, Mapping
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnbp.device import pick_device
+from cnnbp.train.control import RunControl
+
+Split = tuple[torch.Tensor, torch.Tensor]  # (x (N, C, H, W), y (N,))
+
+
+@dataclass
+class TrainEvent:
+    variant: str
+    kind: Literal["step", "diverged"]
+    step: int  # optimisation steps done so far (1-based after the first)
+    epoch: float  # fractional epochs done
+    loss: float  # this batch's training loss
+    accuracy: float  # this batch's training accuracy
+    lr: float
+    elapsed: float  # seconds this trainer has spent
+
+
+def freeze(model: nn.Module, prefixes: Iterable[str]) -> list[str]:
+    """Stop gradients for every parameter whose name starts with one of ``prefixes``."""
+    frozen = []
+    for name, param in model.named_parameters():
+        if any(name.startswith(p) for p in prefixes):
+            param.requires_grad_(False)
+            frozen.append(name)
+    return frozen
+
+
+def make_optimizer(model: nn.Module, *, name: Literal["sgd", "adam"] = "sgd", lr: float,
+                   momentum: float = 0.9, weight_decay: float = 0.0,
+                   lr_scale: Mapping[str, float] | None = None) -> torch.optim.Optimizer:
+    """An optimiser over the trainable parameters; ``lr_scale`` maps a name prefix to a
+    multiplier of ``lr`` (per-layer learning rates; the first matching prefix wins)."""
+    groups: dict[float, list[nn.Parameter]] = {}
+    for pname, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        scale = next((s for p, s in (lr_scale or {}).items() if pname.startswith(p)), 1.0)
+        groups.setdefault(scale, []).append(param)
+    if not groups:
+        raise ValueError("nothing to train: every parameter is frozen")
+    param_groups = [{"params": ps, "lr": lr * s} for s, ps in groups.items()]
+    if name == "sgd":
+        return torch.optim.SGD(param_groups, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(param_groups, lr=lr, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}; choose from sgd, adam")
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, *, batch_size: int = 1024) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) on ``split`` in eval mode; restores the mode after."""
+    was_training = model.training
+    model.eval()
+    x, y = split
+    total_loss, correct = 0.0, 0
+    for i in range(0, len(x), batch_size):
+        logits = model(x[i : i + batch_size])
+        total_loss += float(F.cross_entropy(logits, y[i : i + batch_size], reduction="sum"))
+        correct += int((logits.argmax(1) == y[i : i + batch_size]).sum())
+    model.train(was_training)
+    return total_loss / len(x), correct / len(x)
+
+
+class Trainer:
+    """Train one model on ``train`` for ``epochs``, reshuffling each epoch with ``generator``."""
+
+    def __init__(self, name: str, model: nn.Module, train: Split, test: Split, *,
+                 batch_size: int, epochs: int, lr: float, generator: torch.Generator,
+                 optimizer: Literal["sgd", "adam"] = "sgd", momentum: float = 0.9,
+                 weight_decay: float = 0.0, lr_scale: Mapping[str, float] | None = None,
+                 device: torch.device | None = None):
+        self.name = name
+        self.device = device or pick_device()
+        self.model = model.to(self.device)
+        self.train_split = tuple(t.to(self.device) for t in train)
+        self.test_split = tuple(t.to(self.device) for t in test)
+        n = len(self.train_split[0])
+        if n == 0:
+            raise ValueError("the training set is empty")
+        self.batch_size = min(batch_size, n)
+        self.steps_per_epoch = math.ceil(n / self.batch_size)
+        self.total_steps = self.steps_per_epoch * epochs
+        self.generator = generator
+        self.optimizer = make_optimizer(model, name=optimizer, lr=lr, momentum=momentum,
+                                        weight_decay=weight_decay, lr_scale=lr_scale)
+        self.step_count = 0
+        self.diverged = False
+        self.elapsed = 0.0
+        self._order = torch.empty(0, dtype=torch.long)
+
+    @property
+    def done(self) -> bool:
+        return self.diverged or self.step_count >= self.total_steps
+
+    def _next_batch(self) -> Split:
+        i = self.step_count % self.steps_per_epoch
+        if i == 0:  # a new epoch: a new order, from this trainer's own random stream
+            self._order = torch.randperm(len(self.train_split[0]), generator=self.generator)
+        idx = self._order[i * self.batch_size : (i + 1) * self.batch_size].to(self.device)
+        return self.train_split[0][idx], self.train_split[1][idx]
+
+    def step(self) -> TrainEvent:
+        """One optimisation step; a non-finite loss marks the trainer diverged."""
+        start = time.perf_counter()
+        self.model.train()
+        x, y = self._next_batch()
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y)
+        self.step_count += 1
+        loss_value = float(loss.detach())
+        kind: Literal["step", "diverged"] = "step"
+        if not math.isfinite(loss_value):
+            self.diverged, kind = True, "diverged"
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+        self.elapsed += time.perf_counter() - start
+        return TrainEvent(
+            variant=self.name,
+            kind=kind,
+            step=self.step_count,
+            epoch=self.step_count / self.steps_per_epoch,
+            loss=loss_value,
+            accuracy=float((logits.argmax(1) == y).float().mean()),
+            lr=self.optimizer.param_groups[0]["lr"],
+            elapsed=self.elapsed,
+        )
+
+    def evaluate(self) -> tuple[float, float]:
+        return evaluate(self.model, self.test_split)
+
+
+def interleave(trainers: list[Trainer], control: RunControl | None = None) -> Iterator[TrainEvent]:
+    """Step each unfinished trainer in turn until all are done or ``control`` says stop.
+
+    The caller learns of a stop from ``control.stop_reason()`` after the loop ends.
+    """
+    control = control or RunControl()
+    while True:
+        active = [t for t in trainers if not t.done]
+        if not active:
+            return
+        for trainer in active:
+            if control.stop_reason():
+                return
+            yield trainer.step()
