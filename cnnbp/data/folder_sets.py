@@ -77,7 +77,10 @@ def _missing(spec: _Spec, folder: Path) -> list[str]:
 
 
 def unavailable_reason(name: str, *, root: str | os.PathLike[str] | None = None) -> str:
-    """"" if ``name`` can be loaded now (files present, or download allowed), else why not. Cheap: no reads."""
+    """"" if ``name`` can be loaded now (files present, or download allowed), else why not.
+
+    Cheap: it only looks for the files, it reads none.
+    """
     spec = _SPECS[name]
     folder = data_root(root) / spec.folder
     missing = _missing(spec, folder)
@@ -102,8 +105,9 @@ def _ensure_files(spec: _Spec, root: Path) -> Path:
         for train in (True, False):
             getattr(tvd, spec.torchvision_class)(str(root), train=train, download=True)
     except Exception as exc:  # no network, bad mirror, disk full: say so in one line
+        detail = " ".join(str(exc).split())[:300]  # torchvision's messages span lines
         raise DatasetUnavailable(f"{spec.name}: download into {root} failed ({type(exc).__name__}: "
-                                 f"{exc}); put the files in {folder} and set {DATA_DIR_ENV}") from exc
+                                 f"{detail}); put the files in {folder} and set {DATA_DIR_ENV}") from exc
     if _missing(spec, folder):
         raise DatasetUnavailable(f"{spec.name}: download finished but {folder} still lacks "
                                  f"{', '.join(_missing(spec, folder))}")

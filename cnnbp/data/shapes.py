@@ -105,7 +105,8 @@ def class_counts_for(
             if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or c < 0:
                 raise ValueError(f"class_counts[{k}] must be an integer >= 0, got {c!r}")
         if n is not None and n != sum(counts):
-            raise ValueError(f"n={n} but class_counts {counts} sum to {sum(counts)}; pass one or make them agree")
+            raise ValueError(f"n={n} but class_counts {counts} sum to {sum(counts)}; "
+                             "pass one or make them agree")
         counts = tuple(int(c) for c in counts)
     else:
         if n is None:

@@ -78,8 +78,7 @@ class LessonConfig(BaseModel):
             return data
         out = dict(data)
         for name, info in cls.model_fields.items():
-            keys = [name] + ([info.validation_alias] if isinstance(info.validation_alias, str) else [])
-            for key in keys:
+            for key in [name, *_aliases(info)]:
                 value = out.get(key)
                 if isinstance(value, str) and typing.get_origin(info.annotation) is list:
                     out[key] = [v.strip() for v in value.split(",") if v.strip()]
@@ -88,6 +87,26 @@ class LessonConfig(BaseModel):
     def cost_seconds(self) -> float:
         """Estimated seconds on 2 CPU cores; lessons override it."""
         return 0.0
+
+
+def _aliases(info: Any) -> list[str]:
+    alias = info.validation_alias
+    if isinstance(alias, str):
+        return [alias]
+    return [c for c in getattr(alias, "choices", []) if isinstance(c, str)]
+
+
+def field_choices(info: Any) -> list[str] | None:
+    """The allowed values of a field, from its registry or Literal (for the UI and the CLI)."""
+    annotation = info.annotation
+    if typing.get_origin(annotation) is list:
+        annotation = typing.get_args(annotation)[0]
+    for meta in [*info.metadata, *typing.get_args(annotation)[1:]]:
+        if isinstance(meta, Choice):
+            return list(meta.registry)
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(typing.get_args(annotation))
+    return None
 
 
 def gflop_seconds(flops: float) -> float:

@@ -102,21 +102,21 @@ def run(cfg: InitConfig, control: RunControl) -> Iterator[Frame]:
         data = get_dataset(cfg.dataset, seed=cfg.seed)
 
     if "cnn" in cfg.parts:
-        share, last_frame, histories = weights["cnn"] / total, 0.0, []
-        for progress, histories in train_grid(data, inits=cfg.inits, activations=cfg.activations,
-                                              depth=cfg.cnn_depth, width=cfg.cnn_width, epochs=cfg.epochs,
-                                              batch_size=cfg.cnn_batch_size, lr=cfg.lr, seed=cfg.seed,
-                                              control=control):
+        share, last_frame, histories, reached = weights["cnn"] / total, 0.0, [], 0.0
+        for reached, histories in train_grid(data, inits=cfg.inits, activations=cfg.activations,
+                                             depth=cfg.cnn_depth, width=cfg.cnn_width, epochs=cfg.epochs,
+                                             batch_size=cfg.cnn_batch_size, lr=cfg.lr, seed=cfg.seed,
+                                             control=control):
             now = time.perf_counter()
-            if progress < 1.0 and now - last_frame < FRAME_INTERVAL_S:
+            if reached < 1.0 and now - last_frame < FRAME_INTERVAL_S:
                 continue
             last_frame = now
-            yield Frame(done + share * progress, f"training the CNN on {cfg.dataset}: {progress:.0%}",
+            yield Frame(done + share * reached, f"training the CNN on {cfg.dataset}: {reached:.0%}",
                         figures=cnn_figures(histories, cfg), numbers={**numbers, "cnn": cnn_numbers(histories)})
-        done += share
+        done += share * reached
         verdicts += cnn_verdicts(histories, data.num_classes)
         numbers["cnn"] = cnn_numbers(histories)
-        yield Frame(done, "CNN trained", figures=cnn_figures(histories, cfg),
+        yield Frame(done, f"CNN trained ({reached:.0%} of the steps)", figures=cnn_figures(histories, cfg),
                     tables={"cnn": cnn_table(histories)}, verdicts=list(verdicts), numbers=dict(numbers))
         if control.stop_reason():
             yield stopped(done)

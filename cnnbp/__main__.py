@@ -1,0 +1,5 @@
+import sys
+
+from cnnbp.cli import main
+
+sys.exit(main())

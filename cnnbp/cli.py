@@ -1,0 +1,171 @@
+"""Command line: ``python -m cnnbp list | show LESSON | run LESSON [--set k=v] [--out DIR] | claims``.
+
+Course authors script runs with it; the output folder holds every figure as standalone
+HTML, every table as CSV, the verdicts and the measured numbers as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence, TextIO
+
+from cnnbp.lessons.base import (LESSONS, ConfigError, Frame, field_choices, get_lesson, merge_frames,
+                                run_lesson)
+from cnnbp.train import RunControl
+
+BAR_WIDTH = 30
+
+
+class ProgressBar:
+    """A one-line bar on a terminal; plain lines, at most one a second, when piped."""
+
+    def __init__(self, stream: TextIO):
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.last_line = 0.0
+
+    def update(self, progress: float, message: str) -> None:
+        filled = int(round(BAR_WIDTH * min(max(progress, 0.0), 1.0)))
+        line = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {progress:4.0%} {message}"
+        if self.tty:
+            self.stream.write("\r" + line[:120].ljust(120))
+        elif time.monotonic() - self.last_line >= 1.0 or progress >= 1.0:
+            self.stream.write(line + "\n")
+            self.last_line = time.monotonic()
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.tty:
+            self.stream.write("\n")
+
+
+def parse_settings(pairs: Sequence[str]) -> dict[str, str]:
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects key=value, got {pair!r}")
+        settings[key.strip()] = value.strip()
+    return settings
+
+
+def write_outputs(frame: Frame, out: Path) -> list[Path]:
+    """Figures -> NAME.html (plotly.js inlined: opens offline), tables -> NAME.csv,
+    verdicts -> verdicts.json, numbers -> numbers.json."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, fig in frame.figures.items():
+        path = out / f"{name}.html"
+        fig.write_html(path, include_plotlyjs=True, full_html=True)
+        written.append(path)
+    for name, table in frame.tables.items():
+        path = out / f"{name}.csv"
+        table.to_csv(path, index=False)
+        written.append(path)
+    verdicts = {"message": frame.message, "verdicts": [v.as_dict() for v in frame.verdicts]}
+    for name, payload in (("verdicts", verdicts), ("numbers", frame.numbers)):
+        path = out / f"{name}.json"
+        path.write_text(json.dumps(payload, indent=2, allow_nan=True))
+        written.append(path)
+    return written
+
+
+def cmd_list(_: argparse.Namespace) -> int:
+    from cnnbp.claims import all_claims
+
+    claims = all_claims()
+    for lesson in LESSONS.values():
+        n = sum(c.lesson == lesson.name for c in claims.values())
+        print(f"{lesson.name:12s} {lesson.title} ({n} claims)\n{'':12s} {lesson.summary}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    lesson = get_lesson(args.lesson)
+    print(f"{lesson.name}: {lesson.title}\n{lesson.summary}\n\nsettings (--set name=value):")
+    for name, field in lesson.config.model_fields.items():
+        bounds = [f"{m.__class__.__name__.lower()} {getattr(m, m.__class__.__name__.lower(), '')}"
+                  for m in field.metadata if hasattr(m, m.__class__.__name__.lower())]
+        default = field.default
+        if isinstance(default, list):
+            default = ",".join(map(str, default))
+        options = field_choices(field)
+        allowed = f"one or more of {','.join(options)}" if options else " ".join(bounds)
+        print(f"  {name:15s} {field.description or ''}\n  {'':15s} default {default}; {allowed}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    lesson = get_lesson(args.lesson)
+    settings = {**(lesson.quick if args.quick else {}), **parse_settings(args.set or [])}
+    control = RunControl()
+    frames = run_lesson(lesson.name, settings, control=control)  # ConfigError before anything runs
+    bar = ProgressBar(sys.stderr)
+    collected: list[Frame] = []
+    try:
+        for frame in frames:
+            collected.append(frame)
+            bar.update(frame.progress, frame.message)
+    except KeyboardInterrupt:
+        control.cancel()
+        bar.close()
+        print("interrupted: nothing written", file=sys.stderr)
+        return 130
+    bar.close()
+    final = merge_frames(collected)
+    for v in final.verdicts:
+        mark = {True: "[holds]", False: "[does not hold]", None: "-"}[v.passed]
+        print(f"{mark} {v.text}")
+    if args.out:
+        written = write_outputs(final, Path(args.out))
+        print(f"wrote {len(written)} files to {args.out}")
+    return 0
+
+
+def cmd_claims(args: argparse.Namespace) -> int:
+    from cnnbp.claims import run_claims
+
+    failed = 0
+    print(f"{'claim':42s} {'verdict':14s} {'s':>6s}  measured")
+    for result in run_claims(args.lesson):
+        row = result.as_row()
+        failed += result.passed is not True
+        print(f"{row['claim']:42s} {row['verdict']:14s} {row['seconds']:6.1f}  {row['measured']}", flush=True)
+    print(f"{failed} claim(s) did not hold" if failed else "every claim held")
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cnnbp", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("list", help="the lessons").set_defaults(func=cmd_list)
+    show = sub.add_parser("show", help="a lesson's settings, defaults and bounds")
+    show.add_argument("lesson")
+    show.set_defaults(func=cmd_show)
+    run = sub.add_parser("run", help="run a lesson")
+    run.add_argument("lesson")
+    run.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting (repeatable)")
+    run.add_argument("--out", metavar="DIR", help="write figures (HTML), tables (CSV), verdicts (JSON)")
+    run.add_argument("--quick", action="store_true", help="start from the lesson's small quick settings")
+    run.set_defaults(func=cmd_run)
+    claims = sub.add_parser("claims", help="run every registered claim; exit 1 if any fails")
+    claims.add_argument("--lesson", help="only this lesson's claims")
+    claims.set_defaults(func=cmd_claims)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import cnnbp.lessons  # noqa: F401  (registers the lessons)
+    from cnnbp.device import set_threads_once
+
+    set_threads_once()
+    try:
+        return args.func(args)
+    except ValueError as err:  # ConfigError and unknown names: one line, no traceback
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,43 @@
+"""One tab per lesson: settings on the left, live figures, tables and verdicts on the right."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from cnnbp.lessons.base import Lesson
+from cnnbp.ui.runner import make_handler, stop_handler
+from cnnbp.ui.widgets import build_widgets
+
+HEAVY = "heavy"  # one concurrency group for every training event: 2 cores, one run at a time
+
+
+def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
+    with gr.Tab(lesson.title, id=lesson.name):
+        gr.Markdown(f"### {lesson.title}\n{lesson.summary}")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=280):
+                widgets = build_widgets(lesson.config)
+                with gr.Row():
+                    run = gr.Button("Run", variant="primary", elem_id=f"{lesson.name}-run")
+                    stop = gr.Button("Stop", variant="stop", elem_id=f"{lesson.name}-stop")
+            with gr.Column(scale=3):
+                status = gr.Markdown("Press **Run**.", elem_id=f"{lesson.name}-status")
+                verdicts = gr.Markdown(elem_id=f"{lesson.name}-verdicts")
+                plots = [gr.Plot(label=caption, elem_id=f"{lesson.name}-{name}") for name, caption in lesson.figures]
+                tables = []
+                for name, caption in lesson.tables:
+                    with gr.Accordion(caption, open=False):
+                        tables.append(gr.Dataframe(label=caption, elem_id=f"{lesson.name}-table-{name}"))
+                with gr.Accordion("Measured numbers (JSON)", open=False):
+                    numbers = gr.JSON(label="numbers")
+        names = list(widgets)
+        event = run.click(
+            make_handler(lesson, names),
+            inputs=[widgets[n] for n in names],
+            outputs=[status, verdicts, *plots, *tables, numbers],
+            api_name=lesson.name,
+            concurrency_limit=concurrency_limit,
+            concurrency_id=HEAVY,
+        )
+        stop.click(stop_handler, inputs=None, outputs=[status], cancels=[event], api_name=f"{lesson.name}_stop",
+                   queue=False)

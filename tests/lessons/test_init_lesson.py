@@ -1,0 +1,116 @@
+"""The init lesson end to end on quick settings: frames, numbers, verdicts, stop, determinism."""
+
+import re
+
+import pytest
+
+from cnnbp.lessons import get_lesson, run_lesson
+from cnnbp.lessons.base import merge_frames
+from cnnbp.lessons.init.symmetry import layer_symmetry
+from cnnbp.train import RunControl
+
+QUICK = {"width": 256, "depth": 4, "epochs": 1, "symmetry_steps": 8, "cnn_width": 8,
+         "inits": ["normal_0.01", "kaiming"], "activations": ["tanh", "relu"]}
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return list(run_lesson("init", QUICK))
+
+
+def test_stream_starts_with_an_empty_frame_and_ends_done(frames):
+    assert frames[0].progress == 0.0 and not frames[0].figures
+    assert frames[-1].done and frames[-1].progress == 1.0
+    progress = [f.progress for f in frames]
+    assert progress == sorted(progress)
+    assert sum("training the CNN" in f.message for f in frames) >= 1  # curves streamed while training
+
+
+def test_every_declared_figure_and_table_arrives(frames):
+    final = merge_frames(frames)
+    lesson = get_lesson("init")
+    assert set(final.figures) == {name for name, _ in lesson.figures}
+    assert set(final.tables) == {name for name, _ in lesson.tables}
+
+
+def test_figures_show_the_measured_numbers(frames):
+    final = merge_frames(frames)
+    classic = final.numbers["classic"]
+    profiles = final.figures["classic_profiles"]
+    std_traces = [t for t in profiles.data if t.xaxis == "x2"]  # the std panel
+    shown = {t.name: list(t.y) for t in std_traces}
+    assert shown["kaiming / relu"] == pytest.approx(classic["relu"]["kaiming"]["std"])
+    assert shown["normal_0.01 / tanh"] == pytest.approx(classic["tanh"]["normal_0.01"]["std"])
+    hist = final.figures["classic_histograms"]
+    bars = [t for t in hist.data if t.name == "tanh | kaiming | layer 1"]
+    table = final.tables["classic"]
+    assert sum(bars[0].y) == 16 * 256  # every activation of the batch is counted
+    row = table[(table.activation == "relu") & (table.init == "kaiming") & (table.layer == 4)].iloc[0]
+    assert row["std"] == pytest.approx(classic["relu"]["kaiming"]["std"][3])
+    curves = final.figures["cnn_curves"]
+    acc = [t for t in curves.data if t.name == "kaiming / relu" and t.xaxis == "x2"][0]
+    assert list(acc.y) == pytest.approx(final.numbers["cnn"]["kaiming / relu"]["test_accuracy"])
+
+
+def test_verdicts_quote_the_numbers(frames):
+    final = merge_frames(frames)
+    texts = [v.text for v in final.verdicts]
+    kaiming_relu = next(t for t in texts if t.startswith("relu + Kaiming"))
+    std = final.numbers["classic"]["relu"]["kaiming"]["std"]
+    assert f"{std[0]:.3g}" in kaiming_relu and f"{std[-1]:.3g}" in kaiming_relu
+    small_tanh = next(t for t in texts if t.startswith("tanh + small random"))
+    assert "collapse towards zero" in small_tanh
+    cnn = next(t for t in texts if t.startswith("CNN with relu"))
+    acc = final.numbers["cnn"]["kaiming / relu"]["final_test_accuracy"]
+    assert f"{acc:.1%}" in cnn
+    assert re.search(r"constant init leaves (1/\d+, ){3}1/\d+ distinct neurons", " ".join(texts))
+
+
+def test_symmetry_numbers(frames):
+    sym = merge_frames(frames).numbers["symmetry"]
+    assert sym["constant"]["distinct_after"] == [1, 1, 1, 1]
+    # the contrast is the scheme made for the first activation: Xavier for tanh
+    assert sym["xavier"]["activation"] == "tanh"
+    assert sym["xavier"]["distinct_after"] == sym["xavier"]["units"]
+
+
+def test_same_settings_same_numbers(frames):
+    again = merge_frames(run_lesson("init", QUICK)).numbers
+    assert again == merge_frames(frames).numbers
+
+
+def test_stop_ends_the_run_between_steps():
+    control = RunControl()
+    stream = run_lesson("init", {**QUICK, "parts": ["cnn"], "epochs": 5}, control=control)
+    seen = []
+    for frame in stream:
+        seen.append(frame)
+        if frame.progress > 0:
+            control.cancel()
+    assert seen[-1].done and seen[-1].message == "stopped by the user"
+    assert seen[-1].progress < 1.0
+
+
+def test_wall_clock_budget_stops_the_run():
+    frames = list(run_lesson("init", {**QUICK, "parts": ["cnn"]}, control=RunControl(budget_s=0.0)))
+    assert frames[-1].done and "wall-clock budget" in frames[-1].message
+
+
+def test_divergence_is_reported_not_raised():
+    frames = list(run_lesson("init", {**QUICK, "parts": ["cnn"], "lr": 2.0, "inits": ["normal_0.05"],
+                                      "activations": ["relu"], "cnn_width": 16}))
+    final = merge_frames(frames)
+    cnn = final.numbers["cnn"]["normal_0.05 / relu"]
+    if cnn["diverged_at"] is not None:  # lr 2 with momentum usually blows up; say so when it does
+        assert f"diverged at step {cnn['diverged_at']}" in " ".join(v.text for v in final.verdicts)
+    assert final.done
+
+
+def test_layer_symmetry_counts_distinct_units():
+    import torch
+    conv = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Conv2d(4, 2, 1))
+    with torch.no_grad():
+        conv[0].weight.fill_(0.5)
+        conv[0].weight[3] += 1.0
+    (first,) = layer_symmetry(conv)
+    assert (first.units, first.distinct_units) == (4, 2)
