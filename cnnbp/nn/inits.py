@@ -9,7 +9,7 @@ what they claim to differ in, and 4096 x 4096 draws are paid once, not once per 
 >>> from torch import nn
 >>> layer = nn.Linear(400, 100)
 >>> _ = init_model(layer, "kaiming", "relu", generator=torch.Generator().manual_seed(0))
->>> round(float(layer.weight.std()), 3)  # sqrt(2 / 400)
+>>> round(float(layer.weight.detach().std()), 3)  # sqrt(2 / 400)
 0.071
 """
 

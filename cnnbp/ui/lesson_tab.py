@@ -38,6 +38,9 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
             api_name=lesson.name,
             concurrency_limit=concurrency_limit,
             concurrency_id=HEAVY,
+            # Raw values reach the Config, which validates every field and names it in the
+            # message; Gradio's own checks would say "Value -1 is less than minimum value 16."
+            preprocess=False,
         )
         stop.click(stop_handler, inputs=None, outputs=[status], cancels=[event], api_name=f"{lesson.name}_stop",
                    queue=False)

@@ -51,12 +51,20 @@ def widget_for(name: str, info) -> gr.components.Component:
     return gr.Textbox(value=str(default), label=label, info=info_text)
 
 
+def field_order(config: type[LessonConfig]) -> list[str]:
+    """The order of the widgets, and so of the API endpoint's parameters: the lesson's own
+    settings first, then the advanced ones (the seed)."""
+    names = list(config.model_fields)
+    return [n for n in names if n not in ADVANCED] + [n for n in names if n in ADVANCED]
+
+
 def build_widgets(config: type[LessonConfig]) -> dict[str, gr.components.Component]:
-    """Every Config field as a component, in field order; ``seed`` under "Advanced"."""
+    """Every Config field as a component, in :func:`field_order`; ``seed`` under "Advanced"."""
     widgets = {}
-    for name, info in config.model_fields.items():
-        if name not in ADVANCED:
-            widgets[name] = widget_for(name, info)
+    for name in field_order(config):
+        if name in ADVANCED:
+            continue
+        widgets[name] = widget_for(name, config.model_fields[name])
     with gr.Accordion("Advanced", open=False):
         for name in ADVANCED:
             widgets[name] = widget_for(name, config.model_fields[name])

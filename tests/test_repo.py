@@ -1,0 +1,45 @@
+"""The repository starts clean as a Space and its CI runs exactly what the README says."""
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def front_matter() -> dict[str, str]:
+    text = (ROOT / "README.md").read_text()
+    assert text.startswith("---\n"), "README.md must start with the Spaces front matter"
+    block = text.split("---\n")[1]
+    return {k.strip(): v.strip().strip('"') for k, v in (line.split(":", 1) for line in block.splitlines() if ":" in line)}
+
+
+def pinned(package: str) -> str:
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.startswith(f"{package}=="):
+            return line.split("==")[1].strip()
+    raise AssertionError(f"{package} is not pinned in requirements.txt")
+
+
+def test_space_front_matter_matches_the_requirements():
+    meta = front_matter()
+    assert meta["sdk"] == "gradio"
+    assert meta["sdk_version"] == pinned("gradio")
+    assert meta["app_file"] == "app.py" and (ROOT / "app.py").exists()
+    assert meta["python_version"] == "3.11"
+    assert meta["title"] and meta["emoji"]
+
+
+def test_ci_runs_the_readme_commands():
+    readme = (ROOT / "README.md").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    test_cmd = re.search(r"pip install -r requirements.txt -r requirements-dev.txt && python -m pytest", readme)
+    assert test_cmd, "the README's test command moved: update .ci/run too"
+    assert "pip install -r requirements.txt -r requirements-dev.txt" in ci and "python -m pytest" in ci
+    assert "set -euo pipefail" in ci  # pytest's exit code 5 (no tests) fails the run
+
+
+def test_import_app_does_not_launch():
+    import app
+
+    assert not getattr(app.demo, "is_running", False)
+    assert app.demo.fns  # the events are wired
