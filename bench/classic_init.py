@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
 
 from cnnbp.device import set_threads_once
 from cnnbp.lessons.init.classic import classic_experiment
@@ -38,7 +42,7 @@ def naive() -> list[float]:
                 w = (torch.randn(WIDTH, WIDTH, generator=g) * scheme.scale(WIDTH, WIDTH, activation)).requires_grad_()
                 weights.append(w)
                 h = act(h @ w)
-                stds.append(float(h.std()))
+                stds.append(float(h.detach().std()))
             (h * torch.randn(BATCH, WIDTH, generator=g)).sum().backward()
             stds += [float(w.grad.norm()) for w in weights]
     return stds

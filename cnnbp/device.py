@@ -73,5 +73,5 @@ def derive_seed(seed: int, *keys: object) -> int:
     Streams are independent of each other and of the order they are asked for, so adding an
     init to a comparison never changes the numbers of the inits already in it.
     """
-    text = "/".join([str(int(seed)), *map(str, keys)])
+    text = repr((int(seed), *keys))  # repr, not a joined string: ("a/b",) != ("a", "b")
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1

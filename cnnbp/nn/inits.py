@@ -130,6 +130,8 @@ def init_model(
     layers = _weighted_layers(model)
     if not layers:
         raise ValueError("init_model found no Linear or Conv layer to initialise")
+    if scheme.data_dependent and sample is None:  # check before touching a single weight
+        raise ValueError(f"init {name!r} is data-dependent: pass a sample batch")
     for layer in layers:
         w = layer.weight
         draw = unit_draw(scheme.base, tuple(w.shape), generator=generator, dtype=w.dtype)
@@ -137,8 +139,6 @@ def init_model(
         if layer.bias is not None:
             layer.bias.zero_()
     if scheme.data_dependent:
-        if sample is None:
-            raise ValueError(f"init {name!r} is data-dependent: pass a sample batch")
         lsuv_rescale(model, layers, sample)
     return model
 

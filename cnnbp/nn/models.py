@@ -64,6 +64,8 @@ class SmallCNN(nn.Module):
             raise ValueError(f"depth must be >= 1, got {depth}")
         if kernel % 2 == 0:
             raise ValueError(f"kernel must be odd (same padding), got {kernel}")
+        if pooling not in ("max", "avg"):
+            raise ValueError(f"unknown pooling {pooling!r}; choose from max, avg")
         pool = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}[pooling]
         layers: list[nn.Module] = []
         c_in, c_out, size = in_channels, width, image_size
@@ -98,6 +100,8 @@ class DeepMLP(nn.Module):
     def __init__(self, in_features: int, *, width: int = 4096, depth: int = 6,
                  activation: str = "tanh", num_outputs: int | None = None):
         super().__init__()
+        if depth < 1 or width < 1:
+            raise ValueError(f"DeepMLP needs depth >= 1 and width >= 1, got depth={depth}, width={width}")
         pieces = get_act(activation).width_factor
         layers: list[nn.Module] = []
         d_in = in_features

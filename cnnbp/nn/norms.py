@@ -27,6 +27,8 @@ def _groups_for(channels: int, groups: int) -> int:
 
 def group_norm(channels: int, *, groups: int = DEFAULT_GROUPS) -> nn.GroupNorm:
     """GroupNorm taking channels first, as every registry norm does (timm swaps them too)."""
+    if groups < 1:
+        raise ValueError(f"GroupNorm needs at least one group, got groups={groups}")
     return nn.GroupNorm(_groups_for(channels, groups), channels)
 
 
@@ -49,4 +51,6 @@ def create_norm(name: str, channels: int, **options: int) -> nn.Module:
         raise ValueError(f"a norm needs at least one channel, got {channels}")
     if options and name != "group":
         raise ValueError(f"norm {name!r} takes no options, got {sorted(options)}")
+    if set(options) - {"groups"}:
+        raise ValueError(f"norm 'group' takes only the option groups, got {sorted(options)}")
     return NORMS[name](channels, **options)

@@ -38,7 +38,7 @@ class TrainEvent:
     epoch: float  # fractional epochs done
     loss: float  # this batch's training loss
     accuracy: float  # this batch's training accuracy
-    lr: float
+    lr: float  # the base learning rate (per-layer scales multiply it)
     elapsed: float  # seconds this trainer has spent
 
 
@@ -108,6 +108,7 @@ class Trainer:
         self.steps_per_epoch = math.ceil(n / self.batch_size)
         self.total_steps = self.steps_per_epoch * epochs
         self.generator = generator
+        self.base_lr = lr
         self.optimizer = make_optimizer(model, name=optimizer, lr=lr, momentum=momentum,
                                         weight_decay=weight_decay, lr_scale=lr_scale)
         self.step_count = 0
@@ -150,7 +151,7 @@ class Trainer:
             epoch=self.step_count / self.steps_per_epoch,
             loss=loss_value,
             accuracy=float((logits.argmax(1) == y).float().mean()),
-            lr=self.optimizer.param_groups[0]["lr"],
+            lr=self.base_lr,
             elapsed=self.elapsed,
         )
 

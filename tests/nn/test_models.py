@@ -110,11 +110,8 @@ def test_small_cnn_bad_arguments(kwargs: dict, message: str) -> None:
         SmallCNN(1, 3, **kwargs)
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError,
-                   reason="bug: SmallCNN(pooling='median') raises KeyError('median') from a dict "
-                          "lookup, not a ValueError listing max, avg")
 def test_small_cnn_unknown_pooling() -> None:
-    with pytest.raises(ValueError, match="max, avg"):
+    with pytest.raises(ValueError, match="unknown pooling 'median'; choose from max, avg"):
         SmallCNN(1, 3, pooling="median")  # type: ignore[arg-type]
 
 
@@ -149,9 +146,8 @@ def test_deep_mlp_is_layers_then_acts() -> None:
     torch.testing.assert_close(net(x), torch.tanh(0.5 * h1.sum(1, keepdim=True)).expand(1, 3))
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="bug: DeepMLP(depth=0) is accepted; forward returns the input (N, in_features) "
-                          "instead of (N, width), and with num_outputs the head fails on a shape error")
-def test_deep_mlp_bad_depth() -> None:
-    with pytest.raises(ValueError, match="depth"):
-        DeepMLP(8, width=4, depth=0, num_outputs=3)
+@pytest.mark.parametrize("depth, width", [(0, 4), (-1, 4), (2, 0)])
+def test_deep_mlp_bad_depth_or_width(depth: int, width: int) -> None:
+    # depth 0 would return the input itself, (N, in_features), not (N, width)
+    with pytest.raises(ValueError, match=f"depth={depth}, width={width}"):
+        DeepMLP(8, width=width, depth=depth, num_outputs=3)
