@@ -43,3 +43,10 @@ def test_import_app_does_not_launch():
 
     assert not getattr(app.demo, "is_running", False)
     assert app.demo.fns  # the events are wired
+
+
+def test_warm_up_pays_the_one_time_costs_and_signals_ready():
+    from cnnbp.warmup import READY, warm_up
+
+    assert warm_up() > 0
+    assert READY.is_set()
