@@ -16,7 +16,7 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
         gr.Markdown(f"### {lesson.title}\n{lesson.summary}")
         with gr.Row():
             with gr.Column(scale=1, min_width=280):
-                widgets = build_widgets(lesson.config)
+                widgets = build_widgets(lesson.config, prefix=lesson.name)
                 with gr.Row():
                     run = gr.Button("Run", variant="primary", elem_id=f"{lesson.name}-run")
                     stop = gr.Button("Stop", variant="stop", elem_id=f"{lesson.name}-stop")
@@ -31,7 +31,7 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
                 with gr.Accordion("Measured numbers (JSON)", open=False):
                     numbers = gr.JSON(label="numbers")
         names = list(widgets)
-        event = run.click(
+        run.click(
             make_handler(lesson, names),
             inputs=[widgets[n] for n in names],
             outputs=[status, verdicts, *plots, *tables, numbers],
@@ -42,5 +42,7 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
             # message; Gradio's own checks would say "Value -1 is less than minimum value 16."
             preprocess=False,
         )
-        stop.click(stop_handler, inputs=None, outputs=[status], cancels=[event], api_name=f"{lesson.name}_stop",
-                   queue=False)
+        # Stop reaches the run's RunControl: the lesson stops between two steps and its last
+        # frame ("stopped by the user", with the partial results) still reaches the page.
+        # Gradio's `cancels=` would drop that frame, so it is not used.
+        stop.click(stop_handler, inputs=None, outputs=[status], api_name=f"{lesson.name}_stop", queue=False)

@@ -1,7 +1,7 @@
 """Run a lesson for one browser session and map its Frames onto the tab's components.
 
 Each session's run has its own RunControl, so Stop cancels that run only, between two
-training steps; Gradio's own cancel then ends the event.
+training steps, and the run's last frame says so.
 """
 
 from __future__ import annotations

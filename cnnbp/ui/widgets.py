@@ -28,27 +28,26 @@ def _bounds(info) -> tuple[float | None, float | None]:
     return lo, hi
 
 
-def widget_for(name: str, info) -> gr.components.Component:
+def widget_for(name: str, info, *, elem_id: str | None = None) -> gr.components.Component:
     """One input component for Config field ``name``."""
     label = name.replace("_", " ")
+    common = {"label": label, "info": info.description, "elem_id": elem_id}
     default = info.default
-    info_text = info.description
     options = field_choices(info)
     annotation = info.annotation
     if options is not None:
         if typing.get_origin(annotation) is list:
-            return gr.Dropdown(options, value=list(default), multiselect=True, label=label, info=info_text)
-        return gr.Dropdown(options, value=default, label=label, info=info_text)
+            return gr.Dropdown(options, value=list(default), multiselect=True, **common)
+        return gr.Dropdown(options, value=default, **common)
     if annotation is bool:
-        return gr.Checkbox(value=default, label=label, info=info_text)
+        return gr.Checkbox(value=default, **common)
     lo, hi = _bounds(info)
     if annotation is int and lo is not None and hi is not None and hi - lo <= 100_000 and name != "seed":
         extra = info.json_schema_extra or {}
-        return gr.Slider(lo, hi, value=default, step=extra.get("step", 1), label=label, info=info_text)
+        return gr.Slider(lo, hi, value=default, step=extra.get("step", 1), **common)
     if annotation in (int, float):
-        return gr.Number(value=default, label=label, info=info_text, precision=0 if annotation is int else None,
-                         minimum=lo, maximum=hi)
-    return gr.Textbox(value=str(default), label=label, info=info_text)
+        return gr.Number(value=default, precision=0 if annotation is int else None, minimum=lo, maximum=hi, **common)
+    return gr.Textbox(value=str(default), **common)
 
 
 def field_order(config: type[LessonConfig]) -> list[str]:
@@ -58,14 +57,13 @@ def field_order(config: type[LessonConfig]) -> list[str]:
     return [n for n in names if n not in ADVANCED] + [n for n in names if n in ADVANCED]
 
 
-def build_widgets(config: type[LessonConfig]) -> dict[str, gr.components.Component]:
-    """Every Config field as a component, in :func:`field_order`; ``seed`` under "Advanced"."""
-    widgets = {}
-    for name in field_order(config):
-        if name in ADVANCED:
-            continue
-        widgets[name] = widget_for(name, config.model_fields[name])
+def build_widgets(config: type[LessonConfig], *, prefix: str) -> dict[str, gr.components.Component]:
+    """Every Config field as a component (elem_id ``prefix-field``), in :func:`field_order`;
+    ``seed`` under "Advanced"."""
+    fields = config.model_fields
+    widgets = {name: widget_for(name, fields[name], elem_id=f"{prefix}-{name}")
+               for name in field_order(config) if name not in ADVANCED}
     with gr.Accordion("Advanced", open=False):
         for name in ADVANCED:
-            widgets[name] = widget_for(name, config.model_fields[name])
+            widgets[name] = widget_for(name, fields[name], elem_id=f"{prefix}-{name}")
     return widgets
