@@ -4,13 +4,12 @@
 """
 
 from cnnbp.device import set_threads_once
-from cnnbp.ui import build_demo
-from cnnbp.warmup import start_warmup_thread
+from cnnbp.ui import build_demo, launch_options
+from cnnbp.ui.warmup import start_warmup_thread
 
 set_threads_once()
 demo = build_demo()
 
 if __name__ == "__main__":
-    start_warmup_thread()  # one-time imports off the first click; never blocks the page
-    # Gradio reads GRADIO_SERVER_NAME and GRADIO_SERVER_PORT itself; its default is 127.0.0.1:7860.
-    demo.launch(show_error=False, max_file_size="5mb")
+    start_warmup_thread()  # one-time imports, then the defaults into the cache; never blocks the page
+    demo.launch(**launch_options())

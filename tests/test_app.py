@@ -1,10 +1,8 @@
 """The app driven through gradio_client against the launched demo: numbers, errors, stop."""
 
-import socket
 import time
 
 import pytest
-from gradio_client import Client
 
 from cnnbp.lessons import run_lesson
 from cnnbp.lessons.base import merge_frames
@@ -13,25 +11,6 @@ from cnnbp.ui.widgets import field_order
 
 QUICK = {"parts": ["classic", "cnn"], "activations": ["tanh", "relu"], "inits": ["xavier", "kaiming"],
          "width": 256, "depth": 3, "epochs": 1, "cnn_width": 8, "symmetry_steps": 5}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def client():
-    import app
-
-    port = free_port()
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, show_error=False,
-                    quiet=True)
-    try:
-        yield Client(f"http://127.0.0.1:{port}/", verbose=False)
-    finally:
-        app.demo.close()
 
 
 def args(**overrides):

@@ -8,7 +8,6 @@ and sets CNNBP_REQUIRE_BROWSER=1 so that a missing browser fails CI instead of s
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
@@ -35,27 +34,18 @@ def _require_browser():
 
 
 @pytest.fixture(scope="module")
-def page():
+def page(server_url):
     _require_browser()
     from playwright.sync_api import sync_playwright
 
-    import app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     SHOTS.mkdir(parents=True, exist_ok=True)
     print(f"\nscreenshots: {SHOTS}")
-    try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
-            yield page
-            browser.close()
-    finally:
-        app.demo.close()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(server_url, wait_until="networkidle")
+        yield page
+        browser.close()
 
 
 def set_slider(page, field: str, value: int) -> None:

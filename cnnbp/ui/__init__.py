@@ -12,6 +12,16 @@ TITLE = "cnnbp: a live lab for the best practices of convolutional networks"
 QUEUE_MAX_SIZE = 64  # a lecture hall of clicks; beyond this a caller is told the app is busy
 
 
+def launch_options() -> dict:
+    """How the app is served, for app.py and the tests alike.
+
+    No tracebacks reach the browser (user-facing messages are gr.Error); uploads are capped;
+    no folder beyond Gradio's own temp files is served (allowed_paths stays empty).
+    Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT itself (default 127.0.0.1:7860).
+    """
+    return {"show_error": False, "max_file_size": "5mb", "allowed_paths": []}
+
+
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnbp", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"## {TITLE}\nEach tab turns a claim of the lecture into an experiment: change the "

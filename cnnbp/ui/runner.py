@@ -6,15 +6,20 @@ training steps, and the run's last frame says so.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import logging
+import os
 import threading
 from typing import Any, Callable, Iterator
 
 import gradio as gr
+import torch
 
-from cnnbp.lessons.base import ConfigError, Frame, Lesson, Verdict, validate_config
+from cnnbp.lessons.base import ConfigError, Frame, Lesson, Verdict, merge_frames, validate_config
 from cnnbp.train import RunControl
+from cnnbp.ui import warmup
+from cnnbp.ui.cache import RESULTS
 
 log = logging.getLogger("cnnbp.ui")
 
@@ -59,9 +64,9 @@ def verdicts_markdown(verdicts: list[Verdict]) -> str:
     return "\n".join(f"- {mark[v.passed]} {v.text}" for v in verdicts)
 
 
-def frame_outputs(frame: Frame, lesson: Lesson) -> list[Any]:
+def frame_outputs(frame: Frame, lesson: Lesson, *, note: str = "") -> list[Any]:
     """Status, verdicts, one value per figure and table (``gr.skip()`` when unchanged), numbers."""
-    status = f"**{frame.progress:.0%}**: {frame.message}"
+    status = f"**{frame.progress:.0%}**: {frame.message}" + (f" ({note})" if note else "")
     values: list[Any] = [status, verdicts_markdown(frame.verdicts) if frame.verdicts else gr.skip()]
     values += [frame.figures.get(name, gr.skip()) for name, _ in lesson.figures]
     values += [frame.tables[name] if name in frame.tables else gr.skip() for name, _ in lesson.tables]
@@ -78,20 +83,11 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
             cfg = validate_config(lesson.config, dict(zip(names, values)))
         except ConfigError as err:
             raise gr.Error(str(err), print_exception=False) from None
-        session = getattr(request, "session_hash", None) or "anonymous"
-        control = CONTROLS.start(session)
-        try:
-            for frame in lesson.run(cfg, control):
-                progress(frame.progress, desc=frame.message)
-                yield frame_outputs(frame, lesson)
-        except gr.Error:
-            raise
-        except Exception as err:  # reported in one line; the traceback stays in the server log
-            log.exception("lesson %s failed", lesson.name)
-            raise gr.Error(f"the run failed: {type(err).__name__}: {err}", print_exception=False) from None
-        finally:
-            control.cancel()  # the browser went away or Stop was pressed: stop between steps
-            CONTROLS.finish(session, control)
+        cached = RESULTS.get(lesson.name, cfg)
+        if cached is not None:  # the same lesson, settings and seed ran before: same numbers
+            yield frame_outputs(cached, lesson, note="served from the cache of identical runs")
+            return
+        yield from run_live(lesson, cfg, request, progress)
 
     params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
     params += [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request),
@@ -99,8 +95,44 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
     handler.__signature__ = inspect.Signature(params)
     handler.__annotations__ = {"request": gr.Request}
     handler.__name__ = f"run_{lesson.name}"
-    return handler
+    return maybe_zero_gpu(handler)
 
+
+def run_live(lesson: Lesson, cfg: Any, request: Any, progress: Any) -> Iterator[list[Any]]:
+    """Run the lesson, stream its frames, cache the finished result."""
+    warmup.yield_to_user()
+    session = getattr(request, "session_hash", None) or "anonymous"
+    control = CONTROLS.start(session)
+    frames: list[Frame] = []
+    try:
+        for frame in lesson.run(cfg, control):
+            frames.append(frame)
+            progress(frame.progress, desc=frame.message)
+            yield frame_outputs(frame, lesson)
+        if not control.stop_reason():
+            RESULTS.put(lesson.name, cfg, merge_frames(frames))
+    except torch.cuda.OutOfMemoryError:
+        frames.clear()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+        log.warning("lesson %s ran out of GPU memory", lesson.name)
+        raise gr.Error("out of GPU memory: lower the width, batch size or number of variants and run "
+                       "again (the memory has been freed)", print_exception=False) from None
+    except Exception as err:  # reported in one line; the traceback stays in the server log
+        log.exception("lesson %s failed", lesson.name)
+        raise gr.Error(f"the run failed: {type(err).__name__}: {err}", print_exception=False) from None
+    finally:
+        control.cancel()  # the browser went away or Stop was pressed: stop between steps
+        CONTROLS.finish(session, control)
+
+
+def maybe_zero_gpu(fn: Callable) -> Callable:
+    """On a ZeroGPU Space (the `spaces` package and SPACES_ZERO_GPU set), borrow a GPU per call."""
+    if not os.environ.get("SPACES_ZERO_GPU") or importlib.util.find_spec("spaces") is None:
+        return fn
+    import spaces
+
+    return spaces.GPU(duration=120)(fn)
 
 def stop_handler(request: gr.Request) -> str:
     stopped = CONTROLS.stop(getattr(request, "session_hash", None) or "anonymous")

@@ -83,7 +83,8 @@ def run(cfg: InitConfig, control: RunControl) -> Iterator[Frame]:
     done, verdicts, numbers = 0.0, [], {}
 
     def stopped(frame_progress: float) -> Frame:
-        return Frame(frame_progress, control.stop_reason() or "stopped", verdicts=list(verdicts),
+        reason = control.stop_reason() or "stopped"
+        return Frame(frame_progress, f"{reason} after {frame_progress:.0%} of the run", verdicts=list(verdicts),
                      numbers=dict(numbers), done=True)
 
     if "classic" in cfg.parts:

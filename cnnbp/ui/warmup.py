@@ -1,0 +1,84 @@
+"""Start-up warm-up in a background thread: pay one-time costs before the first click.
+
+torch imports its compiler stack the first time an optimiser is built (~1.5 s here), plotly
+its subplot machinery, scikit-learn its digits. None of that should fall on a student's click,
+and none of it may block the first page load, hence a daemon thread. Then it runs every
+lesson's default settings into the result cache, so a class pressing Run on the defaults is
+served at once; a real request cancels that (between two steps) and takes the cores.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from cnnbp.train import RunControl
+
+log = logging.getLogger("cnnbp.warmup")
+READY = threading.Event()  # set once the one-time imports are done (or failed: it is only an optimisation)
+DEFAULTS_CONTROL = RunControl()  # the default-settings runs; cancelled by the first real request
+
+
+def yield_to_user() -> None:
+    """A user's run is starting: stop warming the cache so it gets both cores."""
+    DEFAULTS_CONTROL.cancel()
+
+
+def warm_defaults() -> int:
+    """Run each lesson on its defaults into the result cache; returns how many were cached."""
+    from cnnbp.lessons import LESSONS
+    from cnnbp.lessons.base import merge_frames, validate_config
+    from cnnbp.ui.cache import RESULTS
+
+    cached = 0
+    for lesson in LESSONS.values():
+        if DEFAULTS_CONTROL.stop_reason():
+            break
+        cfg = validate_config(lesson.config)
+        if RESULTS.get(lesson.name, cfg) is not None:
+            continue
+        final = merge_frames(lesson.run(cfg, DEFAULTS_CONTROL))
+        if not DEFAULTS_CONTROL.stop_reason():
+            RESULTS.put(lesson.name, cfg, final)
+            cached += 1
+    return cached
+
+
+def warm_up() -> float:
+    """Run the one-time work; returns the seconds it took."""
+    start = time.perf_counter()
+    try:
+        import torch
+        from plotly.subplots import make_subplots
+
+        from cnnbp.data import get_dataset
+        from cnnbp.nn import SmallCNN
+        from cnnbp.train import make_optimizer
+
+        model = SmallCNN(1, 10, depth=2, width=4)
+        optimizer = make_optimizer(model, lr=0.01)
+        model(torch.zeros(2, 1, 8, 8)).sum().backward()
+        optimizer.step()
+        make_subplots(rows=1, cols=2)
+        get_dataset("digits")
+    except Exception:  # never let a warm-up failure take the app down
+        log.exception("warm-up failed")
+    finally:
+        READY.set()
+    return time.perf_counter() - start
+
+
+def _warm_all(defaults: bool) -> None:
+    warm_up()
+    if defaults:
+        try:
+            log.info("cached the defaults of %d lesson(s)", warm_defaults())
+        except Exception:
+            log.exception("warming the defaults failed")
+
+
+def start_warmup_thread(*, defaults: bool = True) -> threading.Thread:
+    thread = threading.Thread(target=_warm_all, args=(defaults,), name="cnnbp-warmup", daemon=True)
+    thread.start()
+    return thread
