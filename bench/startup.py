@@ -23,7 +23,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def seconds_to_serve() -> float:
+def seconds_to_serve(*, first_frame: bool = False) -> tuple[float, float | None]:
+    """(seconds until the page is served, seconds from a click to its first streamed frame)."""
     port = free_port()
     env = {**os.environ, "GRADIO_SERVER_PORT": str(port), "GRADIO_ANALYTICS_ENABLED": "False"}
     start = time.perf_counter()
@@ -34,13 +35,33 @@ def seconds_to_serve() -> float:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as r:
                     if r.status == 200:
-                        return time.perf_counter() - start
+                        served = time.perf_counter() - start
+                        return served, (click_to_first_frame(port) if first_frame else None)
             except OSError:
                 time.sleep(0.1)
         raise RuntimeError("the app did not serve within 120 s")
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def click_to_first_frame(port: int) -> float:
+    """Through the real server: a non-default run (no cache hit) until its first frame arrives."""
+    from gradio_client import Client
+
+    from cnnbp.lessons.base import validate_config
+    from cnnbp.lessons.init.lesson import InitConfig
+    from cnnbp.ui.widgets import field_order
+
+    cfg = validate_config(InitConfig, {"seed": 31337}).model_dump()
+    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    start = time.perf_counter()
+    job = client.submit(*[cfg[n] for n in field_order(InitConfig)], api_name="/init")
+    while not job.outputs():
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - start
+    job.cancel()
+    return elapsed
 
 
 def seconds_to_import_torch() -> float:
@@ -50,7 +71,6 @@ def seconds_to_import_torch() -> float:
 
 
 def first_frames() -> tuple[float, float]:
-    sys.path.insert(0, str(ROOT))
     from cnnbp.lessons import run_lesson
 
     start = time.perf_counter()
@@ -63,11 +83,13 @@ def first_frames() -> tuple[float, float]:
 
 
 def main() -> None:
+    sys.path.insert(0, str(ROOT))
     t_torch = seconds_to_import_torch()
-    t_serve = seconds_to_serve()
+    t_serve, t_click = seconds_to_serve(first_frame=True)
     t_first, t_figures = first_frames()
     print(f"python -c 'import torch':         {t_torch:.2f} s")
     print(f"python app.py serving its page:   {t_serve:.2f} s ({t_serve / t_torch:.1f}x import torch)")
+    print(f"click -> first streamed frame through the server: {t_click * 1000:.0f} ms")
     print(f"init lesson, default settings: first frame {t_first * 1000:.0f} ms, "
           f"first figures (classic 6 x 4096) {t_figures:.2f} s")
 

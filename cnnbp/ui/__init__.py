@@ -9,7 +9,10 @@ from cnnbp.ui.evidence_tab import build_evidence_tab
 from cnnbp.ui.lesson_tab import build_lesson_tab
 
 TITLE = "cnnbp: a live lab for the best practices of convolutional networks"
-QUEUE_MAX_SIZE = 64  # a lecture hall of clicks; beyond this a caller is told the app is busy
+import os
+
+QUEUE_MAX_SIZE = int(os.environ.get("CNNBP_QUEUE_MAX_SIZE", 64))  # a lecture hall of clicks; beyond
+# this a caller is told at once that the queue is full and to try again
 
 
 def launch_options() -> dict:
