@@ -1,0 +1,92 @@
+"""Uploaded images, decoded safely: PNG or JPEG only, size-limited, decompression bombs refused,
+converted to a model's input format. Every refusal is an :class:`UploadError` (a ValueError)
+with one line a user can act on.
+
+>>> import io
+>>> from PIL import Image
+>>> buf = io.BytesIO(); Image.new("RGB", (40, 20), (255, 0, 0)).save(buf, "PNG")
+>>> x = load_image(buf.getvalue(), channels=3, size=(8, 8))
+>>> tuple(x.shape), float(x[0].mean()), float(x[1].mean())
+((3, 8, 8), 1.0, 0.0)
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from pathlib import Path
+
+import torch
+from PIL import Image, UnidentifiedImageError
+
+MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # as the server's max_file_size
+MAX_PIXELS = 4096 * 4096  # a decoded image larger than this is refused before decoding
+FORMATS = ("PNG", "JPEG")
+
+
+class UploadError(ValueError):
+    """An upload we will not decode: the message says why."""
+
+
+def _read(source: bytes | str | Path) -> bytes:
+    if isinstance(source, (bytes, bytearray)):
+        data = bytes(source)
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise UploadError(f"no such file: {path.name}")
+        if path.stat().st_size > MAX_UPLOAD_BYTES:
+            raise UploadError(f"the file is {path.stat().st_size / 1e6:.1f} MB; the limit is "
+                              f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB")
+        data = path.read_bytes()
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UploadError(f"the file is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB")
+    if not data:
+        raise UploadError("the file is empty")
+    return data
+
+
+def load_image(source: bytes | str | Path, *, channels: int, size: tuple[int, int]) -> torch.Tensor:
+    """Decode ``source`` (bytes or a path) to a float tensor (channels, H, W) in [0, 1].
+
+    ``channels`` 1 gives greyscale, 3 gives RGB (alpha is composited on white); the image is
+    resized to ``size`` (H, W) with antialiasing.
+    """
+    if channels not in (1, 3):
+        raise UploadError(f"a model input has 1 or 3 channels, not {channels}")
+    data = _read(source)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as probe:  # reads the header only
+                fmt, (w, h) = probe.format, probe.size
+                if fmt not in FORMATS:
+                    raise UploadError(f"{fmt or 'this'} files are not accepted; upload a PNG or JPEG image")
+                if w * h > MAX_PIXELS:
+                    raise UploadError(f"the image is {w} x {h} pixels; the limit is {MAX_PIXELS:,} pixels")
+                probe.verify()  # structure and checksums, before any pixel is decoded
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()  # a truncated file fails here
+                img = _to_mode(img, channels)
+    except UploadError:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise UploadError(f"the image's dimensions are too large to decode safely; the limit is "
+                          f"{MAX_PIXELS:,} pixels") from None
+    except UnidentifiedImageError:
+        raise UploadError("not a readable PNG or JPEG image") from None
+    except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
+        raise UploadError(f"the image is damaged or truncated: {err}") from None
+    img = img.resize((size[1], size[0]), Image.Resampling.LANCZOS)
+    x = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).float().div_(255)
+    return x.view(size[0], size[1], channels).permute(2, 0, 1).contiguous()  # (H, W, C) -> (C, H, W)
+
+
+def _to_mode(img: Image.Image, channels: int) -> Image.Image:
+    if img.mode in ("RGBA", "LA", "P", "PA") or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(background, rgba)
+    if img.mode.startswith("I;16") or img.mode == "I":
+        img = img.point(lambda v: v / 256).convert("L")  # 16-bit grey -> 8-bit
+    return img.convert("L" if channels == 1 else "RGB")
