@@ -6,9 +6,11 @@ users (Gradio runs handlers in threads) never share or disturb each other's rand
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
+from typing import Iterator
 
 import torch
 
@@ -75,3 +77,19 @@ def derive_seed(seed: int, *keys: object) -> int:
     """
     text = repr((int(seed), *keys))  # repr, not a joined string: ("a/b",) != ("a", "b")
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little") >> 1
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the count.
+
+    For tiny models thread start-up costs more than it saves (one measured step: 0.26 ms on
+    one thread, 55 ms on two with another process on a core). The count is process-wide; the
+    app runs one training event at a time, so only the start-up warm-up can overlap it.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,188 @@
+"""Figures of the preprocessing lesson: pure functions, measured numbers -> plotly figures.
+
+Nothing here computes a statistic of the data; the one computation is the linear map of
+transformed images onto display colours (stated in the figure), which a test reproduces.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cnnbp.plots.common import DASHES, _layout, color_for
+
+PAD = 0.08  # share of the data range added around a scatter panel
+
+
+def _range(values: Sequence[float]) -> list[float]:
+    """An axis range holding ``values`` and the origin (the lecture's pictures are about it)."""
+    lo, hi = min(0.0, *values), max(0.0, *values)
+    pad = (hi - lo) * PAD or 1.0
+    return [lo - pad, hi + pad]
+
+
+def scatter_panels(panels: Sequence[dict], *, title: str, x_title: str, y_title: str,
+                   train_name: str = "train", test_name: str = "test") -> go.Figure:
+    """Side-by-side 2-D scatter panels with equal axes (one unit is as long on x as on y) that
+    always show the origin. ``panels``: dicts with ``title``, ``train`` ([[x, y], ...]) and
+    optionally ``test``; per-panel axis titles in ``x_title``/``y_title`` or the panel's own."""
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p["title"] for p in panels],
+                        horizontal_spacing=0.04)
+    for col, p in enumerate(panels, start=1):
+        xs, ys = [], []
+        for key, name, colour in (("train", train_name, color_for(0)), ("test", test_name, color_for(1))):
+            pts = p.get(key)
+            if not pts:
+                continue
+            x, y = [q[0] for q in pts], [q[1] for q in pts]
+            xs += x
+            ys += y
+            fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=name, legendgroup=name,
+                                     showlegend=col == 1, marker=dict(size=4, color=colour, opacity=0.6)),
+                          row=1, col=col)
+        # equal axes: the same span on both, so a circle looks like a circle
+        rx, ry = _range(xs), _range(ys)
+        half = max(rx[1] - rx[0], ry[1] - ry[0]) / 2
+        cx, cy = sum(rx) / 2, sum(ry) / 2
+        axis = "" if col == 1 else str(col)
+        fig.update_xaxes(range=[cx - half, cx + half], title_text=p.get("x_title", x_title), zeroline=True,
+                         zerolinecolor="black", zerolinewidth=1, row=1, col=col)
+        fig.update_yaxes(range=[cy - half, cy + half], title_text=p.get("y_title", y_title) if col == 1 else None,
+                         zeroline=True, zerolinecolor="black", zerolinewidth=1, scaleanchor=f"x{axis}",
+                         scaleratio=1, row=1, col=col)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=11)))
+    return _layout(fig, title, height=380)
+
+
+def covariance_panels(panels: Sequence[dict], *, title: str) -> go.Figure:
+    """One covariance matrix per panel (``title``, ``matrix``), each on its own symmetric
+    colour range +-max|entry| (written in the panel title)."""
+    titles = [f"{p['title']}<br>max |cov| {np.abs(np.asarray(p['matrix'])).max():.3g}" for p in panels]
+    fig = make_subplots(rows=1, cols=len(panels), subplot_titles=titles, horizontal_spacing=0.02)
+    for col, p in enumerate(panels, start=1):
+        z = p["matrix"]
+        zmax = float(np.abs(np.asarray(z)).max()) or 1.0
+        fig.add_trace(go.Heatmap(z=z, zmin=-zmax, zmax=zmax, colorscale="RdBu", reversescale=True,
+                                 showscale=col == len(panels), name=p["title"],
+                                 colorbar=dict(title="cov / max", tickvals=[-zmax, 0, zmax],
+                                               ticktext=["-max", "0", "+max"]),
+                                 hovertemplate="dim %{y}, dim %{x}: %{z:.3g}<extra></extra>"),
+                      row=1, col=col)
+        fig.update_yaxes(autorange="reversed", scaleanchor=f"x{'' if col == 1 else col}", showticklabels=col == 1,
+                         row=1, col=col)
+    fig.update_xaxes(title_text="pixel-vector dim")
+    fig.update_yaxes(title_text="pixel-vector dim", col=1)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
+    return _layout(fig, title, height=360)
+
+
+def display_uint8(images: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Images (K, C, H, W) -> (K, H, W, 3) uint8 for display: one linear map of the whole set's
+    [min, max] onto [0, 255] (grey images repeated on 3 channels); returns the map's (lo, hi)."""
+    x = np.asarray(images, dtype=np.float64)
+    lo, hi = float(x.min()), float(x.max())
+    z = np.round((x - lo) / ((hi - lo) or 1.0) * 255).astype(np.uint8)
+    z = np.moveaxis(z, 1, -1)  # (K, H, W, C)
+    if z.shape[-1] == 1:
+        z = np.repeat(z, 3, axis=-1)
+    return z, lo, hi
+
+
+def image_rows(rows: Sequence[dict], *, col_titles: Sequence[str], title: str) -> go.Figure:
+    """A grid of images: one row per ``rows`` item (``name``, ``images`` (K, C, H, W)), each row
+    shown with its own linear map of [min, max] to black..white (the range is in the row title)."""
+    n_rows, n_cols = len(rows), len(col_titles)
+    maps = [display_uint8(r["images"]) for r in rows]
+    fig = make_subplots(rows=n_rows, cols=n_cols, horizontal_spacing=0.01, vertical_spacing=0.04,
+                        column_titles=list(col_titles),
+                        row_titles=[f"{r['name']}<br>[{lo:.3g}, {hi:.3g}]" for r, (_, lo, hi) in zip(rows, maps)])
+    for i, (z, _, _) in enumerate(maps):
+        for j in range(min(n_cols, len(z))):
+            fig.add_trace(go.Image(z=z[j], name=f"{rows[i]['name']} | {col_titles[j]}", hoverinfo="skip"),
+                          row=i + 1, col=j + 1)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
+    _layout(fig, title, height=max(260, 110 * n_rows + 90))
+    fig.update_layout(margin=dict(l=20, r=170, t=80, b=20))
+    return fig
+
+
+def image_statistics(*, mean_image: np.ndarray, raw_range: tuple[float, float], channels: Sequence[str],
+                     bars: Sequence[dict], title: str) -> go.Figure:
+    """The training mean image (shown on the raw pixel range), and per-channel mean and std
+    after each transform, train vs test. ``bars``: dicts with ``name`` (transform), ``split``,
+    ``mean`` and ``std`` (one value per channel)."""
+    fig = make_subplots(rows=1, cols=3, column_widths=[0.22, 0.39, 0.39], horizontal_spacing=0.07,
+                        subplot_titles=["mean training image", "per-channel mean", "per-channel std"])
+    lo, hi = raw_range
+    z = np.clip(np.round((np.asarray(mean_image) - lo) / ((hi - lo) or 1.0) * 255), 0, 255).astype(np.uint8)
+    z = np.moveaxis(z, 0, -1)
+    if z.shape[-1] == 1:
+        z = np.repeat(z, 3, axis=-1)
+    fig.add_trace(go.Image(z=z, name="mean image", hoverinfo="skip"), row=1, col=1)
+    names = list(dict.fromkeys(b["name"] for b in bars))
+    for b in bars:
+        x = [[b["name"]] * len(channels), list(channels)]
+        style = dict(color=color_for(names.index(b["name"])), pattern_shape="" if b["split"] == "train" else "/")
+        for col, key in ((2, "mean"), (3, "std")):
+            fig.add_trace(go.Bar(x=x, y=b[key], name=f"{b['name']} ({b['split']})", legendgroup=b["name"] + b["split"],
+                                 showlegend=col == 2, marker=style,
+                                 hovertemplate="%{x}: %{y:.4g}<extra>" + b["split"] + "</extra>"),
+                          row=1, col=col)
+    fig.update_xaxes(showticklabels=False, row=1, col=1)
+    fig.update_yaxes(showticklabels=False, row=1, col=1)
+    fig.update_yaxes(title_text="pixel value", row=1, col=2)
+    fig.update_yaxes(title_text="pixel value", row=1, col=3)
+    fig.update_layout(barmode="group")
+    _layout(fig, title, height=420)
+    fig.update_layout(legend=dict(y=-0.45))
+    return fig
+
+
+def loss_and_accuracy(histories: Sequence[dict], *, title: str, target_loss: float | None = None) -> go.Figure:
+    """Training-set loss (log scale) and test accuracy at each evaluation, one line per run;
+    colour by ``color_key``, dash by ``dash_key``. ``histories``: dicts with ``name``,
+    ``color_key``, ``dash_key``, ``eval_steps``, ``train_loss``, ``test_accuracy``."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=["training-set loss (cross-entropy, log scale)", "test accuracy"])
+    colors = list(dict.fromkeys(h["color_key"] for h in histories))
+    dashes = list(dict.fromkeys(h["dash_key"] for h in histories))
+    for h in histories:
+        line = dict(color=color_for(colors.index(h["color_key"])),
+                    dash=DASHES[dashes.index(h["dash_key"]) % len(DASHES)])
+        fig.add_trace(go.Scatter(x=h["eval_steps"], y=h["train_loss"], mode="lines", name=h["name"],
+                                 legendgroup=h["name"], line=line), row=1, col=1)
+        fig.add_trace(go.Scatter(x=h["eval_steps"], y=h["test_accuracy"], mode="lines", name=h["name"],
+                                 legendgroup=h["name"], showlegend=False, line=line), row=1, col=2)
+    if target_loss is not None:
+        fig.add_hline(y=target_loss, line=dict(color="black", dash="dot", width=1), row=1, col=1,
+                      annotation_text=f"target {target_loss:.3g}", annotation_position="bottom right")
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="loss", type="log", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=2)
+    return _layout(fig, title, height=440)
+
+
+def sensitivity_curves(items: Sequence[dict], *, perturbation: float, title: str) -> go.Figure:
+    """Left: the loss along one random weight direction (1-D slice); right: the mean relative
+    loss change against the relative size of a random weight perturbation (log-log).
+    ``items``: dicts with ``name``, ``slice_t``, ``slice_loss``, ``sizes``, ``relative_change``."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=["loss along one random direction",
+                                        "mean |ΔL| / L over random directions"])
+    for i, it in enumerate(items):
+        line = dict(color=color_for(i), dash=DASHES[i % len(DASHES)])
+        fig.add_trace(go.Scatter(x=it["slice_t"], y=it["slice_loss"], mode="lines", name=it["name"],
+                                 legendgroup=it["name"], line=line), row=1, col=1)
+        fig.add_trace(go.Scatter(x=it["sizes"], y=it["relative_change"], mode="lines+markers", name=it["name"],
+                                 legendgroup=it["name"], showlegend=False, line=line), row=1, col=2)
+    fig.add_vline(x=perturbation, line=dict(color="black", dash="dot", width=1), row=1, col=2)
+    fig.update_xaxes(title_text="step t (weights W + t ||W|| d, ||d|| = 1)", row=1, col=1)
+    fig.update_xaxes(title_text="perturbation size ||ΔW|| / ||W||", type="log", row=1, col=2)
+    fig.update_yaxes(title_text="training loss", type="log", row=1, col=1)
+    fig.update_yaxes(title_text="relative loss change", type="log", row=1, col=2)
+    return _layout(fig, title, height=420)
