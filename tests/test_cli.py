@@ -21,7 +21,8 @@ def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 def test_list_names_the_lessons():
     out = cli("list")
     assert out.returncode == 0
-    assert out.stdout.startswith("init") and "Initialisation" in out.stdout
+    firsts = [line.split()[0] for line in out.stdout.splitlines() if line and not line.startswith(" ")]
+    assert {"init", "activations", "preprocessing"} <= set(firsts) and "Initialisation" in out.stdout
 
 
 def test_show_lists_settings_with_bounds():

@@ -65,7 +65,7 @@ def test_run_lesson_validates_before_running():
 
 
 def test_unknown_lesson():
-    with pytest.raises(ValueError, match="unknown lesson 'nope'; choose from init"):
+    with pytest.raises(ValueError, match="unknown lesson .nope.; choose from activations, preprocessing, init"):
         get_lesson("nope")
 
 

@@ -1,7 +1,9 @@
 """One module per lesson; importing this package registers them all in LESSONS."""
 
 from cnnbp.lessons.base import LESSONS, Frame, LessonConfig, Verdict, get_lesson, run_lesson
-from cnnbp.lessons import init  # noqa: F401  (registers "init")
+# In the lecture's order (003): activations, preprocessing, initialisation.
+from cnnbp.lessons import activations  # noqa: F401  (registers "activations")
 from cnnbp.lessons import preprocessing  # noqa: F401  (registers "preprocessing")
+from cnnbp.lessons import init  # noqa: F401  (registers "init")
 
 __all__ = ["LESSONS", "Frame", "LessonConfig", "Verdict", "get_lesson", "run_lesson"]

@@ -21,7 +21,7 @@ def color_for(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
-def _layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
+def apply_layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
     fig.update_layout(title=dict(text=title, x=0.01), height=height, font=FONT,
                       margin=dict(l=60, r=20, t=60, b=50), template="plotly_white",
                       legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0))
@@ -64,7 +64,7 @@ def layer_histograms(
                               {"title.text": f"{title}: {g}"}]) for g in groups]
         fig.update_layout(updatemenus=[dict(type="buttons", direction="right", buttons=buttons,
                                             x=1.0, xanchor="right", y=1.12, yanchor="bottom")])
-    _layout(fig, f"{title}: {groups[0]}", height=max(260, 130 * n_rows + 90))
+    apply_layout(fig, f"{title}: {groups[0]}", height=max(260, 130 * n_rows + 90))
     fig.update_layout(bargap=0, margin=dict(l=20, r=110, t=80, b=30))
     return fig
 
@@ -88,7 +88,7 @@ def per_layer_profiles(series: Sequence[dict], *, panels: Sequence[tuple[str, st
                 row=1, col=col)
         fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear", row=1, col=col)
         fig.update_xaxes(title_text=x_title, dtick=1, row=1, col=col)
-    return _layout(fig, title, height=420)
+    return apply_layout(fig, title, height=420)
 
 
 def training_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
@@ -110,7 +110,7 @@ def training_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="loss", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=2)
-    return _layout(fig, title, height=420)
+    return apply_layout(fig, title, height=420)
 
 
 def small_multiples(panels: Sequence[dict], *, n_cols: int, title: str, x_title: str,
@@ -130,7 +130,7 @@ def small_multiples(panels: Sequence[dict], *, n_cols: int, title: str, x_title:
     fig.update_yaxes(type="log" if log_y else "linear")
     fig.update_yaxes(title_text=y_title, col=1)
     fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
-    return _layout(fig, title, height=max(300, 220 * n_rows + 120))
+    return apply_layout(fig, title, height=max(300, 220 * n_rows + 120))
 
 
 def heatmap(values: Sequence[Sequence[float]], *, x_labels: Sequence[str], y_labels: Sequence[str],
@@ -141,7 +141,7 @@ def heatmap(values: Sequence[Sequence[float]], *, x_labels: Sequence[str], y_lab
                                colorscale="Reds", text=text, texttemplate="%{text}",
                                colorbar=dict(title=colorbar)))
     fig.update_yaxes(autorange="reversed")
-    return _layout(fig, title, height=max(260, 34 * len(y_labels) + 140))
+    return apply_layout(fig, title, height=max(260, 34 * len(y_labels) + 140))
 
 
 def grouped_bars(groups: Sequence[dict], *, categories: Sequence[str], title: str, y_title: str,
@@ -155,4 +155,4 @@ def grouped_bars(groups: Sequence[dict], *, categories: Sequence[str], title: st
         fig.add_trace(go.Scatter(x=list(categories), y=list(reference), mode="markers+lines",
                                  name=reference_name, line=dict(color="black", dash="dot")))
     fig.update_yaxes(title_text=y_title)
-    return _layout(fig, title, height=400)
+    return apply_layout(fig, title, height=400)

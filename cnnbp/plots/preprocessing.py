@@ -12,7 +12,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnbp.plots.common import DASHES, _layout, color_for
+from cnnbp.plots.common import DASHES, apply_layout, color_for
 
 PAD = 0.08  # share of the data range added around a scatter panel
 
@@ -54,7 +54,7 @@ def scatter_panels(panels: Sequence[dict], *, title: str, x_title: str, y_title:
                          zeroline=True, zerolinecolor="black", zerolinewidth=1, scaleanchor=f"x{axis}",
                          scaleratio=1, row=1, col=col)
     fig.for_each_annotation(lambda a: a.update(font=dict(size=11)))
-    return _layout(fig, title, height=380)
+    return apply_layout(fig, title, height=380)
 
 
 def covariance_panels(panels: Sequence[dict], *, title: str) -> go.Figure:
@@ -76,7 +76,7 @@ def covariance_panels(panels: Sequence[dict], *, title: str) -> go.Figure:
     fig.update_xaxes(title_text="pixel-vector dim")
     fig.update_yaxes(title_text="pixel-vector dim", col=1)
     fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
-    return _layout(fig, title, height=360)
+    return apply_layout(fig, title, height=360)
 
 
 def display_uint8(images: np.ndarray) -> tuple[np.ndarray, float, float]:
@@ -106,7 +106,7 @@ def image_rows(rows: Sequence[dict], *, col_titles: Sequence[str], title: str) -
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)
     fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
-    _layout(fig, title, height=max(260, 110 * n_rows + 90))
+    apply_layout(fig, title, height=max(260, 110 * n_rows + 90))
     fig.update_layout(margin=dict(l=20, r=170, t=80, b=20))
     return fig
 
@@ -138,7 +138,7 @@ def image_statistics(*, mean_image: np.ndarray, raw_range: tuple[float, float], 
     fig.update_yaxes(title_text="pixel value", row=1, col=2)
     fig.update_yaxes(title_text="pixel value", row=1, col=3)
     fig.update_layout(barmode="group")
-    _layout(fig, title, height=420)
+    apply_layout(fig, title, height=420)
     fig.update_layout(legend=dict(y=-0.45))
     return fig
 
@@ -164,7 +164,7 @@ def loss_and_accuracy(histories: Sequence[dict], *, title: str, target_loss: flo
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="loss", type="log", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=2)
-    return _layout(fig, title, height=440)
+    return apply_layout(fig, title, height=440)
 
 
 def sensitivity_curves(items: Sequence[dict], *, perturbation: float, title: str) -> go.Figure:
@@ -185,4 +185,4 @@ def sensitivity_curves(items: Sequence[dict], *, perturbation: float, title: str
     fig.update_xaxes(title_text="perturbation size ||ΔW|| / ||W||", type="log", row=1, col=2)
     fig.update_yaxes(title_text="training loss", type="log", row=1, col=1)
     fig.update_yaxes(title_text="relative loss change", type="log", row=1, col=2)
-    return _layout(fig, title, height=420)
+    return apply_layout(fig, title, height=420)

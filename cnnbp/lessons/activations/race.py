@@ -1,0 +1,191 @@
+"""The same small CNN with different activations (and learning rates), trained in lockstep.
+
+Every variant sees the same data in the same order and starts from the same unit draws
+(only the init's scale differs between activations); test accuracy is measured every few
+steps so "steps to reach the target accuracy" has a fine resolution, and a probe counts the
+units of every layer that never fire on a fixed set of training images (dead units).
+
+A unit is *dead* when its local gradient is below ``DEAD_GRAD_RATIO`` of the activation's
+peak on every probe image and position: no gradient reaches its weights, so nothing can
+revive it. ReLU's dead units output 0 everywhere; Leaky ReLU (slope 0.01) never dies by this
+definition; ELU only when its input stays below about -7 everywhere.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Iterator, Mapping, Sequence
+
+import torch
+from torch import nn
+
+from cnnbp.data import ImageDataset
+from cnnbp.device import derive_seed, make_generator, pick_device
+from cnnbp.nn import SmallCNN, init_model
+from cnnbp.nn.activations import create_act, get_act, local_grad
+from cnnbp.train import RunControl, Trainer
+
+# 1e-3 of the peak: the gradient is cut 1000x, the line the saturation claim uses at |x| = 10.
+# Fixed before any run.
+DEAD_GRAD_RATIO = 1e-3
+PROBE_IMAGES = 256  # training images a unit must stay silent on to count as dead (as the init lesson's probe)
+EVALS_PER_EPOCH = 6  # test accuracy 6 times an epoch: every 3 steps on the digits at batch 64
+# "matched" init: the scheme made for each activation (lecture: Xavier for tanh, Kaiming for
+# ReLU; SELU's paper asks for LeCun normal = our "xavier"); the rest are ReLU-like.
+MATCHED_XAVIER = ("sigmoid", "tanh", "selu")
+
+
+def matched_init(activation: str) -> str:
+    return "xavier" if activation in MATCHED_XAVIER else "kaiming"
+
+
+@dataclass(frozen=True)
+class Variant:
+    activation: str
+    lr: float
+    init: str  # a key of INITS, already resolved from "matched"
+
+    @property
+    def name(self) -> str:
+        return f"{self.activation}, lr {self.lr:g}"
+
+
+@dataclass
+class RaceHistory:
+    """Everything measured on one variant, as plain numbers (JSON-able)."""
+
+    activation: str
+    lr: float
+    init: str
+    steps: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)  # step 0 (the init itself) and later
+    test_accuracy: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)
+    layer_names: list[str] = field(default_factory=list)
+    dead: list[list[float]] = field(default_factory=list)  # [eval][layer]: share of dead units
+    diverged_at: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.activation}, lr {self.lr:g}"
+
+    def steps_to(self, target: float) -> int | None:
+        """The first evaluated step with test accuracy >= ``target``; None if never."""
+        return next((s for s, a in zip(self.eval_steps, self.test_accuracy) if a >= target), None)
+
+
+class DeadUnitProbe:
+    """Per activation layer of ``model``, the share of units (channels) whose local gradient is
+    below ``DEAD_GRAD_RATIO`` of ``peak`` at every image and position of the forwards seen.
+
+    A context manager: the hooks are removed on exit, even on error; ``dead`` holds floats.
+    """
+
+    def __init__(self, model: nn.Module, *, activation: str, peak: float):
+        self.model, self.activation, self.peak = model, activation, peak
+        self.dead: dict[str, float] = {}
+        self._handles: list = []
+
+    def __enter__(self) -> "DeadUnitProbe":
+        kind = type(create_act(self.activation))
+        for name, module in self.model.named_modules():
+            if isinstance(module, kind):
+                self._handles.append(module.register_forward_hook(self._hook(name)))
+        if not self._handles:
+            raise ValueError(f"DeadUnitProbe found no {self.activation} module in the model")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _hook(self, name: str):
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            if not get_act(self.activation).elementwise:  # maxout: the winning piece always passes
+                self.dead[name] = 0.0
+                return
+            grad = local_grad(module, inputs[0]).abs()  # (N, C, H, W)
+            silent = (grad < DEAD_GRAD_RATIO * self.peak).transpose(0, 1).flatten(1).all(dim=1)  # (C,)
+            self.dead[name] = float(silent.float().mean())
+        return hook
+
+
+def build_variant(data: ImageDataset, variant: Variant, *, depth: int, width: int, seed: int,
+                  act_options: Mapping[str, float]) -> SmallCNN:
+    """A SmallCNN for ``variant``; the unit draws depend on the seed only."""
+    model = SmallCNN(data.in_channels, data.num_classes, depth=depth, width=width,
+                     activation=variant.activation, image_size=data.image_size[0],
+                     act_options=dict(act_options))
+    init_model(model, variant.init, variant.activation,
+               generator=make_generator(derive_seed(seed, "cnn-init")), sample=data.x_train[:256])
+    return model
+
+
+def _probe(trainer: Trainer, history: RaceHistory, x_probe: torch.Tensor | None, peak: float) -> None:
+    """Test loss and accuracy; the dead share per layer on ``x_probe`` unless it is None."""
+    loss, acc = trainer.evaluate()
+    history.eval_steps.append(trainer.step_count)
+    history.test_loss.append(loss if math.isfinite(loss) else None)
+    history.test_accuracy.append(acc)
+    if x_probe is None:
+        return
+    model = trainer.model
+    model.eval()
+    with torch.no_grad(), DeadUnitProbe(model, activation=history.activation, peak=peak) as probe:
+        model(x_probe)
+    model.train()
+    history.layer_names = list(probe.dead)
+    history.dead.append(list(probe.dead.values()))
+
+
+def train_variants(
+    data: ImageDataset,
+    variants: Sequence[Variant],
+    *,
+    depth: int,
+    width: int,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+    options: Mapping[str, Mapping[str, float]],
+    peaks: Mapping[str, float],
+    control: RunControl,
+    probe_dead: bool = True,
+) -> Iterator[tuple[float, list[RaceHistory]]]:
+    """Train every variant in lockstep; yield (progress, histories) at step 0 and at every
+    evaluation (``EVALS_PER_EPOCH`` times an epoch). ``options``/``peaks``: per activation;
+    ``probe_dead=False`` skips the dead-unit probe (accuracy only)."""
+    device = pick_device()
+    train, test = (data.x_train, data.y_train), (data.x_test, data.y_test)
+    x_probe = data.x_train[:PROBE_IMAGES].to(device) if probe_dead else None
+    trainers, histories = [], []
+    for v in variants:
+        model = build_variant(data, v, depth=depth, width=width, seed=seed, act_options=options.get(v.activation, {}))
+        trainers.append(Trainer(v.name, model, train, test, batch_size=batch_size, epochs=epochs, lr=v.lr,
+                                generator=make_generator(derive_seed(seed, "data-order"))))
+        histories.append(RaceHistory(activation=v.activation, lr=v.lr, init=v.init))
+    for trainer, history in zip(trainers, histories):
+        _probe(trainer, history, x_probe, peaks[history.activation])
+    yield 0.0, histories
+
+    total = trainers[0].total_steps
+    eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
+    for step in range(1, total + 1):
+        for trainer, history in zip(trainers, histories):
+            if control.stop_reason():
+                return
+            if trainer.done:
+                continue
+            event = trainer.step()
+            history.steps.append(event.step)
+            history.loss.append(event.loss if math.isfinite(event.loss) else None)
+            if event.kind == "diverged":
+                history.diverged_at = event.step
+        if step % eval_every == 0 or step == total:
+            for trainer, history in zip(trainers, histories):
+                if not trainer.diverged:
+                    _probe(trainer, history, x_probe, peaks[history.activation])
+            yield step / total, histories

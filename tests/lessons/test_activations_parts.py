@@ -1,0 +1,208 @@
+"""The activations lesson's pieces, against autograd, hand-worked formulas and direct computations."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+import cnnbp.lessons.activations  # noqa: F401  (registers the lesson)
+from cnnbp.lessons.activations.functions import (GRID_POINTS, MAXOUT_PIECES, ScalarMaxout, activation_curves,
+                                                 peak_grad_with, point_table, saturated_intervals, scalar_act)
+from cnnbp.lessons.activations.race import DEAD_GRAD_RATIO, DeadUnitProbe, RaceHistory, matched_init
+from cnnbp.lessons.activations.selu import PAIRS, deep_profiles
+from cnnbp.lessons.activations.zero_centred import (W_START, W_STAR, loss_grid, neuron_inputs, neuron_weight_grads,
+                                                    same_sign, same_sign_fractions, zigzag, zigzag_inputs)
+from cnnbp.nn import DeepMLP, init_model
+from cnnbp.nn.activations import ACTIVATIONS
+from cnnbp.device import derive_seed, make_generator
+
+SELU_SCALE, SELU_ALPHA = 1.0507009873554805, 1.6732632423543772
+# Points away from every kink, in float64.
+Z = torch.tensor([-10.0, -4.0, -1.5, -0.3, 0.2, 0.7, 2.5, 6.0, 10.0], dtype=torch.float64)
+
+
+def _sig(z):
+    return 1 / (1 + torch.exp(-z))
+
+
+def _step(z, pos, neg):
+    return torch.where(z > 0, torch.as_tensor(pos, dtype=z.dtype), torch.as_tensor(neg, dtype=z.dtype))
+
+
+# (f, f') worked out by hand, with the lesson's non-default options where the act has one.
+OPTIONS = {"leaky_relu": {"slope": 0.1}, "elu": {"alpha": 2.0}, "swish": {"beta": 1.5}}
+FORMULAS = {
+    "sigmoid": (_sig, lambda z: _sig(z) * (1 - _sig(z))),
+    "tanh": (torch.tanh, lambda z: 1 - torch.tanh(z) ** 2),
+    "relu": (lambda z: z.clamp(min=0), lambda z: _step(z, 1.0, 0.0)),
+    "leaky_relu": (lambda z: torch.maximum(0.1 * z, z), lambda z: _step(z, 1.0, 0.1)),
+    "prelu": (lambda z: torch.maximum(0.25 * z, z), lambda z: _step(z, 1.0, 0.25)),
+    "elu": (lambda z: torch.where(z > 0, z, 2.0 * (torch.exp(z) - 1)), lambda z: _step(z, 1.0, 2.0 * torch.exp(z))),
+    "selu": (lambda z: SELU_SCALE * torch.where(z > 0, z, SELU_ALPHA * (torch.exp(z) - 1)),
+             lambda z: SELU_SCALE * _step(z, 1.0, SELU_ALPHA * torch.exp(z))),
+    "maxout": (lambda z: torch.maximum(z, -0.5 * z - 1), lambda z: torch.where(z > -2 / 3, 1.0, -0.5).to(z.dtype)),
+    "swish": (lambda z: z * _sig(1.5 * z), lambda z: _sig(1.5 * z) + 1.5 * z * _sig(1.5 * z) * (1 - _sig(1.5 * z))),
+    "silu": (lambda z: z * _sig(z), lambda z: _sig(z) + z * _sig(z) * (1 - _sig(z))),
+    "gelu": (lambda z: 0.5 * z * (1 + torch.erf(z / math.sqrt(2))),
+             lambda z: 0.5 * (1 + torch.erf(z / math.sqrt(2))) + z * torch.exp(-z * z / 2) / math.sqrt(2 * math.pi)),
+}
+
+
+def test_every_registry_activation_has_a_formula():
+    assert set(FORMULAS) == set(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_curves_match_the_formulas_and_a_per_point_autograd(name):
+    (curve,) = activation_curves([name], x_range=10.0, options=OPTIONS, threshold=0.1)
+    x = torch.linspace(-10.0, 10.0, GRID_POINTS, dtype=torch.float64)  # the grid, before rounding for display
+    assert curve.x == pytest.approx(x.tolist(), abs=1e-9)
+    f, df = FORMULAS[name]
+    keep = (x - 0).abs() > 1e-6  # away from the kinks at 0 (and maxout's at -2/3)
+    keep &= (x + 2 / 3).abs() > 1e-6
+    value, grad = (torch.tensor(v, dtype=torch.float64) for v in (curve.value, curve.grad))
+    assert torch.allclose(value[keep], f(x)[keep], rtol=1e-9, atol=1e-12)
+    assert torch.allclose(grad[keep], df(x)[keep], rtol=1e-9, atol=1e-12)
+    act = scalar_act(name, OPTIONS.get(name, {}))
+    for i in range(0, GRID_POINTS, 97):  # the naive way: one autograd call per point
+        xi = x[i : i + 1].clone().requires_grad_(True)
+        (g,) = torch.autograd.grad(act(xi).sum(), xi)
+        assert float(g) == pytest.approx(curve.grad[i], rel=1e-12, abs=1e-15)
+
+
+def test_question_points_table():
+    rows = {(r["activation"], r["x"]): r for r in point_table(["sigmoid", "tanh", "relu", "leaky_relu", "elu"],
+                                                               options={}, threshold=0.1)}
+    s10 = 1 / (1 + math.exp(10))
+    assert rows[("sigmoid", -10.0)]["value"] == pytest.approx(s10, rel=1e-12)
+    assert rows[("sigmoid", -10.0)]["grad"] == pytest.approx(s10 * (1 - s10), rel=1e-12)
+    assert rows[("sigmoid", 0.0)]["value"] == 0.5 and rows[("sigmoid", 0.0)]["grad"] == 0.25
+    assert rows[("sigmoid", 10.0)]["grad_over_peak"] == pytest.approx(4 * s10 * (1 - s10), rel=1e-9)
+    assert rows[("tanh", 10.0)]["grad"] == pytest.approx(1 - math.tanh(10) ** 2, rel=1e-6)  # 8.2e-9, not 0
+    assert rows[("tanh", 0.0)]["grad"] == 1.0
+    assert (rows[("relu", -10.0)]["value"], rows[("relu", -10.0)]["grad"]) == (0.0, 0.0)
+    assert rows[("relu", 0.0)]["grad"] == 0.0  # PyTorch's choice at the kink
+    assert (rows[("relu", 10.0)]["value"], rows[("relu", 10.0)]["grad"]) == (10.0, 1.0)
+    assert rows[("leaky_relu", -10.0)]["grad"] == pytest.approx(0.01)
+    assert rows[("elu", -10.0)]["grad"] == pytest.approx(math.exp(-10), rel=1e-9)
+    assert [rows[("sigmoid", x)]["saturated"] for x in (-10.0, 0.0, 10.0)] == [True, False, True]
+
+
+def test_peaks_follow_the_options():
+    assert peak_grad_with("sigmoid", {}) == pytest.approx(0.25)
+    assert peak_grad_with("tanh", {}) == pytest.approx(1.0)
+    assert peak_grad_with("elu", {"alpha": 2.0}) == pytest.approx(2.0, rel=1e-3)  # alpha e^x just below 0
+    assert peak_grad_with("selu", {}) == pytest.approx(SELU_SCALE * SELU_ALPHA, rel=1e-3)
+    assert peak_grad_with("maxout", {}) == 1.0
+
+
+def test_saturated_intervals_and_shares():
+    assert saturated_intervals([0, 1, 2, 3], [False, True, True, False]) == [(1, 2)]
+    assert saturated_intervals([0, 1, 2], [True, True, True]) == [(0, 2)]
+    assert saturated_intervals([0, 1], [False, False]) == []
+    relu, maxout = activation_curves(["relu", "maxout"], x_range=12.0, options={}, threshold=0.1)
+    assert relu.zero_grad and relu.saturated == [(-12.0, 0.0)]  # x <= 0: PyTorch's f'(0) = 0
+    assert relu.frac_saturated == pytest.approx(0.5, abs=1 / GRID_POINTS)
+    assert maxout.saturated == [] and not maxout.zero_grad
+
+
+def test_scalar_maxout_is_the_max_of_its_pieces():
+    x = torch.linspace(-3, 3, 13, dtype=torch.float64)
+    expected = torch.stack([w * x + b for w, b in MAXOUT_PIECES]).max(dim=0).values
+    assert torch.equal(ScalarMaxout().double()(x), expected)
+
+
+def test_per_sample_gradients_match_autograd():
+    g = make_generator(0)
+    x, w, up = torch.rand(5, 4, generator=g, dtype=torch.float64), torch.randn(4, dtype=torch.float64), \
+        torch.randn(5, dtype=torch.float64)
+    grads = neuron_weight_grads(x, w, up)
+    for i in range(5):
+        wi = w.clone().requires_grad_(True)
+        (gi,) = torch.autograd.grad(torch.sigmoid(x[i] @ wi) * up[i], wi)  # L = upstream * f
+        assert torch.allclose(grads[i], gi)
+
+
+def test_same_sign_counts_by_hand():
+    grads = torch.tensor([[1.0, 2.0], [-1.0, -0.5], [1.0, -1.0], [0.0, 3.0], [0.0, 0.0]])
+    assert same_sign(grads).tolist() == [True, True, False, True, False]
+
+
+def test_same_sign_fractions_against_a_direct_count():
+    fan_in, samples = 8, 256
+    results = {r.kind: r for r in same_sign_fractions(fan_in=fan_in, samples=samples, seed=3)}
+    assert results["sigmoid"].per_sample == 1.0  # all-positive inputs: exactly every sample
+    g = make_generator(derive_seed(3, "same-sign"))
+    z = torch.randn(samples, fan_in, generator=g, dtype=torch.float64)
+    # ReLU outputs: one-signed unless every input is 0 (then the gradient is all zeros: not counted)
+    assert results["relu"].per_sample == pytest.approx(float((z > 0).any(dim=1).double().mean()))
+    w = torch.randn(fan_in, generator=g, dtype=torch.float64) / math.sqrt(fan_in)
+    up = torch.randn(samples, generator=g, dtype=torch.float64)
+    for kind in ("tanh", "centred"):
+        x = neuron_inputs(kind, z)
+        count = 0
+        for i in range(samples):
+            gi = up[i] * torch.sigmoid(x[i] @ w) * (1 - torch.sigmoid(x[i] @ w)) * x[i]
+            count += bool((gi > 0).all() or (gi < 0).all())
+        assert results[kind].per_sample == pytest.approx(count / samples)
+    assert abs(results["centred"].input_mean) < 1e-12
+
+
+def test_zigzag_positive_inputs_only_move_both_weights_together():
+    pos, zero = zigzag(steps=40, lr=0.1, seed=0)
+    assert (pos.w1[0], pos.w2[0]) == W_START == (zero.w1[0], zero.w2[0])
+    assert pos.same_sign_updates == 1.0
+    for a1, a2, b1, b2 in zip(pos.w1, pos.w2, pos.w1[1:], pos.w2[1:]):
+        assert (b1 - a1) * (b2 - a2) >= 0  # every update in the first or third quadrant
+    assert zero.same_sign_updates < 1.0
+    assert len(pos.w1) == 41
+
+
+def test_zigzag_loss_grid_is_the_mean_squared_error():
+    u = torch.rand(10, 2, generator=make_generator(1), dtype=torch.float64)
+    x = zigzag_inputs("positive", u)
+    y = x @ torch.tensor(W_STAR, dtype=torch.float64)
+    path = torch.zeros(2, 2, dtype=torch.float64)
+    a, b, loss = loss_grid(x, y, path)
+    i, j = 5, 7
+    w = torch.tensor([a[j], b[i]], dtype=torch.float64)
+    assert loss[i][j] == pytest.approx(float(0.5 * ((x @ w - y) ** 2).mean()))
+
+
+def test_deep_profiles_against_a_plain_forward():
+    profiles = deep_profiles(depth=4, width=32, batch=16, seed=5)
+    assert [(p.activation, p.init) for p in profiles] == list(PAIRS)
+    x = torch.randn(16, 32, generator=make_generator(derive_seed(5, "selu-inputs")))
+    model = DeepMLP(32, width=32, depth=4, activation="selu")
+    init_model(model, "xavier", "selu", generator=make_generator(derive_seed(5, "selu-weights")))
+    with torch.no_grad():
+        h = model(x)
+    assert profiles[0].std[-1] == pytest.approx(float(h.std()))
+    assert profiles[0].mean[-1] == pytest.approx(float(h.mean()))
+
+
+def test_dead_unit_probe_on_a_hand_weighted_net():
+    # channel 0 sees +x (alive on positive images), channel 1 sees -x (never fires on them)
+    conv = nn.Conv2d(1, 2, 1, bias=False)
+    with torch.no_grad():
+        conv.weight[:] = torch.tensor([1.0, -1.0]).view(2, 1, 1, 1)
+    model = nn.Sequential(conv, nn.ReLU())
+    with DeadUnitProbe(model, activation="relu", peak=1.0) as probe:
+        model(torch.rand(4, 1, 3, 3) + 0.1)
+    assert probe.dead == {"1": 0.5}
+    assert not model[1]._forward_hooks  # removed on exit
+    leaky = nn.Sequential(conv, nn.LeakyReLU(0.01))
+    with DeadUnitProbe(leaky, activation="leaky_relu", peak=1.0) as probe:
+        leaky(torch.rand(4, 1, 3, 3) + 0.1)
+    assert probe.dead == {"1": 0.0}  # slope 0.01 > DEAD_GRAD_RATIO: it never dies
+    assert DEAD_GRAD_RATIO < 0.01
+
+
+def test_matched_init_and_steps_to_target():
+    assert [matched_init(a) for a in ("sigmoid", "tanh", "selu", "relu", "elu")] == \
+        ["xavier", "xavier", "xavier", "kaiming", "kaiming"]
+    h = RaceHistory("relu", 0.1, "kaiming", eval_steps=[0, 3, 6, 9], test_accuracy=[0.1, 0.5, 0.85, 0.8])
+    assert h.steps_to(0.8) == 6 and h.steps_to(0.9) is None
