@@ -15,16 +15,17 @@ screen, and stop all of them between two steps when the user presses Stop.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Literal, Mapping
+from typing import Callable, Iterable, Iterator, Literal, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cnnbp.device import pick_device
+from cnnbp.device import pick_device, torch_threads
 from cnnbp.train.control import RunControl
 
 Split = tuple[torch.Tensor, torch.Tensor]  # (x (N, C, H, W), y (N,))
@@ -157,6 +158,42 @@ class Trainer:
 
     def evaluate(self) -> tuple[float, float]:
         return evaluate(self.model, self.test_split)
+
+
+def record_event(history, event: TrainEvent) -> None:
+    """Append a step to a history with ``steps``, ``loss`` and ``diverged_at`` fields.
+    A non-finite loss is stored as None: JSON has no NaN, and a plot draws a gap."""
+    history.steps.append(event.step)
+    history.loss.append(event.loss if math.isfinite(event.loss) else None)
+    if event.kind == "diverged":
+        history.diverged_at = event.step
+
+
+def lockstep(trainers: list[Trainer], histories: list, control: RunControl, *, eval_every: int,
+             on_eval: Callable[[int, Trainer], None], threads: int | None = None) -> Iterator[float]:
+    """Step every unfinished trainer once per round, so all curves grow together on screen.
+
+    Each step is recorded in ``histories[i]`` (:func:`record_event`); every ``eval_every`` rounds
+    (and after the last)
+    ``on_eval(i, trainer)`` for each trainer that has not diverged, then yield the progress
+    (0, 1]. Returns between two steps once ``control`` says stop. ``threads``: torch
+    intra-op threads while stepping (restored before every yield).
+    """
+    total = max(t.total_steps for t in trainers)
+    for step in range(1, total + 1):
+        at_eval = step % eval_every == 0 or step == total
+        with torch_threads(threads) if threads else contextlib.nullcontext():
+            for i, trainer in enumerate(trainers):
+                if control.stop_reason():
+                    return
+                if not trainer.done:
+                    record_event(histories[i], trainer.step())
+            if at_eval:
+                for i, trainer in enumerate(trainers):
+                    if not trainer.diverged:
+                        on_eval(i, trainer)
+        if at_eval:
+            yield step / total
 
 
 def interleave(trainers: list[Trainer], control: RunControl | None = None) -> Iterator[TrainEvent]:

@@ -24,7 +24,7 @@ from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, pick_device
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.nn.activations import create_act, get_act, local_grad
-from cnnbp.train import RunControl, Trainer
+from cnnbp.train import RunControl, Trainer, lockstep
 
 # 1e-3 of the peak: the gradient is cut 1000x, the line the saturation claim uses at |x| = 10.
 # Fixed before any run.
@@ -171,21 +171,9 @@ def train_variants(
         _probe(trainer, history, x_probe, peaks[history.activation])
     yield 0.0, histories
 
-    total = trainers[0].total_steps
+    def probe(i: int, trainer: Trainer) -> None:
+        _probe(trainer, histories[i], x_probe, peaks[histories[i].activation])
+
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
-    for step in range(1, total + 1):
-        for trainer, history in zip(trainers, histories):
-            if control.stop_reason():
-                return
-            if trainer.done:
-                continue
-            event = trainer.step()
-            history.steps.append(event.step)
-            history.loss.append(event.loss if math.isfinite(event.loss) else None)
-            if event.kind == "diverged":
-                history.diverged_at = event.step
-        if step % eval_every == 0 or step == total:
-            for trainer, history in zip(trainers, histories):
-                if not trainer.diverged:
-                    _probe(trainer, history, x_probe, peaks[history.activation])
-            yield step / total, histories
+    for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=probe):
+        yield progress, histories

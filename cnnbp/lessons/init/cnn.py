@@ -15,7 +15,7 @@ from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, pick_device
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.probes import ActivationProbe
-from cnnbp.train import RunControl, Trainer
+from cnnbp.train import RunControl, Trainer, lockstep
 
 PROBE_BATCH = 256  # test images the per-layer statistics are measured on
 EVALS_PER_EPOCH = 2
@@ -106,21 +106,7 @@ def train_grid(
         _probe(trainer, history, x_probe)
     yield 0.0, histories
 
-    total = trainers[0].total_steps
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
-    for step in range(1, total + 1):
-        for trainer, history in zip(trainers, histories):
-            if control.stop_reason():
-                return
-            if trainer.done:
-                continue
-            event = trainer.step()
-            history.steps.append(event.step)
-            history.loss.append(event.loss)
-            if event.kind == "diverged":
-                history.diverged_at = event.step
-        if step % eval_every == 0 or step == total:
-            for trainer, history in zip(trainers, histories):
-                if not trainer.diverged:
-                    _probe(trainer, history, x_probe)
-            yield step / total, histories
+    for progress in lockstep(trainers, histories, control, eval_every=eval_every,
+                             on_eval=lambda i, trainer: _probe(trainer, histories[i], x_probe)):
+        yield progress, histories

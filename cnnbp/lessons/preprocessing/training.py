@@ -21,7 +21,7 @@ from torch import nn
 from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, pick_device, torch_threads
 from cnnbp.lessons.preprocessing.transforms import ImageTransform, fit_image_transform
-from cnnbp.train import RunControl, Trainer, evaluate
+from cnnbp.train import RunControl, Trainer, evaluate, lockstep
 
 ModelKind = Literal["linear", "mlp"]
 EVAL_EVERY = 5  # steps between two full-set evaluations: the resolution of "steps to target"
@@ -128,25 +128,11 @@ def train_variants(data: ImageDataset, *, transforms: Sequence[str], model: Mode
     total = trainers[0].total_steps
     result = TrainingResult(histories, models, fitted, total)
     yield 0.0, result
-    for step in range(1, total + 1):
-        at_eval = step % EVAL_EVERY == 0 or step == total
-        with torch_threads(SMALL_MODEL_THREADS):  # restored before every yield
-            for trainer, history in zip(trainers, histories):
-                if control.stop_reason():
-                    return
-                if trainer.done:
-                    continue
-                event = trainer.step()
-                history.steps.append(event.step)
-                history.loss.append(event.loss)
-                if event.kind == "diverged":
-                    history.diverged_at = event.step
-            if at_eval:
-                for trainer, history in zip(trainers, histories):
-                    if not trainer.diverged:
-                        _record(trainer, history)
-        if at_eval:
-            yield step / total, result
+
+    for progress in lockstep(trainers, histories, control, eval_every=EVAL_EVERY,
+                             on_eval=lambda i, trainer: _record(trainer, histories[i]),
+                             threads=SMALL_MODEL_THREADS):
+        yield progress, result
 
 
 # ---- sensitivity of the loss to the weights --------------------------------------------------
