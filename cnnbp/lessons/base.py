@@ -185,6 +185,15 @@ class Lesson:
     figures: tuple[tuple[str, str], ...]  # (name, caption) in display order
     tables: tuple[tuple[str, str], ...] = ()
     quick: Mapping[str, Any] = field(default_factory=dict)  # small settings for tests and demos
+    # Fields whose change re-runs the lesson at once in the UI (no Run click): for settings a
+    # lesson answers from cached results in milliseconds, e.g. a decision threshold.
+    live: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        unknown = [n for n in self.live if n not in self.config.model_fields]
+        if unknown:
+            raise ValueError(f"lesson {self.name!r}: live fields {unknown} are not settings of "
+                             f"{self.config.__name__}")
 
 
 LESSONS: dict[str, Lesson] = {}

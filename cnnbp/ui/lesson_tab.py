@@ -31,10 +31,12 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
                 with gr.Accordion("Measured numbers (JSON)", open=False):
                     numbers = gr.JSON(label="numbers")
         names = list(widgets)
+        handler = make_handler(lesson, names)
+        inputs, outputs = [widgets[n] for n in names], [status, verdicts, *plots, *tables, numbers]
         run.click(
-            make_handler(lesson, names),
-            inputs=[widgets[n] for n in names],
-            outputs=[status, verdicts, *plots, *tables, numbers],
+            handler,
+            inputs=inputs,
+            outputs=outputs,
             api_name=lesson.name,
             concurrency_limit=concurrency_limit,
             concurrency_id=HEAVY,
@@ -42,7 +44,23 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
             # message; Gradio's own checks would say "Value -1 is less than minimum value 16."
             preprocess=False,
         )
+        if lesson.live:
+            # The same handler, re-triggered by the live fields: no second API endpoint (the
+            # named one above computes the same), and only the latest value runs once the
+            # current event ends ("always_last"), however many times the slider moved meanwhile.
+            gr.on(live_triggers(lesson, widgets), handler, inputs=inputs, outputs=outputs,
+                  api_visibility="private", trigger_mode="always_last", show_progress="minimal",
+                  concurrency_limit=concurrency_limit, concurrency_id=HEAVY, preprocess=False)
         # Stop reaches the run's RunControl: the lesson stops between two steps and its last
         # frame ("stopped by the user", with the partial results) still reaches the page.
         # Gradio's `cancels=` would drop that frame, so it is not used.
         stop.click(stop_handler, inputs=None, outputs=[status], api_name=f"{lesson.name}_stop", queue=False)
+
+
+def live_triggers(lesson: Lesson, widgets: dict[str, gr.components.Component]) -> list:
+    """The events that re-run ``lesson`` when one of its ``live`` fields changes: a slider's
+    ``release`` (once per drag or typed value, not at every pixel), any other widget's ``change``."""
+    missing = [n for n in lesson.live if n not in widgets]
+    if missing:
+        raise ValueError(f"lesson {lesson.name!r}: live fields {missing} have no widget")
+    return [widgets[n].release if isinstance(widgets[n], gr.Slider) else widgets[n].change for n in lesson.live]

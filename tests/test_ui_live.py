@@ -1,0 +1,67 @@
+"""``Lesson.live``: fields whose change re-runs the lesson's own handler at once (no Run click),
+without a second API endpoint; lessons without it are wired as before."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import gradio as gr
+import pytest
+from pydantic import Field
+
+from cnnbp.lessons.base import Frame, Lesson, LessonConfig
+from cnnbp.ui.lesson_tab import build_lesson_tab
+
+
+class LiveConfig(LessonConfig):
+    size: int = Field(4, ge=1, le=10, description="a slider that needs a Run")
+    threshold: float = Field(0.5, ge=0.0, le=1.0, description="a number box")
+    cut: int = Field(3, ge=0, le=10, description="a slider")
+
+
+def _run(cfg: LiveConfig, control) -> Iterator[Frame]:
+    yield Frame(1.0, f"done in 0 s: {cfg.threshold}", numbers={"threshold": cfg.threshold}, done=True)
+
+
+def lesson(live: tuple[str, ...] = ()) -> Lesson:
+    return Lesson(name="livetest", title="Live test", summary="", config=LiveConfig, run=_run,
+                  figures=(), live=live)
+
+
+def events(demo: gr.Blocks) -> list:
+    return [fn for fn in demo.fns.values() if fn.name.startswith("run_")]
+
+
+def build(live: tuple[str, ...]) -> gr.Blocks:
+    with gr.Blocks() as demo:
+        build_lesson_tab(lesson(live))
+    return demo
+
+
+def test_live_fields_retrigger_the_same_handler_privately():
+    demo = build(("threshold", "cut"))
+    click, live = events(demo)
+    assert click.api_name == "livetest" and click.api_visibility == "public"
+    assert live.fn is click.fn  # the very same handler: same validation, cache and stream
+    assert [c._id for c in live.inputs] == [c._id for c in click.inputs]
+    assert [c._id for c in live.outputs] == [c._id for c in click.outputs]
+    assert live.api_visibility == "private" and live.trigger_mode == "always_last"
+    assert live.concurrency_id == click.concurrency_id and not live.preprocess
+    by_id = {c._id: c for c in live.inputs}
+    kinds = {(by_id[i].elem_id, event) for i, event in live.targets}
+    assert kinds == {("livetest-threshold", "change"), ("livetest-cut", "release")}
+
+
+def test_no_live_fields_no_extra_event():
+    assert len(events(build(()))) == 1
+
+
+def test_live_endpoint_is_not_in_the_api():
+    demo = build(("cut",))
+    named = demo.get_api_info()["named_endpoints"]
+    assert "/livetest" in named and len([n for n in named if n.startswith("/run_")]) == 0
+
+
+def test_unknown_live_field_is_refused_when_the_lesson_is_declared():
+    with pytest.raises(ValueError, match="live fields \\['bogus'\\] are not settings of LiveConfig"):
+        lesson(("bogus",))
