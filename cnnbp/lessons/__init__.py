@@ -5,5 +5,6 @@ from cnnbp.lessons.base import LESSONS, Frame, LessonConfig, Verdict, get_lesson
 from cnnbp.lessons import activations  # noqa: F401  (registers "activations")
 from cnnbp.lessons import preprocessing  # noqa: F401  (registers "preprocessing")
 from cnnbp.lessons import init  # noqa: F401  (registers "init")
+from cnnbp.lessons import norms  # noqa: F401  (registers "norms")
 
 __all__ = ["LESSONS", "Frame", "LessonConfig", "Verdict", "get_lesson", "run_lesson"]

@@ -1,0 +1,84 @@
+"""InstanceNorm's contrast invariance (Ulyanov et al., the lecture's feed-forward stylisation).
+
+Change an image's contrast, x -> a x + b, and push both versions through the same first conv
+layer and then each norm. A conv is linear, so every feature map becomes a_c' = a * map + (its
+own constant): a per-(image, channel) affine change, which InstanceNorm removes exactly (up to
+its eps). BatchNorm in eval uses fixed running statistics (here fitted on training images), so
+its output moves with the contrast. LayerNorm and GroupNorm pool channels whose constants
+differ, so they remove the scale but not the shift.
+
+No clipping to [0, 1]: the change must stay affine for the argument to hold; the verdict says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from cnnbp.device import derive_seed, make_generator
+from cnnbp.nn import create_norm
+
+CONV_CHANNELS = 8  # first-layer feature maps; GroupNorm takes 4 groups of 2
+NORMS_SHOWN: tuple[str, ...] = ("none", "batch", "layer", "instance", "group")
+GROUPS = 4
+# "Unchanged" means a max abs change below 1e-3 on outputs of order 1 (what eps = 1e-5 leaves
+# for feature maps of std above ~0.05); "changed" means above 0.1. Fixed before any run.
+INVARIANT_BELOW = 1e-3
+CHANGED_ABOVE = 0.1
+
+
+@dataclass
+class ContrastResult:
+    scale: float
+    shift: float
+    change: dict[str, float]  # norm -> max abs change of its output over the probe images
+    relative_change: dict[str, float]  # norm -> that change / the output's std
+    image: list[list[float]]  # the first probe image, channel 0, before ...
+    image_changed: list[list[float]]  # ... and after the contrast change
+    maps: dict[str, list[list[list[float]]]]  # norm -> [before, after] of feature map 0, image 0
+
+
+def first_layer(in_channels: int, *, seed: int) -> nn.Conv2d:
+    """A 3x3 conv with Kaiming-scaled weights and small biases from the run's own stream.
+
+    Replicate padding, not zeros: padded zeros do not take part in the contrast change, so the
+    border outputs would not move by the same affine map as the rest of the feature map."""
+    conv = nn.Conv2d(in_channels, CONV_CHANNELS, 3, padding=1, padding_mode="replicate")
+    g = make_generator(derive_seed(seed, "contrast-conv"))
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=g) * math.sqrt(2 / (in_channels * 9)))
+        conv.bias.copy_(0.1 * torch.randn(conv.bias.shape, generator=g))
+    return conv
+
+
+def fitted_norms(features: torch.Tensor) -> dict[str, nn.Module]:
+    """Each norm in eval mode; BatchNorm's running statistics set by one training-mode pass
+    over ``features`` with a cumulative average (momentum None): the data's own statistics."""
+    norms = {name: create_norm(name, CONV_CHANNELS, **({"groups": GROUPS} if name == "group" else {}))
+             for name in NORMS_SHOWN}
+    norms["batch"].momentum = None
+    with torch.no_grad():
+        norms["batch"].train()(features)
+    return {name: m.eval() for name, m in norms.items()}
+
+
+def contrast_invariance(train_images: torch.Tensor, probe_images: torch.Tensor, *, scale: float, shift: float,
+                        seed: int) -> ContrastResult:
+    """Max abs change of each norm's output when ``probe_images`` (M, C, H, W) become
+    ``scale * x + shift``; BatchNorm's statistics come from ``train_images``."""
+    conv = first_layer(train_images.shape[1], seed=seed)
+    with torch.no_grad():
+        norms = fitted_norms(conv(train_images))
+        before_feats, after_feats = conv(probe_images), conv(scale * probe_images + shift)
+        change, relative, maps = {}, {}, {}
+        for name, norm in norms.items():
+            before, after = norm(before_feats), norm(after_feats)
+            change[name] = float((after - before).abs().max())
+            relative[name] = change[name] / max(float(before.std()), 1e-12)
+            maps[name] = [before[0, 0].tolist(), after[0, 0].tolist()]
+    return ContrastResult(scale=scale, shift=shift, change=change, relative_change=relative,
+                          image=probe_images[0, 0].tolist(), image_changed=(scale * probe_images[0, 0] + shift).tolist(),
+                          maps=maps)

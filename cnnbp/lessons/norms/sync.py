@@ -1,0 +1,101 @@
+"""SyncBatchNorm, simulated on one machine.
+
+Data-parallel training splits a batch of B images over K devices. Plain BatchNorm then
+normalises each device's B/K images with their own mean and variance (noisy when B/K is small);
+SyncBatchNorm has every device share its (count, mean, variance) and normalises all of them
+with the whole batch's statistics, as if one device held the batch.
+
+:class:`SimulatedDevicesBN2d` does both on one tensor: the batch is cut into K chunks (one per
+simulated device); each computes its local statistics; ``sync=True`` combines them as
+SyncBatchNorm gathers them (counts, means, variances -> the pooled mean and variance, Chan et
+al.'s parallel formula), so the result equals whole-batch BatchNorm to float rounding.
+
+Running statistics: synchronised, from the pooled ones; per-device, from device 0's, because
+DistributedDataParallel broadcasts rank 0's buffers to every replica before each forward.
+
+>>> bn = SimulatedDevicesBN2d(3, devices=2, sync=True)
+>>> x = torch.randn(4, 3, 2, 2, generator=torch.Generator().manual_seed(0))
+>>> bool(torch.allclose(bn(x), torch.nn.functional.batch_norm(x, None, None, training=True), atol=1e-6))
+True
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def local_statistics(chunk: torch.Tensor) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """(count, mean (C,), biased variance (C,)) of one device's (n, C, H, W) chunk."""
+    count = chunk.shape[0] * chunk.shape[2] * chunk.shape[3]
+    return count, chunk.mean((0, 2, 3)), chunk.var((0, 2, 3), unbiased=False)
+
+
+def pooled_statistics(stats: list[tuple[int, torch.Tensor, torch.Tensor]]) -> tuple[int, torch.Tensor, torch.Tensor]:
+    """Combine per-device (count, mean, biased var) into the whole batch's (Chan et al.):
+    mean = sum n_k m_k / n;  var = sum n_k (v_k + (m_k - mean)^2) / n."""
+    total = sum(n for n, _, _ in stats)
+    mean = sum(n * m for n, m, _ in stats) / total
+    var = sum(n * (v + (m - mean) ** 2) for n, m, v in stats) / total
+    return total, mean, var
+
+
+def split_devices(x: torch.Tensor, devices: int) -> list[torch.Tensor]:
+    """The batch cut into ``devices`` near-equal chunks (fewer if the batch is smaller)."""
+    return [c for c in x.tensor_split(devices) if c.shape[0]]
+
+
+class SimulatedDevicesBN2d(nn.Module):
+    """BatchNorm2d over a batch split across ``devices`` simulated devices; ``sync``: the
+    statistics are shared (SyncBatchNorm), else each device uses its own."""
+
+    def __init__(self, channels: int, *, devices: int, sync: bool, eps: float = 1e-5, momentum: float = 0.1):
+        super().__init__()
+        if devices < 1:
+            raise ValueError(f"devices must be >= 1, got {devices}")
+        self.devices, self.sync, self.eps, self.momentum = devices, sync, eps, momentum
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+
+    def _normalise(self, x: torch.Tensor, mean: torch.Tensor, var: torch.Tensor) -> torch.Tensor:
+        shape = (1, -1, 1, 1)
+        x_hat = (x - mean.view(shape)) / torch.sqrt(var.view(shape) + self.eps)
+        return x_hat * self.weight.view(shape) + self.bias.view(shape)
+
+    def _update_running(self, count: int, mean: torch.Tensor, var: torch.Tensor) -> None:
+        unbiased = var * count / max(count - 1, 1)  # BatchNorm keeps the unbiased variance
+        with torch.no_grad():
+            self.running_mean.lerp_(mean.detach(), self.momentum)
+            self.running_var.lerp_(unbiased.detach(), self.momentum)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, C, H, W)
+        if not self.training:
+            return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                                training=False, eps=self.eps)
+        chunks = split_devices(x, self.devices)
+        stats = [local_statistics(c) for c in chunks]
+        if self.sync:
+            count, mean, var = pooled_statistics(stats)  # the "all-gather" of SyncBatchNorm
+            self._update_running(count, mean, var)
+            return torch.cat([self._normalise(c, mean, var) for c in chunks])
+        self._update_running(*stats[0])  # device 0's buffers win (DDP broadcasts them)
+        return torch.cat([self._normalise(c, m, v) for c, (_, m, v) in zip(chunks, stats)])
+
+
+def statistics_noise(features: torch.Tensor, *, devices: int) -> dict[str, float]:
+    """How far per-device statistics stray from the whole batch's, per channel, in units of
+    the whole batch's std: the root-mean-square over devices and channels of (m_k - m) / s and
+    of (s_k - s) / s. ``features``: (B, C, H, W) of one batch."""
+    _, mean, var = local_statistics(features)
+    std = var.sqrt().clamp_min(1e-12)
+    mean_err, std_err = [], []
+    for chunk in split_devices(features, devices):
+        _, m, v = local_statistics(chunk)
+        mean_err.append((m - mean) / std)
+        std_err.append((v.sqrt() - std) / std)
+    rms = lambda e: float(torch.stack(e).pow(2).mean().sqrt())  # noqa: E731
+    return {"mean_error": rms(mean_err), "std_error": rms(std_err),
+            "per_device_batch": features.shape[0] / devices}

@@ -1,0 +1,178 @@
+"""The same small CNN trained with each norm: histories of plain numbers, streamed.
+
+Every run of one seed starts from the same unit draws (the conv weights do not depend on the
+norm) and sees the same data in the same order; only the norm layers differ. Small models
+train on one torch thread: thread hand-offs cost more than they save at this size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Sequence
+
+import torch
+from torch import nn
+
+from cnnbp.data import ImageDataset
+from cnnbp.device import derive_seed, make_generator, torch_threads
+from cnnbp.lessons.norms.sync import SimulatedDevicesBN2d
+from cnnbp.nn import SmallCNN, create_norm, init_model
+from cnnbp.train import RunControl, Trainer, lockstep
+
+EVALS_PER_EPOCH = 4  # test accuracy 4 times an epoch in the streamed comparison
+THREADS = 1  # see the module docstring
+STREAM_EVERY_STEPS = 64  # a sequential run reports progress every 64 steps
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: a norm, a seed, a batch size and its learning rate."""
+
+    norm: str
+    seed: int
+    batch_size: int
+    lr: float
+    label: str = ""  # the name in figures; default "<norm>, seed <seed>"
+    devices: int = 0  # > 0: BatchNorm replaced by the simulated multi-device one
+    sync: bool = False  # with synchronised statistics
+
+    @property
+    def name(self) -> str:
+        return self.label or f"{self.norm}, seed {self.seed}"
+
+
+@dataclass
+class NormRun:
+    """Everything measured on one run, as plain numbers (JSON-able)."""
+
+    norm: str
+    seed: int
+    batch_size: int
+    lr: float
+    name: str
+    steps: list[int] = field(default_factory=list)
+    loss: list[float | None] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+    diverged_at: int | None = None
+    seconds: float = 0.0  # time spent in training steps (not evaluation)
+    epochs: float = 0.0  # epochs done
+
+    @property
+    def final_accuracy(self) -> float | None:
+        return self.test_accuracy[-1] if self.test_accuracy else None
+
+    @property
+    def seconds_per_epoch(self) -> float | None:
+        return self.seconds / self.epochs if self.epochs else None
+
+    def as_dict(self) -> dict:
+        return {"norm": self.norm, "seed": self.seed, "batch_size": self.batch_size, "lr": self.lr,
+                "steps": self.steps, "loss": self.loss, "eval_steps": self.eval_steps,
+                "test_accuracy": self.test_accuracy, "diverged_at": self.diverged_at,
+                "final_accuracy": self.final_accuracy, "seconds_per_epoch": self.seconds_per_epoch}
+
+
+def set_groups(model: nn.Module, groups: int) -> nn.Module:
+    """Rebuild every GroupNorm with more than one group (the registry's "group") with exactly
+    ``groups`` groups; LayerNorm-as-GroupNorm(1, C) is left alone."""
+    for module in list(model.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, nn.GroupNorm) and child.num_groups > 1:
+                setattr(module, name, create_norm("group", child.num_channels, groups=groups))
+    return model
+
+
+def replace_batchnorms(model: nn.Module, factory: Callable[[int], nn.Module]) -> nn.Module:
+    """Swap every BatchNorm2d of ``model`` for ``factory(channels)``."""
+    for module in list(model.modules()):
+        for name, child in module.named_children():
+            if isinstance(child, nn.BatchNorm2d):
+                setattr(module, name, factory(child.num_features))
+    return model
+
+
+def build_model(data: ImageDataset, norm: str, *, depth: int, width: int, groups: int, seed: int) -> SmallCNN:
+    """The lesson's CNN with ``norm`` after every conv; Kaiming init from the seed's own stream."""
+    model = SmallCNN(data.in_channels, data.num_classes, depth=depth, width=width, activation="relu",
+                     norm=norm, image_size=data.image_size[0])
+    set_groups(model, groups)
+    init_model(model, "kaiming", "relu", generator=make_generator(derive_seed(seed, "norms-init")))
+    return model
+
+
+def make_trainer(data: ImageDataset, spec: RunSpec, *, depth: int, width: int, groups: int, epochs: int,
+                 train_images: int | None = None) -> Trainer:
+    """A Trainer for ``spec``; ``train_images``: train on the first so many images only."""
+    model = build_model(data, spec.norm, depth=depth, width=width, groups=groups, seed=spec.seed)
+    if spec.devices:
+        replace_batchnorms(model, lambda c: SimulatedDevicesBN2d(c, devices=spec.devices, sync=spec.sync))
+    n = len(data.x_train) if train_images is None else min(train_images, len(data.x_train))
+    return Trainer(spec.name, model, (data.x_train[:n], data.y_train[:n]), (data.x_test, data.y_test),
+                   batch_size=spec.batch_size, epochs=epochs, lr=spec.lr,
+                   generator=make_generator(derive_seed(spec.seed, "norms-data-order")))
+
+
+def _record(run: NormRun, trainer: Trainer, event) -> None:
+    run.steps.append(event.step)
+    run.loss.append(event.loss if math.isfinite(event.loss) else None)
+    if event.kind == "diverged":
+        run.diverged_at = event.step
+    run.seconds, run.epochs = trainer.elapsed, trainer.step_count / trainer.steps_per_epoch
+
+
+def _evaluate(run: NormRun, trainer: Trainer) -> None:
+    _, acc = trainer.evaluate()
+    run.eval_steps.append(trainer.step_count)
+    run.test_accuracy.append(acc)
+
+
+def _new_run(spec: RunSpec) -> NormRun:
+    return NormRun(norm=spec.norm, seed=spec.seed, batch_size=spec.batch_size, lr=spec.lr, name=spec.name)
+
+
+def train_side_by_side(data: ImageDataset, specs: Sequence[RunSpec], *, depth: int, width: int, groups: int,
+                       epochs: int, control: RunControl) -> Iterator[tuple[float, list[NormRun]]]:
+    """Train every spec in lockstep on the whole training set; test accuracy at step 0 and
+    ``EVALS_PER_EPOCH`` times an epoch. Yields (progress, runs) at each evaluation."""
+    trainers = [make_trainer(data, s, depth=depth, width=width, groups=groups, epochs=epochs) for s in specs]
+    runs = [_new_run(s) for s in specs]
+    with torch_threads(THREADS):
+        for run, trainer in zip(runs, trainers):
+            _evaluate(run, trainer)
+    yield 0.0, runs
+
+    def on_eval(i: int, trainer: Trainer) -> None:
+        runs[i].seconds, runs[i].epochs = trainer.elapsed, trainer.step_count / trainer.steps_per_epoch
+        if not runs[i].eval_steps or runs[i].eval_steps[-1] != trainer.step_count:
+            _evaluate(runs[i], trainer)
+
+    eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
+    for progress in lockstep(trainers, runs, control, eval_every=eval_every, on_eval=on_eval, threads=THREADS):
+        yield progress, runs
+
+
+def train_final(data: ImageDataset, specs: Sequence[RunSpec], *, depth: int, width: int, groups: int, epochs: int,
+                control: RunControl, train_images: int | None = None) -> Iterator[tuple[float, list[NormRun]]]:
+    """Train the specs one after another (batch sizes differ, so lockstep would not line up);
+    test accuracy at the end of each. Yields (share of all steps done, runs so far) every
+    ``STREAM_EVERY_STEPS`` steps and after each run. Returns early once ``control`` says stop."""
+    trainers = [make_trainer(data, s, depth=depth, width=width, groups=groups, epochs=epochs,
+                             train_images=train_images) for s in specs]
+    total = sum(t.total_steps for t in trainers)
+    done, runs = 0, []
+    for spec, trainer in zip(specs, trainers):
+        run = _new_run(spec)
+        runs.append(run)
+        with torch_threads(THREADS):
+            while not trainer.done:
+                if control.stop_reason():
+                    return
+                _record(run, trainer, trainer.step())
+                done += 1
+                if done % STREAM_EVERY_STEPS == 0:
+                    yield done / total, runs
+            if not trainer.diverged:
+                _evaluate(run, trainer)
+        yield done / total, runs
