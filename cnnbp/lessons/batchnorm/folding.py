@@ -1,0 +1,159 @@
+"""Test-time folding: at inference BatchNorm is a fixed per-channel affine map, so it can be
+merged into the convolution before it ("zero overhead at test time").
+
+For a conv (weight W, bias b, or no bias) followed by BN in eval mode, with
+s = gamma / sqrt(running_var + eps):
+
+    BN(conv(x)) = s * (W * x + b - running_mean) + beta
+                = (s W) * x + (s (b - running_mean) + beta)
+
+so the folded conv has weight ``s[:, None, None, None] * W`` and bias
+``s * (b - running_mean) + beta`` (b = 0 when the conv has none: SmallCNN's convs before a
+norm have no bias). We compute the new weights in float64 and round once to the conv's
+dtype; PyTorch's ``torch.nn.utils.fusion.fuse_conv_bn_eval`` computes them in float32. Both
+are compared below.
+
+>>> conv, bn = torch.nn.Conv2d(1, 2, 3, bias=False), torch.nn.BatchNorm2d(2).eval()
+>>> folded = fold_conv_bn(conv, bn)
+>>> folded.bias is not None and folded.weight.shape == conv.weight.shape
+True
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from cnnbp.nn.models import ConvBlock
+
+
+@torch.no_grad()
+def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A new conv equal to ``bn(conv(x))`` in eval mode; ``conv`` may have ``bias=None``."""
+    if bn.running_mean is None or bn.running_var is None:
+        raise ValueError("BatchNorm without running statistics (track_running_stats=False) cannot be folded")
+    if bn.num_features != conv.out_channels:
+        raise ValueError(f"BatchNorm has {bn.num_features} channels but the conv makes {conv.out_channels}")
+    w64 = conv.weight.detach().double()  # (C_out, C_in, k, k)
+    b64 = conv.bias.detach().double() if conv.bias is not None else torch.zeros_like(bn.running_mean, dtype=torch.float64)
+    gamma = bn.weight.detach().double() if bn.weight is not None else torch.ones_like(b64)
+    beta = bn.bias.detach().double() if bn.bias is not None else torch.zeros_like(b64)
+    scale = gamma / torch.sqrt(bn.running_var.double() + bn.eps)  # (C_out,)
+    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, stride=conv.stride,
+                       padding=conv.padding, dilation=conv.dilation, groups=conv.groups, bias=True,
+                       padding_mode=conv.padding_mode).to(device=conv.weight.device, dtype=conv.weight.dtype)
+    folded.weight.copy_((w64 * scale[:, None, None, None]).to(conv.weight.dtype))
+    folded.bias.copy_((scale * (b64 - bn.running_mean.double()) + beta).to(conv.weight.dtype))
+    return folded
+
+
+def _foldable(block: nn.Module) -> bool:
+    return (isinstance(block, ConvBlock) and isinstance(block.norm, nn.BatchNorm2d)
+            and block.norm_position == "before_act")
+
+
+def fold_model(model: nn.Module, *, fuse: Callable[[nn.Conv2d, nn.BatchNorm2d], nn.Conv2d] = fold_conv_bn) -> nn.Module:
+    """An eval-mode copy of ``model`` in which every ConvBlock's conv -> BN pair is one conv
+    (the BN becomes ``nn.Identity``). ``fuse``: our :func:`fold_conv_bn` or torch's
+    ``fuse_conv_bn_eval``. Blocks with BN after the activation cannot be folded into the conv
+    before them (the nonlinearity sits between): a ValueError names the first one."""
+    folded = copy.deepcopy(model).eval()
+    for name, block in folded.named_modules():
+        if isinstance(block, ConvBlock) and isinstance(block.norm, nn.BatchNorm2d):
+            if not _foldable(block):
+                raise ValueError(f"{name}: BatchNorm after the activation cannot be folded into the conv before it")
+            block.conv = fuse(block.conv, block.norm)
+            block.norm = nn.Identity()
+    return folded
+
+
+def count_batchnorms(model: nn.Module) -> int:
+    return sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
+@dataclass
+class FoldResult:
+    """Outputs compared on one batch, and inference times (seconds per forward, median)."""
+
+    batch: int
+    batchnorms_before: int
+    batchnorms_after: int
+    max_abs_diff: float  # unfolded vs our folded, over the logits
+    max_abs_diff_torch: float  # unfolded vs torch's fuse_conv_bn_eval
+    max_abs_diff_ours_vs_torch: float
+    max_abs_logit: float  # the scale of the outputs compared
+    argmax_agree: float  # share of images whose predicted class is unchanged by folding
+    seconds: dict[str, float] = field(default_factory=dict)  # "unfolded" / "folded" / "torch fused"
+    times: dict[str, list[float]] = field(default_factory=dict)  # every repeat
+
+    @property
+    def speedup(self) -> float:
+        """Unfolded time / our folded time, measured in this process (> 1: folding is faster)."""
+        return self.seconds["unfolded"] / self.seconds["folded"]
+
+    @property
+    def speedup_torch(self) -> float:
+        return self.seconds["unfolded"] / self.seconds["torch fused"]
+
+
+@torch.inference_mode()
+def compare_folding(model: nn.Module, x: torch.Tensor, *, repeats: int) -> FoldResult:
+    """Fold ``model`` (ours and torch's), compare outputs on ``x`` and time the three forwards.
+
+    The three models are timed in turn within each repeat (interleaved, after one warm-up
+    forward each), so a machine that slows down during the run slows all three alike; the
+    median over ``repeats`` is reported.
+    """
+    model = model.eval()
+    models = {"unfolded": model, "folded": fold_model(model), "torch fused": fold_model(model, fuse=fuse_conv_bn_eval)}
+    outputs = {name: m(x) for name, m in models.items()}  # also the warm-up
+    ref = outputs["unfolded"]
+    times: dict[str, list[float]] = {name: [] for name in models}
+    sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
+    for _ in range(repeats):
+        for name, m in models.items():
+            sync()
+            start = time.perf_counter()
+            m(x)
+            sync()
+            times[name].append(time.perf_counter() - start)
+    return FoldResult(
+        batch=len(x), batchnorms_before=count_batchnorms(model), batchnorms_after=count_batchnorms(models["folded"]),
+        max_abs_diff=float((outputs["folded"] - ref).abs().max()),
+        max_abs_diff_torch=float((outputs["torch fused"] - ref).abs().max()),
+        max_abs_diff_ours_vs_torch=float((outputs["folded"] - outputs["torch fused"]).abs().max()),
+        max_abs_logit=float(ref.abs().max()),
+        argmax_agree=float((outputs["folded"].argmax(1) == ref.argmax(1)).float().mean()),
+        seconds={name: statistics.median(t) for name, t in times.items()}, times=times)
+
+
+@torch.no_grad()
+def calibrated_model(data_x: torch.Tensor, *, in_channels: int, num_classes: int, depth: int, width: int,
+                     activation: str, image_size: int, seed: int, batch_size: int = 256) -> nn.Module:
+    """A SmallCNN with BN before each activation, as training would leave it at test time:
+    Kaiming weights, running statistics averaged over train-mode passes on ``data_x``
+    (momentum None: the plain mean of the batch statistics) and gamma, beta drawn away from
+    1, 0 (so the fold has something to fold). No gradient step: folding does not care how
+    the weights were found, and this keeps the part a second long."""
+    from cnnbp.device import derive_seed, make_generator
+    from cnnbp.nn import SmallCNN, init_model
+
+    model = SmallCNN(in_channels, num_classes, depth=depth, width=width, activation=activation, norm="batch",
+                     image_size=image_size)
+    init_model(model, "kaiming", activation, generator=make_generator(derive_seed(seed, "fold-init")))
+    g = make_generator(derive_seed(seed, "fold-affine"))
+    for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
+        bn.momentum = None  # cumulative average of every batch seen
+        bn.weight.copy_(torch.rand(bn.num_features, generator=g) + 0.5)  # U(0.5, 1.5)
+        bn.bias.copy_(0.5 * torch.randn(bn.num_features, generator=g))
+    model.train()
+    for i in range(0, len(data_x), batch_size):
+        model(data_x[i:i + batch_size])
+    return model.eval()

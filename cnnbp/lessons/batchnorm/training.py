@@ -1,0 +1,155 @@
+"""The same small CNN with and without BatchNorm, trained in lockstep: a bad init, a high
+learning rate, and BN before vs after the nonlinearity; then the classic bug of evaluating a
+BN net in train mode.
+
+Every variant sees the same data in the same order and starts from the same unit draws (the
+init's scale is the only difference between inits); BN variants differ from plain ones only
+by the norm (SmallCNN drops the conv bias when a norm follows, as the norm's beta replaces it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Iterator, Sequence
+
+import torch
+from torch import nn
+
+from cnnbp.data import ImageDataset
+from cnnbp.device import derive_seed, make_generator, torch_threads
+from cnnbp.nn import SmallCNN, init_model
+from cnnbp.train import RunControl, Trainer, evaluate, lockstep
+
+# One thread: these nets are so small that a second thread costs more than it gives (measured
+# on the shared 2-core machine: 17 ms a step on one thread, 250-430 ms on two).
+TRAIN_THREADS = 1
+EVALS_PER_EPOCH = 4  # test accuracy 4 times an epoch: every 5 steps on the digits at batch 64
+
+
+@dataclass(frozen=True)
+class Variant:
+    scenario: str  # "bad init", "high lr", "placement": the row of the figure it is drawn in
+    norm: str  # "none" or "batch"
+    init: str  # a key of INITS
+    lr: float
+    norm_position: str = "before_act"
+
+    @property
+    def name(self) -> str:
+        bn = "no BN" if self.norm == "none" else f"BN {self.norm_position.replace('_', ' ')}"
+        return f"{bn}, {self.init}, lr {self.lr:g}"
+
+
+@dataclass
+class History:
+    """Everything measured on one variant, as plain numbers (JSON-able)."""
+
+    variant: Variant
+    steps: list[int] = field(default_factory=list)
+    loss: list[float | None] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)  # step 0 (the init itself) and later
+    test_accuracy: list[float] = field(default_factory=list)
+    test_loss: list[float | None] = field(default_factory=list)
+    diverged_at: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.variant.name
+
+    def steps_to(self, target: float) -> int | None:
+        """The first evaluated step with test accuracy >= ``target``; None if never."""
+        return next((s for s, a in zip(self.eval_steps, self.test_accuracy) if a >= target), None)
+
+    def as_dict(self) -> dict:
+        v = self.variant
+        return {"scenario": v.scenario, "norm": v.norm, "init": v.init, "lr": v.lr, "norm_position": v.norm_position,
+                "steps": self.steps, "loss": self.loss, "eval_steps": self.eval_steps,
+                "test_accuracy": self.test_accuracy, "test_loss": self.test_loss, "diverged_at": self.diverged_at}
+
+
+def build(data: ImageDataset, v: Variant, *, depth: int, width: int, activation: str, bn_momentum: float,
+          seed: int) -> SmallCNN:
+    """A SmallCNN for ``v``; its unit weight draws depend on the seed only."""
+    model = SmallCNN(data.in_channels, data.num_classes, depth=depth, width=width, activation=activation,
+                     norm=v.norm, norm_position=v.norm_position, image_size=data.image_size[0])
+    init_model(model, v.init, activation, generator=make_generator(derive_seed(seed, "bn-cnn-init")),
+               sample=data.x_train[:256])
+    for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):
+        bn.momentum = bn_momentum
+    return model
+
+
+def train_variants(data: ImageDataset, variants: Sequence[Variant], *, depth: int, width: int, activation: str,
+                   epochs: int, batch_size: int, bn_momentum: float, seed: int,
+                   control: RunControl, threads: int | None = TRAIN_THREADS) -> Iterator[tuple[float, list[History], list[Trainer]]]:
+    """Train every variant in lockstep; yield (progress, histories, trainers) at step 0 and
+    at every evaluation (``EVALS_PER_EPOCH`` times an epoch). ``threads``: torch threads
+    while stepping (None: leave the process's count)."""
+    train, test = (data.x_train, data.y_train), (data.x_test, data.y_test)
+    trainers = [Trainer(v.name, build(data, v, depth=depth, width=width, activation=activation,
+                                      bn_momentum=bn_momentum, seed=seed),
+                        train, test, batch_size=batch_size, epochs=epochs, lr=v.lr,
+                        generator=make_generator(derive_seed(seed, "bn-data-order")))
+                for v in variants]
+    histories = [History(v) for v in variants]
+
+    def probe(i: int, trainer: Trainer) -> None:
+        loss, acc = trainer.evaluate()
+        histories[i].eval_steps.append(trainer.step_count)
+        histories[i].test_loss.append(loss if math.isfinite(loss) else None)
+        histories[i].test_accuracy.append(acc)
+
+    with torch_threads(threads) if threads else contextlib.nullcontext():
+        for i, t in enumerate(trainers):
+            probe(i, t)
+    yield 0.0, histories, trainers
+    eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
+    for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=probe, threads=threads):
+        yield progress, histories, trainers
+
+
+# ---- the classic bug: a BN net evaluated in train mode ----------------------------------------
+
+@torch.no_grad()
+def _accuracy_in_train_mode(model: nn.Module, batches: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+    """Accuracy when every batch is normalised with its own statistics (model.train(), the
+    bug), on a copy: a train-mode forward also overwrites the running statistics."""
+    model = copy.deepcopy(model).train()
+    correct = sum(int((model(x).argmax(1) == y).sum()) for x, y in batches)
+    return correct / sum(len(y) for _, y in batches)
+
+
+def _chunks(x: torch.Tensor, y: torch.Tensor, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    return [(x[i:i + size], y[i:i + size]) for i in range(0, len(x), size)]
+
+
+@torch.no_grad()
+def train_mode_bug(model: nn.Module, data: ImageDataset, *, small_batch: int, seed: int) -> list[dict]:
+    """Test accuracy of one trained BN net evaluated five ways: eval mode (right), train mode on
+    the whole test set as one batch, on shuffled batches of ``small_batch``, on batches of 1,
+    on single-class batches (each class's test images together); and eval mode again after one
+    train-mode pass over the single-class batches (the running statistics it left behind)."""
+    device = next(model.parameters()).device
+    x, y = data.x_test.to(device), data.y_test.to(device)
+    order = torch.randperm(len(x), generator=make_generator(derive_seed(seed, "bn-bug-order"))).to(device)
+    xs, ys = x[order], y[order]
+    by_class = [(x[y == c], y[y == c]) for c in range(data.num_classes) if bool((y == c).any())]
+    rows = [{"evaluation": "eval mode (running statistics)", "mode": "eval", "batch": "any",
+             "accuracy": evaluate(model, (x, y))[1]},
+            {"evaluation": f"train mode, the whole test set as one batch ({len(x)})", "mode": "train",
+             "batch": str(len(x)), "accuracy": _accuracy_in_train_mode(model, [(x, y)])},
+            {"evaluation": f"train mode, shuffled batches of {small_batch}", "mode": "train",
+             "batch": str(small_batch), "accuracy": _accuracy_in_train_mode(model, _chunks(xs, ys, small_batch))},
+            {"evaluation": "train mode, batches of 1", "mode": "train", "batch": "1",
+             "accuracy": _accuracy_in_train_mode(model, _chunks(xs, ys, 1))},
+            {"evaluation": "train mode, one class per batch", "mode": "train", "batch": "one class",
+             "accuracy": _accuracy_in_train_mode(model, by_class)}]
+    polluted = copy.deepcopy(model).train()
+    for xb, _ in by_class:
+        polluted(xb)  # what "forgot model.eval()" does to the running statistics
+    rows.append({"evaluation": "eval mode after a train-mode pass over one-class batches", "mode": "eval",
+                 "batch": "any", "accuracy": evaluate(polluted, (x, y))[1]})
+    return rows

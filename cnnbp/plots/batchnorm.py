@@ -1,0 +1,127 @@
+"""Figures of the batch-normalisation lesson: pure functions, measured numbers -> plotly figures.
+
+>>> fig = difference_bars([dict(name="eval vs formula", value=1e-7), dict(name="train vs eval", value=0.1)],
+...                       tolerance=1e-5, floor=1e-9, title="checks")
+>>> list(fig.data[0].y)
+[1e-07, 0.1]
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cnnbp.plots.common import DASHES, apply_layout, color_for
+
+
+def running_stats(run: dict, *, title: str) -> go.Figure:
+    """Left: the running mean of every channel over the steps, its data mean dotted. Right: the
+    largest error over channels, mean (in data stds) and variance (relative), log scale, with
+    the (1 - momentum)^t decay the update rule predicts. ``run``: the lesson's numbers."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=["running mean per channel (dotted: the data's mean)",
+                                        "largest error over channels"])
+    steps = run["steps"]
+    for c, mu in enumerate(run["data_mean"]):
+        color = color_for(c)
+        fig.add_trace(go.Scatter(x=steps, y=[rm[c] for rm in run["running_mean"]], mode="lines",
+                                 name=f"channel {c}", legendgroup=f"c{c}", showlegend=False, line=dict(color=color)),
+                      row=1, col=1)
+        fig.add_trace(go.Scatter(x=[steps[0], steps[-1]], y=[mu, mu], mode="lines", name=f"data mean, channel {c}",
+                                 legendgroup=f"c{c}", showlegend=False, line=dict(color=color, dash="dot")),
+                      row=1, col=1)
+    errors = [("mean_error", "|running mean - data mean| / data std"),
+              ("var_error", "|running var / data var - 1|"),
+              ("expected_mean_error", "mean error predicted: start x (1 - momentum)^step")]
+    for i, (key, name) in enumerate(errors):
+        fig.add_trace(go.Scatter(x=steps, y=run[key], mode="lines", name=name,
+                                 line=dict(color=color_for(i), dash="dot" if key.startswith("expected") else "solid")),
+                      row=1, col=2)
+    fig.update_xaxes(title_text="training step (one minibatch)")
+    fig.update_yaxes(title_text="running mean", row=1, col=1)
+    fig.update_yaxes(title_text="error (log)", type="log", row=1, col=2)
+    return apply_layout(fig, title, height=420)
+
+
+def difference_bars(bars: Sequence[dict], *, tolerance: float, floor: float, title: str) -> go.Figure:
+    """Max absolute differences on a log axis (``name``, ``value``); an exact 0 is drawn at
+    ``floor`` and labelled "0 (exact)"; the dotted line is the equality tolerance."""
+    names = [b["name"] for b in bars]
+    values = [b["value"] for b in bars]
+    fig = go.Figure(go.Bar(x=names, y=[v if v > 0 else floor for v in values], marker_color=color_for(0),
+                           name="max |difference|", text=[f"{v:.2g}" if v > 0 else "0 (exact)" for v in values],
+                           textposition="outside"))
+    fig.add_hline(y=tolerance, line_dash="dot", line_color="black", annotation_text=f"tolerance {tolerance:g}")
+    fig.update_yaxes(title_text="max |difference| (log)", type="log")
+    return apply_layout(fig, title, height=420)
+
+
+def mode_scatter(eval_values: Sequence[float], train_values: Sequence[float], *, title: str) -> go.Figure:
+    """The same BN outputs in eval mode (x) and train mode (y); the line y = x is "no difference"."""
+    lo, hi = min(*eval_values, *train_values), max(*eval_values, *train_values)
+    fig = go.Figure([
+        go.Scatter(x=list(eval_values), y=list(train_values), mode="markers", name="one output value",
+                   marker=dict(size=4, color=color_for(0), opacity=0.6)),
+        go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x", line=dict(color="black", dash="dot")),
+    ])
+    fig.update_xaxes(title_text="eval-mode output (running statistics)")
+    fig.update_yaxes(title_text="train-mode output (this batch's statistics)")
+    return apply_layout(fig, title, height=420)
+
+
+def scenario_curves(rows: Sequence[dict], *, target: float, title: str) -> go.Figure:
+    """One row per scenario (``title``, ``histories``), training loss left and test accuracy
+    right; each history: ``name``, ``color_key``, ``steps``, ``loss``, ``eval_steps``,
+    ``test_accuracy``. The dotted line is the target accuracy."""
+    n = max(1, len(rows))
+    titles = [t for r in rows for t in (f"{r['title']}: training loss", f"{r['title']}: test accuracy")]
+    fig = make_subplots(rows=n, cols=2, subplot_titles=titles, horizontal_spacing=0.1,
+                        vertical_spacing=0.12 if n > 1 else 0.15)
+    keys = list(dict.fromkeys(h["color_key"] for r in rows for h in r["histories"]))
+    for i, r in enumerate(rows, start=1):
+        for h in r["histories"]:
+            line = dict(color=color_for(keys.index(h["color_key"])),
+                        dash=DASHES[keys.index(h["color_key"]) % len(DASHES)])
+            shown = h["color_key"] not in {x["color_key"] for rr in rows[:i - 1] for x in rr["histories"]}
+            fig.add_trace(go.Scatter(x=h["steps"], y=h["loss"], mode="lines", name=h["color_key"],
+                                     legendgroup=h["color_key"], showlegend=shown, line=line, meta=h["name"]),
+                          row=i, col=1)
+            fig.add_trace(go.Scatter(x=h["eval_steps"], y=h["test_accuracy"], mode="lines+markers",
+                                     name=h["color_key"], legendgroup=h["color_key"], showlegend=False, line=line,
+                                     marker=dict(size=4), meta=h["name"]),
+                          row=i, col=2)
+        fig.add_hline(y=target, line_dash="dot", line_color="black", row=i, col=2)
+        fig.update_yaxes(title_text="loss (log)", type="log", row=i, col=1)
+        fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=i, col=2)
+    fig.update_xaxes(title_text="step", row=n)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=11)))
+    return apply_layout(fig, title, height=max(380, 300 * n + 110))
+
+
+def accuracy_bars(rows: Sequence[dict], *, title: str) -> go.Figure:
+    """Test accuracy of one net evaluated several ways (``evaluation``, ``mode``, ``accuracy``);
+    eval-mode bars in one colour, train-mode bars in another."""
+    fig = go.Figure()
+    for i, mode in enumerate(dict.fromkeys(r["mode"] for r in rows)):
+        sub = [r for r in rows if r["mode"] == mode]
+        fig.add_trace(go.Bar(x=[r["evaluation"] for r in sub], y=[r["accuracy"] for r in sub],
+                             name=f"{mode} mode", marker_color=color_for(i),
+                             text=[f"{r['accuracy']:.1%}" for r in sub], textposition="outside"))
+    fig.update_yaxes(title_text="test accuracy", range=[0, 1.1])
+    fig.update_xaxes(categoryorder="array", categoryarray=[r["evaluation"] for r in rows], tickangle=-20)
+    return apply_layout(fig, title, height=460)
+
+
+def timing_bars(seconds: dict[str, float], times: dict[str, list[float]], *, title: str) -> go.Figure:
+    """Median milliseconds per forward for each model (bars) and every repeat (points)."""
+    names = list(seconds)
+    fig = go.Figure([
+        go.Bar(x=names, y=[seconds[n] * 1e3 for n in names], name="median", marker_color=color_for(0),
+               text=[f"{seconds[n] * 1e3:.3g} ms" for n in names], textposition="outside"),
+        go.Scatter(x=[n for n in names for _ in times[n]], y=[t * 1e3 for n in names for t in times[n]],
+                   mode="markers", name="each repeat", marker=dict(size=5, color="black", opacity=0.4)),
+    ])
+    fig.update_yaxes(title_text="milliseconds per forward (batch)", rangemode="tozero")
+    return apply_layout(fig, title, height=400)
