@@ -139,6 +139,23 @@ def cmd_claims(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    """Train the named transfer-lesson sources and write NAME.pt + NAME.json (the card)."""
+    from cnnbp.lessons.transfer.sources import SOURCES, SOURCES_DIR, get_spec, pretrain, save_source
+
+    names = list(SOURCES) if args.names == ["all"] else args.names
+    specs = [get_spec(n) for n in names]  # unknown names fail before anything trains
+    if args.steps is not None and args.steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {args.steps}")
+    out = Path(args.out) if args.out else SOURCES_DIR
+    for spec in specs:
+        model, card = pretrain(spec, seed=args.seed, steps=args.steps)
+        pt, _ = save_source(model, card, out)
+        print(f"{spec.name}: accuracy {card['accuracy']:.3f} on {card['test_images']} test images, "
+              f"{card['parameters']} parameters, {card['recipe']['steps']} steps, {card['seconds']} s -> {pt}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cnnbp", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,6 +172,12 @@ def build_parser() -> argparse.ArgumentParser:
     claims = sub.add_parser("claims", help="run every registered claim; exit 1 if any fails")
     claims.add_argument("--lesson", help="only this lesson's claims")
     claims.set_defaults(func=cmd_claims)
+    pre = sub.add_parser("pretrain", help="train transfer-lesson source models (assets/sources/NAME.pt + .json)")
+    pre.add_argument("names", nargs="+", metavar="NAME", help="source names, or all")
+    pre.add_argument("--steps", type=int, help="SGD steps (default: the source's recipe)")
+    pre.add_argument("--seed", type=int, default=0, help="seed of the init and the data order")
+    pre.add_argument("--out", metavar="DIR", help="where to write (default: assets/sources)")
+    pre.set_defaults(func=cmd_pretrain)
     return parser
 
 
