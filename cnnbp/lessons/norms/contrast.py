@@ -16,6 +16,7 @@ import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from cnnbp.device import derive_seed, make_generator
@@ -39,6 +40,7 @@ class ContrastResult:
     image: list[list[float]]  # the first probe image, channel 0, before ...
     image_changed: list[list[float]]  # ... and after the contrast change
     maps: dict[str, list[list[list[float]]]]  # norm -> [before, after] of feature map 0, image 0
+    instance_without_eps: float | None  # InstanceNorm's change with eps = 0 (None: a flat map)
 
 
 def first_layer(in_channels: int, *, seed: int) -> nn.Conv2d:
@@ -79,6 +81,8 @@ def contrast_invariance(train_images: torch.Tensor, probe_images: torch.Tensor, 
             change[name] = float((after - before).abs().max())
             relative[name] = change[name] / max(float(before.std()), 1e-12)
             maps[name] = [before[0, 0].tolist(), after[0, 0].tolist()]
+        # eps = 0: what is left of InstanceNorm's change is float rounding, not the contrast
+        no_eps = (F.instance_norm(after_feats, eps=0.0) - F.instance_norm(before_feats, eps=0.0)).abs().max()
     return ContrastResult(scale=scale, shift=shift, change=change, relative_change=relative,
                           image=probe_images[0, 0].tolist(), image_changed=(scale * probe_images[0, 0] + shift).tolist(),
-                          maps=maps)
+                          maps=maps, instance_without_eps=float(no_eps) if torch.isfinite(no_eps) else None)

@@ -191,6 +191,11 @@ class NormsConfig(LessonConfig):
         return cost
 
 
+def cfg_pixels(cfg: NormsConfig) -> int:
+    """H x W of the first feature maps (same padding keeps the image size)."""
+    return IMAGE_SIZE[cfg.dataset] ** 2
+
+
 def cnn_macs_per_image(*, depth: int, width: int, in_channels: int, size: int, kernel: int = 3) -> float:
     """Multiply-adds of one forward pass of SmallCNN's convs (same schedule: 2x2 pooling after
     every second block while the map is >= 4 px, doubling the width)."""
@@ -413,10 +418,12 @@ def contrast_verdict(result: ContrastResult) -> Verdict:
     c = result.change
     passed = c["instance"] < INVARIANT_BELOW and c["batch"] > CHANGED_ABOVE
     others = ", ".join(f"{n} {c[n]:.2g}" for n in c if n not in ("instance", "batch"))
+    eps_note = (f"{result.instance_without_eps:.1g} with eps = 0: the rest is eps's doing"
+                if result.instance_without_eps is not None else "a flat map: no eps-free figure")
     return Verdict(claim="InstanceNorm contrast invariance", passed=passed, text=(
         f"Images x -> {result.scale:g} x + {result.shift:g} (not clipped, so the change stays affine), then one conv "
         f"layer and a norm. Max abs change of the output: InstanceNorm {c['instance']:.2g} (invariant means "
-        f"< {INVARIANT_BELOW:g}), BatchNorm in eval {c['batch']:.2g} (changed means > {CHANGED_ABOVE:g}); "
+        f"< {INVARIANT_BELOW:g}; {eps_note}), BatchNorm in eval {c['batch']:.2g} (changed means > {CHANGED_ABOVE:g}); "
         f"{others}. LayerNorm and GroupNorm pool channels whose shifts differ, so only the scale cancels."))
 
 
@@ -522,6 +529,12 @@ def sweep_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
         passed = gn > bn
         verdict = (f" At batch {smallest} GroupNorm {'beats' if passed else 'does not beat'} BatchNorm: "
                    f"{gn:.1%} vs {bn:.1%} (mean of {cfg.sweep_seeds} seed{'s' * (cfg.sweep_seeds > 1)}).")
+        both = [b for b in s["batch"]["batch_sizes"] if b in s["group"]["batch_sizes"]]
+        gaps = [(b, s["batch"]["mean"][s["batch"]["batch_sizes"].index(b)]
+                 - s["group"]["mean"][s["group"]["batch_sizes"].index(b)]) for b in both]
+        verdict += (" BatchNorm minus GroupNorm: " + ", ".join(f"batch {b} {g * 100:+.1f} points" for b, g in gaps)
+                    + f". At batch {smallest} BatchNorm's statistics in the first layers still pool {smallest} x "
+                    f"{cfg_pixels(cfg)} positions per channel.")
     return Verdict(claim="GroupNorm vs BatchNorm at small batches", passed=passed, text=(
         f"Final test accuracy, {cfg.sweep_images} training images, {cfg.sweep_epochs} epochs at every batch size "
         f"(lr scaled linearly with the batch, as the GroupNorm paper trains): " + "; ".join(lines) + "." + verdict))
