@@ -149,7 +149,7 @@ def run(cfg: BatchNormConfig, control: RunControl) -> Iterator[Frame]:
         numbers["running_stats"] = {**vars(stats), "converged_at": stats.converged_at(CONVERGED)}
         numbers["checks"] = check_rows(checks)
         numbers["modes"] = vars(checks)
-        yield Frame(done, f"one BN layer: {cfg.stat_steps} minibatches fed, train and eval compared",
+        yield Frame(min(done, 1.0), f"one BN layer: {cfg.stat_steps} minibatches fed, train and eval compared",
                     figures=mode_figures(stats, checks, cfg), tables={"checks": pd.DataFrame(numbers["checks"])},
                     verdicts=list(verdicts), numbers=dict(numbers))
     if control.stop_reason():
@@ -166,7 +166,7 @@ def run(cfg: BatchNormConfig, control: RunControl) -> Iterator[Frame]:
             if reached < 1.0 and now - last_frame < FRAME_INTERVAL_S:
                 continue
             last_frame = now
-            yield Frame(done + share * reached, f"training {len(variants)} CNNs on {cfg.dataset}: {reached:.0%}",
+            yield Frame(min(done + share * reached, 1.0), f"training {len(variants)} CNNs on {cfg.dataset}: {reached:.0%}",
                         figures={"curves": curves_figure(histories, cfg)},
                         numbers={**numbers, **training_numbers(histories, cfg, data)})
         done += share * reached
@@ -182,7 +182,7 @@ def run(cfg: BatchNormConfig, control: RunControl) -> Iterator[Frame]:
                 bug, title=f"One trained BN net ({histories[1].name}): test accuracy, evaluated in eval vs train mode")
             tables["bug"] = pd.DataFrame(bug)
         verdicts += training_verdicts(histories, numbers.get("bug"), cfg, data)
-        yield Frame(done, f"CNNs trained ({reached:.0%} of the steps)", figures=figures, tables=tables,
+        yield Frame(min(done, 1.0), f"CNNs trained ({reached:.0%} of the steps)", figures=figures, tables=tables,
                     verdicts=list(verdicts), numbers=dict(numbers))
         if control.stop_reason():
             yield stopped(done)
@@ -202,7 +202,7 @@ def run(cfg: BatchNormConfig, control: RunControl) -> Iterator[Frame]:
         verdicts.append(fold_verdict(fold, cfg))
         numbers["folding"] = {**vars(fold), "speedup": fold.speedup, "speedup_torch": fold.speedup_torch,
                               "threads": TRAIN_THREADS, "device": str(device)}
-        yield Frame(done, "BN folded into the convs", figures={"folding": folding_figure(fold, cfg)},
+        yield Frame(min(done, 1.0), "BN folded into the convs", figures={"folding": folding_figure(fold, cfg)},
                     tables={"folding": folding_table(fold)}, verdicts=list(verdicts), numbers=dict(numbers))
 
     yield Frame(1.0, f"done in {control.elapsed():.1f} s", verdicts=list(verdicts), numbers=dict(numbers), done=True)

@@ -1,0 +1,240 @@
+"""The batchnorm lesson end to end on quick settings: frames, figures = numbers, verdicts,
+determinism, stop, bad settings, and every claim (the folding claim's timing decides no test)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import cnnbp.lessons.batchnorm  # noqa: F401  (registers the lesson and its claims)
+from cnnbp.claims import CLAIMS, run_claim
+from cnnbp.lessons import get_lesson, run_lesson
+from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
+from cnnbp.lessons.batchnorm.claims import measure_folding
+from cnnbp.lessons.batchnorm.lesson import BatchNormConfig
+from cnnbp.train import RunControl
+
+LESSON = get_lesson("batchnorm")
+QUICK = dict(LESSON.quick)
+TIMING = {"seconds", "times", "speedup", "speedup_torch"}  # folding times: the only numbers a rerun may change
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return list(run_lesson("batchnorm", QUICK))
+
+
+@pytest.fixture(scope="module")
+def final(frames):
+    return merge_frames(frames)
+
+
+def without_timing(numbers: dict) -> dict:
+    out = dict(numbers)
+    out["folding"] = {k: v for k, v in numbers["folding"].items() if k not in TIMING}
+    return out
+
+
+def test_stream_starts_empty_streams_training_and_ends_done(frames):
+    assert frames[0].progress == 0.0 and not frames[0].figures
+    assert frames[-1].done and frames[-1].progress == 1.0 and frames[-1].message.startswith("done in")
+    progress = [f.progress for f in frames]
+    assert progress == sorted(progress)
+    assert sum(f.message.startswith("training") for f in frames) >= 1
+
+
+def test_every_declared_figure_and_table_arrives(final):
+    assert set(final.figures) == {name for name, _ in LESSON.figures}
+    assert set(final.tables) == {name for name, _ in LESSON.tables}
+    json.dumps(final.numbers)  # plain numbers only
+    for name, fig in final.figures.items():
+        assert fig.layout.title.text, name
+
+
+def test_running_stats_figure_shows_the_numbers(final):
+    run, fig = final.numbers["running_stats"], final.figures["running_stats"]
+    assert len(run["steps"]) == QUICK["stat_steps"] + 1
+    lines = [t for t in fig.data if t.name.startswith("channel ")]
+    assert [list(t.y) for t in lines] == [[rm[c] for rm in run["running_mean"]] for c in range(len(run["data_mean"]))]
+    err = next(t for t in fig.data if t.name.startswith("|running mean"))
+    assert list(err.y) == run["mean_error"]
+
+
+def test_checks_figure_and_table_show_the_numbers(final):
+    rows, modes = final.numbers["checks"], final.numbers["modes"]
+    bars = final.figures["checks"].data[0]
+    assert list(bars.x) == [r["check"] for r in rows]
+    assert [r["max_abs_diff"] for r in rows][:4] == [modes["train_vs_eval"], modes["eval_vs_formula"],
+                                                    modes["train_vs_formula"], modes["identity"]]
+    assert list(bars.y) == [v if v > 0 else 1e-9 for v in (r["max_abs_diff"] for r in rows)]
+    assert final.tables["checks"].to_dict("records") == rows
+    scatter = final.figures["train_eval"].data[0]
+    assert list(scatter.x) == modes["sample_eval"] and list(scatter.y) == modes["sample_train"]
+
+
+def test_training_figures_show_the_numbers(final):
+    cnn = final.numbers["cnn"]
+    assert len(cnn) == 7  # good-init pair, bad-init pair, high-lr pair, BN at the other position
+    curves = final.figures["curves"]
+    for name, h in cnn.items():
+        acc = next(t for t in curves.data if t.meta == name and t.mode == "lines+markers")
+        assert list(acc.x) == h["eval_steps"] and list(acc.y) == h["test_accuracy"]
+        assert h["steps"][-1] == final.numbers["cnn_settings"]["total_steps"] or h["diverged_at"]
+    bars = final.figures["steps_to_target"].data[0]
+    assert list(bars.x) == list(cnn) and list(bars.y) == [h["steps_to_target"] for h in cnn.values()]
+    table = final.tables["training"]
+    assert list(table["net"]) == list(cnn)
+
+
+def test_bug_figure_and_table_show_the_numbers(final):
+    rows = final.numbers["bug"]["rows"]
+    assert final.numbers["bug"]["model"] == "BN before act, kaiming, lr 0.05"
+    shown = {x: y for t in final.figures["bug"].data for x, y in zip(t.x, t.y)}
+    assert shown == {r["evaluation"]: r["accuracy"] for r in rows}
+    assert final.tables["bug"].to_dict("records") == rows
+
+
+def test_folding_is_exact_and_its_figure_shows_the_times(final):
+    f = final.numbers["folding"]
+    assert f["batchnorms_before"] == QUICK["depth"] and f["batchnorms_after"] == 0
+    assert f["max_abs_diff"] <= 1e-5 and f["max_abs_diff_ours_vs_torch"] <= 1e-5 and f["argmax_agree"] == 1.0
+    bars = final.figures["folding"].data[0]
+    assert list(bars.x) == ["unfolded", "folded", "torch fused"]
+    assert list(bars.y) == [f["seconds"][n] * 1e3 for n in bars.x]
+    assert all(len(t) == QUICK["fold_repeats"] for t in f["times"].values())
+
+
+def test_verdicts_quote_the_numbers(final):
+    texts = {v.claim: v for v in final.verdicts}
+    assert set(texts) == {"running statistics", "train vs eval", "gamma, beta recover the identity",
+                          "BN is robust to a bad init", "BN allows a higher learning rate",
+                          "BN before or after the nonlinearity", "the train-mode bug", "BN folds into the conv"}
+    modes = final.numbers["modes"]
+    assert f"{modes['train_vs_eval']:.3g}" in texts["train vs eval"].text
+    assert f"{modes['eval_vs_formula']:.2g}" in texts["train vs eval"].text
+    assert texts["train vs eval"].passed is True and texts["gamma, beta recover the identity"].passed is True
+    bad = final.numbers["cnn"]["BN before act, normal_0.01, lr 0.05"]
+    steps = bad["steps_to_target"]
+    assert (f"with BN {steps} steps" if steps is not None else "with BN not reached") in \
+        texts["BN is robust to a bad init"].text
+    bug = final.numbers["bug"]["rows"]
+    assert f"{bug[-2]['accuracy']:.1%}" in texts["the train-mode bug"].text
+    f = final.numbers["folding"]
+    assert f"{f['max_abs_diff']:.2g}" in texts["BN folds into the conv"].text
+    assert f"({f['speedup']:.2f}x)" in texts["BN folds into the conv"].text
+
+
+def test_same_settings_same_numbers(final):
+    again = merge_frames(run_lesson("batchnorm", QUICK)).numbers
+    assert without_timing(again) == without_timing(final.numbers)
+
+
+def test_a_different_seed_changes_the_draws():
+    a = merge_frames(run_lesson("batchnorm", {"parts": ["modes"], "stat_steps": 5, "seed": 1})).numbers
+    b = merge_frames(run_lesson("batchnorm", {"parts": ["modes"], "stat_steps": 5, "seed": 2})).numbers
+    assert a["running_stats"]["running_mean"] != b["running_stats"]["running_mean"]
+
+
+def test_parts_run_alone():
+    final = merge_frames(run_lesson("batchnorm", {"parts": ["folding"], "depth": 2, "width": 4, "fold_batch": 16,
+                                                  "fold_repeats": 3}))
+    assert set(final.figures) == {"folding"} and set(final.numbers) == {"folding"}
+    placement = validate_config(BatchNormConfig, {"parts": ["placement"], "norm_position": "after_act"})
+    assert [(v.norm, v.norm_position) for v in placement.variants()] == [
+        ("none", "before_act"), ("batch", "after_act"), ("batch", "before_act")]
+
+
+def test_stop_ends_the_run_between_steps():
+    control = RunControl()
+    seen = []
+    for frame in run_lesson("batchnorm", {**QUICK, "parts": ["placement"], "epochs": 10}, control=control):
+        seen.append(frame)
+        if frame.message.startswith("training"):
+            control.cancel()
+    assert seen[-1].done and seen[-1].message.startswith("stopped by the user after")
+    assert seen[-1].progress < 1.0
+    assert not any(v.passed is False for v in seen[-1].verdicts)  # a cut-short race decides nothing
+
+
+def test_wall_clock_budget_stops_the_run():
+    frames = list(run_lesson("batchnorm", {**QUICK, "parts": ["modes", "placement"]},
+                             control=RunControl(budget_s=0.0)))
+    assert frames[-1].done and "wall-clock budget" in frames[-1].message
+
+
+# ---- settings -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("values, fragment", [
+    ({"high_lr": 0.01}, "high_lr (0.01) must be larger than lr (0.05)"),
+    ({"lr": 1.0, "high_lr": 1.0}, "high_lr (1) must be larger than lr (1)"),
+    ({"bad_init": "bogus"}, "unknown init 'bogus'; choose from zeros"),
+    ({"activation": "bogus"}, "unknown activation 'bogus'"),
+    ({"norm_position": "between"}, "norm_position"),
+    ({"bn_momentum": 0}, "bn_momentum: Input should be greater than 0"),
+    ({"bn_momentum": 1.5}, "bn_momentum: Input should be less than or equal to 1"),
+    ({"bn_momentum": math.nan}, "bn_momentum"),
+    ({"batch_size": 2}, "batch_size: Input should be greater than or equal to 4"),
+    ({"bug_batch": 0}, "bug_batch"),
+    ({"fold_repeats": 1}, "fold_repeats"),
+    ({"fold_batch": 10**6}, "fold_batch"),
+    ({"parts": []}, "parts"),
+    ({"parts": ["everything"]}, "parts"),
+    ({"dataset": "imagenet"}, "dataset"),
+    ({"target_accuracy": 0}, "target_accuracy"),
+    ({"high_lr": math.inf}, "high_lr"),
+    ({"epochs": "many"}, "epochs: Input should be a valid integer"),
+    ({"gamma": 1}, "gamma: unknown setting"),
+])
+def test_bad_values_get_one_clear_line(values, fragment):
+    with pytest.raises(ConfigError) as err:
+        validate_config(BatchNormConfig, values)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_high_lr_is_only_checked_when_it_is_used():
+    assert validate_config(BatchNormConfig, {"parts": ["folding"], "high_lr": 0.01}).high_lr == 0.01
+
+
+def test_variants_follow_the_parts_without_repeats():
+    cfg = validate_config(BatchNormConfig, {"activation": "tanh"})
+    names = [v.name for v in cfg.variants()]
+    assert len(names) == len(set(names)) == 7 and cfg.good_init == "xavier"
+    assert validate_config(BatchNormConfig, {"parts": ["modes", "folding"]}).variants() == []
+
+
+def test_cost_grows_with_the_job_and_oversized_jobs_are_refused():
+    assert 0 < BatchNormConfig(epochs=1).cost_seconds() < BatchNormConfig(epochs=10).cost_seconds()
+    assert BatchNormConfig(parts=["modes"]).cost_seconds() < 1
+    with pytest.raises(ConfigError, match="too big: estimated"):
+        validate_config(BatchNormConfig, {"epochs": 30, "width": 64, "dataset": "shapes", "depth": 8})
+
+
+def test_default_job_fits_the_budget():
+    assert validate_config(BatchNormConfig).cost_seconds() < 30
+
+
+# ---- claims ---------------------------------------------------------------------------------
+
+BN_CLAIMS = sorted(c for c in CLAIMS if c.startswith("batchnorm."))
+
+
+def test_the_claims_are_registered():
+    assert BN_CLAIMS == ["batchnorm.folding_preserves_outputs_and_is_faster", "batchnorm.robust_to_bad_init",
+                         "batchnorm.train_eval_differ_eval_is_formula"]
+    assert all(CLAIMS[c].source == "003" and CLAIMS[c].lesson == "batchnorm" for c in BN_CLAIMS)
+
+
+@pytest.mark.parametrize("claim_id", ["batchnorm.train_eval_differ_eval_is_formula", "batchnorm.robust_to_bad_init"])
+def test_each_claim_holds_and_reports_its_figure(claim_id):
+    result = run_claim(claim_id)
+    assert result.passed is True, result.measured
+    assert any(ch.isdigit() for ch in result.measured)
+
+
+def test_folding_claim_equality_holds_and_its_timing_is_reported():
+    f = measure_folding(0)  # the claim's measurement: a test asserts the equality, never the speed
+    assert f.max_abs_diff <= 1e-5 and f.max_abs_diff_ours_vs_torch <= 1e-5 and f.argmax_agree == 1.0
+    result = run_claim("batchnorm.folding_preserves_outputs_and_is_faster")
+    assert result.passed is not None and "unfolded / folded = " in result.measured

@@ -1,0 +1,240 @@
+"""The batchnorm lesson's pieces, exactly: folding against hand-worked numbers, the plain
+conv -> BN forward and PyTorch's fuse_conv_bn_eval; the running-statistics update rule; the
+train/eval checks; the train-mode bug on a copy; the verdict logic on hand-made histories."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from cnnbp.data import get_dataset
+from cnnbp.device import derive_seed, make_generator
+from cnnbp.lessons.batchnorm.folding import (calibrated_model, compare_folding, count_batchnorms, fold_conv_bn,
+                                             fold_model)
+from cnnbp.lessons.batchnorm.lesson import BatchNormConfig, pair_verdict
+from cnnbp.lessons.batchnorm.modes import data_stats, feature_maps, mode_checks, running_stats
+from cnnbp.lessons.batchnorm.training import History, Variant, build, train_mode_bug
+from cnnbp.nn import SmallCNN
+
+
+def random_bn(channels: int, g: torch.Generator, *, eps: float = 1e-5) -> nn.BatchNorm2d:
+    bn = nn.BatchNorm2d(channels, eps=eps)
+    with torch.no_grad():
+        bn.running_mean.copy_(torch.randn(channels, generator=g))
+        bn.running_var.copy_(torch.rand(channels, generator=g) + 0.1)
+        bn.weight.copy_(torch.randn(channels, generator=g))
+        bn.bias.copy_(torch.randn(channels, generator=g))
+    return bn.eval()
+
+
+# ---- folding ----------------------------------------------------------------------------------
+
+def test_fold_by_hand():
+    # y = 4 (2x - 1) / sqrt(3 + 1) + 0.5 = 4x - 1.5: weight 4, bias -1.5
+    conv = nn.Conv2d(1, 1, 1, bias=False)
+    bn = nn.BatchNorm2d(1, eps=1.0)
+    with torch.no_grad():
+        conv.weight.fill_(2.0)
+        bn.running_mean.fill_(1.0)
+        bn.running_var.fill_(3.0)
+        bn.weight.fill_(4.0)
+        bn.bias.fill_(0.5)
+    folded = fold_conv_bn(conv, bn.eval())
+    assert folded.weight.item() == 4.0 and folded.bias.item() == -1.5
+    x = torch.tensor([[[[0.0, 1.0], [2.5, -3.0]]]])
+    assert torch.equal(folded(x), 4 * x - 1.5)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+@pytest.mark.parametrize("stride, padding, groups", [(1, 1, 1), (2, 0, 1), (1, 1, 2)])
+def test_fold_equals_conv_then_bn_and_torch(bias, stride, padding, groups):
+    g = make_generator(7)
+    conv = nn.Conv2d(4, 6, 3, stride=stride, padding=padding, groups=groups, bias=bias)
+    with torch.no_grad():
+        conv.weight.copy_(torch.randn(conv.weight.shape, generator=g))
+        if bias:
+            conv.bias.copy_(torch.randn(6, generator=g))
+    bn = random_bn(6, g)
+    x = torch.randn(5, 4, 9, 9, generator=g)
+    conv.eval()
+    with torch.no_grad():
+        ref = bn(conv(x))
+        ours = fold_conv_bn(conv, bn)(x)
+        theirs = fuse_conv_bn_eval(conv, bn)(x)
+    assert (ours - ref).abs().max() < 1e-5 * max(1.0, float(ref.abs().max()))
+    assert (ours - theirs).abs().max() < 1e-5 * max(1.0, float(ref.abs().max()))
+
+
+def test_fold_refuses_a_bn_without_running_stats_or_the_wrong_width():
+    with pytest.raises(ValueError, match="running statistics"):
+        fold_conv_bn(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(2, track_running_stats=False))
+    with pytest.raises(ValueError, match="3 channels but the conv makes 2"):
+        fold_conv_bn(nn.Conv2d(1, 2, 1), nn.BatchNorm2d(3))
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "maxout"])
+def test_fold_model_keeps_the_outputs_and_leaves_the_original(activation):
+    data = get_dataset("digits", seed=0)
+    model = calibrated_model(data.x_train[:300], in_channels=1, num_classes=10, depth=3, width=8,
+                             activation=activation, image_size=8, seed=0)
+    assert all(b.conv.bias is None for b in model.blocks if hasattr(b, "conv"))  # SmallCNN: no bias before a norm
+    folded = fold_model(model)
+    assert count_batchnorms(model) == 3 and count_batchnorms(folded) == 0
+    with torch.no_grad():
+        ref, out = model.eval()(data.x_test), folded(data.x_test)
+    assert (out - ref).abs().max() <= 1e-5 * max(1.0, float(ref.abs().max()))
+    torch_folded = fold_model(model, fuse=fuse_conv_bn_eval)
+    with torch.no_grad():
+        assert (torch_folded(data.x_test) - ref).abs().max() <= 1e-5 * max(1.0, float(ref.abs().max()))
+
+
+def test_bn_after_the_activation_cannot_be_folded():
+    model = SmallCNN(1, 10, depth=2, width=4, norm="batch", norm_position="after_act", image_size=8)
+    with pytest.raises(ValueError, match="blocks.0: BatchNorm after the activation cannot be folded"):
+        fold_model(model)
+
+
+def test_compare_folding_measures_what_it_says():
+    data = get_dataset("digits", seed=0)
+    model = calibrated_model(data.x_train[:200], in_channels=1, num_classes=10, depth=2, width=8,
+                             activation="relu", image_size=8, seed=1)
+    f = compare_folding(model, data.x_test[:50], repeats=3)
+    with torch.no_grad():
+        ref = model(data.x_test[:50])
+        assert f.max_abs_diff == float((fold_model(model)(data.x_test[:50]) - ref).abs().max())
+    assert f.max_abs_logit == float(ref.abs().max())
+    assert f.max_abs_diff <= 1e-5 and f.argmax_agree == 1.0 and f.batchnorms_after == 0
+    assert all(len(t) == 3 for t in f.times.values())
+    assert f.speedup == f.seconds["unfolded"] / f.seconds["folded"]  # a ratio, never asserted > 1 here
+
+
+def test_calibration_sets_the_running_stats_to_the_data_mean_of_batch_stats():
+    data = get_dataset("digits", seed=0)
+    x = data.x_train[:512]
+    model = calibrated_model(x, in_channels=1, num_classes=10, depth=1, width=4, activation="relu",
+                             image_size=8, seed=0, batch_size=256)
+    bn = model.blocks[0].norm
+    with torch.no_grad():
+        z = model.blocks[0].conv(x)  # (512, 4, 8, 8): the first BN sees the conv output directly
+    halves = [z[:256].mean(dim=(0, 2, 3)), z[256:].mean(dim=(0, 2, 3))]
+    assert torch.allclose(bn.running_mean, (halves[0] + halves[1]) / 2, atol=1e-6)
+    assert not torch.allclose(bn.weight, torch.ones(4))  # gamma drawn away from 1
+
+
+# ---- one BN layer -----------------------------------------------------------------------------
+
+def test_running_stats_follow_the_update_rule():
+    r = running_stats(batch_size=32, steps=3, momentum=0.25, channels=3, seed=0)
+    f = feature_maps(get_dataset("digits", seed=0).x_train, channels=3, seed=0)
+    order = torch.randperm(len(f), generator=make_generator(derive_seed(0, "bn-order")))
+    rm, rv = torch.zeros(3), torch.ones(3)
+    for step in range(3):
+        batch = f[order[step * 32:(step + 1) * 32]]
+        rm = 0.75 * rm + 0.25 * batch.mean(dim=(0, 2, 3))
+        rv = 0.75 * rv + 0.25 * batch.var(dim=(0, 2, 3), unbiased=True)  # PyTorch keeps the unbiased one
+        assert torch.allclose(torch.tensor(r.running_mean[step + 1]), rm, atol=1e-5)
+        assert torch.allclose(torch.tensor(r.running_var[step + 1]), rv, rtol=1e-5)
+    mu, var = data_stats(f)
+    assert r.data_mean == mu.tolist() and r.data_var == var.tolist()
+    assert r.running_mean[0] == [0.0] * 3 and r.running_var[0] == [1.0] * 3 and r.steps == [0, 1, 2, 3]
+
+
+def test_running_stats_converge_and_a_smaller_momentum_is_slower():
+    fast = running_stats(batch_size=64, steps=150, momentum=0.1, channels=4, seed=0)
+    slow = running_stats(batch_size=64, steps=150, momentum=0.02, channels=4, seed=0)
+    assert fast.converged_at(0.1) is not None
+    assert slow.converged_at(0.1) is None or slow.converged_at(0.1) > fast.converged_at(0.1)
+    assert fast.expected_mean_error[10] == pytest.approx(fast.mean_error[0] * 0.9**10)
+
+
+def test_converged_at_needs_both_errors_to_stay_below():
+    r = running_stats(batch_size=8, steps=5, momentum=0.5, channels=1, seed=0)
+    r.mean_error, r.var_error = [1, 0.05, 0.2, 0.05, 0.05, 0.01], [1, 0.05, 0.05, 0.3, 0.05, 0.05]
+    assert r.converged_at(0.1) == 4
+    r.var_error[-1] = 0.5
+    assert r.converged_at(0.1) is None
+
+
+def test_mode_checks_against_the_formulas():
+    stats = running_stats(batch_size=64, steps=60, momentum=0.1, channels=4, seed=0)
+    c = mode_checks(stats, batch_size=64, channels=4, seed=0)
+    scale = max(1.0, c.output_scale)
+    assert c.eval_vs_formula <= 1e-5 * scale  # eval = gamma (x - running_mean) / sqrt(running_var + eps) + beta
+    assert c.train_vs_formula <= 1e-4 * scale
+    assert c.identity <= 1e-4 * max(1.0, c.input_scale)
+    assert c.train_vs_eval > 1e-3 * scale and c.same_image_other_batch > 1e-3
+    assert c.same_image_other_batch_eval == 0.0  # eval mode: each image on its own
+    assert len(c.sample_eval) == len(c.sample_train) == 400
+
+
+def test_mode_checks_leave_a_huge_batch_two_disjoint_halves():
+    stats = running_stats(batch_size=8, steps=5, momentum=0.1, channels=2, seed=0)
+    assert mode_checks(stats, batch_size=512, channels=2, seed=0).batch == 180  # 360 test images / 2
+
+
+# ---- training and the train-mode bug ----------------------------------------------------------
+
+def test_bn_and_plain_nets_share_their_unit_draws():
+    data = get_dataset("digits", seed=0)
+    plain = build(data, Variant("s", "none", "kaiming", 0.1), depth=2, width=4, activation="relu", bn_momentum=0.3, seed=0)
+    bn = build(data, Variant("s", "batch", "kaiming", 0.1), depth=2, width=4, activation="relu", bn_momentum=0.3, seed=0)
+    small = build(data, Variant("s", "batch", "normal_0.01", 0.1), depth=2, width=4, activation="relu",
+                  bn_momentum=0.3, seed=0)
+    assert torch.equal(plain.blocks[0].conv.weight, bn.blocks[0].conv.weight)
+    assert plain.blocks[0].conv.bias is not None and bn.blocks[0].conv.bias is None
+    ratio = small.blocks[0].conv.weight / bn.blocks[0].conv.weight  # same draw, another scale
+    assert torch.allclose(ratio, ratio.flatten()[0].expand_as(ratio))
+    assert all(m.momentum == 0.3 for m in bn.modules() if isinstance(m, nn.BatchNorm2d))
+
+
+def test_train_mode_bug_rows_are_what_they_say_and_the_model_is_untouched():
+    data = get_dataset("digits", seed=0)
+    model = calibrated_model(data.x_train[:300], in_channels=1, num_classes=10, depth=2, width=8,
+                             activation="relu", image_size=8, seed=0)
+    before = copy.deepcopy(model.state_dict())
+    rows = train_mode_bug(model, data, small_batch=8, seed=0)
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # copies only
+    assert not model.training
+    by = {r["evaluation"]: r["accuracy"] for r in rows}
+    with torch.no_grad():
+        eval_acc = float((model(data.x_test).argmax(1) == data.y_test).float().mean())
+        whole = float((copy.deepcopy(model).train()(data.x_test).argmax(1) == data.y_test).float().mean())
+        correct = 0
+        for c in range(10):
+            x = data.x_test[data.y_test == c]
+            correct += int((copy.deepcopy(model).train()(x).argmax(1) == c).sum())
+    assert by["eval mode (running statistics)"] == pytest.approx(eval_acc)
+    assert by["train mode, the whole test set as one batch (360)"] == pytest.approx(whole)
+    assert by["train mode, one class per batch"] == pytest.approx(correct / 360)
+    assert [r["mode"] for r in rows] == ["eval", "train", "train", "train", "train", "eval"]
+
+
+def _history(accs: list[float], *, last_step: int, diverged_at: int | None = None) -> History:
+    h = History(Variant("s", "none", "kaiming", 0.1))
+    h.eval_steps = [5 * i for i in range(len(accs))]
+    h.test_accuracy = accs
+    h.steps = list(range(1, last_step + 1))
+    h.diverged_at = diverged_at
+    return h
+
+
+@pytest.mark.parametrize("plain, bn, expected", [
+    (([0.1, 0.5, 0.9], 10), ([0.1, 0.9, 0.9], 10), True),  # plain 10 steps vs BN 5: 2x, "much slower"
+    (([0.1, 0.9, 0.9], 10), ([0.1, 0.9, 0.9], 10), False),  # the same speed
+    (([0.1, 0.2, 0.3], 10), ([0.1, 0.2, 0.9], 10), True),  # plain never gets there
+    (([0.1, 0.2, 0.3], 10), ([0.1, 0.2, 0.3], 10), False),  # neither does BN
+    (([0.1, 0.2, 0.3], 10), ([0.1, 0.2, 0.3], 7), None),  # BN stopped early: undecided
+    (([0.1, 0.2], 6), ([0.1, 0.9, 0.9], 10), None),  # plain stopped early: undecided
+])
+def test_pair_verdict(plain, bn, expected):
+    cfg = BatchNormConfig(epochs=1, batch_size=512, target_accuracy=0.8)  # 3 steps an epoch on the digits
+    data = get_dataset("digits", seed=0)
+    cfg_steps = -(-len(data.x_train) // 512)
+    p = _history(plain[0], last_step=cfg_steps if plain[1] == 10 else 1)
+    b = _history(bn[0], last_step=cfg_steps if bn[1] == 10 else 1)
+    passed, words = pair_verdict(p, b, cfg, data)
+    assert passed is expected and "no BN" in words and "with BN" in words
