@@ -7,5 +7,6 @@ from cnnbp.lessons import preprocessing  # noqa: F401  (registers "preprocessing
 from cnnbp.lessons import init  # noqa: F401  (registers "init")
 from cnnbp.lessons import norms  # noqa: F401  (registers "norms")
 from cnnbp.lessons import batchnorm  # noqa: F401  (registers "batchnorm")
+from cnnbp.lessons import dropout  # noqa: F401  (registers "dropout")
 
 __all__ = ["LESSONS", "Frame", "LessonConfig", "Verdict", "get_lesson", "run_lesson"]

@@ -1,0 +1,80 @@
+"""MC dropout: average many stochastic passes of a trained net and compare with its eval pass.
+
+The lecture's reading: each mask picks a sub-network, so dropout trains "an ensemble of
+neural networks that share parameters", and the eval pass (no masks, inverted scaling) stands
+in for that ensemble's average. Here we average the softmax of ``k`` masked passes and watch
+its distance to the eval pass's softmax as ``k`` grows. The distance falls like a sampling
+error at first and then levels off: with ReLUs between dropout layers the eval pass is only an
+approximation of the ensemble's average (exact only for a single dropout layer followed by
+something linear, and for the logits, not the softmax).
+
+>>> from cnnbp.lessons.dropout.training import DropoutNet
+>>> net = DropoutNet((1, 8, 8), 10, arch="mlp", width=16, depth=1, p=0.5, seed=0)
+>>> r = mc_average(net, torch.rand(5, 1, 8, 8), torch.arange(5), passes=8, seed=0)
+>>> r.ks[-1], len(r.distance)
+(8, 4)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from cnnbp.device import derive_seed, make_generator
+from cnnbp.lessons.dropout.masks import SeededDropout
+from cnnbp.lessons.dropout.mechanics import checkpoints
+
+
+@dataclass
+class MCResult:
+    """Distance and accuracy of the average of ``k`` stochastic passes, at each ``k``."""
+
+    ks: list[int]
+    # mean over test images of the total variation distance (1/2 sum |P_k - P_eval|, in [0, 1])
+    distance: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)  # of the averaged softmax's argmax
+    eval_accuracy: float = 0.0
+    single_pass_accuracy: float = 0.0  # mean accuracy of one stochastic pass
+    agreement: list[float] = field(default_factory=list)  # share of images where MC and eval predict alike
+
+
+@torch.no_grad()
+def mc_average(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, passes: int, seed: int,
+               points: int = 16) -> MCResult:
+    """``passes`` masked passes of ``model`` on ``x``, masks from the streams ``(seed, "mc", p, i)``.
+
+    Only the dropout layers are put in training mode; the model's mode and generators are
+    restored afterwards (so this does not disturb a later training step's masks).
+    """
+    dropouts = [m for m in model.modules() if isinstance(m, SeededDropout)]
+    if not dropouts:
+        raise ValueError("mc_average needs a model with SeededDropout layers")
+    was_training, saved = model.training, [m.generator for m in dropouts]
+    device = x.device
+    model.eval()
+    try:
+        p_eval = model(x).softmax(1)  # (N, classes)
+        for i, m in enumerate(dropouts):
+            m.generator = make_generator(derive_seed(seed, "mc", m.p, i), device=device)
+            m.train()
+        result = MCResult(ks=checkpoints(passes, points=points),
+                          eval_accuracy=float((p_eval.argmax(1) == y).float().mean()))
+        total, single, done = torch.zeros_like(p_eval), 0.0, 0
+        for k in result.ks:
+            while done < k:
+                probs = model(x).softmax(1)
+                single += float((probs.argmax(1) == y).float().mean())
+                total += probs
+                done += 1
+            avg = total / k
+            result.distance.append(float(0.5 * (avg - p_eval).abs().sum(1).mean()))
+            result.accuracy.append(float((avg.argmax(1) == y).float().mean()))
+            result.agreement.append(float((avg.argmax(1) == p_eval.argmax(1)).float().mean()))
+        result.single_pass_accuracy = single / passes
+        return result
+    finally:
+        for m, g in zip(dropouts, saved):
+            m.generator = g
+        model.train(was_training)

@@ -1,0 +1,203 @@
+"""What dropout does to one forward pass, measured on the lecture's two-layer net.
+
+The lecture's example: ``f(x) = W2 max(0, W1 x + b1) + b2`` with dropout on the hidden units.
+We draw its weights at random (any weights will do: the claims are about expectations over
+masks, not about learning) and feed it digits.
+
+- :func:`mask_demo`: the masks of a few training passes on one image, and eval's (none).
+- :func:`keep_fractions`: the measured share of kept units against ``1 - p``.
+- :func:`expectation`: the mean over many training passes against the eval output, for
+  inverted dropout and for the lecture's convention (no scaling in training, eval scaled by
+  the keep probability), with the sampling error expected from the masks alone; and what goes
+  wrong without the test-time scaling, or when "the probability" is read as the drop probability.
+
+>>> net = lecture_net(inputs=4, hidden=16, outputs=3, seed=0)
+>>> net.hidden(torch.ones(2, 4)).shape
+torch.Size([2, 16])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from cnnbp.device import derive_seed, make_generator
+from cnnbp.lessons.dropout.masks import apply_mask, draw_mask, eval_scale
+
+BIAS_STD = 0.1  # small random biases, so that the test-time scaling visibly leaves b2 alone
+
+
+@dataclass(frozen=True)
+class LectureNet:
+    """``f(x) = W2 max(0, W1 x + b1) + b2``; Kaiming-scaled W1, Xavier-scaled W2."""
+
+    w1: torch.Tensor  # (H, D)
+    b1: torch.Tensor  # (H,)
+    w2: torch.Tensor  # (O, H)
+    b2: torch.Tensor  # (O,)
+
+    def hidden(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, D) -> (N, H): the units dropout acts on."""
+        return torch.relu(x @ self.w1.T + self.b1)
+
+    def out(self, h: torch.Tensor, *, w2_scale: float = 1.0, h_scale: float = 1.0) -> torch.Tensor:
+        """(..., H) -> (..., O); ``w2_scale`` reparametrises W2, ``h_scale`` is a test-time scaling."""
+        return (h * h_scale) @ (self.w2 * w2_scale).T + self.b2
+
+
+def lecture_net(*, inputs: int, hidden: int, outputs: int, seed: int) -> LectureNet:
+    """The lecture's net with weights from the named stream ``(seed, "lecture-net")``."""
+    g = make_generator(derive_seed(seed, "lecture-net"))
+    w1 = torch.randn(hidden, inputs, generator=g) * math.sqrt(2.0 / inputs)
+    b1 = torch.randn(hidden, generator=g) * BIAS_STD
+    w2 = torch.randn(outputs, hidden, generator=g) * math.sqrt(1.0 / hidden)
+    b2 = torch.randn(outputs, generator=g) * BIAS_STD
+    return LectureNet(w1, b1, w2, b2)
+
+
+@dataclass
+class MaskDemo:
+    """Masks (1 = kept) and hidden activations of one image, as (rows x 16) grids of plain numbers."""
+
+    p: float
+    masks: list[list[list[float]]]  # [pass][row][col]
+    dropped_hidden: list[list[list[float]]]  # [pass][row][col]: inverted dropout's output
+    eval_hidden: list[list[float]]  # [row][col]: eval mode, no mask
+    keep_fraction: list[float]  # per pass shown
+
+
+def _grid(v: torch.Tensor, cols: int) -> list[list[float]]:
+    return v.reshape(-1, cols).tolist()
+
+
+def mask_demo(net: LectureNet, image: torch.Tensor, *, p: float, passes: int, seed: int,
+              cols: int = 16) -> MaskDemo:
+    """``passes`` training passes of one flattened ``image`` (D,): a new mask each time."""
+    g = make_generator(derive_seed(seed, "mask-demo", p))
+    h = net.hidden(image[None])[0]  # (H,)
+    masks = [draw_mask(h, p=p, generator=g) for _ in range(passes)]
+    return MaskDemo(
+        p=p,
+        masks=[_grid(m, cols) for m in masks],
+        dropped_hidden=[_grid(apply_mask(h, m, p=p), cols) for m in masks],
+        eval_hidden=_grid(h, cols),
+        keep_fraction=[float(m.mean()) for m in masks],
+    )
+
+
+@dataclass
+class KeepFraction:
+    p: float
+    draws: int  # passes x units
+    kept: float  # measured share of kept units
+    expected: float  # 1 - p
+    std_error: float  # sqrt(p (1 - p) / draws): the binomial spread of ``kept``
+
+    @property
+    def z(self) -> float:
+        """(kept - expected) in standard errors (0 when p = 0: nothing is random)."""
+        return 0.0 if self.std_error == 0 else (self.kept - self.expected) / self.std_error
+
+
+def keep_fractions(ps: list[float], *, units: int, passes: int, seed: int) -> list[KeepFraction]:
+    """For each drop probability, the share of ``passes x units`` mask entries that are 1."""
+    out = []
+    for p in ps:
+        g = make_generator(derive_seed(seed, "keep-fraction", p))
+        mask = draw_mask(torch.empty(passes, units), p=p, generator=g)
+        n = passes * units
+        out.append(KeepFraction(p=p, draws=n, kept=float(mask.double().mean()), expected=1.0 - p,
+                                std_error=math.sqrt(p * (1 - p) / n)))
+    return out
+
+
+def checkpoints(passes: int, *, points: int = 30) -> list[int]:
+    """About ``points`` pass counts from 1 to ``passes``, evenly spaced on a log axis.
+
+    >>> checkpoints(100, points=5)
+    [1, 3, 10, 32, 100]
+    """
+    ks = {round(10 ** (math.log10(passes) * i / (points - 1))) for i in range(points)} if passes > 1 else {1}
+    return sorted(ks | {passes})
+
+
+@dataclass
+class Expectation:
+    """Relative L2 error ``||mean over k passes - reference|| / ||reference||`` at each ``k``."""
+
+    p: float
+    images: int
+    ks: list[int]
+    # series name -> error at each k; see :func:`expectation` for what each compares
+    errors: dict[str, list[float]] = field(default_factory=dict)
+    predicted: dict[str, list[float]] = field(default_factory=dict)  # sampling error alone, at each k
+    max_abs_diff: dict[str, float] = field(default_factory=dict)  # the conventions side by side
+    final: dict[str, float] = field(default_factory=dict)  # errors at k = passes
+
+
+def _rel(a: torch.Tensor, ref: torch.Tensor) -> float:
+    return float((a - ref).norm() / ref.norm())
+
+
+@torch.no_grad()
+def expectation(net: LectureNet, x: torch.Tensor, *, p: float, passes: int, seed: int,
+                chunk: int = 50) -> Expectation:
+    """Mean over ``passes`` training passes on ``x`` (N, D), against each convention's eval output.
+
+    Series (relative L2 errors):
+    - ``inverted hidden``: mean of the dropped hidden units vs the eval hidden units;
+    - ``inverted``: mean of f's training outputs vs f in eval mode;
+    - ``lecture``: the lecture's convention on the reparametrised net W2' = W2 / (1 - p)
+      (the same function: only where the factor sits differs), training passes with the same
+      masks, unscaled, vs eval with every hidden activation scaled by the keep probability;
+    - ``lecture, no test scaling``: the same training passes vs an unscaled eval pass;
+    - ``lecture, scaled by drop p``: vs eval scaled by ``p`` (the slide read with p = drop).
+    ``predicted``: the error the masks' sampling alone gives, exactly:
+    ``E||mean_k - E||^2 = (p / (q k)) * sum h^2`` (hidden) and ``sum_ij W2_ij^2 h_j^2`` (outputs).
+    """
+    q = 1.0 - p
+    g = make_generator(derive_seed(seed, "expectation", p))
+    h = net.hidden(x)  # (N, H)
+    w2_lecture = 1.0 / q  # W2' = W2 / q: trained with the lecture's convention, the same net
+    refs = {
+        "inverted hidden": h,
+        "inverted": net.out(h),
+        "lecture": net.out(h, w2_scale=w2_lecture, h_scale=eval_scale(p, convention="lecture")),
+        "lecture, no test scaling": net.out(h, w2_scale=w2_lecture),
+        "lecture, scaled by drop p": net.out(h, w2_scale=w2_lecture, h_scale=p),
+    }
+    ks = checkpoints(passes)
+    sums = {"inverted hidden": torch.zeros_like(h), "inverted": torch.zeros_like(refs["inverted"]),
+            "lecture": torch.zeros_like(refs["inverted"])}
+    errors: dict[str, list[float]] = {name: [] for name in refs}
+    done = 0
+    for k in ks:  # passes done + 1 .. k, in chunks; no running sums kept per pass
+        while done < k:
+            c = min(chunk, k - done)
+            masks = draw_mask(h.expand(c, *h.shape), p=p, generator=g)  # (c, N, H): one mask per pass
+            hidden = apply_mask(h, masks, p=p).sum(0)  # (N, H), summed over the c passes
+            sums["inverted hidden"] += hidden
+            sums["inverted"] += net.out(hidden) + (c - 1) * net.b2  # f is affine: sum of c outputs
+            lecture = apply_mask(h, masks, p=p, convention="lecture").sum(0)
+            sums["lecture"] += net.out(lecture, w2_scale=w2_lecture) + (c - 1) * net.b2
+            done += c
+        for name, ref in refs.items():
+            source = "lecture" if name.startswith("lecture") else name
+            errors[name].append(_rel(sums[source] / k, ref))
+    means = {name: s / passes for name, s in sums.items()}
+    var_hidden = (p / q) * float((h**2).sum())  # per pass: sum of Var(m h / q) over all entries
+    var_out = (p / q) * float(((h**2) @ (net.w2**2).T).sum())
+    predicted = {"inverted hidden": [math.sqrt(var_hidden / k) / float(h.norm()) for k in ks],
+                 "inverted": [math.sqrt(var_out / k) / float(refs["inverted"].norm()) for k in ks]}
+    return Expectation(
+        p=p, images=len(x), ks=ks, errors=errors, predicted=predicted,
+        max_abs_diff={
+            # the two conventions' eval outputs: W2 h + b2 against (W2 / q)(q h) + b2
+            "eval outputs": float((refs["inverted"] - refs["lecture"]).abs().max()),
+            # their expected outputs: the means of the same training passes under each convention
+            "expected outputs": float((means["inverted"] - means["lecture"]).abs().max()),
+        },
+        final={name: e[-1] for name, e in errors.items()},
+    )

@@ -1,0 +1,124 @@
+"""Figures of the dropout lesson: pure functions of measured numbers (nothing computed here)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cnnbp.plots.common import DASHES, apply_layout, color_for
+
+
+def masks(masks: Sequence[Sequence[Sequence[float]]], dropped: Sequence[Sequence[Sequence[float]]],
+          eval_hidden: Sequence[Sequence[float]], *, keep: Sequence[float], title: str) -> go.Figure:
+    """Row 1: the mask of each training pass (1 = kept) and eval's (none: all kept); row 2: the
+    hidden units after dropout (inverted: kept units scaled up) and in eval mode."""
+    n = len(masks)
+    titles = [f"pass {i + 1}: {k:.0%} kept" for i, k in enumerate(keep)] + ["eval: no mask"]
+    fig = make_subplots(rows=2, cols=n + 1, subplot_titles=titles + [""] * (n + 1),
+                        horizontal_spacing=0.02, vertical_spacing=0.08)
+    ones = [[1.0] * len(r) for r in eval_hidden]
+    top = max(max(max(r) for r in grid) for grid in [*dropped, eval_hidden]) or 1.0
+    for col, (mask, grid) in enumerate(zip([*masks, ones], [*dropped, eval_hidden]), start=1):
+        fig.add_trace(go.Heatmap(z=mask, zmin=0, zmax=1, colorscale=[[0, "#222"], [1, "#f5d76e"]], showscale=False,
+                                 name=titles[col - 1], hovertemplate="unit row %{y}, col %{x}: %{z}<extra>mask</extra>"),
+                      row=1, col=col)
+        fig.add_trace(go.Heatmap(z=grid, zmin=0, zmax=top, colorscale="Viridis", showscale=col == n + 1,
+                                 colorbar=dict(title="activation", len=0.45, y=0.22), name=titles[col - 1],
+                                 hovertemplate="unit row %{y}, col %{x}: %{z:.3g}<extra>activation</extra>"),
+                      row=2, col=col)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor=None)
+    fig.update_yaxes(title_text="mask (1 = kept)", row=1, col=1)
+    fig.update_yaxes(title_text="hidden units", row=2, col=1)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
+    return apply_layout(fig, title, height=420)
+
+
+def keep_fraction(ps: Sequence[float], kept: Sequence[float], std_error: Sequence[float], *, draws: int,
+                  title: str) -> go.Figure:
+    """Measured share of kept units against the drop probability, with the line 1 - p."""
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=list(ps), y=[1 - p for p in ps], mode="lines", name="1 - p (expected)",
+                             line=dict(color="black", dash="dot")))
+    fig.add_trace(go.Scatter(x=list(ps), y=list(kept), mode="markers", name=f"measured ({draws:,} draws each)",
+                             marker=dict(size=10, color=color_for(0)),
+                             error_y=dict(type="data", array=[2 * s for s in std_error], visible=True)))
+    fig.update_xaxes(title_text="p (drop probability)")
+    fig.update_yaxes(title_text="share of units kept", range=[0, 1.05])
+    return apply_layout(fig, title, height=360)
+
+
+def expectation(ks: Sequence[int], errors: dict[str, Sequence[float]], predicted: dict[str, Sequence[float]], *,
+                title: str) -> go.Figure:
+    """Relative error of the mean of k training passes against the eval output, log-log."""
+    fig = go.Figure()
+    for i, (name, err) in enumerate(errors.items()):
+        fig.add_trace(go.Scatter(x=list(ks), y=list(err), mode="lines+markers", name=name, meta=name,
+                                 line=dict(color=color_for(i)), marker=dict(size=4)))
+    for name, pred in predicted.items():
+        i = list(errors).index(name)
+        fig.add_trace(go.Scatter(x=list(ks), y=list(pred), mode="lines", name=f"{name}: sampling error alone",
+                                 meta=f"predicted {name}", line=dict(color=color_for(i), dash="dot")))
+    fig.update_xaxes(title_text="training passes averaged (k)", type="log")
+    fig.update_yaxes(title_text="||mean - eval|| / ||eval||", type="log")
+    return apply_layout(fig, title, height=420)
+
+
+def gap_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
+    """Left: train (dashed) and test (solid) accuracy; right: their gap; one colour per p.
+    ``histories``: dicts with ``name``, ``eval_steps``, ``train_accuracy``, ``test_accuracy``, ``gap``."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=["accuracy (dashed: train subset, solid: test)",
+                                                        "train - test accuracy (the gap)"],
+                        horizontal_spacing=0.1)
+    for i, h in enumerate(histories):
+        color = color_for(i)
+        fig.add_trace(go.Scatter(x=h["eval_steps"], y=h["train_accuracy"], mode="lines", name=f"{h['name']} train",
+                                 legendgroup=h["name"], showlegend=False, meta=f"train {h['name']}",
+                                 line=dict(color=color, dash=DASHES[1])), row=1, col=1)
+        fig.add_trace(go.Scatter(x=h["eval_steps"], y=h["test_accuracy"], mode="lines", name=h["name"],
+                                 legendgroup=h["name"], meta=f"test {h['name']}", line=dict(color=color)),
+                      row=1, col=1)
+        fig.add_trace(go.Scatter(x=h["eval_steps"], y=h["gap"], mode="lines", name=h["name"], legendgroup=h["name"],
+                                 showlegend=False, meta=f"gap {h['name']}", line=dict(color=color)), row=1, col=2)
+    fig.update_xaxes(title_text="step")
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=1)
+    fig.update_yaxes(title_text="gap (accuracy points)", row=1, col=2)
+    return apply_layout(fig, title, height=420)
+
+
+def gap_bars(ps: Sequence[float], rows: dict[str, Sequence[float]], *, title: str) -> go.Figure:
+    """Grouped bars per p: ``rows`` maps a measure (train accuracy, test accuracy, gap) to values."""
+    fig = go.Figure()
+    labels = [f"p = {p:g}" for p in ps]
+    for i, (name, values) in enumerate(rows.items()):
+        fig.add_trace(go.Bar(x=labels, y=list(values), name=name, marker_color=color_for(i),
+                             text=[f"{v:.1%}" for v in values], textposition="outside"))
+    fig.update_xaxes(title_text="drop probability")
+    fig.update_yaxes(title_text="accuracy / gap", range=[0, 1.12])
+    return apply_layout(fig, title, height=400)
+
+
+def mc(series: Sequence[dict], *, title: str) -> go.Figure:
+    """Left: distance between the mean of k stochastic passes and the eval pass; right: the
+    accuracy of that mean, the eval pass's as a dotted line. ``series``: dicts with ``name``,
+    ``ks``, ``distance``, ``accuracy``, ``eval_accuracy``."""
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
+                        subplot_titles=["distance to the eval pass (mean total variation of the softmax)",
+                                        "test accuracy of the MC average (dotted: eval pass)"])
+    for i, s in enumerate(series):
+        color = color_for(i + 1)
+        fig.add_trace(go.Scatter(x=s["ks"], y=s["distance"], mode="lines+markers", name=s["name"],
+                                 legendgroup=s["name"], meta=f"distance {s['name']}", line=dict(color=color)),
+                      row=1, col=1)
+        fig.add_trace(go.Scatter(x=s["ks"], y=s["accuracy"], mode="lines+markers", name=s["name"], showlegend=False,
+                                 legendgroup=s["name"], meta=f"accuracy {s['name']}", line=dict(color=color)),
+                      row=1, col=2)
+        fig.add_trace(go.Scatter(x=[s["ks"][0], s["ks"][-1]], y=[s["eval_accuracy"]] * 2, mode="lines",
+                                 name=f"{s['name']} eval", showlegend=False, legendgroup=s["name"],
+                                 meta=f"eval {s['name']}", line=dict(color=color, dash="dot")), row=1, col=2)
+    fig.update_xaxes(title_text="stochastic passes averaged (k)", type="log")
+    fig.update_yaxes(title_text="total variation distance", type="log", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy", row=1, col=2)
+    return apply_layout(fig, title, height=420)
