@@ -1,0 +1,113 @@
+"""2-D maps of the penultimate features (the lecture's "CNN code") and of the raw pixels.
+
+PCA (scikit-learn), t-SNE (scikit-learn) and UMAP (umap-learn), each with a measured quality:
+the 5-nearest-neighbour accuracy in the 2-D map (cross-validated: does the map keep classes
+apart?) and scikit-learn's trustworthiness (are 2-D neighbours also neighbours in the input?).
+
+UMAP compiles its numba kernels the first time it runs (about 15 s on 2 cores, on top of a
+slow import). :func:`warm_umap` pays that once on a tiny array; the app runs it in its start-up
+warm-up thread and :data:`UMAP_READY` tells a run whether it still has to wait.
+
+>>> import numpy as np
+>>> x = np.concatenate([np.zeros((20, 3)), np.ones((20, 3))]) + np.random.default_rng(0).normal(0, 0.1, (40, 3))
+>>> y = np.repeat([0, 1], 20)
+>>> p = project(x, method="pca", seed=0)
+>>> p.shape, knn_accuracy(p, y, seed=0)
+((40, 2), 1.0)
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+Method = Literal["pca", "tsne", "umap"]
+METHODS: tuple[str, ...] = ("pca", "tsne", "umap")
+NEIGHBOURS = 5  # k of the k-NN accuracy and of trustworthiness (scikit-learn's default)
+FOLDS = 5
+UMAP_READY = threading.Event()  # set once numba has compiled UMAP's kernels in this process
+_UMAP_LOCK = threading.Lock()
+
+
+def warm_umap() -> float:
+    """Import umap-learn and compile its kernels on a tiny array (once per process); seconds taken."""
+    start = time.perf_counter()
+    with _UMAP_LOCK:
+        if not UMAP_READY.is_set():
+            import umap
+
+            x = np.random.default_rng(0).random((40, 4)).astype(np.float32)
+            umap.UMAP(n_neighbors=5, n_epochs=10, random_state=0, n_jobs=1).fit_transform(x)
+            UMAP_READY.set()
+    return time.perf_counter() - start
+
+
+def project(x: np.ndarray, *, method: Method, seed: int) -> np.ndarray:
+    """(N, D) -> (N, 2) float64 by ``method``, seeded."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim != 2 or len(x) < 3:
+        raise ValueError(f"need (N, D) points with N >= 3, got shape {x.shape}")
+    if method == "pca":
+        from sklearn.decomposition import PCA
+
+        return PCA(n_components=2, random_state=seed).fit_transform(x).astype(np.float64)
+    if method == "tsne":
+        from sklearn.manifold import TSNE
+
+        perplexity = min(30.0, (len(x) - 1) / 3)  # sklearn requires perplexity < N
+        return TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=seed, max_iter=500,
+                    n_jobs=1).fit_transform(x).astype(np.float64)
+    if method == "umap":
+        warm_umap()  # no-op once warm
+        import umap
+
+        n_neighbors = min(15, len(x) - 1)
+        return umap.UMAP(n_neighbors=n_neighbors, random_state=seed, n_jobs=1).fit_transform(x).astype(np.float64)
+    raise ValueError(f"unknown projection {method!r}; choose from {', '.join(METHODS)}")
+
+
+def knn_accuracy(points: np.ndarray, labels: np.ndarray, *, seed: int, k: int = NEIGHBOURS) -> float:
+    """Cross-validated k-NN accuracy of ``labels`` from ``points`` (stratified folds, seeded)."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    folds = min(FOLDS, int(np.bincount(labels).min()))
+    if folds < 2:
+        raise ValueError("every class needs at least 2 points for a cross-validated k-NN accuracy")
+    cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return float(cross_val_score(KNeighborsClassifier(n_neighbors=k), points, labels, cv=cv).mean())
+
+
+def trustworthiness(x: np.ndarray, points: np.ndarray, *, k: int = NEIGHBOURS) -> float:
+    from sklearn.manifold import trustworthiness as sk_trustworthiness
+
+    return float(sk_trustworthiness(np.asarray(x, dtype=np.float64), points, n_neighbors=k))
+
+
+@dataclass
+class Projection:
+    features: str  # "cnn" or "pixels"
+    method: str
+    points: np.ndarray  # (N, 2)
+    knn_accuracy: float
+    trustworthiness: float
+    seconds: float
+
+
+def embed(x: np.ndarray, labels: np.ndarray, *, features: str, method: Method, seed: int) -> Projection:
+    """Project ``x`` and measure the map (the seconds exclude the quality figures)."""
+    start = time.perf_counter()
+    points = project(x, method=method, seed=seed)
+    seconds = time.perf_counter() - start
+    return Projection(features=features, method=method, points=points,
+                      knn_accuracy=knn_accuracy(points, labels, seed=seed),
+                      trustworthiness=trustworthiness(x, points), seconds=seconds)
+
+
+def chance_accuracy(labels: np.ndarray) -> float:
+    """The k-NN accuracy of always guessing the largest class."""
+    return float(np.bincount(labels).max() / len(labels))

@@ -1,0 +1,28 @@
+"""First-layer filters: how smooth they are, as one number.
+
+The lecture: noisy filters mean the net needs more training. We measure smoothness as the
+correlation between horizontally and vertically neighbouring weights of the same filter and
+input channel (each filter's mean removed): about 0 (slightly below, from removing the mean)
+for independent random weights, towards 1 for smooth blobs and edges.
+
+>>> smooth = torch.tensor([[[[1.0, 2.0, 3.0], [2.0, 3.0, 4.0], [3.0, 4.0, 5.0]]]])
+>>> round(neighbour_correlation(smooth), 3)
+0.5
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def neighbour_correlation(weights: torch.Tensor) -> float:
+    """Pooled Pearson correlation of neighbouring weights; ``weights`` (F, C, k, k), k >= 2."""
+    if weights.ndim != 4 or weights.shape[-1] < 2 or weights.shape[-2] < 2:
+        raise ValueError(f"weights must be (F, C, k, k) with k >= 2, got {tuple(weights.shape)}")
+    w = weights.double()
+    w = w - w.mean(dim=(2, 3), keepdim=True)  # each filter's own level does not count as smoothness
+    pairs = [(w[..., :, :-1], w[..., :, 1:]), (w[..., :-1, :], w[..., 1:, :])]  # horizontal, vertical
+    a = torch.cat([p[0].flatten() for p in pairs])
+    b = torch.cat([p[1].flatten() for p in pairs])
+    denom = float(torch.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum()) / denom if denom > 0 else 0.0

@@ -1,0 +1,210 @@
+"""The network the lesson looks inside: a SmallCNN trained on digits or shapes in a few seconds,
+its first-layer filters recorded as it trains, and the last trained model per training settings
+kept in a small in-process cache so that changing only what is visualised never retrains.
+
+>>> data = load_data("digits", seed=0)
+>>> data.image_size, data.in_channels
+((8, 8), 1)
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Iterator, Literal
+
+import torch
+from torch import nn
+
+from cnnbp.data import ImageDataset, get_dataset
+from cnnbp.device import derive_seed, make_generator, pick_device
+from cnnbp.nn import SmallCNN
+from cnnbp.nn.inits import init_model
+from cnnbp.nn.models import ConvBlock
+from cnnbp.train import RunControl, Trainer
+
+Dataset = Literal["digits", "shapes"]
+SHAPES_SIZE = 16  # shapes drawn at 16x16: 4x cheaper than 32x32 and it still trains to ~80% in seconds
+INK = 0.5  # digits have no masks: a pixel brighter than this is "the object" (the ink)
+MAX_CACHED_MODELS = 4  # a few KB of weights each; bounded so many users cannot grow the process
+EVALS_PER_EPOCH = 2
+
+
+def load_data(name: Dataset, *, seed: int) -> ImageDataset:
+    """Digits (8x8 grey), or shapes at 16x16 RGB with their object masks."""
+    if name == "shapes":
+        return get_dataset("shapes", seed=seed, size=SHAPES_SIZE)
+    return get_dataset("digits", seed=seed)
+
+
+def object_masks(data: ImageDataset) -> tuple[torch.Tensor, str]:
+    """(M, H, W) bool object masks of the test set and where they come from."""
+    if data.mask_test is not None:
+        return data.mask_test, "the shapes' own masks"
+    return data.x_test.mean(dim=1) > INK, f"the ink (pixels brighter than {INK:g})"
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    dataset: Dataset
+    depth: int
+    width: int
+    norm: str
+    epochs: int
+    lr: float
+    batch_size: int
+    seed: int
+
+
+@dataclass
+class Trained:
+    """A trained model with its history: plain numbers, and first-layer weights per checkpoint."""
+
+    settings: TrainSettings
+    model: SmallCNN  # eval mode, parameters frozen: shared read-only by every run
+    steps: list[int] = field(default_factory=list)
+    loss: list[float | None] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)
+    snapshots: list[tuple[str, torch.Tensor]] = field(default_factory=list)  # (label, (F, C, k, k))
+    diverged_at: int | None = None
+    seconds: float = 0.0
+
+
+def build_model(data: ImageDataset, s: TrainSettings) -> SmallCNN:
+    """A SmallCNN with Kaiming weights drawn from the run's own stream (never torch's global RNG)."""
+    model = SmallCNN(data.in_channels, data.num_classes, depth=s.depth, width=s.width, norm=s.norm,
+                     image_size=data.image_size[0])
+    return init_model(model, "kaiming", "relu", generator=make_generator(derive_seed(s.seed, "visualise", "init")))
+
+
+def first_layer(model: SmallCNN) -> torch.Tensor:
+    """(F, C, k, k) weights of the first conv, detached on the CPU."""
+    return conv_blocks(model)[0].conv.weight.detach().cpu().clone()
+
+
+def conv_blocks(model: SmallCNN) -> list[ConvBlock]:
+    return [m for m in model.blocks if isinstance(m, ConvBlock)]
+
+
+def train(data: ImageDataset, s: TrainSettings, control: RunControl) -> Iterator[tuple[float, Trained]]:
+    """Train with Adam, yielding (progress, state) after every evaluation (2 per epoch);
+    first-layer weights are kept at init and at the end of each epoch."""
+    start = time.perf_counter()
+    model = build_model(data, s)
+    out = Trained(settings=s, model=model, snapshots=[("init", first_layer(model))])
+    trainer = Trainer("visualise", model, (data.x_train, data.y_train), (data.x_test, data.y_test),
+                      batch_size=s.batch_size, epochs=s.epochs, lr=s.lr, optimizer="adam",
+                      generator=make_generator(derive_seed(s.seed, "visualise", "order")), device=pick_device())
+    _, acc = trainer.evaluate()
+    out.eval_steps.append(0)
+    out.test_accuracy.append(acc)
+    every = max(1, trainer.steps_per_epoch // EVALS_PER_EPOCH)
+    while not trainer.done and not control.stop_reason():
+        event = trainer.step()
+        out.steps.append(event.step)
+        out.loss.append(event.loss if math.isfinite(event.loss) else None)
+        if event.kind == "diverged":
+            out.diverged_at = event.step
+            break
+        if event.step % every == 0 or trainer.done:
+            out.eval_steps.append(event.step)
+            out.test_accuracy.append(trainer.evaluate()[1])
+            if event.step % trainer.steps_per_epoch == 0 or trainer.done:
+                out.snapshots.append((f"epoch {math.ceil(event.step / trainer.steps_per_epoch)}", first_layer(model)))
+            out.seconds = time.perf_counter() - start
+            yield event.step / trainer.total_steps, out
+    model.eval().requires_grad_(False)
+    model.to("cpu")
+    out.seconds = time.perf_counter() - start
+    yield (1.0 if trainer.done else trainer.step_count / trainer.total_steps), out
+
+
+class ModelCache:
+    """The last few finished trainings, by training settings (seed included). Thread-safe."""
+
+    def __init__(self, max_entries: int = MAX_CACHED_MODELS):
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[TrainSettings, Trained] = OrderedDict()
+
+    def get(self, s: TrainSettings) -> Trained | None:
+        with self._lock:
+            hit = self._entries.get(s)
+            if hit is not None:
+                self._entries.move_to_end(s)
+            return hit
+
+    def put(self, trained: Trained) -> None:
+        with self._lock:
+            self._entries[trained.settings] = trained
+            self._entries.move_to_end(trained.settings)
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+MODELS = ModelCache()
+
+
+def layer_outputs(model: SmallCNN, x: torch.Tensor) -> list[torch.Tensor]:
+    """The output of every conv block (after its activation): list of (N, C_l, H_l, W_l)."""
+    outs = []
+    for module in model.blocks:
+        x = module(x)
+        if isinstance(module, ConvBlock):
+            outs.append(x)
+    return outs
+
+
+def layer_shapes(model: SmallCNN, image_size: tuple[int, int], in_channels: int) -> list[tuple[int, int, int]]:
+    """(C, H, W) of each conv block's output."""
+    with torch.no_grad():
+        return [tuple(o.shape[1:]) for o in layer_outputs(model, torch.zeros(1, in_channels, *image_size))]
+
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """Where a unit of a layer looks: unit (i, j) sees input pixels centred on
+    ``start + jump * (i, j)`` spanning ``size`` pixels (before clipping to the image)."""
+
+    size: int
+    jump: int
+    start: float
+
+    def box(self, i: int, j: int, image_size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """(top, left, bottom, right), inclusive pixel bounds clipped to the image."""
+        half = (self.size - 1) / 2
+        ci, cj = self.start + self.jump * i, self.start + self.jump * j
+        top, left = max(0, math.ceil(ci - half)), max(0, math.ceil(cj - half))
+        bottom = min(image_size[0] - 1, math.floor(ci + half))
+        right = min(image_size[1] - 1, math.floor(cj + half))
+        return top, left, bottom, right
+
+
+def receptive_field(model: SmallCNN, layer: int) -> ReceptiveField:
+    """The receptive field of conv block ``layer`` (1-based), worked out from the layer stack:
+    a k x k conv grows it by (k - 1) x jump; a 2 x 2 pooling by 1 x jump and doubles the jump."""
+    size, jump, start, seen = 1, 1, 0.0, 0
+    for module in model.blocks:
+        if isinstance(module, ConvBlock):
+            k = module.conv.kernel_size[0]
+            size += (k - 1) * jump  # same padding: the centre does not move
+            seen += 1
+            if seen == layer:
+                return ReceptiveField(size, jump, start)
+        else:  # 2x2 pooling, stride 2: output (i) covers inputs 2i, 2i + 1
+            k = module.kernel_size if isinstance(module.kernel_size, int) else module.kernel_size[0]
+            size += (k - 1) * jump
+            start += (k - 1) / 2 * jump
+            jump *= k
+    raise ValueError(f"layer ({layer}) must be from 1 to the {seen} conv layers")

@@ -1,0 +1,177 @@
+"""Occlusion: slide a patch over the input and record how the model's class probability moves.
+
+The explainer takes a forward function (images -> class scores) and returns a tensor shaped
+like the input (as Captum's ``Occlusion``): every pixel gets the mean drop of the score over
+the windows that cover it. All occluded copies of an image go through the model in batches,
+so one map costs a few forward passes rather than one per position.
+
+>>> forward = lambda x: x.sum(dim=(1, 2, 3)).unsqueeze(1)   # one "class": the pixel sum
+>>> x = torch.ones(1, 1, 4, 4)
+>>> occlusion(forward, x, target=torch.tensor([0]), window=2, stride=2, fill="grey")[0, 0]
+tensor([[2., 2., 2., 2.],
+        [2., 2., 2., 2.],
+        [2., 2., 2., 2.],
+        [2., 2., 2., 2.]])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal
+
+import torch
+import torch.nn.functional as F
+
+Fill = Literal["grey", "mean", "blur"]
+FILLS: tuple[str, ...] = ("grey", "mean", "blur")
+GREY = 0.5  # the lecture's grey square, in [0, 1] pixel units
+BLUR_SIGMA = 2.0  # px: "blurred" keeps the coarse colour but removes the detail under the window
+Forward = Callable[[torch.Tensor], torch.Tensor]  # (B, C, H, W) -> (B, K)
+
+
+def check_window(size: tuple[int, int], *, window: int, stride: int) -> None:
+    """Raise ValueError naming the value if ``window``/``stride`` do not fit an image of ``size`` (H, W)."""
+    if isinstance(window, bool) or not isinstance(window, int) or not 1 <= window <= min(size):
+        raise ValueError(f"window ({window!r}) must be an integer from 1 to the image size {min(size)}")
+    if isinstance(stride, bool) or not isinstance(stride, int) or not 1 <= stride <= window:
+        raise ValueError(f"stride ({stride!r}) must be an integer from 1 to the window ({window}): "
+                         "a larger stride leaves pixels that no window covers")
+
+
+def positions(size: tuple[int, int], *, window: int, stride: int) -> tuple[list[int], list[int]]:
+    """Top rows and left columns of every window position.
+
+    >>> positions((8, 8), window=4, stride=2)
+    ([0, 2, 4], [0, 2, 4])
+    """
+    check_window(size, window=window, stride=stride)
+    return list(range(0, size[0] - window + 1, stride)), list(range(0, size[1] - window + 1, stride))
+
+
+def gaussian_blur(x: torch.Tensor, *, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W), reflect padding; sigma in pixels."""
+    radius = max(1, int(3 * sigma))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    pad = min(radius, x.shape[2] - 1, x.shape[3] - 1)
+    if pad < radius:  # tiny images: truncate the kernel so reflect padding is legal
+        k = k[radius - pad: radius + pad + 1] / k[radius - pad: radius + pad + 1].sum()
+    x = F.pad(x, (pad, pad, pad, pad), mode="reflect")
+    x = F.conv2d(x, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)  # along W
+    return F.conv2d(x, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)  # along H
+
+
+def fill_images(x: torch.Tensor, fill: Fill) -> torch.Tensor:
+    """What a window shows instead of the image: (N, C, H, W)."""
+    if fill == "grey":
+        return torch.full_like(x, GREY)
+    if fill == "mean":  # each image's own per-channel mean colour
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x)
+    if fill == "blur":
+        return gaussian_blur(x, sigma=BLUR_SIGMA)
+    raise ValueError(f"unknown fill {fill!r}; choose from {', '.join(FILLS)}")
+
+
+def window_masks(size: tuple[int, int], *, window: int, stride: int, device: torch.device | None = None
+                 ) -> torch.Tensor:
+    """(P, H, W) bool: True under the window at each position, row-major over positions."""
+    rows, cols = positions(size, window=window, stride=stride)
+    masks = torch.zeros(len(rows) * len(cols), *size, dtype=torch.bool, device=device)
+    for i, (r, c) in enumerate((r, c) for r in rows for c in cols):
+        masks[i, r:r + window, c:c + window] = True
+    return masks
+
+
+@dataclass
+class OcclusionMap:
+    """Scores of one batch of images under every window position."""
+
+    base: torch.Tensor  # (N, K) scores of the unoccluded images
+    scores: torch.Tensor  # (N, P, K) scores with the window at each position
+    rows: list[int]  # window tops
+    cols: list[int]  # window lefts
+    masks: torch.Tensor  # (P, H, W) bool
+
+
+@torch.no_grad()
+def occlusion_scores(forward: Forward, x: torch.Tensor, *, window: int, stride: int, fill: Fill = "grey",
+                     batch_size: int = 1024) -> OcclusionMap:
+    """Every class score of every image with the window at every position.
+
+    ``batch_size`` occluded copies go through ``forward`` at once; ``batch_size=1`` is the
+    naive loop (one forward per position), kept for the benchmark and the tests.
+    """
+    if x.ndim != 4:
+        raise ValueError(f"x must be (N, C, H, W), got shape {tuple(x.shape)}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size ({batch_size!r}) must be an integer >= 1")
+    size = (x.shape[2], x.shape[3])
+    rows, cols = positions(size, window=window, stride=stride)
+    masks = window_masks(size, window=window, stride=stride, device=x.device)  # (P, H, W)
+    fills = fill_images(x, fill)
+    base = forward(x)  # (N, K)
+    n, p = x.shape[0], masks.shape[0]
+    out = torch.empty(n, p, base.shape[1], dtype=base.dtype, device=base.device)
+    flat = out.view(n * p, -1)
+    m = masks.unsqueeze(1)  # (P, 1, H, W)
+    for start in range(0, n * p, batch_size):
+        idx = torch.arange(start, min(start + batch_size, n * p), device=x.device)
+        img, pos = idx // p, idx % p
+        copies = torch.where(m[pos], fills[img], x[img])  # (B, C, H, W)
+        flat[start:start + len(idx)] = forward(copies)
+    return OcclusionMap(base=base, scores=out, rows=rows, cols=cols, masks=masks)
+
+
+def attribution(result: OcclusionMap, target: torch.Tensor, *, channels: int) -> torch.Tensor:
+    """(N, C, H, W): per pixel, the mean over covering windows of (score - occluded score) of
+    class ``target`` (N,); 0 where no window covers a pixel."""
+    n = result.base.shape[0]
+    idx = torch.arange(n, device=target.device)
+    drop = result.base[idx, target].unsqueeze(1) - result.scores[idx, :, target]  # (N, P)
+    m = result.masks.to(drop.dtype)  # (P, H, W)
+    total = torch.einsum("np,phw->nhw", drop, m)
+    count = m.sum(dim=0)  # (H, W) windows covering each pixel
+    per_pixel = torch.where(count > 0, total / count.clamp(min=1), torch.zeros_like(total))
+    return per_pixel.unsqueeze(1).expand(n, channels, *per_pixel.shape[1:]).contiguous()
+
+
+def occlusion(forward: Forward, x: torch.Tensor, *, target: torch.Tensor, window: int, stride: int,
+              fill: Fill = "grey", batch_size: int = 1024) -> torch.Tensor:
+    """Occlusion attribution shaped like ``x`` (N, C, H, W) for class ``target`` (N,)."""
+    result = occlusion_scores(forward, x, window=window, stride=stride, fill=fill, batch_size=batch_size)
+    return attribution(result, target.to(result.base.device), channels=x.shape[1])
+
+
+def mass_inside(attr: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(N,): share of the positive attribution (N, H, W) that falls inside ``mask`` (N, H, W);
+    NaN where an image has no positive attribution.
+
+    >>> mass_inside(torch.tensor([[[3.0, -1.0], [1.0, 0.0]]]), torch.tensor([[[True, True], [False, False]]]))
+    tensor([0.7500])
+    """
+    pos = attr.clamp(min=0).flatten(1)
+    inside = (pos * mask.flatten(1).to(pos.dtype)).sum(1)
+    total = pos.sum(1)
+    return torch.where(total > 0, inside / total.clamp(min=1e-30), torch.full_like(total, float("nan")))
+
+
+def pointing_hits(attr: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(N,) bool: the pixel of largest attribution (N, H, W) lies on the object (the pointing game)."""
+    flat = attr.flatten(1).argmax(dim=1)
+    return mask.flatten(1).gather(1, flat.unsqueeze(1)).squeeze(1)
+
+
+def object_vs_background_drop(drop: torch.Tensor, masks: torch.Tensor, objects: torch.Tensor, *,
+                              on_object: float = 0.5) -> tuple[float, float, int, int]:
+    """Mean score drop for windows that are mostly object (covered share >= ``on_object``) and
+    for windows entirely on background; with how many windows fell in each group.
+
+    ``drop``: (N, P) score drops; ``masks``: (P, H, W) windows; ``objects``: (N, H, W) bool.
+    """
+    m = masks.flatten(1).to(drop.dtype)  # (P, HW)
+    covered = objects.flatten(1).to(drop.dtype) @ m.T / m.sum(1)  # (N, P) object share under each window
+    obj, bg = covered >= on_object, covered == 0
+    mean = lambda sel: float(drop[sel].mean()) if bool(sel.any()) else float("nan")  # noqa: E731
+    return mean(obj), mean(bg), int(obj.sum()), int(bg.sum())

@@ -1,0 +1,176 @@
+"""Figures of the "visualise" lesson: filter grids, feature maps, occlusion maps, 2-D embeddings,
+top images with their receptive fields, synthesised images. Pure: measured numbers in, figure out.
+
+Images arrive as nested lists (C, H, W) in [0, 1]; grey ones are drawn as heat maps, RGB ones
+as ``go.Image``. Filters and feature maps are rescaled for display only (said in each title).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cnnbp.plots.common import apply_layout, color_for
+
+GAP = 1  # pixels between tiles of a mosaic
+
+
+def normalise(tile: np.ndarray) -> np.ndarray:
+    """Min-max to [0, 1] (a constant tile becomes 0.5).
+
+    >>> normalise(np.array([1.0, 3.0])).tolist()
+    [0.0, 1.0]
+    """
+    lo, hi = float(np.min(tile)), float(np.max(tile))
+    return np.full_like(tile, 0.5, dtype=float) if hi <= lo else (tile - lo) / (hi - lo)
+
+
+def mosaic(tiles: Sequence[np.ndarray], *, n_cols: int) -> np.ndarray:
+    """Tiles (C, h, w) -> one (C, H, W) array, row-major, NaN between tiles."""
+    c, h, w = np.asarray(tiles[0]).shape
+    n_rows = -(-len(tiles) // n_cols)
+    out = np.full((c, n_rows * (h + GAP) - GAP, n_cols * (w + GAP) - GAP), np.nan)
+    for i, tile in enumerate(tiles):
+        r, col = divmod(i, n_cols)
+        out[:, r * (h + GAP): r * (h + GAP) + h, col * (w + GAP): col * (w + GAP) + w] = tile
+    return out
+
+
+def image_trace(image: np.ndarray, *, name: str = "", zmin: float = 0.0, zmax: float = 1.0,
+                colorscale: str = "gray") -> go.BaseTraceType:
+    """(C, H, W) -> a heat map (C = 1; NaN gaps transparent) or an RGB image (C = 3; gaps white)."""
+    image = np.asarray(image, dtype=float)
+    if image.shape[0] == 3:
+        rgb = np.nan_to_num(np.clip(image, 0, 1), nan=1.0)
+        return go.Image(z=np.round(rgb.transpose(1, 2, 0) * 255).astype(np.uint8), name=name,
+                        hovertemplate="x %{x}, y %{y}<extra></extra>")
+    return go.Heatmap(z=image[0], zmin=zmin, zmax=zmax, colorscale=colorscale, showscale=False, name=name,
+                      hovertemplate="x %{x}, y %{y}: %{z:.3g}<extra></extra>")
+
+
+def _image_axes(fig: go.Figure) -> None:
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
+                     scaleanchor=None)
+
+
+def filter_grid(snapshots: Sequence[dict], *, title: str) -> go.Figure:
+    """First-layer filters, one row per checkpoint (``label``, ``weights`` (F, C, k, k),
+    ``smoothness``), each filter min-max scaled on its own."""
+    rows = [mosaic([normalise(np.asarray(f)) for f in s["weights"]], n_cols=len(s["weights"])) for s in snapshots]
+    fig = make_subplots(rows=len(rows), cols=1, vertical_spacing=0.04,
+                        subplot_titles=[f"{s['label']}: neighbour correlation {s['smoothness']:.2f}"
+                                        for s in snapshots])
+    for i, (s, tile) in enumerate(zip(snapshots, rows)):
+        fig.add_trace(image_trace(tile, name=s["label"]), row=i + 1, col=1)
+    _image_axes(fig)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=11)))
+    return apply_layout(fig, title, height=max(260, 90 * len(rows) + 90))
+
+
+def feature_maps(image: np.ndarray, layers: Sequence[dict], *, title: str) -> go.Figure:
+    """The input and each layer's maps (``name``, ``maps`` (C, H, W), ``dead`` channel list); one
+    grey scale per layer, 0 to the layer's largest output (``scale``)."""
+    fig = make_subplots(rows=1 + len(layers), cols=1, vertical_spacing=0.05,
+                        subplot_titles=["input"] + [f"{l['name']}: {len(l['maps'])} channels, max {l['scale']:.3g}"
+                                                    f"{', dead: ' + ', '.join(map(str, l['dead'])) if l['dead'] else ''}"
+                                                    for l in layers])
+    fig.add_trace(image_trace(np.asarray(image), name="input"), row=1, col=1)
+    for i, layer in enumerate(layers):
+        maps = np.asarray(layer["maps"], dtype=float)
+        tiles = [m[None] for m in maps]
+        fig.add_trace(image_trace(mosaic(tiles, n_cols=min(16, len(tiles))), name=layer["name"],
+                                  zmax=max(layer["scale"], 1e-12), colorscale="viridis"), row=i + 2, col=1)
+    _image_axes(fig)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=11)))
+    return apply_layout(fig, title, height=140 * (1 + len(layers)) + 80)
+
+
+def occlusion_maps(rows: Sequence[dict], *, window: int, title: str) -> go.Figure:
+    """Per image: the image, P(true class) and P(predicted class) with the window centred at each
+    position. ``rows``: ``image`` (C, H, W), ``true``, ``pred`` (names), ``p_true``, ``p_pred``
+    ((n_y, n_x) grids), ``tops``, ``lefts``, ``mass_inside`` (or None)."""
+    titles = []
+    for r in rows:
+        mass = f", mass on object {r['mass_inside']:.0%}" if r.get("mass_inside") is not None else ""
+        titles += [f"true {r['true']}, predicted {r['pred']}", f"P({r['true']}){mass}", f"P({r['pred']})"]
+    fig = make_subplots(rows=len(rows), cols=3, subplot_titles=titles, horizontal_spacing=0.05,
+                        vertical_spacing=0.3 / max(1, len(rows)))
+    for i, r in enumerate(rows):
+        centre = (window - 1) / 2
+        fig.add_trace(image_trace(np.asarray(r["image"]), name="image"), row=i + 1, col=1)
+        for j, key in enumerate(("p_true", "p_pred")):
+            fig.add_trace(go.Heatmap(z=r[key], x=[c + centre for c in r["lefts"]], y=[t + centre for t in r["tops"]],
+                                     zmin=0, zmax=1, colorscale="RdBu", name=key, showscale=i == 0 and j == 0,
+                                     colorbar=dict(title="probability", len=0.5),
+                                     hovertemplate="window centre x %{x}, y %{y}: P = %{z:.3f}<extra></extra>"),
+                          row=i + 1, col=j + 2)
+    _image_axes(fig)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
+    return apply_layout(fig, title, height=190 * len(rows) + 90)
+
+
+def embedding_scatter(projections: Sequence[dict], *, classes: Sequence[str], title: str) -> go.Figure:
+    """One panel per (features, method): ``features``, ``method``, ``x``, ``y``, ``labels``,
+    ``index`` (test-set indices, shown on hover), ``knn_accuracy``, ``trustworthiness``."""
+    kinds = list(dict.fromkeys(p["features"] for p in projections))
+    methods = list(dict.fromkeys(p["method"] for p in projections))
+    titles = [""] * (len(kinds) * len(methods))
+    for p in projections:
+        titles[kinds.index(p["features"]) * len(methods) + methods.index(p["method"])] = (
+            f"{p['features']}, {p['method']}: k-NN {p['knn_accuracy']:.0%}, trust {p['trustworthiness']:.2f}")
+    fig = make_subplots(rows=len(kinds), cols=len(methods), subplot_titles=titles,
+                        horizontal_spacing=0.05, vertical_spacing=0.12)
+    for p in projections:
+        labels, x, y, index = (np.asarray(p[k]) for k in ("labels", "x", "y", "index"))
+        first = p is projections[0]
+        for k, name in enumerate(classes):
+            sel = labels == k
+            fig.add_trace(go.Scattergl(x=x[sel], y=y[sel], mode="markers", name=name, legendgroup=name,
+                                       showlegend=first, marker=dict(size=4, color=color_for(k)),
+                                       customdata=index[sel], meta=f"{p['features']}|{p['method']}",
+                                       hovertemplate=f"class {name}, test image #%{{customdata}}<extra></extra>"),
+                          row=kinds.index(p["features"]) + 1, col=methods.index(p["method"]) + 1)
+    fig.update_xaxes(showticklabels=False)
+    fig.update_yaxes(showticklabels=False)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=11)))
+    return apply_layout(fig, title, height=300 * len(kinds) + 120)
+
+
+def top_images(items: Sequence[dict], *, title: str) -> go.Figure:
+    """Top row: the images (``image`` (C, H, W)) with the receptive field (``box`` top, left,
+    bottom, right) outlined; bottom row: the crops (``crop``). ``activation`` in the titles."""
+    n = len(items)
+    fig = make_subplots(rows=2, cols=n, horizontal_spacing=0.01, vertical_spacing=0.08,
+                        subplot_titles=[f"#{it['index']}: {it['activation']:.2f}" for it in items] + [""] * n)
+    for j, it in enumerate(items):
+        fig.add_trace(image_trace(np.asarray(it["image"]), name=f"image {it['index']}"), row=1, col=j + 1)
+        top, left, bottom, right = it["box"]
+        fig.add_shape(type="rect", x0=left - 0.5, x1=right + 0.5, y0=top - 0.5, y1=bottom + 0.5,
+                      line=dict(color="#d62728", width=2), row=1, col=j + 1)
+        fig.add_trace(image_trace(np.asarray(it["crop"]), name=f"crop {it['index']}"), row=2, col=j + 1)
+    _image_axes(fig)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=9)))
+    return apply_layout(fig, title, height=320)
+
+
+def synthesis(results: Sequence[dict], *, title: str) -> go.Figure:
+    """Synthesised images (``name``, ``image`` (C, H, W), ``roughness``) and the channel's mean
+    output over the optimisation steps (``activation``)."""
+    n = len(results)
+    fig = make_subplots(rows=1, cols=n + 1, column_widths=[1] * n + [2], horizontal_spacing=0.06,
+                        subplot_titles=[f"{r['name']}: roughness {r['roughness']:.2f}" for r in results]
+                        + ["channel mean output"])
+    for j, r in enumerate(results):
+        fig.add_trace(image_trace(np.asarray(r["image"]), name=r["name"]), row=1, col=j + 1)
+        fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
+        fig.update_yaxes(showticklabels=False, autorange="reversed", row=1, col=j + 1)
+    for j, r in enumerate(results):
+        fig.add_trace(go.Scatter(x=list(range(len(r["activation"]))), y=r["activation"], mode="lines",
+                                 name=r["name"], line=dict(color=color_for(j))), row=1, col=n + 1)
+    fig.update_xaxes(title_text="step", row=1, col=n + 1)
+    fig.update_yaxes(title_text="mean output", row=1, col=n + 1)
+    return apply_layout(fig, title, height=340)
