@@ -17,6 +17,7 @@ class LiveConfig(LessonConfig):
     size: int = Field(4, ge=1, le=10, description="a slider that needs a Run")
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="a number box")
     cut: int = Field(3, ge=0, le=10, description="a slider")
+    share: float = Field(0.5, ge=0.0, le=1.0, description="a float slider", json_schema_extra={"step": 0.05})
 
 
 def _run(cfg: LiveConfig, control) -> Iterator[Frame]:
@@ -39,7 +40,7 @@ def build(live: tuple[str, ...]) -> gr.Blocks:
 
 
 def test_live_fields_retrigger_the_same_handler_privately():
-    demo = build(("threshold", "cut"))
+    demo = build(("threshold", "cut", "share"))
     click, live = events(demo)
     assert click.api_name == "livetest" and click.api_visibility == "public"
     assert live.fn is click.fn  # the very same handler: same validation, cache and stream
@@ -49,7 +50,16 @@ def test_live_fields_retrigger_the_same_handler_privately():
     assert live.concurrency_id == click.concurrency_id and not live.preprocess
     by_id = {c._id: c for c in live.inputs}
     kinds = {(by_id[i].elem_id, event) for i, event in live.targets}
-    assert kinds == {("livetest-threshold", "change"), ("livetest-cut", "release")}
+    assert kinds == {("livetest-threshold", "change"), ("livetest-cut", "release"), ("livetest-share", "release")}
+
+
+def test_a_float_with_a_step_is_a_slider_and_one_without_stays_a_number():
+    demo = build(())
+    (click,) = events(demo)
+    by_name = {c.elem_id: c for c in click.inputs}
+    share, threshold = by_name["livetest-share"], by_name["livetest-threshold"]
+    assert isinstance(share, gr.Slider) and (share.minimum, share.maximum, share.step) == (0.0, 1.0, 0.05)
+    assert isinstance(threshold, gr.Number)
 
 
 def test_no_live_fields_no_extra_event():

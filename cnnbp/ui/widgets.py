@@ -42,9 +42,11 @@ def widget_for(name: str, info, *, elem_id: str | None = None) -> gr.components.
     if annotation is bool:
         return gr.Checkbox(value=default, **common)
     lo, hi = _bounds(info)
+    extra = info.json_schema_extra or {}
     if annotation is int and lo is not None and hi is not None and hi - lo <= 100_000 and name != "seed":
-        extra = info.json_schema_extra or {}
         return gr.Slider(lo, hi, value=default, step=extra.get("step", 1), **common)
+    if annotation is float and lo is not None and hi is not None and "step" in extra:  # opt-in: a float slider
+        return gr.Slider(lo, hi, value=default, step=extra["step"], **common)
     if annotation in (int, float):
         return gr.Number(value=default, precision=0 if annotation is int else None, minimum=lo, maximum=hi, **common)
     return gr.Textbox(value=str(default), **common)
