@@ -275,8 +275,8 @@ def expectation_verdicts(exp: Expectation) -> list[Verdict]:
                  f"{exp.final['lecture']:.2%} from its eval output. Scaling by the drop p instead leaves it "
                  f"{exp.final['lecture, scaled by drop p']:.1%} off"
                  + (" (p = 0.5: the two readings coincide)." if exp.p == 0.5 else "."))
-    return [Verdict("inverted dropout keeps the mean", keeps, mean_text),
-            Verdict("test-time scaling is the same net", same <= SAME_NET_TOL, conv_text)]
+    return [Verdict("inverted dropout keeps the mean", mean_text, passed=keeps),
+            Verdict("test-time scaling is the same net", conv_text, passed=same <= SAME_NET_TOL)]
 
 
 def expectation_figure(exp: Expectation):
@@ -326,7 +326,7 @@ def gap_verdict(histories: list[GapHistory], cfg: DropoutConfig) -> Verdict:
         passed = 2 * len(narrower) >= len(others)
         text += (f" Narrower than without dropout by at least {GAP_MARGIN:.0%} point: "
                  f"{', '.join(f'p = {h.p:g}' for h in narrower) or 'none'} of {len(others)}.")
-    return Verdict("dropout narrows the gap", passed, text)
+    return Verdict("dropout narrows the gap", text, passed=passed)
 
 
 def gap_curves_figure(histories: list[GapHistory], cfg: DropoutConfig):
@@ -356,10 +356,10 @@ def mc_verdict(results: dict[str, MCResult], cfg: DropoutConfig) -> Verdict:
     tail = (f" For {', '.join(floors)} it levels off above the 1/sqrt(k) line: the eval pass only approximates "
             f"the ensemble's average (exact for one dropout layer followed by something linear, before the "
             f"softmax)." if floors else " It keeps falling like 1/sqrt(k).")
-    return Verdict("MC dropout approaches the eval pass", passed,
+    return Verdict("MC dropout approaches the eval pass", passed=passed, text=(
                    "The ensemble that shares parameters: the softmax averaged over k stochastic passes moves "
                    "towards the eval pass's (mean total variation distance over the test digits): "
-                   + "; ".join(parts) + "." + tail)
+                   + "; ".join(parts) + "." + tail))
 
 
 def mc_figure(results: dict[str, MCResult]):

@@ -40,6 +40,11 @@ class MCResult:
     agreement: list[float] = field(default_factory=list)  # share of images where MC and eval predict alike
 
 
+def _share(hits: torch.Tensor) -> float:
+    """Exact share of True (a count over the size, as ``train.evaluate`` computes accuracy)."""
+    return int(hits.sum()) / len(hits)
+
+
 @torch.no_grad()
 def mc_average(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, passes: int, seed: int,
                points: int = 16) -> MCResult:
@@ -60,18 +65,18 @@ def mc_average(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, passes: in
             m.generator = make_generator(derive_seed(seed, "mc", m.p, i), device=device)
             m.train()
         result = MCResult(ks=checkpoints(passes, points=points),
-                          eval_accuracy=float((p_eval.argmax(1) == y).float().mean()))
+                          eval_accuracy=_share(p_eval.argmax(1) == y))
         total, single, done = torch.zeros_like(p_eval), 0.0, 0
         for k in result.ks:
             while done < k:
                 probs = model(x).softmax(1)
-                single += float((probs.argmax(1) == y).float().mean())
+                single += _share(probs.argmax(1) == y)
                 total += probs
                 done += 1
             avg = total / k
             result.distance.append(float(0.5 * (avg - p_eval).abs().sum(1).mean()))
-            result.accuracy.append(float((avg.argmax(1) == y).float().mean()))
-            result.agreement.append(float((avg.argmax(1) == p_eval.argmax(1)).float().mean()))
+            result.accuracy.append(_share(avg.argmax(1) == y))
+            result.agreement.append(_share(avg.argmax(1) == p_eval.argmax(1)))
         result.single_pass_accuracy = single / passes
         return result
     finally:

@@ -1,0 +1,217 @@
+"""The dropout lesson end to end on quick settings: frames, figures = numbers, verdicts,
+determinism, stop, bad settings, and every claim."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import cnnbp.lessons.dropout  # noqa: F401  (registers the lesson and its claims)
+from cnnbp.claims import CLAIMS, run_claim
+from cnnbp.lessons import get_lesson, run_lesson
+from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
+from cnnbp.lessons.dropout.lesson import DropoutConfig, settled
+from cnnbp.train import RunControl
+
+LESSON = get_lesson("dropout")
+QUICK = dict(LESSON.quick)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return list(run_lesson("dropout", QUICK))
+
+
+@pytest.fixture(scope="module")
+def final(frames):
+    return merge_frames(frames)
+
+
+def test_stream_starts_at_once_streams_training_and_ends_done(frames):
+    assert frames[0].progress == 0.0 and not frames[0].figures
+    assert frames[-1].done and frames[-1].progress == 1.0 and frames[-1].message.startswith("done in")
+    progress = [f.progress for f in frames]
+    assert progress == sorted(progress)
+    assert sum(f.message.startswith("training") for f in frames) >= 1
+
+
+def test_every_declared_figure_and_table_arrives(final):
+    assert set(final.figures) == {name for name, _ in LESSON.figures}
+    assert set(final.tables) == {name for name, _ in LESSON.tables}
+    json.dumps(final.numbers)  # plain numbers only
+
+
+def test_mask_figure_shows_the_masks_drawn(final):
+    demo = final.numbers["masks"]
+    heatmaps = final.figures["masks"].data
+    n = QUICK.get("mask_passes", 4)
+    masks, hidden = heatmaps[0::2], heatmaps[1::2]
+    assert [[list(r) for r in t.z] for t in masks[:n]] == demo["masks"]
+    assert [[list(r) for r in t.z] for t in hidden[:n]] == demo["dropped_hidden"]
+    assert [list(r) for r in hidden[n].z] == demo["eval_hidden"]
+    assert all(v == 1.0 for r in masks[n].z for v in r)  # eval: no mask
+    assert len(demo["masks"][0]) * 16 == QUICK["hidden"]
+
+
+def test_keep_fraction_figure_and_table_show_the_counts(final):
+    keeps = final.numbers["keep_fraction"]
+    measured = next(t for t in final.figures["keep_fraction"].data if t.name.startswith("measured"))
+    assert list(measured.x) == [k["p"] for k in keeps] and list(measured.y) == [k["kept"] for k in keeps]
+    assert final.tables["keep_fraction"].to_dict("records") == keeps
+    assert [k["p"] for k in keeps] == [0.0, 0.5]
+
+
+def test_expectation_figure_shows_the_errors(final):
+    exp = final.numbers["expectation"]
+    traces = {t.meta: t for t in final.figures["expectation"].data}
+    for name, errors in exp["errors"].items():
+        assert list(traces[name].x) == exp["ks"] and list(traces[name].y) == errors
+    for name, pred in exp["predicted"].items():
+        assert list(traces[f"predicted {name}"].y) == pred
+    assert exp["ks"][-1] == QUICK["passes"]
+    table = final.tables["expectation"].set_index("series")
+    assert table.loc["inverted", "relative error"] == exp["final"]["inverted"]
+
+
+def test_gap_figures_and_table_show_the_histories(final):
+    reg = final.numbers["regularisation"]
+    assert list(reg) == ["p = 0", "p = 0.5"]
+    curves = {t.meta: t for t in final.figures["gap_curves"].data}
+    for name, h in reg.items():
+        assert list(curves[f"test {name}"].y) == h["test_accuracy"]
+        assert list(curves[f"train {name}"].y) == h["train_accuracy"]
+        assert list(curves[f"gap {name}"].y) == pytest.approx([a - b for a, b in
+                                                              zip(h["train_accuracy"], h["test_accuracy"])])
+        assert h["settled_gap"] == pytest.approx(settled(h["gap"]))
+    bars = {t.name: list(t.y) for t in final.figures["gap_bars"].data}
+    assert bars["gap"] == [h["settled_gap"] for h in reg.values()]
+    table = final.tables["gap"]
+    assert list(table["test accuracy"]) == [h["settled_test"] for h in reg.values()]
+    assert table["MC accuracy"].iloc[1] == final.numbers["mc"]["p = 0.5"]["accuracy"][-1]
+
+
+def test_mc_figure_shows_the_distances(final):
+    mc = final.numbers["mc"]
+    assert list(mc) == ["p = 0.5"]  # p = 0 has nothing to average
+    traces = {t.meta: t for t in final.figures["mc"].data}
+    r = mc["p = 0.5"]
+    assert list(traces["distance p = 0.5"].y) == r["distance"] and list(traces["distance p = 0.5"].x) == r["ks"]
+    assert list(traces["accuracy p = 0.5"].y) == r["accuracy"]
+    assert r["ks"][-1] == QUICK["mc_passes"]
+
+
+def test_verdicts_quote_the_numbers(final):
+    v = {x.claim: x for x in final.verdicts}
+    assert "drop probability" in v["which p"].text and v["which p"].passed is None
+    keeps = final.numbers["keep_fraction"]
+    assert f"p = 0.5: {keeps[1]['kept']:.4f}" in v["masks"].text and v["masks"].passed is True
+    exp = final.numbers["expectation"]
+    assert f"{exp['final']['inverted']:.2%}" in v["inverted dropout keeps the mean"].text
+    assert v["inverted dropout keeps the mean"].passed is True
+    assert v["test-time scaling is the same net"].passed is True
+    assert "p = 0.5: the two readings coincide" in v["test-time scaling is the same net"].text
+    reg = final.numbers["regularisation"]["p = 0"]
+    assert f"gap {reg['settled_gap']:.1%}" in v["dropout narrows the gap"].text
+    assert v["dropout narrows the gap"].passed is not None
+    r = final.numbers["mc"]["p = 0.5"]
+    assert f"{r['distance'][0]:.3f} at k = 1" in v["MC dropout approaches the eval pass"].text
+
+
+def test_same_settings_same_numbers(final):
+    again = merge_frames(run_lesson("dropout", QUICK)).numbers
+    assert again == final.numbers
+
+
+def test_a_different_seed_changes_the_masks():
+    runs = [merge_frames(run_lesson("dropout", {"parts": ["masks"], "hidden": 32, "seed": s})).numbers
+            for s in (1, 2)]
+    assert runs[0]["masks"]["masks"] != runs[1]["masks"]["masks"]
+
+
+def test_stop_ends_the_run_between_steps():
+    control = RunControl()
+    seen = []
+    for frame in run_lesson("dropout", {**QUICK, "parts": ["regularisation"], "epochs": 400}, control=control):
+        seen.append(frame)
+        if frame.message.startswith("training"):
+            control.cancel()
+    assert seen[-1].done and seen[-1].message.startswith("stopped by the user after")
+    assert seen[-1].progress < 1.0
+
+
+def test_wall_clock_budget_stops_the_run():
+    frames = list(run_lesson("dropout", {**QUICK, "parts": ["masks", "regularisation"]},
+                             control=RunControl(budget_s=0.0)))
+    assert frames[-1].done and "wall-clock budget" in frames[-1].message
+
+
+def test_the_cnn_trains_too():
+    final = merge_frames(run_lesson("dropout", {"parts": ["regularisation"], "arch": "cnn", "drop_probs": ["0.5"],
+                                                "train_images": 20, "epochs": 2, "batch_size": 10}))
+    assert final.numbers["regularisation"]["p = 0.5"]["steps"] == [1, 2, 3, 4]
+    assert "dropout narrows the gap" in {v.claim for v in final.verdicts}
+
+
+# ---- settings -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("values, fragment", [
+    ({"hidden": 40}, "hidden (40) must be a multiple of 16"),
+    ({"parts": ["mc"]}, "mc averages the nets that regularisation trains"),
+    ({"drop_probs": ["0"]}, "mc needs a net with dropout"),
+    ({"batch_size": 64, "train_images": 32}, "batch_size (64) must not exceed train_images (32)"),
+    ({"p": 1.0}, "p: Input should be less than or equal to 0.95"),
+    ({"p": -0.1}, "p: Input should be greater than or equal to 0"),
+    ({"p": math.nan}, "p"),
+    ({"lr": math.inf}, "lr"),
+    ({"drop_probs": ["0.33"]}, "unknown drop probability '0.33'; choose from 0, 0.1"),
+    ({"drop_probs": ["0.5", "0.5"]}, "duplicates"),
+    ({"drop_probs": []}, "drop_probs: List should have at least 1 item"),
+    ({"arch": "resnet"}, "arch"),
+    ({"parts": ["everything"]}, "parts"),
+    ({"train_images": 5}, "train_images: Input should be greater than or equal to 20"),
+    ({"passes": 10**9}, "passes"),
+    ({"epochs": "many"}, "epochs: Input should be a valid integer"),
+    ({"keep_prob": 0.5}, "keep_prob: unknown setting"),
+])
+def test_bad_values_get_one_clear_line(values, fragment):
+    with pytest.raises(ConfigError) as err:
+        validate_config(DropoutConfig, values)
+    assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_cli_strings():
+    cfg = validate_config(DropoutConfig, {"drop_probs": "0,0.5", "p": "0.2", "parts": "masks,expectation"})
+    assert cfg.ps == [0.0, 0.5] and cfg.p == 0.2 and cfg.parts == ["masks", "expectation"]
+
+
+def test_cost_grows_with_the_job_and_oversized_jobs_are_refused():
+    small = DropoutConfig(epochs=10)
+    assert 0 < small.cost_seconds() < DropoutConfig(epochs=100).cost_seconds() < DropoutConfig().cost_seconds()
+    assert DropoutConfig(parts=["masks"]).cost_seconds() < 1
+    with pytest.raises(ConfigError, match="too big: estimated"):
+        validate_config(DropoutConfig, {"epochs": 1000, "width": 1024, "depth": 4, "train_images": 1437,
+                                        "drop_probs": ["0", "0.25", "0.5", "0.75"]})
+
+
+def test_default_job_fits_the_budget():
+    assert validate_config(DropoutConfig).cost_seconds() < 30
+
+
+# ---- claims ---------------------------------------------------------------------------------
+
+DROPOUT_CLAIMS = sorted(c for c in CLAIMS if c.startswith("dropout."))
+
+
+def test_the_claims_are_registered():
+    assert DROPOUT_CLAIMS == ["dropout.inverted_keeps_mean", "dropout.narrows_gap",
+                              "dropout.test_time_scaling_same_net"]
+    assert all(CLAIMS[c].source == "004" and CLAIMS[c].lesson == "dropout" for c in DROPOUT_CLAIMS)
+
+
+@pytest.mark.parametrize("claim_id", DROPOUT_CLAIMS)
+def test_each_claim_holds_and_reports_its_figure(claim_id):
+    result = run_claim(claim_id)
+    assert result.passed is True, result.measured
+    assert any(ch.isdigit() for ch in result.measured)

@@ -1,0 +1,216 @@
+"""The dropout lesson's parts: seeded masks against torch's own dropout, the two conventions,
+the expectation and its predicted sampling error, the training subset, the nets, MC dropout."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from cnnbp.data import get_dataset
+from cnnbp.lessons.dropout.masks import SeededDropout, apply_mask, draw_mask, dropout, eval_scale
+from cnnbp.lessons.dropout.mc import mc_average
+from cnnbp.lessons.dropout.mechanics import checkpoints, expectation, keep_fractions, lecture_net, mask_demo
+from cnnbp.lessons.dropout.training import DropoutNet, balanced_subset, train_gap
+from cnnbp.train import RunControl, evaluate
+
+
+def torch_dropout(x: torch.Tensor, p: float, seed: int) -> torch.Tensor:
+    """torch's F.dropout with the global RNG seeded, restored afterwards (tests only)."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        return F.dropout(x, p, training=True)
+
+
+# ---- masks against torch ----------------------------------------------------------------
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
+def test_masks_and_outputs_are_torchs_own_bit_for_bit(p):
+    x = torch.randn(64, 300, generator=torch.Generator().manual_seed(1))
+    ref = torch_dropout(x, p, seed=7)
+    ours = dropout(x, p=p, generator=torch.Generator().manual_seed(7))
+    assert torch.equal(ours, ref)
+    assert torch.equal(draw_mask(x, p=p, generator=torch.Generator().manual_seed(7)).bool(), ref != 0)
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5, 0.7])
+def test_statistics_match_nn_dropout(p):
+    x = torch.ones(200_000)
+    theirs = nn.Dropout(p).train()
+    with torch.random.fork_rng():
+        torch.manual_seed(3)
+        t = theirs(x)
+    ours = SeededDropout(p, generator=torch.Generator().manual_seed(11))(x)  # another stream: statistics only
+    se = math.sqrt(p * (1 - p) / len(x))
+    for y in (t, ours):
+        assert abs(float((y != 0).float().mean()) - (1 - p)) < 4 * se
+        assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / (1 - p)))  # kept units scaled by 1/q
+        assert abs(float(y.mean()) - 1.0) < 4 * se / (1 - p)  # the mean kept: inverted dropout
+    assert theirs.eval()(x).equal(x) and SeededDropout(p, generator=torch.Generator()).eval()(x).equal(x)
+
+
+def test_the_global_rng_is_never_touched():
+    state = torch.get_rng_state()
+    layer = SeededDropout(0.5, generator=torch.Generator().manual_seed(0))
+    layer(torch.ones(1000))
+    keep_fractions([0.3], units=64, passes=10, seed=0)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_same_seed_same_masks_and_every_pass_a_new_one():
+    x = torch.ones(4, 64)
+    a = SeededDropout(0.5, generator=torch.Generator().manual_seed(5))
+    b = SeededDropout(0.5, generator=torch.Generator().manual_seed(5))
+    first, second = a(x), a(x)
+    assert torch.equal(first, b(x)) and not torch.equal(first, second)
+
+
+def test_the_lecture_convention_by_hand():
+    x = torch.tensor([[1.0, 2.0, 3.0, 4.0]])
+    mask = torch.tensor([[1.0, 0.0, 1.0, 0.0]])
+    assert apply_mask(x, mask, p=0.75).tolist() == [[4.0, 0.0, 12.0, 0.0]]  # kept / (1 - p)
+    assert apply_mask(x, mask, p=0.75, convention="lecture").tolist() == [[1.0, 0.0, 3.0, 0.0]]
+    g = torch.Generator()
+    assert dropout(x, p=0.75, generator=g, training=False, convention="lecture").tolist() == [[0.25, 0.5, 0.75, 1.0]]
+    assert eval_scale(0.75) == 1.0 and eval_scale(0.75, convention="lecture") == 0.25
+    assert dropout(x, p=0.0, generator=g).equal(x)
+
+
+@pytest.mark.parametrize("p", [1.0, -0.1, float("nan")])
+def test_bad_p_is_refused(p):
+    with pytest.raises(ValueError, match="drop probability"):
+        SeededDropout(p, generator=torch.Generator())
+
+
+def test_unknown_convention_is_refused():
+    with pytest.raises(ValueError, match="unknown dropout convention 'keep'"):
+        apply_mask(torch.ones(2), torch.ones(2), p=0.5, convention="keep")
+
+
+# ---- mechanics ------------------------------------------------------------------------------
+
+def test_keep_fractions_count_the_mask():
+    keeps = {k.p: k for k in keep_fractions([0.0, 0.5, 0.9], units=256, passes=200, seed=0)}
+    assert keeps[0.0].kept == 1.0 and keeps[0.0].z == 0.0
+    for k in keeps.values():
+        assert k.draws == 256 * 200 and abs(k.z) < 4
+    assert keeps[0.5].std_error == pytest.approx(math.sqrt(0.25 / (256 * 200)))
+
+
+def test_mask_demo_shows_the_mask_it_applied():
+    net = lecture_net(inputs=64, hidden=32, outputs=10, seed=0)
+    image = get_dataset("digits").x_test[0].flatten()
+    demo = mask_demo(net, image, p=0.5, passes=3, seed=0)
+    h = net.hidden(image[None])[0]
+    assert torch.tensor(demo.eval_hidden).flatten().equal(h)
+    for mask, dropped, keep in zip(demo.masks, demo.dropped_hidden, demo.keep_fraction):
+        m = torch.tensor(mask).flatten()
+        assert torch.allclose(torch.tensor(dropped).flatten(), h * m * 2.0)
+        assert keep == float(m.mean()) and len(mask) == 2 and len(mask[0]) == 16
+
+
+def test_checkpoints_run_from_one_to_all():
+    assert checkpoints(1) == [1]
+    ks = checkpoints(1000)
+    assert ks[0] == 1 and ks[-1] == 1000 and ks == sorted(set(ks))
+
+
+@pytest.mark.parametrize("p", [0.2, 0.5])
+def test_expectation_keeps_the_mean_within_its_sampling_error(p):
+    net = lecture_net(inputs=64, hidden=64, outputs=10, seed=0)
+    x = get_dataset("digits").x_test[:16].flatten(1)
+    e = expectation(net, x, p=p, passes=400, seed=0)
+    assert e.ks == checkpoints(400)
+    for name in ("inverted hidden", "inverted"):
+        assert 0.8 < e.final[name] / e.predicted[name][-1] < 1.2
+        assert e.errors[name][-1] < e.errors[name][0]
+    assert e.predicted["inverted hidden"][-1] == pytest.approx(math.sqrt(p / ((1 - p) * 400)))
+    assert e.final["lecture"] == pytest.approx(e.final["inverted"], rel=1e-4)  # the same net
+    assert max(e.max_abs_diff.values()) < 1e-5
+    assert e.final["lecture, no test scaling"] > 5 * e.final["lecture"]  # the scaling is needed
+    if p == 0.5:  # drop = keep probability: the slide's two readings coincide
+        assert e.final["lecture, scaled by drop p"] == e.final["lecture"]
+    else:
+        assert e.final["lecture, scaled by drop p"] > 5 * e.final["lecture"]
+
+
+def test_expectation_hidden_mean_is_exact_for_every_mask_enumerated():
+    """One image, two hidden units, p = 0.5: the four masks are equally likely; the mean of the
+    inverted outputs over them is the eval output, by hand."""
+    h = torch.tensor([2.0, 3.0])
+    masks = torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    assert apply_mask(h, masks, p=0.5).mean(0).tolist() == [2.0, 3.0]
+
+
+# ---- training ---------------------------------------------------------------------------------
+
+def test_balanced_subset_is_balanced_and_seeded():
+    y = get_dataset("digits").y_train
+    idx = balanced_subset(y, 53, num_classes=10, seed=0)
+    counts = torch.bincount(y[idx], minlength=10).tolist()
+    assert sum(counts) == 53 and max(counts) - min(counts) <= 1 and len(set(idx.tolist())) == 53
+    assert torch.equal(idx, balanced_subset(y, 53, num_classes=10, seed=0))
+    assert not torch.equal(idx, balanced_subset(y, 53, num_classes=10, seed=1))
+    with pytest.raises(ValueError, match="class 0 has only"):
+        balanced_subset(y[:30], 100, num_classes=10, seed=0)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_nets_share_their_start_and_differ_only_in_p(arch):
+    a = DropoutNet((1, 8, 8), 10, arch=arch, width=32, depth=2, p=0.0, seed=0)
+    b = DropoutNet((1, 8, 8), 10, arch=arch, width=32, depth=2, p=0.5, seed=0)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    assert [m.p for m in b.dropouts()] == [0.5, 0.5]
+    x = torch.rand(4, 1, 8, 8)
+    a.eval(), b.eval()
+    assert torch.equal(a(x), b(x))  # inverted dropout: eval is the same net
+    b.train()
+    assert not torch.equal(a(x), b(x))
+
+
+def test_training_is_reproducible_and_streams():
+    data = get_dataset("digits", seed=0)
+    kwargs = dict(arch="mlp", width=32, depth=1, train_images=40, epochs=3, batch_size=10, lr=0.05, seed=0,
+                  control=RunControl())
+    runs = [list(train_gap(data, [0.0, 0.5], **kwargs)) for _ in range(2)]
+    (first, *_), last = runs[0][0], runs[0][-1]
+    assert first == 0.0 and last[0] == 1.0
+    h0, h1 = [vars(h) for h in runs[0][-1][1]], [vars(h) for h in runs[1][-1][1]]
+    assert h0 == h1
+    assert h0[0]["steps"] == list(range(1, 13)) and h0[0]["eval_steps"][0] == 0
+    trainer = runs[0][-1][2][0]
+    assert h0[0]["test_accuracy"][-1] == evaluate(trainer.model, trainer.test_split)[1]
+    assert h0[0]["loss"] != h0[1]["loss"]  # the masks change the batches' losses
+
+
+# ---- MC dropout ---------------------------------------------------------------------------------
+
+def test_mc_without_dropout_is_the_eval_pass_exactly():
+    net = DropoutNet((1, 8, 8), 10, arch="mlp", width=16, depth=2, p=0.0, seed=0)
+    data = get_dataset("digits")
+    r = mc_average(net, data.x_test[:50], data.y_test[:50], passes=5, seed=0)
+    assert max(r.distance) < 1e-6 and r.accuracy == [r.eval_accuracy] * len(r.ks)  # float rounding of the mean
+    assert r.eval_accuracy == evaluate(net, (data.x_test[:50], data.y_test[:50]))[1]
+
+
+def test_mc_average_gets_closer_and_restores_the_model():
+    net = DropoutNet((1, 8, 8), 10, arch="mlp", width=64, depth=1, p=0.5, seed=0)
+    net.train()
+    saved = [m.generator for m in net.dropouts()]
+    state = saved[0].get_state()
+    data = get_dataset("digits")
+    r = mc_average(net, data.x_test[:100], data.y_test[:100], passes=64, seed=0)
+    assert r.distance[-1] < r.distance[0] / 3 and r.ks[-1] == 64
+    assert net.training and [m.generator for m in net.dropouts()] == saved
+    assert torch.equal(saved[0].get_state(), state)  # training's mask stream is untouched
+    again = mc_average(net, data.x_test[:100], data.y_test[:100], passes=64, seed=0)
+    assert again.distance == r.distance and again.accuracy == r.accuracy
+
+
+def test_mc_needs_dropout_layers():
+    with pytest.raises(ValueError, match="SeededDropout"):
+        mc_average(nn.Linear(2, 2), torch.zeros(1, 2), torch.zeros(1, dtype=torch.long), passes=2, seed=0)
