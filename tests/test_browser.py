@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from cnnbp.lessons import LESSONS
+
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -54,21 +56,25 @@ def set_number(page, lesson: str, field: str, value) -> None:
     box.press("Enter")
 
 
-def lesson_names() -> list[str]:
-    from cnnbp.lessons import LESSONS
+def expect_value(page, lesson: str, field: str, value) -> None:
+    """Wait until the widget of ``field`` shows ``value`` (a number box, or a dropdown's tokens)."""
+    from playwright.sync_api import expect
 
-    return list(LESSONS)
+    widget = page.locator(f"#{lesson}-{field}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        expect(widget.locator("input[type=number]")).to_have_value(str(value), timeout=10_000)
+    elif isinstance(value, list):
+        for item in value:
+            expect(widget).to_contain_text(str(item), timeout=10_000)
 
 
-@pytest.mark.parametrize("name", lesson_names())
+@pytest.mark.parametrize("name", list(LESSONS))
 def test_every_lesson_runs_in_the_browser(page, name):
-    from cnnbp.lessons import LESSONS
-
     lesson = LESSONS[name]
     page.get_by_role("tab", name=lesson.title).click()
-    for field, value in lesson.quick.items():  # the quick settings a number box can take
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            set_number(page, name, field, value)
+    page.locator(f"#{name}-quick").click()  # every widget to the lesson's quick settings
+    for field, value in lesson.quick.items():  # the page shows them before Run reads them
+        expect_value(page, name, field, value)
     page.locator(f"#{name}-run").click()
     page.locator(f"#{name}-status").get_by_text("done in").wait_for(timeout=180_000)
     plots = page.locator(f"[id^={name}-] [data-testid=plotly]")
@@ -89,6 +95,8 @@ def test_init_verdicts_in_the_page(page):
 
 def test_stop_ends_a_long_run(page):
     page.get_by_role("tab", name="Initialisation").click()
+    page.locator("#init-quick").click()
+    expect_value(page, "init", "width", LESSONS["init"].quick["width"])
     set_number(page, "init", "epochs", 10)
     page.locator("#init-run").click()
     page.locator("#init-status").get_by_text("training the CNN").wait_for(timeout=60_000)

@@ -11,6 +11,12 @@ from cnnbp.ui.widgets import build_widgets
 HEAVY = "heavy"  # one concurrency group for every training event: 2 cores, one run at a time
 
 
+def quick_values(lesson: Lesson, names: list[str]) -> list:
+    """The lesson's quick settings over its defaults, one value per widget in ``names``."""
+    fields = lesson.config.model_fields
+    return [lesson.quick.get(n, fields[n].default) for n in names]
+
+
 def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
     with gr.Tab(lesson.title, id=lesson.name):
         gr.Markdown(f"### {lesson.title}\n{lesson.summary}")
@@ -20,10 +26,11 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
                 with gr.Row():
                     run = gr.Button("Run", variant="primary", elem_id=f"{lesson.name}-run")
                     stop = gr.Button("Stop", variant="stop", elem_id=f"{lesson.name}-stop")
+                quick = gr.Button("Quick settings (a few seconds)", size="sm", elem_id=f"{lesson.name}-quick")
             with gr.Column(scale=3):
                 status = gr.Markdown("Press **Run**.", elem_id=f"{lesson.name}-status")
                 verdicts = gr.Markdown(elem_id=f"{lesson.name}-verdicts")
-                plots = [gr.Plot(label=caption, elem_id=f"{lesson.name}-{name}") for name, caption in lesson.figures]
+                plots = [gr.Plot(label=caption, elem_id=f"{lesson.name}-plot-{name}") for name, caption in lesson.figures]
                 tables = []
                 for name, caption in lesson.tables:
                     with gr.Accordion(caption, open=False):
@@ -31,6 +38,10 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
                 with gr.Accordion("Measured numbers (JSON)", open=False):
                     numbers = gr.JSON(label="numbers")
         names = list(widgets)
+        # A live demo in a lecture, or a student on two cores: every widget to the lesson's small
+        # settings (the ones the tests run), the rest to their defaults. No server work, no API.
+        quick.click(lambda: quick_values(lesson, names), inputs=None, outputs=[widgets[n] for n in names],
+                    queue=False, api_visibility="private")
         handler = make_handler(lesson, names)
         inputs, outputs = [widgets[n] for n in names], [status, verdicts, *plots, *tables, numbers]
         run.click(
