@@ -1,0 +1,244 @@
+"""The fixes for label imbalance, trained side by side on the same data, init and step budget.
+
+Every method trains the same small CNN (same initial weights) for the same number of steps,
+so they differ only in which images each batch holds (the sampler) and how each image counts
+(the loss). Finished runs keep their test-set probabilities in :data:`PREDICTIONS`, a small
+bounded cache keyed by every setting except the decision threshold: moving the threshold
+recomputes the metrics from them instead of training again.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Literal, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cnnbp.device import derive_seed, make_generator, pick_device
+from cnnbp.lessons.imbalance.data import ImbalancedData
+from cnnbp.lessons.imbalance.losses import effective_number_weights, focal_loss, inverse_frequency_weights
+from cnnbp.lessons.imbalance.samplers import BalancedBatchSampler, EpochSampler, oversample, undersample
+from cnnbp.nn import SmallCNN, init_model
+from cnnbp.train import RunControl, TrainEvent, lockstep, make_optimizer
+
+CNN_DEPTH, CNN_WIDTH = 3, 16  # small enough that 7 methods x 300 steps take ~15 s on 2 cores
+EVALS = 15  # curve points per run (evaluations of the test set during training)
+TRAIN_THREADS = 1
+
+
+@dataclass(frozen=True)
+class Method:
+    label: str
+    sampling: Literal["plain", "oversample", "undersample", "balanced_batches"]
+    loss: Literal["ce", "inverse", "effective", "focal"]
+    summary: str
+
+
+METHODS: dict[str, Method] = {
+    "none": Method("none", "plain", "ce", "the imbalanced data as it is"),
+    "oversample": Method("over-sampling", "oversample", "ce", "minority images copied up to the majority count"),
+    "undersample": Method("under-sampling", "undersample", "ce", "majority images cut to the minority count"),
+    "reweight": Method("reweighted loss", "plain", "inverse", "loss weight N / (K n_k): the inverse class ratio"),
+    "effective_number": Method("effective number", "plain", "effective",
+                               "loss weight (1 - beta) / (1 - beta^n_k) (Cui et al. 2019)"),
+    "balanced_batches": Method("balanced batches", "balanced_batches", "ce", "every batch holds each class equally"),
+    "focal": Method("focal loss", "plain", "focal", "-(1 - p_t)^gamma log p_t (Lin et al. 2017)"),
+}
+BASELINE = "majority"  # the trivial "always the majority class" model, in every table
+
+
+@dataclass
+class History:
+    """One method's run as plain numbers."""
+
+    method: str
+    steps: list[int] = field(default_factory=list)
+    loss: list[float | None] = field(default_factory=list)
+    eval_steps: list[int] = field(default_factory=list)
+    balanced_accuracy: list[float] = field(default_factory=list)  # argmax decisions
+    rare_recall: list[float] = field(default_factory=list)
+    seen: list[int] = field(default_factory=list)  # training images drawn per class
+    diverged_at: int | None = None
+
+
+class MethodTrainer:
+    """One CNN, one sampler, one loss; steps as lockstep expects (``step``, ``done``...)."""
+
+    def __init__(self, name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *,
+                 next_batch: Callable[[], torch.Tensor], loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                 steps: int, lr: float, device: torch.device):
+        self.name, self.device = name, device
+        self.model = model.to(device)
+        self.x, self.y = x.to(device), y.to(device)
+        self.next_batch, self.loss = next_batch, loss
+        self.optimizer = make_optimizer(model, lr=lr)  # SGD, momentum 0.9
+        self.total_steps, self.step_count, self.lr = steps, 0, lr
+        self.diverged, self.elapsed = False, 0.0
+        self.seen = torch.zeros(int(y.max()) + 1, dtype=torch.long)
+
+    @property
+    def done(self) -> bool:
+        return self.diverged or self.step_count >= self.total_steps
+
+    def step(self) -> TrainEvent:
+        start = time.perf_counter()
+        self.model.train()
+        idx = self.next_batch()
+        self.seen += torch.bincount(self.y[idx].cpu(), minlength=len(self.seen))
+        x, y = self.x[idx.to(self.device)], self.y[idx.to(self.device)]
+        logits = self.model(x)
+        loss = self.loss(logits, y)
+        self.step_count += 1
+        value = float(loss.detach())
+        kind: Literal["step", "diverged"] = "step"
+        if not math.isfinite(value):
+            self.diverged, kind = True, "diverged"
+        else:
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+        self.elapsed += time.perf_counter() - start
+        return TrainEvent(variant=self.name, kind=kind, step=self.step_count, epoch=0.0, loss=value,
+                          accuracy=float((logits.argmax(1) == y).float().mean()), lr=self.lr, elapsed=self.elapsed)
+
+    @torch.no_grad()
+    def probabilities(self, x: torch.Tensor) -> np.ndarray:
+        """Softmax probabilities (N, K) in float64, in eval mode."""
+        self.model.eval()
+        probs = F.softmax(self.model(x.to(self.device)).double(), dim=1).cpu().numpy()
+        self.model.train()
+        return probs
+
+
+def class_weights(method: Method, counts: Sequence[int], *, beta: float) -> torch.Tensor | None:
+    if method.loss == "inverse":
+        return inverse_frequency_weights(counts).float()
+    if method.loss == "effective":
+        return effective_number_weights(counts, beta=beta).float()
+    return None
+
+
+def make_next_batch(method: Method, y: torch.Tensor, *, batch_size: int,
+                    generator: torch.Generator) -> Callable[[], torch.Tensor]:
+    """The method's sampler as a function: call it for the next batch's indices into ``y``."""
+    if method.sampling == "balanced_batches":
+        return BalancedBatchSampler(y, batch_size=batch_size, generator=generator).next_batch
+    indices = {"plain": lambda: torch.arange(len(y)),
+               "oversample": lambda: oversample(y, generator=generator),
+               "undersample": lambda: undersample(y, generator=generator)}[method.sampling]()
+    return EpochSampler(indices, batch_size=batch_size, generator=generator).next_batch
+
+
+def make_loss(method: Method, counts: Sequence[int], *, beta: float, gamma: float,
+              device: torch.device) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    weight = class_weights(method, counts, beta=beta)
+    weight = weight.to(device) if weight is not None else None
+    if method.loss == "focal":
+        return lambda logits, y: focal_loss(logits, y, gamma=gamma)
+    return lambda logits, y: F.cross_entropy(logits, y, weight=weight)
+
+
+def build_model(data: ImbalancedData, *, seed: int) -> SmallCNN:
+    """The same initial weights for every method (the draws depend on the seed only)."""
+    model = SmallCNN(data.x_train.shape[1], data.num_classes, depth=CNN_DEPTH, width=CNN_WIDTH,
+                     image_size=data.x_train.shape[2])
+    return init_model(model, "kaiming", "relu", generator=make_generator(derive_seed(seed, "imbalance", "init")))
+
+
+def _evaluate(trainer: MethodTrainer, history: History, x: torch.Tensor, y: np.ndarray, rare: int) -> None:
+    from sklearn.metrics import balanced_accuracy_score, recall_score
+
+    pred = trainer.probabilities(x).argmax(axis=1)
+    history.eval_steps.append(trainer.step_count)
+    history.balanced_accuracy.append(float(balanced_accuracy_score(y, pred)))
+    history.rare_recall.append(float(recall_score(y == rare, pred == rare, zero_division=0)))
+    history.seen = trainer.seen.tolist()
+
+
+def train_methods(data: ImbalancedData, methods: Sequence[str], *, steps: int, batch_size: int, lr: float,
+                  beta: float, gamma: float, seed: int, eval_split: str,
+                  control: RunControl) -> Iterator[tuple[float, list[History], list[MethodTrainer]]]:
+    """Train every method in lockstep; yield (progress, histories, trainers) at step 0 and at
+    each of the ``EVALS`` evaluations on the ``eval_split`` test set (argmax decisions)."""
+    device = pick_device()
+    counts = data.counts("train")
+    x_eval, y_eval = data.tests[eval_split]
+    y_eval_np = y_eval.numpy()
+    trainers, histories = [], []
+    for name in methods:
+        method = METHODS[name]
+        gen = make_generator(derive_seed(seed, "imbalance", "batches", name))
+        trainers.append(MethodTrainer(
+            name, build_model(data, seed=seed), data.x_train, data.y_train,
+            next_batch=make_next_batch(method, data.y_train, batch_size=batch_size, generator=gen),
+            loss=make_loss(method, counts, beta=beta, gamma=gamma, device=device),
+            steps=steps, lr=lr, device=device))
+        histories.append(History(method=name))
+    for trainer, history in zip(trainers, histories):
+        _evaluate(trainer, history, x_eval, y_eval_np, data.rare)
+    yield 0.0, histories, trainers
+
+    def on_eval(i: int, trainer: MethodTrainer) -> None:
+        _evaluate(trainer, histories[i], x_eval, y_eval_np, data.rare)
+
+    # One torch thread: for a CNN this small, a second thread costs more than it saves (10x slower
+    # measured with another process on the other core).
+    for progress in lockstep(trainers, histories, control, eval_every=max(1, steps // EVALS), on_eval=on_eval,
+                             threads=TRAIN_THREADS):
+        yield progress, histories, trainers
+
+
+@dataclass
+class TrainedRun:
+    """What a finished comparison keeps: enough to recompute every metric at any threshold."""
+
+    classes: tuple[str, ...]
+    rare: int
+    majority: int
+    counts: dict[str, list[int]]  # "train" and each test set -> images per class
+    histories: list[History]
+    labels: dict[str, np.ndarray]  # test set -> (M,) true classes
+    probs: dict[str, dict[str, np.ndarray]]  # test set -> method (and the baseline) -> (M, K)
+    seconds: float
+    curves: dict | None = None  # test set -> model -> CurveMetrics, filled on first use
+    figures: dict | None = None  # the threshold-free figures, built on first use
+
+
+class PredictionCache:
+    """The last few finished runs, keyed by every setting but the threshold (thread-safe, LRU)."""
+
+    def __init__(self, max_entries: int = 8):
+        self.max_entries = max_entries
+        self._lock = threading.Lock()
+        self._runs: OrderedDict[str, TrainedRun] = OrderedDict()
+
+    def get(self, key: str) -> TrainedRun | None:
+        with self._lock:
+            run = self._runs.get(key)
+            if run is not None:
+                self._runs.move_to_end(key)
+            return run
+
+    def put(self, key: str, run: TrainedRun) -> None:
+        with self._lock:
+            self._runs[key] = run
+            self._runs.move_to_end(key)
+            while len(self._runs) > self.max_entries:
+                self._runs.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._runs.clear()
+
+    def __len__(self) -> int:
+        return len(self._runs)
+
+
+# Eight runs of 8 methods x (72 + 332) x 2..10 float64 probabilities: well under a megabyte.
+PREDICTIONS = PredictionCache()
