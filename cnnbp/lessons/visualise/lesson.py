@@ -18,7 +18,7 @@ from typing import Iterator, Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from cnnbp import plots
 from cnnbp.data.uploads import UploadError, load_image
@@ -50,6 +50,21 @@ ON_OBJECT = 0.5  # a window is "on the object" when at least half its pixels are
 NO_PRIOR = dict(jitter=0, blur_every=0, l2=0.0)  # plain gradient ascent, for contrast
 
 
+def layer_channels(dataset: str, width: int, layer: int) -> int:
+    """Channels of conv ``layer`` (1-based): SmallCNN doubles the width at each pooling, which
+    follows every second conv while the map is >= 4 px.
+
+    >>> layer_channels("digits", 8, 3), layer_channels("digits", 8, 5), layer_channels("shapes", 8, 5)
+    (16, 32, 32)
+    """
+    size = IMAGE_SIZE[dataset][0]
+    for i in range(layer - 1):
+        if i % 2 == 1 and size >= 4:
+            size //= 2
+            width *= 2
+    return width
+
+
 class VisualiseConfig(LessonConfig):
     parts: list[Part] = Field(list(PARTS), min_length=1, description="which views to compute")
     dataset: Literal["digits", "shapes"] = Field(
@@ -60,8 +75,8 @@ class VisualiseConfig(LessonConfig):
     epochs: int = Field(6, ge=1, le=30, description="training epochs (6: about 94% on digits)")
     lr: float = Field(0.01, gt=0.0, le=0.1, description="Adam learning rate")
     batch_size: int = Field(64, ge=8, le=512, description="minibatch size")
-    image_index: int = Field(0, ge=0, le=359, description="test image for the feature maps and the first "
-                             "occlusion map (digits has 360 test images)")
+    image_index: int = Field(0, ge=0, le=999, description="test image for the feature maps and the first "
+                             "occlusion map (digits has 360, shapes 1000)")
     image: str | None = Field(None, max_length=4096, description="optional PNG or JPEG of your own: "
                               "feature maps and occlusion use it (converted to the dataset's size and channels)",
                               json_schema_extra={"upload": "image"})
@@ -81,37 +96,71 @@ class VisualiseConfig(LessonConfig):
     blur_every: int = Field(4, ge=0, le=50, description="blur the image every this many steps (0: never)")
     l2: float = Field(0.01, ge=0.0, le=1.0, description="L2 pull of the pixels towards grey")
 
-    @model_validator(mode="after")
-    def _fits_the_data(self) -> "VisualiseConfig":
-        size, n_test = IMAGE_SIZE[self.dataset], TEST_IMAGES[self.dataset]
-        if self.window > min(size):
-            raise ValueError(f"window ({self.window}) must not exceed the {min(size)}-pixel images of {self.dataset}")
-        if self.stride > self.window:
-            raise ValueError(f"stride ({self.stride}) must not exceed the window ({self.window}): "
-                             "pixels between windows would never be occluded")
-        if self.embed_points > n_test:
-            raise ValueError(f"embed_points ({self.embed_points}) must not exceed the {n_test} test images "
-                             f"of {self.dataset}")
-        if self.layer > self.depth:
-            raise ValueError(f"layer ({self.layer}) must be at most the depth ({self.depth})")
-        channels = self.layer_channels()
-        if self.channel >= channels:
-            raise ValueError(f"channel ({self.channel}) must be below the {channels} channels of conv{self.layer}")
-        if self.image is not None:
-            try:
-                load_image(self.image, channels=CHANNELS[self.dataset], size=size)
-            except UploadError as err:
-                raise ValueError(f"image: {err}") from None
-        return self
+    # Cross-field checks as field validators (``info.data`` holds the fields declared above), so
+    # the message names the field and its value: "window: window (12) must not exceed ...".
+    @field_validator("window")
+    @classmethod
+    def _window_fits(cls, window: int, info: ValidationInfo) -> int:
+        dataset = info.data.get("dataset")
+        if dataset in IMAGE_SIZE and window > min(IMAGE_SIZE[dataset]):
+            raise ValueError(f"window ({window}) must not exceed the {min(IMAGE_SIZE[dataset])}-pixel images "
+                             f"of {dataset}")
+        return window
 
-    def layer_channels(self) -> int:
-        """Channels of conv ``layer``: SmallCNN doubles the width at each pooling (while the map is >= 4 px)."""
-        size, width = IMAGE_SIZE[self.dataset][0], self.width
-        for i in range(self.layer - 1):
-            if i % 2 == 1 and size >= 4:
-                size //= 2
-                width *= 2
-        return width
+    @field_validator("stride")
+    @classmethod
+    def _stride_fits(cls, stride: int, info: ValidationInfo) -> int:
+        window = info.data.get("window")
+        if window is not None and stride > window:
+            raise ValueError(f"stride ({stride}) must not exceed the window ({window}): pixels between windows "
+                             "would never be occluded")
+        return stride
+
+    @field_validator("image_index")
+    @classmethod
+    def _index_in_test_set(cls, index: int, info: ValidationInfo) -> int:
+        dataset = info.data.get("dataset")
+        if dataset in TEST_IMAGES and index >= TEST_IMAGES[dataset]:
+            raise ValueError(f"image_index ({index}) must be below the {TEST_IMAGES[dataset]} test images of {dataset}")
+        return index
+
+    @field_validator("embed_points")
+    @classmethod
+    def _points_in_test_set(cls, points: int, info: ValidationInfo) -> int:
+        dataset = info.data.get("dataset")
+        if dataset in TEST_IMAGES and points > TEST_IMAGES[dataset]:
+            raise ValueError(f"embed_points ({points}) must not exceed the {TEST_IMAGES[dataset]} test images "
+                             f"of {dataset}")
+        return points
+
+    @field_validator("layer")
+    @classmethod
+    def _layer_fits(cls, layer: int, info: ValidationInfo) -> int:
+        depth = info.data.get("depth")
+        if depth is not None and layer > depth:
+            raise ValueError(f"layer ({layer}) must be at most the depth ({depth})")
+        return layer
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_fits(cls, channel: int, info: ValidationInfo) -> int:
+        d = info.data
+        if all(k in d for k in ("dataset", "width", "layer")):
+            channels = layer_channels(d["dataset"], d["width"], d["layer"])
+            if channel >= channels:
+                raise ValueError(f"channel ({channel}) must be below the {channels} channels of conv{d['layer']}")
+        return channel
+
+    @field_validator("image")
+    @classmethod
+    def _image_decodes(cls, image: str | None, info: ValidationInfo) -> str | None:
+        dataset = info.data.get("dataset")
+        if image is not None and dataset in IMAGE_SIZE:
+            try:  # decoded here (milliseconds) so a bad file is refused before anything runs
+                load_image(image, channels=CHANNELS[dataset], size=IMAGE_SIZE[dataset])
+            except UploadError as err:
+                raise ValueError(str(err)) from None
+        return image
 
     def train_settings(self) -> TrainSettings:
         return TrainSettings(self.dataset, self.depth, self.width, self.norm, self.epochs, self.lr,
