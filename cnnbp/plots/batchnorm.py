@@ -42,7 +42,9 @@ def running_stats(run: dict, *, title: str) -> go.Figure:
     fig.update_xaxes(title_text="training step (one minibatch)")
     fig.update_yaxes(title_text="running mean", row=1, col=1)
     fig.update_yaxes(title_text="error (log)", type="log", row=1, col=2)
-    return apply_layout(fig, title, height=420)
+    apply_layout(fig, title, height=460)
+    fig.update_layout(legend=dict(y=-0.5), margin=dict(b=150))
+    return fig
 
 
 def difference_bars(bars: Sequence[dict], *, tolerance: float, floor: float, title: str) -> go.Figure:
@@ -53,7 +55,7 @@ def difference_bars(bars: Sequence[dict], *, tolerance: float, floor: float, tit
     fig = go.Figure(go.Bar(x=names, y=[v if v > 0 else floor for v in values], marker_color=color_for(0),
                            name="max |difference|", text=[f"{v:.2g}" if v > 0 else "0 (exact)" for v in values],
                            textposition="outside"))
-    fig.add_hline(y=tolerance, line_dash="dot", line_color="black", annotation_text=f"tolerance {tolerance:g}")
+    fig.add_hline(y=tolerance, line_dash="dot", line_color="black", annotation_text=f"tolerance {tolerance:.2g}")
     fig.update_yaxes(title_text="max |difference| (log)", type="log")
     return apply_layout(fig, title, height=420)
 
@@ -101,27 +103,46 @@ def scenario_curves(rows: Sequence[dict], *, target: float, title: str) -> go.Fi
 
 
 def accuracy_bars(rows: Sequence[dict], *, title: str) -> go.Figure:
-    """Test accuracy of one net evaluated several ways (``evaluation``, ``mode``, ``accuracy``);
-    eval-mode bars in one colour, train-mode bars in another."""
+    """Test accuracy of one net evaluated several ways, one horizontal bar each (``evaluation``,
+    ``mode``, ``accuracy``), top to bottom in the given order; eval mode and train mode coloured apart."""
     fig = go.Figure()
     for i, mode in enumerate(dict.fromkeys(r["mode"] for r in rows)):
         sub = [r for r in rows if r["mode"] == mode]
-        fig.add_trace(go.Bar(x=[r["evaluation"] for r in sub], y=[r["accuracy"] for r in sub],
+        fig.add_trace(go.Bar(y=[r["evaluation"] for r in sub], x=[r["accuracy"] for r in sub], orientation="h",
                              name=f"{mode} mode", marker_color=color_for(i),
                              text=[f"{r['accuracy']:.1%}" for r in sub], textposition="outside"))
-    fig.update_yaxes(title_text="test accuracy", range=[0, 1.1])
-    fig.update_xaxes(categoryorder="array", categoryarray=[r["evaluation"] for r in rows], tickangle=-20)
-    return apply_layout(fig, title, height=460)
+    fig.update_xaxes(title_text="test accuracy", range=[0, 1.12])
+    fig.update_yaxes(categoryorder="array", categoryarray=[r["evaluation"] for r in rows][::-1], automargin=True)
+    return apply_layout(fig, title, height=max(320, 48 * len(rows) + 160))
+
+
+def steps_bars(bars: Sequence[dict], *, target: float, total_steps: int, title: str) -> go.Figure:
+    """Steps each net needed to reach ``target`` test accuracy, one horizontal bar each
+    (``name``, ``steps``); nets that never did get a hatched bar at ``total_steps``."""
+    names = [b["name"] for b in bars]
+    steps = [b["steps"] for b in bars]
+    fig = go.Figure(go.Bar(y=names, x=steps, orientation="h", name="steps to target", marker_color=color_for(0),
+                           text=[f"{s}" if s is not None else "" for s in steps], textposition="outside"))
+    missing = [total_steps if s is None else None for s in steps]
+    if any(m is not None for m in missing):
+        fig.add_trace(go.Bar(y=names, x=missing, orientation="h", name=f"not reached in {total_steps} steps",
+                             marker=dict(color="rgba(127,127,127,0.35)", pattern=dict(shape="/")),
+                             text=["not reached" if m is not None else "" for m in missing], textposition="inside"))
+    fig.update_layout(barmode="overlay")
+    fig.update_xaxes(title_text=f"training steps to {target:.0%} test accuracy", range=[0, total_steps * 1.1])
+    fig.update_yaxes(categoryorder="array", categoryarray=names[::-1], automargin=True)
+    return apply_layout(fig, title, height=max(320, 40 * len(bars) + 160))
 
 
 def timing_bars(seconds: dict[str, float], times: dict[str, list[float]], *, title: str) -> go.Figure:
-    """Median milliseconds per forward for each model (bars) and every repeat (points)."""
+    """Median milliseconds per forward for each model (bars) and every repeat (points); the
+    axis stops at 3x the largest median so one slow repeat does not flatten the bars."""
     names = list(seconds)
     fig = go.Figure([
         go.Bar(x=names, y=[seconds[n] * 1e3 for n in names], name="median", marker_color=color_for(0),
                text=[f"{seconds[n] * 1e3:.3g} ms" for n in names], textposition="outside"),
         go.Scatter(x=[n for n in names for _ in times[n]], y=[t * 1e3 for n in names for t in times[n]],
-                   mode="markers", name="each repeat", marker=dict(size=5, color="black", opacity=0.4)),
+                   mode="markers", name="each repeat (slower ones off the axis)", marker=dict(size=5, color="black", opacity=0.4)),
     ])
-    fig.update_yaxes(title_text="milliseconds per forward (batch)", rangemode="tozero")
+    fig.update_yaxes(title_text="milliseconds per forward (batch)", range=[0, 3e3 * max(seconds.values())])
     return apply_layout(fig, title, height=400)

@@ -83,7 +83,7 @@ def test_training_figures_show_the_numbers(final):
         assert list(acc.x) == h["eval_steps"] and list(acc.y) == h["test_accuracy"]
         assert h["steps"][-1] == final.numbers["cnn_settings"]["total_steps"] or h["diverged_at"]
     bars = final.figures["steps_to_target"].data[0]
-    assert list(bars.x) == list(cnn) and list(bars.y) == [h["steps_to_target"] for h in cnn.values()]
+    assert list(bars.y) == list(cnn) and list(bars.x) == [h["steps_to_target"] for h in cnn.values()]
     table = final.tables["training"]
     assert list(table["net"]) == list(cnn)
 
@@ -91,7 +91,7 @@ def test_training_figures_show_the_numbers(final):
 def test_bug_figure_and_table_show_the_numbers(final):
     rows = final.numbers["bug"]["rows"]
     assert final.numbers["bug"]["model"] == "BN before act, kaiming, lr 0.05"
-    shown = {x: y for t in final.figures["bug"].data for x, y in zip(t.x, t.y)}
+    shown = {y: x for t in final.figures["bug"].data for x, y in zip(t.x, t.y)}
     assert shown == {r["evaluation"]: r["accuracy"] for r in rows}
     assert final.tables["bug"].to_dict("records") == rows
 

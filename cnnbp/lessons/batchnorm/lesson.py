@@ -25,7 +25,6 @@ from cnnbp.lessons.batchnorm.modes import ModeChecks, RunningStats, mode_checks,
 from cnnbp.lessons.batchnorm.training import EVALS_PER_EPOCH, TRAIN_THREADS, History, Variant, train_mode_bug, train_variants
 from cnnbp.nn.activations import ACTIVATIONS, get_act
 from cnnbp.nn.inits import INITS
-from cnnbp.plots import activations as act_plots
 from cnnbp.plots import batchnorm as bn_plots
 from cnnbp.train import RunControl
 
@@ -388,7 +387,7 @@ def curves_figure(histories: list[History], cfg: BatchNormConfig):
 
 
 def steps_figure(histories: list[History], cfg: BatchNormConfig, data: ImageDataset):
-    return act_plots.steps_to_target(
+    return bn_plots.steps_bars(
         [dict(name=h.name, steps=h.steps_to(cfg.target_accuracy)) for h in histories],
         target=cfg.target_accuracy, total_steps=total_steps(cfg, data),
         title=f"Training steps to {cfg.target_accuracy:.0%} test accuracy")
