@@ -9,5 +9,6 @@ from cnnbp.lessons import norms  # noqa: F401  (registers "norms")
 from cnnbp.lessons import batchnorm  # noqa: F401  (registers "batchnorm")
 from cnnbp.lessons import dropout  # noqa: F401  (registers "dropout")
 from cnnbp.lessons import imbalance  # noqa: F401  (registers "imbalance")
+from cnnbp.lessons import transfer  # noqa: F401  (registers "transfer")
 
 __all__ = ["LESSONS", "Frame", "LessonConfig", "Verdict", "get_lesson", "run_lesson"]

@@ -111,7 +111,7 @@ def test_targets_and_sources_never_share_test_images():
     assert len(src.y_test) + len(tgt.y_test) == 360  # the digits test split, cut in two by class
     flat = lambda x: {tuple(r.tolist()) for r in x.flatten(1)}  # noqa: E731
     assert not flat(src.x_train) & flat(tgt.x_test)
-    assert set(TARGETS) == {"digits_5to9", "shapes_noisy"}
+    assert set(TARGETS) == {"digits_5to9", "shapes_inverted"}
 
 
 def test_subsample_is_nested_balanced_and_seeded():

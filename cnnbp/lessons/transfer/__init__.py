@@ -1,1 +1,29 @@
-"""Transfer learning (lectures 000-004): sources, strategies, LoRA, source selection."""
+"""Transfer learning (lectures 000-004): registers the lesson "transfer" and its claims."""
+
+from cnnbp.lessons.base import Lesson, register
+from cnnbp.lessons.transfer.lesson import TransferConfig, run
+
+LESSON = register(Lesson(
+    name="transfer",
+    title="Transfer learning",
+    summary="A small pretrained source CNN (supervised or self-supervised, shipped with a hash-checked card) used "
+            "on a small target every way the lecture names, side by side: frozen features + a linear classifier "
+            "from each stage, freeze the bottom n stages, fine-tune all, discriminative learning rates, LoRA, "
+            "scratch; forgetting at a large fine-tuning rate; the target-set size swept; and 002's recipe for "
+            "picking a source (mean-feature similarity) against the accuracy each source gives.",
+    config=TransferConfig,
+    run=run,
+    figures=(
+        ("curves", "Training loss and test accuracy per strategy (dashed: the linear probe on frozen features)"),
+        ("stages", "Linear probe from each stage of the frozen source"),
+        ("params", "Accuracy against trainable parameters: LoRA vs full fine-tuning"),
+        ("forgetting", "The source task's accuracy before and after fine-tuning"),
+        ("sizes", "Accuracy and steps to a target accuracy against images per class"),
+        ("selection", "Source selection: feature similarity vs transfer accuracy"),
+    ),
+    tables=(("strategies", "Per strategy: accuracy, trainable parameters, steps to the target accuracy"),
+            ("sizes", "Per target-set size"), ("selection", "Per source")),
+    quick={"strategies": ["linear_probe", "freeze", "finetune", "lora", "scratch"], "steps": 40,
+           "sizes": [3, 20], "images_per_class": 5},
+))
+from cnnbp.lessons.transfer import claims  # noqa: E402,F401  (registers the transfer claims)

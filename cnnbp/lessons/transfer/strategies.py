@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnbp.device import derive_seed, make_generator
+from cnnbp.device import derive_seed, make_generator, torch_threads
 from cnnbp.lessons.transfer.adapters import adapt_images
 from cnnbp.lessons.transfer.lora import apply_lora
 from cnnbp.lessons.transfer.models import (build_cnn, count_params, embed, num_stages, replace_head,
@@ -200,13 +200,16 @@ def linear_probe(model: nn.Module, split: Split, *, stage: int) -> float:
     (standardised with the training images' mean and std)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
+    from threadpoolctl import threadpool_limits  # comes with scikit-learn
 
-    f_train = embed(model, split.x_train, stage=stage).numpy()  # (N, C_stage)
-    f_test = embed(model, split.x_test, stage=stage).numpy()
-    scaler = StandardScaler().fit(f_train)
-    clf = LogisticRegression(C=PROBE_C, max_iter=PROBE_MAX_ITER)
-    clf.fit(scaler.transform(f_train), split.y_train.numpy())
-    return float(np.mean(clf.predict(scaler.transform(f_test)) == split.y_test.numpy()))
+    # One thread: these fits are tiny, and BLAS threads fighting for two busy cores made them 5x slower.
+    with torch_threads(1), threadpool_limits(1):
+        f_train = embed(model, split.x_train, stage=stage).numpy()  # (N, C_stage)
+        f_test = embed(model, split.x_test, stage=stage).numpy()
+        scaler = StandardScaler().fit(f_train)
+        clf = LogisticRegression(C=PROBE_C, max_iter=PROBE_MAX_ITER)
+        clf.fit(scaler.transform(f_train), split.y_train.numpy())
+        return float(np.mean(clf.predict(scaler.transform(f_test)) == split.y_test.numpy()))
 
 
 def stage_probes(model: nn.Module, split: Split) -> list[float]:

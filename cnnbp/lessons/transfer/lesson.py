@@ -1,0 +1,405 @@
+"""Lesson "transfer": a pretrained source used on a small target every way the lecture names,
+side by side on the same target images.
+
+Parts, streamed in order:
+- compare: the linear probe on frozen features (from every stage), freeze the bottom n stages,
+  fine-tune all, discriminative learning rates, LoRA, scratch: curves, accuracy against
+  trainable parameters;
+- forgetting: fine-tuning at ``lr`` and at a large ``forget_lr``; the source task's accuracy
+  before and after (the source's own head put back);
+- sizes: the target-set size slider swept: accuracy per strategy, steps to a target accuracy
+  pretrained vs scratch, the gap at small data;
+- selection: 002's recipe (mean-feature similarity) for every source against the accuracy it gives.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Iterator, Literal
+
+import pandas as pd
+from pydantic import Field, model_validator
+
+from cnnbp.lessons.base import Frame, LessonConfig, Verdict, choice, gflop_seconds
+from cnnbp.lessons.transfer import backbones
+from cnnbp.lessons.transfer.lora import max_rank
+from cnnbp.lessons.transfer.models import DEPTH, build_cnn, num_stages
+from cnnbp.lessons.transfer.selection import mean_feature_similarity, spearman
+from cnnbp.lessons.transfer.sources import SOURCES, Source, load_source, read_card, source_problem
+from cnnbp.lessons.transfer.strategies import (EVALS, SGD_STRATEGIES, STRATEGIES, History, Run, linear_probe,
+                                               make_split, stage_probes, train_runs)
+from cnnbp.lessons.transfer.tasks import TARGETS, get_source_task, get_target, subsample
+from cnnbp.plots import transfer as tplots
+from cnnbp.train import RunControl
+
+Part = Literal["compare", "forgetting", "sizes", "selection"]
+PARTS: tuple[str, ...] = ("compare", "forgetting", "sizes", "selection")
+Strategy = Literal["linear_probe", "freeze", "finetune", "discriminative", "lora", "scratch"]
+Target = Literal["digits_5to9", "shapes_inverted"]
+SOURCE_CHOICES = {**SOURCES, backbones.NAME: None}
+# Images per class each target has (tested against the data): the slider's upper end per target.
+AVAILABLE = {"digits_5to9": 139, "shapes_inverted": 1000}
+SIZE_STRATEGIES = ("linear_probe", "freeze", "finetune", "scratch")  # the sweep: the lecture's 2x2 choices
+FRAME_INTERVAL_S = 0.8  # at most ~1 frame a second while training streams
+# Fixed before any run, never tuned to a result:
+FORGET_MARGIN = 0.05  # "loses source accuracy": the large lr's drop exceeds the small lr's by 5 points
+RHO_LINE = 0.5  # "similarity ranks the sources": Spearman rank correlation of at least 0.5
+
+
+def _step_seconds(channels: int, size: int, batch: int) -> float:
+    """One SGD step of our 4-block net on one idle core (measured: 3.9 ms at 1x8x8, 8.2 ms at
+    3x16x16, batch 32): a fixed 2 ms plus a per image-pixel cost."""
+    return 0.002 + 0.8e-6 * batch * size * size * (1 + 0.1 * (channels - 1))
+
+
+class TransferConfig(LessonConfig):
+    parts: list[Part] = Field(list(PARTS), min_length=1, description="which experiments to run")
+    target: Target = Field("digits_5to9", description="the target task (digits 5-9: new labels, same domain "
+                                                      "as the digits sources; shapes: the shapes sources' domain)")
+    source: choice(SOURCE_CHOICES, "source") = Field(
+        "digits_0to4", description="the pretrained source (assets/sources; self-supervised: digits_rotation; "
+                                   "resnet18_imagenet only where its weights are cached)")
+    strategies: list[Strategy] = Field(list(STRATEGIES), min_length=1, description="strategies to compare")
+    images_per_class: int = Field(10, ge=1, le=1000, description="target training images per class "
+                                  "(small data: 10; digits 5-9 have 139 per class)")
+    stage: int = Field(DEPTH, ge=1, le=8, description="stage whose frozen embedding the linear probe reads "
+                       "(the top: the penultimate layer)")
+    freeze_stages: int = Field(2, ge=0, le=8, description="bottom stages frozen by 'freeze' (the source has 4)")
+    lr: float = Field(0.05, gt=0.0, le=1.0, description="SGD learning rate (momentum 0.9) of every strategy")
+    lr_ratio: float = Field(0.1, gt=0.0, le=1.0, description="discriminative: lowest / highest layer learning rate")
+    forget_lr: float = Field(0.5, gt=0.0, le=5.0, description="the too-large fine-tuning rate (forgetting)")
+    lora_rank: int = Field(2, ge=1, le=64, description="LoRA rank (at most 9 for a 1-channel source's first conv)")
+    steps: int = Field(150, ge=10, le=2000, description="SGD steps of every run (the same for every set size)")
+    batch_size: int = Field(32, ge=4, le=256, description="minibatch size")
+    target_accuracy: float = Field(0.8, gt=0.0, le=1.0, description="accuracy for 'steps to reach'")
+    sizes: list[int] = Field([3, 10, 30, 100], min_length=2, max_length=6,
+                             description="images per class swept by the 'sizes' part, e.g. 3,10,30,100")
+
+    @model_validator(mode="after")
+    def _check(self) -> "TransferConfig":
+        resnet = self.source == backbones.NAME
+        problem = backbones.unavailable_reason() if resnet else source_problem(self.source)
+        if problem:
+            raise ValueError(problem)
+        if resnet and "forgetting" in self.parts:
+            raise ValueError("forgetting needs the source's own test set; ImageNet is not here: "
+                             "leave 'forgetting' out of parts for resnet18_imagenet")
+        channels = 3 if resnet else read_card(self.source)["input"]["channels"]
+        stages = 5 if resnet else DEPTH  # ResNet: stem + 4 layers; every shipped source: DEPTH conv blocks
+        if self.freeze_stages > stages:
+            raise ValueError(f"freeze_stages ({self.freeze_stages}) is more than the source's {stages} stages; "
+                             f"choose 0-{stages}")
+        if self.stage > stages:
+            raise ValueError(f"stage ({self.stage}) is more than the source's {stages} stages; choose 1-{stages}")
+        if "lora" in self.strategies and "compare" in self.parts:
+            limit = 64 if resnet else lora_rank_limit(channels)  # ResNet-18: 64 channels in its stem and 1x1 convs
+            if self.lora_rank > limit:
+                raise ValueError(f"lora_rank ({self.lora_rank}) is larger than the smallest wrapped layer allows "
+                                 f"({limit}: the first conv of a {channels}-channel source)")
+        have = AVAILABLE[self.target]
+        for name, n in [("images_per_class", self.images_per_class), *[("sizes", s) for s in self.sizes]]:
+            if not 1 <= n <= have:
+                raise ValueError(f"{name}: {n} images per class, but {self.target} has {have} per class")
+        if len(set(self.sizes)) != len(self.sizes):
+            raise ValueError(f"sizes: duplicates in {self.sizes}")
+        return self
+
+    def compare_runs(self) -> list[Run]:
+        runs = []
+        if "compare" in self.parts:
+            runs += [Run(s, self.lr) for s in self.strategies if s in SGD_STRATEGIES]
+        if "forgetting" in self.parts:
+            if not any(r.strategy == "finetune" for r in runs):
+                runs.append(Run("finetune", self.lr))
+            runs.append(Run("finetune", self.forget_lr, f"finetune, lr {self.forget_lr:g}"))
+        return runs
+
+    def cost_seconds(self) -> float:
+        card_in = SOURCE_INPUT.get(self.source, (3, 16))
+        native = (1, 8) if self.target == "digits_5to9" else (3, 16)
+        step_src, step_nat = _step_seconds(*card_in, self.batch_size), _step_seconds(*native, self.batch_size)
+        if self.source == backbones.NAME:  # ~0.22 GFLOP per 32x32 image forward + backward
+            step_src = gflop_seconds(0.22e9 * self.batch_size)
+        per_run = lambda r: self.steps * (step_nat if r == "scratch" else step_src)  # noqa: E731
+        test_images = 180 if self.target == "digits_5to9" else 400
+        eval_s = (EVALS + 1) * test_images * step_src / self.batch_size / 3  # a forward is a third of a step
+        cost = sum(per_run(r.strategy) + eval_s for r in self.compare_runs())
+        if "compare" in self.parts:
+            cost += 1.0  # four linear probes
+        if "sizes" in self.parts:
+            cost += len(self.sizes) * (sum(per_run(s) + eval_s for s in ("freeze", "finetune", "scratch")) + 0.5)
+        if "selection" in self.parts:
+            cost += 0.6 * len(SOURCES)
+        return cost
+
+
+SOURCE_INPUT = {"digits_0to4": (1, 8), "digits_rotation": (1, 8), "shapes_flat": (3, 16), "shapes_textured": (3, 16)}
+
+
+def lora_rank_limit(channels: int) -> int:
+    """The largest LoRA rank every conv of a ``channels``-input source can take."""
+    net = build_cnn(channels=channels, num_classes=2, size=8, seed=0)
+    return min(max_rank(m) for m in net.modules() if isinstance(m, type(net.blocks[0].conv)))
+
+
+# ---- the run ---------------------------------------------------------------------------------
+
+def run(cfg: TransferConfig, control: RunControl) -> Iterator[Frame]:
+    yield Frame(0.0, f"starting: source {cfg.source} -> target {cfg.target}, {len(cfg.parts)} parts")
+    source = backbones.load_resnet18() if cfg.source == backbones.NAME else load_source(cfg.source)
+    task = get_target(cfg.target)
+    x, y = subsample(task, cfg.images_per_class, seed=cfg.seed)
+    split = make_split(task, x, y, source)
+    numbers: dict = {"source": {k: source.card[k] for k in ("name", "task", "accuracy", "parameters", "sha256")},
+                     "target": {"name": cfg.target, "per_class": cfg.images_per_class, "train_images": len(y),
+                                "test_images": len(task.y_test)}}
+    verdicts: list[Verdict] = []
+    weights = {"compare": 0.45, "sizes": 0.45, "selection": 0.1}
+    wanted = [p for p in ("compare", "sizes", "selection")
+              if p in cfg.parts or (p == "compare" and "forgetting" in cfg.parts)]
+    total = sum(weights[p] for p in wanted)
+    done = 0.0
+
+    def stopped() -> Frame:
+        reason = control.stop_reason() or "stopped"
+        return Frame(done, f"{reason} after {done:.0%} of the run", verdicts=list(verdicts), numbers=dict(numbers),
+                     done=True)
+
+    if "compare" in wanted:
+        share = weights["compare"] / total
+        for frame in compare_part(cfg, source, split, task, control, numbers, verdicts, start=done, share=share):
+            yield frame
+        done += share
+        if control.stop_reason():
+            yield stopped()
+            return
+    if "sizes" in wanted:
+        share = weights["sizes"] / total
+        for frame in sizes_part(cfg, source, task, control, numbers, verdicts, start=done, share=share):
+            yield frame
+        done += share
+        if control.stop_reason():
+            yield stopped()
+            return
+    if "selection" in wanted:
+        rows = selection_rows(x, y, task, stage=num_stages(source.model))
+        rho = spearman([r["similarity"] for r in rows], [r["accuracy"] for r in rows])
+        numbers["selection"] = {"rows": rows, "spearman": rho}
+        verdicts.append(selection_verdict(rows, rho, cfg))
+        done += weights["selection"] / total
+        yield Frame(done, "sources ranked by feature similarity",
+                    figures={"selection": tplots.selection_scatter(rows, rho=rho, title=f"Which source for "
+                                                                   f"{cfg.target}? ({cfg.images_per_class} per class)")},
+                    tables={"selection": pd.DataFrame(rows)}, verdicts=list(verdicts), numbers=dict(numbers))
+    yield Frame(1.0, f"done in {control.elapsed():.1f} s", verdicts=list(verdicts), numbers=dict(numbers), done=True)
+
+
+def _train_kwargs(cfg: TransferConfig, source: Source, num_classes: int) -> dict:
+    return dict(source=source, num_classes=num_classes, steps=cfg.steps, batch_size=cfg.batch_size, seed=cfg.seed,
+                freeze_stages=cfg.freeze_stages, lora_rank=cfg.lora_rank, lr_ratio=cfg.lr_ratio)
+
+
+def compare_part(cfg: TransferConfig, source: Source, split, task, control: RunControl, numbers: dict,
+                 verdicts: list[Verdict], *, start: float, share: float) -> Iterator[Frame]:
+    probe, probes = None, []
+    figures: dict = {}
+    if "compare" in cfg.parts and "linear_probe" in cfg.strategies:
+        probes = stage_probes(source.model, split)
+        probe = probes[cfg.stage - 1]
+        numbers["linear_probe"] = {"stage": cfg.stage, "accuracy": probe, "per_stage": probes}
+    runs = cfg.compare_runs()
+    source_test = None
+    if "forgetting" in cfg.parts:  # the validator refused it for the ResNet (no ImageNet here)
+        src_task = get_source_task(source.name)
+        source_test = (src_task.x_test, src_task.y_test)
+    last, histories = 0.0, []
+    title = (f"{cfg.source} -> {cfg.target}, {cfg.images_per_class} images per class: "
+             "training loss and test accuracy per strategy")
+    probe_name = f"linear probe, stage {cfg.stage} (frozen)"
+    if runs:
+        for progress, histories in train_runs(runs, split, control=control, source_test=source_test,
+                                              **_train_kwargs(cfg, source, task.num_classes)):
+            now = time.perf_counter()
+            if progress < 1.0 and now - last < FRAME_INTERVAL_S:
+                continue
+            last = now
+            rows = [h.as_dict() for h in histories]
+            numbers["runs"] = rows
+            yield Frame(start + share * progress * 0.95, f"training {len(runs)} runs: {progress:.0%}",
+                        figures={"curves": tplots.strategy_curves(rows, probe=probe, probe_name=probe_name,
+                                                                  title=title)}, numbers=dict(numbers))
+    rows = [h.as_dict() for h in histories]
+    numbers["runs"] = rows
+    if runs:
+        figures["curves"] = tplots.strategy_curves(rows, probe=probe, probe_name=probe_name, title=title)
+    by = {h.name: h for h in histories}
+    scratch = by.get("scratch")
+    if probes:
+        figures["stages"] = tplots.stage_probes(probes, chosen=cfg.stage, scratch=scratch.final_accuracy if scratch
+                                                else None, title=f"Linear probe from each stage of the frozen "
+                                                f"{cfg.source} ({cfg.images_per_class} per class)")
+    table = strategy_table(cfg, histories, probe, source)
+    numbers["strategies"] = table
+    if "compare" in cfg.parts:
+        figures["params"] = tplots.params_vs_accuracy(
+            [r for r in table if r["strategy"] in cfg.strategies and r["lr"] in (cfg.lr, None)],
+            title="Accuracy against trainable parameters (LoRA vs full fine-tuning)")
+        verdicts.extend(compare_verdicts(cfg, by, probe))
+    if "forgetting" in cfg.parts:
+        rows_f = forgetting_rows(cfg, histories)
+        numbers["forgetting"] = rows_f
+        figures["forgetting"] = tplots.forgetting(rows_f, title=f"Forgetting: {cfg.source}'s own task before and "
+                                                  f"after fine-tuning on {cfg.target}")
+        verdicts.append(forgetting_verdict(rows_f, cfg))
+    yield Frame(start + share, f"{len(runs)} runs trained", figures=figures,
+                tables={"strategies": pd.DataFrame(table)}, verdicts=list(verdicts), numbers=dict(numbers))
+
+
+def strategy_table(cfg: TransferConfig, histories: list[History], probe: float | None, source: Source) -> list[dict]:
+    rows = []
+    if probe is not None:  # the probe trains a logistic regression on the frozen embedding, nothing else
+        params = _probe_params(cfg, source)
+        rows.append({"name": "linear_probe", "strategy": "linear_probe", "lr": None, "accuracy": probe,
+                     "trainable": params, "share": params / (sum(p.numel() for p in source.model.parameters()) + params),
+                     "steps_to_target": None})
+    for h in histories:
+        rows.append({"name": h.name, "strategy": h.strategy, "lr": h.lr, "accuracy": h.final_accuracy,
+                     "trainable": h.trainable, "share": h.trainable / h.total,
+                     "steps_to_target": h.steps_to(cfg.target_accuracy)})
+    return rows
+
+
+def _probe_params(cfg: TransferConfig, source: Source) -> int:
+    """Weights of the logistic regression on the stage-``cfg.stage`` embedding (one row per class)."""
+    from cnnbp.lessons.transfer.models import embed
+
+    width = embed(source.model, get_target(cfg.target).x_test[:1].new_zeros(1, source.channels, source.size,
+                                                                            source.size), stage=cfg.stage).shape[1]
+    return (width + 1) * get_target(cfg.target).num_classes
+
+
+def compare_verdicts(cfg: TransferConfig, by: dict[str, History], probe: float | None) -> list[Verdict]:
+    out = []
+    scratch = by.get("scratch")
+    if probe is not None and scratch is not None:
+        out.append(Verdict(
+            claim="transfer.small_similar_frozen_beats_scratch", passed=probe > scratch.final_accuracy,
+            text=f"Frozen {cfg.source} features (stage {cfg.stage}) + logistic regression: {probe:.1%} test accuracy; "
+                 f"scratch after {cfg.steps} steps: {scratch.final_accuracy:.1%} ({cfg.images_per_class} images per "
+                 f"class of {cfg.target})."))
+    finetune = by.get("finetune")
+    if finetune is not None and scratch is not None:
+        f, s = finetune.steps_to(cfg.target_accuracy), scratch.steps_to(cfg.target_accuracy)
+        out.append(Verdict(
+            claim="transfer.pretrained_converges_faster", passed=f is not None and (s is None or f < s),
+            text=f"Steps to {cfg.target_accuracy:.0%} test accuracy: fine-tuned {f if f is not None else 'never'}, "
+                 f"scratch {s if s is not None else 'never'} (of {cfg.steps}; measured every "
+                 f"{max(1, cfg.steps // EVALS)} steps)."))
+    lora = by.get("lora")
+    if lora is not None and finetune is not None:
+        out.append(Verdict(
+            claim="LoRA", passed=None,
+            text=f"LoRA rank {cfg.lora_rank}: {lora.final_accuracy:.1%} with {lora.trainable:,} trainable parameters "
+                 f"({lora.trainable / lora.total:.0%}); full fine-tuning {finetune.final_accuracy:.1%} with "
+                 f"{finetune.trainable:,} (100%)."))
+    return out
+
+
+def forgetting_rows(cfg: TransferConfig, histories: list[History]) -> list[dict]:
+    return [{"name": h.name, "lr": h.lr, "before": h.source_before, "after": h.source_after,
+             "drop": h.source_before - h.source_after, "target": h.final_accuracy}
+            for h in histories if h.strategy == "finetune" and h.source_before is not None]
+
+
+def forgetting_verdict(rows: list[dict], cfg: TransferConfig) -> Verdict:
+    low = next(r for r in rows if r["lr"] == cfg.lr)
+    high = next(r for r in rows if r["lr"] == cfg.forget_lr)
+    return Verdict(
+        claim="transfer.large_lr_forgets", passed=high["drop"] > low["drop"] + FORGET_MARGIN,
+        text=f"Source-task accuracy of {cfg.source}: {low['before']:.1%} before; after fine-tuning at lr {cfg.lr:g}: "
+             f"{low['after']:.1%}, at lr {cfg.forget_lr:g}: {high['after']:.1%} (target accuracy {low['target']:.1%} "
+             f"vs {high['target']:.1%}; line: the larger rate loses {FORGET_MARGIN:.0%} more).")
+
+
+# ---- target-set size -------------------------------------------------------------------------
+
+def sizes_part(cfg: TransferConfig, source: Source, task, control: RunControl, numbers: dict,
+               verdicts: list[Verdict], *, start: float, share: float) -> Iterator[Frame]:
+    rows: list[dict] = []
+    sizes = sorted(cfg.sizes)
+    for i, n in enumerate(sizes):
+        x, y = subsample(task, n, seed=cfg.seed)
+        split = make_split(task, x, y, source)
+        runs = [Run(s, cfg.lr) for s in ("freeze", "finetune", "scratch")]
+        histories: list[History] = []
+        for _, histories in train_runs(runs, split, control=control, **_train_kwargs(cfg, source, task.num_classes)):
+            pass
+        if control.stop_reason():
+            return
+        by = {h.strategy: h for h in histories}
+        probe = linear_probe(source.model, split, stage=cfg.stage)
+        rows.append({"per_class": n, "train_images": len(y),
+                     "accuracy": {"linear_probe": probe, **{s: h.final_accuracy for s, h in by.items()}},
+                     "steps_to": {s: h.steps_to(cfg.target_accuracy) for s, h in by.items()}})
+        numbers["sizes"] = rows
+        fig = tplots.size_sweep(rows, strategies=SIZE_STRATEGIES, target=cfg.target_accuracy,
+                                title=f"{cfg.source} -> {cfg.target}: accuracy and convergence against the target-set size")
+        final = i == len(sizes) - 1
+        if final:
+            verdicts.extend(size_verdicts(cfg, rows))
+        yield Frame(start + share * (i + 1) / len(sizes), f"target-set size {n} per class done",
+                    figures={"sizes": fig}, tables={"sizes": size_table(rows)} if final else {},
+                    verdicts=list(verdicts), numbers=dict(numbers))
+
+
+def size_table(rows: list[dict]) -> pd.DataFrame:
+    flat = []
+    for r in rows:
+        flat.append({"per_class": r["per_class"], **{f"acc_{s}": r["accuracy"][s] for s in SIZE_STRATEGIES},
+                     **{f"steps_{s}": r["steps_to"][s] for s in ("finetune", "scratch")}})
+    return pd.DataFrame(flat)
+
+
+def size_verdicts(cfg: TransferConfig, rows: list[dict]) -> list[Verdict]:
+    small, large = rows[0], rows[-1]
+    gap_small = small["accuracy"]["finetune"] - small["accuracy"]["scratch"]
+    gap_large = large["accuracy"]["finetune"] - large["accuracy"]["scratch"]
+    frozen_large = max(large["accuracy"]["linear_probe"], large["accuracy"]["freeze"])
+    return [
+        Verdict(claim="transfer.large_finetune_beats_freezing",
+                passed=large["accuracy"]["finetune"] > frozen_large,
+                text=f"{large['per_class']} images per class: fine-tune all {large['accuracy']['finetune']:.1%}, "
+                     f"linear probe {large['accuracy']['linear_probe']:.1%}, bottom {cfg.freeze_stages} stages frozen "
+                     f"{large['accuracy']['freeze']:.1%}."),
+        Verdict(claim="gap at small data", passed=None,
+                text=f"Pretrained minus scratch: {gap_small:+.1%} at {small['per_class']} per class, {gap_large:+.1%} "
+                     f"at {large['per_class']} (lecture: 9.9 vs 3.5 AP, a gap that closes with data)."),
+    ]
+
+
+# ---- source selection ------------------------------------------------------------------------
+
+def selection_rows(x, y, task, *, stage: int) -> list[dict]:
+    """For every shipped source: the mean-feature similarity with the target images ``x`` and
+    the linear-probe accuracy (top stage) those images give on the target test set."""
+    rows = []
+    for name in SOURCES:
+        if source_problem(name):
+            continue
+        src = load_source(name)
+        split = make_split(task, x, y, src)
+        rows.append({"source": name, "similarity": mean_feature_similarity(src, x),
+                     "accuracy": linear_probe(src.model, split, stage=num_stages(src.model))})
+    return rows
+
+
+def selection_verdict(rows: list[dict], rho: float, cfg: TransferConfig) -> Verdict:
+    order = sorted(rows, key=lambda r: -r["similarity"])
+    return Verdict(
+        claim="transfer.similarity_ranks_sources", passed=rho >= RHO_LINE,
+        text="Mean-feature cosine similarity -> linear-probe accuracy on "
+             f"{cfg.target}: " + ", ".join(f"{r['source']} {r['similarity']:.3f} -> {r['accuracy']:.1%}" for r in order)
+             + f"; Spearman {rho:.2f} (line: {RHO_LINE:g}).")
+
+
+__all__ = ["AVAILABLE", "PARTS", "TARGETS", "TransferConfig", "run"]

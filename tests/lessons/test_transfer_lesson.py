@@ -1,0 +1,167 @@
+"""The transfer lesson end to end on quick settings: frames, figures = numbers, verdicts, stop,
+bad settings (each kind), and every claim."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from cnnbp.claims import CLAIMS, run_claim
+from cnnbp.lessons import get_lesson, run_lesson
+from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
+from cnnbp.lessons.transfer import sources as sources_mod
+from cnnbp.lessons.transfer.lesson import AVAILABLE, TransferConfig
+from cnnbp.lessons.transfer.tasks import get_target
+from cnnbp.train import RunControl
+
+LESSON = get_lesson("transfer")
+QUICK = dict(LESSON.quick)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return list(run_lesson("transfer", QUICK))
+
+
+@pytest.fixture(scope="module")
+def final(frames):
+    return merge_frames(frames)
+
+
+def test_stream_starts_at_once_streams_training_and_ends_done(frames):
+    assert frames[0].progress == 0.0 and not frames[0].figures
+    assert frames[-1].done and frames[-1].progress == 1.0 and frames[-1].message.startswith("done in")
+    progress = [f.progress for f in frames]
+    assert progress == sorted(progress)
+    assert sum(f.message.startswith("training") for f in frames) >= 1
+    assert any("curves" in f.figures for f in frames if f.message.startswith("training"))
+
+
+def test_every_declared_figure_and_table_arrives(final):
+    assert set(final.figures) == {name for name, _ in LESSON.figures}
+    assert set(final.tables) == {name for name, _ in LESSON.tables}
+    json.dumps(final.numbers)
+
+
+def test_curves_show_every_run_and_the_probe(final):
+    runs = final.numbers["runs"]
+    fig = final.figures["curves"]
+    names = [r["name"] for r in runs]
+    assert names == ["freeze", "finetune", "lora", "scratch", "finetune, lr 0.5"]
+    acc = {t.name: t for t in fig.data if t.xaxis == "x2"}
+    for r in runs:
+        assert list(acc[r["name"]].y) == r["test_accuracy"] and list(acc[r["name"]].x) == r["eval_steps"]
+        assert r["steps"][-1] == QUICK["steps"]
+    probe = final.numbers["linear_probe"]
+    assert list(acc["linear probe, stage 4 (frozen)"].y) == [probe["accuracy"]] * 2
+    assert probe["accuracy"] == probe["per_stage"][3]
+    assert list(final.figures["stages"].data[0].y) == probe["per_stage"]
+
+
+def test_trainable_parameter_counts(final):
+    rows = {r["name"]: r for r in final.numbers["strategies"]}
+    total = rows["finetune"]["trainable"]
+    assert total == final.numbers["source"]["parameters"] - (32 * 5 + 5) + (32 * 5 + 5)  # 5 classes either side
+    # freeze 2 stages: conv1 (1*16*9 + 16 bias) and conv2 (16*16*9 + 16) stop training
+    assert rows["freeze"]["trainable"] == total - (1 * 16 * 9 + 16) - (16 * 16 * 9 + 16)
+    # LoRA rank 2 on 4 convs + the head in full
+    assert rows["lora"]["trainable"] == 2 * ((9 + 16) + (144 + 16) + (144 + 32) + (288 + 32)) + 32 * 5 + 5
+    assert rows["linear_probe"]["trainable"] == (32 + 1) * 5
+    params = {t.name: (t.x[0], t.y[0]) for t in final.figures["params"].data}
+    assert params["lora"] == (rows["lora"]["trainable"], rows["lora"]["accuracy"])
+    assert "finetune, lr 0.5" not in params
+
+
+def test_forgetting_numbers_and_figure(final):
+    rows = final.numbers["forgetting"]
+    assert [r["lr"] for r in rows] == [0.05, 0.5]
+    src_acc = final.numbers["source"]["accuracy"]
+    assert all(r["before"] == pytest.approx(src_acc, abs=1e-4) for r in rows)
+    fig = final.figures["forgetting"]
+    assert list(fig.data[1].y) == [r["after"] for r in rows]
+    assert all(0.0 <= r["after"] <= 1.0 for r in rows)
+
+
+def test_sizes_and_selection_show_the_numbers(final):
+    rows = final.numbers["sizes"]
+    assert [r["per_class"] for r in rows] == QUICK["sizes"]
+    assert [r["train_images"] for r in rows] == [5 * n for n in QUICK["sizes"]]
+    fig = final.figures["sizes"]
+    ft = next(t for t in fig.data if t.name == "finetune" and t.xaxis == "x")
+    assert list(ft.y) == [r["accuracy"]["finetune"] for r in rows]
+    sel = final.numbers["selection"]
+    assert [r["source"] for r in sel["rows"]] == list(sources_mod.SOURCES)
+    assert [t.x[0] for t in final.figures["selection"].data] == [r["similarity"] for r in sel["rows"]]
+    assert f"{sel['spearman']:.2f}" in final.figures["selection"].layout.title.text
+
+
+def test_verdicts_carry_the_measured_numbers(final):
+    claims = {v.claim: v for v in final.verdicts}
+    assert {"transfer.small_similar_frozen_beats_scratch", "transfer.large_lr_forgets",
+            "transfer.large_finetune_beats_freezing", "transfer.similarity_ranks_sources"} <= set(claims)
+    probe = final.numbers["linear_probe"]["accuracy"]
+    assert f"{probe:.1%}" in claims["transfer.small_similar_frozen_beats_scratch"].text
+
+
+def test_stop_ends_with_a_done_frame():
+    control = RunControl()
+    frames = []
+    for frame in run_lesson("transfer", {**QUICK, "parts": ["compare"]}, control=control):
+        frames.append(frame)
+        if frame.message.startswith("training"):
+            control.cancel()
+    assert frames[-1].done and "stopped by the user" in frames[-1].message
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"freeze_stages": 5}, "freeze_stages (5) is more than the source's 4 stages"),
+    ({"stage": 6}, "stage (6) is more than the source's 4 stages"),
+    ({"lora_rank": 10}, "lora_rank (10) is larger than the smallest wrapped layer allows (9"),
+    ({"images_per_class": 500}, "images_per_class: 500 images per class, but digits_5to9 has 139"),
+    ({"sizes": "3,3"}, "duplicates"),
+    ({"source": "imagenet"}, "unknown source 'imagenet'"),
+    ({"strategies": []}, "strategies"),
+    ({"steps": 10_000}, "steps"),
+    ({"lr": float("nan")}, "lr"),
+])
+def test_bad_settings_get_one_clear_line(values, message):
+    with pytest.raises(ConfigError, match=None) as err:
+        validate_config(TransferConfig, values)
+    assert message in str(err.value)
+
+
+def test_shapes_source_takes_a_larger_rank_and_the_shapes_target_more_images():
+    assert validate_config(TransferConfig, {"source": "shapes_flat", "lora_rank": 16, "target": "shapes_inverted",
+                                            "images_per_class": 500, "parts": ["compare"]}).lora_rank == 16
+
+
+def test_missing_or_tampered_source_is_refused_before_anything_runs(tmp_path, monkeypatch):
+    for ext in (".pt", ".json"):
+        shutil.copy(sources_mod.SOURCES_DIR / f"digits_0to4{ext}", tmp_path)
+    monkeypatch.setattr(sources_mod, "SOURCES_DIR", tmp_path)
+    (tmp_path / "digits_0to4.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ConfigError, match="corrupt or was changed; rebuild it with: python -m cnnbp pretrain digits_0to4"):
+        validate_config(TransferConfig, {})
+    (tmp_path / "digits_0to4.pt").unlink()
+    with pytest.raises(ConfigError, match="digits_0to4.pt is missing"):
+        validate_config(TransferConfig, {})
+
+
+def test_available_images_per_class_match_the_data():
+    assert {t: get_target(t).per_class_available() for t in AVAILABLE} == AVAILABLE
+
+
+def test_defaults_fit_the_cost_budget():
+    cost = TransferConfig().cost_seconds()
+    assert 5 < cost < 30
+    quick = validate_config(TransferConfig, QUICK).cost_seconds()
+    assert quick < cost / 2
+
+
+@pytest.mark.parametrize("claim", [c for c in CLAIMS if c.startswith("transfer.")])
+def test_claim_runs_and_reports_numbers(claim):
+    result = run_claim(claim)
+    assert result.passed is not None, result.measured
+    assert any(ch.isdigit() for ch in result.measured)
