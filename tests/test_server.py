@@ -12,7 +12,7 @@ import torch
 
 from cnnbp.lessons import LESSONS
 from cnnbp.lessons.base import field_choices, validate_config
-from cnnbp.ui.widgets import field_order
+from cnnbp.ui.widgets import field_order, upload_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,6 +29,8 @@ def positional(lesson, values: dict) -> list:
 def bad_values(info) -> list:
     """Values no field of this kind may accept, whatever the widget would have allowed."""
     annotation = info.annotation
+    if upload_kind(info):  # Gradio refuses non-file payloads itself, unnamed; files: test_visualise_upload.py
+        return []
     if typing.get_origin(annotation) is list:
         return [[], ["bogus-name"], 12, None]
     if field_choices(info) is not None:

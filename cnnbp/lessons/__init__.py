@@ -8,6 +8,7 @@ from cnnbp.lessons import init  # noqa: F401  (registers "init")
 from cnnbp.lessons import norms  # noqa: F401  (registers "norms")
 from cnnbp.lessons import batchnorm  # noqa: F401  (registers "batchnorm")
 from cnnbp.lessons import dropout  # noqa: F401  (registers "dropout")
+from cnnbp.lessons import visualise  # noqa: F401  (registers "visualise")
 from cnnbp.lessons import imbalance  # noqa: F401  (registers "imbalance")
 from cnnbp.lessons import transfer  # noqa: F401  (registers "transfer")
 

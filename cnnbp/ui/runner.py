@@ -20,6 +20,7 @@ from cnnbp.lessons.base import ConfigError, Frame, Lesson, Verdict, merge_frames
 from cnnbp.train import RunControl
 from cnnbp.ui import warmup
 from cnnbp.ui.cache import RESULTS
+from cnnbp.ui.widgets import upload_fields
 
 log = logging.getLogger("cnnbp.ui")
 
@@ -74,11 +75,24 @@ def frame_outputs(frame: Frame, lesson: Lesson, *, note: str = "") -> list[Any]:
     return values
 
 
+def uploaded_path(value: Any) -> Any:
+    """An upload box's raw value (``preprocess=False``: a FileData dict, or None) -> the file's path.
+
+    Gradio has already refused paths outside its upload folder; anything that is not a FileData
+    dict passes through for the Config to refuse by name.
+    """
+    if isinstance(value, dict) and isinstance(value.get("path"), str):
+        return value["path"]
+    return value
+
+
 def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[list[Any]]]:
     """A generator handler whose API parameters are the Config's field names."""
+    uploads = upload_fields(lesson.config)
 
     def handler(*args: Any) -> Iterator[list[Any]]:
         values, request, progress = args[: len(names)], args[len(names)], args[len(names) + 1]
+        values = [uploaded_path(v) if n in uploads else v for n, v in zip(names, values)]
         try:
             cfg = validate_config(lesson.config, dict(zip(names, values)))
         except ConfigError as err:

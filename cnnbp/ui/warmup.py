@@ -1,8 +1,8 @@
 """Start-up warm-up in a background thread: pay one-time costs before the first click.
 
 torch imports its compiler stack the first time an optimiser is built (~1.5 s here), plotly
-its subplot machinery, scikit-learn its digits. None of that should fall on a student's click,
-and none of it may block the first page load, hence a daemon thread. Then it runs every
+its subplot machinery, scikit-learn its digits, umap-learn its numba kernels (~15 s). None of
+that should fall on a student's click, and none of it may block the first page load, hence a daemon thread. Then it runs every
 lesson's default settings into the result cache, so a class pressing Run on the defaults is
 served at once; a real request cancels that (between two steps) and takes the cores.
 """
@@ -69,8 +69,22 @@ def warm_up() -> float:
     return time.perf_counter() - start
 
 
+def warm_umap() -> float | None:
+    """Import umap-learn and compile its numba kernels on a tiny array (the visualise lesson's
+    embeddings): ~15-40 s on 2 cores that must never fall on a click. Seconds taken, None if it failed;
+    a run that arrives first waits for it and says so (``embeddings.UMAP_READY``)."""
+    try:
+        from cnnbp.lessons.visualise.embeddings import warm_umap as compile_umap
+
+        return compile_umap()
+    except Exception:  # only an optimisation: the run compiles it itself
+        log.exception("UMAP warm-up failed")
+        return None
+
+
 def _warm_all(defaults: bool) -> None:
     warm_up()
+    warm_umap()
     if defaults:
         try:
             log.info("cached the defaults of %d lesson(s)", warm_defaults())

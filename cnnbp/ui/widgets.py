@@ -28,11 +28,26 @@ def _bounds(info) -> tuple[float | None, float | None]:
     return lo, hi
 
 
+def upload_kind(info) -> str | None:
+    """``"image"`` for a Config field declared ``json_schema_extra={"upload": "image"}`` (its value is
+    the path of an uploaded file), else None."""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return extra.get("upload")
+
+
+def upload_fields(config: type[LessonConfig]) -> set[str]:
+    """The Config fields whose widget is an upload box."""
+    return {name for name, info in config.model_fields.items() if upload_kind(info)}
+
+
 def widget_for(name: str, info, *, elem_id: str | None = None) -> gr.components.Component:
     """One input component for Config field ``name``."""
     label = name.replace("_", " ")
     common = {"label": label, "info": info.description, "elem_id": elem_id}
     default = info.default
+    if upload_kind(info) == "image":  # a file-path field: an upload box (PNG/JPEG checked by the Config)
+        return gr.Image(type="filepath", sources=["upload"], label=f"{label}: {info.description}",
+                        elem_id=elem_id, height=180)
     options = field_choices(info)
     annotation = info.annotation
     if options is not None:
