@@ -1,0 +1,185 @@
+"""The imbalance lesson end to end on quick settings: frames, figures = numbers, every metric
+recomputed with sklearn from the kept predictions, the live threshold (re-scored, never
+re-trained), determinism, stop, and every claim."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn import metrics as skm
+
+import cnnbp.lessons.imbalance  # noqa: F401  (registers the lesson and its claims)
+from cnnbp.claims import CLAIMS, run_claim
+from cnnbp.lessons import get_lesson, run_lesson
+from cnnbp.lessons.base import merge_frames, validate_config
+from cnnbp.lessons.imbalance import lesson as imb
+from cnnbp.lessons.imbalance.metrics import decide
+from cnnbp.lessons.imbalance.training import BASELINE, PREDICTIONS
+from cnnbp.train import RunControl
+
+LESSON = get_lesson("imbalance")
+QUICK = dict(LESSON.quick)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    PREDICTIONS.clear()
+    return list(run_lesson("imbalance", QUICK))
+
+
+@pytest.fixture(scope="module")
+def final(frames):
+    return merge_frames(frames)
+
+
+@pytest.fixture(scope="module")
+def trained(frames):
+    return PREDICTIONS.get(validate_config(LESSON.config, QUICK).training_key())
+
+
+def test_stream_starts_at_once_streams_training_and_ends_done(frames):
+    assert frames[0].progress == 0.0 and not frames[0].figures
+    assert "histogram" in frames[1].figures
+    assert any(f.message.startswith("training") and "curves" in f.figures for f in frames)
+    assert frames[-1].done and frames[-1].progress == 1.0 and frames[-1].message.startswith("done in")
+    assert [f.progress for f in frames] == sorted(f.progress for f in frames)
+
+
+def test_every_declared_figure_and_table_arrives(final):
+    assert set(final.figures) == {name for name, _ in LESSON.figures}
+    assert set(final.tables) == {name for name, _ in LESSON.tables}
+    json.dumps(final.numbers)
+
+
+def test_every_metric_is_sklearns_on_the_kept_predictions(final, trained):
+    t = final.numbers["threshold"]
+    for test_set, by_model in final.numbers["metrics"].items():
+        y = trained.labels[test_set]
+        assert set(by_model) == {BASELINE, *QUICK["methods"]}
+        for model, m in by_model.items():
+            probs = trained.probs[test_set][model]
+            pred = decide(probs, rare=1, threshold=t)
+            assert m["accuracy"] == skm.accuracy_score(y, pred)
+            assert m["balanced_accuracy"] == skm.balanced_accuracy_score(y, pred)
+            assert m["macro_f1"] == skm.f1_score(y, pred, average="macro", zero_division=0)
+            assert m["recall"] == skm.recall_score(y, pred, average=None, zero_division=0).tolist()
+            assert m["precision"] == skm.precision_score(y, pred, average=None, zero_division=0).tolist()
+            assert m["confusion"] == skm.confusion_matrix(y, pred).tolist()
+            assert m["roc_auc"] == skm.roc_auc_score(y == 1, probs[:, 1])
+            assert m["pr_auc"] == skm.average_precision_score(y == 1, probs[:, 1])
+
+
+def test_the_table_shows_the_numbers_and_the_baseline(final):
+    table = final.tables["metrics"]
+    assert len(table) == 2 * (1 + len(QUICK["methods"]))
+    row = table[(table["test set"] == "same_ratio") & (table["model"] == "majority baseline")].iloc[0]
+    base = final.numbers["metrics"]["same_ratio"][BASELINE]
+    assert row["accuracy"] == base["accuracy"] == 325 / 332 and row["rare recall"] == 0.0 and row["ROC-AUC"] == 0.5
+
+
+def test_figures_show_the_numbers(final):
+    shown = final.numbers["metrics"][final.numbers["shown_test_set"]]
+    roc = final.figures["roc"]
+    line = next(tr for tr in roc.data if tr.name.startswith("none (AUC"))
+    assert list(line.x) == shown["none"]["roc_fpr"] and list(line.y) == shown["none"]["roc_tpr"]
+    point = next(tr for tr in roc.data if tr.name == "none at t = 0.5")
+    assert (point.x[0], point.y[0]) == (shown["none"]["fpr"][1], shown["none"]["recall"][1])
+    pr = final.figures["pr"]
+    chance = pr.data[0]
+    assert list(chance.y) == [shown["none"]["prevalence"]] * 2 == [0.5, 0.5]
+    heat = next(tr for tr in final.figures["confusion"].data if tr.name == "over-sampling")
+    assert [list(r) for r in heat.z] == shown["oversample"]["confusion_normalised"]
+    assert [list(r) for r in heat.customdata] == shown["oversample"]["confusion"]
+    bars = final.figures["histogram"]
+    train = next(tr for tr in bars.data if tr.name == "training set")
+    assert list(train.y) == final.numbers["counts"]["train"] == [1298, 26]
+
+
+def test_samplers_drew_the_class_shares_they_promise(final):
+    seen = {h["method"]: h["seen"] for h in final.numbers["histories"]}
+    assert sum(seen["undersample"]) == 60 * 52  # 26 + 26 images left: the batch is all of them
+    assert all(sum(s) <= 60 * 64 for s in seen.values())
+    none = seen["none"][1] / sum(seen["none"])
+    assert abs(none - 26 / 1324) < 0.01  # plain batches follow the 1:50 ratio
+    for method in ("oversample", "undersample", "balanced_batches"):
+        assert abs(seen[method][1] / sum(seen[method]) - 0.5) < 0.02, (method, seen[method])
+    assert seen["balanced_batches"] == [1920, 1920]  # 32 + 32 in every batch of 64
+
+
+def test_threshold_change_rescores_without_training(final, trained, monkeypatch):
+    def no_training(*args, **kwargs):
+        raise AssertionError("a threshold change must not train")
+
+    monkeypatch.setattr(imb, "train_methods", no_training)
+    monkeypatch.setattr(imb, "build_data", no_training)
+    moved = list(run_lesson("imbalance", {**QUICK, "threshold": 0.05}))
+    assert len(moved) == 1 and moved[0].done and "no training" in moved[0].message
+    m = moved[0].numbers["metrics"]["balanced"]["none"]
+    y, probs = trained.labels["balanced"], trained.probs["balanced"]["none"]
+    assert m["recall"][1] == skm.recall_score(y, probs[:, 1] >= 0.05)
+    assert m["recall"][1] >= final.numbers["metrics"]["balanced"]["none"]["recall"][1]  # a lower bar finds more
+    assert moved[0].numbers["histories"] == final.numbers["histories"]
+    back = merge_frames(run_lesson("imbalance", QUICK))
+    assert back.numbers == final.numbers  # the same threshold again: the same numbers
+
+
+def test_same_settings_same_numbers_and_another_seed_differs(final):
+    PREDICTIONS.clear()
+    again = merge_frames(run_lesson("imbalance", {**QUICK, "methods": ["none"], "steps": 20}))
+    PREDICTIONS.clear()
+    twice = merge_frames(run_lesson("imbalance", {**QUICK, "methods": ["none"], "steps": 20}))
+    other = merge_frames(run_lesson("imbalance", {**QUICK, "methods": ["none"], "steps": 20, "seed": 1}))
+    assert again.numbers == twice.numbers
+    assert again.numbers["histories"] != other.numbers["histories"]
+
+
+def test_verdicts_quote_the_numbers(final):
+    texts = {v.claim: v for v in final.verdicts}
+    assert set(texts) == {"accuracy paradox", "fixes raise the rare recall", "under-sampling trades",
+                          "positives outnumber negatives", "negatives outnumber positives"}
+    assert texts["accuracy paradox"].passed is True and "97.9%" in texts["accuracy paradox"].text
+    a = texts["positives outnumber negatives"]
+    assert a.passed is True and "FPR 1.000" in a.text and "ROC-AUC 0.500" in a.text
+
+
+def test_multiclass_shapes_runs_and_has_no_binary_scenarios():
+    final = merge_frames(run_lesson("imbalance", {"dataset": "shapes", "task": "multiclass", "rare_class": 2,
+                                                  "ratio": 10, "methods": ["none", "balanced_batches"],
+                                                  "steps": 12, "test_set": "same_ratio"}))
+    assert final.done and final.numbers["scenarios"] is None and "scenarios" not in final.tables
+    assert final.numbers["counts"]["train"] == [232, 108, 50, 500]  # class 3 the head, class 2 the tail
+    assert final.numbers["shown_test_set"] == "same_ratio"
+    conf = final.numbers["metrics"]["same_ratio"]["none"]["confusion"]
+    assert [sum(r) for r in conf] == final.numbers["counts"]["same_ratio"]
+
+
+def test_stop_ends_the_run_between_steps_and_keeps_nothing():
+    PREDICTIONS.clear()
+    control, seen = RunControl(), []
+    for frame in run_lesson("imbalance", {**QUICK, "steps": 2000, "methods": ["none"]}, control=control):
+        seen.append(frame)
+        if frame.message.startswith("training"):
+            control.cancel()
+    assert seen[-1].done and seen[-1].message.startswith("stopped by the user after") and seen[-1].progress < 1
+    assert len(PREDICTIONS) == 0
+
+
+# ---- claims ---------------------------------------------------------------------------------
+
+IMBALANCE_CLAIMS = sorted(c for c in CLAIMS if c.startswith("imbalance."))
+
+
+def test_the_claims_are_registered():
+    assert IMBALANCE_CLAIMS == [
+        "imbalance.accuracy_paradox", "imbalance.balanced_batches_help", "imbalance.f1_when_negatives_dominate",
+        "imbalance.fpr_auc_when_positives_dominate", "imbalance.oversampling_helps",
+        "imbalance.plain_below_balanced", "imbalance.reweighting_helps", "imbalance.undersampling_trades"]
+
+
+@pytest.mark.parametrize("claim_id", IMBALANCE_CLAIMS)
+def test_each_claim_holds_and_reports_its_figure(claim_id):
+    result = run_claim(claim_id)
+    assert result.passed is True, result.measured
+    assert any(ch.isdigit() for ch in result.measured)
