@@ -17,7 +17,7 @@ from plotly.subplots import make_subplots
 from cnnbp.plots.common import apply_layout, color_for
 
 LIT = "#d62728"
-UNLIT = "rgba(120, 120, 120, 0.18)"
+UNLIT = "#9e9e9e"
 
 
 def _word(h: int, w: int, width: int) -> int:
@@ -38,18 +38,19 @@ def tensor_picture(panels: Sequence[dict], *, title: str, n_cols: int = 2) -> go
         n, c, h, w = p["shape"]
         lit = {tuple(cell) for cell in p["lit"]}
         cells = list(itertools.product(range(n), range(c), range(h), range(w)))
-        groups = [("shares the statistic", [x for x in cells if x in lit], dict(size=5, color=LIT, opacity=0.9)),
-                  ("other cells", [x for x in cells if x not in lit], dict(size=3, color=UNLIT)),
-                  ("chosen cell", [tuple(p["chosen"])], dict(size=8, color="black", symbol="diamond"))]
-        for name, members, marker in groups:
-            fig.add_trace(go.Scatter3d(
+        groups = [("shares the statistic", [x for x in cells if x in lit], dict(size=6, color=LIT), 0.95),
+                  ("other cells", [x for x in cells if x not in lit], dict(size=4, color=UNLIT), 0.3),
+                  ("chosen cell", [tuple(p["chosen"])], dict(size=9, color="black", symbol="diamond"), 1.0)]
+        for name, members, marker, opacity in groups:
+            fig.add_trace(go.Scatter3d(opacity=opacity,
                 x=[m[0] for m in members], y=[m[1] for m in members], z=[_word(m[2], m[3], w) for m in members],
                 mode="markers", marker=marker, name=f"{p['title']}: {name}", meta=p["kind"],
                 showlegend=False,
                 text=[f"book {m[0]}, page {m[1]}, word ({m[2]}, {m[3]})" for m in members],
                 hovertemplate="%{text}<extra>" + name + "</extra>"),
                 row=i // n_cols + 1, col=i % n_cols + 1)
-    axes = dict(xaxis_title="N: book", yaxis_title="C: page", zaxis_title="H x W: word")
+    axes = dict(xaxis=dict(title="N: book", dtick=1), yaxis=dict(title="C: page", dtick=1),
+                zaxis=dict(title="H x W: word", dtick=1))
     for k in range(len(panels)):
         fig.update_layout({f"scene{'' if k == 0 else k + 1}": dict(
             **axes, aspectmode="cube", camera=dict(eye=dict(x=1.6, y=-1.6, z=1.0)))})
@@ -91,26 +92,30 @@ def batch_sweep(series: Sequence[dict], *, title: str, extra: Sequence[dict] = (
         fig.add_trace(go.Scatter(x=[p["batch_size"]], y=[p["accuracy"]], mode="markers+text", name=p["name"],
                                  text=[p["name"]], textposition="bottom center",
                                  marker=dict(color="black", size=11, symbol=p.get("symbol", "x"))))
-    fig.update_xaxes(title_text="batch size (images per step)", type="log", autorange="reversed")
+    ticks = sorted({b for s in series for b in s["batch_sizes"]} | {p["batch_size"] for p in extra}, reverse=True)
+    fig.update_xaxes(title_text="batch size (images per step)", type="log", autorange="reversed",
+                     tickvals=ticks, ticktext=[str(b) for b in ticks])
     fig.update_yaxes(title_text="final test accuracy", range=[0, 1.02])
     return apply_layout(fig, title, height=420)
 
 
 def contrast_maps(images: Sequence[dict], *, title: str) -> go.Figure:
     """Rows of (before, after, |after - before|) heat maps. ``images``: dicts with ``name``,
-    ``before`` and ``after`` (2-D lists), ``change`` (the max abs change, for the row title)."""
+    ``before`` and ``after`` (2-D lists), ``change`` (the max abs change, for the row title).
+    The |change| maps share one colour scale (white: no change), so rows compare at a glance."""
     titles = []
     for im in images:
         titles += [f"{im['name']}: before", f"{im['name']}: after", f"|change|, max {im['change']:.2g}"]
     fig = make_subplots(rows=len(images), cols=3, subplot_titles=titles, horizontal_spacing=0.06,
                         vertical_spacing=0.09)
+    top = max(max(im["change"] for im in images), 1e-12)
     for r, im in enumerate(images, start=1):
         diff = [[abs(a - b) for a, b in zip(ra, rb)] for ra, rb in zip(im["after"], im["before"])]
         lo = min(min(min(row) for row in im["before"]), min(min(row) for row in im["after"]))
         hi = max(max(max(row) for row in im["before"]), max(max(row) for row in im["after"]))
         for col, z, scale in ((1, im["before"], "Greys"), (2, im["after"], "Greys"), (3, diff, "Reds")):
             fig.add_trace(go.Heatmap(z=z, colorscale=scale, showscale=False, name=f"{im['name']} {col}",
-                                     zmin=0 if col == 3 else lo, zmax=max(im["change"], 1e-12) if col == 3 else hi,
+                                     zmin=0 if col == 3 else lo, zmax=top if col == 3 else hi,
                                      hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>"),
                           row=r, col=col)
     fig.update_yaxes(autorange="reversed", showticklabels=False)
@@ -129,6 +134,8 @@ def lines_over(series: Sequence[dict], *, x_title: str, y_title: str, title: str
                                  line=dict(color=color_for(i))))
     if reference is not None:
         fig.add_hline(y=reference["y"], line_dash="dot", line_color="black", annotation_text=reference["name"])
-    fig.update_xaxes(title_text=x_title, type="log" if log_x else "linear")
+    ticks = sorted({x for s in series for x in s["x"]})
+    fig.update_xaxes(title_text=x_title, type="log" if log_x else "linear", tickvals=ticks,
+                     ticktext=[f"{x:g}" for x in ticks])
     fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
     return apply_layout(fig, title, height=400)

@@ -185,10 +185,14 @@ class NormsConfig(LessonConfig):
         if "batch_one" in self.parts:
             cost += steps(1, self.sweep_images, self.sweep_epochs) + evaluate
         if "sync" in self.parts:
-            for s in self.sync_specs():  # the K-device loop adds a little per device
-                cost += (steps(self.sync_batch, n, self.epochs) * (1 + s.devices / 16)
-                         + evaluate * (EVALS_PER_EPOCH * self.epochs + 1))
+            per_run = steps(self.sync_batch, n, self.epochs) + evaluate * (EVALS_PER_EPOCH * self.epochs + 1)
+            cost += per_run * len(self.sync_specs())
         return cost
+
+
+def _n(count: int, word: str) -> str:
+    """"1 epoch", "3 epochs"."""
+    return f"{count} {word}{'s' * (count != 1)}"
 
 
 def cfg_pixels(cfg: NormsConfig) -> int:
@@ -338,7 +342,7 @@ def run(cfg: NormsConfig, control: RunControl) -> Iterator[Frame]:
                            "runs": [dict(r.as_dict(), name=r.name, devices=s.devices, sync=s.sync,
                                          per_device_batch=cfg.sync_batch / s.devices)
                                     for r, s in zip(runs, specs)]}
-        verdicts.append(sync_verdict(numbers["sync"], cfg))
+        verdicts.append(sync_verdict(numbers["sync"], cfg, numbers.get("compare")))
         yield frame("SyncBatchNorm simulated", figures=sync_figures(numbers["sync"], cfg),
                     tables={"sync": sync_table(numbers["sync"])})
         if control.stop_reason():
@@ -371,7 +375,7 @@ def picture_numbers(cfg: NormsConfig) -> dict:
 
 def _picture_title(kind: str, p: dict, cfg: NormsConfig) -> str:
     label = f"GroupNorm, G = {cfg.picture_groups}" if kind == "group" else p["label"]
-    return f"{label}: over {p['axes']}, {p['set_size']} cells per statistic"
+    return f"{label}: over {p['axes']}, {p['set_size']} cells per statistic<br><sup>{p['reading']}</sup>"
 
 
 def picture_figure(numbers: dict, cfg: NormsConfig):
@@ -462,7 +466,7 @@ def compare_curves(runs: list[NormRun], cfg: NormsConfig):
 def compare_bars(numbers: dict, cfg: NormsConfig):
     rows = [r for r in numbers["summary"] if r["mean"] is not None]
     return norm_plots.final_accuracy_bars(
-        rows, title=f"Final test accuracy after {cfg.epochs} epochs ({cfg.seeds} seed{'s' * (cfg.seeds > 1)}), "
+        rows, title=f"Final test accuracy after {_n(cfg.epochs, 'epoch')} ({cfg.seeds} seed{'s' * (cfg.seeds > 1)}), "
                     "time per epoch in the bars")
 
 
@@ -477,7 +481,7 @@ def compare_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
     ranked = sorted((r for r in numbers["summary"] if r["mean"] is not None), key=lambda r: -r["mean"])
     best = f" Best: {ranked[0]['norm']}." if ranked else ""
     return Verdict(claim="norms side by side", text=(
-        f"Same CNN ({cfg.depth} convs, width {cfg.width}), same data order and init per seed, {cfg.epochs} epochs at "
+        f"Same CNN ({cfg.depth} convs, width {cfg.width}), same data order and init per seed, {_n(cfg.epochs, 'epoch')} at "
         f"batch {cfg.batch_size}, lr {cfg.lr:g}; final test accuracy: " + "; ".join(parts) + "." + best))
 
 
@@ -506,8 +510,8 @@ def sweep_figure(numbers: dict, cfg: NormsConfig, batch_one_run: NormRun | None)
         extra.append(dict(name="BatchNorm at batch 1", batch_size=1, accuracy=batch_one_run.final_accuracy))
     return norm_plots.batch_sweep(
         series, extra=extra,
-        title=f"Final test accuracy as the batch shrinks ({cfg.sweep_images} training images, {cfg.sweep_epochs} "
-              f"epochs, lr x batch / {cfg.batch_size})")
+        title=f"Final test accuracy as the batch shrinks ({cfg.sweep_images} training images, "
+              f"{_n(cfg.sweep_epochs, 'epoch')}, lr x batch / {cfg.batch_size})")
 
 
 def sweep_table(runs: list[NormRun]) -> pd.DataFrame:
@@ -536,7 +540,7 @@ def sweep_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
                     + f". At batch {smallest} BatchNorm's statistics in the first layers still pool {smallest} x "
                     f"{cfg_pixels(cfg)} positions per channel.")
     return Verdict(claim="GroupNorm vs BatchNorm at small batches", passed=passed, text=(
-        f"Final test accuracy, {cfg.sweep_images} training images, {cfg.sweep_epochs} epochs at every batch size "
+        f"Final test accuracy, {cfg.sweep_images} training images, {_n(cfg.sweep_epochs, 'epoch')} at every batch size "
         f"(lr scaled linearly with the batch, as the GroupNorm paper trains): " + "; ".join(lines) + "." + verdict))
 
 
@@ -576,7 +580,7 @@ def batch_one_verdict(result: BatchOneResult, cnn: NormRun | None, sweep: dict |
         if cnn.final_accuracy is None:
             text += f"Our BatchNorm CNN at batch 1 diverged at step {cnn.diverged_at}."
         else:
-            text += (f"Our BatchNorm CNN trained at batch 1 ({cfg.sweep_images} images, {cfg.sweep_epochs} epochs): "
+            text += (f"Our BatchNorm CNN trained at batch 1 ({cfg.sweep_images} images, {_n(cfg.sweep_epochs, 'epoch')}): "
                      f"{cnn.final_accuracy:.1%} test accuracy in eval mode")
             bn = (sweep or {}).get("summary", {}).get("batch")
             if bn and bn["batch_sizes"]:
@@ -645,7 +649,7 @@ def sync_figures(numbers: dict, cfg: NormsConfig) -> dict:
         x_title="images per device", y_title="final test accuracy",
         reference=dict(name=f"synchronised ({synced['final_accuracy']:.1%})", y=synced["final_accuracy"])
         if synced else None,
-        title=f"Test accuracy after {cfg.epochs} epochs, batch {cfg.sync_batch} split over K devices")
+        title=f"Test accuracy after {_n(cfg.epochs, 'epoch')}, batch {cfg.sync_batch} split over K devices")
     return figs
 
 
@@ -660,7 +664,7 @@ def sync_table(numbers: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def sync_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
+def sync_verdict(numbers: dict, cfg: NormsConfig, compare: dict | None = None) -> Verdict:
     check = numbers["check"]
     diffs = ", ".join(f"{k} {v:.2g} ({check['relative_diff'][k]:.1g} of its largest value)"
                       for k, v in check["max_abs_diff"].items())
@@ -671,4 +675,16 @@ def sync_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
     return Verdict(claim="SyncBatchNorm", passed=check["equal"], text=(
         f"Synchronised statistics over {check['devices']} simulated devices equal whole-batch BatchNorm: max abs "
         f"diff {diffs} (tolerance {check['tolerance']:g}, relative). Per-device statistics of a batch of {cfg.sync_batch}: "
-        f"{noise}. Test accuracy after {cfg.epochs} epochs: {accs}."))
+        f"{noise}. Test accuracy after {_n(cfg.epochs, 'epoch')}: {accs}." + _plain_bn_note(numbers, cfg, compare)))
+
+
+def _plain_bn_note(numbers: dict, cfg: NormsConfig, compare: dict | None) -> str:
+    """The synchronised run against plain BatchNorm's side-by-side run of the same seed, where
+    the two share the batch size: the same network, so the same accuracy up to rounding."""
+    plain = (compare or {}).get("runs", {}).get(f"batch, seed {cfg.seed}")
+    synced = next((r for r in numbers["runs"] if r["sync"]), None)
+    if not plain or not synced or cfg.batch_size != cfg.sync_batch or plain["final_accuracy"] is None \
+            or synced["final_accuracy"] is None:
+        return ""
+    return (f" Plain BatchNorm at batch {cfg.batch_size} (side by side, same seed): {plain['final_accuracy']:.1%}, "
+            f"the synchronised simulation {synced['final_accuracy']:.1%}.")
