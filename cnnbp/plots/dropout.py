@@ -54,9 +54,12 @@ def expectation(ks: Sequence[int], errors: dict[str, Sequence[float]], predicted
                 title: str) -> go.Figure:
     """Relative error of the mean of k training passes against the eval output, log-log."""
     fig = go.Figure()
+    dashes = [d for d in DASHES if d != "dot"]  # dotted: the predicted lines
     for i, (name, err) in enumerate(errors.items()):
+        # series that coincide (inverted and lecture always; "scaled by drop p" at p = 0.5) stay
+        # visible through each other's dashes
         fig.add_trace(go.Scatter(x=list(ks), y=list(err), mode="lines+markers", name=name, meta=name,
-                                 line=dict(color=color_for(i)), marker=dict(size=4)))
+                                 line=dict(color=color_for(i), dash=dashes[i % len(dashes)]), marker=dict(size=4)))
     for name, pred in predicted.items():
         i = list(errors).index(name)
         fig.add_trace(go.Scatter(x=list(ks), y=list(pred), mode="lines", name=f"{name}: sampling error alone",
@@ -84,7 +87,7 @@ def gap_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
                                  showlegend=False, meta=f"gap {h['name']}", line=dict(color=color)), row=1, col=2)
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=1)
-    fig.update_yaxes(title_text="gap (accuracy points)", row=1, col=2)
+    fig.update_yaxes(title_text="train - test accuracy", row=1, col=2)
     return apply_layout(fig, title, height=420)
 
 
