@@ -6,8 +6,9 @@
    torch's optimiser import), kept apart from the lesson's own time.
 2. The whole lesson on its default settings (digits 0-4 -> 5-9, 10 images per class: four
    linear probes, six SGD runs of 150 steps in lockstep, the size sweep of 4 sizes x 3 runs,
-   source selection over the four shipped sources): start to the final frame, the first frame,
-   the first training frame, and each part's share.
+   the rule-of-thumb cells of the dissimilar source (2 sizes x 3 runs at 3x16x16), source
+   selection over the four shipped sources): start to the final frame, the first frame, the
+   first training frame, and when each part ends.
 3. The cost estimate the server uses to refuse oversized jobs, next to the measured time.
 
 Everything in this process, one after the other; medians of ``--repeats``.
@@ -43,6 +44,8 @@ def one_run() -> dict[str, float]:
             marks["compare + forgetting done"] = now
         if frame.message.startswith("target-set size"):
             marks["sizes done"] = now
+        if frame.message.startswith("rule-of-thumb table"):
+            marks["rule of thumb done"] = now
     marks["whole lesson"] = time.perf_counter() - start
     return marks
 

@@ -91,3 +91,17 @@ def selection_scatter(rows: Sequence[dict], *, rho: float, title: str) -> go.Fig
     fig.update_xaxes(title_text="cosine similarity of the mean feature vectors")
     fig.update_yaxes(title_text="linear-probe test accuracy on the target")
     return apply_layout(fig, f"{title} (Spearman rank correlation {rho:.2f})")
+
+
+def rule_of_thumb(cells: Sequence[dict], *, strategies: Sequence[str], title: str) -> go.Figure:
+    """The lecture's 2x2 table as bars: one group per cell ({similar, dissimilar} x {small, large}),
+    one bar per strategy; the cell's label names the best one and the lecture's advice."""
+    labels = [f"{c['similarity']} source ({c['source']}),<br>{c['size']} target ({c['per_class']}/class)<br>"
+              f"best: {c['best']}; lecture: {c['lecture']}" for c in cells]
+    fig = go.Figure()
+    for i, s in enumerate(strategies):
+        values = [c["accuracy"][s] for c in cells]
+        fig.add_trace(go.Bar(x=labels, y=values, name=s, marker_color=color_for(i),
+                             text=[f"{v:.0%}" for v in values], textposition="outside"))
+    fig.update_yaxes(title_text="test accuracy", range=[0, 1.15])
+    return apply_layout(fig, title, height=460)

@@ -7,6 +7,7 @@ import json
 import shutil
 
 import pytest
+import torch
 
 from cnnbp.claims import CLAIMS, run_claim
 from cnnbp.lessons import get_lesson, run_lesson
@@ -97,6 +98,22 @@ def test_sizes_and_selection_show_the_numbers(final):
     assert f"{sel['spearman']:.2f}" in final.figures["selection"].layout.title.text
 
 
+def test_rule_of_thumb_cells_reuse_the_sweep_and_name_the_best(final):
+    cells = final.numbers["rule"]
+    assert [(c["similarity"], c["size"]) for c in cells] == [("similar", "small"), ("similar", "large"),
+                                                             ("dissimilar", "small"), ("dissimilar", "large")]
+    sweep = {r["per_class"]: r for r in final.numbers["sizes"]}
+    for c in cells[:2]:  # the chosen source is the similar one: its cells are the sweep's rows
+        assert c["source"] == "digits_0to4" and c["accuracy"] == sweep[c["per_class"]]["accuracy"]
+    assert cells[2]["source"] == "shapes_flat"
+    for c in cells:
+        assert c["accuracy"][c["best"]] == max(c["accuracy"].values())
+    bars = {t.name: list(t.y) for t in final.figures["rule"].data}
+    assert bars["finetune"] == [c["accuracy"]["finetune"] for c in cells]
+    table = final.tables["rule"]
+    assert list(table["source"]) == ["similar", "dissimilar"] and "lecture: freeze" in table.iloc[0, 1]
+
+
 def test_verdicts_carry_the_measured_numbers(final):
     claims = {v.claim: v for v in final.verdicts}
     assert {"transfer.small_similar_frozen_beats_scratch", "transfer.large_lr_forgets",
@@ -119,8 +136,11 @@ def test_stop_ends_with_a_done_frame():
     ({"freeze_stages": 5}, "freeze_stages (5) is more than the source's 4 stages"),
     ({"stage": 6}, "stage (6) is more than the source's 4 stages"),
     ({"lora_rank": 10}, "lora_rank (10) is larger than the smallest wrapped layer allows (9"),
+    ({"forget_lr": 0.01}, "forget_lr (0.01) must be larger than lr (0.05)"),
     ({"images_per_class": 500}, "images_per_class: 500 images per class, but digits_5to9 has 139"),
     ({"sizes": "3,3"}, "duplicates"),
+    ({"sizes": "0,3"}, "sizes.0: Input should be greater than or equal to 1"),
+    ({"sizes": "3,500"}, "sizes: 500 images per class, but digits_5to9 has 139"),
     ({"source": "imagenet"}, "unknown source 'imagenet'"),
     ({"strategies": []}, "strategies"),
     ({"steps": 10_000}, "steps"),
@@ -130,6 +150,43 @@ def test_bad_settings_get_one_clear_line(values, message):
     with pytest.raises(ConfigError, match=None) as err:
         validate_config(TransferConfig, values)
     assert message in str(err.value)
+
+
+def test_resnet_option_says_why_it_is_unavailable():
+    from cnnbp.lessons.transfer.backbones import unavailable_reason
+
+    reason = unavailable_reason()
+    if not reason:
+        pytest.skip("ResNet-18 ImageNet weights are cached on this machine")
+    with pytest.raises(ConfigError, match="resnet18_imagenet is unavailable: its ImageNet weights are not cached"):
+        validate_config(TransferConfig, {"source": "resnet18_imagenet"})
+
+
+def test_resnet_source_runs_the_strategies_on_a_state_dict_the_test_saves(tmp_path, monkeypatch):
+    import hashlib
+
+    from torchvision.models import resnet18
+
+    from cnnbp.lessons.transfer import backbones
+
+    path = tmp_path / backbones.FILE
+    torch.save(resnet18(weights=None).state_dict(), path)
+    monkeypatch.setattr(backbones, "weights_path", lambda: path)
+    monkeypatch.setattr(backbones, "HASH_PREFIX", hashlib.sha256(path.read_bytes()).hexdigest()[:8])
+    with pytest.raises(ConfigError, match="forgetting needs the source's own test set"):
+        validate_config(TransferConfig, {"source": "resnet18_imagenet"})
+    settings = {"source": "resnet18_imagenet", "parts": ["compare"], "strategies": ["linear_probe", "lora"],
+                "steps": 10, "images_per_class": 2, "stage": 5, "freeze_stages": 5, "lora_rank": 4}
+    final = merge_frames(run_lesson("transfer", settings))
+    assert final.done and len(final.numbers["linear_probe"]["per_stage"]) == 5
+    rows = {r["name"]: r for r in final.numbers["strategies"]}
+    assert rows["linear_probe"]["trainable"] == (512 + 1) * 5  # logistic regression on the 512-d embedding
+    assert 0 < rows["lora"]["share"] < 0.1 and final.numbers["runs"][0]["steps"][-1] == 10
+
+
+def test_sizes_accept_the_text_box_and_the_cli_forms():
+    assert validate_config(TransferConfig, {"sizes": "[3, 10, 30, 100]"}).sizes == [3, 10, 30, 100]
+    assert validate_config(TransferConfig, {"sizes": "3, 20"}).sizes == [3, 20]
 
 
 def test_shapes_source_takes_a_larger_rank_and_the_shapes_target_more_images():

@@ -19,10 +19,12 @@ LESSON = register(Lesson(
         ("params", "Accuracy against trainable parameters: LoRA vs full fine-tuning"),
         ("forgetting", "The source task's accuracy before and after fine-tuning"),
         ("sizes", "Accuracy and steps to a target accuracy against images per class"),
+        ("rule", "The rule-of-thumb table measured: {similar, dissimilar} source x {small, large} target"),
         ("selection", "Source selection: feature similarity vs transfer accuracy"),
     ),
     tables=(("strategies", "Per strategy: accuracy, trainable parameters, steps to the target accuracy"),
-            ("sizes", "Per target-set size"), ("selection", "Per source")),
+            ("sizes", "Per target-set size"), ("rule", "The lecture's 2x2 table with the measured accuracies"),
+            ("selection", "Per source")),
     quick={"strategies": ["linear_probe", "freeze", "finetune", "lora", "scratch"], "steps": 40,
            "sizes": [3, 20], "images_per_class": 5},
 ))

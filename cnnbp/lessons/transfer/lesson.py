@@ -15,10 +15,10 @@ Parts, streamed in order:
 from __future__ import annotations
 
 import time
-from typing import Iterator, Literal
+from typing import Annotated, Any, Iterator, Literal
 
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from cnnbp.lessons.base import Frame, LessonConfig, Verdict, choice, gflop_seconds
 from cnnbp.lessons.transfer import backbones
@@ -32,14 +32,22 @@ from cnnbp.lessons.transfer.tasks import TARGETS, get_source_task, get_target, s
 from cnnbp.plots import transfer as tplots
 from cnnbp.train import RunControl
 
-Part = Literal["compare", "forgetting", "sizes", "selection"]
-PARTS: tuple[str, ...] = ("compare", "forgetting", "sizes", "selection")
+Part = Literal["compare", "forgetting", "sizes", "rule", "selection"]
+PARTS: tuple[str, ...] = ("compare", "forgetting", "sizes", "rule", "selection")
 Strategy = Literal["linear_probe", "freeze", "finetune", "discriminative", "lora", "scratch"]
 Target = Literal["digits_5to9", "shapes_inverted"]
 SOURCE_CHOICES = {**SOURCES, backbones.NAME: None}
 # Images per class each target has (tested against the data): the slider's upper end per target.
 AVAILABLE = {"digits_5to9": 139, "shapes_inverted": 1000}
 SIZE_STRATEGIES = ("linear_probe", "freeze", "finetune", "scratch")  # the sweep: the lecture's 2x2 choices
+# The rule-of-thumb table: per target, a source of the same domain and one of another domain.
+SIMILAR = {"digits_5to9": "digits_0to4", "shapes_inverted": "shapes_flat"}
+DISSIMILAR = {"digits_5to9": "shapes_flat", "shapes_inverted": "digits_0to4"}
+# The lecture's advice (000, 001, 002; 001 says "fine-tune all" where 000 says "fine-tune many")
+ADVICE = {("similar", "small"): ("freeze", "linear_probe"), ("similar", "large"): ("finetune",),
+          ("dissimilar", "small"): ("linear_probe",), ("dissimilar", "large"): ("scratch",)}
+ADVICE_TEXT = {("similar", "small"): "freeze", ("similar", "large"): "fine-tune many / all",
+               ("dissimilar", "small"): "SVM from low-level features first", ("dissimilar", "large"): "train from scratch"}
 FRAME_INTERVAL_S = 0.8  # at most ~1 frame a second while training streams
 # Fixed before any run, never tuned to a result:
 FORGET_MARGIN = 0.05  # "loses source accuracy": the large lr's drop exceeds the small lr's by 5 points
@@ -72,8 +80,18 @@ class TransferConfig(LessonConfig):
     steps: int = Field(150, ge=10, le=2000, description="SGD steps of every run (the same for every set size)")
     batch_size: int = Field(32, ge=4, le=256, description="minibatch size")
     target_accuracy: float = Field(0.8, gt=0.0, le=1.0, description="accuracy for 'steps to reach'")
-    sizes: list[int] = Field([3, 10, 30, 100], min_length=2, max_length=6,
+    sizes: list[Annotated[int, Field(ge=1, le=1000)]] = Field([3, 10, 30, 100], min_length=2, max_length=6,
                              description="images per class swept by the 'sizes' part, e.g. 3,10,30,100")
+
+    @field_validator("sizes", mode="before")
+    @classmethod
+    def _sizes_as_text(cls, value: Any) -> Any:
+        """Accept the UI text box's "[3, 10, 30, 100]" as well as the CLI's "3,10,30,100"."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            return [v.strip().strip("[]").strip() if isinstance(v, str) else v for v in value]
+        return value
 
     @model_validator(mode="after")
     def _check(self) -> "TransferConfig":
@@ -95,11 +113,14 @@ class TransferConfig(LessonConfig):
             limit = 64 if resnet else lora_rank_limit(channels)  # ResNet-18: 64 channels in its stem and 1x1 convs
             if self.lora_rank > limit:
                 raise ValueError(f"lora_rank ({self.lora_rank}) is larger than the smallest wrapped layer allows "
-                                 f"({limit}: the first conv of a {channels}-channel source)")
+                                 f"({limit}: min(outputs, inputs) of the {self.source} conv with the fewest)")
         have = AVAILABLE[self.target]
         for name, n in [("images_per_class", self.images_per_class), *[("sizes", s) for s in self.sizes]]:
-            if not 1 <= n <= have:
+            if n > have:
                 raise ValueError(f"{name}: {n} images per class, but {self.target} has {have} per class")
+        if "forgetting" in self.parts and self.forget_lr <= self.lr:
+            raise ValueError(f"forget_lr ({self.forget_lr:g}) must be larger than lr ({self.lr:g}) to compare "
+                             "forgetting at a small and a large fine-tuning rate")
         if len(set(self.sizes)) != len(self.sizes):
             raise ValueError(f"sizes: duplicates in {self.sizes}")
         return self
@@ -128,6 +149,9 @@ class TransferConfig(LessonConfig):
             cost += 1.0  # four linear probes
         if "sizes" in self.parts:
             cost += len(self.sizes) * (sum(per_run(s) + eval_s for s in ("freeze", "finetune", "scratch")) + 0.5)
+        if "rule" in self.parts:  # the other source's small and large cells, at 3x16x16 at worst
+            other = _step_seconds(3, 16, self.batch_size) * self.steps
+            cost += 2 * (2 * other + per_run("scratch") + 3 * eval_s + 0.5)
         if "selection" in self.parts:
             cost += 0.6 * len(SOURCES)
         return cost
@@ -154,8 +178,8 @@ def run(cfg: TransferConfig, control: RunControl) -> Iterator[Frame]:
                      "target": {"name": cfg.target, "per_class": cfg.images_per_class, "train_images": len(y),
                                 "test_images": len(task.y_test)}}
     verdicts: list[Verdict] = []
-    weights = {"compare": 0.45, "sizes": 0.45, "selection": 0.1}
-    wanted = [p for p in ("compare", "sizes", "selection")
+    weights = {"compare": 0.4, "sizes": 0.3, "rule": 0.2, "selection": 0.1}
+    wanted = [p for p in ("compare", "sizes", "rule", "selection")
               if p in cfg.parts or (p == "compare" and "forgetting" in cfg.parts)]
     total = sum(weights[p] for p in wanted)
     done = 0.0
@@ -168,16 +192,27 @@ def run(cfg: TransferConfig, control: RunControl) -> Iterator[Frame]:
     if "compare" in wanted:
         share = weights["compare"] / total
         for frame in compare_part(cfg, source, split, task, control, numbers, verdicts, start=done, share=share):
+            frame.progress = min(frame.progress, 1.0)
             yield frame
-        done += share
+        done = min(1.0, done + share)  # float sums may pass 1 by a hair
         if control.stop_reason():
             yield stopped()
             return
     if "sizes" in wanted:
         share = weights["sizes"] / total
         for frame in sizes_part(cfg, source, task, control, numbers, verdicts, start=done, share=share):
+            frame.progress = min(frame.progress, 1.0)
             yield frame
-        done += share
+        done = min(1.0, done + share)  # float sums may pass 1 by a hair
+        if control.stop_reason():
+            yield stopped()
+            return
+    if "rule" in wanted:
+        share = weights["rule"] / total
+        for frame in rule_part(cfg, source, task, control, numbers, verdicts, start=done, share=share):
+            frame.progress = min(frame.progress, 1.0)
+            yield frame
+        done = min(1.0, done + share)  # float sums may pass 1 by a hair
         if control.stop_reason():
             yield stopped()
             return
@@ -186,7 +221,7 @@ def run(cfg: TransferConfig, control: RunControl) -> Iterator[Frame]:
         rho = spearman([r["similarity"] for r in rows], [r["accuracy"] for r in rows])
         numbers["selection"] = {"rows": rows, "spearman": rho}
         verdicts.append(selection_verdict(rows, rho, cfg))
-        done += weights["selection"] / total
+        done = min(1.0, done + weights["selection"] / total)
         yield Frame(done, "sources ranked by feature similarity",
                     figures={"selection": tplots.selection_scatter(rows, rho=rho, title=f"Which source for "
                                                                    f"{cfg.target}? ({cfg.images_per_class} per class)")},
@@ -323,24 +358,32 @@ def forgetting_verdict(rows: list[dict], cfg: TransferConfig) -> Verdict:
 
 # ---- target-set size -------------------------------------------------------------------------
 
+def size_row(cfg: TransferConfig, source: Source, task, per_class: int, control: RunControl) -> dict | None:
+    """Linear probe, freeze, fine-tune and scratch on ``per_class`` target images (None if stopped)."""
+    x, y = subsample(task, per_class, seed=cfg.seed)
+    split = make_split(task, x, y, source)
+    runs = [Run(s, cfg.lr) for s in ("freeze", "finetune", "scratch")]
+    histories: list[History] = []
+    for _, histories in train_runs(runs, split, control=control, **_train_kwargs(cfg, source, task.num_classes)):
+        pass
+    if control.stop_reason():
+        return None
+    by = {h.strategy: h for h in histories}
+    probe = linear_probe(source.model, split, stage=cfg.stage)
+    return {"per_class": per_class, "train_images": len(y),
+            "accuracy": {"linear_probe": probe, **{s: h.final_accuracy for s, h in by.items()}},
+            "steps_to": {s: h.steps_to(cfg.target_accuracy) for s, h in by.items()}}
+
+
 def sizes_part(cfg: TransferConfig, source: Source, task, control: RunControl, numbers: dict,
                verdicts: list[Verdict], *, start: float, share: float) -> Iterator[Frame]:
     rows: list[dict] = []
     sizes = sorted(cfg.sizes)
     for i, n in enumerate(sizes):
-        x, y = subsample(task, n, seed=cfg.seed)
-        split = make_split(task, x, y, source)
-        runs = [Run(s, cfg.lr) for s in ("freeze", "finetune", "scratch")]
-        histories: list[History] = []
-        for _, histories in train_runs(runs, split, control=control, **_train_kwargs(cfg, source, task.num_classes)):
-            pass
-        if control.stop_reason():
+        row = size_row(cfg, source, task, n, control)
+        if row is None:
             return
-        by = {h.strategy: h for h in histories}
-        probe = linear_probe(source.model, split, stage=cfg.stage)
-        rows.append({"per_class": n, "train_images": len(y),
-                     "accuracy": {"linear_probe": probe, **{s: h.final_accuracy for s, h in by.items()}},
-                     "steps_to": {s: h.steps_to(cfg.target_accuracy) for s, h in by.items()}})
+        rows.append(row)
         numbers["sizes"] = rows
         fig = tplots.size_sweep(rows, strategies=SIZE_STRATEGIES, target=cfg.target_accuracy,
                                 title=f"{cfg.source} -> {cfg.target}: accuracy and convergence against the target-set size")
@@ -350,6 +393,68 @@ def sizes_part(cfg: TransferConfig, source: Source, task, control: RunControl, n
         yield Frame(start + share * (i + 1) / len(sizes), f"target-set size {n} per class done",
                     figures={"sizes": fig}, tables={"sizes": size_table(rows)} if final else {},
                     verdicts=list(verdicts), numbers=dict(numbers))
+
+
+def rule_part(cfg: TransferConfig, source: Source, task, control: RunControl, numbers: dict,
+              verdicts: list[Verdict], *, start: float, share: float) -> Iterator[Frame]:
+    """The lecture's 2x2 table measured: {similar, dissimilar source} x {smallest, largest size}."""
+    small, large = min(cfg.sizes), max(cfg.sizes)
+    cells = []
+    done = 0
+    for kind, name in (("similar", SIMILAR[cfg.target]), ("dissimilar", DISSIMILAR[cfg.target])):
+        reuse = {r["per_class"]: r for r in numbers.get("sizes", [])} if name == cfg.source else {}
+        src = source if name == cfg.source else load_source(name)
+        for size_kind, n in (("small", small), ("large", large)):
+            row = reuse.get(n) or size_row(cfg, src, task, n, control)
+            if row is None:
+                return
+            best = max(SIZE_STRATEGIES, key=lambda st: row["accuracy"][st])
+            cells.append({"similarity": kind, "source": name, "size": size_kind, "per_class": n,
+                          "accuracy": dict(row["accuracy"]), "best": best,
+                          "lecture": ADVICE_TEXT[(kind, size_kind)],
+                          "agrees": best in ADVICE[(kind, size_kind)]})
+            done += 1
+            yield Frame(start + share * done / 4, f"rule of thumb: {kind} source, {size_kind} target done",
+                        numbers=dict(numbers))
+    numbers["rule"] = cells
+    verdicts.extend(rule_verdicts(cfg, cells))
+    yield Frame(start + share, "rule-of-thumb table measured",
+                figures={"rule": tplots.rule_of_thumb(cells, strategies=SIZE_STRATEGIES,
+                                                      title=f"The rule of thumb on {cfg.target}: best strategy per cell")},
+                tables={"rule": rule_table(cells)}, verdicts=list(verdicts), numbers=dict(numbers))
+
+
+def rule_table(cells: list[dict]) -> pd.DataFrame:
+    """The lecture's 2x2 layout: rows similar/dissimilar, columns small/large target."""
+    out = []
+    for kind in ("similar", "dissimilar"):
+        row = {"source": kind}
+        for c in (c for c in cells if c["similarity"] == kind):
+            acc = ", ".join(f"{s} {c['accuracy'][s]:.0%}" for s in SIZE_STRATEGIES)
+            row[f"{c['size']} ({c['per_class']}/class)"] = (f"best: {c['best']} ({acc}); "
+                                                            f"lecture: {c['lecture']}")
+            row["source model"] = c["source"]
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def rule_verdicts(cfg: TransferConfig, cells: list[dict]) -> list[Verdict]:
+    agree = sum(c["agrees"] for c in cells)
+    negative = [c for c in cells if c["similarity"] == "dissimilar"
+                and max(c["accuracy"]["finetune"], c["accuracy"]["linear_probe"]) < c["accuracy"]["scratch"]]
+    parts = [f"{c['similarity']} / {c['size']}: {c['best']} (lecture: {c['lecture']})" for c in cells]
+    out = [Verdict(claim="rule of thumb", passed=None,
+                   text=f"Best strategy per cell on {cfg.target}: " + "; ".join(parts)
+                        + f". The measured best agrees with the lecture in {agree} of 4 cells.")]
+    if negative:
+        out.append(Verdict(claim="negative transfer", passed=None, text="Negative transfer: the dissimilar source ("
+                           + ", ".join(f"{c['source']} at {c['per_class']}/class: best transfer "
+                                       f"{max(c['accuracy']['finetune'], c['accuracy']['linear_probe']):.1%} vs scratch "
+                                       f"{c['accuracy']['scratch']:.1%}" for c in negative) + ") ends below scratch."))
+    else:
+        out.append(Verdict(claim="negative transfer", passed=None,
+                           text="No negative transfer found: the dissimilar source never ended below scratch here."))
+    return out
 
 
 def size_table(rows: list[dict]) -> pd.DataFrame:
