@@ -21,7 +21,7 @@ class LiveConfig(LessonConfig):
 
 
 def _run(cfg: LiveConfig, control) -> Iterator[Frame]:
-    yield Frame(1.0, f"done in 0 s: {cfg.threshold}", numbers={"threshold": cfg.threshold}, done=True)
+    yield Frame(1.0, f"done in 0 s: share {cfg.share:g}, size {cfg.size}", numbers={"share": cfg.share}, done=True)
 
 
 def lesson(live: tuple[str, ...] = ()) -> Lesson:
@@ -75,3 +75,41 @@ def test_live_endpoint_is_not_in_the_api():
 def test_unknown_live_field_is_refused_when_the_lesson_is_declared():
     with pytest.raises(ValueError, match="live fields \\['bogus'\\] are not settings of LiveConfig"):
         lesson(("bogus",))
+
+
+def test_in_a_browser_moving_a_live_slider_reruns_and_other_fields_wait_for_run():
+    """Headless Chromium: leaving the slider's number box (and a drag) re-runs the lesson; a
+    non-live field does not. Skipped without /usr/bin/chromium and playwright."""
+    import shutil
+    import socket
+
+    if shutil.which("/usr/bin/chromium") is None:
+        pytest.skip("needs /usr/bin/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    demo = build(("share",))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                        args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
+            status = page.locator("#livetest-status")
+            size = page.locator("#livetest-size input[type=number]")
+            size.fill("7")
+            size.press("Tab")
+            page.wait_for_timeout(1000)
+            assert "Press" in status.inner_text()  # not live: waits for Run
+            share = page.locator("#livetest-share input[type=number]")
+            share.fill("0.25")
+            share.press("Tab")  # leaving the box releases the slider
+            status.get_by_text("share 0.25, size 7").wait_for(timeout=20_000)
+            box = page.locator("#livetest-share input[type=range]").bounding_box()
+            page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)  # press and release
+            status.get_by_text("share 0.8").wait_for(timeout=20_000)
+            browser.close()
+    finally:
+        demo.close()

@@ -22,6 +22,12 @@ def _colour(name: str, order: Sequence[str]) -> str:
     return "black" if name not in order else color_for(list(order).index(name))
 
 
+def legend_below(fig: go.Figure, *, height: int) -> go.Figure:
+    """The legend hangs below the x-axis title (several rows of method names would cover it)."""
+    fig.update_layout(height=height, legend=dict(yanchor="top", y=-0.2), margin=dict(b=140))
+    return fig
+
+
 def class_histogram(counts: dict[str, Sequence[int]], *, classes: Sequence[str], seen: dict[str, Sequence[int]],
                     order: Sequence[str], title: str) -> go.Figure:
     """Left: images per class in each set (``counts``: set name -> per-class counts). Right:
@@ -42,7 +48,7 @@ def class_histogram(counts: dict[str, Sequence[int]], *, classes: Sequence[str],
     fig.update_xaxes(title_text="class", type="category")
     fig.update_yaxes(title_text="images", row=1, col=1)
     fig.update_yaxes(title_text="share of images drawn", range=[0, 1.02], tickformat=".0%", row=1, col=2)
-    return apply_layout(fig, title, height=420)
+    return legend_below(apply_layout(fig, title), height=500)
 
 
 def training_curves(histories: Sequence[dict], *, order: Sequence[str], title: str) -> go.Figure:
@@ -63,7 +69,7 @@ def training_curves(histories: Sequence[dict], *, order: Sequence[str], title: s
     fig.update_yaxes(title_text="loss (as trained: weighted / focal)", row=1, col=1)
     fig.update_yaxes(range=[0, 1.02], row=1, col=2)
     fig.update_yaxes(range=[0, 1.02], row=1, col=3)
-    return apply_layout(fig, title, height=400)
+    return legend_below(apply_layout(fig, title), height=480)
 
 
 def confusion_grid(panels: Sequence[dict], *, classes: Sequence[str], title: str) -> go.Figure:
@@ -88,7 +94,8 @@ def confusion_grid(panels: Sequence[dict], *, classes: Sequence[str], title: str
                                                "(%{z:.1%} of true %{y})<extra>" + p["name"] + "</extra>"))
     # one add_traces call: plotly re-validates the whole figure on every add_trace
     fig.add_traces(traces, rows=[i // n_cols + 1 for i in range(n)], cols=[i % n_cols + 1 for i in range(n)])
-    fig.update_yaxes(autorange="reversed", title_text="true", col=1)
+    fig.update_yaxes(autorange="reversed")  # every panel: the first class on top, as in the table
+    fig.update_yaxes(title_text="true", col=1)
     fig.update_xaxes(title_text="predicted", row=n_rows)
     fig.for_each_annotation(lambda a: a.update(font=dict(size=11)))
     return apply_layout(fig, title, height=max(320, 260 * n_rows + 80))
@@ -108,7 +115,7 @@ def roc_curves(curves: Sequence[dict], *, threshold: float, title: str, order: S
     fig = go.Figure(traces)
     fig.update_xaxes(title_text="false-positive rate (rare class vs rest)", range=[-0.02, 1.02])
     fig.update_yaxes(title_text="true-positive rate (recall)", range=[-0.02, 1.02])
-    return apply_layout(fig, title, height=460)
+    return legend_below(apply_layout(fig, title), height=560)
 
 
 def pr_curves(curves: Sequence[dict], *, prevalence: float, threshold: float, title: str,
@@ -120,12 +127,12 @@ def pr_curves(curves: Sequence[dict], *, prevalence: float, threshold: float, ti
                          name=f"chance (precision = prevalence {prevalence:.3f})")]
     for c in curves:
         colour = _colour(c["name"], order or [x["name"] for x in curves])
-        traces.append(go.Scatter(x=c["recall"], y=c["precision"], mode="lines", line=dict(color=colour, shape="vh"),
-                                 name=f"{c['name']} (AP {c['ap']:.3f})", legendgroup=c["name"]))
+        traces.append(go.Scatter(x=c["recall"], y=c["precision"], mode="lines", line=dict(color=colour, shape="hv"),
+                                 name=f"{c['name']} (AP {c['ap']:.3f})", legendgroup=c["name"]))  # hv: sklearn's AP steps
         traces.append(go.Scatter(x=[c["point"]["recall"]], y=[c["point"]["precision"]], mode="markers",
                                  marker=dict(color=colour, size=11, symbol="circle-open", line=dict(width=3)),
                                  name=f"{c['name']} at t = {threshold:g}", legendgroup=c["name"], showlegend=False))
     fig = go.Figure(traces)
     fig.update_xaxes(title_text="recall of the rare class", range=[-0.02, 1.02])
     fig.update_yaxes(title_text="precision of the rare class", range=[-0.02, 1.02])
-    return apply_layout(fig, title, height=460)
+    return legend_below(apply_layout(fig, title), height=560)

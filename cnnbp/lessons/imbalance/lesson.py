@@ -367,8 +367,8 @@ def metrics_figure(metrics: dict, curves: dict, models: list[str], trained: Trai
               dict(name="PR-AUC", values=[curves[m].pr_auc for m in models])]
     fig = plots.grouped_bars(groups, categories=[label(m) for m in models], y_title="score",
                              title=f"Metrics on the {shown.replace('_', '-')} test set at threshold {cfg.threshold:g}")
-    fig.update_traces(texttemplate="%{y:.2f}", textfont=dict(size=8), selector=dict(type="bar"))
-    return fig
+    fig.update_traces(text=None, hovertemplate="%{x}: %{y:.3f}", selector=dict(type="bar"))  # 56 bars: no labels
+    return imb_plots.legend_below(fig, height=460)
 
 
 def confusion_figure(metrics: dict, models: list[str], trained: TrainedRun, cfg: ImbalanceConfig, shown: str):

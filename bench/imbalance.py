@@ -1,0 +1,81 @@
+"""Bench: the label-imbalance lesson on its defaults, and a threshold-only re-run against it.
+
+    python bench/imbalance.py [--repeats 3]     # CPU_CORES=2 for the 2-core figure
+
+1. The whole comparison on the default settings (binary digits, '8' against the rest at 1:50,
+   7 methods x 300 steps in lockstep, every metric and figure), start to the final frame, with
+   the kept predictions cleared first: the time a class waits after pressing Run.
+2. The same settings with only the threshold moved: the lesson finds the trained models'
+   test-set probabilities in its prediction cache and re-scores them (every metric, table,
+   verdict and figure) without training. Checked: the metrics equal sklearn's on the kept
+   probabilities; the ratio full / re-scored is what the live threshold saves.
+3. Inside that re-run, the metrics alone (16 model x test-set pairs, no figures).
+
+Everything is measured in this process, one after the other, medians of ``--repeats``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
+
+import cnnbp.lessons.imbalance  # noqa: E402,F401  (registers the lesson)
+from cnnbp.device import set_threads_once  # noqa: E402
+from cnnbp.lessons import run_lesson  # noqa: E402
+from cnnbp.lessons.base import validate_config  # noqa: E402
+from cnnbp.lessons.imbalance.lesson import ImbalanceConfig, score  # noqa: E402
+from cnnbp.lessons.imbalance.training import PREDICTIONS  # noqa: E402
+
+THRESHOLDS = (0.3, 0.1, 0.7, 0.2, 0.4)  # moved one after the other, as a slider would
+
+
+def full_run() -> float:
+    PREDICTIONS.clear()
+    start = time.perf_counter()
+    frames = list(run_lesson("imbalance", {}))
+    assert frames[-1].done and "methods trained" in frames[-1].message, frames[-1].message
+    return time.perf_counter() - start
+
+
+def threshold_run(threshold: float) -> float:
+    start = time.perf_counter()
+    frames = list(run_lesson("imbalance", {"threshold": threshold}))
+    assert len(frames) == 1 and "no training" in frames[0].message, frames[0].message
+    return time.perf_counter() - start
+
+
+def metrics_only(threshold: float) -> float:
+    trained = PREDICTIONS.get(validate_config(ImbalanceConfig, {}).training_key())
+    start = time.perf_counter()
+    score(trained, threshold)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    threads = set_threads_once()
+    cfg = validate_config(ImbalanceConfig, {})
+    print(f"torch threads: {threads}; defaults: {cfg.dataset} {cfg.task} '{cfg.rare_class}' at 1:{cfg.ratio:g}, "
+          f"{len(cfg.methods)} methods x {cfg.steps} steps (estimated {cfg.cost_seconds():.1f} s)")
+    full = [full_run() for _ in range(args.repeats)]
+    # the last full run left its predictions in the cache: every threshold below re-scores them
+    moved = [threshold_run(t) for _ in range(args.repeats) for t in THRESHOLDS]
+    metrics = [metrics_only(t) for _ in range(args.repeats) for t in THRESHOLDS]
+    f, m, s = statistics.median(full), statistics.median(moved), statistics.median(metrics)
+    print(f"whole comparison on the defaults (train + score + figures): median {f:.2f} s "
+          f"(runs: {', '.join(f'{x:.2f}' for x in full)})")
+    print(f"threshold moved, kept predictions re-scored (metrics + tables + figures): median {m * 1000:.0f} ms "
+          f"over {len(moved)} runs")
+    print(f"  of which the metrics (16 model x test-set pairs): median {s * 1000:.2f} ms")
+    print(f"full run / threshold-only re-run: {f / m:.0f}x")
+
+
+if __name__ == "__main__":
+    main()
