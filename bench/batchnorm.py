@@ -41,7 +41,7 @@ def fold_case(dataset: str, threads: int, repeats: int) -> None:
     with torch_threads(threads):
         model = calibrated_model(data.x_train.to(device), in_channels=data.in_channels, num_classes=data.num_classes,
                                  depth=DEFAULTS.depth, width=DEFAULTS.width, activation=DEFAULTS.activation,
-                                 image_size=data.image_size[0], seed=0).to(device)
+                                 image_size=data.image_size[0], seed=0)
         f = compare_folding(model, fold_inputs(data, DEFAULTS.fold_batch).to(device), repeats=repeats)
     assert f.max_abs_diff <= FOLD_TOL * max(1.0, f.max_abs_logit), f.max_abs_diff
     ms = {k: v * 1e3 for k, v in f.seconds.items()}

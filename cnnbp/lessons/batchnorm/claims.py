@@ -63,7 +63,7 @@ def measure_folding(seed: int = 0) -> FoldResult:
     with torch_threads(TRAIN_THREADS):
         model = calibrated_model(data.x_train.to(device), in_channels=data.in_channels, num_classes=data.num_classes,
                                  depth=cfg.depth, width=cfg.width, activation=cfg.activation,
-                                 image_size=data.image_size[0], seed=seed).to(device)
+                                 image_size=data.image_size[0], seed=seed)
         return compare_folding(model, fold_inputs(data, cfg.fold_batch).to(device), repeats=cfg.fold_repeats)
 
 

@@ -140,7 +140,7 @@ def calibrated_model(data_x: torch.Tensor, *, in_channels: int, num_classes: int
     """A SmallCNN with BN before each activation, as training would leave it at test time:
     Kaiming weights, running statistics averaged over train-mode passes on ``data_x``
     (momentum None: the plain mean of the batch statistics) and gamma, beta drawn away from
-    1, 0 (so the fold has something to fold). No gradient step: folding does not care how
+    1, 0 (so the fold has something to fold). The model lives on ``data_x``'s device. No gradient step: folding does not care how
     the weights were found, and this keeps the part a second long."""
     from cnnbp.device import derive_seed, make_generator
     from cnnbp.nn import SmallCNN, init_model
@@ -153,7 +153,7 @@ def calibrated_model(data_x: torch.Tensor, *, in_channels: int, num_classes: int
         bn.momentum = None  # cumulative average of every batch seen
         bn.weight.copy_(torch.rand(bn.num_features, generator=g) + 0.5)  # U(0.5, 1.5)
         bn.bias.copy_(0.5 * torch.randn(bn.num_features, generator=g))
-    model.train()
+    model.to(data_x.device).train()  # the draws above are made on the CPU: same numbers on any device
     for i in range(0, len(data_x), batch_size):
         model(data_x[i:i + batch_size])
     return model.eval()

@@ -191,10 +191,9 @@ def run(cfg: BatchNormConfig, control: RunControl) -> Iterator[Frame]:
         data = get_dataset(cfg.dataset, seed=cfg.seed)
         device = pick_device()
         with torch_threads(TRAIN_THREADS):
-            model = calibrated_model(data.x_train.to(device) if device.type != "cpu" else data.x_train,
-                                     in_channels=data.in_channels, num_classes=data.num_classes, depth=cfg.depth,
-                                     width=cfg.width, activation=cfg.activation, image_size=data.image_size[0],
-                                     seed=cfg.seed).to(device)
+            model = calibrated_model(data.x_train.to(device), in_channels=data.in_channels,
+                                     num_classes=data.num_classes, depth=cfg.depth, width=cfg.width,
+                                     activation=cfg.activation, image_size=data.image_size[0], seed=cfg.seed)
             x = fold_inputs(data, cfg.fold_batch).to(device)
             fold = compare_folding(model, x, repeats=cfg.fold_repeats)
         done += weights["folding"] / total
@@ -369,7 +368,8 @@ def training_verdicts(histories: list[History], bug: dict | None, cfg: BatchNorm
             f"One trained BN net ({bug['model']}) on the {len(data.x_test)} test images: {parts}. "
             f"Forgetting model.eval() normalises each test batch by its own statistics: harmless on a large mixed "
             f"batch, wrong on small or one-class batches (worst: {worst['evaluation']}, {worst['accuracy']:.1%} vs "
-            f"{right:.1%}), and every train-mode forward also overwrites the running statistics.")))
+            f"{right:.1%}). Every train-mode forward also moves the running statistics: eval mode after one "
+            f"train-mode pass over the one-class batches gives {bug['rows'][-1]['accuracy']:.1%}.")))
     return out
 
 
