@@ -170,6 +170,8 @@ def test_wall_clock_budget_stops_the_run():
     ({"high_lr": 0.01}, "high_lr (0.01) must be larger than lr (0.05)"),
     ({"lr": 1.0, "high_lr": 1.0}, "high_lr (1) must be larger than lr (1)"),
     ({"bad_init": "bogus"}, "unknown init 'bogus'; choose from zeros"),
+    ({"bad_init": "kaiming"}, "bad_init (kaiming) is the good init for relu, the reference"),
+    ({"bad_init": "xavier", "activation": "tanh"}, "bad_init (xavier) is the good init for tanh"),
     ({"activation": "bogus"}, "unknown activation 'bogus'"),
     ({"norm_position": "between"}, "norm_position"),
     ({"bn_momentum": 0}, "bn_momentum: Input should be greater than 0"),
@@ -193,8 +195,10 @@ def test_bad_values_get_one_clear_line(values, fragment):
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
-def test_high_lr_is_only_checked_when_it_is_used():
-    assert validate_config(BatchNormConfig, {"parts": ["folding"], "high_lr": 0.01}).high_lr == 0.01
+def test_cross_checks_apply_only_when_the_robustness_part_runs():
+    cfg = validate_config(BatchNormConfig, {"parts": ["folding"], "high_lr": 0.01, "bad_init": "kaiming"})
+    assert cfg.high_lr == 0.01 and cfg.bad_init == "kaiming"
+    assert len(validate_config(BatchNormConfig, {"bad_init": "xavier"}).variants()) == 7  # not ReLU's good init
 
 
 def test_variants_follow_the_parts_without_repeats():

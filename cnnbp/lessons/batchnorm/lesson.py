@@ -75,9 +75,12 @@ class BatchNormConfig(LessonConfig):
     fold_repeats: int = Field(30, ge=3, le=500, description="timed forwards of each net (median reported)")
 
     @model_validator(mode="after")
-    def _high_lr_is_higher(self) -> "BatchNormConfig":
+    def _robustness_compares_something(self) -> "BatchNormConfig":
         if "robustness" in self.parts and self.high_lr <= self.lr:
             raise ValueError(f"high_lr ({self.high_lr:g}) must be larger than lr ({self.lr:g})")
+        if "robustness" in self.parts and self.bad_init == self.good_init:
+            raise ValueError(f"bad_init ({self.bad_init}) is the good init for {self.activation}, the reference; "
+                             "choose another (e.g. normal_0.01)")
         return self
 
     @property
