@@ -120,6 +120,7 @@ def test_verdicts_quote_the_numbers(final):
     assert f"{sweep['group']['mean'][-1]:.1%} vs {sweep['batch']['mean'][-1]:.1%}" in small.text
     assert small.passed is (sweep["group"]["mean"][-1] > sweep["batch"]["mean"][-1])
     assert v["SyncBatchNorm"].passed is True
+    assert "training losses within 1e-05 for the first" in v["SyncBatchNorm"].text  # batch_size = sync_batch
     for r in final.numbers["compare"]["summary"]:
         assert f"{r['norm']} {r['mean']:.1%}" in v["norms side by side"].text
 
