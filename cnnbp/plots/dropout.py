@@ -22,7 +22,8 @@ def masks(masks: Sequence[Sequence[Sequence[float]]], dropped: Sequence[Sequence
     top = max(max(max(r) for r in grid) for grid in [*dropped, eval_hidden]) or 1.0
     for col, (mask, grid) in enumerate(zip([*masks, ones], [*dropped, eval_hidden]), start=1):
         fig.add_trace(go.Heatmap(z=mask, zmin=0, zmax=1, colorscale=[[0, "#222"], [1, "#f5d76e"]], showscale=False,
-                                 name=titles[col - 1], hovertemplate="unit row %{y}, col %{x}: %{z}<extra>mask</extra>"),
+                                 name=titles[col - 1],
+                                 hovertemplate="unit row %{y}, col %{x}: %{z}<extra>mask</extra>"),
                       row=1, col=col)
         fig.add_trace(go.Heatmap(z=grid, zmin=0, zmax=top, colorscale="Viridis", showscale=col == n + 1,
                                  colorbar=dict(title="activation", len=0.45, y=0.22), name=titles[col - 1],

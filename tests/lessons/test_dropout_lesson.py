@@ -107,6 +107,7 @@ def test_verdicts_quote_the_numbers(final):
     assert "drop probability" in v["which p"].text and v["which p"].passed is None
     keeps = final.numbers["keep_fraction"]
     assert f"p = 0.5: {keeps[1]['kept']:.4f}" in v["masks"].text and v["masks"].passed is True
+    assert "in eval mode the layer returned its input unchanged and drew no random number" in v["masks"].text
     exp = final.numbers["expectation"]
     assert f"{exp['final']['inverted']:.2%}" in v["inverted dropout keeps the mean"].text
     assert v["inverted dropout keeps the mean"].passed is True

@@ -110,6 +110,7 @@ def test_mask_demo_shows_the_mask_it_applied():
         m = torch.tensor(mask).flatten()
         assert torch.allclose(torch.tensor(dropped).flatten(), h * m * 2.0)
         assert keep == float(m.mean()) and len(mask) == 2 and len(mask[0]) == 16
+    assert demo.eval_is_identity and demo.eval_draws == 0
 
 
 def test_checkpoints_run_from_one_to_all():

@@ -24,12 +24,12 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from cnnbp.data import get_dataset
+from cnnbp.device import torch_threads
 from cnnbp.lessons.base import Frame, LessonConfig, Verdict, choices
 from cnnbp.lessons.dropout.mc import MCResult, mc_average
 from cnnbp.lessons.dropout.mechanics import (Expectation, KeepFraction, MaskDemo, expectation, keep_fractions,
                                              lecture_net, mask_demo)
 from cnnbp.lessons.dropout.training import EVALS_PER_RUN, THREADS, GapHistory, train_gap
-from cnnbp.device import torch_threads
 from cnnbp.plots import dropout as dplots
 from cnnbp.train import RunControl
 
@@ -125,7 +125,8 @@ class DropoutConfig(LessonConfig):
         if "regularisation" in self.parts:
             train = self.steps() * (STEP_OVERHEAD_S[self.arch] + 3 * flops_per_image * self.batch_size
                                     / (GFLOPS_ONE_THREAD * 1e9))
-            evals = (EVALS_PER_RUN + 1) * (self.train_images + TEST_IMAGES) * flops_per_image / (GFLOPS_ONE_THREAD * 1e9)
+            evals = ((EVALS_PER_RUN + 1) * (self.train_images + TEST_IMAGES) * flops_per_image
+                     / (GFLOPS_ONE_THREAD * 1e9))
             cost += (train + evals) * len(self.ps)
         if "mc" in self.parts:
             cost += len(self.ps) * self.mc_passes * TEST_IMAGES * flops_per_image / (GFLOPS_ONE_THREAD * 1e9)
@@ -189,10 +190,10 @@ def run(cfg: DropoutConfig, control: RunControl) -> Iterator[Frame]:
         done += share * reached
         numbers["regularisation"] = gap_numbers(histories)
         verdicts.append(gap_verdict(histories, cfg))
-        frame_tables = {"gap": gap_table(histories)}
         yield Frame(done, f"{len(histories)} nets trained ({reached:.0%} of the steps)",
-                    figures={"gap_curves": gap_curves_figure(histories, cfg), "gap_bars": gap_bars_figure(histories, cfg)},
-                    tables=frame_tables, verdicts=list(verdicts), numbers=dict(numbers))
+                    figures={"gap_curves": gap_curves_figure(histories, cfg),
+                             "gap_bars": gap_bars_figure(histories, cfg)},
+                    tables={"gap": gap_table(histories)}, verdicts=list(verdicts), numbers=dict(numbers))
         if control.stop_reason():
             yield stopped(done)
             return
@@ -236,10 +237,13 @@ def mask_verdict(demo: MaskDemo, keeps: list[KeepFraction]) -> Verdict:
     parts = ", ".join(f"p = {k.p:g}: {k.kept:.4f} (1 - p = {k.expected:g})" for k in keeps)
     return Verdict(
         claim="masks",
-        passed=all(abs(k.z) <= KEEP_Z_MAX for k in keeps),
+        passed=all(abs(k.z) <= KEEP_Z_MAX for k in keeps) and demo.eval_is_identity and demo.eval_draws == 0,
         text=(f"A new mask every training pass: {distinct} distinct masks in {len(demo.masks)} passes "
               f"(kept {', '.join(f'{k:.0%}' for k in demo.keep_fraction)} of {len(demo.eval_hidden) * MASK_COLS} "
-              f"units); eval mode draws none. Share kept over {keeps[0].draws:,} draws: {parts}; the largest "
+              f"units); in eval mode the layer "
+              + ("returned its input unchanged" if demo.eval_is_identity else "changed its input")
+              + (" and drew no random number" if demo.eval_draws == 0 else " and drew from the mask stream")
+              + f". Share kept over {keeps[0].draws:,} draws: {parts}; the largest "
               f"deviation is {abs(worst.z):.1f} binomial standard errors (line: {KEEP_Z_MAX:g})."),
     )
 
@@ -281,7 +285,8 @@ def expectation_verdicts(exp: Expectation) -> list[Verdict]:
 
 def expectation_figure(exp: Expectation):
     return dplots.expectation(exp.ks, exp.errors, exp.predicted,
-                              title=f"Mean of k training passes vs the eval output (p = {exp.p:g}, {exp.images} digits)")
+                              title=f"Mean of k training passes vs the eval output "
+                                    f"(p = {exp.p:g}, {exp.images} digits)")
 
 
 def expectation_table(exp: Expectation) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from cnnbp.device import derive_seed, make_generator
-from cnnbp.lessons.dropout.masks import apply_mask, draw_mask, eval_scale
+from cnnbp.lessons.dropout.masks import SeededDropout, apply_mask, draw_mask, eval_scale
 
 BIAS_STD = 0.1  # small random biases, so that the test-time scaling visibly leaves b2 alone
 
@@ -66,6 +66,8 @@ class MaskDemo:
     dropped_hidden: list[list[list[float]]]  # [pass][row][col]: inverted dropout's output
     eval_hidden: list[list[float]]  # [row][col]: eval mode, no mask
     keep_fraction: list[float]  # per pass shown
+    eval_is_identity: bool  # an eval pass through a dropout layer returned its input unchanged
+    eval_draws: int  # random numbers an eval pass took from the mask stream (0: no mask drawn)
 
 
 def _grid(v: torch.Tensor, cols: int) -> list[list[float]]:
@@ -78,12 +80,18 @@ def mask_demo(net: LectureNet, image: torch.Tensor, *, p: float, passes: int, se
     g = make_generator(derive_seed(seed, "mask-demo", p))
     h = net.hidden(image[None])[0]  # (H,)
     masks = [draw_mask(h, p=p, generator=g) for _ in range(passes)]
+    layer = SeededDropout(p, generator=g).eval()
+    before = g.get_state()
+    out = layer(h)
+    drew = 0 if torch.equal(g.get_state(), before) else 1  # a generator's state moves with every draw
     return MaskDemo(
         p=p,
         masks=[_grid(m, cols) for m in masks],
         dropped_hidden=[_grid(apply_mask(h, m, p=p), cols) for m in masks],
         eval_hidden=_grid(h, cols),
         keep_fraction=[float(m.mean()) for m in masks],
+        eval_is_identity=torch.equal(out, h),
+        eval_draws=drew,
     )
 
 
