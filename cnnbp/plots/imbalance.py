@@ -127,8 +127,9 @@ def pr_curves(curves: Sequence[dict], *, prevalence: float, threshold: float, ti
                          name=f"chance (precision = prevalence {prevalence:.3f})")]
     for c in curves:
         colour = _colour(c["name"], order or [x["name"] for x in curves])
+        # "hv": the precision of each point holds down to the next recall, as in sklearn's AP sum
         traces.append(go.Scatter(x=c["recall"], y=c["precision"], mode="lines", line=dict(color=colour, shape="hv"),
-                                 name=f"{c['name']} (AP {c['ap']:.3f})", legendgroup=c["name"]))  # hv: sklearn's AP steps
+                                 name=f"{c['name']} (AP {c['ap']:.3f})", legendgroup=c["name"]))
         traces.append(go.Scatter(x=[c["point"]["recall"]], y=[c["point"]["precision"]], mode="markers",
                                  marker=dict(color=colour, size=11, symbol="circle-open", line=dict(width=3)),
                                  name=f"{c['name']} at t = {threshold:g}", legendgroup=c["name"], showlegend=False))

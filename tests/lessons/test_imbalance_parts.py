@@ -14,7 +14,7 @@ from sklearn import metrics as skm
 from sklearn.utils.class_weight import compute_class_weight
 
 from cnnbp.lessons.base import ConfigError, validate_config
-from cnnbp.lessons.imbalance.data import build_data, class_counts, long_tail_counts, pool_counts
+from cnnbp.lessons.imbalance.data import build_data, class_counts, load_pool, long_tail_counts, pool_counts
 from cnnbp.lessons.imbalance.lesson import ImbalanceConfig
 from cnnbp.lessons.imbalance.losses import effective_number_weights, focal_loss, inverse_frequency_weights
 from cnnbp.lessons.imbalance.metrics import (binary_report, curve_metrics, decide, false_positive_rates,
@@ -32,7 +32,6 @@ def gen(seed: int = 0) -> torch.Generator:
 def test_pool_counts_do_not_depend_on_the_seed():
     for name in ("digits", "shapes"):
         train, test, _ = pool_counts(name)
-        from cnnbp.lessons.imbalance.data import load_pool
         pool = load_pool(name, seed=3)
         assert torch.bincount(pool.y_train).tolist() == list(train)
         assert torch.bincount(pool.y_test).tolist() == list(test)
@@ -71,7 +70,8 @@ def test_build_data_draws_the_counts_and_relabels_binary():
 
 def test_multiclass_tail_and_missing_same_ratio_test_set():
     d = build_data("shapes", task="multiclass", rare=0, ratio=10.0, seed=0)
-    assert d.counts("train") == list(class_counts((500,) * 4, task="multiclass", rare=0, ratio=10.0)) == [50, 500, 232, 108]
+    want = class_counts((500,) * 4, task="multiclass", rare=0, ratio=10.0)
+    assert d.counts("train") == list(want) == [50, 500, 232, 108]
     tail = build_data("digits", task="multiclass", rare=9, ratio=200.0, seed=0)
     assert "same_ratio" not in tail.tests and tail.counts("train")[9] == 1  # 139 / 200 = 0.7 -> 1
 

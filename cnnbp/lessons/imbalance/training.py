@@ -89,9 +89,9 @@ class MethodTrainer:
     def step(self) -> TrainEvent:
         start = time.perf_counter()
         self.model.train()
-        idx = self.next_batch()
-        self.seen += torch.bincount(self.y[idx].cpu(), minlength=len(self.seen))
-        x, y = self.x[idx.to(self.device)], self.y[idx.to(self.device)]
+        idx = self.next_batch().to(self.device)  # samplers draw on the CPU (their generators live there)
+        x, y = self.x[idx], self.y[idx]
+        self.seen += torch.bincount(y.cpu(), minlength=len(self.seen))
         logits = self.model(x)
         loss = self.loss(logits, y)
         self.step_count += 1
