@@ -1,7 +1,7 @@
 """Bench: BatchNorm folded into the conv vs the unfolded net (and vs PyTorch's own
 ``fuse_conv_bn_eval``), and the batchnorm lesson on its defaults.
 
-    python bench/batchnorm.py [--repeats 200] [--lesson-repeats 1]
+    python bench/batchnorm.py [--repeats 30] [--lesson-repeats 1]
 
 1. Inference on a batch: the lesson's default CNN (4 conv blocks, width 16, BN before ReLU) on
    256 digits (8x8), and the same net on 256 shapes (32x32 RGB), each on 1 and on 2 threads.
@@ -61,7 +61,7 @@ def default_run() -> tuple[float, str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=200, help="timed forwards per model and case")
+    parser.add_argument("--repeats", type=int, default=30, help="timed forwards per model and case")
     parser.add_argument("--lesson-repeats", type=int, default=1, help="runs of the whole lesson (0: skip)")
     args = parser.parse_args()
     threads = set_threads_once()
