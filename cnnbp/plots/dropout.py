@@ -67,7 +67,9 @@ def expectation(ks: Sequence[int], errors: dict[str, Sequence[float]], predicted
                                  meta=f"predicted {name}", line=dict(color=color_for(i), dash="dot")))
     fig.update_xaxes(title_text="training passes averaged (k)", type="log")
     fig.update_yaxes(title_text="||mean - eval|| / ||eval||", type="log")
-    return apply_layout(fig, title, height=420)
+    apply_layout(fig, title, height=480)
+    fig.update_layout(legend=dict(y=-0.3), margin=dict(b=130))  # seven entries: room below the x title
+    return fig
 
 
 def gap_curves(histories: Sequence[dict], *, title: str) -> go.Figure:

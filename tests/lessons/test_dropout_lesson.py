@@ -148,6 +148,15 @@ def test_wall_clock_budget_stops_the_run():
     assert frames[-1].done and "wall-clock budget" in frames[-1].message
 
 
+def test_no_dropout_is_exact_and_the_verdicts_say_so():
+    final = merge_frames(run_lesson("dropout", {"parts": ["masks", "expectation"], "p": 0.0, "hidden": 32,
+                                                "passes": 30, "images": 4}))
+    exp = final.numbers["expectation"]
+    assert exp["predicted"]["inverted"][-1] == 0.0 and exp["final"]["inverted"] < 1e-6
+    assert all(m == [[1.0] * 16] * 2 for m in final.numbers["masks"]["masks"])
+    assert {v.claim: v.passed for v in final.verdicts}["inverted dropout keeps the mean"] is True
+
+
 def test_the_cnn_trains_too():
     final = merge_frames(run_lesson("dropout", {"parts": ["regularisation"], "arch": "cnn", "drop_probs": ["0.5"],
                                                 "train_images": 20, "epochs": 2, "batch_size": 10}))

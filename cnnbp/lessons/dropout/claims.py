@@ -8,7 +8,8 @@ import functools
 from cnnbp.claims import register_claim
 from cnnbp.data import get_dataset
 from cnnbp.device import torch_threads
-from cnnbp.lessons.dropout.lesson import GAP_MARGIN, MEAN_RATIO_MAX, SAME_NET_TOL, DropoutConfig, settled
+from cnnbp.lessons.dropout.lesson import (GAP_MARGIN, MEAN_RATIO_MAX, SAME_NET_TOL, DropoutConfig, sampling_ratio,
+                                          settled)
 from cnnbp.lessons.dropout.mechanics import expectation, lecture_net
 from cnnbp.lessons.dropout.training import THREADS, GapHistory, train_gap
 from cnnbp.train import RunControl
@@ -36,7 +37,7 @@ def _expectations(seed: int = 0) -> dict:
 def inverted_keeps_mean() -> tuple[bool, str]:
     parts, ok = [], True
     for p, e in _expectations().items():
-        ratios = {n: e.final[n] / e.predicted[n][-1] for n in e.predicted}
+        ratios = {n: sampling_ratio(e.final[n], e.predicted[n][-1]) for n in e.predicted}
         ok &= all(r <= MEAN_RATIO_MAX for r in ratios.values())
         parts.append(f"p = {p:g}: hidden {e.final['inverted hidden']:.2%} ({ratios['inverted hidden']:.2f}x sampling "
                      f"error), output {e.final['inverted']:.2%} ({ratios['inverted']:.2f}x); unscaled "

@@ -261,8 +261,20 @@ def keep_figure(keeps: list[KeepFraction]):
 
 # ---- the expectation ------------------------------------------------------------------------
 
+def sampling_ratio(error: float, predicted: float) -> float:
+    """Measured error over the sampling error alone; p = 0 predicts 0 (nothing is random), where
+    only float rounding of the mean is allowed.
+
+    >>> sampling_ratio(0.03, 0.02), sampling_ratio(1e-9, 0.0), sampling_ratio(0.1, 0.0)
+    (1.5, 0.0, inf)
+    """
+    if predicted > 0:
+        return error / predicted
+    return 0.0 if error <= SAME_NET_TOL else math.inf
+
+
 def expectation_verdicts(exp: Expectation) -> list[Verdict]:
-    ratios = {n: exp.final[n] / exp.predicted[n][-1] for n in exp.predicted}
+    ratios = {n: sampling_ratio(exp.final[n], exp.predicted[n][-1]) for n in exp.predicted}
     keeps = all(r <= MEAN_RATIO_MAX for r in ratios.values())
     mean_text = (f"Inverted dropout keeps the expected activation: over {exp.ks[-1]} training passes on "
                  f"{exp.images} digits (p = {exp.p:g}), the mean of the dropped hidden units is "
@@ -294,7 +306,7 @@ def expectation_table(exp: Expectation) -> pd.DataFrame:
     for name, err in exp.final.items():
         pred = exp.predicted.get(name, [None])[-1]
         rows.append({"series": name, "passes": exp.ks[-1], "relative error": err, "sampling error alone": pred,
-                     "ratio": err / pred if pred else None})
+                     "ratio": sampling_ratio(err, pred) if pred is not None else None})
     return pd.DataFrame(rows)
 
 
