@@ -48,7 +48,8 @@ def test_picture_lights_the_cells_of_the_numbers(final):
     assert pic["shape"] == [4, 6, 3, 3] and pic["chosen"] == [0, 1, 0, 0]
     for kind, p in pic["norms"].items():
         assert p["torch_agrees"] is True
-        lit = next(t for t in final.figures["picture"].data if t.meta == kind and t.name.endswith("shares the statistic"))
+        lit = next(t for t in final.figures["picture"].data
+                   if t.meta == kind and t.name.endswith("shares the statistic"))
         assert sorted(zip(lit.x, lit.y, lit.z)) == sorted((n, c, h * 3 + w) for n, c, h, w in p["lit"])
     assert {k: p["set_size"] for k, p in pic["norms"].items()} == {"batch": 36, "layer": 54, "instance": 9,
                                                                    "group": 18}

@@ -132,7 +132,8 @@ def test_per_device_statistics_are_each_chunks_own():
 def test_pooled_statistics_and_noise_by_hand():
     x = torch.randn(6, 2, 2, 2, generator=make_generator(3), dtype=torch.float64)
     total, mean, var = pooled_statistics([local_statistics(c) for c in split_devices(x, 3)])
-    assert total == 24 and torch.allclose(mean, x.mean((0, 2, 3))) and torch.allclose(var, x.var((0, 2, 3), unbiased=False))
+    assert total == 24 and torch.allclose(mean, x.mean((0, 2, 3)))
+    assert torch.allclose(var, x.var((0, 2, 3), unbiased=False))
     assert [c.shape[0] for c in split_devices(x, 4)] == [2, 2, 1, 1] and len(split_devices(x[:2], 4)) == 2
     noise = statistics_noise(x, devices=3)
     m, s = x.mean((0, 2, 3)), x.std((0, 2, 3), unbiased=False)
@@ -156,7 +157,9 @@ def test_train_final_is_deterministic_and_stops():
     data = ImageDataset("tiny", torch.rand(32, 1, 8, 8, generator=make_generator(0)), torch.arange(32) % 2,
                         torch.rand(8, 1, 8, 8, generator=make_generator(1)), torch.arange(8) % 2, classes=("a", "b"))
     specs = [RunSpec("batch", 0, 4, 0.05), RunSpec("group", 0, 4, 0.05, devices=0)]
-    go = lambda control: list(train_final(data, specs, depth=2, width=4, groups=2, epochs=1, control=control))  # noqa: E731
+    def go(control):
+        return list(train_final(data, specs, depth=2, width=4, groups=2, epochs=1, control=control))
+
     first, second = go(RunControl())[-1][1], go(RunControl())[-1][1]
     assert [r.as_dict() | {"seconds_per_epoch": 0} for r in first] == \
         [r.as_dict() | {"seconds_per_epoch": 0} for r in second]

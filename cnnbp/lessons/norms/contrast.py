@@ -84,5 +84,6 @@ def contrast_invariance(train_images: torch.Tensor, probe_images: torch.Tensor, 
         # eps = 0: what is left of InstanceNorm's change is float rounding, not the contrast
         no_eps = (F.instance_norm(after_feats, eps=0.0) - F.instance_norm(before_feats, eps=0.0)).abs().max()
     return ContrastResult(scale=scale, shift=shift, change=change, relative_change=relative,
-                          image=probe_images[0, 0].tolist(), image_changed=(scale * probe_images[0, 0] + shift).tolist(),
+                          image=probe_images[0, 0].tolist(),
+                          image_changed=(scale * probe_images[0, 0] + shift).tolist(),
                           maps=maps, instance_without_eps=float(no_eps) if torch.isfinite(no_eps) else None)

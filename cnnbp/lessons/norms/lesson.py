@@ -433,8 +433,8 @@ def contrast_verdict(result: ContrastResult) -> Verdict:
 
 
 def contrast_figure(result: ContrastResult):
-    images = [dict(name="input image", before=result.image, after=result.image_changed,
-                   change=max(abs(a - b) for ra, rb in zip(result.image, result.image_changed) for a, b in zip(ra, rb)))]
+    moved = max(abs(a - b) for ra, rb in zip(result.image, result.image_changed) for a, b in zip(ra, rb))
+    images = [dict(name="input image", before=result.image, after=result.image_changed, change=moved)]
     for n, label in (("instance", "InstanceNorm"), ("batch", "BatchNorm (eval)")):
         before, after = result.maps[n]
         images.append(dict(name=f"{label}, map 0", before=before, after=after, change=result.change[n]))
@@ -482,7 +482,8 @@ def compare_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
     ranked = sorted((r for r in numbers["summary"] if r["mean"] is not None), key=lambda r: -r["mean"])
     best = f" Best: {ranked[0]['norm']}." if ranked else ""
     return Verdict(claim="norms side by side", text=(
-        f"Same CNN ({cfg.depth} convs, width {cfg.width}), same data order and init per seed, {_n(cfg.epochs, 'epoch')} at "
+        f"Same CNN ({cfg.depth} convs, width {cfg.width}), same data order and init per seed, "
+        f"{_n(cfg.epochs, 'epoch')} at "
         f"batch {cfg.batch_size}, lr {cfg.lr:g}; final test accuracy: " + "; ".join(parts) + "." + best))
 
 
@@ -528,7 +529,7 @@ def sweep_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
         lines.append(f"{norm}: " + ", ".join(f"batch {b} {m:.1%}" for b, m in zip(v["batch_sizes"], v["mean"])))
     smallest = min(cfg.batch_list())
     passed, verdict = None, ""
-    if "batch" in s and "group" in s and smallest in s["batch"]["batch_sizes"] and smallest in s["group"]["batch_sizes"]:
+    if all(n in s and smallest in s[n]["batch_sizes"] for n in ("batch", "group")):
         bn = s["batch"]["mean"][s["batch"]["batch_sizes"].index(smallest)]
         gn = s["group"]["mean"][s["group"]["batch_sizes"].index(smallest)]
         passed = gn > bn
@@ -581,7 +582,8 @@ def batch_one_verdict(result: BatchOneResult, cnn: NormRun | None, sweep: dict |
         if cnn.final_accuracy is None:
             text += f"Our BatchNorm CNN at batch 1 diverged at step {cnn.diverged_at}."
         else:
-            text += (f"Our BatchNorm CNN trained at batch 1 ({cfg.sweep_images} images, {_n(cfg.sweep_epochs, 'epoch')}): "
+            text += (f"Our BatchNorm CNN trained at batch 1 ({cfg.sweep_images} images, "
+                     f"{_n(cfg.sweep_epochs, 'epoch')}): "
                      f"{cnn.final_accuracy:.1%} test accuracy in eval mode")
             bn = (sweep or {}).get("summary", {}).get("batch")
             if bn and bn["batch_sizes"]:
@@ -637,10 +639,13 @@ def sync_check(data: ImageDataset, cfg: NormsConfig) -> dict:
 def sync_figures(numbers: dict, cfg: NormsConfig) -> dict:
     noise = [n for n in numbers["noise"] if n["devices"] > 1]
     figs = {"sync_noise": norm_plots.lines_over(
-        [dict(name="mean: RMS (m_k - m) / s", x=[n["per_device_batch"] for n in noise], y=[n["mean_error"] for n in noise]),
-         dict(name="std: RMS (s_k - s) / s", x=[n["per_device_batch"] for n in noise], y=[n["std_error"] for n in noise])],
+        [dict(name="mean: RMS (m_k - m) / s", x=[n["per_device_batch"] for n in noise],
+              y=[n["mean_error"] for n in noise]),
+         dict(name="std: RMS (s_k - s) / s", x=[n["per_device_batch"] for n in noise],
+              y=[n["std_error"] for n in noise])],
         x_title="images per device", y_title="error, in units of the whole batch's std", log_y=True,
-        title=f"Per-device statistics vs the whole batch of {cfg.sync_batch} (first conv, {noise[0]['batches'] if noise else 0}"
+        title=f"Per-device statistics vs the whole batch of {cfg.sync_batch} (first conv, "
+              f"{noise[0]['batches'] if noise else 0}"
               f" batches; synchronised: 0 by construction)")}
     local = [r for r in numbers["runs"] if not r["sync"] and r["final_accuracy"] is not None]
     synced = next((r for r in numbers["runs"] if r["sync"] and r["final_accuracy"] is not None), None)
@@ -675,7 +680,8 @@ def sync_verdict(numbers: dict, cfg: NormsConfig, compare: dict | None = None) -
                                          else "diverged") for r in numbers["runs"])
     return Verdict(claim="SyncBatchNorm", passed=check["equal"], text=(
         f"Synchronised statistics over {check['devices']} simulated devices equal whole-batch BatchNorm: max abs "
-        f"diff {diffs} (tolerance {check['tolerance']:g}, relative). Per-device statistics of a batch of {cfg.sync_batch}: "
+        f"diff {diffs} (tolerance {check['tolerance']:g}, relative). "
+        f"Per-device statistics of a batch of {cfg.sync_batch}: "
         f"{noise}. Test accuracy after {_n(cfg.epochs, 'epoch')}: {accs}." + _plain_bn_note(numbers, cfg, compare)))
 
 
