@@ -7,7 +7,7 @@ masks are known (the lecture: the probability of the true class falls when the o
 from __future__ import annotations
 
 from cnnbp.claims import register_claim
-from cnnbp.lessons.visualise.lesson import (SMOOTHER_BY, VisualiseConfig, embeddings_part, occlusion_part)
+from cnnbp.lessons.visualise.lesson import SMOOTHER_BY, VisualiseConfig, embeddings_part, occlusion_part, one_thread
 from cnnbp.lessons.visualise.filters import neighbour_correlation
 from cnnbp.lessons.visualise.model import MODELS, Trained, load_data, train
 from cnnbp.train import RunControl
@@ -35,7 +35,8 @@ def trained(cfg: VisualiseConfig) -> Trained:
                           "occluding the background")
 def occlusion_on_object() -> tuple[bool, str]:
     t = trained(SHAPES)
-    s = occlusion_part(SHAPES, t, load_data("shapes", seed=0), None).numbers["occlusion"]["summary"]
+    with one_thread():
+        s = occlusion_part(SHAPES, t, load_data("shapes", seed=0), None).numbers["occlusion"]["summary"]
     return s["object_drop"] > s["background_drop"], (
         f"shapes 16x16, {s['images']} test images, 4x4 grey window (model test accuracy {t.test_accuracy[-1]:.0%}): "
         f"P(true) drops {s['object_drop']:.3f} with the window on the object vs {s['background_drop']:.3f} on the "
@@ -48,7 +49,9 @@ def occlusion_on_object() -> tuple[bool, str]:
                           "for the CNN (same class) rather than in pixels")
 def embeddings_beat_pixels() -> tuple[bool, str]:
     cfg = DEFAULTS.model_copy(update={"methods": ["pca", "tsne"]})
-    entries = embeddings_part(cfg, trained(cfg), load_data("digits", seed=0), None).numbers["embeddings"]
+    t = trained(cfg)
+    with one_thread():
+        entries = embeddings_part(cfg, t, load_data("digits", seed=0), None).numbers["embeddings"]
     acc = {(e["features"], e["method"]): e["knn_accuracy"] for e in entries["projections"]}
     passed = all(acc[("cnn", m)] > acc[("pixels", m)] for m in cfg.methods)
     return passed, ("5-NN accuracy in 2-D, digits test set: " + "; ".join(

@@ -12,6 +12,7 @@ image, channel, window, projection) reuses it.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Iterator, Literal
 
@@ -26,7 +27,8 @@ from cnnbp.lessons.base import Frame, LessonConfig, Verdict, gflop_seconds
 from cnnbp.lessons.visualise import embeddings as emb
 from cnnbp.lessons.visualise.features import channel_peaks, dead_channels, feature_maps
 from cnnbp.lessons.visualise.filters import neighbour_correlation
-from cnnbp.lessons.visualise.model import (MODELS, Trained, TrainSettings, layer_shapes, load_data, object_masks, receptive_field,
+from cnnbp.device import torch_threads
+from cnnbp.lessons.visualise.model import (MODELS, THREADS, Trained, TrainSettings, layer_shapes, load_data, object_masks, receptive_field,
                                            train)
 from cnnbp.lessons.visualise.occlusion import (FILLS, Fill, attribution, mass_inside, object_vs_background_drop,
                                                occlusion_scores, pointing_hits)
@@ -185,6 +187,17 @@ class VisualiseConfig(LessonConfig):
         return cost
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch and the BLAS/OpenMP pools (t-SNE, UMAP, k-NN) on one thread for one part: on these
+    small problems a second thread mostly waits (t-SNE of 120 points: 0.5 s vs 9-12 s on two
+    threads with other work on the machine)."""
+    from threadpoolctl import threadpool_limits
+
+    with torch_threads(THREADS), threadpool_limits(limits=THREADS):
+        yield
+
+
 def run(cfg: VisualiseConfig, control: RunControl) -> Iterator[Frame]:
     yield Frame(0.0, f"starting: {len(cfg.parts)} views on a small CNN trained on {cfg.dataset}")
     data = load_data(cfg.dataset, seed=cfg.seed)
@@ -234,7 +247,8 @@ def run(cfg: VisualiseConfig, control: RunControl) -> Iterator[Frame]:
             yield Frame(progress - (1 - train_share) / len(steps),
                         "UMAP is not ready yet: its one-time compile (numba, ~15 s per server process) is still "
                         "running; this run waits for it", verdicts=list(verdicts), numbers=dict(numbers))
-        frame = PART_RUNNERS[part](cfg, trained, data, upload)
+        with one_thread():
+            frame = PART_RUNNERS[part](cfg, trained, data, upload)
         verdicts += frame.verdicts
         numbers.update(frame.numbers)
         yield Frame(progress, frame.message, figures=frame.figures, tables=frame.tables, verdicts=list(verdicts),

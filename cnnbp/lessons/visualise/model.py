@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from cnnbp.data import ImageDataset, get_dataset
-from cnnbp.device import derive_seed, make_generator, pick_device
+from cnnbp.device import derive_seed, make_generator, pick_device, torch_threads
 from cnnbp.nn import SmallCNN
 from cnnbp.nn.inits import init_model
 from cnnbp.nn.models import ConvBlock
@@ -31,6 +31,9 @@ SHAPES_SIZE = 16  # shapes drawn at 16x16: 4x cheaper than 32x32 and it still tr
 INK = 0.5  # digits have no masks: a pixel brighter than this is "the object" (the ink)
 MAX_CACHED_MODELS = 4  # a few KB of weights each; bounded so many users cannot grow the process
 EVALS_PER_EPOCH = 2
+# One thread: for convs this small, a second thread costs more than it saves (46 training steps:
+# 0.46 s on one thread, 3-9 s on two with other work on the machine).
+THREADS = 1
 
 
 def load_data(name: Dataset, *, seed: int) -> ImageDataset:
@@ -104,18 +107,22 @@ def train(data: ImageDataset, s: TrainSettings, control: RunControl) -> Iterator
     out.test_accuracy.append(acc)
     every = max(1, trainer.steps_per_epoch // EVALS_PER_EPOCH)
     while not trainer.done and not control.stop_reason():
-        event = trainer.step()
-        out.steps.append(event.step)
-        out.loss.append(event.loss if math.isfinite(event.loss) else None)
-        if event.kind == "diverged":
-            out.diverged_at = event.step
-            break
-        if event.step % every == 0 or trainer.done:
-            out.eval_steps.append(event.step)
-            out.test_accuracy.append(trainer.evaluate()[1])
-            if event.step % trainer.steps_per_epoch == 0 or trainer.done:
+        with torch_threads(THREADS):  # restored before every yield (the count is process-wide)
+            event = trainer.step()
+            out.steps.append(event.step)
+            out.loss.append(event.loss if math.isfinite(event.loss) else None)
+            if event.kind == "diverged":
+                out.diverged_at = event.step
+                break
+            epoch_end = event.step % trainer.steps_per_epoch == 0 or trainer.done
+            if epoch_end:
                 out.snapshots.append((f"epoch {math.ceil(event.step / trainer.steps_per_epoch)}", first_layer(model)))
-            out.seconds = time.perf_counter() - start
+            at_eval = event.step % every == 0 or epoch_end
+            if at_eval:
+                out.eval_steps.append(event.step)
+                out.test_accuracy.append(trainer.evaluate()[1])
+                out.seconds = time.perf_counter() - start
+        if at_eval:
             yield event.step / trainer.total_steps, out
     model.eval().requires_grad_(False)
     model.to("cpu")

@@ -1,0 +1,248 @@
+"""The visualise lesson end to end on quick settings: frames, figures = numbers, verdicts, the
+model cache, uploads, UMAP's readiness message, bad settings by name, and the claims."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from cnnbp.claims import CLAIMS, run_claim
+from cnnbp.lessons import get_lesson, run_lesson
+from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
+from cnnbp.lessons.visualise import embeddings as emb
+from cnnbp.lessons.visualise.lesson import VisualiseConfig
+from cnnbp.lessons.visualise.model import MODELS
+from cnnbp.plots.visualise import GAP, normalise
+
+LESSON = get_lesson("visualise")
+QUICK = dict(LESSON.quick)
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return list(run_lesson("visualise", QUICK))
+
+
+@pytest.fixture(scope="module")
+def final(frames):
+    return merge_frames(frames)
+
+
+def test_stream_trains_then_streams_each_view(frames):
+    assert frames[0].progress == 0.0 and not frames[0].figures
+    assert frames[-1].done and frames[-1].progress == 1.0 and frames[-1].message.startswith("done in")
+    progress = [f.progress for f in frames]
+    assert progress == sorted(progress)
+    assert any(f.message.startswith("training the CNN") for f in frames)
+
+
+def test_every_declared_figure_and_table_arrives(final):
+    assert set(final.figures) == {name for name, _ in LESSON.figures}
+    assert set(final.tables) == {name for name, _ in LESSON.tables}
+    json.dumps(final.numbers)
+    assert len(final.verdicts) == 6
+
+
+def tile(z, i: int, h: int, w: int) -> np.ndarray:
+    """Tile i of the first row of a mosaic."""
+    z = np.asarray(z, dtype=float)
+    return z[:h, i * (w + GAP): i * (w + GAP) + w]
+
+
+def test_training_and_filter_figures_show_the_numbers(final):
+    t = final.numbers["training"]
+    curves = final.figures["training"]
+    assert list(curves.data[0].y) == t["loss"] and list(curves.data[1].y) == t["test_accuracy"]
+    assert [s["label"] for s in t["snapshots"]] == ["init", "epoch 1", "epoch 2"]
+    f = final.numbers["filters"]
+    fig = final.figures["filters"]
+    assert len(fig.data) == 3
+    w0 = np.asarray(f["init_weights"])  # (8, 1, 3, 3)
+    for i in range(len(w0)):
+        assert np.allclose(tile(fig.data[0].z, i, 3, 3), normalise(w0[i])[0])
+    assert f["init"] == pytest.approx(t["snapshots"][0]["smoothness"])
+
+
+def test_feature_maps_show_the_numbers(final):
+    layers = final.numbers["feature_maps"]["layers"]
+    fig = final.figures["feature_maps"]
+    assert [l["name"] for l in layers] == ["conv1", "conv2", "conv3", "conv4"]
+    maps = np.asarray(layers[0]["maps"])  # (8, 8, 8)
+    assert np.allclose(tile(fig.data[1].z, 3, 8, 8), maps[3])
+    assert fig.data[1].zmax == pytest.approx(layers[0]["scale"]) and maps.max() == pytest.approx(layers[0]["scale"])
+    table = final.tables["dead"]
+    assert table["dead"].tolist() == [len(l["dead"]) for l in layers]
+
+
+def test_occlusion_shows_the_numbers(final):
+    occ = final.numbers["occlusion"]
+    rows, s = occ["maps"], occ["summary"]
+    assert len(rows) == QUICK["occlusion_images"]
+    heat = [t for t in final.figures["occlusion"].data if t.type == "heatmap" and t.name == "p_true"]
+    assert [[list(r) for r in h.z] for h in heat] == [r["p_true"] for r in rows]
+    assert np.asarray(rows[0]["p_true"]).shape == (6, 6)  # 8 px, window 3, stride 1
+    assert 0 < s["object_area"] < 1 and 0 <= s["pointing"] <= 1 and s["images"] == 64
+    assert s["object_windows"] + s["background_windows"] <= 64 * 36
+    v = next(v for v in final.verdicts if v.claim == "occluding the object")
+    assert v.passed == (s["object_drop"] > s["background_drop"]) and f"{s['object_drop']:.3f}" in v.text
+
+
+def test_embeddings_show_the_numbers(final):
+    e = final.numbers["embeddings"]
+    assert [(p["features"], p["method"]) for p in e["projections"]] == [
+        ("cnn", "pca"), ("pixels", "pca"), ("cnn", "tsne"), ("pixels", "tsne")]
+    fig = final.figures["embeddings"]
+    for p in e["projections"]:
+        labels = np.asarray(p["labels"])
+        trace = next(t for t in fig.data if t.meta == f"{p['features']}|{p['method']}" and t.name == "3")
+        assert np.allclose(trace.x, np.asarray(p["x"])[labels == 3]) and len(p["x"]) == QUICK["embed_points"]
+        assert p["knn_accuracy"] > e["chance"]  # above chance, pixels included
+    table = final.tables["embeddings"]
+    assert table["k-NN accuracy"].tolist() == [p["knn_accuracy"] for p in e["projections"]]
+
+
+def test_top_images_and_synthesis_show_the_numbers(final):
+    items = final.numbers["top_images"]["items"]
+    assert len(items) == QUICK["top_k"]
+    acts = [it["activation"] for it in items]
+    assert acts == sorted(acts, reverse=True)
+    fig = final.figures["top_images"]
+    crop = next(t for t in fig.data if t.name == f"crop {items[0]['index']}")
+    assert [list(r) for r in crop.z] == items[0]["crop"][0]
+    top, left, bottom, right = items[0]["box"]
+    assert (fig.layout.shapes[0].x0, fig.layout.shapes[0].y1) == (left - 0.5, bottom + 0.5)
+    synth = final.numbers["synthesis"]
+    lines = [t for t in final.figures["synthesis"].data if t.type == "scatter"]
+    assert [list(t.y) for t in lines] == [r["activation"] for r in synth]
+    assert len(synth[0]["activation"]) == QUICK["synth_steps"] + 1
+
+
+def test_changing_only_the_view_reuses_the_model(final):
+    again = list(run_lesson("visualise", {**QUICK, "image_index": 7, "window": 2, "parts": ["occlusion"]}))
+    assert not any(f.message.startswith("training") for f in again)
+    merged = merge_frames(again)
+    assert "reused from the model cache" in merged.numbers["model"]["source"]
+    assert merged.numbers["training"]["test_accuracy"] == final.numbers["training"]["test_accuracy"]
+    assert merged.numbers["occlusion"]["maps"][0]["index"] == 7
+
+
+def test_same_settings_same_numbers_after_retraining(final):
+    MODELS.clear()
+    again = merge_frames(run_lesson("visualise", {**QUICK, "parts": ["weights", "top_images"]}))
+    assert again.numbers["training"]["loss"] == final.numbers["training"]["loss"]
+    assert again.numbers["top_images"] == final.numbers["top_images"]
+
+
+def png_bytes(mode: str = "L", size=(20, 20), fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.new(mode, size, 255 if mode == "L" else (255, 0, 0)).save(buf, fmt)
+    return buf.getvalue()
+
+
+def noise_png() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40), dtype=np.uint8)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_an_uploaded_image_is_shown_and_occluded(tmp_path):
+    path = tmp_path / "white.png"
+    path.write_bytes(png_bytes())
+    out = merge_frames(run_lesson("visualise", {**QUICK, "image": str(path), "parts": ["activations", "occlusion"]}))
+    assert out.numbers["feature_maps"]["image"] == "your upload"
+    rows = out.numbers["occlusion"]["maps"]
+    assert rows[0]["index"] is None and rows[0]["true"] == "unknown (upload)" and len(rows) == 3
+    assert np.allclose(rows[0]["image"], 1.0)  # white, as uploaded, resized to 8x8
+    assert rows[0]["p_true"] == rows[0]["p_pred"]
+
+
+def test_a_click_before_umap_is_ready_says_so(monkeypatch):
+    import threading
+
+    from sklearn.decomposition import PCA
+
+    fresh = threading.Event()
+    monkeypatch.setattr(emb, "UMAP_READY", fresh)
+
+    def fake_project(x, *, method, seed):  # the compile itself is tested in the warm-up test
+        fresh.set()
+        return PCA(n_components=2, random_state=seed).fit_transform(np.asarray(x, dtype=np.float32)).astype(float)
+
+    monkeypatch.setattr(emb, "project", fake_project)
+    settings = {**QUICK, "parts": ["embeddings"], "methods": ["umap"]}
+    first = list(run_lesson("visualise", settings))
+    assert any("UMAP is not ready yet" in f.message for f in first)
+    assert first[-1].done
+    second = list(run_lesson("visualise", settings))
+    assert not any("UMAP is not ready yet" in f.message for f in second)
+
+
+def test_the_start_up_warm_up_compiles_umap(monkeypatch):
+    import threading
+
+    from cnnbp.ui import warmup
+
+    fresh = threading.Event()
+    monkeypatch.setattr(emb, "UMAP_READY", fresh)
+    seconds = warmup.warm_umap()
+    assert seconds is not None and seconds > 0 and fresh.is_set()
+
+    def broken():
+        raise RuntimeError("no numba")
+
+    monkeypatch.setattr(emb, "warm_umap", broken)
+    assert warmup.warm_umap() is None  # logged, never raised: the run compiles it itself
+
+
+@pytest.mark.parametrize("overrides, fragment", [
+    ({"window": 9}, "window (9) must not exceed the 8-pixel images of digits"),
+    ({"window": 3, "stride": 4}, "stride (4) must not exceed the window (3)"),
+    ({"dataset": "shapes", "window": 17}, "window"),
+    ({"layer": 5, "depth": 4}, "layer (5) must be at most the depth (4)"),
+    ({"layer": 1, "channel": 8}, "channel (8) must be below the 8 channels of conv1"),
+    ({"layer": 3, "channel": 16}, "channel (16) must be below the 16 channels of conv3"),
+    ({"embed_points": 361}, "embed_points (361) must not exceed the 360 test images of digits"),
+    ({"image_index": 360}, "image_index (360) must be below the 360 test images of digits"),
+    ({"methods": ["lda"]}, "methods"),
+    ({"fill": "black"}, "fill"),
+    ({"image": "/nonexistent/x.png"}, "image: no such file"),
+])
+def test_bad_settings_are_refused_by_name(overrides, fragment):
+    with pytest.raises(ConfigError) as err:
+        validate_config(VisualiseConfig, overrides)
+    assert fragment in str(err.value), str(err.value)
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (noise_png()[:-40], "damaged or truncated"),
+    (b"hello, not an image", "not a readable PNG or JPEG"),
+    (png_bytes(fmt="GIF"), "GIF files are not accepted"),
+    (b"", "the file is empty"),
+])
+def test_bad_uploads_are_refused_by_name(tmp_path, content, fragment):
+    path = tmp_path / "upload.png"
+    path.write_bytes(content)
+    with pytest.raises(ConfigError) as err:
+        validate_config(VisualiseConfig, {"image": str(path)})
+    assert str(err.value).startswith("image: ") and fragment in str(err.value), str(err.value)
+
+
+def test_legal_corner_settings_and_oversized_jobs():
+    validate_config(VisualiseConfig, {"dataset": "shapes", "window": 16, "stride": 16, "embed_points": 1000,
+                                      "image_index": 999, "layer": 6, "depth": 6, "channel": 31})
+    with pytest.raises(ConfigError, match="too big"):
+        validate_config(VisualiseConfig, {"dataset": "shapes", "width": 32, "depth": 6, "epochs": 30,
+                                          "layer": 1, "channel": 0})
+
+
+@pytest.mark.parametrize("claim_id", ["visualise.occlusion_on_object", "visualise.embeddings_beat_pixels",
+                                      "visualise.filters_smoother"])
+def test_claims_are_measured(claim_id):
+    assert CLAIMS[claim_id].source == "004"
+    result = run_claim(claim_id)
+    assert result.passed in (True, False), result.measured  # measured, whichever way it went
+    assert any(ch.isdigit() for ch in result.measured)
