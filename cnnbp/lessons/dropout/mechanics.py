@@ -146,7 +146,11 @@ class Expectation:
 
 
 def _rel(a: torch.Tensor, ref: torch.Tensor) -> float:
-    return float((a - ref).norm() / ref.norm())
+    """||a - ref|| / ||ref||; a zero reference (every hidden unit off) counts only an exact match."""
+    diff, size = float((a - ref).norm()), float(ref.norm())
+    if size == 0.0:
+        return 0.0 if diff == 0.0 else math.inf
+    return diff / size
 
 
 @torch.no_grad()
@@ -197,8 +201,10 @@ def expectation(net: LectureNet, x: torch.Tensor, *, p: float, passes: int, seed
     means = {name: s / passes for name, s in sums.items()}
     var_hidden = (p / q) * float((h**2).sum())  # per pass: sum of Var(m h / q) over all entries
     var_out = (p / q) * float(((h**2) @ (net.w2**2).T).sum())
-    predicted = {"inverted hidden": [math.sqrt(var_hidden / k) / float(h.norm()) for k in ks],
-                 "inverted": [math.sqrt(var_out / k) / float(refs["inverted"].norm()) for k in ks]}
+    size_hidden, size_out = float(h.norm()), float(refs["inverted"].norm())
+    # all hidden units off: nothing to drop, no sampling error (var_hidden is 0 too)
+    predicted = {"inverted hidden": [math.sqrt(var_hidden / k) / size_hidden if size_hidden else 0.0 for k in ks],
+                 "inverted": [math.sqrt(var_out / k) / size_out if size_out else 0.0 for k in ks]}
     return Expectation(
         p=p, images=len(x), ks=ks, errors=errors, predicted=predicted,
         max_abs_diff={
