@@ -211,6 +211,8 @@ def test_variants_follow_the_parts_without_repeats():
 def test_cost_grows_with_the_job_and_oversized_jobs_are_refused():
     assert 0 < BatchNormConfig(epochs=1).cost_seconds() < BatchNormConfig(epochs=10).cost_seconds()
     assert BatchNormConfig(parts=["modes"]).cost_seconds() < 1
+    # tiny nets on tiny batches: the per-step overhead counts, not only the flops
+    assert BatchNormConfig(depth=1, width=4, batch_size=4).cost_seconds() > 7 * 360 * 6 * 0.004
     with pytest.raises(ConfigError, match="too big: estimated"):
         validate_config(BatchNormConfig, {"epochs": 30, "width": 64, "dataset": "shapes", "depth": 8})
 

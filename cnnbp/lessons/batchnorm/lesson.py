@@ -42,6 +42,9 @@ DIFFER = 1e-3  # train and eval outputs "differ" when they are apart by more tha
 FOLD_TOL = 1e-5  # the claim's line: folded logits within 1e-5 (relative to max(1, max |logit|))
 MUCH_SLOWER = 2.0  # "much slower": the plain net needs at least 2x the BN net's steps to the target
 BUG_DROP = 0.10  # the train-mode bug "shows" when some train-mode evaluation loses 10 points of accuracy
+# Seconds a training step or an evaluation of a tiny net costs whatever its flops (Python and
+# kernel-launch overhead; ~5 ms measured per step of the default net on one thread).
+STEP_OVERHEAD_S = 0.004
 FRAME_INTERVAL_S = 0.8  # at most ~1 update a second while training streams
 LOG_FLOOR = 1e-9  # an exact 0 on the log-scale difference chart
 TRAIN_IMAGES = {"digits": 1437, "shapes": 2000}
@@ -119,6 +122,9 @@ class BatchNormConfig(LessonConfig):
             evals = per_image / 3 * TEST_IMAGES[self.dataset] * (EVALS_PER_EPOCH * self.epochs + 1)
             bug = per_image / 3 * TEST_IMAGES[self.dataset] * 7
             cost += gflop_seconds((train + evals) * len(variants) + bug)
+            # small nets are bound by per-call overhead, not flops: a fixed cost per step and evaluation
+            steps = -(-TRAIN_IMAGES[self.dataset] // self.batch_size) * self.epochs
+            cost += STEP_OVERHEAD_S * len(variants) * (steps + EVALS_PER_EPOCH * self.epochs + 1)
         if "modes" in self.parts:  # one 3x3 conv and one BN on every minibatch
             cost += gflop_seconds(self.stat_steps * self.batch_size * PIXELS[self.dataset] * self.stat_channels * 40)
         if "folding" in self.parts:  # calibration pass + 3 nets x (repeats + 1) forwards of the batch
