@@ -49,7 +49,8 @@ class ImbalanceConfig(LessonConfig):
     ratio: float = Field(50.0, ge=1.0, le=500.0, description="majority : minority images (binary: rest : rare; "
                          "multiclass: head : tail). 50: 26 rare digits against 1298")
     test_set: Literal["balanced", "same_ratio"] = Field(
-        "balanced", description="the test set of the figures (the table shows both)")
+        "balanced", description="the test set of the figures (the table shows both, where the same-ratio one "
+                                "leaves every class an image)")
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="decide the rare class when its probability is at "
                              "least this; moving it re-scores the trained models at once",
                              json_schema_extra={"step": 0.01})
