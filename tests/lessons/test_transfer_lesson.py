@@ -106,6 +106,8 @@ def test_rule_of_thumb_cells_reuse_the_sweep_and_name_the_best(final):
     for c in cells[:2]:  # the chosen source is the similar one: its cells are the sweep's rows
         assert c["source"] == "digits_0to4" and c["accuracy"] == sweep[c["per_class"]]["accuracy"]
     assert cells[2]["source"] == "shapes_flat"
+    # scratch never sees a source: the dissimilar cells reuse the same size's scratch run
+    assert [c["accuracy"]["scratch"] for c in cells[2:]] == [c["accuracy"]["scratch"] for c in cells[:2]]
     for c in cells:
         assert c["accuracy"][c["best"]] == max(c["accuracy"].values())
     bars = {t.name: list(t.y) for t in final.figures["rule"].data}
