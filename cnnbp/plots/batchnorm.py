@@ -142,7 +142,8 @@ def timing_bars(seconds: dict[str, float], times: dict[str, list[float]], *, tit
         go.Bar(x=names, y=[seconds[n] * 1e3 for n in names], name="median", marker_color=color_for(0),
                text=[f"{seconds[n] * 1e3:.3g} ms" for n in names], textposition="outside"),
         go.Scatter(x=[n for n in names for _ in times[n]], y=[t * 1e3 for n in names for t in times[n]],
-                   mode="markers", name="each repeat (slower ones off the axis)", marker=dict(size=5, color="black", opacity=0.4)),
+                   mode="markers", name="each repeat (slower ones off the axis)",
+                   marker=dict(size=5, color="black", opacity=0.4)),
     ])
     fig.update_yaxes(title_text="milliseconds per forward (batch)", range=[0, 3e3 * max(seconds.values())])
     return apply_layout(fig, title, height=400)

@@ -180,10 +180,10 @@ def test_mode_checks_leave_a_huge_batch_two_disjoint_halves():
 
 def test_bn_and_plain_nets_share_their_unit_draws():
     data = get_dataset("digits", seed=0)
-    plain = build(data, Variant("s", "none", "kaiming", 0.1), depth=2, width=4, activation="relu", bn_momentum=0.3, seed=0)
-    bn = build(data, Variant("s", "batch", "kaiming", 0.1), depth=2, width=4, activation="relu", bn_momentum=0.3, seed=0)
-    small = build(data, Variant("s", "batch", "normal_0.01", 0.1), depth=2, width=4, activation="relu",
-                  bn_momentum=0.3, seed=0)
+    opts = dict(depth=2, width=4, activation="relu", bn_momentum=0.3, seed=0)
+    plain = build(data, Variant("s", "none", "kaiming", 0.1), **opts)
+    bn = build(data, Variant("s", "batch", "kaiming", 0.1), **opts)
+    small = build(data, Variant("s", "batch", "normal_0.01", 0.1), **opts)
     assert torch.equal(plain.blocks[0].conv.weight, bn.blocks[0].conv.weight)
     assert plain.blocks[0].conv.bias is not None and bn.blocks[0].conv.bias is None
     ratio = small.blocks[0].conv.weight / bn.blocks[0].conv.weight  # same draw, another scale

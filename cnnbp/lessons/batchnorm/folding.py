@@ -42,7 +42,8 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
     if bn.num_features != conv.out_channels:
         raise ValueError(f"BatchNorm has {bn.num_features} channels but the conv makes {conv.out_channels}")
     w64 = conv.weight.detach().double()  # (C_out, C_in, k, k)
-    b64 = conv.bias.detach().double() if conv.bias is not None else torch.zeros_like(bn.running_mean, dtype=torch.float64)
+    b64 = (conv.bias.detach().double() if conv.bias is not None  # SmallCNN: no bias before a norm
+           else torch.zeros(conv.out_channels, dtype=torch.float64, device=conv.weight.device))
     gamma = bn.weight.detach().double() if bn.weight is not None else torch.ones_like(b64)
     beta = bn.bias.detach().double() if bn.bias is not None else torch.zeros_like(b64)
     scale = gamma / torch.sqrt(bn.running_var.double() + bn.eps)  # (C_out,)
@@ -140,8 +141,9 @@ def calibrated_model(data_x: torch.Tensor, *, in_channels: int, num_classes: int
     """A SmallCNN with BN before each activation, as training would leave it at test time:
     Kaiming weights, running statistics averaged over train-mode passes on ``data_x``
     (momentum None: the plain mean of the batch statistics) and gamma, beta drawn away from
-    1, 0 (so the fold has something to fold). The model lives on ``data_x``'s device. No gradient step: folding does not care how
-    the weights were found, and this keeps the part a second long."""
+    1, 0 (so the fold has something to fold). The model lives on ``data_x``'s device. No
+    gradient step: folding does not care how the weights were found, and this keeps the part a
+    second long."""
     from cnnbp.device import derive_seed, make_generator
     from cnnbp.nn import SmallCNN, init_model
 

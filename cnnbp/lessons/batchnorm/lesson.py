@@ -22,7 +22,8 @@ from cnnbp.lessons.activations.race import matched_init
 from cnnbp.lessons.base import Frame, LessonConfig, Verdict, choice, gflop_seconds
 from cnnbp.lessons.batchnorm.folding import FoldResult, calibrated_model, compare_folding
 from cnnbp.lessons.batchnorm.modes import ModeChecks, RunningStats, mode_checks, running_stats
-from cnnbp.lessons.batchnorm.training import EVALS_PER_EPOCH, TRAIN_THREADS, History, Variant, train_mode_bug, train_variants
+from cnnbp.lessons.batchnorm.training import (EVALS_PER_EPOCH, TRAIN_THREADS, History, Variant, train_mode_bug,
+                                              train_variants)
 from cnnbp.nn.activations import ACTIVATIONS, get_act
 from cnnbp.nn.inits import INITS
 from cnnbp.plots import batchnorm as bn_plots
@@ -174,7 +175,8 @@ def run(cfg: BatchNormConfig, control: RunControl) -> Iterator[Frame]:
             if reached < 1.0 and now - last_frame < FRAME_INTERVAL_S:
                 continue
             last_frame = now
-            yield Frame(min(done + share * reached, 1.0), f"training {len(variants)} CNNs on {cfg.dataset}: {reached:.0%}",
+            yield Frame(min(done + share * reached, 1.0),
+                        f"training {len(variants)} CNNs on {cfg.dataset}: {reached:.0%}",
                         figures={"curves": curves_figure(histories, cfg)},
                         numbers={**numbers, **training_numbers(histories, cfg, data)})
         done += share * reached

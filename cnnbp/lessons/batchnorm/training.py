@@ -84,7 +84,8 @@ def build(data: ImageDataset, v: Variant, *, depth: int, width: int, activation:
 
 def train_variants(data: ImageDataset, variants: Sequence[Variant], *, depth: int, width: int, activation: str,
                    epochs: int, batch_size: int, bn_momentum: float, seed: int,
-                   control: RunControl, threads: int | None = TRAIN_THREADS) -> Iterator[tuple[float, list[History], list[Trainer]]]:
+                   control: RunControl,
+                   threads: int | None = TRAIN_THREADS) -> Iterator[tuple[float, list[History], list[Trainer]]]:
     """Train every variant in lockstep; yield (progress, histories, trainers) at step 0 and
     at every evaluation (``EVALS_PER_EPOCH`` times an epoch). ``threads``: torch threads
     while stepping (None: leave the process's count)."""
