@@ -1,0 +1,120 @@
+"""Bench: the visualise lesson's costs, measured in this process one after the other.
+
+    python bench/visualise.py [--repeats 3] [--no-startup]
+
+1. One occlusion map of a 32x32 RGB image (window 8, stride 2: 169 positions) through a SmallCNN:
+   the occluded copies batched (what the lesson does) vs one forward per position, same numbers
+   (checked); medians of ``--repeats``, and the ratio.
+2. UMAP's one-time import and numba compile (what the start-up warm-up pays), then each
+   projection (PCA, t-SNE, UMAP) of 2,000 points after that warm-up: the shapes training images'
+   pixels (768-d) and a SmallCNN's penultimate features of them.
+3. The lesson on its defaults with UMAP warm (train + six views), then a second run that only
+   changes the image and the window (the model comes from the cache).
+4. ``python app.py`` until the page is served, with the warm-up thread (UMAP included) running
+   beside it, against a bare ``import torch`` (bench/startup.py's measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
+
+import cnnbp.lessons  # noqa: E402,F401  (registers the lessons)
+from cnnbp.data import get_dataset  # noqa: E402
+from cnnbp.device import derive_seed, make_generator, set_threads_once  # noqa: E402
+from cnnbp.lessons import run_lesson  # noqa: E402
+from cnnbp.lessons.visualise import embeddings as emb  # noqa: E402
+from cnnbp.lessons.visualise.lesson import one_thread  # noqa: E402
+from cnnbp.lessons.visualise.model import MODELS  # noqa: E402
+from cnnbp.lessons.visualise.occlusion import occlusion_scores  # noqa: E402
+from cnnbp.nn import SmallCNN  # noqa: E402
+from cnnbp.nn.inits import init_model  # noqa: E402
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out
+
+
+def occlusion_bench(repeats: int) -> None:
+    net = init_model(SmallCNN(3, 4, depth=4, width=8, image_size=32), "kaiming", "relu",
+                     generator=make_generator(derive_seed(0, "bench", "occlusion"))).eval()
+    x = get_dataset("shapes", seed=0, n_train=4, n_test=4).x_test[:1]  # (1, 3, 32, 32)
+    forward = lambda t: torch.softmax(net(t), dim=1)  # noqa: E731
+    with one_thread():
+        t_batched, batched = timed(lambda: occlusion_scores(forward, x, window=8, stride=2), repeats)
+        t_naive, naive = timed(lambda: occlusion_scores(forward, x, window=8, stride=2, batch_size=1), repeats)
+    assert torch.allclose(batched.scores, naive.scores, atol=1e-6)
+    n = batched.scores.shape[1]
+    print(f"occlusion map, 32x32 RGB, window 8, stride 2 ({n} positions): batched {t_batched * 1000:.1f} ms, "
+          f"one forward per position {t_naive * 1000:.1f} ms ({t_naive / t_batched:.1f}x)")
+
+
+def projection_bench() -> None:
+    start = time.perf_counter()
+    emb.warm_umap()
+    print(f"UMAP import + numba compile on a tiny array (the warm-up's share): {time.perf_counter() - start:.1f} s")
+    data = get_dataset("shapes", seed=0, size=16, n_train=2000, n_test=12)
+    pixels = data.x_train.flatten(1).numpy()  # (2000, 768)
+    net = init_model(SmallCNN(3, 4, depth=4, width=8, image_size=16), "kaiming", "relu",
+                     generator=make_generator(derive_seed(0, "bench", "features"))).eval()
+    with torch.no_grad():
+        features = net.features(data.x_train).numpy()  # (2000, 32)
+    for name, x in (("pixels (768-d)", pixels), ("CNN features (32-d)", features)):
+        for method in emb.METHODS:
+            with one_thread():
+                start = time.perf_counter()
+                emb.project(x, method=method, seed=0)
+                took = time.perf_counter() - start
+            print(f"{method:5s} of 2,000 points, {name}: {took:.2f} s")
+
+
+def lesson_bench() -> None:
+    MODELS.clear()
+    start = time.perf_counter()
+    frames = list(run_lesson("visualise", {}))
+    assert frames[-1].done, frames[-1].message
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    frames = list(run_lesson("visualise", {"image_index": 5, "window": 2}))
+    assert frames[-1].done and "reused" in frames[-1].numbers["model"]["source"]
+    print(f"visualise lesson, defaults (UMAP warm): {first:.1f} s; again with another image and window "
+          f"(model from the cache): {time.perf_counter() - start:.1f} s")
+
+
+def startup_bench() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import startup
+
+    t_torch = startup.seconds_to_import_torch()
+    t_serve, _ = startup.seconds_to_serve()
+    print(f"python app.py serving its page, warm-up (UMAP included) running: {t_serve:.2f} s "
+          f"({t_serve / t_torch:.1f}x a bare import torch, {t_torch:.2f} s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-startup", action="store_true", help="skip the app start-up measurement")
+    args = parser.parse_args()
+    set_threads_once()
+    occlusion_bench(args.repeats)
+    projection_bench()
+    lesson_bench()
+    if not args.no_startup:
+        startup_bench()
+
+
+if __name__ == "__main__":
+    main()
