@@ -107,7 +107,8 @@ def roc_curves(curves: Sequence[dict], *, threshold: float, title: str, order: S
     traces = [go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=CHANCE, name="chance (AUC 0.5)")]
     for c in curves:
         colour = _colour(c["name"], order or [x["name"] for x in curves])
-        traces.append(go.Scatter(x=c["fpr"], y=c["tpr"], mode="lines", line=dict(color=colour, shape="hv"),
+        # straight segments between sklearn's points: tied scores move along a diagonal, not a staircase
+        traces.append(go.Scatter(x=c["fpr"], y=c["tpr"], mode="lines", line=dict(color=colour),
                                  name=f"{c['name']} (AUC {c['auc']:.3f})", legendgroup=c["name"]))
         traces.append(go.Scatter(x=[c["point"]["fpr"]], y=[c["point"]["tpr"]], mode="markers",
                                  marker=dict(color=colour, size=11, symbol="circle-open", line=dict(width=3)),
