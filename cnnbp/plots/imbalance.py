@@ -46,7 +46,8 @@ def class_histogram(counts: dict[str, Sequence[int]], *, classes: Sequence[str],
                       row=1, col=2)
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="class", type="category")
-    fig.update_yaxes(title_text="images", row=1, col=1)
+    top = max((max(v) for v in counts.values() if len(v)), default=1)
+    fig.update_yaxes(title_text="images", range=[0, top * 1.15], row=1, col=1)  # room for the count labels
     fig.update_yaxes(title_text="share of images drawn", range=[0, 1.02], tickformat=".0%", row=1, col=2)
     return legend_below(apply_layout(fig, title), height=500)
 
