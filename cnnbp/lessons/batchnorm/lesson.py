@@ -14,6 +14,7 @@ import time
 from typing import Iterator, Literal
 
 import pandas as pd
+import torch
 from pydantic import Field, model_validator
 
 from cnnbp.data import ImageDataset, get_dataset
@@ -406,10 +407,8 @@ def steps_figure(histories: list[History], cfg: BatchNormConfig, data: ImageData
 
 # ---- folding ----------------------------------------------------------------------------------
 
-def fold_inputs(data: ImageDataset, batch: int):
+def fold_inputs(data: ImageDataset, batch: int) -> torch.Tensor:
     """``batch`` test images (the test set repeated if it is smaller)."""
-    import torch
-
     reps = -(-batch // len(data.x_test))
     return torch.cat([data.x_test] * reps)[:batch]
 

@@ -2,9 +2,9 @@
 learning rate, and BN before vs after the nonlinearity; then the classic bug of evaluating a
 BN net in train mode.
 
-Every variant sees the same data in the same order and starts from the same unit draws (the
-init's scale is the only difference between inits); BN variants differ from plain ones only
-by the norm (SmallCNN drops the conv bias when a norm follows, as the norm's beta replaces it).
+Every variant sees the same data in the same order and starts from the same unit draws (two
+Gaussian inits, e.g. Kaiming and std 0.01, differ only by their scale); BN variants differ
+from plain ones only by the norm (SmallCNN drops the conv bias when a norm follows, as the norm's beta replaces it).
 """
 
 from __future__ import annotations
