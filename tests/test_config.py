@@ -72,3 +72,17 @@ def test_unknown_lesson():
 def test_cost_grows_with_the_job():
     small = InitConfig(width=512, epochs=1)
     assert 0 < small.cost_seconds() < InitConfig(width=4096, epochs=10).cost_seconds()
+
+
+def test_register_accepts_the_same_lesson_again_and_refuses_another_of_that_name(monkeypatch):
+    import dataclasses
+
+    from cnnbp.lessons import base
+
+    monkeypatch.setattr(base, "LESSONS", {})
+    lesson = base.Lesson(name="t", title="T", summary="", config=base.LessonConfig, run=lambda cfg, c: iter(()),
+                         figures=())
+    assert base.register(lesson) is lesson
+    base.register(dataclasses.replace(lesson))  # the package's __init__ executed once more
+    with pytest.raises(ValueError, match="registered twice"):
+        base.register(dataclasses.replace(lesson, title="Another"))

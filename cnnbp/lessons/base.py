@@ -200,7 +200,10 @@ LESSONS: dict[str, Lesson] = {}
 
 
 def register(lesson: Lesson) -> Lesson:
-    if lesson.name in LESSONS:
+    """Add ``lesson`` to LESSONS. Re-running a lesson package's ``__init__`` (pytest's importlib
+    mode collecting its doctests) registers an equal Lesson again: that is no conflict."""
+    existing = LESSONS.get(lesson.name)
+    if existing is not None and existing != lesson:
         raise ValueError(f"lesson {lesson.name!r} is registered twice")
     LESSONS[lesson.name] = lesson
     return lesson
