@@ -246,3 +246,35 @@ def test_claims_are_measured(claim_id):
     result = run_claim(claim_id)
     assert result.passed in (True, False), result.measured  # measured, whichever way it went
     assert any(ch.isdigit() for ch in result.measured)
+
+
+def test_imagenet_option_says_why_it_is_unavailable(monkeypatch, tmp_path):
+    import torch
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    with pytest.raises(ConfigError) as err:
+        validate_config(VisualiseConfig, {"model": "resnet18_imagenet", "parts": ["weights"]})
+    message = str(err.value)
+    assert message.startswith("model: the ImageNet ResNet-18 weights are not in torch's hub cache")
+    assert "resnet18-f37072fd.pth" in message and "never downloads" in message
+
+
+def test_imagenet_option_runs_where_the_weights_are_cached(monkeypatch, tmp_path):
+    import torch
+
+    from cnnbp.lessons.visualise.filters import neighbour_correlation
+    from cnnbp.lessons.visualise.imagenet import weights_path
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    # a stand-in checkpoint with smooth filters (blurred noise), where torchvision would cache the real one
+    smooth = torch.nn.functional.avg_pool2d(torch.randn(64 * 3, 1, 11, 11, generator=torch.Generator().manual_seed(0)),
+                                            5, stride=1).view(64, 3, 7, 7)
+    weights_path().parent.mkdir(parents=True)
+    torch.save({"conv1.weight": smooth}, weights_path())
+    with pytest.raises(ConfigError, match="model: with resnet18_imagenet only the weights view runs here"):
+        validate_config(VisualiseConfig, {"model": "resnet18_imagenet", "parts": ["weights", "occlusion"]})
+    out = merge_frames(run_lesson("visualise", {"model": "resnet18_imagenet", "parts": ["weights"]}))
+    assert out.done and set(out.figures) == {"filters"}
+    assert out.numbers["filters"]["trained"] == pytest.approx(neighbour_correlation(smooth))
+    assert out.verdicts[0].passed is True  # blurred noise is smoother than a Kaiming draw
+    assert len(out.figures["filters"].data) == 2

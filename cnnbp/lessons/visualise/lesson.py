@@ -25,6 +25,7 @@ from cnnbp import plots
 from cnnbp.data.uploads import UploadError, load_image
 from cnnbp.lessons.base import Frame, LessonConfig, Verdict, gflop_seconds
 from cnnbp.lessons.visualise import embeddings as emb
+from cnnbp.lessons.visualise import imagenet
 from cnnbp.lessons.visualise.features import channel_peaks, dead_channels, feature_maps
 from cnnbp.lessons.visualise.filters import neighbour_correlation
 from cnnbp.device import torch_threads
@@ -69,6 +70,9 @@ def layer_channels(dataset: str, width: int, layer: int) -> int:
 
 class VisualiseConfig(LessonConfig):
     parts: list[Part] = Field(list(PARTS), min_length=1, description="which views to compute")
+    model: Literal["trained", "resnet18_imagenet"] = Field(
+        "trained", description="trained: a SmallCNN trained in this run; resnet18_imagenet: torchvision's "
+                               "ImageNet ResNet-18 first-layer filters, only where its weights are cached here")
     dataset: Literal["digits", "shapes"] = Field(
         "digits", description="training data (shapes: 16x16 RGB with object masks)")
     depth: int = Field(4, ge=2, le=6, description="conv layers (2x2 pooling after every second)")
@@ -97,6 +101,19 @@ class VisualiseConfig(LessonConfig):
     jitter: int = Field(1, ge=0, le=4, description="random shift before each step, pixels (the prior)")
     blur_every: int = Field(4, ge=0, le=50, description="blur the image every this many steps (0: never)")
     l2: float = Field(0.01, ge=0.0, le=1.0, description="L2 pull of the pixels towards grey")
+
+    @field_validator("model")
+    @classmethod
+    def _model_available(cls, model: str, info: ValidationInfo) -> str:
+        if model == "resnet18_imagenet":
+            reason = imagenet.unavailable_reason()
+            if reason:
+                raise ValueError(reason)
+            other = [p for p in info.data.get("parts", []) if p != "weights"]
+            if other:
+                raise ValueError(f"with resnet18_imagenet only the weights view runs here (the others need "
+                                 f"ImageNet images); remove {', '.join(other)} from parts")
+        return model
 
     # Cross-field checks as field validators (``info.data`` holds the fields declared above), so
     # the message names the field and its value: "window: window (12) must not exceed ...".
@@ -169,6 +186,8 @@ class VisualiseConfig(LessonConfig):
                              self.batch_size, self.seed)
 
     def cost_seconds(self) -> float:
+        if self.model == "resnet18_imagenet":
+            return 1.0  # reads one 45 MB checkpoint
         pixels = IMAGE_SIZE[self.dataset][0] * IMAGE_SIZE[self.dataset][1]
         c = CHANNELS[self.dataset]
         # forward ~ 2 x MACs; ~9 * width^2 * (doubling: ~2x) MACs per pixel per layer
@@ -199,6 +218,9 @@ def one_thread() -> Iterator[None]:
 
 
 def run(cfg: VisualiseConfig, control: RunControl) -> Iterator[Frame]:
+    if cfg.model == "resnet18_imagenet":
+        yield from run_imagenet(cfg, control)
+        return
     yield Frame(0.0, f"starting: {len(cfg.parts)} views on a small CNN trained on {cfg.dataset}")
     data = load_data(cfg.dataset, seed=cfg.seed)
     verdicts: list[Verdict] = []
@@ -254,6 +276,29 @@ def run(cfg: VisualiseConfig, control: RunControl) -> Iterator[Frame]:
         yield Frame(progress, frame.message, figures=frame.figures, tables=frame.tables, verdicts=list(verdicts),
                     numbers=dict(numbers))
     yield Frame(1.0, f"done in {control.elapsed():.1f} s", verdicts=list(verdicts), numbers=dict(numbers), done=True)
+
+
+def run_imagenet(cfg: VisualiseConfig, control: RunControl) -> Iterator[Frame]:
+    """ResNet-18's ImageNet-trained first-layer filters next to a Kaiming draw of the same shape."""
+    yield Frame(0.0, "reading the cached ImageNet ResNet-18 weights")
+    trained = imagenet.first_layer_filters()
+    init = imagenet.kaiming_like(trained, seed=cfg.seed)
+    s0, s1 = neighbour_correlation(init), neighbour_correlation(trained)
+    passed = s1 - s0 >= SMOOTHER_BY
+    verdict = Verdict(
+        claim="trained filters are smoother",
+        passed=passed,
+        text=(f"ResNet-18 conv1 ({tuple(trained.shape)}): neighbour correlation {s0:.2f} for a Kaiming draw of the "
+              f"same shape, {s1:.2f} after ImageNet training ({'smoother' if passed else 'not smoother'} by our "
+              f"line of +{SMOOTHER_BY:g})."),
+    )
+    snapshots = [{"label": "Kaiming init (same shape)", "weights": init.tolist(), "smoothness": s0},
+                 {"label": "ImageNet-trained", "weights": trained.tolist(), "smoothness": s1}]
+    yield Frame(1.0, f"done in {control.elapsed():.1f} s",
+                figures={"filters": vis_plots.filter_grid(snapshots, title="ResNet-18 first-layer filters "
+                                                                           "(each scaled to its own range)")},
+                verdicts=[verdict], numbers={"filters": {"init": s0, "trained": s1, "model": "resnet18_imagenet"}},
+                done=True)
 
 
 # ---- training ----------------------------------------------------------------------------
