@@ -18,12 +18,13 @@ import time
 from typing import Annotated, Any, Iterator, Literal
 
 import pandas as pd
+import torch
 from pydantic import Field, field_validator, model_validator
 
 from cnnbp.lessons.base import Frame, LessonConfig, Verdict, choice, gflop_seconds
 from cnnbp.lessons.transfer import backbones
 from cnnbp.lessons.transfer.lora import max_rank
-from cnnbp.lessons.transfer.models import DEPTH, build_cnn, num_stages
+from cnnbp.lessons.transfer.models import DEPTH, build_cnn, embed, num_stages
 from cnnbp.lessons.transfer.selection import mean_feature_similarity, spearman
 from cnnbp.lessons.transfer.sources import SOURCES, Source, load_source, read_card, source_problem
 from cnnbp.lessons.transfer.strategies import (EVALS, SGD_STRATEGIES, STRATEGIES, History, Run, linear_probe,
@@ -306,10 +307,7 @@ def strategy_table(cfg: TransferConfig, histories: list[History], probe: float |
 
 def _probe_params(cfg: TransferConfig, source: Source) -> int:
     """Weights of the logistic regression on the stage-``cfg.stage`` embedding (one row per class)."""
-    from cnnbp.lessons.transfer.models import embed
-
-    width = embed(source.model, get_target(cfg.target).x_test[:1].new_zeros(1, source.channels, source.size,
-                                                                            source.size), stage=cfg.stage).shape[1]
+    width = embed(source.model, torch.zeros(1, source.channels, source.size, source.size), stage=cfg.stage).shape[1]
     return (width + 1) * get_target(cfg.target).num_classes
 
 
