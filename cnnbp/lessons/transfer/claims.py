@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 
 from cnnbp.claims import register_claim
-from cnnbp.lessons.transfer.lesson import AVAILABLE, FORGET_MARGIN, RHO_LINE, TransferConfig, forgetting_rows
+from cnnbp.lessons.transfer.lesson import AVAILABLE, CHANCE_MARGIN, FORGET_MARGIN, RHO_LINE, TransferConfig, forgetting_rows
 from cnnbp.lessons.transfer.selection import spearman
 from cnnbp.lessons.transfer.sources import load_source
 from cnnbp.lessons.transfer.strategies import History, Run, linear_probe, make_split, train_runs
@@ -82,7 +82,10 @@ def large_lr_forgets() -> tuple[bool, str]:
     low, high = forgetting_rows(cfg, histories)
     return high["drop"] > low["drop"] + FORGET_MARGIN, (
         f"{cfg.source}'s own test accuracy {low['before']:.1%} before; after {cfg.steps} fine-tuning steps on "
-        f"{cfg.target}: {low['after']:.1%} at lr {cfg.lr:g}, {high['after']:.1%} at lr {cfg.forget_lr:g}")
+        f"{cfg.target}: {low['after']:.1%} at lr {cfg.lr:g}, {high['after']:.1%} at lr {cfg.forget_lr:g} (target "
+        f"accuracy {low['target']:.1%} vs {high['target']:.1%}"
+        + ("; at chance: the large rate wrecks the network)" if high["target"] <= 1 / task.num_classes + CHANCE_MARGIN
+           else ")"))
 
 
 @register_claim("transfer.pretrained_converges_faster", lesson="transfer", source="000, 002",

@@ -52,6 +52,7 @@ ADVICE_TEXT = {("similar", "small"): "freeze", ("similar", "large"): "fine-tune 
 FRAME_INTERVAL_S = 0.8  # at most ~1 frame a second while training streams
 # Fixed before any run, never tuned to a result:
 FORGET_MARGIN = 0.05  # "loses source accuracy": the large lr's drop exceeds the small lr's by 5 points
+CHANCE_MARGIN = 0.05  # "at chance": within 5 points of 1 / classes
 RHO_LINE = 0.5  # "similarity ranks the sources": Spearman rank correlation of at least 0.5
 
 
@@ -347,11 +348,14 @@ def forgetting_rows(cfg: TransferConfig, histories: list[History]) -> list[dict]
 def forgetting_verdict(rows: list[dict], cfg: TransferConfig) -> Verdict:
     low = next(r for r in rows if r["lr"] == cfg.lr)
     high = next(r for r in rows if r["lr"] == cfg.forget_lr)
+    chance = 1 / get_target(cfg.target).num_classes
+    wrecked = (f" At lr {cfg.forget_lr:g} the target accuracy is at chance too: the large rate wrecked the network, "
+               "it did not trade the source task for the target." if high["target"] <= chance + CHANCE_MARGIN else "")
     return Verdict(
         claim="transfer.large_lr_forgets", passed=high["drop"] > low["drop"] + FORGET_MARGIN,
         text=f"Source-task accuracy of {cfg.source}: {low['before']:.1%} before; after fine-tuning at lr {cfg.lr:g}: "
              f"{low['after']:.1%}, at lr {cfg.forget_lr:g}: {high['after']:.1%} (target accuracy {low['target']:.1%} "
-             f"vs {high['target']:.1%}; line: the larger rate loses {FORGET_MARGIN:.0%} more).")
+             f"vs {high['target']:.1%}; line: the larger rate loses {FORGET_MARGIN:.0%} more).{wrecked}")
 
 
 # ---- target-set size -------------------------------------------------------------------------
