@@ -75,7 +75,8 @@ class TransferConfig(LessonConfig):
     stage: int = Field(DEPTH, ge=1, le=8, description="stage whose frozen embedding the linear probe reads "
                        "(the top: the penultimate layer)")
     freeze_stages: int = Field(2, ge=0, le=8, description="bottom stages frozen by 'freeze' (the source has 4)")
-    lr: float = Field(0.05, gt=0.0, le=1.0, description="SGD learning rate (momentum 0.9) of every strategy")
+    lr: float = Field(0.05, gt=0.0, le=1.0, description="SGD learning rate (momentum 0.9) of every strategy; the "
+                      "shapes sources (trained with Adam) collapse at 0.05: fine-tune them at about 0.005")
     lr_ratio: float = Field(0.1, gt=0.0, le=1.0, description="discriminative: lowest / highest layer learning rate")
     forget_lr: float = Field(0.5, gt=0.0, le=5.0, description="the too-large fine-tuning rate (forgetting)")
     lora_rank: int = Field(2, ge=1, le=64, description="LoRA rank (at most 9 for a 1-channel source's first conv)")
