@@ -52,9 +52,10 @@ def image_trace(image: np.ndarray, *, name: str = "", zmin: float = 0.0, zmax: f
 
 
 def _image_axes(fig: go.Figure) -> None:
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed",
-                     scaleanchor=None)
+    """Every panel an image: no ticks, row 0 at the top, square pixels."""
+    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
+    fig.for_each_yaxis(lambda ax: ax.update(scaleanchor=ax.anchor, scaleratio=1))
 
 
 def filter_grid(snapshots: Sequence[dict], *, title: str) -> go.Figure:
@@ -68,7 +69,7 @@ def filter_grid(snapshots: Sequence[dict], *, title: str) -> go.Figure:
         fig.add_trace(image_trace(tile, name=s["label"]), row=i + 1, col=1)
     _image_axes(fig)
     fig.for_each_annotation(lambda a: a.update(font=dict(size=11)))
-    return apply_layout(fig, title, height=max(260, 90 * len(rows) + 90))
+    return apply_layout(fig, title, height=max(260, 120 * len(rows) + 90))
 
 
 def feature_maps(image: np.ndarray, layers: Sequence[dict], *, title: str) -> go.Figure:
@@ -91,12 +92,15 @@ def feature_maps(image: np.ndarray, layers: Sequence[dict], *, title: str) -> go
 
 def occlusion_maps(rows: Sequence[dict], *, window: int, title: str) -> go.Figure:
     """Per image: the image, P(true class) and P(predicted class) with the window centred at each
-    position. ``rows``: ``image`` (C, H, W), ``true``, ``pred`` (names), ``p_true``, ``p_pred``
-    ((n_y, n_x) grids), ``tops``, ``lefts``, ``mass_inside`` (or None)."""
+    position. ``rows``: ``image`` (C, H, W), ``index`` (None for an upload, whose "true" class is
+    its predicted one), ``true``, ``pred`` (names), ``p_true``, ``p_pred`` ((n_y, n_x) grids),
+    ``tops``, ``lefts``, ``mass_inside`` (or None)."""
     titles = []
     for r in rows:
         mass = f", mass on object {r['mass_inside']:.0%}" if r.get("mass_inside") is not None else ""
-        titles += [f"true {r['true']}, predicted {r['pred']}", f"P({r['true']}){mass}", f"P({r['pred']})"]
+        first = f"upload, predicted {r['pred']}" if r.get("index") is None else f"true {r['true']}, predicted {r['pred']}"
+        titles += [first, f"P({r['true']}){mass}" if r.get("index") is not None else f"P({r['pred']})",
+                   f"P({r['pred']})"]
     fig = make_subplots(rows=len(rows), cols=3, subplot_titles=titles, horizontal_spacing=0.05,
                         vertical_spacing=0.3 / max(1, len(rows)))
     for i, r in enumerate(rows):
@@ -162,12 +166,14 @@ def synthesis(results: Sequence[dict], *, title: str) -> go.Figure:
     output over the optimisation steps (``activation``)."""
     n = len(results)
     fig = make_subplots(rows=1, cols=n + 1, column_widths=[1] * n + [2], horizontal_spacing=0.06,
-                        subplot_titles=[f"{r['name']}: roughness {r['roughness']:.2f}" for r in results]
+                        subplot_titles=[f"{r['name']}<br>roughness {r['roughness']:.2f}" for r in results]
                         + ["channel mean output"])
     for j, r in enumerate(results):
         fig.add_trace(image_trace(np.asarray(r["image"]), name=r["name"]), row=1, col=j + 1)
-        fig.update_xaxes(showticklabels=False, row=1, col=j + 1)
-        fig.update_yaxes(showticklabels=False, autorange="reversed", row=1, col=j + 1)
+        fig.update_xaxes(showticklabels=False, constrain="domain", row=1, col=j + 1)
+        fig.update_yaxes(showticklabels=False, autorange="reversed", constrain="domain",
+                         scaleanchor="x" if j == 0 else f"x{j + 1}", row=1, col=j + 1)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
     for j, r in enumerate(results):
         fig.add_trace(go.Scatter(x=list(range(len(r["activation"]))), y=r["activation"], mode="lines",
                                  name=r["name"], line=dict(color=color_for(j))), row=1, col=n + 1)

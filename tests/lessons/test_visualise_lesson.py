@@ -155,7 +155,8 @@ def test_an_uploaded_image_is_shown_and_occluded(tmp_path):
     out = merge_frames(run_lesson("visualise", {**QUICK, "image": str(path), "parts": ["activations", "occlusion"]}))
     assert out.numbers["feature_maps"]["image"] == "your upload"
     rows = out.numbers["occlusion"]["maps"]
-    assert rows[0]["index"] is None and rows[0]["true"] == "unknown (upload)" and len(rows) == 3
+    assert rows[0]["index"] is None and rows[0]["true"] == rows[0]["pred"] and len(rows) == 3
+    assert out.tables["occlusion"]["true"].tolist()[0] == "unknown"
     assert np.allclose(rows[0]["image"], 1.0)  # white, as uploaded, resized to 8x8
     assert rows[0]["p_true"] == rows[0]["p_pred"]
 

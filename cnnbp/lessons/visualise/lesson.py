@@ -396,7 +396,7 @@ def occlusion_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
         true = int(target[j])
         mass = None if i is None else float(mass_inside(attr[j:j + 1], masks[i:i + 1])[0])
         rows.append({"image": images[j].tolist(), "index": i,
-                     "true": "unknown (upload)" if i is None else data.classes[true],
+                     "true": data.classes[true],  # an upload's: its predicted class
                      "pred": data.classes[int(pred[j])],
                      "p_true": result.scores[j, :, true].view(ny, nx).tolist(),
                      "p_pred": result.scores[j, :, int(pred[j])].view(ny, nx).tolist(),
@@ -428,7 +428,8 @@ def occlusion_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
                  f"{summary['pointing']:.0%} of the images.")
     if not comparable:
         text += " No window fell wholly on one side, so nothing is compared (change the window)."
-    table = pd.DataFrame([{"image": r["index"] if r["index"] is not None else "upload", "true": r["true"],
+    table = pd.DataFrame([{"image": r["index"] if r["index"] is not None else "upload",
+                           "true": r["true"] if r["index"] is not None else "unknown",
                            "predicted": r["pred"], "P(true)": r["base_p_true"],
                            "lowest P(true) under the window": float(np.min(r["p_true"])),
                            "mass on object": r["mass_inside"]} for r in rows])
