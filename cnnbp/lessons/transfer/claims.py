@@ -112,7 +112,7 @@ def similarity_ranks_sources() -> tuple[bool, str]:
     for target in TARGETS:
         task = get_target(target)
         x, y = subsample(task, DEFAULTS.images_per_class, seed=0)
-        these = selection_rows(x, y, task, stage=DEFAULTS.stage)
+        these = selection_rows(x, y, task)
         rows += these
         parts.append(f"{target}: Spearman {spearman([r['similarity'] for r in these], [r['accuracy'] for r in these]):.2f}")
     rho = spearman([r["similarity"] for r in rows], [r["accuracy"] for r in rows])

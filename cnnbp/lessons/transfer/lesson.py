@@ -220,7 +220,7 @@ def run(cfg: TransferConfig, control: RunControl) -> Iterator[Frame]:
             yield stopped()
             return
     if "selection" in wanted:
-        rows = selection_rows(x, y, task, stage=num_stages(source.model))
+        rows = selection_rows(x, y, task)
         rho = spearman([r["similarity"] for r in rows], [r["accuracy"] for r in rows])
         numbers["selection"] = {"rows": rows, "spearman": rho}
         verdicts.append(selection_verdict(rows, rho, cfg))
@@ -499,7 +499,7 @@ def size_verdicts(cfg: TransferConfig, rows: list[dict]) -> list[Verdict]:
 
 # ---- source selection ------------------------------------------------------------------------
 
-def selection_rows(x, y, task, *, stage: int) -> list[dict]:
+def selection_rows(x, y, task) -> list[dict]:
     """For every shipped source: the mean-feature similarity with the target images ``x`` and
     the linear-probe accuracy (top stage) those images give on the target test set."""
     rows = []
