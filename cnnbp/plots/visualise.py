@@ -117,9 +117,27 @@ def occlusion_maps(rows: Sequence[dict], *, window: int, title: str) -> go.Figur
     return apply_layout(fig, title, height=190 * len(rows) + 90)
 
 
-def embedding_scatter(projections: Sequence[dict], *, classes: Sequence[str], title: str) -> go.Figure:
+SHADES = " ░▒▓█"  # dark to bright
+
+
+def text_thumbnail(image: np.ndarray) -> str:
+    """(C, H, W) in [0, 1] -> the image as lines of block characters (channel mean, each pixel two
+    characters wide so it looks square), for a hover label: plotly cannot show an image on hover.
+
+    >>> text_thumbnail(np.array([[[0.0, 1.0], [0.5, 0.2]]]))
+    '  ██<br>▒▒░░'
+    """
+    grey = np.asarray(image, dtype=float).mean(axis=0)
+    idx = np.clip(np.round(grey * (len(SHADES) - 1)), 0, len(SHADES) - 1).astype(int)
+    return "<br>".join("".join(SHADES[i] * 2 for i in row) for row in idx)
+
+
+def embedding_scatter(projections: Sequence[dict], *, classes: Sequence[str], title: str,
+                      images: Sequence | None = None) -> go.Figure:
     """One panel per (features, method): ``features``, ``method``, ``x``, ``y``, ``labels``,
-    ``index`` (test-set indices, shown on hover), ``knn_accuracy``, ``trustworthiness``."""
+    ``index`` (test-set indices, shown on hover), ``knn_accuracy``, ``trustworthiness``.
+    ``images`` (by index, (C, H, W) each): drawn in the hover label as block characters."""
+    thumbs = [text_thumbnail(np.asarray(im)) for im in images] if images is not None else None
     kinds = list(dict.fromkeys(p["features"] for p in projections))
     methods = list(dict.fromkeys(p["method"] for p in projections))
     titles = [""] * (len(kinds) * len(methods))
@@ -133,10 +151,13 @@ def embedding_scatter(projections: Sequence[dict], *, classes: Sequence[str], ti
         first = p is projections[0]
         for k, name in enumerate(classes):
             sel = labels == k
+            text = [thumbs[i] for i in index[sel]] if thumbs is not None else None
             fig.add_trace(go.Scattergl(x=x[sel], y=y[sel], mode="markers", name=name, legendgroup=name,
                                        showlegend=first, marker=dict(size=4, color=color_for(k)),
-                                       customdata=index[sel], meta=f"{p['features']}|{p['method']}",
-                                       hovertemplate=f"class {name}, test image #%{{customdata}}<extra></extra>"),
+                                       customdata=index[sel], meta=f"{p['features']}|{p['method']}", text=text,
+                                       hovertemplate=f"class {name}, test image #%{{customdata}}"
+                                                     + ("<br>%{text}" if text is not None else "") + "<extra></extra>",
+                                       hoverlabel=dict(font=dict(family="monospace", size=10))),
                           row=kinds.index(p["features"]) + 1, col=methods.index(p["method"]) + 1)
     fig.update_xaxes(showticklabels=False)
     fig.update_yaxes(showticklabels=False)

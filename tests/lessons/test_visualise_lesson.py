@@ -16,7 +16,7 @@ from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
 from cnnbp.lessons.visualise import embeddings as emb
 from cnnbp.lessons.visualise.lesson import VisualiseConfig
 from cnnbp.lessons.visualise.model import MODELS
-from cnnbp.plots.visualise import GAP, normalise
+from cnnbp.plots.visualise import GAP, normalise, text_thumbnail
 
 LESSON = get_lesson("visualise")
 QUICK = dict(LESSON.quick)
@@ -45,6 +45,12 @@ def test_every_declared_figure_and_table_arrives(final):
     assert set(final.tables) == {name for name, _ in LESSON.tables}
     json.dumps(final.numbers)
     assert len(final.verdicts) == 6
+
+
+def final_images():
+    from cnnbp.lessons.visualise.model import load_data
+
+    return load_data("digits", seed=0).x_test
 
 
 def tile(z, i: int, h: int, w: int) -> np.ndarray:
@@ -101,6 +107,8 @@ def test_embeddings_show_the_numbers(final):
         trace = next(t for t in fig.data if t.meta == f"{p['features']}|{p['method']}" and t.name == "3")
         assert np.allclose(trace.x, np.asarray(p["x"])[labels == 3]) and len(p["x"]) == QUICK["embed_points"]
         assert p["knn_accuracy"] > e["chance"]  # above chance, pixels included
+        first = int(trace.customdata[0])
+        assert trace.text[0] == text_thumbnail(np.asarray(final_images()[first]))  # the image on hover
     table = final.tables["embeddings"]
     assert table["k-NN accuracy"].tolist() == [p["knn_accuracy"] for p in e["projections"]]
 

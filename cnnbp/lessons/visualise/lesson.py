@@ -474,8 +474,9 @@ def embeddings_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
                            "trustworthiness": e["trustworthiness"], "seconds": e["seconds"]} for e in entries])
     return Frame(0, f"{len(projections)} projections of {len(labels)} images",
                  figures={"embeddings": vis_plots.embedding_scatter(
-                     entries, classes=data.classes,
-                     title="Penultimate CNN features vs raw pixels in 2-D (coloured by true class)")},
+                     entries, classes=data.classes, images=x.tolist(),
+                     title="Penultimate CNN features vs raw pixels in 2-D (coloured by true class; "
+                           "hover: the image)")},
                  tables={"embeddings": table}, verdicts=[verdict],
                  numbers={"embeddings": {"projections": entries, "chance": chance}})
 
