@@ -4,7 +4,7 @@
 
 1. One occlusion map of a 32x32 RGB image (window 8, stride 2: 169 positions) through a SmallCNN:
    the occluded copies batched (what the lesson does) vs one forward per position, same numbers
-   (checked); medians of ``--repeats``, and the ratio.
+   (checked); medians of ``--repeats``, and the ratio, on one torch thread (the lesson's) and on two.
 2. UMAP's one-time import and numba compile (what the start-up warm-up pays), then each
    projection (PCA, t-SNE, UMAP) of 2,000 points after that warm-up: the shapes training images'
    pixels (768-d) and a SmallCNN's penultimate features of them.
@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 import cnnbp.lessons  # noqa: E402,F401  (registers the lessons)
 from cnnbp.data import get_dataset  # noqa: E402
-from cnnbp.device import derive_seed, make_generator, set_threads_once  # noqa: E402
+from cnnbp.device import derive_seed, make_generator, set_threads_once, torch_threads  # noqa: E402
 from cnnbp.lessons import run_lesson  # noqa: E402
 from cnnbp.lessons.visualise import embeddings as emb  # noqa: E402
 from cnnbp.lessons.visualise.lesson import one_thread  # noqa: E402
@@ -52,13 +52,15 @@ def occlusion_bench(repeats: int) -> None:
                      generator=make_generator(derive_seed(0, "bench", "occlusion"))).eval()
     x = get_dataset("shapes", seed=0, n_train=4, n_test=4).x_test[:1]  # (1, 3, 32, 32)
     forward = lambda t: torch.softmax(net(t), dim=1)  # noqa: E731
-    with one_thread():
-        t_batched, batched = timed(lambda: occlusion_scores(forward, x, window=8, stride=2), repeats)
-        t_naive, naive = timed(lambda: occlusion_scores(forward, x, window=8, stride=2, batch_size=1), repeats)
-    assert torch.allclose(batched.scores, naive.scores, atol=1e-6)
-    n = batched.scores.shape[1]
-    print(f"occlusion map, 32x32 RGB, window 8, stride 2 ({n} positions): batched {t_batched * 1000:.1f} ms, "
-          f"one forward per position {t_naive * 1000:.1f} ms ({t_naive / t_batched:.1f}x)")
+    for threads in (1, 2):  # the lesson runs on one thread; two for comparison
+        with torch_threads(threads):
+            t_batched, batched = timed(lambda: occlusion_scores(forward, x, window=8, stride=2), repeats)
+            t_naive, naive = timed(lambda: occlusion_scores(forward, x, window=8, stride=2, batch_size=1), repeats)
+        assert torch.allclose(batched.scores, naive.scores, atol=1e-6)
+        n = batched.scores.shape[1]
+        print(f"occlusion map, 32x32 RGB, window 8, stride 2 ({n} positions), {threads} thread(s): batched "
+              f"{t_batched * 1000:.1f} ms, one forward per position {t_naive * 1000:.1f} ms "
+              f"({t_naive / t_batched:.1f}x)")
 
 
 def projection_bench() -> None:
