@@ -287,3 +287,17 @@ def test_imagenet_option_runs_where_the_weights_are_cached(monkeypatch, tmp_path
     assert out.numbers["filters"]["trained"] == pytest.approx(neighbour_correlation(smooth))
     assert out.verdicts[0].passed is True  # blurred noise is smoother than a Kaiming draw
     assert len(out.figures["filters"].data) == 2
+
+
+def test_stop_while_training_ends_the_run_and_caches_nothing():
+    from cnnbp.train import RunControl
+
+    control = RunControl()
+    settings = {**QUICK, "seed": 99}
+    frames = []
+    for frame in run_lesson("visualise", settings, control=control):
+        frames.append(frame)
+        if frame.message.startswith("training"):
+            control.cancel()
+    assert frames[-1].done and "stopped by the user while training" in frames[-1].message
+    assert MODELS.get(validate_config(VisualiseConfig, settings).train_settings()) is None

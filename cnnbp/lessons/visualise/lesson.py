@@ -31,7 +31,7 @@ from cnnbp.lessons.visualise.filters import neighbour_correlation
 from cnnbp.device import torch_threads
 from cnnbp.lessons.visualise.model import (MODELS, THREADS, Trained, TrainSettings, layer_shapes, load_data, object_masks, receptive_field,
                                            train)
-from cnnbp.lessons.visualise.occlusion import (FILLS, Fill, attribution, mass_inside, object_vs_background_drop,
+from cnnbp.lessons.visualise.occlusion import (attribution, mass_inside, object_vs_background_drop,
                                                occlusion_scores, pointing_hits)
 from cnnbp.lessons.visualise.synthesis import maximise
 from cnnbp.lessons.visualise.top_images import top_images
@@ -45,12 +45,30 @@ CHANNELS = {"digits": 1, "shapes": 3}
 TRAIN_IMAGES = {"digits": 1437, "shapes": 2000}
 TEST_IMAGES = {"digits": 360, "shapes": 1000}
 FRAME_INTERVAL_S = 0.8  # at most ~1 update a second while training streams
+SLOWDOWN = 4  # convs this small run at about a quarter of the nominal rate (measured: defaults ~3 s to train)
 
 # Fixed before any run, never tuned to a result:
 SMOOTHER_BY = 0.1  # "smoother": neighbour correlation of trained filters at least 0.1 above init's
 MASK_IMAGES = 64  # test images the occlusion verdict averages over (the figure shows a few)
 ON_OBJECT = 0.5  # a window is "on the object" when at least half its pixels are object
 NO_PRIOR = dict(jitter=0, blur_every=0, l2=0.0)  # plain gradient ascent, for contrast
+
+
+def forward_flops(dataset: str, depth: int, width: int) -> float:
+    """Flops of one image through the SmallCNN's convs (2 per multiply-add), layer by layer:
+    3x3 kernels, the map halves and the width doubles at each pooling.
+
+    >>> forward_flops("digits", 1, 8)  # 64 pixels x 8 channels x 9 taps x 1 input channel x 2
+    9216
+    """
+    size, c_in, c_out, flops = IMAGE_SIZE[dataset][0], CHANNELS[dataset], width, 0
+    for i in range(depth):
+        flops += 2 * 9 * c_in * c_out * size * size
+        c_in = c_out
+        if i % 2 == 1 and size >= 4:
+            size //= 2
+            c_out *= 2
+    return flops
 
 
 def layer_channels(dataset: str, width: int, layer: int) -> int:
@@ -188,21 +206,18 @@ class VisualiseConfig(LessonConfig):
     def cost_seconds(self) -> float:
         if self.model == "resnet18_imagenet":
             return 1.0  # reads one 45 MB checkpoint
-        pixels = IMAGE_SIZE[self.dataset][0] * IMAGE_SIZE[self.dataset][1]
-        c = CHANNELS[self.dataset]
-        # forward ~ 2 x MACs; ~9 * width^2 * (doubling: ~2x) MACs per pixel per layer
-        forward = 2 * (9 * c * self.width + self.depth * 9 * 2 * self.width**2) * pixels
-        train = 3 * forward * TRAIN_IMAGES[self.dataset] * self.epochs
+        forward = forward_flops(self.dataset, self.depth, self.width)
+        train = 3 * forward * TRAIN_IMAGES[self.dataset] * self.epochs  # forward + backward ~ 3 forwards
         evals = forward * TEST_IMAGES[self.dataset] * (2 * self.epochs + 1)
-        cost = gflop_seconds(train + evals) * 4  # tiny convs run far below the nominal rate
+        cost = gflop_seconds(train + evals) * SLOWDOWN
         if "occlusion" in self.parts:
             n_pos = ((IMAGE_SIZE[self.dataset][0] - self.window) // self.stride + 1) ** 2
-            cost += gflop_seconds(forward * n_pos * (MASK_IMAGES + self.occlusion_images)) * 4
-        if "embeddings" in self.parts:  # measured on 2 cores: t-SNE ~6 ms, UMAP ~5 ms per point
-            per_point = {"pca": 0.0002, "tsne": 0.006, "umap": 0.005}
+            cost += gflop_seconds(forward * n_pos * (MASK_IMAGES + self.occlusion_images)) * SLOWDOWN
+        if "embeddings" in self.parts:  # measured, one thread: t-SNE and UMAP ~2-3 ms per point
+            per_point = {"pca": 0.0002, "tsne": 0.004, "umap": 0.004}
             cost += 2 * sum(per_point[m] * self.embed_points for m in self.methods)
         if "synthesis" in self.parts:
-            cost += gflop_seconds(2 * 3 * forward * self.synth_steps) * 4
+            cost += gflop_seconds(2 * 3 * forward * self.synth_steps) * SLOWDOWN
         return cost
 
 
