@@ -64,5 +64,8 @@ def embeddings_beat_pixels() -> tuple[bool, str]:
 def filters_smoother() -> tuple[bool, str]:
     t = trained(DEFAULTS)
     s0, s1 = neighbour_correlation(t.snapshots[0][1]), neighbour_correlation(t.snapshots[-1][1])
+    shapes = trained(SHAPES)  # for the record: RGB filters of the shapes model (the verdict is on digits)
+    r0, r1 = neighbour_correlation(shapes.snapshots[0][1]), neighbour_correlation(shapes.snapshots[-1][1])
     return s1 - s0 >= SMOOTHER_BY, (f"neighbour correlation of the 3x3 first-layer filters, digits: {s0:.2f} at init, "
-                                     f"{s1:.2f} after {DEFAULTS.epochs} epochs (line: +{SMOOTHER_BY:g})")
+                                     f"{s1:.2f} after {DEFAULTS.epochs} epochs (line: +{SMOOTHER_BY:g}); shapes RGB: "
+                                     f"{r0:.2f} -> {r1:.2f} after {SHAPES.epochs} epochs")
