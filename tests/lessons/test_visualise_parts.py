@@ -19,6 +19,14 @@ from cnnbp.lessons.visualise.occlusion import (attribution, check_window, fill_i
 from cnnbp.lessons.visualise.synthesis import maximise, roughness
 from cnnbp.lessons.visualise.top_images import top_images
 from cnnbp.nn import SmallCNN
+from cnnbp.nn.inits import init_model
+
+
+def seeded_cnn(in_channels: int, classes: int, *, seed: int = 0, **kw) -> SmallCNN:
+    """A SmallCNN whose weights come from a seeded stream, not torch's global RNG (test order
+    must not change the numbers)."""
+    net = SmallCNN(in_channels, classes, **kw)
+    return init_model(net, "kaiming", "relu", generator=torch.Generator().manual_seed(seed))
 
 
 # ---- occlusion ------------------------------------------------------------------------------
@@ -66,7 +74,7 @@ def test_explainer_returns_the_input_shape_for_rgb():
 
 @pytest.mark.parametrize("fill", ["grey", "mean", "blur"])
 def test_batched_equals_one_forward_per_position(fill):
-    net = SmallCNN(3, 4, depth=2, width=4, image_size=16).eval()
+    net = seeded_cnn(3, 4, depth=2, width=4, image_size=16).eval()
     x = torch.rand(2, 3, 16, 16, generator=torch.Generator().manual_seed(1))
     forward = lambda t: torch.softmax(net(t), dim=1)  # noqa: E731
     with torch.no_grad():
@@ -116,7 +124,7 @@ def test_mass_inside_pointing_and_object_vs_background():
 def test_receptive_field_matches_the_gradient_of_a_unit(layer):
     # Average pooling and positive weights on a positive input: every ReLU is open, so the
     # gradient of a unit is non-zero exactly on the pixels it sees.
-    net = SmallCNN(1, 2, depth=4, width=2, pooling="avg", image_size=32)
+    net = seeded_cnn(1, 2, depth=4, width=2, pooling="avg", image_size=32)
     with torch.no_grad():
         for p in net.parameters():
             p.fill_(0.1)
@@ -132,7 +140,7 @@ def test_receptive_field_matches_the_gradient_of_a_unit(layer):
 
 
 def test_receptive_field_sizes_by_hand():
-    net = SmallCNN(1, 2, depth=4, width=2, image_size=32)
+    net = seeded_cnn(1, 2, depth=4, width=2, image_size=32)
     # conv3: 3; conv3: 5; pool: 6 (jump 2); conv3: 10; conv3: 14
     assert [receptive_field(net, l).size for l in (1, 2, 3, 4)] == [3, 5, 10, 14]
     with pytest.raises(ValueError, match="layer \\(5\\)"):
@@ -142,13 +150,13 @@ def test_receptive_field_sizes_by_hand():
 @pytest.mark.parametrize("dataset, size, channels", [("digits", 8, 1), ("shapes", 16, 3)])
 @pytest.mark.parametrize("layer", [1, 2, 3, 4, 5, 6])
 def test_layer_channels_agree_with_the_model(dataset, size, channels, layer):
-    net = SmallCNN(channels, 4, depth=6, width=4, image_size=size)
+    net = seeded_cnn(channels, 4, depth=6, width=4, image_size=size)
     assert layer_outputs(net, torch.zeros(1, channels, size, size))[layer - 1].shape[1] == layer_channels(
         dataset, 4, layer)
 
 
 def test_feature_maps_and_dead_channels_against_direct_computation():
-    net = SmallCNN(1, 3, depth=2, width=4, image_size=8).eval()
+    net = seeded_cnn(1, 3, depth=2, width=4, image_size=8).eval()
     with torch.no_grad():
         net.blocks[0].conv.bias[1] = -100.0  # channel 1 of conv1 can never open on [0, 1] inputs
     x = torch.rand(20, 1, 8, 8, generator=torch.Generator().manual_seed(3))
@@ -193,7 +201,7 @@ def test_roughness_noise_vs_smooth():
 
 
 def test_top_images_against_brute_force():
-    net = SmallCNN(1, 3, depth=3, width=4, image_size=8).eval()
+    net = seeded_cnn(1, 3, depth=3, width=4, image_size=8).eval()
     x = torch.rand(30, 1, 8, 8, generator=torch.Generator().manual_seed(7))
     top = top_images(net, x, layer=3, channel=2, k=5, batch_size=8)
     with torch.no_grad():
@@ -208,7 +216,7 @@ def test_top_images_against_brute_force():
 
 
 def test_synthesis_raises_the_activation_and_repeats():
-    net = SmallCNN(1, 3, depth=2, width=4, image_size=8).eval().requires_grad_(False)
+    net = seeded_cnn(1, 3, depth=2, width=4, image_size=8).eval().requires_grad_(False)
     before = [p.clone() for p in net.parameters()]
     kw = dict(shape=(1, 8, 8), layer=2, channel=1, steps=30, seed=0)
     plain = maximise(net, **kw)
