@@ -53,3 +53,22 @@ def test_warm_up_pays_the_one_time_costs_and_signals_ready():
 
     assert warm_up() > 0
     assert READY.is_set()
+
+
+def test_readme_claims_table_lists_every_registered_claim_with_its_source():
+    from cnnbp.claims import all_claims
+
+    readme = (ROOT / "README.md").read_text()
+    rows = dict(re.findall(r"^\| `([a-z_]+\.[a-z_0-9]+)`[^|]*\| ([^|]+) \|", readme, re.M))
+    claims = all_claims()
+    assert set(rows) == set(claims), "README's claims table and the registry differ"
+    for claim_id, source in rows.items():
+        assert [s.strip() for s in source.split(",")] == [s.strip() for s in claims[claim_id].source.split(",")], claim_id
+
+
+def test_readme_lists_every_lesson():
+    from cnnbp.lessons import LESSONS
+
+    readme = (ROOT / "README.md").read_text()
+    for name, lesson in LESSONS.items():
+        assert f"| **{lesson.title}** (`{name}`) | live |" in readme, name
