@@ -14,6 +14,7 @@ from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.activations.lesson import ActivationsConfig
 from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
 from cnnbp.train import RunControl
+from tests.lessons.quick import quick_frames
 
 LESSON = get_lesson("activations")
 QUICK = dict(LESSON.quick)
@@ -21,7 +22,7 @@ QUICK = dict(LESSON.quick)
 
 @pytest.fixture(scope="module")
 def frames():
-    return list(run_lesson("activations", QUICK))
+    return list(quick_frames("activations"))  # shared with the protocol tests
 
 
 @pytest.fixture(scope="module")
@@ -29,11 +30,7 @@ def final(frames):
     return merge_frames(frames)
 
 
-def test_stream_starts_empty_streams_training_and_ends_done(frames):
-    assert frames[0].progress == 0.0 and not frames[0].figures
-    assert frames[-1].done and frames[-1].progress == 1.0 and frames[-1].message.startswith("done in")
-    progress = [f.progress for f in frames]
-    assert progress == sorted(progress)
+def test_the_stream_shows_training_as_it_happens(frames):
     assert sum(f.message.startswith("training") for f in frames) >= 1
 
 

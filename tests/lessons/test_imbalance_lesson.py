@@ -4,8 +4,6 @@ re-trained), determinism, stop, and every claim."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from sklearn import metrics as skm
 
@@ -38,18 +36,9 @@ def trained(frames):
     return PREDICTIONS.get(validate_config(LESSON.config, QUICK).training_key())
 
 
-def test_stream_starts_at_once_streams_training_and_ends_done(frames):
-    assert frames[0].progress == 0.0 and not frames[0].figures
+def test_the_stream_shows_training_as_it_happens(frames):
     assert "histogram" in frames[1].figures
     assert any(f.message.startswith("training") and "curves" in f.figures for f in frames)
-    assert frames[-1].done and frames[-1].progress == 1.0 and frames[-1].message.startswith("done in")
-    assert [f.progress for f in frames] == sorted(f.progress for f in frames)
-
-
-def test_every_declared_figure_and_table_arrives(final):
-    assert set(final.figures) == {name for name, _ in LESSON.figures}
-    assert set(final.tables) == {name for name, _ in LESSON.tables}
-    json.dumps(final.numbers)
 
 
 def test_every_metric_is_sklearns_on_the_kept_predictions(final, trained):

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from cnnbp.lessons import get_lesson, run_lesson
+from cnnbp.lessons import run_lesson
 from cnnbp.lessons.base import merge_frames
 from cnnbp.lessons.init.symmetry import layer_symmetry
 from cnnbp.train import RunControl
@@ -18,19 +18,8 @@ def frames():
     return list(run_lesson("init", QUICK))
 
 
-def test_stream_starts_with_an_empty_frame_and_ends_done(frames):
-    assert frames[0].progress == 0.0 and not frames[0].figures
-    assert frames[-1].done and frames[-1].progress == 1.0
-    progress = [f.progress for f in frames]
-    assert progress == sorted(progress)
+def test_the_stream_shows_training_as_it_happens(frames):
     assert sum("training the CNN" in f.message for f in frames) >= 1  # curves streamed while training
-
-
-def test_every_declared_figure_and_table_arrives(frames):
-    final = merge_frames(frames)
-    lesson = get_lesson("init")
-    assert set(final.figures) == {name for name, _ in lesson.figures}
-    assert set(final.tables) == {name for name, _ in lesson.tables}
 
 
 def test_figures_show_the_measured_numbers(frames):

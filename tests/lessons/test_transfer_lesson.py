@@ -3,7 +3,6 @@ bad settings (each kind), and every claim."""
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import pytest
@@ -16,6 +15,7 @@ from cnnbp.lessons.transfer import sources as sources_mod
 from cnnbp.lessons.transfer.lesson import AVAILABLE, TransferConfig
 from cnnbp.lessons.transfer.tasks import get_target
 from cnnbp.train import RunControl
+from tests.lessons.quick import quick_frames
 
 LESSON = get_lesson("transfer")
 QUICK = dict(LESSON.quick)
@@ -23,7 +23,7 @@ QUICK = dict(LESSON.quick)
 
 @pytest.fixture(scope="module")
 def frames():
-    return list(run_lesson("transfer", QUICK))
+    return list(quick_frames("transfer"))  # shared with the protocol tests
 
 
 @pytest.fixture(scope="module")
@@ -31,19 +31,9 @@ def final(frames):
     return merge_frames(frames)
 
 
-def test_stream_starts_at_once_streams_training_and_ends_done(frames):
-    assert frames[0].progress == 0.0 and not frames[0].figures
-    assert frames[-1].done and frames[-1].progress == 1.0 and frames[-1].message.startswith("done in")
-    progress = [f.progress for f in frames]
-    assert progress == sorted(progress)
+def test_the_stream_shows_training_as_it_happens(frames):
     assert sum(f.message.startswith("training") for f in frames) >= 1
     assert any("curves" in f.figures for f in frames if f.message.startswith("training"))
-
-
-def test_every_declared_figure_and_table_arrives(final):
-    assert set(final.figures) == {name for name, _ in LESSON.figures}
-    assert set(final.tables) == {name for name, _ in LESSON.tables}
-    json.dumps(final.numbers)
 
 
 def test_curves_show_every_run_and_the_probe(final):
