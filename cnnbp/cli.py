@@ -7,6 +7,7 @@ HTML, every table as CSV, the verdicts and the measured numbers as JSON.
 from __future__ import annotations
 
 import argparse
+import typing
 import json
 import sys
 import time
@@ -94,7 +95,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         if isinstance(default, list):
             default = ",".join(map(str, default))
         options = field_choices(field)
-        allowed = f"one or more of {','.join(options)}" if options else " ".join(bounds)
+        many = typing.get_origin(field.annotation) is list
+        allowed = f"{'one or more' if many else 'one'} of {','.join(options)}" if options else " ".join(bounds)
         print(f"  {name:15s} {field.description or ''}\n  {'':15s} default {default}; {allowed}")
     return 0
 

@@ -86,3 +86,10 @@ def test_register_accepts_the_same_lesson_again_and_refuses_another_of_that_name
     base.register(dataclasses.replace(lesson))  # the package's __init__ executed once more
     with pytest.raises(ValueError, match="registered twice"):
         base.register(dataclasses.replace(lesson, title="Another"))
+
+
+def test_a_cross_field_error_is_one_line_without_the_whole_settings_dict():
+    with pytest.raises(ConfigError) as err:
+        validate_config(get_lesson("transfer").config, {"freeze_stages": 7})  # checked against the source
+    message = str(err.value)
+    assert "freeze_stages (7)" in message and "{" not in message and "\n" not in message

@@ -145,7 +145,9 @@ def _one_line(err: ValidationError) -> str:
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown setting"
-        parts.append(f"{where}: {msg} (got {e.get('input')!r})")
+        # A cross-field check (no field in loc) names its fields itself; its input is every setting.
+        got = f" (got {e.get('input')!r})" if e["loc"] else ""
+        parts.append(f"{where}: {msg}{got}")
     return "; ".join(parts)
 
 

@@ -135,3 +135,29 @@ def test_adapter_converts_channels_and_size():
     assert adapt_images(x, channels=1, size=8) is x
     with pytest.raises(ValueError, match="between 1 and 3 channels"):
         adapt_images(torch.rand(1, 2, 8, 8), channels=3, size=8)
+
+
+def test_a_corrupt_shipped_source_fails_its_runs_not_the_app(tmp_path):
+    """The app (and so every other lesson) must start from a checkout with a damaged
+    assets/sources: only the transfer runs that need the file are refused, with the rebuild command."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    checkout = tmp_path / "checkout"  # the code and the assets, nothing else
+    shutil.copytree(root / "cnnbp", checkout / "cnnbp")
+    shutil.copytree(root / "assets", checkout / "assets")
+    shutil.copy(root / "app.py", checkout / "app.py")
+    damaged = checkout / "assets" / "sources" / "digits_0to4.pt"
+    data = bytearray(damaged.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged.write_bytes(bytes(data))
+    code = ("import app\nfrom cnnbp.lessons import run_lesson\n"
+            "try:\n    run_lesson('transfer', {})\nexcept ValueError as e:\n    print('refused:', e)\n"
+            "print('dropout ok' if list(run_lesson('dropout', {'parts': ['masks']}))[-1].done else 'dropout failed')")
+    out = subprocess.run([sys.executable, "-c", code], cwd=checkout, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "refused:" in out.stdout and "corrupt" in out.stdout and "pretrain digits_0to4" in out.stdout
+    assert "dropout ok" in out.stdout

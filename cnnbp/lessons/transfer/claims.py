@@ -13,7 +13,14 @@ from cnnbp.lessons.transfer.strategies import History, Run, linear_probe, make_s
 from cnnbp.lessons.transfer.tasks import TARGETS, get_source_task, get_target, subsample
 from cnnbp.train import RunControl
 
-DEFAULTS = TransferConfig()
+
+
+@functools.cache
+def defaults() -> TransferConfig:
+    """The lesson's default settings, built on first use: validating them reads the shipped source,
+    and a corrupt or missing file must fail that claim's check, not the import of the app."""
+    return TransferConfig()
+
 SEEDS = (0, 1, 2)
 MAJORITY = 2  # a claim over SEEDS holds when it holds on at least 2 of the 3 (fixed before any run)
 LARGE = AVAILABLE["digits_5to9"]  # "large": every training image of digits 5-9 (139 per class)
@@ -22,7 +29,7 @@ LARGE = AVAILABLE["digits_5to9"]  # "large": every training image of digits 5-9 
 @functools.lru_cache(maxsize=8)
 def _measure(seed: int, per_class: int) -> tuple[float, dict[str, History]]:
     """(linear-probe accuracy, {strategy: history}) for finetune/freeze/scratch on the defaults."""
-    cfg = DEFAULTS
+    cfg = defaults()
     source, task = load_source(cfg.source), get_target(cfg.target)
     x, y = subsample(task, per_class, seed=seed)
     split = make_split(task, x, y, source)
@@ -40,14 +47,15 @@ def _measure(seed: int, per_class: int) -> tuple[float, dict[str, History]]:
                 statement="small target similar to the source: frozen features + a linear classifier beat training "
                           "from scratch")
 def small_similar_frozen_beats_scratch() -> tuple[bool, str]:
-    n, wins, parts = DEFAULTS.images_per_class, 0, []
+    n, wins, parts = defaults().images_per_class, 0, []
     for seed in SEEDS:
         probe, runs = _measure(seed, n)
         scratch = runs["scratch"].final_accuracy
         wins += probe > scratch
         parts.append(f"seed {seed}: {probe:.1%} vs {scratch:.1%}")
-    return wins >= MAJORITY, (f"{DEFAULTS.source} -> {DEFAULTS.target}, {n} images per class, linear probe vs scratch "
-                              f"({DEFAULTS.steps} steps): " + "; ".join(parts) + f"; frozen better on {wins}/{len(SEEDS)}")
+    cfg = defaults()
+    return wins >= MAJORITY, (f"{cfg.source} -> {cfg.target}, {n} images per class, linear probe vs scratch "
+                              f"({cfg.steps} steps): " + "; ".join(parts) + f"; frozen better on {wins}/{len(SEEDS)}")
 
 
 @register_claim("transfer.large_finetune_beats_freezing", lesson="transfer", source="000, 001, 004",
@@ -59,8 +67,8 @@ def large_finetune_beats_freezing() -> tuple[bool, str]:
         ft, fr = runs["finetune"].final_accuracy, runs["freeze"].final_accuracy
         wins += ft > max(probe, fr)
         parts.append(f"seed {seed}: fine-tune {ft:.1%}, linear probe {probe:.1%}, "
-                     f"bottom {DEFAULTS.freeze_stages} frozen {fr:.1%}")
-    return wins >= MAJORITY, (f"{LARGE} images per class (all of {DEFAULTS.target}): " + "; ".join(parts)
+                     f"bottom {defaults().freeze_stages} frozen {fr:.1%}")
+    return wins >= MAJORITY, (f"{LARGE} images per class (all of {defaults().target}): " + "; ".join(parts)
                               + f"; fine-tuning best on {wins}/{len(SEEDS)}")
 
 
@@ -68,7 +76,7 @@ def large_finetune_beats_freezing() -> tuple[bool, str]:
                 statement="a larger fine-tuning learning rate moves the model away from its learnt weights: it "
                           "forgets the source task")
 def large_lr_forgets() -> tuple[bool, str]:
-    cfg = DEFAULTS
+    cfg = defaults()
     source, task = load_source(cfg.source), get_target(cfg.target)
     x, y = subsample(task, cfg.images_per_class, seed=0)
     src = get_source_task(cfg.source)
@@ -91,15 +99,15 @@ def large_lr_forgets() -> tuple[bool, str]:
 @register_claim("transfer.pretrained_converges_faster", lesson="transfer", source="000, 002",
                 statement="a pretrained network reaches a target accuracy in fewer steps than one trained from scratch")
 def pretrained_converges_faster() -> tuple[bool, str]:
-    target, n, wins, parts = DEFAULTS.target_accuracy, DEFAULTS.images_per_class, 0, []
+    target, n, wins, parts = defaults().target_accuracy, defaults().images_per_class, 0, []
     for seed in SEEDS:
         _, runs = _measure(seed, n)
         f, s = runs["finetune"].steps_to(target), runs["scratch"].steps_to(target)
         wins += f is not None and (s is None or f < s)
         parts.append(f"seed {seed}: fine-tuned {f if f is not None else 'never'}, scratch "
                      f"{s if s is not None else 'never'}")
-    return wins >= MAJORITY, (f"steps to {target:.0%} test accuracy, {n} images per class of {DEFAULTS.target}: "
-                              + "; ".join(parts) + f" (of {DEFAULTS.steps}); pretrained faster on {wins}/{len(SEEDS)}")
+    return wins >= MAJORITY, (f"steps to {target:.0%} test accuracy, {n} images per class of {defaults().target}: "
+                              + "; ".join(parts) + f" (of {defaults().steps}); pretrained faster on {wins}/{len(SEEDS)}")
 
 
 @register_claim("transfer.similarity_ranks_sources", lesson="transfer", source="002",
@@ -111,10 +119,10 @@ def similarity_ranks_sources() -> tuple[bool, str]:
     rows, parts = [], []
     for target in TARGETS:
         task = get_target(target)
-        x, y = subsample(task, DEFAULTS.images_per_class, seed=0)
+        x, y = subsample(task, defaults().images_per_class, seed=0)
         these = selection_rows(x, y, task)
         rows += these
         parts.append(f"{target}: Spearman {spearman([r['similarity'] for r in these], [r['accuracy'] for r in these]):.2f}")
     rho = spearman([r["similarity"] for r in rows], [r["accuracy"] for r in rows])
-    return rho >= RHO_LINE, (f"{len(rows)} source-target pairs, {DEFAULTS.images_per_class} images per class, "
+    return rho >= RHO_LINE, (f"{len(rows)} source-target pairs, {defaults().images_per_class} images per class, "
                              f"linear probe: Spearman {rho:.2f} pooled (" + "; ".join(parts) + f"; line {RHO_LINE:g})")
