@@ -7,37 +7,19 @@ and sets CNNBP_REQUIRE_BROWSER=1 so that a missing browser fails CI instead of s
 """
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
 
 from cnnbp.lessons import LESSONS
+from tests.browser import ARGS, CHROMIUM, require_browser
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
 SHOTS = Path(os.environ.get("CNNBP_SCREENSHOTS", Path(__file__).resolve().parents[1] / "screenshots"))
-
-
-def _require_browser():
-    missing = []
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        missing.append("the playwright package")
-    if not shutil.which(CHROMIUM):
-        missing.append(CHROMIUM)
-    if missing:
-        message = f"browser test needs {' and '.join(missing)} (apt-get install -y chromium; pip install playwright)"
-        if os.environ.get("CNNBP_REQUIRE_BROWSER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
 
 
 @pytest.fixture(scope="module")
 def page(server_url):
-    _require_browser()
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)

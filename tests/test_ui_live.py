@@ -79,13 +79,13 @@ def test_unknown_live_field_is_refused_when_the_lesson_is_declared():
 
 def test_in_a_browser_moving_a_live_slider_reruns_and_other_fields_wait_for_run():
     """Headless Chromium: leaving the slider's number box (and a drag) re-runs the lesson; a
-    non-live field does not. Skipped without /usr/bin/chromium and playwright."""
-    import shutil
+    non-live field does not. Needs Chromium and playwright (tests/browser.py)."""
     import socket
 
-    if shutil.which("/usr/bin/chromium") is None:
-        pytest.skip("needs /usr/bin/chromium")
-    sync_api = pytest.importorskip("playwright.sync_api")
+    from tests.browser import ARGS, CHROMIUM, require_browser
+
+    require_browser()
+    import playwright.sync_api as sync_api
     demo = build(("share",))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -93,8 +93,7 @@ def test_in_a_browser_moving_a_live_slider_reruns_and_other_fields_wait_for_run(
     demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                        args=["--no-sandbox", "--disable-gpu"])
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
             status = page.locator("#livetest-status")
