@@ -182,6 +182,7 @@ def test_wall_clock_budget_stops_the_run():
     ({"batch_size": 1}, "batch_size: Input should be greater than or equal to 2"),
     ({"epochs": "many"}, "epochs: Input should be a valid integer"),
     ({"colour": "red"}, "colour: unknown setting"),
+    ({"picture_size": 1}, "picture_size: Input should be greater than or equal to 2"),  # 1 x 1 crashed the picture
 ])
 def test_bad_values_get_one_clear_line(values, fragment):
     with pytest.raises(ConfigError) as err:

@@ -58,7 +58,9 @@ class NormsConfig(LessonConfig):
     # The picture: a small tensor, so every cell is a visible marker.
     picture_batch: int = Field(4, ge=1, le=8, description="picture: N, the books")
     picture_channels: int = Field(6, ge=1, le=16, description="picture: C, the pages per book (lecture: 6)")
-    picture_size: int = Field(3, ge=1, le=5, description="picture: H = W; H x W words per page")
+    # At least 2: torch's InstanceNorm refuses a 1 x 1 map in training (one word per page has no
+    # spread), and a statistic of one cell has a zero gradient, so the check against torch cannot see it.
+    picture_size: int = Field(3, ge=2, le=5, description="picture: H = W; H x W words per page")
     picture_groups: int = Field(3, ge=1, le=16, description="picture: GroupNorm's groups (the lecture's "
                                 "GroupNorm(3, 6)); must divide picture_channels")
     cell_sample: int = Field(0, ge=0, le=7, description="picture: the chosen cell's book (sample)")
