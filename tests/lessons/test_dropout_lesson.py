@@ -161,6 +161,13 @@ def test_the_cnn_trains_too():
     assert "dropout narrows the gap" in {v.claim for v in final.verdicts}
 
 
+def test_every_training_digit_is_a_valid_subset():
+    # the largest train_images the settings allow used to crash: "class 0 has only 142 images"
+    final = merge_frames(run_lesson("dropout", {"parts": ["regularisation"], "drop_probs": ["0"], "width": 16,
+                                                "train_images": 1437, "epochs": 1, "batch_size": 256}))
+    assert final.done and final.numbers["regularisation"]["p = 0"]["steps"] == [1, 2, 3, 4, 5, 6]
+
+
 # ---- settings -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("values, fragment", [

@@ -14,7 +14,7 @@ from cnnbp.data import get_dataset
 from cnnbp.lessons.dropout.masks import SeededDropout, apply_mask, draw_mask, dropout, eval_scale
 from cnnbp.lessons.dropout.mc import mc_average
 from cnnbp.lessons.dropout.mechanics import checkpoints, expectation, keep_fractions, lecture_net, mask_demo
-from cnnbp.lessons.dropout.training import DropoutNet, balanced_subset, train_gap
+from cnnbp.lessons.dropout.training import DropoutNet, balanced_quotas, balanced_subset, train_gap
 from cnnbp.train import RunControl, evaluate
 
 
@@ -157,6 +157,21 @@ def test_balanced_subset_is_balanced_and_seeded():
     assert not torch.equal(idx, balanced_subset(y, 53, num_classes=10, seed=1))
     with pytest.raises(ValueError, match="class 0 has only"):
         balanced_subset(y[:30], 100, num_classes=10, seed=0)
+
+
+def test_balanced_subset_takes_up_to_every_training_digit():
+    # train_images allows up to 1437 (every digit), but class 8 has only 139: beyond 1390 the
+    # smaller classes give all they have and the others share the rest (this used to raise)
+    y = get_dataset("digits").y_train
+    sizes = torch.bincount(y, minlength=10).tolist()
+    for n in (1391, 1420, 1437):
+        idx = balanced_subset(y, n, num_classes=10, seed=0)
+        counts = torch.bincount(y[idx], minlength=10).tolist()
+        assert sum(counts) == n == len(set(idx.tolist()))
+        assert all(c == s or c >= max(counts) - 1 for c, s in zip(counts, sizes))
+    assert torch.equal(balanced_subset(y, 1437, num_classes=10, seed=0), torch.arange(1437))
+    # where the even split fits, the subset is the one it always was
+    assert balanced_quotas(53, sizes) == [6, 6, 6, 5, 5, 5, 5, 5, 5, 5]
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
