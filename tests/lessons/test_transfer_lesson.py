@@ -199,6 +199,23 @@ def test_missing_or_tampered_source_is_refused_before_anything_runs(tmp_path, mo
         validate_config(TransferConfig, {})
 
 
+def test_a_damaged_other_source_is_refused_by_the_parts_that_load_it(tmp_path, monkeypatch):
+    """The rule part loads the target's similar and dissimilar sources, whatever source was chosen:
+    a damaged one is one ConfigError line before the run, not a SourceError halfway through it."""
+    for name in sources_mod.SOURCES:
+        for ext in (".pt", ".json"):
+            shutil.copy(sources_mod.SOURCES_DIR / f"{name}{ext}", tmp_path)
+    monkeypatch.setattr(sources_mod, "SOURCES_DIR", tmp_path)
+    (tmp_path / "shapes_flat.pt").write_bytes(b"not a checkpoint")  # digits_5to9's dissimilar source
+    with pytest.raises(ConfigError, match="the rule part needs shapes_flat: .*corrupt or was changed"):
+        validate_config(TransferConfig, {"parts": ["rule"]})
+    assert validate_config(TransferConfig, {"parts": ["compare", "selection"]}).source == "digits_0to4"
+    for name in ("digits_rotation", "shapes_textured"):
+        (tmp_path / f"{name}.pt").unlink()
+    with pytest.raises(ConfigError, match="the selection part ranks the shipped sources and needs at least 2"):
+        validate_config(TransferConfig, {"parts": ["selection"]})
+
+
 def test_available_images_per_class_match_the_data():
     assert {t: get_target(t).per_class_available() for t in AVAILABLE} == AVAILABLE
 

@@ -102,6 +102,14 @@ class TransferConfig(LessonConfig):
         problem = backbones.unavailable_reason() if resnet else source_problem(self.source)
         if problem:
             raise ValueError(problem)
+        if "rule" in self.parts:  # the rule-of-thumb table loads two other sources, whatever was chosen
+            for name in dict.fromkeys((SIMILAR[self.target], DISSIMILAR[self.target])):
+                problem = source_problem(name)
+                if problem:
+                    raise ValueError(f"the rule part needs {name}: {problem}")
+        if "selection" in self.parts and sum(not source_problem(n) for n in SOURCES) < 2:
+            raise ValueError("the selection part ranks the shipped sources and needs at least 2 that load; "
+                             "rebuild the others with: python -m cnnbp pretrain NAME")
         if resnet and "forgetting" in self.parts:
             raise ValueError("forgetting needs the source's own test set; ImageNet is not here: "
                              "leave 'forgetting' out of parts for resnet18_imagenet")
