@@ -113,6 +113,18 @@ def test_threshold_change_rescores_without_training(final, trained, monkeypatch)
     assert back.numbers == final.numbers  # the same threshold again: the same numbers
 
 
+def test_the_baseline_always_says_the_majority_class_even_at_threshold_0(trained):
+    # "p(rare) >= 0" is true for every image: at threshold 0 the baseline used to be scored as
+    # "always rare" while the verdicts still called it "always 'not 8'" (accuracy 2.1%, rare recall 100%)
+    frame = merge_frames(run_lesson("imbalance", {**QUICK, "threshold": 0.0}))
+    base = frame.numbers["metrics"]["same_ratio"][BASELINE]
+    assert base["confusion"] == [[325, 0], [7, 0]] and base["accuracy"] == 325 / 332
+    assert frame.numbers["metrics"]["same_ratio"]["none"]["recall"][1] == 1.0  # the models: everything rare
+    verdicts = {v.claim: v for v in frame.verdicts}
+    assert verdicts["accuracy paradox"].passed is True and "accuracy 97.9%" in verdicts["accuracy paradox"].text
+    assert verdicts["positives outnumber negatives"].passed is True
+
+
 def test_same_settings_same_numbers_and_another_seed_differs(final):
     PREDICTIONS.clear()
     again = merge_frames(run_lesson("imbalance", {**QUICK, "methods": ["none"], "steps": 20}))

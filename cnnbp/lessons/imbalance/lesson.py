@@ -172,8 +172,15 @@ def curves_of(trained: TrainedRun) -> dict[str, dict[str, CurveMetrics]]:
     return trained.curves
 
 
+# The majority baseline is a constant classifier: "always the majority class", at any threshold.
+# Its p(rare) is 0 (1 where the rare class is the majority), so "p(rare) >= 0" would turn it into
+# "always the rare class" at threshold 0; at 1 the rule gives the majority class either way.
+BASELINE_THRESHOLD = 1.0
+
+
 def score(trained: TrainedRun, threshold: float) -> dict[str, dict[str, ThresholdMetrics]]:
-    return {t: {m: threshold_metrics(trained.labels[t], p, rare=trained.rare, threshold=threshold)
+    return {t: {m: threshold_metrics(trained.labels[t], p, rare=trained.rare,
+                                     threshold=BASELINE_THRESHOLD if m == BASELINE else threshold)
                 for m, p in by.items()} for t, by in trained.probs.items()}
 
 
