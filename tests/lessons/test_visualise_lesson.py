@@ -241,6 +241,16 @@ def test_legal_corner_settings_and_oversized_jobs():
                                           "layer": 1, "channel": 0})
 
 
+def test_fewest_embedding_points_run_whatever_classes_they_hold():
+    """embed_points 50 at seed 2: one digits class has a single test image among the first 50."""
+    final = merge_frames(run_lesson("visualise", {"parts": ["embeddings"], "embed_points": 50, "methods": ["pca"],
+                                                  "epochs": 1, "seed": 2}))
+    assert final.done
+    labels = final.numbers["embeddings"]["projections"][0]["labels"]
+    assert min(np.bincount(labels, minlength=10)) == 1
+    assert all(0.0 <= p["knn_accuracy"] <= 1.0 for p in final.numbers["embeddings"]["projections"])
+
+
 @pytest.mark.parametrize("claim_id", ["visualise.occlusion_on_object", "visualise.embeddings_beat_pixels",
                                       "visualise.filters_smoother"])
 def test_claims_are_measured(claim_id):

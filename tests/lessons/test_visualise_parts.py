@@ -262,6 +262,24 @@ def test_knn_accuracy_and_trustworthiness_against_sklearn():
     assert emb.knn_accuracy(points, shuffled, seed=0) < 0.6  # no structure: near chance
 
 
+def test_knn_accuracy_counts_a_class_with_one_point_as_a_miss():
+    """The first 50 digits test images of seed 2 hold one image of some class: that is a valid
+    setting, so the k-NN accuracy must come out (2 folds, sklearn's number), not raise."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.neighbors import KNeighborsClassifier
+
+    x, labels = blobs()
+    labels = labels.copy()
+    labels[0] = 7  # a class with a single point (and labels 3-6 absent)
+    points = x[:, :2]
+    cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
+    with pytest.warns(UserWarning):
+        expected = cross_val_score(KNeighborsClassifier(n_neighbors=5), points, labels, cv=cv).mean()
+    assert emb.knn_accuracy(points, labels, seed=0) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="at least 2 points"):
+        emb.knn_accuracy(points[:3], np.array([0, 1, 2]), seed=0)
+
+
 def test_bad_projection_input():
     with pytest.raises(ValueError, match="unknown projection 'lda'"):
         emb.project(np.zeros((5, 2)), method="lda", seed=0)
