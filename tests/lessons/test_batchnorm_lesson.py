@@ -203,6 +203,11 @@ def test_cost_grows_with_the_job_and_oversized_jobs_are_refused():
     assert BatchNormConfig(depth=1, width=4, batch_size=4).cost_seconds() > 7 * 360 * 6 * 0.004
     with pytest.raises(ConfigError, match="too big: estimated"):
         validate_config(BatchNormConfig, {"epochs": 30, "width": 64, "dataset": "shapes", "depth": 8})
+    # the single BN layer on the shapes, 2000 steps of 512 x 16 maps of 32 x 32: ~40 ms a step measured
+    # (over a minute in all), once estimated at 17 s and accepted
+    with pytest.raises(ConfigError, match="too big: estimated"):
+        validate_config(BatchNormConfig, {"parts": ["modes"], "dataset": "shapes", "stat_steps": 2000,
+                                          "batch_size": 512, "stat_channels": 16})
 
 
 def test_default_job_fits_the_budget():

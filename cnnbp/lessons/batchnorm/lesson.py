@@ -47,6 +47,10 @@ BUG_DROP = 0.10  # the train-mode bug "shows" when some train-mode evaluation lo
 # Seconds a training step or an evaluation of a tiny net costs whatever its flops (Python and
 # kernel-launch overhead; ~5 ms measured per step of the default net on one thread).
 STEP_OVERHEAD_S = 0.004
+# The single layer's steps are memory-bound, not flop-bound: gathering a shuffled minibatch of
+# feature maps and normalising it measured 2-12 ns a value on one thread (the shapes at batch
+# 512 and 32-64 channels: 4-7.5 ns, ~0.1-0.2 s a step), not the ~1 ns of 40 flops at NOMINAL_GFLOPS.
+MODES_S_PER_VALUE = 5e-9
 FRAME_INTERVAL_S = 0.8  # at most ~1 update a second while training streams
 LOG_FLOOR = 1e-9  # an exact 0 on the log-scale difference chart
 TRAIN_IMAGES = {"digits": 1437, "shapes": 2000}
@@ -127,8 +131,8 @@ class BatchNormConfig(LessonConfig):
             # small nets are bound by per-call overhead, not flops: a fixed cost per step and evaluation
             steps = -(-TRAIN_IMAGES[self.dataset] // self.batch_size) * self.epochs
             cost += STEP_OVERHEAD_S * len(variants) * (steps + EVALS_PER_EPOCH * self.epochs + 1)
-        if "modes" in self.parts:  # one 3x3 conv and one BN on every minibatch
-            cost += gflop_seconds(self.stat_steps * self.batch_size * PIXELS[self.dataset] * self.stat_channels * 40)
+        if "modes" in self.parts:  # a minibatch gathered from the feature maps and one BN on it, every step
+            cost += MODES_S_PER_VALUE * self.stat_steps * self.batch_size * PIXELS[self.dataset] * self.stat_channels
         if "folding" in self.parts:  # calibration pass + 3 nets x (repeats + 1) forwards of the batch
             cost += gflop_seconds(per_image / 3 * (TRAIN_IMAGES[self.dataset]
                                                    + 3 * (self.fold_repeats + 1) * self.fold_batch))
