@@ -241,6 +241,23 @@ def test_legal_corner_settings_and_oversized_jobs():
                                           "layer": 1, "channel": 0})
 
 
+def test_a_window_as_large_as_the_image_gives_no_nan():
+    """window 16 on 16x16 shapes: one position, never wholly on the background nor mostly on the
+    object: nothing to compare, said in words; the numbers stay plain JSON (None, never NaN)."""
+    import json
+
+    final = merge_frames(run_lesson("visualise", {"parts": ["occlusion"], "dataset": "shapes", "window": 16,
+                                                  "stride": 16, "epochs": 1, "occlusion_images": 4}))
+    json.dumps(final.numbers, allow_nan=False)
+    s = final.numbers["occlusion"]["summary"]
+    assert (s["object_windows"], s["background_windows"]) == (0, 0)
+    assert s["object_drop"] is None and s["background_drop"] is None
+    (v,) = final.verdicts
+    assert v.passed is None and "nan" not in v.text and "nothing is compared" in v.text
+    fig = final.figures["occlusion"]
+    assert "nan" not in json.dumps(fig.to_plotly_json(), default=str).replace("nanmean", "")
+
+
 def test_fewest_embedding_points_run_whatever_classes_they_hold():
     """embed_points 50 at seed 2: one digits class has a single test image among the first 50."""
     final = merge_frames(run_lesson("visualise", {"parts": ["embeddings"], "embed_points": 50, "methods": ["pca"],

@@ -410,6 +410,7 @@ def occlusion_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
     for j, i in enumerate(index):
         true = int(target[j])
         mass = None if i is None else float(mass_inside(attr[j:j + 1], masks[i:i + 1])[0])
+        mass = None if mass is not None and np.isnan(mass) else mass  # no positive sensitivity: no share
         rows.append({"image": images[j].tolist(), "index": i,
                      "true": data.classes[true],  # an upload's: its predicted class
                      "pred": data.classes[int(pred[j])],
@@ -423,6 +424,9 @@ def occlusion_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
     target = data.y_test[sample]
     drop = big.base[sample, target].unsqueeze(1) - big.scores[sample, :, target]  # (N, P) drop of P(true)
     obj_drop, bg_drop, n_obj, n_bg = object_vs_background_drop(drop, big.masks, masks[sample], on_object=ON_OBJECT)
+    # no window on that side (a window as large as the image): no mean, None in the numbers, not NaN
+    obj_drop, bg_drop = (obj_drop if n_obj else None), (bg_drop if n_bg else None)
+    said = lambda d: f"{d:.3f}" if d is not None else "nothing measurable"  # noqa: E731
     attr = attribution(big, target, channels=1)[:, 0]
     mass = mass_inside(attr, masks[sample])
     area = masks[sample].flatten(1).float().mean(1)
@@ -435,8 +439,8 @@ def occlusion_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
     comparable = n_obj > 0 and n_bg > 0
     passed = (obj_drop > bg_drop) if comparable else None
     text = (f"Occlusion on {len(sample)} test images ({cfg.window}x{cfg.window} {cfg.fill} window, stride "
-            f"{cfg.stride}; object = {mask_source}): P(true class) drops by {obj_drop:.3f} on average with the window "
-            f"on the object ({n_obj} windows) vs {bg_drop:.3f} on the background ({n_bg} windows). ")
+            f"{cfg.stride}; object = {mask_source}): P(true class) drops by {said(obj_drop)} on average with the window "
+            f"on the object ({n_obj} windows) vs {said(bg_drop)} on the background ({n_bg} windows). ")
     if summary["mass_inside"] is not None:
         text += (f"{summary['mass_inside']:.0%} of the positive sensitivity falls on the object, which covers "
                  f"{summary['object_area']:.0%} of the image; the most sensitive pixel is on the object in "
