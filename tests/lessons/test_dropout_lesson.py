@@ -168,6 +168,19 @@ def test_every_training_digit_is_a_valid_subset():
     assert final.done and final.numbers["regularisation"]["p = 0"]["steps"] == [1, 2, 3, 4, 5, 6]
 
 
+def test_diverged_nets_are_named_and_not_judged():
+    # lr 1 blows both nets up within a few steps; the verdicts used to call that "dropout does not
+    # narrow the gap" (False) and "it keeps falling like 1/sqrt(k)" with no MC numbers at all
+    final = merge_frames(run_lesson("dropout", {"parts": ["regularisation", "mc"], "lr": 1.0, "width": 512,
+                                                "depth": 4, "epochs": 30, "drop_probs": ["0", "0.9"],
+                                                "train_images": 50, "mc_passes": 10}))
+    reg = final.numbers["regularisation"]
+    assert reg["p = 0"]["diverged_at"] is not None and reg["p = 0.9"]["diverged_at"] is not None
+    verdicts = {v.claim: v for v in final.verdicts}
+    gap = verdicts["dropout narrows the gap"]
+    assert gap.passed is None and "Diverged" in gap.text and "p = 0.9 at step" in gap.text
+
+
 # ---- settings -------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("values, fragment", [

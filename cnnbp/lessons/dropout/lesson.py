@@ -336,10 +336,14 @@ def gap_verdict(histories: list[GapHistory], cfg: DropoutConfig) -> Verdict:
              f"gap {settled(h.gap):.1%}" for h in histories]
     text = (f"Train/test accuracy on {cfg.train_images} training digits ({cfg.arch}, {cfg.depth} x {cfg.width}, "
             f"{cfg.epochs} epochs; mean of the last quarter of the evaluations): " + "; ".join(parts) + ".")
-    plain = next((h for h in histories if h.p == 0), None)
+    diverged = [h for h in histories if h.diverged_at is not None]
+    if diverged:  # a net whose loss blew up says nothing about regularisation: left out
+        text += (" Diverged (loss not finite), left out of the comparison: "
+                 + ", ".join(f"{h.name} at step {h.diverged_at}" for h in diverged) + "; lower the learning rate.")
+    plain = next((h for h in histories if h.p == 0 and h.diverged_at is None), None)
+    others = [h for h in histories if h.p > 0 and h.diverged_at is None]
     passed = None
-    if plain is not None and len(histories) > 1:
-        others = [h for h in histories if h.p > 0]
+    if plain is not None and others:
         narrower = [h for h in others if settled(h.gap) <= settled(plain.gap) - GAP_MARGIN]
         passed = 2 * len(narrower) >= len(others)
         text += (f" Narrower than without dropout by at least {GAP_MARGIN:.0%} point: "
