@@ -179,6 +179,17 @@ def test_diverged_nets_are_named_and_not_judged():
     verdicts = {v.claim: v for v in final.verdicts}
     gap = verdicts["dropout narrows the gap"]
     assert gap.passed is None and "Diverged" in gap.text and "p = 0.9 at step" in gap.text
+    mc = verdicts["MC dropout approaches the eval pass"]
+    assert final.numbers["mc"] == {} and mc.passed is None and "nothing to average" in mc.text
+    assert "falling" not in mc.text
+
+
+def test_one_mc_pass_gives_no_verdict():
+    final = merge_frames(run_lesson("dropout", {"parts": ["regularisation", "mc"], "drop_probs": ["0.5"],
+                                                "train_images": 20, "epochs": 2, "batch_size": 10, "mc_passes": 1}))
+    assert final.numbers["mc"]["p = 0.5"]["ks"] == [1]
+    mc = {v.claim: v for v in final.verdicts}["MC dropout approaches the eval pass"]
+    assert mc.passed is None and "falling" not in mc.text
 
 
 # ---- settings -------------------------------------------------------------------------------

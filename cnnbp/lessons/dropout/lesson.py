@@ -371,13 +371,18 @@ def mc_verdict(results: dict[str, MCResult], cfg: DropoutConfig) -> Verdict:
     parts = [f"{name}: distance {r.distance[0]:.3f} at k = 1 -> {r.distance[-1]:.3f} at k = {r.ks[-1]}; "
              f"accuracy one pass {r.single_pass_accuracy:.1%}, MC average {r.accuracy[-1]:.1%}, eval "
              f"{r.eval_accuracy:.1%}" for name, r in results.items()]
-    passed = all(r.distance[-1] < r.distance[0] for r in results.values()) if results else None
+    if not results:  # every net with dropout diverged (mc_average is skipped for those)
+        return Verdict("MC dropout approaches the eval pass", passed=None,
+                       text="No net with dropout trained without diverging: nothing to average.")
+    # one pass (mc_passes = 1) has nothing to approach from: no verdict either way
+    passed = all(r.distance[-1] < r.distance[0] for r in results.values()) if cfg.mc_passes > 1 else None
     # Pure sampling noise would shrink like 1/sqrt(k); more than twice that line at the last k
     # means the average converges to something other than the eval pass.
     floors = [name for name, r in results.items() if r.distance[-1] > 2 * r.distance[0] / math.sqrt(r.ks[-1])]
     tail = (f" For {', '.join(floors)} it levels off above the 1/sqrt(k) line: the eval pass only approximates "
             f"the ensemble's average (exact for one dropout layer followed by something linear, before the "
-            f"softmax)." if floors else " It keeps falling like 1/sqrt(k).")
+            f"softmax)." if floors else " It keeps falling like 1/sqrt(k)." if cfg.mc_passes > 1
+            else " One pass only: nothing to compare it with.")
     return Verdict("MC dropout approaches the eval pass", passed=passed, text=(
                    "The ensemble that shares parameters: the softmax averaged over k stochastic passes moves "
                    "towards the eval pass's (mean total variation distance over the test digits): "
