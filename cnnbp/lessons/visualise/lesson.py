@@ -511,7 +511,7 @@ def top_images_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
                       "crop": img[:, top_:bottom + 1, left:right + 1].tolist()})
     rf = receptive_field(t.model, cfg.layer)
     labels = [it["label"] for it in items]
-    common = max(set(labels), key=labels.count)
+    common = max(labels, key=labels.count)  # a tie goes to the strongest image's class (a set's order is per process)
     verdict = Verdict(
         claim="images that excite a channel",
         text=(f"conv{cfg.layer} channel {cfg.channel} (receptive field {rf.size}x{rf.size} px): its top {len(items)} "
