@@ -151,6 +151,11 @@ def test_set_groups_and_the_same_init_for_every_norm():
     assert [m.num_groups for m in ln.modules() if isinstance(m, nn.GroupNorm)] == [1, 1]  # LayerNorm kept
     bn = build_model(data, "batch", depth=2, width=8, groups=2, seed=0)
     assert torch.equal(gn.blocks[0].conv.weight, bn.blocks[0].conv.weight)  # the norm does not change the draws
+    # 11 channels: the registry's default GroupNorm has one group there; the chosen 11 groups must replace it
+    prime = build_model(data, "group", depth=2, width=11, groups=11, seed=0)
+    assert [m.num_groups for m in prime.modules() if isinstance(m, nn.GroupNorm)] == [11, 11]
+    layer = build_model(data, "layer", depth=2, width=11, groups=11, seed=0)
+    assert [m.num_groups for m in layer.modules() if isinstance(m, nn.GroupNorm)] == [1, 1]
 
 
 def test_train_final_is_deterministic_and_stops():

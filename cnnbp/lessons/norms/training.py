@@ -74,12 +74,14 @@ class NormRun:
                 "final_accuracy": self.final_accuracy, "seconds_per_epoch": self.seconds_per_epoch}
 
 
-def set_groups(model: nn.Module, groups: int) -> nn.Module:
+def set_groups(model: nn.Module, groups: int, *, every: bool = False) -> nn.Module:
     """Rebuild every GroupNorm with more than one group (the registry's "group") with exactly
-    ``groups`` groups; LayerNorm-as-GroupNorm(1, C) is left alone."""
+    ``groups`` groups; LayerNorm-as-GroupNorm(1, C) is left alone. ``every``: all GroupNorms,
+    for a model whose norm is "group" (the registry's default gives a prime channel count,
+    e.g. 11, a single group, which must become ``groups`` too)."""
     for module in list(model.modules()):
         for name, child in module.named_children():
-            if isinstance(child, nn.GroupNorm) and child.num_groups > 1:
+            if isinstance(child, nn.GroupNorm) and (every or child.num_groups > 1):
                 setattr(module, name, create_norm("group", child.num_channels, groups=groups))
     return model
 
@@ -97,7 +99,7 @@ def build_model(data: ImageDataset, norm: str, *, depth: int, width: int, groups
     """The lesson's CNN with ``norm`` after every conv; Kaiming init from the seed's own stream."""
     model = SmallCNN(data.in_channels, data.num_classes, depth=depth, width=width, activation="relu",
                      norm=norm, image_size=data.image_size[0])
-    set_groups(model, groups)
+    set_groups(model, groups, every=norm == "group")
     init_model(model, "kaiming", "relu", generator=make_generator(derive_seed(seed, "norms-init")))
     return model
 
