@@ -241,6 +241,18 @@ def test_legal_corner_settings_and_oversized_jobs():
                                           "layer": 1, "channel": 0})
 
 
+def test_a_claim_stopped_while_training_caches_no_half_trained_model(monkeypatch):
+    """The lesson reuses the claims' cached models: one cut short by the wall budget would later be
+    served as the trained model of those settings (other numbers than a fresh run, same seed)."""
+    from cnnbp.lessons.visualise import claims as vclaims
+
+    cfg = VisualiseConfig(epochs=1, seed=424242)
+    monkeypatch.setenv("CNNBP_WALL_BUDGET_S", "0")
+    with pytest.raises(RuntimeError, match="wall-clock budget"):
+        vclaims.trained(cfg)
+    assert MODELS.get(cfg.train_settings()) is None
+
+
 def test_top_images_verdict_is_the_same_in_every_process():
     """conv2 channel 0, top 6 after one epoch: three 4s and three 1s. The class the verdict names
     must not depend on the process's string-hash seed (it did: a max over a set)."""

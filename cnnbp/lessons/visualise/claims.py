@@ -23,9 +23,11 @@ def trained(cfg: VisualiseConfig) -> Trained:
     hit = MODELS.get(cfg.train_settings())
     if hit is not None:
         return hit
-    state = None
-    for _, state in train(load_data(cfg.dataset, seed=cfg.seed), cfg.train_settings(), RunControl()):
+    state, control = None, RunControl()
+    for _, state in train(load_data(cfg.dataset, seed=cfg.seed), cfg.train_settings(), control):
         pass
+    if control.stop_reason():  # a half-trained model must neither be measured nor cached as these settings' model
+        raise RuntimeError(f"training the {cfg.dataset} model {control.stop_reason()}")
     MODELS.put(state)
     return state
 
