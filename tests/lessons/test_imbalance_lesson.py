@@ -125,6 +125,19 @@ def test_the_baseline_always_says_the_majority_class_even_at_threshold_0(trained
     assert verdicts["positives outnumber negatives"].passed is True
 
 
+def test_scenario_words_follow_their_numbers_at_a_small_ratio():
+    # at 1:2 the baseline scores 66.7%: the verdicts used to call that "excellent" / "accuracy high"
+    frame = merge_frames(run_lesson("imbalance", {**QUICK, "ratio": 2.0, "methods": ["none"], "steps": 10}))
+    v = {v.claim: v for v in frame.verdicts}
+    pos, neg = v["positives outnumber negatives"], v["negatives outnumber positives"]
+    assert pos.passed is False and "excellent" not in pos.text and "needs a larger ratio" in pos.text
+    assert neg.passed is False and "accuracy high" not in neg.text and "needs a larger ratio" in neg.text
+    # at threshold 0 the plain model calls everything '8': its F1 is above its accuracy, not "-0.02 below"
+    zero = merge_frames(run_lesson("imbalance", {**QUICK, "threshold": 0.0}))
+    text = {v.claim: v for v in zero.verdicts}["negatives outnumber positives"].text
+    assert "F1 is not below the accuracy (+" in text and "the low F1 tells the truth" not in text
+
+
 def test_same_settings_same_numbers_and_another_seed_differs(final):
     PREDICTIONS.clear()
     again = merge_frames(run_lesson("imbalance", {**QUICK, "methods": ["none"], "steps": 20}))

@@ -302,17 +302,25 @@ def scenario_verdicts(scen: dict, trained: TrainedRun) -> list[Verdict]:
     out.append(Verdict(
         "positives outnumber negatives",
         f"Call '{rest_name}' positive ({b.positives} positives, {b.negatives} negatives). The model that says "
-        f"positive to everything: {words(b)}. Accuracy, precision and F1 look excellent; FPR = {b.fpr:g} and "
-        f"AUC = {b.roc_auc:g} tell the truth." + (f" Plain training: {words(a['none'])}." if "none" in a else ""),
+        f"positive to everything: {words(b)}. "
+        + ("Accuracy, precision and F1 look excellent" if b.f1 >= PARADOX_ACCURACY else
+           f"At {b.positives}:{b.negatives} even F1 stays below {PARADOX_ACCURACY:g}: the scenario needs a larger "
+           f"ratio")
+        + f"; FPR = {b.fpr:g} and AUC = {b.roc_auc:g} tell the truth."
+        + (f" Plain training: {words(a['none'])}." if "none" in a else ""),
         b.fpr == 1.0 and b.roc_auc == 0.5 and b.f1 >= PARADOX_ACCURACY))
     n = scen["negatives_outnumber_positives"]
     b = n[BASELINE]
     text = (f"Call '{rare_name}' positive ({b.positives} positives, {b.negatives} negatives). The always-negative "
-            f"model: {words(b)}: accuracy high, precision, recall and F1 zero.")
+            f"model: {words(b)}: "
+            + ("accuracy high, precision, recall and F1 zero." if b.accuracy >= PARADOX_ACCURACY else
+               f"precision, recall and F1 zero, but at {b.negatives}:{b.positives} its accuracy is below "
+               f"{PARADOX_ACCURACY:.0%} too: the scenario needs a larger ratio."))
     if "none" in n:
         p = n["none"]
-        text += (f" Plain training: {words(p)}: F1 is {p.accuracy - p.f1:.2f} below the accuracy"
-                 + (", the low F1 tells the truth." if p.f1 < p.accuracy else "."))
+        text += (f" Plain training: {words(p)}: "
+                 + (f"F1 is {p.accuracy - p.f1:.2f} below the accuracy, the low F1 tells the truth."
+                    if p.f1 < p.accuracy else f"F1 is not below the accuracy ({p.f1 - p.accuracy:+.2f})."))
     out.append(Verdict("negatives outnumber positives", text,
                        b.accuracy >= PARADOX_ACCURACY and b.f1 == 0.0 and b.recall == 0.0))
     return out
