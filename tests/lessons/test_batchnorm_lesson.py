@@ -210,6 +210,19 @@ def test_cost_grows_with_the_job_and_oversized_jobs_are_refused():
                                           "batch_size": 512, "stat_channels": 16})
 
 
+def test_a_target_met_before_any_step_neither_crashes_nor_passes():
+    from cnnbp.lessons.batchnorm.lesson import pair_verdict
+    from cnnbp.lessons.batchnorm.training import History, Variant
+
+    cfg = validate_config(BatchNormConfig, {"target_accuracy": 0.01})  # below the untrained nets' ~10%
+    plain = History(Variant("s", "none", "kaiming", 0.05), eval_steps=[0, 5], test_accuracy=[0.1, 0.3])
+    bn = History(Variant("s", "batch", "kaiming", 0.05), eval_steps=[0, 5], test_accuracy=[0.12, 0.5])
+    passed, words = pair_verdict(plain, bn, cfg, None)  # was a ZeroDivisionError (0 / 0 steps)
+    assert passed is False and "no BN 0 steps, with BN 0 steps" in words and "too low" in words
+    late_plain = History(plain.variant, eval_steps=[0, 5], test_accuracy=[0.0, 0.3])
+    assert pair_verdict(late_plain, bn, cfg, None)[0] is True  # BN there at once, the plain net after 5 steps
+
+
 def test_default_job_fits_the_budget():
     assert validate_config(BatchNormConfig).cost_seconds() < 30
 

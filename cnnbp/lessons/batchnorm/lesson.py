@@ -337,14 +337,17 @@ def pair_verdict(plain: History, bn: History, cfg: BatchNormConfig, data: ImageD
     b, p = bn.steps_to(cfg.target_accuracy), plain.steps_to(cfg.target_accuracy)
     words = f"no BN {_where(plain, cfg)}, with BN {_where(bn, cfg)}"
     if b is not None and p is not None:
-        words += f" ({p / b:.2g}x the steps without BN)"
+        # a target at or below an untrained net's accuracy is met at step 0: no ratio, and no
+        # advantage for BN unless the plain net needed steps
+        words += (f" ({p / b:.2g}x the steps without BN)" if b else
+                  " (both at the target before any step: it is too low to tell them apart)" if p == 0 else "")
     if b is None and not _finished(bn, cfg, data):
         return None, words
     if b is None:
         return False, words
     if p is None:
         return (True, words) if _finished(plain, cfg, data) else (None, words)
-    return p >= MUCH_SLOWER * b, words
+    return p >= MUCH_SLOWER * b and p > b, words
 
 
 def training_verdicts(histories: list[History], bug: dict | None, cfg: BatchNormConfig,
