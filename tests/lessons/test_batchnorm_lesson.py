@@ -176,6 +176,8 @@ def test_wall_clock_budget_stops_the_run():
     ({"high_lr": math.inf}, "high_lr"),
     ({"epochs": "many"}, "epochs: Input should be a valid integer"),
     ({"gamma": 1}, "gamma: unknown setting"),
+    # both print as "lr 0.1": the high-rate nets' numbers overwrote the reference nets' under the same name
+    ({"lr": 0.1, "high_lr": 0.1000001}, "high_lr (0.1000001) must differ from lr (0.1) in its first 6 digits"),
 ])
 def test_bad_values_get_one_clear_line(values, fragment):
     with pytest.raises(ConfigError) as err:

@@ -87,6 +87,8 @@ class BatchNormConfig(LessonConfig):
     def _robustness_compares_something(self) -> "BatchNormConfig":
         if "robustness" in self.parts and self.high_lr <= self.lr:
             raise ValueError(f"high_lr ({self.high_lr:g}) must be larger than lr ({self.lr:g})")
+        if "robustness" in self.parts and f"{self.high_lr:g}" == f"{self.lr:g}":  # nets are named by their rate
+            raise ValueError(f"high_lr ({self.high_lr!r}) must differ from lr ({self.lr!r}) in its first 6 digits")
         if "robustness" in self.parts and self.bad_init == self.good_init:
             raise ValueError(f"bad_init ({self.bad_init}) is the good init for {self.activation}, the reference; "
                              "choose another (e.g. normal_0.01)")
