@@ -177,6 +177,28 @@ def test_resnet_source_runs_the_strategies_on_a_state_dict_the_test_saves(tmp_pa
     assert 0 < rows["lora"]["share"] < 0.1 and final.numbers["runs"][0]["steps"][-1] == 10
 
 
+def test_resnet_stages_beyond_the_shipped_sources_are_refused_for_the_rule_part(tmp_path, monkeypatch):
+    """The rule part trains the shipped 4-stage sources with the same stage and freeze_stages: the
+    ResNet's 5 passed validation and crashed halfway through the run."""
+    import hashlib
+
+    from torchvision.models import resnet18
+
+    from cnnbp.lessons.transfer import backbones
+
+    path = tmp_path / backbones.FILE
+    torch.save(resnet18(weights=None).state_dict(), path)
+    monkeypatch.setattr(backbones, "weights_path", lambda: path)
+    monkeypatch.setattr(backbones, "HASH_PREFIX", hashlib.sha256(path.read_bytes()).hexdigest()[:8])
+    base = {"source": "resnet18_imagenet", "parts": ["rule"], "steps": 10, "sizes": [1, 2]}
+    for bad in ({"stage": 5}, {"stage": 4, "freeze_stages": 5}):
+        with pytest.raises(ConfigError, match="which have 4 stages: choose at most 4"):
+            validate_config(TransferConfig, {**base, **bad})
+    assert validate_config(TransferConfig, {**base, "parts": ["compare"], "stage": 5, "freeze_stages": 5}).stage == 5
+    final = merge_frames(run_lesson("transfer", {**base, "stage": 4, "freeze_stages": 4}))
+    assert final.done and len(final.numbers["rule"]) == 4
+
+
 def test_sizes_accept_the_text_box_and_the_cli_forms():
     assert validate_config(TransferConfig, {"sizes": "[3, 10, 30, 100]"}).sizes == [3, 10, 30, 100]
     assert validate_config(TransferConfig, {"sizes": "3, 20"}).sizes == [3, 20]

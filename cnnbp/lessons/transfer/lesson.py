@@ -120,6 +120,10 @@ class TransferConfig(LessonConfig):
                              f"choose 0-{stages}")
         if self.stage > stages:
             raise ValueError(f"stage ({self.stage}) is more than the source's {stages} stages; choose 1-{stages}")
+        if resnet and "rule" in self.parts and max(self.stage, self.freeze_stages) > DEPTH:
+            raise ValueError(f"the rule part runs stage {self.stage} and freeze_stages {self.freeze_stages} on the "
+                             f"shipped sources too, which have {DEPTH} stages: choose at most {DEPTH} for both "
+                             "or leave 'rule' out of parts")
         if "lora" in self.strategies and "compare" in self.parts:
             limit = 64 if resnet else lora_rank_limit(channels)  # ResNet-18: 64 channels in its stem and 1x1 convs
             if self.lora_rank > limit:
