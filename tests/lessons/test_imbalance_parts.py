@@ -4,6 +4,9 @@ every metric against ``sklearn.metrics`` on the same predictions."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -257,3 +260,14 @@ def test_prediction_cache_is_bounded_lru():
     cache = PredictionCache(max_entries=2)
     cache.put("a", 1), cache.put("b", 2), cache.get("a"), cache.put("c", 3)
     assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3 and len(cache) == 2
+
+
+def test_importing_the_lesson_reads_no_data():
+    # the claims' DEFAULTS used to validate a Config at import, which loads the digits pool
+    code = ("import cnnbp.lessons, cnnbp.lessons.imbalance.claims as c\n"
+            "from cnnbp.lessons.imbalance.data import pool_counts\n"
+            "assert pool_counts.cache_info().misses == 0, pool_counts.cache_info()\n"
+            "assert c.DEFAULTS.ratio == 50.0 and c.DEFAULTS.rare_class == 8 and c.DEFAULTS.threshold == 0.5\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "CPU_CORES": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
