@@ -102,7 +102,9 @@ def gap_bars(ps: Sequence[float], rows: dict[str, Sequence[float]], *, title: st
         fig.add_trace(go.Bar(x=labels, y=list(values), name=name, marker_color=color_for(i),
                              text=[f"{v:.1%}" for v in values], textposition="outside"))
     fig.update_xaxes(title_text="drop probability")
-    fig.update_yaxes(title_text="accuracy / gap", range=[0, 1.12])
+    # a gap can be negative (test above train, e.g. high p on a tiny subset): keep its bar in view
+    low = min(0.0, *(v for values in rows.values() for v in values))
+    fig.update_yaxes(title_text="accuracy / gap", range=[low - 0.12 if low < 0 else 0, 1.12])
     return apply_layout(fig, title, height=400)
 
 

@@ -230,3 +230,16 @@ def test_mc_average_gets_closer_and_restores_the_model():
 def test_mc_needs_dropout_layers():
     with pytest.raises(ValueError, match="SeededDropout"):
         mc_average(nn.Linear(2, 2), torch.zeros(1, 2), torch.zeros(1, dtype=torch.long), passes=2, seed=0)
+
+
+def test_gap_bars_show_a_negative_gap():
+    # drop_probs 0.8 on 20 digits for 5 epochs (seed 0) settles at a gap of -3.3%: the y range
+    # started at 0 and hid that bar
+    from cnnbp.plots import dropout as dplots
+
+    fig = dplots.gap_bars([0.0, 0.8], {"train accuracy": [0.5, 0.4], "test accuracy": [0.45, 0.433],
+                                       "gap": [0.05, -0.033]}, title="t")
+    low, high = fig.layout.yaxis.range
+    assert low < -0.033 and high == 1.12
+    assert list(fig.data[2].y) == [0.05, -0.033]
+    assert tuple(dplots.gap_bars([0.0], {"gap": [0.1]}, title="t").layout.yaxis.range) == (0, 1.12)
