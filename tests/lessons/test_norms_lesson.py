@@ -190,6 +190,18 @@ def test_bad_values_get_one_clear_line(values, fragment):
     assert fragment in str(err.value) and "\n" not in str(err.value)
 
 
+def test_compare_verdict_names_no_best_among_equals():
+    from cnnbp.lessons.norms.lesson import compare_verdict
+
+    cfg = validate_config(NormsConfig, {"norms": ["none", "batch", "layer"]})
+    rows = [{"norm": n, "mean": acc, "seeds": [acc], "seconds_per_epoch": 0.1} for n, acc in
+            (("none", 0.1), ("batch", 0.1), ("layer", 0.05))]  # lr 1 left every net at chance: 10.0% each
+    text = compare_verdict({"summary": rows}, cfg).text
+    assert "Best: none" not in text and "Tied best (10.0%): none, batch." in text
+    rows[1]["mean"] = 0.2
+    assert compare_verdict({"summary": rows}, cfg).text.endswith("Best: batch.")
+
+
 def test_cli_strings():
     cfg = validate_config(NormsConfig, {"norms": "batch,group", "sweep_batches": "8,2", "parts": "sweep"})
     assert cfg.norms == ["batch", "group"] and cfg.batch_list() == [8, 2] and cfg.parts == ["sweep"]

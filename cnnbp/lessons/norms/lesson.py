@@ -482,7 +482,9 @@ def compare_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
         spread = f" (seeds {', '.join(f'{a:.1%}' for a in r['seeds'])})" if len(r["seeds"]) > 1 else ""
         parts.append(f"{r['norm']} {r['mean']:.1%}{spread}, {r['seconds_per_epoch']:.2f} s/epoch")
     ranked = sorted((r for r in numbers["summary"] if r["mean"] is not None), key=lambda r: -r["mean"])
-    best = f" Best: {ranked[0]['norm']}." if ranked else ""
+    top = [r["norm"] for r in ranked if r["mean"] == ranked[0]["mean"]]  # equal accuracies: no single best
+    best = (f" Best: {top[0]}." if len(top) == 1 else f" Tied best ({ranked[0]['mean']:.1%}): {', '.join(top)}."
+            ) if ranked else ""
     return Verdict(claim="norms side by side", text=(
         f"Same CNN ({cfg.depth} convs, width {cfg.width}), same data order and init per seed, "
         f"{_n(cfg.epochs, 'epoch')} at "
