@@ -146,6 +146,17 @@ def test_parts_run_alone_and_another_seed_draws_again():
     assert b["change"]["batch"] != c["change"]["batch"]  # another seed, another first conv
 
 
+def test_contrast_title_follows_the_measurement():
+    # the shapes' flat backgrounds leave InstanceNorm's eps visible (0.033 at seed 0): the claim fails there,
+    # and the figure's title said "InstanceNorm's output does not move" all the same
+    f = merge_frames(run_lesson("norms", {"parts": ["contrast"], "dataset": "shapes"}))
+    change, title = f.numbers["contrast"]["change"], f.figures["contrast"].layout.title.text
+    assert f.verdicts[0].passed is False and "does not move" not in title
+    assert f"InstanceNorm's output moves by up to {change['instance']:.2g}" in title
+    digits = merge_frames(run_lesson("norms", {"parts": ["contrast"]}))
+    assert digits.verdicts[0].passed and "InstanceNorm's output does not move" in digits.figures["contrast"].layout.title.text
+
+
 def test_stop_ends_the_run_between_steps():
     control = RunControl()
     seen = []
