@@ -225,6 +225,24 @@ def test_a_target_met_before_any_step_neither_crashes_nor_passes():
     assert pair_verdict(late_plain, bn, cfg, None)[0] is True  # BN there at once, the plain net after 5 steps
 
 
+def test_the_bug_verdict_does_not_call_train_mode_wrong_when_it_was_not():
+    from cnnbp.data import get_dataset
+    from cnnbp.lessons.batchnorm.lesson import training_verdicts
+    from cnnbp.lessons.batchnorm.training import History, Variant
+
+    cfg = validate_config(BatchNormConfig, {"parts": ["folding"]})
+    pair = [History(Variant("s", norm, "kaiming", cfg.lr), eval_steps=[0], test_accuracy=[0.1])
+            for norm in ("none", "batch")]
+    rows = [{"evaluation": e, "mode": m, "accuracy": a} for e, m, a in (
+        ("eval mode (running statistics)", "eval", 0.103), ("train mode, batches of 1", "train", 0.117),
+        ("train mode, one class per batch", "train", 0.114), ("eval after", "eval", 0.175))]  # lr 2: all broken
+    v = training_verdicts(pair, {"model": "m", "rows": rows}, cfg, get_dataset("digits", seed=0))[-1]
+    assert v.passed is False and "wrong on small" not in v.text and "no train-mode evaluation falls 10 points" in v.text
+    rows[2]["accuracy"] = 0.0
+    v = training_verdicts(pair, {"model": "m", "rows": rows}, cfg, get_dataset("digits", seed=0))[-1]
+    assert v.passed is True and "wrong on small or one-class batches (worst: train mode, one class" in v.text
+
+
 def test_default_job_fits_the_budget():
     assert validate_config(BatchNormConfig).cost_seconds() < 30
 
