@@ -271,3 +271,21 @@ def test_importing_the_lesson_reads_no_data():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env={**os.environ, "CPU_CORES": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize("gamma", [0.0, 0.2, 0.5, 2.0])
+def test_focal_loss_gradient_is_finite_for_a_certain_image(gamma):
+    # a logit gap of 40 makes p_t exactly 1 in float32: for 0 < gamma < 1 the gradient was NaN,
+    # which turned the focal model's weights into NaN and crashed the lesson in sklearn
+    # (gamma 0.2, lr 0.2, 600 steps)
+    logits = torch.tensor([[40.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    y = torch.tensor([0, 1])
+    loss = focal_loss(logits, y, gamma=gamma)
+    loss.backward()
+    assert torch.isfinite(logits.grad).all()
+    ref = torch.tensor([[40.0, 0.0], [0.0, 1.0]], requires_grad=True)
+    log_p = F.log_softmax(ref, dim=1).gather(1, y[:, None]).squeeze(1)
+    expected = (-((1.0 - log_p.exp()) ** gamma) * log_p).mean()
+    assert torch.equal(loss.detach(), expected.detach())  # the same value as the formula
+    expected.backward()
+    assert torch.allclose(logits.grad[1], ref.grad[1])  # and the same gradient where p_t < 1

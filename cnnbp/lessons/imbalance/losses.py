@@ -45,7 +45,10 @@ def focal_loss(logits: torch.Tensor, target: torch.Tensor, *, gamma: float,
     True
     """
     log_p = F.log_softmax(logits, dim=1).gather(1, target[:, None]).squeeze(1)  # (N,) log p_t
-    loss = -((1.0 - log_p.exp()) ** gamma) * log_p
+    # 1 - p_t is exactly 0 for a confidently right image (float32 saturates): for 0 < gamma < 1 the
+    # derivative of (1 - p_t)^gamma there is inf, and inf * 0 put NaN into every weight. Clamped
+    # to the smallest normal float it has a zero gradient and the same value (times log p_t = 0).
+    loss = -((1.0 - log_p.exp()).clamp_min(torch.finfo(log_p.dtype).tiny) ** gamma) * log_p
     if weight is not None:
         w = weight[target]
         return (w * loss).sum() / w.sum()
