@@ -390,3 +390,19 @@ def test_cpu_cores_bad_value(monkeypatch: pytest.MonkeyPatch, value: str) -> Non
 def test_cpu_cores_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CPU_CORES", raising=False)
     assert cpu_cores() == len(os.sched_getaffinity(0))
+
+
+@pytest.mark.parametrize("frozen", [True, False])
+def test_a_frozen_batchnorm_keeps_its_running_statistics(frozen):
+    g = make_generator(0)
+    x, y = torch.randn(32, 1, 8, 8, generator=g), torch.randint(0, 3, (32,), generator=g)
+    model = SmallCNN(1, 3, depth=2, width=4, norm="batch", image_size=8)
+    if frozen:
+        freeze(model, ["blocks.0."])  # the first block: its conv and its BatchNorm
+    before = model.blocks[0].norm.running_mean.clone()
+    trainer = Trainer("t", model, (x, y), (x, y), batch_size=16, epochs=1, lr=0.1, generator=g)
+    trainer.step()
+    moved = not torch.equal(model.blocks[0].norm.running_mean, before)
+    assert moved is not frozen
+    assert model.training and model.blocks[0].norm.training is not frozen
+    assert not torch.equal(model.blocks[1].norm.running_mean, torch.zeros_like(model.blocks[1].norm.running_mean))

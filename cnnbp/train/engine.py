@@ -53,6 +53,19 @@ def freeze(model: nn.Module, prefixes: Iterable[str]) -> list[str]:
     return frozen
 
 
+def train_mode(model: nn.Module) -> nn.Module:
+    """``model.train()``, except normalisation layers whose parameters are all frozen: they stay in
+    eval mode, so freezing a stage also freezes its running statistics (a frozen BatchNorm that
+    kept updating them would change the features the frozen stage hands on)."""
+    model.train()
+    for module in model.modules():
+        params = list(module.parameters(recurse=False))
+        is_norm = isinstance(module, (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm))
+        if is_norm and params and not any(p.requires_grad for p in params):
+            module.eval()
+    return model
+
+
 def make_optimizer(model: nn.Module, *, name: Literal["sgd", "adam"] = "sgd", lr: float,
                    momentum: float = 0.9, weight_decay: float = 0.0,
                    lr_scale: Mapping[str, float] | None = None) -> torch.optim.Optimizer:
@@ -131,7 +144,7 @@ class Trainer:
     def step(self) -> TrainEvent:
         """One optimisation step; a non-finite loss marks the trainer diverged."""
         start = time.perf_counter()
-        self.model.train()
+        train_mode(self.model)
         x, y = self._next_batch()
         logits = self.model(x)
         loss = F.cross_entropy(logits, y)
