@@ -204,27 +204,20 @@ def run(cfg: TransferConfig, control: RunControl) -> Iterator[Frame]:
         return Frame(done, f"{reason} after {done:.0%} of the run", verdicts=list(verdicts), numbers=dict(numbers),
                      done=True)
 
-    if "compare" in wanted:
-        share = weights["compare"] / total
-        for frame in compare_part(cfg, source, split, task, control, numbers, verdicts, start=done, share=share):
-            frame.progress = min(frame.progress, 1.0)
-            yield frame
-        done = min(1.0, done + share)  # float sums may pass 1 by a hair
-        if control.stop_reason():
-            yield stopped()
-            return
-    if "sizes" in wanted:
-        share = weights["sizes"] / total
-        for frame in sizes_part(cfg, source, task, control, numbers, verdicts, start=done, share=share):
-            frame.progress = min(frame.progress, 1.0)
-            yield frame
-        done = min(1.0, done + share)  # float sums may pass 1 by a hair
-        if control.stop_reason():
-            yield stopped()
-            return
-    if "rule" in wanted:
-        share = weights["rule"] / total
-        for frame in rule_part(cfg, source, task, control, numbers, verdicts, start=done, share=share):
+    # The training parts, each streaming its own frames over its share of the progress bar.
+    training_parts = (
+        ("compare", lambda start, share: compare_part(cfg, source, split, task, control, numbers, verdicts,
+                                                      start=start, share=share)),
+        ("sizes", lambda start, share: sizes_part(cfg, source, task, control, numbers, verdicts,
+                                                  start=start, share=share)),
+        ("rule", lambda start, share: rule_part(cfg, source, task, control, numbers, verdicts,
+                                                start=start, share=share)),
+    )
+    for part, frames in training_parts:
+        if part not in wanted:
+            continue
+        share = weights[part] / total
+        for frame in frames(done, share):
             frame.progress = min(frame.progress, 1.0)
             yield frame
         done = min(1.0, done + share)  # float sums may pass 1 by a hair
