@@ -406,3 +406,33 @@ def test_a_frozen_batchnorm_keeps_its_running_statistics(frozen):
     assert moved is not frozen
     assert model.training and model.blocks[0].norm.training is not frozen
     assert not torch.equal(model.blocks[1].norm.running_mean, torch.zeros_like(model.blocks[1].norm.running_mean))
+
+
+def test_a_custom_loss_and_sampler_drive_the_steps():
+    """The imbalance lesson's shape: a sampler gives each batch's indices, a loss replaces
+    cross-entropy, ``steps`` sets the length; the step uses exactly those rows and that loss."""
+    g = make_generator(0)
+    x, y = torch.randn(20, 1, 8, 8, generator=g), torch.arange(20) % 2
+    drawn, seen_losses = [], []
+
+    def sampler():
+        idx = torch.tensor([0, 2, 4, 6])  # class 0 only
+        drawn.append(idx)
+        return idx
+
+    def loss(logits, target):
+        seen_losses.append(target.tolist())
+        return F.cross_entropy(logits, target) * 0.5
+
+    model = SmallCNN(1, 2, depth=1, width=4, image_size=8)
+    idx = torch.tensor([0, 2, 4, 6])
+    with torch.no_grad():
+        expected_first = 0.5 * float(F.cross_entropy(copy.deepcopy(model)(x[idx]), y[idx]))
+    t = Trainer("t", model, (x, y), None, batch_size=4, epochs=99, lr=0.1, generator=g, loss=loss,
+                sampler=sampler, steps=3)
+    events = list(interleave([t]))
+    assert [e.step for e in events] == [1, 2, 3] and t.total_steps == 3
+    assert len(drawn) == 3 and seen_losses == [[0, 0, 0, 0]] * 3
+    assert events[0].loss == pytest.approx(expected_first, rel=1e-6)
+    with pytest.raises(ValueError, match="no test split"):
+        t.evaluate()

@@ -102,25 +102,35 @@ def evaluate(model: nn.Module, split: Split, *, batch_size: int = 1024) -> tuple
     return total_loss / len(x), correct / len(x)
 
 
-class Trainer:
-    """Train one model on ``train`` for ``epochs``, reshuffling each epoch with ``generator``."""
+Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (logits (N, K), y (N,)) -> scalar
 
-    def __init__(self, name: str, model: nn.Module, train: Split, test: Split, *,
+
+class Trainer:
+    """Train one model on ``train`` for ``epochs``, reshuffling each epoch with ``generator``.
+
+    ``loss`` replaces cross-entropy (a weighted or focal loss); ``sampler`` replaces the epoch
+    shuffle: each call returns the next batch's indices into ``train`` (over- or under-sampling,
+    balanced batches); ``steps`` then sets the length of the run instead of ``epochs``.
+    """
+
+    def __init__(self, name: str, model: nn.Module, train: Split, test: Split | None, *,
                  batch_size: int, epochs: int, lr: float, generator: torch.Generator,
                  optimizer: Literal["sgd", "adam"] = "sgd", momentum: float = 0.9,
                  weight_decay: float = 0.0, lr_scale: Mapping[str, float] | None = None,
-                 device: torch.device | None = None):
+                 device: torch.device | None = None, loss: Loss = F.cross_entropy,
+                 sampler: Callable[[], torch.Tensor] | None = None, steps: int | None = None):
         self.name = name
         self.device = device or pick_device()
         self.model = model.to(self.device)
         self.train_split = tuple(t.to(self.device) for t in train)
-        self.test_split = tuple(t.to(self.device) for t in test)
+        self.test_split = tuple(t.to(self.device) for t in test) if test is not None else None
         n = len(self.train_split[0])
         if n == 0:
             raise ValueError("the training set is empty")
         self.batch_size = min(batch_size, n)
         self.steps_per_epoch = math.ceil(n / self.batch_size)
-        self.total_steps = self.steps_per_epoch * epochs
+        self.total_steps = steps if steps is not None else self.steps_per_epoch * epochs
+        self.loss, self.sampler = loss, sampler
         self.generator = generator
         self.base_lr = lr
         self.optimizer = make_optimizer(model, name=optimizer, lr=lr, momentum=momentum,
@@ -135,6 +145,9 @@ class Trainer:
         return self.diverged or self.step_count >= self.total_steps
 
     def _next_batch(self) -> Split:
+        if self.sampler is not None:  # samplers draw on the CPU, where their generators live
+            idx = self.sampler().to(self.device)
+            return self.train_split[0][idx], self.train_split[1][idx]
         i = self.step_count % self.steps_per_epoch
         if i == 0:  # a new epoch: a new order, from this trainer's own random stream
             self._order = torch.randperm(len(self.train_split[0]), generator=self.generator)
@@ -147,7 +160,7 @@ class Trainer:
         train_mode(self.model)
         x, y = self._next_batch()
         logits = self.model(x)
-        loss = F.cross_entropy(logits, y)
+        loss = self.loss(logits, y)
         self.step_count += 1
         loss_value = float(loss.detach())
         kind: Literal["step", "diverged"] = "step"
@@ -170,6 +183,8 @@ class Trainer:
         )
 
     def evaluate(self) -> tuple[float, float]:
+        if self.test_split is None:
+            raise ValueError(f"trainer {self.name!r} was given no test split")
         return evaluate(self.model, self.test_split)
 
 

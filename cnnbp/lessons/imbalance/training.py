@@ -9,9 +9,7 @@ recomputes the metrics from them instead of training again.
 
 from __future__ import annotations
 
-import math
 import threading
-import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Literal, Sequence
@@ -25,7 +23,7 @@ from cnnbp.lessons.imbalance.data import ImbalancedData
 from cnnbp.lessons.imbalance.losses import effective_number_weights, focal_loss, inverse_frequency_weights
 from cnnbp.lessons.imbalance.samplers import BalancedBatchSampler, EpochSampler, oversample, undersample
 from cnnbp.nn import SmallCNN, init_model
-from cnnbp.train import RunControl, TrainEvent, lockstep, make_optimizer
+from cnnbp.train import RunControl, Trainer, lockstep
 
 CNN_DEPTH, CNN_WIDTH = 3, 16  # small enough that 7 methods x 300 steps take ~15 s on 2 cores
 EVALS = 15  # curve points per run (evaluations of the test set during training)
@@ -67,45 +65,21 @@ class History:
     diverged_at: int | None = None
 
 
-class MethodTrainer:
-    """One CNN, one sampler, one loss; steps as lockstep expects (``step``, ``done``...)."""
+class MethodTrainer(Trainer):
+    """One CNN, one sampler, one loss (the engine's Trainer), counting the images each class
+    contributes to the batches, and giving test-set probabilities for the metrics."""
 
     def __init__(self, name: str, model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *,
                  next_batch: Callable[[], torch.Tensor], loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-                 steps: int, lr: float, device: torch.device):
-        self.name, self.device = name, device
-        self.model = model.to(device)
-        self.x, self.y = x.to(device), y.to(device)
-        self.next_batch, self.loss = next_batch, loss
-        self.optimizer = make_optimizer(model, lr=lr)  # SGD, momentum 0.9
-        self.total_steps, self.step_count, self.lr = steps, 0, lr
-        self.diverged, self.elapsed = False, 0.0
+                 steps: int, lr: float, batch_size: int, generator: torch.Generator, device: torch.device):
+        super().__init__(name, model, (x, y), None, batch_size=batch_size, epochs=1, lr=lr, generator=generator,
+                         device=device, loss=loss, sampler=next_batch, steps=steps)  # SGD, momentum 0.9
         self.seen = torch.zeros(int(y.max()) + 1, dtype=torch.long)
 
-    @property
-    def done(self) -> bool:
-        return self.diverged or self.step_count >= self.total_steps
-
-    def step(self) -> TrainEvent:
-        start = time.perf_counter()
-        self.model.train()
-        idx = self.next_batch().to(self.device)  # samplers draw on the CPU (their generators live there)
-        x, y = self.x[idx], self.y[idx]
+    def _next_batch(self) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = super()._next_batch()
         self.seen += torch.bincount(y.cpu(), minlength=len(self.seen))
-        logits = self.model(x)
-        loss = self.loss(logits, y)
-        self.step_count += 1
-        value = float(loss.detach())
-        kind: Literal["step", "diverged"] = "step"
-        if not math.isfinite(value):
-            self.diverged, kind = True, "diverged"
-        else:
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-        self.elapsed += time.perf_counter() - start
-        return TrainEvent(variant=self.name, kind=kind, step=self.step_count, epoch=0.0, loss=value,
-                          accuracy=float((logits.argmax(1) == y).float().mean()), lr=self.lr, elapsed=self.elapsed)
+        return x, y
 
     @torch.no_grad()
     def probabilities(self, x: torch.Tensor) -> np.ndarray:
@@ -178,7 +152,7 @@ def train_methods(data: ImbalancedData, methods: Sequence[str], *, steps: int, b
             name, build_model(data, seed=seed), data.x_train, data.y_train,
             next_batch=make_next_batch(method, data.y_train, batch_size=batch_size, generator=gen),
             loss=make_loss(method, counts, beta=beta, gamma=gamma, device=device),
-            steps=steps, lr=lr, device=device))
+            steps=steps, lr=lr, batch_size=batch_size, generator=gen, device=device))
         histories.append(History(method=name))
     for trainer, history in zip(trainers, histories):
         _evaluate(trainer, history, x_eval, y_eval_np, data.rare)
