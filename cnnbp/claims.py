@@ -1,8 +1,12 @@
 """The claims ledger: every lecture claim, where it is said, and a check that measures it.
 
-A check returns ``(passed, measured)``: whether the claim held on our data, and the
-figure it measured, in words. Claims are registered by their lesson modules.
+A check takes a seed and returns ``(passed, measured)``: whether the claim held on our data at
+that seed (None: the measurement cannot tell), and the figure it measured, in words. A claim's
+predicate is the same one its lesson's verdict reads (a property of the lesson's result object),
+so the tab, the figure title and this ledger never disagree. Claims are registered by their
+lesson packages; this module imports none of them (``import cnnbp.lessons`` registers them all).
 
+>>> import cnnbp.lessons
 >>> result = run_claim("init.kaiming_relu_scaled")
 >>> result.passed, result.measured
 (True, 'std 0.827 -> 0.846, x1.00 per layer')
@@ -12,7 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 SEEDS = {
     "000": "000_d2e9172dfdf488e9.txt",
@@ -29,20 +33,27 @@ class Claim:
     lesson: str
     statement: str  # the lecture's claim, in one sentence
     source: str  # the seed text(s) that make it, e.g. "003"
-    check: Callable[[], tuple[bool, str]]
+    check: Callable[[int], tuple[bool | None, str]]  # seed -> (passed, measured)
 
 
 @dataclass
 class ClaimResult:
     claim: Claim
-    passed: bool | None  # None: the check itself failed to run
+    passed: bool | None  # None: the measurement cannot tell, or (error) the check failed to run
     measured: str
     seconds: float
+    seed: int = 0
+    error: bool = False
+
+    @property
+    def verdict(self) -> str:
+        if self.error:
+            return "error"
+        return {True: "holds", False: "does not hold", None: "cannot tell"}[self.passed]
 
     def as_row(self) -> dict:
-        verdict = {True: "holds", False: "does not hold", None: "error"}[self.passed]
         return {"claim": self.claim.id, "lesson": self.claim.lesson, "statement": self.claim.statement,
-                "source": self.claim.source, "verdict": verdict, "measured": self.measured,
+                "source": self.claim.source, "verdict": self.verdict, "measured": self.measured,
                 "seconds": round(self.seconds, 2)}
 
 
@@ -50,39 +61,56 @@ CLAIMS: dict[str, Claim] = {}
 
 
 def register_claim(id: str, *, lesson: str, statement: str, source: str) -> Callable:
-    """Decorator: register ``check`` as the test of ``statement``."""
-    def wrap(check: Callable[[], tuple[bool, str]]) -> Callable[[], tuple[bool, str]]:
+    """Decorator: register ``check(seed)`` as the test of ``statement``."""
+    def wrap(check: Callable[[int], tuple[bool | None, str]]) -> Callable[[int], tuple[bool | None, str]]:
         if id in CLAIMS:
             raise ValueError(f"claim {id!r} is registered twice")
-        CLAIMS[id] = Claim(id, lesson, statement, source, check)
+        import inspect  # TODO(issue 11): remove once every check takes a seed
+
+        CLAIMS[id] = Claim(id, lesson, statement, source,
+                           check if inspect.signature(check).parameters else (lambda seed: check()))
         return check
     return wrap
 
 
 def all_claims() -> dict[str, Claim]:
-    import cnnbp.lessons  # noqa: F401  (lessons register their claims on import)
-
+    """Every registered claim (those of the lesson packages imported so far)."""
     return CLAIMS
 
 
-def run_claim(claim_id: str) -> ClaimResult:
-    claims = all_claims()
-    if claim_id not in claims:
-        raise ValueError(f"unknown claim {claim_id!r}; choose from {', '.join(claims)}")
-    claim = claims[claim_id]
+def run_claim(claim_id: str, seed: int = 0) -> ClaimResult:
+    if claim_id not in CLAIMS:
+        raise ValueError(f"unknown claim {claim_id!r}; choose from {', '.join(CLAIMS)}")
+    claim = CLAIMS[claim_id]
     start = time.perf_counter()
+    error = False
     try:
-        passed, measured = claim.check()
+        passed, measured = claim.check(seed)
     except Exception as err:  # a broken check is reported, and the other claims still run
-        passed, measured = None, f"the check failed: {type(err).__name__}: {err}"
-    return ClaimResult(claim, passed, measured, time.perf_counter() - start)
+        passed, measured, error = None, f"the check failed: {type(err).__name__}: {err}", True
+    return ClaimResult(claim, passed, measured, time.perf_counter() - start, seed, error)
 
 
-def run_claims(lesson: str | None = None) -> Iterator[ClaimResult]:
-    claims = all_claims()
-    if lesson is not None and lesson not in {c.lesson for c in claims.values()}:
-        known = ", ".join(sorted({c.lesson for c in claims.values()}))
+def run_claims(lesson: str | None = None, seeds: Iterable[int] = (0,)) -> Iterator[ClaimResult]:
+    """Each claim (of ``lesson``, or all) at each seed, claim by claim."""
+    if lesson is not None and lesson not in {c.lesson for c in CLAIMS.values()}:
+        known = ", ".join(sorted({c.lesson for c in CLAIMS.values()}))
         raise ValueError(f"no claims for lesson {lesson!r}; lessons with claims: {known}")
-    for claim in claims.values():
+    for claim in list(CLAIMS.values()):
         if lesson is None or claim.lesson == lesson:
-            yield run_claim(claim.id)
+            for seed in seeds:
+                yield run_claim(claim.id, seed)
+
+
+def agreement(results: list[ClaimResult]) -> str:
+    """How a claim's runs over several seeds agree, in words.
+
+    >>> c = Claim("x", "l", "s", "003", lambda seed: (True, ""))
+    >>> agreement([ClaimResult(c, True, "", 0.0, 0), ClaimResult(c, True, "", 0.0, 1), ClaimResult(c, None, "", 0.0, 2)])
+    'holds at 2 of 3 seeds, cannot tell at 1'
+    """
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.verdict] = counts.get(r.verdict, 0) + 1
+    first, *rest = sorted(counts.items(), key=lambda kv: -kv[1])
+    return ", ".join([f"{first[0]} at {first[1]} of {len(results)} seeds"] + [f"{v} at {n}" for v, n in rest])

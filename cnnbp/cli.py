@@ -129,16 +129,29 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_claims(args: argparse.Namespace) -> int:
-    from cnnbp.claims import run_claims
+    """Each claim at seeds 0..K-1: one line per claim (its verdict at every seed agreeing, or how
+    they split) with the first seed's measurement; exit 1 unless every claim held at every seed."""
+    from cnnbp.claims import agreement, run_claims
 
-    failed = 0
-    print(f"{'claim':42s} {'verdict':14s} {'s':>6s}  measured")
-    for result in run_claims(args.lesson):
-        row = result.as_row()
-        failed += result.passed is not True
-        print(f"{row['claim']:42s} {row['verdict']:14s} {row['seconds']:6.1f}  {row['measured']}", flush=True)
-    print(f"{failed} claim(s) did not hold" if failed else "every claim held")
-    return 1 if failed else 0
+    if args.seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
+    seeds = range(args.seeds)
+    not_held, by_claim = 0, {}
+    print(f"{'claim':42s} {'verdict':32s} {'s':>6s}  measured (seed 0)")
+    for result in run_claims(args.lesson, seeds):
+        runs = by_claim.setdefault(result.claim.id, [])
+        runs.append(result)
+        if len(runs) < args.seeds:
+            continue
+        verdict = runs[0].verdict if args.seeds == 1 else agreement(runs)
+        not_held += any(r.passed is not True for r in runs)
+        seconds = sum(r.seconds for r in runs) / len(runs)
+        print(f"{result.claim.id:42s} {verdict:32s} {seconds:6.1f}  {runs[0].measured}", flush=True)
+    if not_held:
+        print(f"{not_held} claim(s) did not hold" + (" at some seed" if args.seeds > 1 else ""))
+    else:
+        print("every claim held" + (f" at every one of {args.seeds} seeds" if args.seeds > 1 else ""))
+    return 1 if not_held else 0
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
@@ -173,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
     claims = sub.add_parser("claims", help="run every registered claim; exit 1 if any fails")
     claims.add_argument("--lesson", help="only this lesson's claims")
+    claims.add_argument("--seeds", type=int, default=1, metavar="K", help="run each claim at seeds 0..K-1 and "
+                        "say how many agree (default 1)")
     claims.set_defaults(func=cmd_claims)
     pre = sub.add_parser("pretrain", help="train transfer-lesson source models (assets/sources/NAME.pt + .json)")
     pre.add_argument("names", nargs="+", metavar="NAME", help="source names, or all")

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+import cnnbp.lessons  # noqa: F401  (registers the claims)
 from cnnbp.claims import SEEDS, all_claims, run_claim, run_claims
 
 SEED_DIR = Path(__file__).resolve().parents[2] / "shared" / "seeds"
@@ -34,7 +35,7 @@ def test_init_claims_hold_on_the_lecture_setting(claim_id):
 def test_a_broken_check_is_reported_not_raised(monkeypatch):
     from cnnbp import claims
 
-    def broken():
+    def broken(seed):
         raise RuntimeError("boom")
 
     monkeypatch.setitem(claims.CLAIMS, "test.broken", claims.Claim("test.broken", "test-only", "x", "003", broken))

@@ -80,7 +80,7 @@ def test_register_accepts_the_same_lesson_again_and_refuses_another_of_that_name
     from cnnbp.lessons import base
 
     monkeypatch.setattr(base, "LESSONS", {})
-    lesson = base.Lesson(name="t", title="T", summary="", config=base.LessonConfig, run=lambda cfg, c: iter(()),
+    lesson = base.Lesson(name="t", title="T", summary="", config=base.LessonConfig, parts=(),
                          figures=())
     assert base.register(lesson) is lesson
     base.register(dataclasses.replace(lesson))  # the package's __init__ executed once more

@@ -13,11 +13,11 @@ class imbalance and domain shift) always work offline; ``mnist``, ``fashion_mnis
 from .base import DatasetUnavailable, ImageDataset
 from .digits import digits
 from .folder_sets import DATA_DIR_ENV, DOWNLOAD_ENV, cifar10, data_root, fashion_mnist, mnist
-from .registry import DATASETS, available_datasets, dataset_options, get_dataset
+from .registry import DATASETS, SHAPES, DatasetShape, available_datasets, dataset_options, dataset_shape, get_dataset
 from .shapes import DOMAINS, SHAPE_NAMES, make_shapes, shapes
 
 __all__ = [
-    "DATASETS", "DATA_DIR_ENV", "DOMAINS", "DOWNLOAD_ENV", "SHAPE_NAMES", "DatasetUnavailable",
-    "ImageDataset", "available_datasets", "cifar10", "data_root", "dataset_options", "digits",
+    "DATASETS", "DATA_DIR_ENV", "DOMAINS", "DOWNLOAD_ENV", "SHAPES", "SHAPE_NAMES", "DatasetShape", "DatasetUnavailable",
+    "ImageDataset", "available_datasets", "cifar10", "data_root", "dataset_options", "dataset_shape", "digits",
     "fashion_mnist", "get_dataset", "make_shapes", "mnist", "shapes",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from . import folder_sets
 from .base import ImageDataset
@@ -24,6 +25,38 @@ DATASETS: dict[str, Callable[..., ImageDataset]] = {
     "fashion_mnist": folder_sets.fashion_mnist,
     "cifar10": folder_sets.cifar10,
 }
+
+
+@dataclass(frozen=True)
+class DatasetShape:
+    """What a dataset is on its default options, known without loading it (for cost estimates
+    and bounds): images per split, channels, height = width, classes. A test loads each one
+    that is available and checks it against this table."""
+
+    n_train: int
+    n_test: int
+    channels: int
+    size: int
+    classes: int
+
+
+SHAPES: dict[str, DatasetShape] = {
+    "digits": DatasetShape(1437, 360, 1, 8, 10),  # scikit-learn's 1,797, 20% stratified test split
+    "shapes": DatasetShape(2000, 1000, 3, 32, 4),
+    "mnist": DatasetShape(60000, 10000, 1, 28, 10),
+    "fashion_mnist": DatasetShape(60000, 10000, 1, 28, 10),
+    "cifar10": DatasetShape(50000, 10000, 3, 32, 10),
+}
+
+
+def dataset_shape(name: str) -> DatasetShape:
+    """Sizes of dataset ``name`` on its default options, without loading it.
+
+    >>> dataset_shape("digits").n_train
+    1437
+    """
+    _factory(name)  # unknown names: the registry's one error
+    return SHAPES[name]
 
 
 def dataset_options(name: str) -> tuple[str, ...]:

@@ -3,6 +3,11 @@
     cfg = validate_config(InitConfig, {"width": 1024})   # ValueError with one clear line if bad
     for frame in lesson.run(cfg, RunControl()): ...        # progress, figures, tables, verdicts
 
+A lesson declares its parts (:class:`Part`: a name, a share of the work, a generator of
+:class:`Update`s); :func:`run_parts` runs the chosen ones in order and owns everything around
+them: progress, throttling (:data:`FRAME_INTERVAL_S`), stop and budget checks between parts, the
+accumulated figures, tables, numbers and verdicts, and the first, stopped and final frames.
+
 One code path serves the Gradio UI (maps each Frame onto its components), the CLI (writes
 the merged Frames to disk) and the tests (assert the numbers).
 """
@@ -11,8 +16,10 @@ from __future__ import annotations
 
 import math
 import os
+import time
 import typing
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any, Callable, Iterator, Mapping
 
 import pandas as pd
@@ -23,6 +30,9 @@ from cnnbp.train.control import RunControl
 COST_BUDGET_ENV = "CNNBP_MAX_COST_S"
 DEFAULT_COST_BUDGET_S = 60.0  # estimated seconds on 2 CPU cores; beyond this a job is refused
 NOMINAL_GFLOPS = 40.0  # what two CPU cores sustain on our small convs and matmuls
+# While a part streams, at most one frame per interval: each frame re-renders plots in the
+# browser, and more than ~2 a second stalls the page on a projector laptop.
+FRAME_INTERVAL_S = 0.5
 
 
 class ConfigError(ValueError):
@@ -153,14 +163,17 @@ def _one_line(err: ValidationError) -> str:
 
 @dataclass
 class Verdict:
-    """One measured statement. ``passed`` is None for a plain observation."""
+    """One measured statement. ``passed`` is None for a plain observation or a result too
+    close to call; ``claim`` is the id of the registered claim it measures, if any
+    (``cnnbp.claims.CLAIMS``), apart from ``label``, the short name shown beside it."""
 
-    claim: str
+    label: str
     text: str
     passed: bool | None = None
+    claim: str | None = None
 
     def as_dict(self) -> dict:
-        return {"claim": self.claim, "passed": self.passed, "text": self.text}
+        return {"label": self.label, "claim": self.claim, "passed": self.passed, "text": self.text}
 
 
 @dataclass
@@ -177,25 +190,136 @@ class Frame:
     done: bool = False
 
 
+@dataclass
+class Update:
+    """What a part yields: how far it is (0..1 of its own work), a message, and what changed.
+
+    ``numbers`` are merged into the run's numbers by top-level key (a part that streams sends
+    its key again with the newer values); ``verdicts`` are appended to the run's verdicts."""
+
+    progress: float = 1.0
+    message: str = ""
+    figures: dict[str, Any] = field(default_factory=dict)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    numbers: dict[str, Any] = field(default_factory=dict)
+    verdicts: list[Verdict] = field(default_factory=list)
+
+
+class RunState(SimpleNamespace):
+    """One run's shared state: ``cfg``, ``control``, and whatever a part leaves for a later one
+    (the dropout nets that MC dropout averages, the visualised model). Parts set attributes."""
+
+
+def _in_parts(name: str) -> Callable[[Any], bool]:
+    return lambda cfg: name in getattr(cfg, "parts", (name,))
+
+
+@dataclass(frozen=True)
+class Part:
+    """One experiment of a lesson.
+
+    ``run(state)`` yields Updates; ``share``: its part of the run's work (a number, or a function
+    of the Config where the work depends on it); ``when``: whether this run includes it (default:
+    ``name in cfg.parts``, or always for a Config without ``parts``)."""
+
+    name: str
+    share: float | Callable[[Any], float]
+    run: Callable[[RunState], Iterator[Update]]
+    when: Callable[[Any], bool] | None = None
+
+    def chosen(self, cfg: Any) -> bool:
+        return (self.when or _in_parts(self.name))(cfg)
+
+    def weight(self, cfg: Any) -> float:
+        return float(self.share(cfg) if callable(self.share) else self.share)
+
+
+def _start_message(cfg: Any, parts: list[Part]) -> str:
+    return f"starting: {', '.join(p.name for p in parts)}"
+
+
 @dataclass(frozen=True)
 class Lesson:
     name: str
     title: str
     summary: str
     config: type[LessonConfig]
-    run: Callable[[LessonConfig, RunControl], Iterator[Frame]]
     figures: tuple[tuple[str, str], ...]  # (name, caption) in display order
     tables: tuple[tuple[str, str], ...] = ()
     quick: Mapping[str, Any] = field(default_factory=dict)  # small settings for tests and demos
     # Fields whose change re-runs the lesson at once in the UI (no Run click): for settings a
     # lesson answers from cached results in milliseconds, e.g. a decision threshold.
     live: tuple[str, ...] = ()
+    parts: tuple[Part, ...] = ()  # in the order they run
+    legacy_run: Callable[[LessonConfig, RunControl], Iterator[Frame]] | None = None  # TODO(issue 11): remove
+    # The first frame's message, from the Config and the chosen parts (before any work).
+    start: Callable[[Any, list[Part]], str] = _start_message
 
     def __post_init__(self) -> None:
         unknown = [n for n in self.live if n not in self.config.model_fields]
         if unknown:
             raise ValueError(f"lesson {self.name!r}: live fields {unknown} are not settings of "
                              f"{self.config.__name__}")
+
+    def run(self, cfg: LessonConfig, control: RunControl) -> Iterator[Frame]:
+        if self.legacy_run is not None:
+            return self.legacy_run(cfg, control)
+        return run_parts(self, cfg, control)
+
+
+def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterator[Frame]:
+    """Run the parts ``cfg`` chooses, in the lesson's order, as a stream of Frames.
+
+    Frames carry only the figures and tables that changed since the last frame, the verdicts
+    when they changed, and every number so far. While a part streams, updates closer than
+    FRAME_INTERVAL_S are folded into the next frame (nothing is lost); a part's last update,
+    and any update with verdicts, is always sent. Between parts the run stops on a Stop or a
+    spent budget with a last frame that keeps what was measured.
+    """
+    parts = [p for p in lesson.parts if p.chosen(cfg)]
+    total = sum(p.weight(cfg) for p in parts) or 1.0
+    state = RunState(cfg=cfg, control=control)
+    numbers: dict[str, Any] = {}
+    verdicts: list[Verdict] = []
+    yield Frame(0.0, lesson.start(cfg, parts))
+    done = 0.0
+    for part in parts:
+        if control.stop_reason():
+            yield _stopped(control, done, verdicts, numbers)
+            return
+        share = part.weight(cfg) / total
+        pending = Frame(done, "")
+        new_verdicts, last_sent = False, time.perf_counter()
+        for update in part.run(state):
+            pending.progress = max(pending.progress, done + share * min(max(update.progress, 0.0), 1.0))
+            pending.message = update.message or pending.message
+            pending.figures.update(update.figures)
+            pending.tables.update(update.tables)
+            numbers.update(update.numbers)
+            verdicts += update.verdicts
+            new_verdicts |= bool(update.verdicts)
+            now = time.perf_counter()
+            if update.verdicts or update.progress >= 1.0 or now - last_sent >= FRAME_INTERVAL_S:
+                yield _send(pending, verdicts if new_verdicts else [], numbers)
+                pending, new_verdicts, last_sent = Frame(pending.progress, pending.message), False, now
+        if pending.figures or pending.tables or new_verdicts:
+            yield _send(pending, verdicts if new_verdicts else [], numbers)
+        if control.stop_reason():  # the part ended early (its training loop saw the Stop)
+            yield _stopped(control, pending.progress, verdicts, numbers)
+            return
+        done += share
+    yield Frame(1.0, f"done in {control.elapsed():.1f} s", verdicts=list(verdicts), numbers=dict(numbers),
+                done=True)
+
+
+def _stopped(control: RunControl, progress: float, verdicts: list[Verdict], numbers: dict[str, Any]) -> Frame:
+    return Frame(progress, f"{control.stop_reason()} after {progress:.0%} of the run", verdicts=list(verdicts),
+                 numbers=dict(numbers), done=True)
+
+
+def _send(pending: Frame, verdicts: list[Verdict], numbers: dict[str, Any]) -> Frame:
+    pending.verdicts, pending.numbers = list(verdicts), dict(numbers)
+    return pending
 
 
 LESSONS: dict[str, Lesson] = {}

@@ -7,6 +7,7 @@ from typing import Iterator
 import gradio as gr
 import pandas as pd
 
+import cnnbp.lessons  # noqa: F401  (registers every lesson's claims)
 from cnnbp.claims import all_claims, run_claim
 from cnnbp.ui.lesson_tab import HEAVY
 

@@ -88,7 +88,7 @@ def test_training_figures_show_the_numbers(final):
 
 
 def test_verdicts_quote_the_numbers(final):
-    texts = {v.claim: v for v in final.verdicts}
+    texts = {v.label: v for v in final.verdicts}
     rows = {(r["activation"], r["x"]): r for r in final.numbers["at_points"]}
     assert f"{rows[('sigmoid', 10.0)]['grad']:.3g}" in texts["x = -10, 0, 10"].text
     assert texts["x = -10, 0, 10"].passed is True

@@ -95,7 +95,7 @@ def test_folding_is_exact_and_its_figure_shows_the_times(final):
 
 
 def test_verdicts_quote_the_numbers(final):
-    texts = {v.claim: v for v in final.verdicts}
+    texts = {v.label: v for v in final.verdicts}
     assert set(texts) == {"running statistics", "train vs eval", "gamma, beta recover the identity",
                           "BN is robust to a bad init", "BN allows a higher learning rate",
                           "BN before or after the nonlinearity", "the train-mode bug", "BN folds into the conv"}

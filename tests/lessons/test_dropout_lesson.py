@@ -100,7 +100,7 @@ def test_mc_figure_shows_the_distances(final):
 
 
 def test_verdicts_quote_the_numbers(final):
-    v = {x.claim: x for x in final.verdicts}
+    v = {x.label: x for x in final.verdicts}
     assert "drop probability" in v["which p"].text and v["which p"].passed is None
     keeps = final.numbers["keep_fraction"]
     assert f"p = 0.5: {keeps[1]['kept']:.4f}" in v["masks"].text and v["masks"].passed is True
@@ -151,14 +151,14 @@ def test_no_dropout_is_exact_and_the_verdicts_say_so():
     exp = final.numbers["expectation"]
     assert exp["predicted"]["inverted"][-1] == 0.0 and exp["final"]["inverted"] < 1e-6
     assert all(m == [[1.0] * 16] * 2 for m in final.numbers["masks"]["masks"])
-    assert {v.claim: v.passed for v in final.verdicts}["inverted dropout keeps the mean"] is True
+    assert {v.label: v.passed for v in final.verdicts}["inverted dropout keeps the mean"] is True
 
 
 def test_the_cnn_trains_too():
     final = merge_frames(run_lesson("dropout", {"parts": ["regularisation"], "arch": "cnn", "drop_probs": ["0.5"],
                                                 "train_images": 20, "epochs": 2, "batch_size": 10}))
     assert final.numbers["regularisation"]["p = 0.5"]["steps"] == [1, 2, 3, 4]
-    assert "dropout narrows the gap" in {v.claim for v in final.verdicts}
+    assert "dropout narrows the gap" in {v.label for v in final.verdicts}
 
 
 def test_every_training_digit_is_a_valid_subset():
@@ -176,7 +176,7 @@ def test_diverged_nets_are_named_and_not_judged():
                                                 "train_images": 50, "mc_passes": 10}))
     reg = final.numbers["regularisation"]
     assert reg["p = 0"]["diverged_at"] is not None and reg["p = 0.9"]["diverged_at"] is not None
-    verdicts = {v.claim: v for v in final.verdicts}
+    verdicts = {v.label: v for v in final.verdicts}
     gap = verdicts["dropout narrows the gap"]
     assert gap.passed is None and "Diverged" in gap.text and "p = 0.9 at step" in gap.text
     mc = verdicts["MC dropout approaches the eval pass"]
@@ -188,7 +188,7 @@ def test_one_mc_pass_gives_no_verdict():
     final = merge_frames(run_lesson("dropout", {"parts": ["regularisation", "mc"], "drop_probs": ["0.5"],
                                                 "train_images": 20, "epochs": 2, "batch_size": 10, "mc_passes": 1}))
     assert final.numbers["mc"]["p = 0.5"]["ks"] == [1]
-    mc = {v.claim: v for v in final.verdicts}["MC dropout approaches the eval pass"]
+    mc = {v.label: v for v in final.verdicts}["MC dropout approaches the eval pass"]
     assert mc.passed is None and "falling" not in mc.text
 
 

@@ -120,7 +120,7 @@ def test_the_baseline_always_says_the_majority_class_even_at_threshold_0(trained
     base = frame.numbers["metrics"]["same_ratio"][BASELINE]
     assert base["confusion"] == [[325, 0], [7, 0]] and base["accuracy"] == 325 / 332
     assert frame.numbers["metrics"]["same_ratio"]["none"]["recall"][1] == 1.0  # the models: everything rare
-    verdicts = {v.claim: v for v in frame.verdicts}
+    verdicts = {v.label: v for v in frame.verdicts}
     assert verdicts["accuracy paradox"].passed is True and "accuracy 97.9%" in verdicts["accuracy paradox"].text
     assert verdicts["positives outnumber negatives"].passed is True
 
@@ -128,13 +128,13 @@ def test_the_baseline_always_says_the_majority_class_even_at_threshold_0(trained
 def test_scenario_words_follow_their_numbers_at_a_small_ratio():
     # at 1:2 the baseline scores 66.7%: the verdicts used to call that "excellent" / "accuracy high"
     frame = merge_frames(run_lesson("imbalance", {**QUICK, "ratio": 2.0, "methods": ["none"], "steps": 10}))
-    v = {v.claim: v for v in frame.verdicts}
+    v = {v.label: v for v in frame.verdicts}
     pos, neg = v["positives outnumber negatives"], v["negatives outnumber positives"]
     assert pos.passed is False and "excellent" not in pos.text and "needs a larger ratio" in pos.text
     assert neg.passed is False and "accuracy high" not in neg.text and "needs a larger ratio" in neg.text
     # at threshold 0 the plain model calls everything '8': its F1 is above its accuracy, not "-0.02 below"
     zero = merge_frames(run_lesson("imbalance", {**QUICK, "threshold": 0.0}))
-    text = {v.claim: v for v in zero.verdicts}["negatives outnumber positives"].text
+    text = {v.label: v for v in zero.verdicts}["negatives outnumber positives"].text
     assert "F1 is not below the accuracy (+" in text and "the low F1 tells the truth" not in text
 
 
@@ -149,7 +149,7 @@ def test_same_settings_same_numbers_and_another_seed_differs(final):
 
 
 def test_verdicts_quote_the_numbers(final):
-    texts = {v.claim: v for v in final.verdicts}
+    texts = {v.label: v for v in final.verdicts}
     assert set(texts) == {"accuracy paradox", "fixes raise the rare recall", "under-sampling trades",
                           "positives outnumber negatives", "negatives outnumber positives"}
     assert texts["accuracy paradox"].passed is True and "97.9%" in texts["accuracy paradox"].text

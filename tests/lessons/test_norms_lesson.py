@@ -105,7 +105,7 @@ def test_contrast_and_sync_show_the_numbers(final):
 
 
 def test_verdicts_quote_the_numbers(final):
-    v = {x.claim: x for x in final.verdicts}
+    v = {x.label: x for x in final.verdicts}
     assert v["N x C x H x W picture"].passed is True and "all four agree" in v["N x C x H x W picture"].text
     eq = final.numbers["equivalences"][0]
     assert f"{eq['max_abs_diff']:.2g}" in v["GroupNorm equivalences"].text and v["GroupNorm equivalences"].passed

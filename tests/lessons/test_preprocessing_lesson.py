@@ -117,7 +117,7 @@ def test_sensitivity_figure_and_one_function(final):
 
 
 def test_verdicts_quote_the_numbers(final):
-    texts = {v.claim: v for v in final.verdicts}
+    texts = {v.label: v for v in final.verdicts}
     cloud = final.numbers["cloud"]["original"]
     assert f"correlation {cloud['correlation']:.3f}" in texts["point cloud"].text
     images = final.numbers["images"]

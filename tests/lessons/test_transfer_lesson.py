@@ -108,7 +108,7 @@ def test_rule_of_thumb_cells_reuse_the_sweep_and_name_the_best(final):
 
 
 def test_verdicts_carry_the_measured_numbers(final):
-    claims = {v.claim: v for v in final.verdicts}
+    claims = {v.label: v for v in final.verdicts}
     assert {"transfer.small_similar_frozen_beats_scratch", "transfer.large_lr_forgets",
             "transfer.large_finetune_beats_freezing", "transfer.similarity_ranks_sources"} <= set(claims)
     probe = final.numbers["linear_probe"]["accuracy"]

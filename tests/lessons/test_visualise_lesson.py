@@ -86,7 +86,7 @@ def test_occlusion_shows_the_numbers(final):
     assert np.asarray(rows[0]["p_true"]).shape == (6, 6)  # 8 px, window 3, stride 1
     assert 0 < s["object_area"] < 1 and 0 <= s["pointing"] <= 1 and s["images"] == 64
     assert s["object_windows"] + s["background_windows"] <= 64 * 36
-    v = next(v for v in final.verdicts if v.claim == "occluding the object")
+    v = next(v for v in final.verdicts if v.label == "occluding the object")
     assert v.passed == (s["object_drop"] > s["background_drop"]) and f"{s['object_drop']:.3f}" in v.text
 
 

@@ -11,7 +11,7 @@ LESSON = register(Lesson(
             "SELU's self-normalisation in a deep plain MLP; a small CNN trained with each activation "
             "(steps to a target accuracy, ratio to ReLU) and at a too-large learning rate (dead ReLUs).",
     config=ActivationsConfig,
-    run=run,
+    legacy_run=run,
     figures=(
         ("functions", "Every activation f(x) and its derivative f'(x); shaded: saturated"),
         ("same_sign", "Same-sign weight gradients: all-positive vs zero-centred inputs"),

@@ -214,7 +214,7 @@ def function_verdicts(curves: list[Curve], rows: list[dict], cfg: ActivationsCon
         if "relu" in questions:
             checks.append(_row(rows, "relu", -10.0)["grad"] == 0.0)
         out.append(Verdict(
-            claim="x = -10, 0, 10",
+            label="x = -10, 0, 10",
             passed=all(checks),
             text=("The lecture's questions. " + "; ".join(parts) + ". "
                   + " ".join(_killed_words(n, _row(rows, n, 10.0)["grad_over_peak"])
@@ -225,7 +225,7 @@ def function_verdicts(curves: list[Curve], rows: list[dict], cfg: ActivationsCon
     zero = " (f' exactly 0 there)"
     sat = ", ".join(f"{c.name} {c.frac_saturated:.0%}{zero if c.zero_grad else ''}" for c in curves)
     out.append(Verdict(
-        claim="saturation",
+        label="saturation",
         text=(f"Share of [-{cfg.x_range:g}, {cfg.x_range:g}] where |f'(x)| < {cfg.saturation:g} x its peak: "
               f"{sat}."
               + (f" Maxout is drawn with fixed illustrative pieces, {maxout_formula()}: in a network they are "
@@ -261,7 +261,7 @@ def zero_centred_verdicts(signs: list[SignResult], paths: list[ZigzagPath], cfg:
     per_batch = ", ".join(f"{s.kind} {s.per_minibatch:.1%}" for s in signs)
     passed = by["sigmoid"].per_sample == 1.0 and by["centred"].per_sample <= CENTRED_SAME_SIGN_MAX
     out = [Verdict(
-        claim="same-sign gradients",
+        label="same-sign gradients",
         passed=passed,
         text=(f"A sigmoid neuron with {cfg.fan_in} inputs, {cfg.samples} samples: share of per-sample gradients "
               f"on w with one sign in every component: {per_sample}. Averaged over minibatches of {MINIBATCH} "
@@ -272,7 +272,7 @@ def zero_centred_verdicts(signs: list[SignResult], paths: list[ZigzagPath], cfg:
     reach = lambda p: f"reached 10% of the start distance at step {p.steps_to_reach}" if p.steps_to_reach \
         else f"never within {CLOSE_ENOUGH:.0%} of the start distance"  # noqa: E731
     out.append(Verdict(
-        claim="zig-zag",
+        label="zig-zag",
         text=(f"SGD on a linear neuron towards w* = {W_STAR}, lr {cfg.zigzag_lr:g}, {cfg.zigzag_steps} steps. "
               f"{pos.label}: {pos.same_sign_updates:.0%} of the updates moved both weights the same way; "
               f"{reach(pos)}; final distance {pos.final_distance:.3g}, path length {pos.path_length:.3g}. "
@@ -319,7 +319,7 @@ def selu_verdicts(profiles: list[DeepProfile], cfg: ActivationsConfig) -> list[V
                      f"{len(p.std)}: {p.std[-1]:.2f}) - {'normalised' if p.normalised() else 'not normalised'}")
     selu = next((p for p in profiles if p.activation == "selu"), None)
     return [Verdict(
-        claim="SELU self-normalises",
+        label="SELU self-normalises",
         passed=selu.normalised() if selu else None,
         text=(f"Deep plain MLP, {cfg.mlp_depth} layers of {cfg.mlp_width}, no BatchNorm, unit-Gaussian inputs; "
               f"'normalised' = every layer's |mean| <= {MEAN_TOLERANCE:g} and std in [{STD_BAND[0]:g}, "
@@ -447,7 +447,7 @@ def training_verdicts(histories: list[RaceHistory], cfg: ActivationsConfig, data
                 finished = sigmoid.diverged_at is not None or bool(sigmoid.steps and sigmoid.steps[-1] >= n_total)
                 if sg is not None or finished:  # a race cut short by Stop decides nothing
                     passed = r is not None and (sg is None or r < sg)
-        out.append(Verdict(claim="ReLU converges faster", passed=passed, text=text))
+        out.append(Verdict(label="ReLU converges faster", passed=passed, text=text))
     if dead:
         parts = []
         for a in dict.fromkeys(h.activation for h in dead):
@@ -466,7 +466,7 @@ def training_verdicts(histories: list[RaceHistory], cfg: ActivationsConfig, data
                          f"at lr {cfg.dead_lr:g}: the larger rate "
                          + ("killed more units" if passed else "did not kill more units on this net"))
         out.append(Verdict(
-            claim="dead units",
+            label="dead units",
             passed=passed,
             text=(f"Dead units (local gradient below {DEAD_GRAD_RATIO:g} of the peak on all {PROBE_IMAGES} "
                   f"probe images and positions): " + "; ".join(parts) + "."),

@@ -12,7 +12,7 @@ LESSON = register(Lesson(
             "target accuracy), BN before vs after the nonlinearity, the classic bug of evaluating in train mode, "
             "and BN folded into the conv for inference (outputs and time, vs PyTorch's fuse_conv_bn_eval).",
     config=BatchNormConfig,
-    run=run,
+    legacy_run=run,
     figures=(
         ("running_stats", "Running mean and variance converging to the data's statistics"),
         ("checks", "Train vs eval, the formulas and the identity: max absolute differences"),

@@ -258,7 +258,7 @@ def mode_verdicts(s: RunningStats, c: ModeChecks, cfg: BatchNormConfig) -> list[
     train_formula = c.train_vs_formula <= _tol(c.output_scale, EQUAL_TOL)
     identity = c.identity <= _tol(c.input_scale, EQUAL_TOL)
     return [
-        Verdict(claim="running statistics", passed=at is not None, text=(
+        Verdict(label="running statistics", passed=at is not None, text=(
             f"A BatchNorm2d with momentum {cfg.bn_momentum:g} fed {cfg.stat_steps} shuffled minibatches of "
             f"{cfg.batch_size} ({cfg.stat_channels} channels of a fixed random conv of the {cfg.dataset} images). "
             f"Largest error over channels: running mean {s.mean_error[0]:.3g} data stds at the start, "
@@ -269,7 +269,7 @@ def mode_verdicts(s: RunningStats, c: ModeChecks, cfg: BatchNormConfig) -> list[
                f"Not within {CONVERGED:g} by the last step: a lower momentum needs more steps "
                f"(the error decays as (1 - {cfg.bn_momentum:g})^step).")
             + " PyTorch's running variance uses the unbiased batch variance; normalising uses the biased one.")),
-        Verdict(claim="train vs eval", passed=differ and formula, text=(
+        Verdict(label="train vs eval", passed=differ and formula, text=(
             f"The same {c.batch} test maps: train-mode and eval-mode outputs differ by up to {c.train_vs_eval:.3g} "
             f"(outputs up to {c.output_scale:.3g}); eval output vs gamma (x - running_mean) / sqrt(running_var + "
             f"eps) + beta: max abs difference {c.eval_vs_formula:.2g}"
@@ -278,7 +278,7 @@ def mode_verdicts(s: RunningStats, c: ModeChecks, cfg: BatchNormConfig) -> list[
             + (" (equal)." if train_formula else " (not equal).")
             + f" In train mode one image's output depends on its batch-mates: {c.same_image_other_batch:.3g} "
             f"apart in two batches; in eval mode {c.same_image_other_batch_eval:.3g}.")),
-        Verdict(claim="gamma, beta recover the identity", passed=identity, text=(
+        Verdict(label="gamma, beta recover the identity", passed=identity, text=(
             f"With gamma = sqrt(batch var + eps) (the lecture's sigma) and beta = batch mean (mu), BN's output "
             f"equals its input to {c.identity:.2g} (inputs up to {c.input_scale:.3g}): BN can learn to undo "
             "itself, so normalising takes no expressive power away.")),
@@ -362,18 +362,18 @@ def training_verdicts(histories: list[History], bug: dict | None, cfg: BatchNorm
     if "robustness" in cfg.parts:
         bad_passed, bad_words = pair_verdict(by[("none", cfg.bad_init, cfg.lr, "before_act")],
                                              by[("batch", cfg.bad_init, cfg.lr, pos)], cfg, data)
-        out.append(Verdict(claim="BN is robust to a bad init", passed=bad_passed, text=(
+        out.append(Verdict(label="BN is robust to a bad init", passed=bad_passed, text=(
             f"Init {cfg.bad_init} ({INITS[cfg.bad_init].label}), lr {cfg.lr:g}, steps to {target}: {bad_words}. "
             f"Passes when BN gets there and the plain net does not, or needs {MUCH_SLOWER:g}x the steps. "
             f"For reference, the good init ({good}): {ref_words}.")))
         high_passed, high_words = pair_verdict(by[("none", good, cfg.high_lr, "before_act")],
                                                by[("batch", good, cfg.high_lr, pos)], cfg, data)
-        out.append(Verdict(claim="BN allows a higher learning rate", passed=high_passed, text=(
+        out.append(Verdict(label="BN allows a higher learning rate", passed=high_passed, text=(
             f"lr {cfg.high_lr:g} ({cfg.high_lr / cfg.lr:.3g}x lr), init {good}, steps to {target}: {high_words}.")))
     if "placement" in cfg.parts:
         other = by[("batch", good, cfg.lr, cfg.other_position)]
         before, after = (ref_bn, other) if pos == "before_act" else (other, ref_bn)
-        out.append(Verdict(claim="BN before or after the nonlinearity", text=(
+        out.append(Verdict(label="BN before or after the nonlinearity", text=(
             f"Init {good}, lr {cfg.lr:g}, steps to {target}: BN before the activation {_where(before, cfg)} "
             f"(final {before.test_accuracy[-1]:.1%}), after it {_where(after, cfg)} (final "
             f"{after.test_accuracy[-1]:.1%}), no BN {_where(ref_plain, cfg)} (final "
@@ -389,7 +389,7 @@ def training_verdicts(histories: list[History], bug: dict | None, cfg: BatchNorm
         effect = ("harmless on a large mixed batch, wrong on small or one-class batches" if shows else
                   f"the lecture's warning, but here no train-mode evaluation falls {BUG_DROP * 100:.0f} points below "
                   "eval mode")
-        out.append(Verdict(claim="the train-mode bug", passed=shows, text=(
+        out.append(Verdict(label="the train-mode bug", passed=shows, text=(
             f"One trained BN net ({bug['model']}) on the {len(data.x_test)} test images: {parts}. "
             f"Forgetting model.eval() normalises each test batch by its own statistics: {effect} "
             f"(worst: {worst['evaluation']}, {worst['accuracy']:.1%} vs "
@@ -430,7 +430,7 @@ def fold_verdict(f: FoldResult, cfg: BatchNormConfig) -> Verdict:
     tol = _tol(f.max_abs_logit, FOLD_TOL)
     equal, faster = f.max_abs_diff <= tol, f.speedup > 1.0
     ms = {k: v * 1e3 for k, v in f.seconds.items()}
-    return Verdict(claim="BN folds into the conv", passed=equal and faster, text=(
+    return Verdict(label="BN folds into the conv", passed=equal and faster, text=(
         f"{f.batchnorms_before} BN layers folded into the convs before them ({f.batchnorms_after} left); on a batch "
         f"of {f.batch} images the logits (up to {f.max_abs_logit:.3g}) change by at most {f.max_abs_diff:.2g} "
         f"(line {tol:.2g}: " + ("equal" if equal else "NOT equal") + f"), the predicted class of "

@@ -12,7 +12,7 @@ LESSON = register(Lesson(
             "same net; one net per p trained side by side on a small subset (train/test gap); MC dropout, the "
             "average of k stochastic passes against the eval pass.",
     config=DropoutConfig,
-    run=run,
+    legacy_run=run,
     figures=(
         ("masks", "Masks of a few training passes (1 = kept) and the hidden units they leave; eval: no mask"),
         ("keep_fraction", "Share of units kept vs 1 - p"),

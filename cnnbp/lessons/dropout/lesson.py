@@ -220,7 +220,7 @@ def run(cfg: DropoutConfig, control: RunControl) -> Iterator[Frame]:
 def convention_verdict(cfg: DropoutConfig) -> Verdict:
     q = 1 - cfg.p
     return Verdict(
-        claim="which p",
+        label="which p",
         text=(f"This tab's p is the drop probability (torch.nn.Dropout's): each unit is kept with probability "
               f"1 - p = {q:g}. The lecture says 'higher probability means stronger regularization' (p drops) but "
               f"'at test time scale all activations by the probability of dropout', f = W2 * p * max(0, W1 x + b1) "
@@ -237,7 +237,7 @@ def mask_verdict(demo: MaskDemo, keeps: list[KeepFraction]) -> Verdict:
     distinct = len({str(m) for m in demo.masks})
     parts = ", ".join(f"p = {k.p:g}: {k.kept:.4f} (1 - p = {k.expected:g})" for k in keeps)
     return Verdict(
-        claim="masks",
+        label="masks",
         passed=all(abs(k.z) <= KEEP_Z_MAX for k in keeps) and demo.eval_is_identity and demo.eval_draws == 0,
         text=(f"A new mask every training pass: {distinct} distinct masks in {len(demo.masks)} passes "
               f"(kept {', '.join(f'{k:.0%}' for k in demo.keep_fraction)} of {len(demo.eval_hidden) * MASK_COLS} "

@@ -13,7 +13,7 @@ LESSON = register(Lesson(
             "baseline (the accuracy paradox), on a balanced and a same-ratio test set; ROC and PR curves; the "
             "lecture's two scenarios in numbers. Move the threshold: the kept predictions are re-scored at once.",
     config=ImbalanceConfig,
-    run=run,
+    legacy_run=run,
     figures=(
         ("histogram", "Images per class (train, test) and the class share each method's batches drew"),
         ("curves", "Training loss, test balanced accuracy and rare-class recall, one line per method"),

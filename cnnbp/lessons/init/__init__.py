@@ -9,7 +9,7 @@ LESSON = register(Lesson(
     summary="Per-layer activation and gradient statistics for std 0.01 / 0.05 / Xavier / Kaiming and "
             "more: the lecture's 6 x 4096 MLP, a small CNN trained live, and constant init's symmetry.",
     config=InitConfig,
-    run=run,
+    legacy_run=run,
     figures=(
         ("classic_histograms", "Rows of histograms: activations per layer, one row per init"),
         ("classic_profiles", "Mean, std and weight gradient per layer"),

@@ -173,7 +173,7 @@ def classic_verdicts(results: list[ClassicResult]) -> list[Verdict]:
         stds = r.stds()
         last = r.layers[-1]
         out.append(Verdict(
-            claim=f"classic MLP, {r.activation} + {r.init}",
+            label=f"classic MLP, {r.activation} + {r.init}",
             text=(f"{r.activation} + {get_init(r.init).label}: activation std {stds[0]:.3g} in layer 1 -> "
                   f"{stds[-1]:.3g} in layer {len(stds)} (x{per_layer_factor(stds):.2f} per layer); "
                   f"last layer: {last.frac_saturated:.0%} saturated, mean local gradient "
@@ -262,7 +262,7 @@ def cnn_verdicts(histories: list[VariantHistory], num_classes: int) -> list[Verd
             dead = max(h.layer_dead[-1]) if h.layer_dead else 0.0
             parts.append(f"{h.init} {h.test_accuracy[-1]:.1%} (std of the last conv layer "
                          f"{h.layer_std[-1][-1]:.3g}, up to {dead:.0%} of a layer's units dead/saturated)")
-        out.append(Verdict(claim=f"CNN with {activation}",
+        out.append(Verdict(label=f"CNN with {activation}",
                            text=f"CNN with {activation}, test accuracy after training (chance {chance:.0%}): "
                                 + "; ".join(parts) + "."))
     return out
@@ -307,7 +307,7 @@ def symmetry_verdicts(runs: list[SymmetryResult], activation: str) -> list[Verdi
     distinct = lambda r: ", ".join(f"{s.distinct_units}/{s.units}" for s in r.after)  # noqa: E731
     broken = any(s.distinct_units > 1 for s in const.after)
     return [Verdict(
-        claim="constant init never breaks symmetry",
+        label="constant init never breaks symmetry",
         passed=not broken and all(s.distinct_units > 1 for s in other.after),
         text=(f"After {const.steps} training steps with {activation}, constant init leaves "
               f"{distinct(const)} distinct neurons per hidden layer (largest spread "

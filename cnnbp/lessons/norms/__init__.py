@@ -12,7 +12,7 @@ LESSON = register(Lesson(
             "with each norm; accuracy as the batch shrinks to 2 and what batch size 1 does to BatchNorm; "
             "SyncBatchNorm simulated over K devices.",
     config=NormsConfig,
-    run=run,
+    legacy_run=run,
     figures=(
         ("picture", "N books x C pages x H*W words: the cells one statistic averages (3-D, drag to turn)"),
         ("contrast", "Contrast change: InstanceNorm vs BatchNorm (eval) outputs"),

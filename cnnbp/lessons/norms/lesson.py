@@ -400,7 +400,7 @@ def picture_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
     n, c, h, w = numbers["shape"]
     parts = [f"{p['label']} {p['set_size']} cells ({p['statistics']} statistics)" for p in numbers["norms"].values()]
     agree = all(p["torch_agrees"] for p in numbers["norms"].values())
-    return Verdict(claim="N x C x H x W picture", passed=agree, text=(
+    return Verdict(label="N x C x H x W picture", passed=agree, text=(
         f"A {n} x {c} x {h} x {w} tensor ({n} books, {c} pages per book, {h * w} words per page), the cell of book "
         f"{cfg.cell_sample}, page {cfg.cell_channel}: it shares its mean and variance with " + ", ".join(parts)
         + f" (GroupNorm with {cfg.picture_groups} groups). The lit cells are exactly those whose input moves "
@@ -412,7 +412,7 @@ def picture_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
 def equivalence_verdict(rows: list[dict]) -> Verdict:
     parts = [f"{r['pair']} ({r['dtype']}): max abs diff {r['max_abs_diff']:.2g} (tolerance {r['tolerance']:g})"
              for r in rows]
-    return Verdict(claim="GroupNorm equivalences", passed=all(r["equal"] for r in rows), text=(
+    return Verdict(label="GroupNorm equivalences", passed=all(r["equal"] for r in rows), text=(
         f"On one N(0, 1) tensor of shape {tuple(rows[0]['shape'])}: " + "; ".join(parts) + "."))
 
 
@@ -427,7 +427,7 @@ def contrast_verdict(result: ContrastResult) -> Verdict:
     others = ", ".join(f"{n} {c[n]:.2g}" for n in c if n not in ("instance", "batch"))
     eps_note = (f"{result.instance_without_eps:.1g} with eps = 0: the rest is eps's doing"
                 if result.instance_without_eps is not None else "a flat map: no eps-free figure")
-    return Verdict(claim="InstanceNorm contrast invariance", passed=passed, text=(
+    return Verdict(label="InstanceNorm contrast invariance", passed=passed, text=(
         f"Images x -> {result.scale:g} x + {result.shift:g} (not clipped, so the change stays affine), then one conv "
         f"layer and a norm. Max abs change of the output: InstanceNorm {c['instance']:.2g} (invariant means "
         f"< {INVARIANT_BELOW:g}; {eps_note}), BatchNorm in eval {c['batch']:.2g} (changed means > {CHANGED_ABOVE:g}); "
@@ -488,7 +488,7 @@ def compare_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
     top = [r["norm"] for r in ranked if r["mean"] == ranked[0]["mean"]]  # equal accuracies: no single best
     best = (f" Best: {top[0]}." if len(top) == 1 else f" Tied best ({ranked[0]['mean']:.1%}): {', '.join(top)}."
             ) if ranked else ""
-    return Verdict(claim="norms side by side", text=(
+    return Verdict(label="norms side by side", text=(
         f"Same CNN ({cfg.depth} convs, width {cfg.width}), same data order and init per seed, "
         f"{_n(cfg.epochs, 'epoch')} at "
         f"batch {cfg.batch_size}, lr {cfg.lr:g}; final test accuracy: " + "; ".join(parts) + "." + best))
@@ -548,7 +548,7 @@ def sweep_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
         verdict += (" BatchNorm minus GroupNorm: " + ", ".join(f"batch {b} {g * 100:+.1f} points" for b, g in gaps)
                     + f". At batch {smallest} BatchNorm's statistics in the first layers still pool {smallest} x "
                     f"{cfg_pixels(cfg)} positions per channel.")
-    return Verdict(claim="GroupNorm vs BatchNorm at small batches", passed=passed, text=(
+    return Verdict(label="GroupNorm vs BatchNorm at small batches", passed=passed, text=(
         f"Final test accuracy, {cfg.sweep_images} training images, {_n(cfg.sweep_epochs, 'epoch')} at every batch size "
         f"(lr scaled linearly with the batch, as the GroupNorm paper trains): " + "; ".join(lines) + "." + verdict))
 
@@ -596,7 +596,7 @@ def batch_one_verdict(result: BatchOneResult, cnn: NormRun | None, sweep: dict |
             if bn and bn["batch_sizes"]:
                 text += f" (batch {bn['batch_sizes'][-1]}: {bn['mean'][-1]:.1%})"
             text += "."
-    return Verdict(claim="batch size 1 breaks BatchNorm", passed=result.refused and degenerate, text=text)
+    return Verdict(label="batch size 1 breaks BatchNorm", passed=result.refused and degenerate, text=text)
 
 
 # ---- SyncBatchNorm -----------------------------------------------------------------------------------
@@ -685,7 +685,7 @@ def sync_verdict(numbers: dict, cfg: NormsConfig, compare: dict | None = None) -
                       f"{n['std_error']:.0%}" for n in numbers["noise"] if n["devices"] > 1)
     accs = "; ".join(f"{r['name']}: " + (f"{r['final_accuracy']:.1%}" if r["final_accuracy"] is not None
                                          else "diverged") for r in numbers["runs"])
-    return Verdict(claim="SyncBatchNorm", passed=check["equal"], text=(
+    return Verdict(label="SyncBatchNorm", passed=check["equal"], text=(
         f"Synchronised statistics over {check['devices']} simulated devices equal whole-batch BatchNorm: max abs "
         f"diff {diffs} (tolerance {check['tolerance']:g}, relative). "
         f"Per-device statistics of a batch of {cfg.sync_batch}: "

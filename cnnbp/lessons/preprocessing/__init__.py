@@ -10,7 +10,7 @@ LESSON = register(Lesson(
             "options for images (mean image, per-channel mean, per-channel mean and std) fitted on train and "
             "applied to test; raw vs normalised digits trained live, and the loss's sensitivity to the weights.",
     config=PreprocessingConfig,
-    run=run,
+    legacy_run=run,
     figures=(
         ("cloud", "A 2-D cloud: original, zero-centred, standardised, decorrelated, whitened"),
         ("pixel_pairs", "Two neighbouring pixels of the images, the same five steps (train and test)"),

@@ -196,7 +196,7 @@ def cloud_table(panels: list[Panel]) -> pd.DataFrame:
 def cloud_verdict(panels: list[Panel]) -> Verdict:
     s = {p.transform: p.stats() for p in panels}
     o, w = s["original"], s["whitened"]
-    return Verdict(claim="point cloud", text=(
+    return Verdict(label="point cloud", text=(
         f"Point cloud: mean {_fmt_pair(o['mean'])}, std {_fmt_pair(o['std'])}, correlation {o['correlation']:.3f}. "
         f"Centred: mean {_fmt_pair(s['centered']['mean'])}. Standardised: std {_fmt_pair(s['standardized']['std'])}, "
         f"correlation still {s['standardized']['correlation']:.3f}. Decorrelated (PCA): correlation "
@@ -251,7 +251,7 @@ def image_verdict(a: ImageAnalysis, n_train: int) -> Verdict:
     w = a.test_covariance_diag["whitened"]
     parts.append(f"Whitening fitted on train leaves the test pixel-vector variances between {min(w):.3g} and "
                  f"{max(w):.3g} (1 on train).")
-    return Verdict(claim="image statistics", text=" ".join(parts))
+    return Verdict(label="image statistics", text=" ".join(parts))
 
 
 def image_figures(a: ImageAnalysis, cfg: PreprocessingConfig) -> dict:
@@ -360,8 +360,8 @@ def training_verdict(result: TrainingResult, cfg: PreprocessingConfig, target: f
                 f"(median; 'never' counts as "
                 f"{result.total_steps + EVAL_EVERY}): the claim {'holds' if passed else 'does not hold'} "
                 f"(needs {SPEEDUP:g}x).")
-        return Verdict(claim="standardised inputs train faster", text=head + body + tail, passed=passed)
-    return Verdict(claim="training on preprocessed inputs", text=head + body)
+        return Verdict(label="standardised inputs train faster", text=head + body + tail, passed=passed)
+    return Verdict(label="training on preprocessed inputs", text=head + body)
 
 
 # ---- sensitivity -------------------------------------------------------------------------------
@@ -407,11 +407,11 @@ def sensitivity_verdict(sens: list[Sensitivity], reference: str, cfg: Preprocess
     if {"raw", "channel_std"} <= set(by):
         ratio = change_at(by["raw"], cfg.perturbation) / max(change_at(by["channel_std"], cfg.perturbation), 1e-300)
         passed = ratio >= SENSITIVITY_RATIO
-        return Verdict(claim="loss more sensitive before normalisation", passed=passed, text=(
+        return Verdict(label="loss more sensitive before normalisation", passed=passed, text=(
             head + f" Raw inputs: {ratio:.2g}x the standardised sensitivity; the claim "
             f"{'holds' if passed else 'does not hold'} here (needs {SENSITIVITY_RATIO:g}x). A pure scale leaves the "
             f"relative sensitivity unchanged; an offset (data far from the origin) raises it."))
-    return Verdict(claim="loss sensitivity", text=head)
+    return Verdict(label="loss sensitivity", text=head)
 
 
 def sensitivity_figure(sens: list[Sensitivity], reference: str, cfg: PreprocessingConfig):

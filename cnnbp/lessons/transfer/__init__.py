@@ -12,7 +12,7 @@ LESSON = register(Lesson(
             "scratch; forgetting at a large fine-tuning rate; the target-set size swept; and 002's recipe for "
             "picking a source (mean-feature similarity) against the accuracy each source gives.",
     config=TransferConfig,
-    run=run,
+    legacy_run=run,
     figures=(
         ("curves", "Training loss and test accuracy per strategy (dashed: the linear probe on frozen features)"),
         ("stages", "Linear probe from each stage of the frozen source"),

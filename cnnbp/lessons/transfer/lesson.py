@@ -323,7 +323,7 @@ def compare_verdicts(cfg: TransferConfig, by: dict[str, History], probe: float |
     scratch = by.get("scratch")
     if probe is not None and scratch is not None:
         out.append(Verdict(
-            claim="transfer.small_similar_frozen_beats_scratch", passed=probe > scratch.final_accuracy,
+            label="transfer.small_similar_frozen_beats_scratch", passed=probe > scratch.final_accuracy,
             text=f"Frozen {cfg.source} features (stage {cfg.stage}) + logistic regression: {probe:.1%} test accuracy; "
                  f"scratch after {cfg.steps} steps: {scratch.final_accuracy:.1%} ({cfg.images_per_class} images per "
                  f"class of {cfg.target})."))
@@ -331,14 +331,14 @@ def compare_verdicts(cfg: TransferConfig, by: dict[str, History], probe: float |
     if finetune is not None and scratch is not None:
         f, s = finetune.steps_to(cfg.target_accuracy), scratch.steps_to(cfg.target_accuracy)
         out.append(Verdict(
-            claim="transfer.pretrained_converges_faster", passed=f is not None and (s is None or f < s),
+            label="transfer.pretrained_converges_faster", passed=f is not None and (s is None or f < s),
             text=f"Steps to {cfg.target_accuracy:.0%} test accuracy: fine-tuned {f if f is not None else 'never'}, "
                  f"scratch {s if s is not None else 'never'} (of {cfg.steps}; measured every "
                  f"{max(1, cfg.steps // EVALS)} steps)."))
     lora = by.get("lora")
     if lora is not None and finetune is not None:
         out.append(Verdict(
-            claim="LoRA", passed=None,
+            label="LoRA", passed=None,
             text=f"LoRA rank {cfg.lora_rank}: {lora.final_accuracy:.1%} with {lora.trainable:,} trainable parameters "
                  f"({lora.trainable / lora.total:.0%}); full fine-tuning {finetune.final_accuracy:.1%} with "
                  f"{finetune.trainable:,} (100%)."))
@@ -358,7 +358,7 @@ def forgetting_verdict(rows: list[dict], cfg: TransferConfig) -> Verdict:
     wrecked = (f" At lr {cfg.forget_lr:g} the target accuracy is at chance too: the large rate wrecked the network, "
                "it did not trade the source task for the target." if high["target"] <= chance + CHANCE_MARGIN else "")
     return Verdict(
-        claim="transfer.large_lr_forgets", passed=high["drop"] > low["drop"] + FORGET_MARGIN,
+        label="transfer.large_lr_forgets", passed=high["drop"] > low["drop"] + FORGET_MARGIN,
         text=f"Source-task accuracy of {cfg.source}: {low['before']:.1%} before; after fine-tuning at lr {cfg.lr:g}: "
              f"{low['after']:.1%}, at lr {cfg.forget_lr:g}: {high['after']:.1%} (target accuracy {low['target']:.1%} "
              f"vs {high['target']:.1%}; line: the larger rate loses {FORGET_MARGIN:.0%} more).{wrecked}")
@@ -462,17 +462,17 @@ def rule_verdicts(cfg: TransferConfig, cells: list[dict]) -> list[Verdict]:
     negative = [c for c in cells if c["similarity"] == "dissimilar"
                 and c["accuracy"]["finetune"] < c["accuracy"]["scratch"]]
     parts = [f"{c['similarity']} / {c['size']}: {c['best']} (lecture: {c['lecture']})" for c in cells]
-    out = [Verdict(claim="rule of thumb", passed=None,
+    out = [Verdict(label="rule of thumb", passed=None,
                    text=f"Best strategy per cell on {cfg.target}: " + "; ".join(parts)
                         + f". The measured best agrees with the lecture in {agree} of 4 cells.")]
     if negative:
-        out.append(Verdict(claim="negative transfer", passed=None, text="Negative transfer: fine-tuned from the "
+        out.append(Verdict(label="negative transfer", passed=None, text="Negative transfer: fine-tuned from the "
                            "dissimilar source, the network ends below scratch (" + "; ".join(
                                f"{c['source']} at {c['per_class']}/class: {c['accuracy']['finetune']:.1%} vs scratch "
                                f"{c['accuracy']['scratch']:.1%}, its linear probe {c['accuracy']['linear_probe']:.1%}"
                                for c in negative) + ")."))
     else:
-        out.append(Verdict(claim="negative transfer", passed=None, text="No negative transfer found: fine-tuned "
+        out.append(Verdict(label="negative transfer", passed=None, text="No negative transfer found: fine-tuned "
                            "from the dissimilar source, the network never ended below scratch here."))
     return out
 
@@ -491,12 +491,12 @@ def size_verdicts(cfg: TransferConfig, rows: list[dict]) -> list[Verdict]:
     gap_large = large["accuracy"]["finetune"] - large["accuracy"]["scratch"]
     frozen_large = max(large["accuracy"]["linear_probe"], large["accuracy"]["freeze"])
     return [
-        Verdict(claim="transfer.large_finetune_beats_freezing",
+        Verdict(label="transfer.large_finetune_beats_freezing",
                 passed=large["accuracy"]["finetune"] > frozen_large,
                 text=f"{large['per_class']} images per class: fine-tune all {large['accuracy']['finetune']:.1%}, "
                      f"linear probe {large['accuracy']['linear_probe']:.1%}, bottom {cfg.freeze_stages} stages frozen "
                      f"{large['accuracy']['freeze']:.1%}."),
-        Verdict(claim="gap at small data", passed=None,
+        Verdict(label="gap at small data", passed=None,
                 text=f"Pretrained minus scratch: {gap_small:+.1%} at {small['per_class']} per class, {gap_large:+.1%} "
                      f"at {large['per_class']} (lecture: 9.9 vs 3.5 AP, a gap that closes with data)."),
     ]
@@ -521,7 +521,7 @@ def selection_rows(x, y, task) -> list[dict]:
 def selection_verdict(rows: list[dict], rho: float, cfg: TransferConfig) -> Verdict:
     order = sorted(rows, key=lambda r: -r["similarity"])
     return Verdict(
-        claim="transfer.similarity_ranks_sources", passed=rho >= RHO_LINE,
+        label="transfer.similarity_ranks_sources", passed=rho >= RHO_LINE,
         text="Mean-feature cosine similarity -> linear-probe accuracy on "
              f"{cfg.target}: " + ", ".join(f"{r['source']} {r['similarity']:.3f} -> {r['accuracy']:.1%}" for r in order)
              + f"; Spearman {rho:.2f} (line: {RHO_LINE:g}).")

@@ -13,7 +13,7 @@ LESSON = register(Lesson(
             "that most excite a channel with their receptive fields, and an input synthesised to excite it. "
             "The trained model is reused when only the view changes.",
     config=VisualiseConfig,
-    run=run,
+    legacy_run=run,
     figures=(
         ("training", "Training loss and test accuracy"),
         ("filters", "First-layer filters at init and after each epoch"),

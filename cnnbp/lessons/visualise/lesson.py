@@ -301,7 +301,7 @@ def run_imagenet(cfg: VisualiseConfig, control: RunControl) -> Iterator[Frame]:
     s0, s1 = neighbour_correlation(init), neighbour_correlation(trained)
     passed = s1 - s0 >= SMOOTHER_BY
     verdict = Verdict(
-        claim="trained filters are smoother",
+        label="trained filters are smoother",
         passed=passed,
         text=(f"ResNet-18 conv1 ({tuple(trained.shape)}): neighbour correlation {s0:.2f} for a Kaiming draw of the "
               f"same shape, {s1:.2f} after ImageNet training ({'smoother' if passed else 'not smoother'} by our "
@@ -344,7 +344,7 @@ def weights_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
     s0, s1 = neighbour_correlation(first[1]), neighbour_correlation(last[1])
     passed = s1 - s0 >= SMOOTHER_BY
     verdict = Verdict(
-        claim="trained filters are smoother",
+        label="trained filters are smoother",
         passed=passed,
         text=(f"First-layer filters ({tuple(last[1].shape)}): neighbour correlation {s0:.2f} at init, {s1:.2f} after "
               f"{last[0]} ({'smoother' if passed else 'not smoother'} by our line of +{SMOOTHER_BY:g}). On "
@@ -374,7 +374,7 @@ def activations_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
     table = pd.DataFrame([{"layer": l["name"], "channels": len(l["maps"]), "dead": len(l["dead"]),
                            "dead channels": ", ".join(map(str, l["dead"]))} for l in layers])
     verdict = Verdict(
-        claim="dead filters",
+        label="dead filters",
         text=(f"Dead filters (output zero on all {len(data.x_test)} test images at every position): "
               + ", ".join(f"{l['name']} {len(l['dead'])}/{len(l['maps'])}" for l in layers)
               + f"; {n_dead} in all."),
@@ -458,7 +458,7 @@ def occlusion_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
                      title=f"Occlusion: probability with a {cfg.window}x{cfg.window} {cfg.fill} window centred at "
                            f"each position (stride {cfg.stride})")},
                  tables={"occlusion": table},
-                 verdicts=[Verdict(claim="occluding the object", passed=passed, text=text)],
+                 verdicts=[Verdict(label="occluding the object", passed=passed, text=text)],
                  numbers={"occlusion": {"maps": rows, "summary": summary}})
 
 
@@ -482,7 +482,7 @@ def embeddings_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
     wins = [m for m in cfg.methods if by[("cnn", m)].knn_accuracy > by[("pixels", m)].knn_accuracy]
     parts = [f"{m}: {by[('cnn', m)].knn_accuracy:.1%} vs {by[('pixels', m)].knn_accuracy:.1%}" for m in cfg.methods]
     verdict = Verdict(
-        claim="similar for the CNN, not in pixels",
+        label="similar for the CNN, not in pixels",
         passed=len(wins) == len(cfg.methods),
         text=(f"{emb.NEIGHBOURS}-NN accuracy in the 2-D map of {len(labels)} test images, CNN features "
               f"({sources['cnn'].shape[1]}-d) vs raw pixels ({sources['pixels'].shape[1]}-d): " + "; ".join(parts)
@@ -513,7 +513,7 @@ def top_images_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
     labels = [it["label"] for it in items]
     common = max(labels, key=labels.count)  # a tie goes to the strongest image's class (a set's order is per process)
     verdict = Verdict(
-        claim="images that excite a channel",
+        label="images that excite a channel",
         text=(f"conv{cfg.layer} channel {cfg.channel} (receptive field {rf.size}x{rf.size} px): its top {len(items)} "
               f"test images peak at {items[0]['activation']:.2f} .. {items[-1]['activation']:.2f}; "
               f"{labels.count(common)} of {len(items)} are class {common}."),
@@ -537,7 +537,7 @@ def synthesis_part(cfg: VisualiseConfig, t: Trained, data, upload) -> Frame:
                 "image": prior.image.tolist(), "activation": prior.activation, "roughness": prior.roughness}]
     best = max(it.activation for it in top_images(t.model, data.x_test, layer=cfg.layer, channel=cfg.channel, k=1))
     verdict = Verdict(
-        claim="synthesised images",
+        label="synthesised images",
         text=(f"Gradient ascent on the pixels for conv{cfg.layer} channel {cfg.channel}, {cfg.synth_steps} steps: "
               f"mean output {plain.activation[-1]:.2f} without a prior (roughness {plain.roughness:.2f}), "
               f"{prior.activation[-1]:.2f} with jitter/blur/L2 (roughness {prior.roughness:.2f}); roughness is about 1 "

@@ -1,0 +1,100 @@
+"""The part runner (lessons/base.py run_parts) on toy parts: what every lesson's stream relies on."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pytest
+from pydantic import Field
+
+from cnnbp.lessons import base
+from cnnbp.lessons.base import Frame, Lesson, LessonConfig, Part, Update, Verdict, merge_frames
+from cnnbp.train import RunControl
+
+
+class ToyConfig(LessonConfig):
+    parts: list[Literal["a", "b"]] = Field(["a", "b"])
+    updates: int = 3
+
+
+def part_a(state):
+    for i in range(state.cfg.updates):
+        yield Update((i + 1) / state.cfg.updates, f"a {i}", figures={f"fig{i}": i}, numbers={"a": i})
+    state.handed_on = "from a"
+    yield Update(1.0, "a done", verdicts=[Verdict("a", "a measured", passed=True, claim="toy.a")])
+
+
+def part_b(state):
+    yield Update(0.5, "b half", tables={"t": "table"})
+    yield Update(1.0, "b done", numbers={"b": state.handed_on}, verdicts=[Verdict("b", "b measured")])
+
+
+def toy(**kw) -> Lesson:
+    return Lesson(name="toy", title="Toy", summary="", config=ToyConfig, figures=(), parts=(
+        Part("a", 3.0, part_a), Part("b", 1.0, part_b)), **kw)
+
+
+def run(cfg=None, control=None, **kw) -> list[Frame]:
+    return list(toy(**kw).run(cfg or ToyConfig(), control or RunControl()))
+
+
+def test_parts_run_in_order_progress_weighted_and_state_handed_on(monkeypatch):
+    monkeypatch.setattr(base, "FRAME_INTERVAL_S", 0.0)  # every update is a frame
+    frames = run()
+    assert frames[0].progress == 0.0 and frames[0].message == "starting: a, b" and not frames[0].figures
+    assert [f.progress for f in frames[1:4]] == pytest.approx([0.25, 0.5, 0.75])  # a is 3/4 of the work
+    assert frames[-1].done and frames[-1].progress == 1.0 and frames[-1].message.startswith("done in")
+    final = merge_frames(frames)
+    assert final.numbers == {"a": 2, "b": "from a"}
+    assert [v.label for v in final.verdicts] == ["a", "b"] and final.verdicts[0].claim == "toy.a"
+    assert set(final.figures) == {"fig0", "fig1", "fig2"} and final.tables == {"t": "table"}
+
+
+def test_throttled_updates_lose_nothing(monkeypatch):
+    monkeypatch.setattr(base, "FRAME_INTERVAL_S", 3600.0)  # nothing is sent early
+    frames = run(ToyConfig(updates=5))
+    # a's updates below progress 1 fold into its last one: every figure still arrives
+    assert set(merge_frames(frames).figures) == {f"fig{i}" for i in range(5)}
+    assert len(frames) < 8
+
+
+def test_verdicts_are_sent_only_when_they_change(monkeypatch):
+    monkeypatch.setattr(base, "FRAME_INTERVAL_S", 0.0)
+    frames = run()
+    with_verdicts = [f for f in frames if f.verdicts]
+    assert [len(f.verdicts) for f in with_verdicts] == [1, 2, 2]  # a's, b's, the final frame
+
+
+def test_only_the_chosen_parts_run_and_the_shares_renormalise(monkeypatch):
+    monkeypatch.setattr(base, "FRAME_INTERVAL_S", 0.0)
+    stream = toy().run(ToyConfig(parts=["b"]), RunControl())
+    first, second = next(stream), next(stream)
+    assert first.message == "starting: b"
+    assert second.progress == pytest.approx(0.5) and second.tables == {"t": "table"}
+    with pytest.raises(AttributeError):  # b reads what a leaves: a lesson validates such needs in its Config
+        next(stream)
+
+
+def test_a_stop_between_parts_ends_the_run_with_what_was_measured():
+    control = RunControl()
+
+    def stopping_a(state):
+        yield from part_a(state)
+        control.cancel()
+
+    lesson = Lesson(name="toy", title="Toy", summary="", config=ToyConfig, figures=(),
+                    parts=(Part("a", 1.0, stopping_a), Part("b", 1.0, part_b)))
+    frames = list(lesson.run(ToyConfig(), control))
+    last = frames[-1]
+    assert last.done and last.message == "stopped by the user after 50% of the run"
+    assert last.numbers == {"a": 2} and [v.label for v in last.verdicts] == ["a"]
+
+
+def test_a_spent_budget_stops_like_the_user():
+    frames = run(control=RunControl(budget_s=0.0))
+    assert frames[-1].done and "wall-clock budget" in frames[-1].message and len(frames) == 2
+
+
+def test_the_start_message_is_the_lessons():
+    frames = run(start=lambda cfg, parts: f"{len(parts)} parts, {cfg.updates} updates")
+    assert frames[0].message == "2 parts, 3 updates"
