@@ -76,7 +76,24 @@ def test_claims_exit_1_when_a_claim_fails(monkeypatch, capsys):
     from cnnbp import claims, cli as cli_module
 
     failing = claims.Claim("test.fails", "test-only", "a claim that does not hold", "003",
-                           lambda: (False, "measured 0"))
+                           lambda seed: (False, "measured 0"))
     monkeypatch.setitem(claims.all_claims(), "test.fails", failing)
     assert cli_module.main(["claims", "--lesson", "test-only"]) == 1
     assert "does not hold" in capsys.readouterr().out
+
+
+def test_claims_over_seeds_say_how_many_agree(monkeypatch, capsys):
+    from cnnbp import claims, cli as cli_module
+
+    seen = []
+
+    def check(seed):
+        seen.append(seed)
+        return (None if seed == 2 else seed % 2 == 0), f"measured at seed {seed}"
+
+    monkeypatch.setitem(claims.all_claims(), "test.flips", claims.Claim("test.flips", "test-only", "s", "003", check))
+    assert cli_module.main(["claims", "--lesson", "test-only", "--seeds", "4"]) == 1
+    out = capsys.readouterr().out
+    assert seen == [0, 1, 2, 3]
+    assert "holds at 1 of 4 seeds" not in out and "does not hold at 2 of 4 seeds, holds at 1, cannot tell at 1" in out
+    assert "measured at seed 0" in out and "1 claim(s) did not hold at some seed" in out
