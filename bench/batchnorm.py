@@ -29,8 +29,8 @@ import cnnbp.lessons.batchnorm  # noqa: E402,F401  (registers the lesson)
 from cnnbp.data import get_dataset  # noqa: E402
 from cnnbp.device import pick_device, set_threads_once, torch_threads  # noqa: E402
 from cnnbp.lessons import get_lesson, run_lesson  # noqa: E402
-from cnnbp.lessons.batchnorm.folding import calibrated_model, compare_folding  # noqa: E402
-from cnnbp.lessons.batchnorm.lesson import FOLD_TOL, BatchNormConfig, fold_inputs  # noqa: E402
+from cnnbp.lessons.batchnorm.config import BatchNormConfig  # noqa: E402
+from cnnbp.lessons.batchnorm.folding import FOLD_TOL, calibrated_model, compare_folding, fold_inputs  # noqa: E402
 
 DEFAULTS = BatchNormConfig()
 

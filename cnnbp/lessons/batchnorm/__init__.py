@@ -1,7 +1,8 @@
 """Batch normalisation (lecture 003): registers the lesson "batchnorm" and its claims."""
 
 from cnnbp.lessons.base import Lesson, register
-from cnnbp.lessons.batchnorm.lesson import BatchNormConfig, run
+from cnnbp.lessons.batchnorm.config import BatchNormConfig
+from cnnbp.lessons.batchnorm.parts import PARTS, start_message
 
 LESSON = register(Lesson(
     name="batchnorm",
@@ -12,7 +13,8 @@ LESSON = register(Lesson(
             "target accuracy), BN before vs after the nonlinearity, the classic bug of evaluating in train mode, "
             "and BN folded into the conv for inference (outputs and time, vs PyTorch's fuse_conv_bn_eval).",
     config=BatchNormConfig,
-    legacy_run=run,
+    parts=PARTS,
+    start=start_message,
     figures=(
         ("running_stats", "Running mean and variance converging to the data's statistics"),
         ("checks", "Train vs eval, the formulas and the identity: max absolute differences"),

@@ -31,7 +31,12 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from cnnbp.data import ImageDataset
+from cnnbp.device import derive_seed, make_generator, torch_threads
+from cnnbp.nn import SmallCNN, init_model
 from cnnbp.nn.models import ConvBlock
+
+FOLD_TOL = 1e-5  # folded logits "equal" within 1e-5, relative to max(1, max |logit|); fixed before any run
 
 
 @torch.no_grad()
@@ -95,6 +100,20 @@ class FoldResult:
     times: dict[str, list[float]] = field(default_factory=dict)  # every repeat
 
     @property
+    def line(self) -> float:
+        """The folded logits' equality line, relative to their scale."""
+        return FOLD_TOL * max(1.0, self.max_abs_logit)
+
+    @property
+    def exact(self) -> bool:
+        """Folding keeps the logits (within ``line``)."""
+        return self.max_abs_diff <= self.line
+
+    @property
+    def faster(self) -> bool:
+        return self.speedup > 1.0
+
+    @property
     def speedup(self) -> float:
         """Unfolded time / our folded time, measured in this process (> 1: folding is faster)."""
         return self.seconds["unfolded"] / self.seconds["folded"]
@@ -144,9 +163,6 @@ def calibrated_model(data_x: torch.Tensor, *, in_channels: int, num_classes: int
     1, 0 (so the fold has something to fold). The model lives on ``data_x``'s device. No
     gradient step: folding does not care how the weights were found, and this keeps the part a
     second long."""
-    from cnnbp.device import derive_seed, make_generator
-    from cnnbp.nn import SmallCNN, init_model
-
     model = SmallCNN(in_channels, num_classes, depth=depth, width=width, activation=activation, norm="batch",
                      image_size=image_size)
     init_model(model, "kaiming", activation, generator=make_generator(derive_seed(seed, "fold-init")))
@@ -159,3 +175,19 @@ def calibrated_model(data_x: torch.Tensor, *, in_channels: int, num_classes: int
     for i in range(0, len(data_x), batch_size):
         model(data_x[i:i + batch_size])
     return model.eval()
+
+
+def fold_inputs(data: ImageDataset, batch: int) -> torch.Tensor:
+    """``batch`` test images (the test set repeated if it is smaller)."""
+    reps = -(-batch // len(data.x_test))
+    return torch.cat([data.x_test] * reps)[:batch]
+
+
+def measure_folding(data: ImageDataset, *, depth: int, width: int, activation: str, batch: int, repeats: int,
+                    seed: int, device: torch.device, threads: int) -> FoldResult:
+    """A calibrated BN net on ``data`` folded and timed on ``batch`` test images, on ``threads`` threads."""
+    with torch_threads(threads):
+        model = calibrated_model(data.x_train.to(device), in_channels=data.in_channels, num_classes=data.num_classes,
+                                 depth=depth, width=width, activation=activation, image_size=data.image_size[0],
+                                 seed=seed)
+        return compare_folding(model, fold_inputs(data, batch).to(device), repeats=repeats)

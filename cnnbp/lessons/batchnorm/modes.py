@@ -21,6 +21,13 @@ from cnnbp.data import get_dataset
 from cnnbp.device import derive_seed, make_generator
 
 EPS = 1e-5  # BatchNorm2d's default epsilon
+# Fixed before any run, never tuned to a result:
+CONVERGED = 0.1  # running stats "converged": mean within 0.1 data std and variance within 10%
+# "Equal" for a float32 layer against a float64 formula: float32 carries ~7 digits, and the
+# statistics of thousands of values whose mean is far from 0 lose up to 3 of them. Relative
+# to the larger of 1 and the compared values' scale.
+EQUAL_TOL = 1e-4
+DIFFER = 1e-3  # train and eval outputs "differ" when they are apart by more than this (relative)
 
 
 @torch.no_grad()
@@ -61,6 +68,11 @@ class RunningStats:
             else:
                 at = None
         return at
+
+    @property
+    def converged_step(self) -> int | None:
+        """The step from which the running statistics stay within ``CONVERGED``; None if never."""
+        return self.converged_at(CONVERGED)
 
 
 @torch.no_grad()
@@ -111,6 +123,38 @@ class ModeChecks:
     input_scale: float  # max |x|
     sample_eval: list[float] = field(default_factory=list)  # a few hundred output values, both modes
     sample_train: list[float] = field(default_factory=list)
+
+    @property
+    def equal_line(self) -> float:
+        """Outputs "equal" within this (relative to their scale)."""
+        return EQUAL_TOL * max(1.0, self.output_scale)
+
+    @property
+    def differ_line(self) -> float:
+        return DIFFER * max(1.0, self.output_scale)
+
+    @property
+    def identity_line(self) -> float:
+        return EQUAL_TOL * max(1.0, self.input_scale)
+
+    @property
+    def modes_differ(self) -> bool:
+        """Train mode and eval mode give different outputs for the same batch."""
+        return self.train_vs_eval > self.differ_line
+
+    @property
+    def eval_is_formula(self) -> bool:
+        """Eval mode is gamma (x - running_mean) / sqrt(running_var + eps) + beta."""
+        return self.eval_vs_formula <= self.equal_line
+
+    @property
+    def train_is_formula(self) -> bool:
+        return self.train_vs_formula <= self.equal_line
+
+    @property
+    def identity_holds(self) -> bool:
+        """gamma = sigma, beta = mu give back the input."""
+        return self.identity <= self.identity_line
 
 
 @torch.no_grad()

@@ -22,11 +22,15 @@ from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, torch_threads
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.train import RunControl, Trainer, evaluate, lockstep
+from cnnbp.train.history import History as BaseHistory
 
 # One thread: these nets are so small that a second thread costs more than it gives (measured
 # on the shared 2-core machine: 17 ms a step on one thread, 250-430 ms on two).
 TRAIN_THREADS = 1
 EVALS_PER_EPOCH = 4  # test accuracy 4 times an epoch: every 5 steps on the digits at batch 64
+# Fixed before any run, never tuned to a result:
+MUCH_SLOWER = 2.0  # "much slower": the plain net needs at least 2x the BN net's steps to the target
+BUG_DROP = 0.10  # the train-mode bug "shows" when some train-mode evaluation loses 10 points of accuracy
 
 
 @dataclass(frozen=True)
@@ -43,17 +47,13 @@ class Variant:
         return f"{bn}, {self.init}, lr {self.lr:g}"
 
 
-@dataclass
-class History:
+@dataclass(kw_only=True)
+class History(BaseHistory):
     """Everything measured on one variant, as plain numbers (JSON-able)."""
 
     variant: Variant
-    steps: list[int] = field(default_factory=list)
-    loss: list[float | None] = field(default_factory=list)
-    eval_steps: list[int] = field(default_factory=list)  # step 0 (the init itself) and later
-    test_accuracy: list[float] = field(default_factory=list)
+    test_accuracy: list[float] = field(default_factory=list)  # at eval_steps: step 0 (the init itself) and later
     test_loss: list[float | None] = field(default_factory=list)
-    diverged_at: int | None = None
 
     @property
     def name(self) -> str:
@@ -61,13 +61,46 @@ class History:
 
     def steps_to(self, target: float) -> int | None:
         """The first evaluated step with test accuracy >= ``target``; None if never."""
-        return next((s for s, a in zip(self.eval_steps, self.test_accuracy) if a >= target), None)
+        return self.first_step_at(self.test_accuracy, target)
+
+    def finished(self, total_steps: int) -> bool:
+        """Trained to the end, or stopped by a divergence (not cut short by a Stop)."""
+        return self.diverged_at is not None or bool(self.steps and self.steps[-1] >= total_steps)
 
     def as_dict(self) -> dict:
         v = self.variant
         return {"scenario": v.scenario, "norm": v.norm, "init": v.init, "lr": v.lr, "norm_position": v.norm_position,
                 "steps": self.steps, "loss": self.loss, "eval_steps": self.eval_steps,
                 "test_accuracy": self.test_accuracy, "test_loss": self.test_loss, "diverged_at": self.diverged_at}
+
+
+@dataclass
+class Race:
+    """A plain net and its BN twin racing to a target test accuracy over ``total_steps`` steps."""
+
+    plain: History
+    bn: History
+    target: float
+    total_steps: int
+
+    @property
+    def bn_steps(self) -> int | None:
+        return self.bn.steps_to(self.target)
+
+    @property
+    def plain_steps(self) -> int | None:
+        return self.plain.steps_to(self.target)
+
+    @property
+    def bn_wins(self) -> bool | None:
+        """BN reaches the target and the plain net does not, or needs ``MUCH_SLOWER`` x the steps.
+        None while a run cut short by Stop leaves it undecided."""
+        b, p = self.bn_steps, self.plain_steps
+        if b is None:
+            return None if not self.bn.finished(self.total_steps) else False
+        if p is None:
+            return True if self.plain.finished(self.total_steps) else None
+        return p >= MUCH_SLOWER * b and p > b
 
 
 def build(data: ImageDataset, v: Variant, *, depth: int, width: int, activation: str, bn_momentum: float,
@@ -95,7 +128,7 @@ def train_variants(data: ImageDataset, variants: Sequence[Variant], *, depth: in
                         train, test, batch_size=batch_size, epochs=epochs, lr=v.lr,
                         generator=make_generator(derive_seed(seed, "bn-data-order")))
                 for v in variants]
-    histories = [History(v) for v in variants]
+    histories = [History(variant=v) for v in variants]
 
     def probe(i: int, trainer: Trainer) -> None:
         loss, acc = trainer.evaluate()
@@ -154,3 +187,25 @@ def train_mode_bug(model: nn.Module, data: ImageDataset, *, small_batch: int, se
     rows.append({"evaluation": "eval mode after a train-mode pass over one-class batches", "mode": "eval",
                  "batch": "any", "accuracy": evaluate(polluted, (x, y))[1]})
     return rows
+
+
+@dataclass
+class TrainModeBug:
+    """One trained BN net's test accuracy evaluated the ways :func:`train_mode_bug` lists."""
+
+    model: str  # the net's name
+    rows: list[dict]  # evaluation, mode, batch, accuracy; eval mode first
+
+    @property
+    def eval_accuracy(self) -> float:
+        return self.rows[0]["accuracy"]
+
+    @property
+    def worst(self) -> dict:
+        """The train-mode evaluation with the lowest accuracy."""
+        return min((r for r in self.rows if r["mode"] == "train"), key=lambda r: r["accuracy"])
+
+    @property
+    def shows(self) -> bool:
+        """Some train-mode evaluation loses ``BUG_DROP`` of the eval-mode accuracy."""
+        return self.worst["accuracy"] <= self.eval_accuracy - BUG_DROP

@@ -1,6 +1,6 @@
 """The batchnorm lesson's pieces, exactly: folding against hand-worked numbers, the plain
 conv -> BN forward and PyTorch's fuse_conv_bn_eval; the running-statistics update rule; the
-train/eval checks; the train-mode bug on a copy; the verdict logic on hand-made histories."""
+train/eval checks; the train-mode bug on a copy; the race's predicate on hand-made histories."""
 
 from __future__ import annotations
 
@@ -13,11 +13,16 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from cnnbp.data import get_dataset
 from cnnbp.device import derive_seed, make_generator
-from cnnbp.lessons.batchnorm.folding import (calibrated_model, compare_folding, count_batchnorms, fold_conv_bn,
-                                             fold_model)
-from cnnbp.lessons.batchnorm.lesson import BatchNormConfig, pair_verdict
+from cnnbp.lessons.batchnorm.folding import (
+    calibrated_model,
+    compare_folding,
+    count_batchnorms,
+    fold_conv_bn,
+    fold_model,
+)
 from cnnbp.lessons.batchnorm.modes import data_stats, feature_maps, mode_checks, running_stats
-from cnnbp.lessons.batchnorm.training import History, Variant, build, train_mode_bug
+from cnnbp.lessons.batchnorm.training import History, Race, Variant, build, train_mode_bug
+from cnnbp.lessons.batchnorm.verdicts import race_words
 from cnnbp.nn import SmallCNN
 
 
@@ -214,12 +219,8 @@ def test_train_mode_bug_rows_are_what_they_say_and_the_model_is_untouched():
 
 
 def _history(accs: list[float], *, last_step: int, diverged_at: int | None = None) -> History:
-    h = History(Variant("s", "none", "kaiming", 0.1))
-    h.eval_steps = [5 * i for i in range(len(accs))]
-    h.test_accuracy = accs
-    h.steps = list(range(1, last_step + 1))
-    h.diverged_at = diverged_at
-    return h
+    return History(variant=Variant("s", "none", "kaiming", 0.1), eval_steps=[5 * i for i in range(len(accs))],
+                   test_accuracy=accs, steps=list(range(1, last_step + 1)), diverged_at=diverged_at)
 
 
 @pytest.mark.parametrize("plain, bn, expected", [
@@ -230,11 +231,10 @@ def _history(accs: list[float], *, last_step: int, diverged_at: int | None = Non
     (([0.1, 0.2, 0.3], 10), ([0.1, 0.2, 0.3], 7), None),  # BN stopped early: undecided
     (([0.1, 0.2], 6), ([0.1, 0.9, 0.9], 10), None),  # plain stopped early: undecided
 ])
-def test_pair_verdict(plain, bn, expected):
-    cfg = BatchNormConfig(epochs=1, batch_size=512, target_accuracy=0.8)  # 3 steps an epoch on the digits
-    data = get_dataset("digits", seed=0)
-    cfg_steps = -(-len(data.x_train) // 512)
-    p = _history(plain[0], last_step=cfg_steps if plain[1] == 10 else 1)
-    b = _history(bn[0], last_step=cfg_steps if bn[1] == 10 else 1)
-    passed, words = pair_verdict(p, b, cfg, data)
-    assert passed is expected and "no BN" in words and "with BN" in words
+def test_race(plain, bn, expected):
+    total = 3  # steps: the plain net's and BN net's second number says whether they got there
+    p = _history(plain[0], last_step=total if plain[1] == 10 else 1)
+    b = _history(bn[0], last_step=total if bn[1] == 10 else 1)
+    race = Race(p, b, 0.8, total)
+    words = race_words(race)
+    assert race.bn_wins is expected and "no BN" in words and "with BN" in words

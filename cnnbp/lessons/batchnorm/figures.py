@@ -1,4 +1,6 @@
-"""Figures of the batch-normalisation lesson: pure functions, measured numbers -> plotly figures.
+"""Figures and tables of the batch-normalisation lesson: pure functions, measured numbers ->
+plotly figures and DataFrames. The chart types first, then the lesson's figures assembled from
+its result objects.
 
 >>> fig = difference_bars([dict(name="eval vs formula", value=1e-7), dict(name="train vs eval", value=0.1)],
 ...                       tolerance=1e-5, floor=1e-9, title="checks")
@@ -8,12 +10,21 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnbp.lessons.batchnorm.folding import FoldResult
+from cnnbp.lessons.batchnorm.modes import ModeChecks, RunningStats
+from cnnbp.lessons.batchnorm.training import History, TrainModeBug
 from cnnbp.plots.common import DASHES, apply_layout, color_for
+
+if TYPE_CHECKING:
+    from cnnbp.lessons.batchnorm.config import BatchNormConfig
+
+LOG_FLOOR = 1e-9  # an exact 0 on the log-scale difference chart
 
 
 def running_stats(run: dict, *, title: str) -> go.Figure:
@@ -147,3 +158,86 @@ def timing_bars(seconds: dict[str, float], times: dict[str, list[float]], *, tit
     ])
     fig.update_yaxes(title_text="milliseconds per forward (batch)", range=[0, 3e3 * max(seconds.values())])
     return apply_layout(fig, title, height=400)
+
+
+# ---- the lesson's figures and tables ----------------------------------------------------------
+
+def check_rows(c: ModeChecks) -> list[dict]:
+    """The measured differences, each with what it compares and the line it is held to."""
+    same = c.equal_line
+    return [
+        {"check": "train vs eval", "compares": "the same batch in train mode and in eval mode",
+         "max_abs_diff": c.train_vs_eval, "expected": f"differ (> {c.differ_line:.2g})"},
+        {"check": "eval vs formula", "compares": "eval output vs gamma (x - running_mean) / sqrt(running_var + eps)"
+                                                 " + beta, in float64", "max_abs_diff": c.eval_vs_formula,
+         "expected": f"equal (<= {same:.2g})"},
+        {"check": "train vs formula", "compares": "train output vs the same formula with this batch's mean and "
+                                                  "biased variance", "max_abs_diff": c.train_vs_formula,
+         "expected": f"equal (<= {same:.2g})"},
+        {"check": "identity", "compares": "gamma = sqrt(batch var + eps), beta = batch mean: output vs input",
+         "max_abs_diff": c.identity, "expected": f"equal (<= {c.identity_line:.2g})"},
+        {"check": "other batch, train", "compares": "image 0's output in two different batches, train mode",
+         "max_abs_diff": c.same_image_other_batch, "expected": "differ"},
+        {"check": "other batch, eval", "compares": "image 0's output in two different batches, eval mode",
+         "max_abs_diff": c.same_image_other_batch_eval, "expected": "equal (exactly 0)"},
+    ]
+
+
+def mode_figures(s: RunningStats, c: ModeChecks, cfg: BatchNormConfig) -> dict:
+    return {
+        "running_stats": running_stats(
+            vars(s), title=f"Running statistics of one BatchNorm2d, momentum {cfg.bn_momentum:g}, "
+                           f"batch {cfg.batch_size}"),
+        "checks": difference_bars(
+            [dict(name=r["check"], value=r["max_abs_diff"]) for r in check_rows(c)],
+            tolerance=c.equal_line, floor=LOG_FLOOR,
+            title=f"One BN layer on {c.batch} test maps: max absolute differences"),
+        "train_eval": mode_scatter(
+            c.sample_eval, c.sample_train,
+            title=f"The same inputs, eval mode vs train mode ({len(c.sample_eval)} output values)"),
+    }
+
+
+def training_table(histories: list[History], cfg: BatchNormConfig) -> pd.DataFrame:
+    return pd.DataFrame([{"scenario": h.variant.scenario, "net": h.name, "steps": h.steps[-1] if h.steps else 0,
+                          "steps_to_target": h.steps_to(cfg.target_accuracy),
+                          "best_test_accuracy": max(h.test_accuracy), "final_test_accuracy": h.test_accuracy[-1],
+                          "diverged_at": h.diverged_at} for h in histories])
+
+
+def curves_figure(histories: list[History], cfg: BatchNormConfig) -> go.Figure:
+    rows = []
+    for scenario in dict.fromkeys(h.variant.scenario for h in histories):
+        rows.append({"title": scenario, "histories": [
+            dict(name=h.name, color_key="no BN" if h.variant.norm == "none" else
+                 f"BN {h.variant.norm_position.replace('_', ' ')}", steps=h.steps, loss=h.loss,
+                 eval_steps=h.eval_steps, test_accuracy=h.test_accuracy)
+            for h in histories if h.variant.scenario == scenario]})
+    return scenario_curves(rows, target=cfg.target_accuracy,
+                           title=f"Small CNN on {cfg.dataset}, with and without BatchNorm "
+                                 f"(dotted: target {cfg.target_accuracy:.0%})")
+
+
+def steps_figure(histories: list[History], cfg: BatchNormConfig) -> go.Figure:
+    return steps_bars(
+        [dict(name=h.name, steps=h.steps_to(cfg.target_accuracy)) for h in histories],
+        target=cfg.target_accuracy, total_steps=cfg.total_steps,
+        title=f"Training steps to {cfg.target_accuracy:.0%} test accuracy")
+
+
+def bug_figure(bug: TrainModeBug) -> go.Figure:
+    return accuracy_bars(
+        bug.rows, title=f"One trained BN net ({bug.model}): test accuracy, evaluated in eval vs train mode")
+
+
+def folding_table(f: FoldResult) -> pd.DataFrame:
+    return pd.DataFrame([{"net": name, "median_ms": s * 1e3, "speedup_vs_unfolded": f.seconds["unfolded"] / s,
+                          "max_abs_diff_vs_unfolded": {"unfolded": 0.0, "folded": f.max_abs_diff,
+                                                       "torch fused": f.max_abs_diff_torch}[name]}
+                         for name, s in f.seconds.items()])
+
+
+def folding_figure(f: FoldResult) -> go.Figure:
+    return timing_bars(f.seconds, f.times, title=(
+        f"Inference on {f.batch} images: unfolded vs folded (max |logit difference| {f.max_abs_diff:.2g}; "
+        f"{f.speedup:.2f}x)"))
