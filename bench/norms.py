@@ -26,14 +26,14 @@ from cnnbp.device import CORES_ENV  # noqa: E402
 
 def one_run() -> tuple[float, float, dict[str, float]]:
     from cnnbp.lessons import run_lesson
-    from cnnbp.lessons.norms.lesson import PARTS
+    from cnnbp.lessons.norms.parts import PARTS
 
     wall, cpu = time.perf_counter(), time.process_time()
     parts, seen, last = {}, 0, wall
     for frame in run_lesson("norms", {}):
         if len(frame.verdicts) > seen:  # each part ends with its verdict
             now = time.perf_counter()
-            parts[PARTS[len(parts)]] = now - last
+            parts[PARTS[len(parts)].name] = now - last
             seen, last = len(frame.verdicts), now
     assert frame.done and frame.message.startswith("done in"), frame.message
     return time.perf_counter() - wall, time.process_time() - cpu, parts

@@ -1,7 +1,8 @@
 """Normalisation layers (lectures 000, 001, 003): registers the lesson "norms" and its claims."""
 
 from cnnbp.lessons.base import Lesson, register
-from cnnbp.lessons.norms.lesson import NormsConfig, run
+from cnnbp.lessons.norms.config import NormsConfig
+from cnnbp.lessons.norms.parts import PARTS, start_message
 
 LESSON = register(Lesson(
     name="norms",
@@ -12,7 +13,8 @@ LESSON = register(Lesson(
             "with each norm; accuracy as the batch shrinks to 2 and what batch size 1 does to BatchNorm; "
             "SyncBatchNorm simulated over K devices.",
     config=NormsConfig,
-    legacy_run=run,
+    parts=PARTS,
+    start=start_message,
     figures=(
         ("picture", "N books x C pages x H*W words: the cells one statistic averages (3-D, drag to turn)"),
         ("contrast", "Contrast change: InstanceNorm vs BatchNorm (eval) outputs"),

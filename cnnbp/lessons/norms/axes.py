@@ -22,6 +22,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from cnnbp.device import derive_seed, make_generator
+
 KINDS: tuple[str, ...] = ("batch", "layer", "instance", "group")
 LABELS = {"batch": "BatchNorm", "layer": "LayerNorm", "instance": "InstanceNorm", "group": "GroupNorm"}
 AXES = {"batch": "(N, H, W)", "layer": "(C, H, W)", "instance": "(H, W)", "group": "(C/G, H, W)"}
@@ -108,3 +110,20 @@ def torch_dependence(x: torch.Tensor, kind: str, cell: tuple[int, int, int, int]
     x = x.detach().clone().requires_grad_(True)
     (grad,) = torch.autograd.grad(torch_norm(x, kind, groups=groups)[cell], x)
     return grad != 0
+
+
+def picture(shape: Shape, cell: tuple[int, int, int, int], *, groups: int, seed: int) -> dict:
+    """Per norm: the cells sharing a statistic with ``cell`` (from the reduction axes), how many
+    statistics the tensor has, and whether torch's own norm reads exactly those cells (on one
+    random float64 tensor of ``shape`` drawn from ``seed``)."""
+    x = torch.randn(shape, generator=make_generator(derive_seed(seed, "picture")), dtype=torch.float64)
+    out = {"shape": list(shape), "chosen": list(cell), "groups": groups, "norms": {}}
+    for kind in KINDS:
+        lit = shared_with(kind, shape, cell, groups=groups)
+        out["norms"][kind] = {
+            "label": LABELS[kind], "axes": AXES[kind], "reading": READING[kind],
+            "lit": lit.nonzero().tolist(), "set_size": int(lit.sum()),
+            "statistics": int(statistic_index(kind, shape, groups=groups).unique().numel()),
+            "torch_agrees": bool(torch.equal(lit, torch_dependence(x, kind, cell, groups=groups))),
+        }
+    return out

@@ -37,6 +37,17 @@ class BatchOneResult:
     conv_accepted: bool  # BatchNorm2d on (1, C, H, W) ran
     conv_vs_instance: float | None  # max abs diff from InstanceNorm on the same map
 
+    @property
+    def degenerate(self) -> bool:
+        """The lecture's formula on one sample leaves nothing: x - m, the variance and the spread
+        of the outputs of four different samples are all exactly 0."""
+        return self.centred_max == 0.0 and self.variance_max == 0.0 and self.output_spread == 0.0
+
+    @property
+    def breaks_batchnorm(self) -> bool:
+        """The claim: PyTorch refuses to train on one sample, and by hand nothing is left."""
+        return self.refused and self.degenerate
+
 
 def batch_one(*, seed: int) -> BatchOneResult:
     g = make_generator(derive_seed(seed, "batch-one"))

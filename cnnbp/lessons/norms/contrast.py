@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator
 from cnnbp.nn import create_norm
 
@@ -29,6 +30,8 @@ GROUPS = 4
 # for feature maps of std above ~0.05); "changed" means above 0.1. Fixed before any run.
 INVARIANT_BELOW = 1e-3
 CHANGED_ABOVE = 0.1
+TRAIN_IMAGES = 256  # the lesson fits BatchNorm's running statistics on the first 256 training images
+PROBE_IMAGES = 64  # and changes the contrast of the first 64 test images
 
 
 @dataclass
@@ -41,6 +44,11 @@ class ContrastResult:
     image_changed: list[list[float]]  # ... and after the contrast change
     maps: dict[str, list[list[list[float]]]]  # norm -> [before, after] of feature map 0, image 0
     instance_without_eps: float | None  # InstanceNorm's change with eps = 0 (None: a flat map)
+
+    @property
+    def invariant(self) -> bool:
+        """The claim: InstanceNorm's output does not move, BatchNorm's (in eval) does."""
+        return self.change["instance"] < INVARIANT_BELOW and self.change["batch"] > CHANGED_ABOVE
 
 
 def first_layer(in_channels: int, *, seed: int) -> nn.Conv2d:
@@ -87,3 +95,9 @@ def contrast_invariance(train_images: torch.Tensor, probe_images: torch.Tensor, 
                           image=probe_images[0, 0].tolist(),
                           image_changed=(scale * probe_images[0, 0] + shift).tolist(),
                           maps=maps, instance_without_eps=float(no_eps) if torch.isfinite(no_eps) else None)
+
+
+def contrast_on_dataset(data: ImageDataset, *, scale: float, shift: float, seed: int) -> ContrastResult:
+    """:func:`contrast_invariance` as the lesson and its claim run it on a dataset."""
+    return contrast_invariance(data.x_train[:TRAIN_IMAGES], data.x_test[:PROBE_IMAGES], scale=scale, shift=shift,
+                               seed=seed)

@@ -5,14 +5,16 @@ Each pair runs PyTorch's own modules on one random tensor, in float32 and float6
 difference is the measurement. The affine parts are at their start values (gamma 1, beta 0),
 where LayerNorm's per-element affine and GroupNorm's per-channel one agree.
 
->>> rows = equivalences(shape=(2, 6, 4, 4), seed=0)
->>> [r["pair"] for r in rows][:2]
+>>> result = equivalences(shape=(2, 6, 4, 4), seed=0)
+>>> [r["pair"] for r in result.rows][:2]
 ['GroupNorm(1, C) vs LayerNorm((C, H, W))', 'GroupNorm(C, C) vs InstanceNorm2d(C)']
->>> all(r["max_abs_diff"] < 1e-12 for r in rows if r["dtype"] == "float64")
-True
+>>> all(r["max_abs_diff"] < 1e-12 for r in result.rows if r["dtype"] == "float64"), result.equal
+(True, True)
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -23,6 +25,18 @@ from cnnbp.device import derive_seed, make_generator
 # different order, so agreement to 1e-5 is agreement to rounding. Fixed before any run.
 FLOAT32_TOLERANCE = 1e-5
 FLOAT64_TOLERANCE = 1e-12
+# The lesson's tensor: the first feature maps of the default CNN on a batch of 8 digits.
+LESSON_SHAPE = (8, 16, 8, 8)
+
+
+@dataclass
+class Equivalences:
+    rows: list[dict]  # one per (pair, dtype): pair, dtype, shape, max_abs_diff, tolerance, equal
+
+    @property
+    def equal(self) -> bool:
+        """Both pairs agree to rounding in both precisions: the claim."""
+        return all(r["equal"] for r in self.rows)
 
 
 def _pairs(c: int, h: int, w: int) -> list[tuple[str, nn.Module, nn.Module]]:
@@ -32,7 +46,7 @@ def _pairs(c: int, h: int, w: int) -> list[tuple[str, nn.Module, nn.Module]]:
     ]
 
 
-def equivalences(*, shape: tuple[int, int, int, int], seed: int) -> list[dict]:
+def equivalences(*, shape: tuple[int, int, int, int], seed: int) -> Equivalences:
     """One row per (pair, dtype): the max abs difference of the two outputs on one N(0, 1)
     tensor of ``shape`` (and the tolerance it is held to)."""
     n, c, h, w = shape
@@ -46,4 +60,4 @@ def equivalences(*, shape: tuple[int, int, int, int], seed: int) -> list[dict]:
                 diff = float((a(x) - b(x)).abs().max())
             rows.append({"pair": pair, "dtype": str(dtype).removeprefix("torch."), "shape": list(shape),
                          "max_abs_diff": diff, "tolerance": tol, "equal": diff <= tol})
-    return rows
+    return Equivalences(rows)

@@ -21,9 +21,17 @@ True
 
 from __future__ import annotations
 
+import statistics
+
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from cnnbp.device import derive_seed, make_generator
+
+# Fixed before any run: float32 rounding (~100 ulps), relative to the largest value compared.
+SYNC_TOLERANCE = 1e-5
+NOISE_BATCHES = 8  # batches the statistics' noise is averaged over
 
 
 def local_statistics(chunk: torch.Tensor) -> tuple[int, torch.Tensor, torch.Tensor]:
@@ -123,3 +131,34 @@ def statistics_noise(features: torch.Tensor, *, devices: int) -> dict[str, float
     rms = lambda e: float(torch.stack(e).pow(2).mean().sqrt())  # noqa: E731
     return {"mean_error": rms(mean_err), "std_error": rms(std_err),
             "per_device_batch": features.shape[0] / devices}
+
+
+def noise_by_devices(batches: torch.Tensor, device_counts: list[int]) -> list[dict]:
+    """Per device count (1 = the whole batch, always included), the per-device statistics'
+    error of :func:`statistics_noise`, averaged over ``batches`` (batches, B, C, H, W)."""
+    out = []
+    for k in sorted({1, *device_counts}):
+        per_batch = [statistics_noise(f, devices=k) for f in batches]
+        out.append({"devices": k, "per_device_batch": batches.shape[1] / k,
+                    "mean_error": statistics.fmean(p["mean_error"] for p in per_batch),
+                    "std_error": statistics.fmean(p["std_error"] for p in per_batch), "batches": len(per_batch)})
+    return out
+
+
+def check_against_batchnorm(x: torch.Tensor, *, devices: int, seed: int) -> dict:
+    """The synchronised simulation over ``devices`` vs PyTorch's whole-batch BatchNorm2d on one
+    batch ``x``: max abs differences of the output, the input gradient and the running
+    statistics, each also relative to the largest value it is compared with."""
+    x = x.clone().requires_grad_(True)
+    sim, ref = SimulatedDevicesBN2d(x.shape[1], devices=devices, sync=True), nn.BatchNorm2d(x.shape[1])
+    upstream = torch.randn(x.shape, generator=make_generator(derive_seed(seed, "sync-check")))
+    a, b = sim(x), ref(x)
+    (ga,) = torch.autograd.grad((a * upstream).sum(), x)
+    (gb,) = torch.autograd.grad((b * upstream).sum(), x)
+    pairs = {"output": (a.detach(), b.detach()), "input_gradient": (ga, gb),
+             "running_mean": (sim.running_mean, ref.running_mean), "running_var": (sim.running_var, ref.running_var)}
+    diffs = {k: float((p - q).abs().max()) for k, (p, q) in pairs.items()}
+    # float tolerance is relative: the difference over the largest value it is compared with
+    relative = {k: diffs[k] / max(float(q.abs().max()), 1e-30) for k, (_, q) in pairs.items()}
+    return {"devices": devices, "max_abs_diff": diffs, "relative_diff": relative, "tolerance": SYNC_TOLERANCE,
+            "equal": all(d <= SYNC_TOLERANCE for d in relative.values())}

@@ -7,7 +7,7 @@ train on one torch thread: thread hand-offs cost more than they save at this siz
 
 from __future__ import annotations
 
-import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Callable, Iterator, Sequence
 
@@ -19,6 +19,7 @@ from cnnbp.device import derive_seed, make_generator, torch_threads
 from cnnbp.lessons.norms.sync import SimulatedDevicesBN2d
 from cnnbp.nn import SmallCNN, create_norm, init_model
 from cnnbp.train import RunControl, Trainer, lockstep
+from cnnbp.train.history import History
 
 EVALS_PER_EPOCH = 4  # test accuracy 4 times an epoch in the streamed comparison
 THREADS = 1  # see the module docstring
@@ -42,8 +43,8 @@ class RunSpec:
         return self.label or f"{self.norm}, seed {self.seed}"
 
 
-@dataclass
-class NormRun:
+@dataclass(kw_only=True)
+class NormRun(History):
     """Everything measured on one run, as plain numbers (JSON-able)."""
 
     norm: str
@@ -51,11 +52,7 @@ class NormRun:
     batch_size: int
     lr: float
     name: str
-    steps: list[int] = field(default_factory=list)
-    loss: list[float | None] = field(default_factory=list)
-    eval_steps: list[int] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
-    diverged_at: int | None = None
     seconds: float = 0.0  # time spent in training steps (not evaluation)
     epochs: float = 0.0  # epochs done
 
@@ -104,6 +101,18 @@ def build_model(data: ImageDataset, norm: str, *, depth: int, width: int, groups
     return model
 
 
+def first_conv_features(data: ImageDataset, *, depth: int, width: int, groups: int, seed: int, batch: int,
+                        batches: int) -> torch.Tensor:
+    """The first conv's outputs (before its norm) of the seed's BatchNorm CNN on the first
+    ``batches`` batches of ``batch`` training images (fewer if the set is smaller):
+    (batches, batch, C, H, W)."""
+    model = build_model(data, "batch", depth=depth, width=width, groups=groups, seed=seed)
+    n = min(batches * batch, len(data.x_train)) // batch * batch
+    with torch.no_grad():
+        feats = model.blocks[0].conv(data.x_train[:n])
+    return feats.reshape(-1, batch, *feats.shape[1:])
+
+
 def make_trainer(data: ImageDataset, spec: RunSpec, *, depth: int, width: int, groups: int, epochs: int,
                  train_images: int | None = None) -> Trainer:
     """A Trainer for ``spec``; ``train_images``: train on the first so many images only."""
@@ -117,10 +126,7 @@ def make_trainer(data: ImageDataset, spec: RunSpec, *, depth: int, width: int, g
 
 
 def _record(run: NormRun, trainer: Trainer, event) -> None:
-    run.steps.append(event.step)
-    run.loss.append(event.loss if math.isfinite(event.loss) else None)
-    if event.kind == "diverged":
-        run.diverged_at = event.step
+    run.record(event)
     run.seconds, run.epochs = trainer.elapsed, trainer.step_count / trainer.steps_per_epoch
 
 
@@ -178,3 +184,35 @@ def train_final(data: ImageDataset, specs: Sequence[RunSpec], *, depth: int, wid
             if not trainer.diverged:
                 _evaluate(run, trainer)
         yield done / total, runs
+
+
+def summarise_by_norm(runs: Sequence[NormRun], norms: Sequence[str]) -> dict:
+    """The side-by-side numbers: every run, and per norm (in ``norms`` order) the final test
+    accuracy of each seed, their mean, range and the mean time per epoch."""
+    summary = []
+    for norm in norms:
+        mine = [r for r in runs if r.norm == norm]
+        accs = [r.final_accuracy for r in mine if r.final_accuracy is not None]
+        times = [r.seconds_per_epoch for r in mine if r.seconds_per_epoch]
+        summary.append({"norm": norm, "mean": statistics.fmean(accs) if accs else None,
+                        "seeds": accs, "min": min(accs) if accs else None, "max": max(accs) if accs else None,
+                        "seconds_per_epoch": statistics.fmean(times) if times else 0.0,
+                        "diverged": sum(r.diverged_at is not None for r in mine)})
+    return {"runs": {r.name: r.as_dict() for r in runs}, "summary": summary}
+
+
+def summarise_by_batch(runs: Sequence[NormRun], norms: Sequence[str], batches: Sequence[int]) -> dict:
+    """The sweep's numbers per norm: the batch sizes it finished at (in ``batches`` order), the
+    mean final test accuracy there and each seed's."""
+    summary = {}
+    for norm in norms:
+        done, means, seeds = [], [], []
+        for b in batches:
+            accs = [r.final_accuracy for r in runs if r.norm == norm and r.batch_size == b
+                    and r.final_accuracy is not None]
+            if accs:
+                done.append(b)
+                means.append(statistics.fmean(accs))
+                seeds.append(accs)
+        summary[norm] = {"batch_sizes": done, "mean": means, "seeds": seeds}
+    return summary

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -16,9 +14,13 @@ from cnnbp.lessons.norms import axes
 from cnnbp.lessons.norms.batch_one import batch_one
 from cnnbp.lessons.norms.contrast import contrast_invariance, first_layer
 from cnnbp.lessons.norms.equivalences import equivalences
-from cnnbp.lessons.norms.lesson import cnn_macs_per_image
-from cnnbp.lessons.norms.sync import (SimulatedDevicesBN2d, local_statistics, pooled_statistics, split_devices,
-                                      statistics_noise)
+from cnnbp.lessons.norms.sync import (
+    SimulatedDevicesBN2d,
+    local_statistics,
+    pooled_statistics,
+    split_devices,
+    statistics_noise,
+)
 from cnnbp.lessons.norms.training import RunSpec, build_model, set_groups, train_final
 from cnnbp.nn import SmallCNN
 from cnnbp.train import RunControl
@@ -70,8 +72,9 @@ def test_groups_that_do_not_divide_name_both_numbers():
 
 
 def test_equivalences_are_equal_to_rounding():
-    rows = equivalences(shape=(4, 8, 5, 5), seed=3)
-    assert len(rows) == 4 and all(r["equal"] for r in rows)
+    result = equivalences(shape=(4, 8, 5, 5), seed=3)
+    rows = result.rows
+    assert len(rows) == 4 and result.equal
     x = torch.randn(4, 8, 5, 5, generator=make_generator(0))
     # the measurement itself: one pair recomputed directly
     with torch.no_grad():
@@ -170,16 +173,6 @@ def test_train_final_is_deterministic_and_stops():
         [r.as_dict() | {"seconds_per_epoch": 0} for r in second]
     assert [len(r.steps) for r in first] == [8, 8] and all(r.final_accuracy is not None for r in first)
     assert go(RunControl(budget_s=0.0)) == []
-
-
-def test_macs_by_hand():
-    # digits: 8x8, 1 -> 16 -> 16, pool, 16 -> 32 -> 32 at 4x4
-    expected = 9 * 64 * (1 * 16 + 16 * 16) + 9 * 16 * (16 * 32 + 32 * 32)
-    assert cnn_macs_per_image(depth=4, width=16, in_channels=1, size=8) == expected
-    model = SmallCNN(1, 10, depth=4, width=16, image_size=8)
-    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
-    assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 16), (16, 16), (16, 32), (32, 32)]
-    assert math.isclose(cnn_macs_per_image(depth=1, width=4, in_channels=3, size=32), 9 * 3 * 4 * 1024)
 
 
 @pytest.mark.parametrize("sync", [True, False])

@@ -1,0 +1,289 @@
+"""Figures and tables of the normalisation lesson: pure functions, measured numbers -> plotly
+figures and DataFrames. The chart types come first, then each part's figures and tables.
+
+>>> fig = tensor_picture([dict(kind="instance", title="InstanceNorm", shape=[2, 2, 1, 2],
+...                            lit=[[0, 0, 0, 0], [0, 0, 0, 1]], chosen=[0, 0, 0, 0])], title="demo")
+>>> [t.name for t in fig.data]
+['InstanceNorm: shares the statistic', 'InstanceNorm: other cells', 'InstanceNorm: chosen cell']
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from cnnbp.lessons.norms.batch_one import BatchOneResult
+from cnnbp.lessons.norms.contrast import ContrastResult
+from cnnbp.lessons.norms.equivalences import Equivalences
+from cnnbp.lessons.norms.training import NormRun
+from cnnbp.lessons.norms.verdicts import counted
+from cnnbp.plots.common import apply_layout, color_for, training_curves
+
+if TYPE_CHECKING:
+    from cnnbp.lessons.norms.config import NormsConfig
+
+LIT = "#d62728"
+UNLIT = "#9e9e9e"
+
+
+def _word(h: int, w: int, width: int) -> int:
+    return h * width + w
+
+
+def tensor_picture(panels: Sequence[dict], *, title: str, n_cols: int = 2) -> go.Figure:
+    """One 3-D panel per norm: every cell of an (N, C, H, W) tensor as a marker at (book n,
+    page c, word h*W + w); the cells averaged together with the chosen one light up.
+
+    ``panels``: dicts with ``kind``, ``title``, ``shape`` (N, C, H, W), ``lit`` (the lit cells
+    as [n, c, h, w] lists) and ``chosen`` (the chosen cell)."""
+    n_rows = max(1, -(-len(panels) // n_cols))
+    fig = make_subplots(rows=n_rows, cols=n_cols, specs=[[{"type": "scene"}] * n_cols] * n_rows,
+                        subplot_titles=[p["title"] for p in panels], horizontal_spacing=0.02,
+                        vertical_spacing=0.08)
+    for i, p in enumerate(panels):
+        n, c, h, w = p["shape"]
+        lit = {tuple(cell) for cell in p["lit"]}
+        cells = list(itertools.product(range(n), range(c), range(h), range(w)))
+        groups = [("shares the statistic", [x for x in cells if x in lit], dict(size=6, color=LIT), 0.95),
+                  ("other cells", [x for x in cells if x not in lit], dict(size=4, color=UNLIT), 0.3),
+                  ("chosen cell", [tuple(p["chosen"])], dict(size=9, color="black", symbol="diamond"), 1.0)]
+        for name, members, marker, opacity in groups:
+            fig.add_trace(go.Scatter3d(opacity=opacity,
+                x=[m[0] for m in members], y=[m[1] for m in members], z=[_word(m[2], m[3], w) for m in members],
+                mode="markers", marker=marker, name=f"{p['title']}: {name}", meta=p["kind"],
+                showlegend=False,
+                text=[f"book {m[0]}, page {m[1]}, word ({m[2]}, {m[3]})" for m in members],
+                hovertemplate="%{text}<extra>" + name + "</extra>"),
+                row=i // n_cols + 1, col=i % n_cols + 1)
+    axes = dict(xaxis=dict(title="N: book", dtick=1), yaxis=dict(title="C: page", dtick=1),
+                zaxis=dict(title="H x W: word", dtick=1))
+    for k in range(len(panels)):
+        fig.update_layout({f"scene{'' if k == 0 else k + 1}": dict(
+            **axes, aspectmode="cube", camera=dict(eye=dict(x=1.6, y=-1.6, z=1.0)))})
+    apply_layout(fig, title, height=380 * n_rows + 60)
+    fig.update_layout(margin=dict(l=0, r=0, t=70, b=10))
+    return fig
+
+
+def final_accuracy_bars(rows: Sequence[dict], *, title: str) -> go.Figure:
+    """Mean final test accuracy per norm (bars, labelled with the time per epoch) and each
+    seed's (dots). ``rows``: dicts with ``norm``, ``mean``, ``seeds`` (accuracies),
+    ``seconds_per_epoch``."""
+    names = [r["norm"] for r in rows]
+    fig = go.Figure(go.Bar(x=names, y=[r["mean"] for r in rows], name="mean over seeds", marker_color=color_for(0),
+                           text=[f"{r['mean']:.1%}<br>{r['seconds_per_epoch']:.2f} s/epoch" for r in rows],
+                           textposition="inside"))
+    fig.add_trace(go.Scatter(x=[r["norm"] for r in rows for _ in r["seeds"]],
+                             y=[a for r in rows for a in r["seeds"]], mode="markers", name="one seed",
+                             marker=dict(color="black", size=7)))
+    fig.update_yaxes(title_text="final test accuracy", range=[0, 1.02])
+    fig.update_xaxes(title_text="norm after every conv")
+    return apply_layout(fig, title, height=400)
+
+
+def batch_sweep(series: Sequence[dict], *, title: str, extra: Sequence[dict] = ()) -> go.Figure:
+    """Final test accuracy against the batch size (log axis, falling to the right), one line per
+    norm (the mean over seeds) with each seed's dot. ``series``: dicts with ``name``,
+    ``batch_sizes``, ``mean``, ``seeds`` ([batch][seed]). ``extra``: single points (``name``,
+    ``batch_size``, ``accuracy``, ``symbol``), e.g. BatchNorm at batch size 1."""
+    fig = go.Figure()
+    for i, s in enumerate(series):
+        fig.add_trace(go.Scatter(x=s["batch_sizes"], y=s["mean"], mode="lines+markers", name=s["name"],
+                                 legendgroup=s["name"], line=dict(color=color_for(i))))
+        fig.add_trace(go.Scatter(x=[b for b, accs in zip(s["batch_sizes"], s["seeds"]) for _ in accs],
+                                 y=[a for accs in s["seeds"] for a in accs], mode="markers",
+                                 name=f"{s['name']}, one seed", legendgroup=s["name"], showlegend=False,
+                                 marker=dict(color=color_for(i), size=5, opacity=0.5)))
+    for p in extra:
+        fig.add_trace(go.Scatter(x=[p["batch_size"]], y=[p["accuracy"]], mode="markers+text", name=p["name"],
+                                 text=[p["name"]], textposition="bottom center",
+                                 marker=dict(color="black", size=11, symbol=p.get("symbol", "x"))))
+    ticks = sorted({b for s in series for b in s["batch_sizes"]} | {p["batch_size"] for p in extra}, reverse=True)
+    fig.update_xaxes(title_text="batch size (images per step)", type="log", autorange="reversed",
+                     tickvals=ticks, ticktext=[str(b) for b in ticks])
+    fig.update_yaxes(title_text="final test accuracy", range=[0, 1.02])
+    return apply_layout(fig, title, height=420)
+
+
+def contrast_maps(images: Sequence[dict], *, title: str) -> go.Figure:
+    """Rows of (before, after, |after - before|) heat maps. ``images``: dicts with ``name``,
+    ``before`` and ``after`` (2-D lists), ``change`` (the max abs change, for the row title).
+    The |change| maps share one colour scale (white: no change), so rows compare at a glance."""
+    titles = []
+    for im in images:
+        titles += [f"{im['name']}: before", f"{im['name']}: after", f"|change|, max {im['change']:.2g}"]
+    fig = make_subplots(rows=len(images), cols=3, subplot_titles=titles, horizontal_spacing=0.06,
+                        vertical_spacing=0.09)
+    top = max(max(im["change"] for im in images), 1e-12)
+    for r, im in enumerate(images, start=1):
+        diff = [[abs(a - b) for a, b in zip(ra, rb)] for ra, rb in zip(im["after"], im["before"])]
+        lo = min(min(min(row) for row in im["before"]), min(min(row) for row in im["after"]))
+        hi = max(max(max(row) for row in im["before"]), max(max(row) for row in im["after"]))
+        for col, z, scale in ((1, im["before"], "Greys"), (2, im["after"], "Greys"), (3, diff, "Reds")):
+            fig.add_trace(go.Heatmap(z=z, colorscale=scale, showscale=False, name=f"{im['name']} {col}",
+                                     zmin=0 if col == 3 else lo, zmax=top if col == 3 else hi,
+                                     hovertemplate="row %{y}, col %{x}: %{z:.4g}<extra></extra>"),
+                          row=r, col=col)
+    fig.update_yaxes(autorange="reversed", showticklabels=False)
+    fig.update_xaxes(showticklabels=False)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
+    return apply_layout(fig, title, height=190 * len(images) + 90)
+
+
+def lines_over(series: Sequence[dict], *, x_title: str, y_title: str, title: str, log_x: bool = True,
+               log_y: bool = False, reference: dict | None = None) -> go.Figure:
+    """Plain lines: ``series`` dicts with ``name``, ``x``, ``y``; ``reference``: a horizontal
+    line (``name``, ``y``)."""
+    fig = go.Figure()
+    for i, s in enumerate(series):
+        fig.add_trace(go.Scatter(x=s["x"], y=s["y"], mode="lines+markers", name=s["name"],
+                                 line=dict(color=color_for(i))))
+    if reference is not None:
+        fig.add_hline(y=reference["y"], line_dash="dot", line_color="black", annotation_text=reference["name"])
+    ticks = sorted({x for s in series for x in s["x"]})
+    fig.update_xaxes(title_text=x_title, type="log" if log_x else "linear", tickvals=ticks,
+                     ticktext=[f"{x:g}" for x in ticks])
+    fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear")
+    return apply_layout(fig, title, height=400)
+
+
+# ---- the picture -----------------------------------------------------------------------------
+
+def _picture_title(kind: str, p: dict, cfg: NormsConfig) -> str:
+    label = f"GroupNorm, G = {cfg.picture_groups}" if kind == "group" else p["label"]
+    return f"{label}: over {p['axes']}, {p['set_size']} cells per statistic<br><sup>{p['reading']}</sup>"
+
+
+def picture_figure(numbers: dict, cfg: NormsConfig) -> go.Figure:
+    panels = [dict(kind=k, title=_picture_title(k, p, cfg), shape=numbers["shape"], lit=p["lit"],
+                   chosen=numbers["chosen"]) for k, p in numbers["norms"].items()]
+    n, c, h, w = numbers["shape"]
+    return tensor_picture(
+        panels, title=f"{n} books x {c} pages x {h * w} words: the cells averaged with book {cfg.cell_sample}, "
+                      f"page {cfg.cell_channel} (red)")
+
+
+def picture_table(numbers: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"norm": p["label"], "averages over": p["axes"], "reading": p["reading"],
+                          "cells per statistic": p["set_size"], "statistics in the tensor": p["statistics"],
+                          "same cells as torch's norm": p["torch_agrees"]} for p in numbers["norms"].values()])
+
+
+# ---- equivalences and contrast -----------------------------------------------------------------
+
+def equivalences_table(result: Equivalences) -> pd.DataFrame:
+    return pd.DataFrame(result.rows)
+
+
+def contrast_table(result: ContrastResult) -> pd.DataFrame:
+    return pd.DataFrame([{"norm": n, "max abs change": result.change[n], "change / output std":
+                          result.relative_change[n]} for n in result.change])
+
+
+def contrast_figure(result: ContrastResult) -> go.Figure:
+    moved = max(abs(a - b) for ra, rb in zip(result.image, result.image_changed) for a, b in zip(ra, rb))
+    images = [dict(name="input image", before=result.image, after=result.image_changed, change=moved)]
+    for n, label in (("instance", "InstanceNorm"), ("batch", "BatchNorm (eval)")):
+        before, after = result.maps[n]
+        images.append(dict(name=f"{label}, map 0", before=before, after=after, change=result.change[n]))
+    c = result.change  # the title says what was measured: on the shapes InstanceNorm's eps shows
+    words = ("InstanceNorm's output does not move, BatchNorm's does" if result.invariant else
+             f"InstanceNorm's output moves by up to {c['instance']:.2g}, BatchNorm's by {c['batch']:.2g}")
+    return contrast_maps(images, title=f"Contrast x -> {result.scale:g} x + {result.shift:g}: {words}")
+
+
+# ---- side by side ------------------------------------------------------------------------------
+
+def compare_curves(runs: list[NormRun], cfg: NormsConfig) -> go.Figure:
+    return training_curves(
+        [dict(name=r.name, color_key=r.norm, dash_key=r.seed, steps=r.steps, loss=r.loss, eval_steps=r.eval_steps,
+              test_accuracy=r.test_accuracy) for r in runs],
+        title=f"Same CNN on {cfg.dataset}, one norm per colour (dash: seed), batch {cfg.batch_size}, lr {cfg.lr:g}")
+
+
+def compare_bars(numbers: dict, cfg: NormsConfig) -> go.Figure:
+    rows = [r for r in numbers["summary"] if r["mean"] is not None]
+    return final_accuracy_bars(
+        rows, title=f"Final test accuracy after {counted(cfg.epochs, 'epoch')} ({counted(cfg.seeds, 'seed')}), "
+                    "time per epoch in the bars")
+
+
+def compare_table(numbers: dict) -> pd.DataFrame:
+    return pd.DataFrame(numbers["summary"])
+
+
+# ---- the batch-size sweep and batch size 1 ---------------------------------------------------------
+
+def sweep_figure(numbers: dict, cfg: NormsConfig, batch_one_run: NormRun | None) -> go.Figure:
+    series = [dict(name=norm, **s) for norm, s in numbers["summary"].items() if s["batch_sizes"]]
+    extra = []
+    if batch_one_run is not None and batch_one_run.final_accuracy is not None:
+        extra.append(dict(name="BatchNorm at batch 1", batch_size=1, accuracy=batch_one_run.final_accuracy))
+    return batch_sweep(
+        series, extra=extra,
+        title=f"Final test accuracy as the batch shrinks ({cfg.sweep_images} training images, "
+              f"{counted(cfg.sweep_epochs, 'epoch')}, lr x batch / {cfg.batch_size})")
+
+
+def sweep_table(runs: list[NormRun]) -> pd.DataFrame:
+    return pd.DataFrame([{"norm": r.norm, "batch size": r.batch_size, "seed": r.seed, "lr": r.lr,
+                          "steps": r.steps[-1] if r.steps else 0, "final test accuracy": r.final_accuracy,
+                          "diverged at": r.diverged_at} for r in runs])
+
+
+def batch_one_table(result: BatchOneResult, cnn: NormRun | None) -> pd.DataFrame:
+    rows = [
+        {"experiment": "BatchNorm1d(8) training on a (1, 8) batch", "result":
+            f"refused: {result.error}" if result.refused else "accepted"},
+        {"experiment": "lecture's formula on one sample: max |x - m|", "result": f"{result.centred_max:g}"},
+        {"experiment": "its variance (max over features)", "result": f"{result.variance_max:g}"},
+        {"experiment": "output range across 4 different samples", "result": f"{result.output_spread:g}"},
+        {"experiment": "max |gradient| reaching the input", "result": f"{result.input_grad_max:g}"},
+        {"experiment": "BatchNorm2d training on a (1, 8, 4, 4) map", "result":
+            (f"accepted; max abs diff from InstanceNorm {result.conv_vs_instance:.2g}" if result.conv_accepted
+             else "refused")},
+    ]
+    if cnn is not None:
+        acc = f"{cnn.final_accuracy:.1%}" if cnn.final_accuracy is not None else f"diverged at step {cnn.diverged_at}"
+        rows.append({"experiment": "BatchNorm CNN trained at batch 1: test accuracy (eval mode)", "result": acc})
+    return pd.DataFrame(rows)
+
+
+# ---- SyncBatchNorm -----------------------------------------------------------------------------------
+
+def sync_figures(numbers: dict, cfg: NormsConfig) -> dict[str, go.Figure]:
+    noise = [n for n in numbers["noise"] if n["devices"] > 1]
+    figs = {"sync_noise": lines_over(
+        [dict(name="mean: RMS (m_k - m) / s", x=[n["per_device_batch"] for n in noise],
+              y=[n["mean_error"] for n in noise]),
+         dict(name="std: RMS (s_k - s) / s", x=[n["per_device_batch"] for n in noise],
+              y=[n["std_error"] for n in noise])],
+        x_title="images per device", y_title="error, in units of the whole batch's std", log_y=True,
+        title=f"Per-device statistics vs the whole batch of {cfg.sync_batch} (first conv, "
+              f"{noise[0]['batches'] if noise else 0}"
+              f" batches; synchronised: 0 by construction)")}
+    local = [r for r in numbers["runs"] if not r["sync"] and r["final_accuracy"] is not None]
+    synced = next((r for r in numbers["runs"] if r["sync"] and r["final_accuracy"] is not None), None)
+    figs["sync_accuracy"] = lines_over(
+        [dict(name="own statistics per device", x=[r["per_device_batch"] for r in local],
+              y=[r["final_accuracy"] for r in local])],
+        x_title="images per device", y_title="final test accuracy",
+        reference=dict(name=f"synchronised ({synced['final_accuracy']:.1%})", y=synced["final_accuracy"])
+        if synced else None,
+        title=f"Test accuracy after {counted(cfg.epochs, 'epoch')}, batch {cfg.sync_batch} split over K devices")
+    return figs
+
+
+def sync_table(numbers: dict) -> pd.DataFrame:
+    noise = {n["devices"]: n for n in numbers["noise"]}
+    rows = []
+    for r in numbers["runs"]:
+        n = noise.get(r["devices"], {}) if not r["sync"] else {"mean_error": 0.0, "std_error": 0.0}
+        rows.append({"run": r["name"], "devices": r["devices"], "synchronised": r["sync"],
+                     "images per device": r["per_device_batch"], "mean error": n.get("mean_error"),
+                     "std error": n.get("std_error"), "final test accuracy": r["final_accuracy"]})
+    return pd.DataFrame(rows)

@@ -1,0 +1,158 @@
+"""The normalisation lesson's verdicts: pure functions, measured results -> Verdict (the wording
+and the lines; the predicates themselves live on the result objects)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cnnbp.lessons.base import Verdict
+from cnnbp.lessons.norms.batch_one import BatchOneResult
+from cnnbp.lessons.norms.contrast import CHANGED_ABOVE, INVARIANT_BELOW, ContrastResult
+from cnnbp.lessons.norms.equivalences import Equivalences
+from cnnbp.lessons.norms.training import NormRun
+
+if TYPE_CHECKING:
+    from cnnbp.lessons.norms.config import NormsConfig
+
+LOSS_AGREES = 1e-5  # two training losses "agree" (float32 rounding of a loss of order 1); fixed before any run
+
+
+def counted(count: int, word: str) -> str:
+    """"1 epoch", "3 epochs"."""
+    return f"{count} {word}{'s' * (count != 1)}"
+
+
+def picture_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
+    n, c, h, w = numbers["shape"]
+    parts = [f"{p['label']} {p['set_size']} cells ({p['statistics']} statistics)" for p in numbers["norms"].values()]
+    agree = all(p["torch_agrees"] for p in numbers["norms"].values())
+    return Verdict(label="N x C x H x W picture", passed=agree, text=(
+        f"A {n} x {c} x {h} x {w} tensor ({n} books, {c} pages per book, {h * w} words per page), the cell of book "
+        f"{cfg.cell_sample}, page {cfg.cell_channel}: it shares its mean and variance with " + ", ".join(parts)
+        + f" (GroupNorm with {cfg.picture_groups} groups). The lit cells are exactly those whose input moves "
+        f"torch's own functional norm at that cell (autograd): {'all four agree' if agree else 'MISMATCH'}."))
+
+
+def equivalence_verdict(result: Equivalences) -> Verdict:
+    parts = [f"{r['pair']} ({r['dtype']}): max abs diff {r['max_abs_diff']:.2g} (tolerance {r['tolerance']:g})"
+             for r in result.rows]
+    return Verdict(label="GroupNorm equivalences", passed=result.equal, claim="norms.group_norm_equivalences",
+                   text=f"On one N(0, 1) tensor of shape {tuple(result.rows[0]['shape'])}: " + "; ".join(parts) + ".")
+
+
+def contrast_verdict(result: ContrastResult) -> Verdict:
+    c = result.change
+    others = ", ".join(f"{n} {c[n]:.2g}" for n in c if n not in ("instance", "batch"))
+    eps_note = (f"{result.instance_without_eps:.1g} with eps = 0: the rest is eps's doing"
+                if result.instance_without_eps is not None else "a flat map: no eps-free figure")
+    return Verdict(label="InstanceNorm contrast invariance", passed=result.invariant,
+                   claim="norms.instance_norm_contrast_invariance", text=(
+        f"Images x -> {result.scale:g} x + {result.shift:g} (not clipped, so the change stays affine), then one conv "
+        f"layer and a norm. Max abs change of the output: InstanceNorm {c['instance']:.2g} (invariant means "
+        f"< {INVARIANT_BELOW:g}; {eps_note}), BatchNorm in eval {c['batch']:.2g} (changed means > {CHANGED_ABOVE:g}); "
+        f"{others}. LayerNorm and GroupNorm pool channels whose shifts differ, so only the scale cancels."))
+
+
+def compare_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
+    parts = []
+    for r in numbers["summary"]:
+        if r["mean"] is None:
+            parts.append(f"{r['norm']}: diverged or stopped")
+            continue
+        spread = f" (seeds {', '.join(f'{a:.1%}' for a in r['seeds'])})" if len(r["seeds"]) > 1 else ""
+        parts.append(f"{r['norm']} {r['mean']:.1%}{spread}, {r['seconds_per_epoch']:.2f} s/epoch")
+    ranked = sorted((r for r in numbers["summary"] if r["mean"] is not None), key=lambda r: -r["mean"])
+    top = [r["norm"] for r in ranked if r["mean"] == ranked[0]["mean"]]  # equal accuracies: no single best
+    best = (f" Best: {top[0]}." if len(top) == 1 else f" Tied best ({ranked[0]['mean']:.1%}): {', '.join(top)}."
+            ) if ranked else ""
+    return Verdict(label="norms side by side", text=(
+        f"Same CNN ({cfg.depth} convs, width {cfg.width}), same data order and init per seed, "
+        f"{counted(cfg.epochs, 'epoch')} at "
+        f"batch {cfg.batch_size}, lr {cfg.lr:g}; final test accuracy: " + "; ".join(parts) + "." + best))
+
+
+def sweep_verdict(summary: dict, cfg: NormsConfig) -> Verdict:
+    s = summary
+    lines = []
+    for norm, v in s.items():
+        lines.append(f"{norm}: " + ", ".join(f"batch {b} {m:.1%}" for b, m in zip(v["batch_sizes"], v["mean"])))
+    smallest = min(cfg.batch_list())
+    passed, verdict = None, ""
+    if all(n in s and smallest in s[n]["batch_sizes"] for n in ("batch", "group")):
+        bn = s["batch"]["mean"][s["batch"]["batch_sizes"].index(smallest)]
+        gn = s["group"]["mean"][s["group"]["batch_sizes"].index(smallest)]
+        passed = gn > bn
+        verdict = (f" At batch {smallest} GroupNorm {'beats' if passed else 'does not beat'} BatchNorm: "
+                   f"{gn:.1%} vs {bn:.1%} (mean of {counted(cfg.sweep_seeds, 'seed')}).")
+        both = [b for b in s["batch"]["batch_sizes"] if b in s["group"]["batch_sizes"]]
+        gaps = [(b, s["batch"]["mean"][s["batch"]["batch_sizes"].index(b)]
+                 - s["group"]["mean"][s["group"]["batch_sizes"].index(b)]) for b in both]
+        verdict += (" BatchNorm minus GroupNorm: " + ", ".join(f"batch {b} {g * 100:+.1f} points" for b, g in gaps)
+                    + f". At batch {smallest} BatchNorm's statistics in the first layers still pool {smallest} x "
+                    f"{cfg.first_map_pixels()} positions per channel.")
+    return Verdict(label="GroupNorm vs BatchNorm at small batches", passed=passed,
+                   claim="norms.group_beats_batch_at_batch_2", text=(
+        f"Final test accuracy, {cfg.sweep_images} training images, {counted(cfg.sweep_epochs, 'epoch')} at every "
+        f"batch size (lr scaled linearly with the batch, as the GroupNorm paper trains): " + "; ".join(lines) + "."
+        + verdict))
+
+
+def batch_one_verdict(result: BatchOneResult, cnn: NormRun | None, sweep: dict | None, cfg: NormsConfig) -> Verdict:
+    text = ("Fully connected BatchNorm at batch size 1: PyTorch "
+            + (f"refuses to train: \"{result.error}\". " if result.refused else "accepts it. ")
+            + f"Why: the batch's mean is the sample itself, so x - m = {result.centred_max:g} and the variance is "
+              f"{result.variance_max:g} for every feature; four different samples all come out as the same "
+              f"vector (range {result.output_spread:g}) and the gradient reaching the input is "
+              f"{result.input_grad_max:g}: nothing is learnt. ")
+    if result.conv_accepted:
+        text += (f"On conv features PyTorch accepts batch size 1 (each channel still has H x W values): the "
+                 f"statistics are one image's own, so in training BatchNorm2d is InstanceNorm (max abs diff "
+                 f"{result.conv_vs_instance:.2g}), while eval uses running averages of them. ")
+    if cnn is not None:
+        if cnn.final_accuracy is None:
+            text += f"Our BatchNorm CNN at batch 1 diverged at step {cnn.diverged_at}."
+        else:
+            text += (f"Our BatchNorm CNN trained at batch 1 ({cfg.sweep_images} images, "
+                     f"{counted(cfg.sweep_epochs, 'epoch')}): "
+                     f"{cnn.final_accuracy:.1%} test accuracy in eval mode")
+            bn = (sweep or {}).get("batch")
+            if bn and bn["batch_sizes"]:
+                text += f" (batch {bn['batch_sizes'][-1]}: {bn['mean'][-1]:.1%})"
+            text += "."
+    return Verdict(label="batch size 1 breaks BatchNorm", passed=result.breaks_batchnorm,
+                   claim="norms.batch_size_one_breaks_batchnorm", text=text)
+
+
+def sync_verdict(numbers: dict, cfg: NormsConfig, compare: dict | None = None) -> Verdict:
+    check = numbers["check"]
+    diffs = ", ".join(f"{k} {v:.2g} ({check['relative_diff'][k]:.1g} of its largest value)"
+                      for k, v in check["max_abs_diff"].items())
+    noise = "; ".join(f"{n['per_device_batch']:g} images/device: mean off by {n['mean_error']:.2f} std, std off by "
+                      f"{n['std_error']:.0%}" for n in numbers["noise"] if n["devices"] > 1)
+    accs = "; ".join(f"{r['name']}: " + (f"{r['final_accuracy']:.1%}" if r["final_accuracy"] is not None
+                                         else "diverged") for r in numbers["runs"])
+    return Verdict(label="SyncBatchNorm", passed=check["equal"], text=(
+        f"Synchronised statistics over {check['devices']} simulated devices equal whole-batch BatchNorm: max abs "
+        f"diff {diffs} (tolerance {check['tolerance']:g}, relative). "
+        f"Per-device statistics of a batch of {cfg.sync_batch}: "
+        f"{noise}. Test accuracy after {counted(cfg.epochs, 'epoch')}: {accs}."
+        + _plain_bn_note(numbers, cfg, compare)))
+
+
+def _plain_bn_note(numbers: dict, cfg: NormsConfig, compare: dict | None) -> str:
+    """The synchronised run against plain BatchNorm's side-by-side run of the same seed, where
+    the two share the batch size: the same network, so the same losses until float rounding
+    (different summation order) sends the two SGD paths apart."""
+    plain = (compare or {}).get("runs", {}).get(f"batch, seed {cfg.seed}")
+    synced = next((r for r in numbers["runs"] if r["sync"]), None)
+    if not plain or not synced or cfg.batch_size != cfg.sync_batch or plain["final_accuracy"] is None \
+            or synced["final_accuracy"] is None:
+        return ""
+    same = 0
+    for a, b in zip(plain["loss"], synced["loss"]):
+        if a is None or b is None or abs(a - b) > LOSS_AGREES:
+            break
+        same += 1
+    return (f" Plain BatchNorm at batch {cfg.batch_size} (side by side, same seed) and the synchronised simulation: "
+            f"training losses within {LOSS_AGREES:g} for the first {same} of {len(synced['loss'])} steps, then "
+            f"apart by float rounding; final accuracy {plain['final_accuracy']:.1%} vs {synced['final_accuracy']:.1%}.")
