@@ -9,7 +9,7 @@ import gradio as gr
 import pytest
 from pydantic import Field
 
-from cnnbp.lessons.base import Frame, Lesson, LessonConfig
+from cnnbp.lessons.base import Lesson, LessonConfig, Part, Update, Verdict
 from cnnbp.ui.lesson_tab import build_lesson_tab
 
 
@@ -20,13 +20,15 @@ class LiveConfig(LessonConfig):
     share: float = Field(0.5, ge=0.0, le=1.0, description="a float slider", json_schema_extra={"step": 0.05})
 
 
-def _run(cfg: LiveConfig, control) -> Iterator[Frame]:
-    yield Frame(1.0, f"done in 0 s: share {cfg.share:g}, size {cfg.size}", numbers={"share": cfg.share}, done=True)
+def _report(state) -> Iterator[Update]:
+    cfg = state.cfg
+    yield Update(1.0, numbers={"share": cfg.share},
+                 verdicts=[Verdict("settings", f"share {cfg.share:g}, size {cfg.size}")])
 
 
 def lesson(live: tuple[str, ...] = ()) -> Lesson:
-    return Lesson(name="livetest", title="Live test", summary="", config=LiveConfig, run=_run,
-                  figures=(), live=live)
+    return Lesson(name="livetest", title="Live test", summary="", config=LiveConfig, figures=(), live=live,
+                  parts=(Part("report", 1.0, _report),))
 
 
 def events(demo: gr.Blocks) -> list:
@@ -97,6 +99,7 @@ def test_in_a_browser_moving_a_live_slider_reruns_and_other_fields_wait_for_run(
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
             status = page.locator("#livetest-status")
+            verdicts = page.locator("#livetest-verdicts")
             size = page.locator("#livetest-size input[type=number]")
             size.fill("7")
             size.press("Tab")
@@ -105,10 +108,10 @@ def test_in_a_browser_moving_a_live_slider_reruns_and_other_fields_wait_for_run(
             share = page.locator("#livetest-share input[type=number]")
             share.fill("0.25")
             share.press("Tab")  # leaving the box releases the slider
-            status.get_by_text("share 0.25, size 7").wait_for(timeout=20_000)
+            verdicts.get_by_text("share 0.25, size 7").wait_for(timeout=20_000)
             box = page.locator("#livetest-share input[type=range]").bounding_box()
             page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)  # press and release
-            status.get_by_text("share 0.8").wait_for(timeout=20_000)
+            verdicts.get_by_text("share 0.8").wait_for(timeout=20_000)
             browser.close()
     finally:
         demo.close()
