@@ -25,7 +25,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 import cnnbp.lessons.dropout  # noqa: E402,F401  (registers the lesson)
 from cnnbp.device import set_threads_once  # noqa: E402
 from cnnbp.lessons import run_lesson  # noqa: E402
-from cnnbp.lessons.dropout.lesson import THREADS, DropoutConfig  # noqa: E402
+from cnnbp.lessons.dropout.config import DropoutConfig  # noqa: E402
+from cnnbp.lessons.dropout.training import THREADS  # noqa: E402
 
 CFG = DropoutConfig()
 

@@ -1,7 +1,8 @@
 """Dropout (lecture 004): registers the lesson "dropout" and its claims."""
 
 from cnnbp.lessons.base import Lesson, register
-from cnnbp.lessons.dropout.lesson import DropoutConfig, run
+from cnnbp.lessons.dropout.config import DropoutConfig
+from cnnbp.lessons.dropout.parts import PARTS
 
 LESSON = register(Lesson(
     name="dropout",
@@ -12,7 +13,8 @@ LESSON = register(Lesson(
             "same net; one net per p trained side by side on a small subset (train/test gap); MC dropout, the "
             "average of k stochastic passes against the eval pass.",
     config=DropoutConfig,
-    legacy_run=run,
+    parts=PARTS,
+    start=lambda cfg, parts: f"starting: {len(cfg.parts)} parts; p = {cfg.p:g} is the drop probability (torch's)",
     figures=(
         ("masks", "Masks of a few training passes (1 = kept) and the hidden units they leave; eval: no mask"),
         ("keep_fraction", "Share of units kept vs 1 - p"),

@@ -17,6 +17,7 @@ something linear, and for the logits, not the softmax).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -38,6 +39,17 @@ class MCResult:
     eval_accuracy: float = 0.0
     single_pass_accuracy: float = 0.0  # mean accuracy of one stochastic pass
     agreement: list[float] = field(default_factory=list)  # share of images where MC and eval predict alike
+
+    @property
+    def approaches(self) -> bool:
+        """The average of all the passes is closer to the eval pass than one pass is."""
+        return self.distance[-1] < self.distance[0]
+
+    @property
+    def levels_off(self) -> bool:
+        """Pure sampling noise would shrink like 1/sqrt(k); more than twice that line at the last
+        k means the average converges to something other than the eval pass."""
+        return self.distance[-1] > 2 * self.distance[0] / math.sqrt(self.ks[-1])
 
 
 def _share(hits: torch.Tensor) -> float:

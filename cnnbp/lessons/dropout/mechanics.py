@@ -28,6 +28,14 @@ from cnnbp.lessons.dropout.masks import SeededDropout, apply_mask, draw_mask, ev
 
 BIAS_STD = 0.1  # small random biases, so that the test-time scaling visibly leaves b2 alone
 
+# Fixed before any run, never tuned to a result:
+KEEP_Z_MAX = 4.0  # a measured keep share more than 4 binomial standard errors from 1 - p is a bug
+# "Keeps the mean": ||mean of k passes - eval|| at most 1.5x what the masks' sampling alone gives
+# (the measured/predicted ratio of an unbiased mean concentrates near 1 over thousands of
+# entries; a bias of a few % of the mean pushes it far above 1.5 at the default 1000 passes).
+MEAN_RATIO_MAX = 1.5
+SAME_NET_TOL = 1e-5  # the two conventions' outputs: equal up to float32 rounding
+
 
 @dataclass(frozen=True)
 class LectureNet:
@@ -69,6 +77,11 @@ class MaskDemo:
     eval_is_identity: bool  # an eval pass through a dropout layer returned its input unchanged
     eval_draws: int  # random numbers an eval pass took from the mask stream (0: no mask drawn)
 
+    @property
+    def eval_untouched(self) -> bool:
+        """Eval mode returned its input unchanged and drew no mask."""
+        return self.eval_is_identity and self.eval_draws == 0
+
 
 def _grid(v: torch.Tensor, cols: int) -> list[list[float]]:
     return v.reshape(-1, cols).tolist()
@@ -108,6 +121,11 @@ class KeepFraction:
         """(kept - expected) in standard errors (0 when p = 0: nothing is random)."""
         return 0.0 if self.std_error == 0 else (self.kept - self.expected) / self.std_error
 
+    @property
+    def as_expected(self) -> bool:
+        """Within KEEP_Z_MAX binomial standard errors of 1 - p."""
+        return abs(self.z) <= KEEP_Z_MAX
+
 
 def keep_fractions(ps: list[float], *, units: int, passes: int, seed: int) -> list[KeepFraction]:
     """For each drop probability, the share of ``passes x units`` mask entries that are 1."""
@@ -143,6 +161,33 @@ class Expectation:
     predicted: dict[str, list[float]] = field(default_factory=dict)  # sampling error alone, at each k
     max_abs_diff: dict[str, float] = field(default_factory=dict)  # the conventions side by side
     final: dict[str, float] = field(default_factory=dict)  # errors at k = passes
+
+    @property
+    def ratios(self) -> dict[str, float]:
+        """Each predicted series' final error over the sampling error alone."""
+        return {name: sampling_ratio(self.final[name], pred[-1]) for name, pred in self.predicted.items()}
+
+    @property
+    def keeps_mean(self) -> bool:
+        """Inverted dropout's mean is within MEAN_RATIO_MAX of its sampling error, hidden and output."""
+        return all(r <= MEAN_RATIO_MAX for r in self.ratios.values())
+
+    @property
+    def same_net(self) -> bool:
+        """The lecture's convention and inverted dropout give the same outputs (float32 rounding)."""
+        return max(self.max_abs_diff.values()) <= SAME_NET_TOL
+
+
+def sampling_ratio(error: float, predicted: float) -> float:
+    """Measured error over the sampling error alone; p = 0 predicts 0 (nothing is random), where
+    only float rounding of the mean is allowed.
+
+    >>> sampling_ratio(0.03, 0.02), sampling_ratio(1e-9, 0.0), sampling_ratio(0.1, 0.0)
+    (1.5, 0.0, inf)
+    """
+    if predicted > 0:
+        return error / predicted
+    return 0.0 if error <= SAME_NET_TOL else math.inf
 
 
 def _rel(a: torch.Tensor, ref: torch.Tensor) -> float:

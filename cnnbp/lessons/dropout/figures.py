@@ -1,19 +1,27 @@
-"""Figures of the dropout lesson: pure functions of measured numbers (nothing computed here)."""
+"""Figures and tables of the dropout lesson: measured results -> plotly figures and DataFrames
+(nothing is computed here)."""
 
 from __future__ import annotations
 
 from typing import Sequence
 
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnbp.lessons.dropout.config import DropoutConfig
+from cnnbp.lessons.dropout.mc import MCResult
+from cnnbp.lessons.dropout.mechanics import Expectation, KeepFraction, MaskDemo, sampling_ratio
+from cnnbp.lessons.dropout.training import GapHistory, settled
 from cnnbp.plots.common import DASHES, apply_layout, color_for
 
 
-def masks(masks: Sequence[Sequence[Sequence[float]]], dropped: Sequence[Sequence[Sequence[float]]],
-          eval_hidden: Sequence[Sequence[float]], *, keep: Sequence[float], title: str) -> go.Figure:
+def masks(demo: MaskDemo, cfg: DropoutConfig) -> go.Figure:
     """Row 1: the mask of each training pass (1 = kept) and eval's (none: all kept); row 2: the
     hidden units after dropout (inverted: kept units scaled up) and in eval mode."""
+    masks, dropped, eval_hidden, keep = demo.masks, demo.dropped_hidden, demo.eval_hidden, demo.keep_fraction
+    title = (f"Dropout masks on {cfg.hidden} hidden units of one digit, p = {cfg.p:g} (drop); "
+             f"kept units scaled by 1/(1 - p)")
     n = len(masks)
     titles = [f"pass {i + 1}: {k:.0%} kept" for i, k in enumerate(keep)] + ["eval: no mask"]
     fig = make_subplots(rows=2, cols=n + 1, subplot_titles=titles + [""] * (n + 1),
@@ -37,23 +45,24 @@ def masks(masks: Sequence[Sequence[Sequence[float]]], dropped: Sequence[Sequence
     return apply_layout(fig, title, height=420)
 
 
-def keep_fraction(ps: Sequence[float], kept: Sequence[float], std_error: Sequence[float], *, draws: int,
-                  title: str) -> go.Figure:
+def keep_fraction(keeps: list[KeepFraction]) -> go.Figure:
     """Measured share of kept units against the drop probability, with the line 1 - p."""
+    ps = [k.p for k in keeps]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=list(ps), y=[1 - p for p in ps], mode="lines", name="1 - p (expected)",
+    fig.add_trace(go.Scatter(x=ps, y=[1 - p for p in ps], mode="lines", name="1 - p (expected)",
                              line=dict(color="black", dash="dot")))
-    fig.add_trace(go.Scatter(x=list(ps), y=list(kept), mode="markers", name=f"measured ({draws:,} draws each)",
-                             marker=dict(size=10, color=color_for(0)),
-                             error_y=dict(type="data", array=[2 * s for s in std_error], visible=True)))
+    fig.add_trace(go.Scatter(x=ps, y=[k.kept for k in keeps], mode="markers",
+                             name=f"measured ({keeps[0].draws:,} draws each)", marker=dict(size=10, color=color_for(0)),
+                             error_y=dict(type="data", array=[2 * k.std_error for k in keeps], visible=True)))
     fig.update_xaxes(title_text="p (drop probability)")
     fig.update_yaxes(title_text="share of units kept", range=[0, 1.05])
-    return apply_layout(fig, title, height=360)
+    return apply_layout(fig, "Share of units kept vs 1 - p (bars: 2 standard errors)", height=360)
 
 
-def expectation(ks: Sequence[int], errors: dict[str, Sequence[float]], predicted: dict[str, Sequence[float]], *,
-                title: str) -> go.Figure:
+def expectation(exp: Expectation) -> go.Figure:
     """Relative error of the mean of k training passes against the eval output, log-log."""
+    ks, errors, predicted = exp.ks, exp.errors, exp.predicted
+    title = f"Mean of k training passes vs the eval output (p = {exp.p:g}, {exp.images} digits)"
     fig = go.Figure()
     dashes = [d for d in DASHES if d != "dot"]  # dotted: the predicted lines
     for i, (name, err) in enumerate(errors.items()):
@@ -72,9 +81,20 @@ def expectation(ks: Sequence[int], errors: dict[str, Sequence[float]], predicted
     return fig
 
 
-def gap_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
-    """Left: train (dashed) and test (solid) accuracy; right: their gap; one colour per p.
-    ``histories``: dicts with ``name``, ``eval_steps``, ``train_accuracy``, ``test_accuracy``, ``gap``."""
+def expectation_table(exp: Expectation) -> pd.DataFrame:
+    rows = []
+    for name, err in exp.final.items():
+        pred = exp.predicted.get(name, [None])[-1]
+        rows.append({"series": name, "passes": exp.ks[-1], "relative error": err, "sampling error alone": pred,
+                     "ratio": sampling_ratio(err, pred) if pred is not None else None})
+    return pd.DataFrame(rows)
+
+
+def gap_curves(histories: list[GapHistory], cfg: DropoutConfig) -> go.Figure:
+    """Left: train (dashed) and test (solid) accuracy; right: their gap; one colour per p."""
+    title = f"{cfg.arch.upper()} on {cfg.train_images} training digits, one net per p"
+    histories = [dict(name=h.name, eval_steps=h.eval_steps, train_accuracy=h.train_accuracy,
+                      test_accuracy=h.test_accuracy, gap=h.gap) for h in histories]
     fig = make_subplots(rows=1, cols=2, subplot_titles=["accuracy (dashed: train subset, solid: test)",
                                                         "train - test accuracy (the gap)"],
                         horizontal_spacing=0.1)
@@ -94,7 +114,16 @@ def gap_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
     return apply_layout(fig, title, height=420)
 
 
-def gap_bars(ps: Sequence[float], rows: dict[str, Sequence[float]], *, title: str) -> go.Figure:
+def gap_bars(histories: list[GapHistory]) -> go.Figure:
+    """Train accuracy, test accuracy and gap per p, each the mean of the last quarter."""
+    return gap_bar_chart([h.p for h in histories],
+                         {"train accuracy": [settled(h.train_accuracy) for h in histories],
+                          "test accuracy": [settled(h.test_accuracy) for h in histories],
+                          "gap": [h.settled_gap for h in histories]},
+                         title="Train accuracy, test accuracy and their gap per p (mean of the last quarter)")
+
+
+def gap_bar_chart(ps: Sequence[float], rows: dict[str, Sequence[float]], *, title: str) -> go.Figure:
     """Grouped bars per p: ``rows`` maps a measure (train accuracy, test accuracy, gap) to values."""
     fig = go.Figure()
     labels = [f"p = {p:g}" for p in ps]
@@ -108,10 +137,25 @@ def gap_bars(ps: Sequence[float], rows: dict[str, Sequence[float]], *, title: st
     return apply_layout(fig, title, height=400)
 
 
-def mc(series: Sequence[dict], *, title: str) -> go.Figure:
+def gap_table(histories: list[GapHistory], mc: dict[str, MCResult] | None = None) -> pd.DataFrame:
+    rows = []
+    for h in histories:
+        row = {"p": h.p, "train accuracy": settled(h.train_accuracy), "test accuracy": settled(h.test_accuracy),
+               "gap": h.settled_gap, "final test accuracy": h.test_accuracy[-1], "diverged_at": h.diverged_at}
+        if mc is not None:
+            r = mc.get(h.name)
+            row["MC accuracy"] = r.accuracy[-1] if r else None
+            row["eval accuracy"] = r.eval_accuracy if r else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def mc(results: dict[str, MCResult]) -> go.Figure:
     """Left: distance between the mean of k stochastic passes and the eval pass; right: the
-    accuracy of that mean, the eval pass's as a dotted line. ``series``: dicts with ``name``,
-    ``ks``, ``distance``, ``accuracy``, ``eval_accuracy``."""
+    accuracy of that mean, the eval pass's as a dotted line."""
+    title = "MC dropout: the average of k stochastic passes vs the eval pass"
+    series = [dict(name=name, ks=r.ks, distance=r.distance, accuracy=r.accuracy, eval_accuracy=r.eval_accuracy)
+              for name, r in results.items()]
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
                         subplot_titles=["distance to the eval pass (mean total variation of the softmax)",
                                         "test accuracy of the MC average (dotted: eval pass)"])

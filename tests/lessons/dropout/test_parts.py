@@ -14,7 +14,7 @@ from cnnbp.data import get_dataset
 from cnnbp.lessons.dropout.masks import SeededDropout, apply_mask, draw_mask, dropout, eval_scale
 from cnnbp.lessons.dropout.mc import mc_average
 from cnnbp.lessons.dropout.mechanics import checkpoints, expectation, keep_fractions, lecture_net, mask_demo
-from cnnbp.lessons.dropout.training import DropoutNet, balanced_quotas, balanced_subset, train_gap
+from cnnbp.lessons.dropout.training import DropoutNet, balanced_quotas, balanced_subset, dropout_net_macs, train_gap
 from cnnbp.train import RunControl, evaluate
 
 
@@ -235,11 +235,29 @@ def test_mc_needs_dropout_layers():
 def test_gap_bars_show_a_negative_gap():
     # drop_probs 0.8 on 20 digits for 5 epochs (seed 0) settles at a gap of -3.3%: the y range
     # started at 0 and hid that bar
-    from cnnbp.plots import dropout as dplots
+    from cnnbp.lessons.dropout import figures as dplots
 
-    fig = dplots.gap_bars([0.0, 0.8], {"train accuracy": [0.5, 0.4], "test accuracy": [0.45, 0.433],
+    fig = dplots.gap_bar_chart([0.0, 0.8], {"train accuracy": [0.5, 0.4], "test accuracy": [0.45, 0.433],
                                        "gap": [0.05, -0.033]}, title="t")
     low, high = fig.layout.yaxis.range
     assert low < -0.033 and high == 1.12
     assert list(fig.data[2].y) == [0.05, -0.033]
-    assert tuple(dplots.gap_bars([0.0], {"gap": [0.1]}, title="t").layout.yaxis.range) == (0, 1.12)
+    assert tuple(dplots.gap_bar_chart([0.0], {"gap": [0.1]}, title="t").layout.yaxis.range) == (0, 1.12)
+
+
+@pytest.mark.parametrize("arch", ["mlp", "cnn"])
+def test_the_cost_model_counts_the_built_nets_multiply_adds(arch):
+    net = DropoutNet((1, 8, 8), 10, arch=arch, width=32, depth=2, p=0.5, seed=0)
+    counted = []
+
+    def count(module, inputs, output):
+        if isinstance(module, nn.Linear):
+            counted.append(module.in_features * module.out_features)
+        elif isinstance(module, nn.Conv2d):
+            k = module.kernel_size[0] * module.kernel_size[1]
+            counted.append(k * module.in_channels * module.out_channels * output.shape[2] * output.shape[3])
+
+    for m in net.modules():
+        m.register_forward_hook(count)
+    net(torch.zeros(1, 1, 8, 8))
+    assert sum(counted) == dropout_net_macs((1, 8, 8), 10, arch=arch, width=32, depth=2)

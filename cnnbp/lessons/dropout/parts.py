@@ -1,0 +1,106 @@
+"""The dropout lesson's parts, in run order: the convention (which p), the masks, the
+expectation, regularisation (one net per p trained side by side), MC dropout (averages the
+nets regularisation leaves on the state)."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pandas as pd
+
+from cnnbp.data import ImageDataset, get_dataset
+from cnnbp.device import torch_threads
+from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.dropout import figures, mechanics, verdicts
+from cnnbp.lessons.dropout.config import DIGITS, KEEP_PASSES, MASK_COLS
+from cnnbp.lessons.dropout.mc import mc_average
+from cnnbp.lessons.dropout.training import THREADS, train_gap
+
+# The curves while training are redrawn at most this many times (one drawing costs ~25 ms, an
+# evaluation comes 40 times a run)
+CURVE_DRAWINGS = 10
+
+
+def _digits(state: RunState) -> ImageDataset:
+    if not hasattr(state, "data"):
+        state.data = get_dataset("digits", seed=state.cfg.seed)
+    return state.data
+
+
+def _lecture_net(state: RunState) -> mechanics.LectureNet:
+    """The lecture's two-layer net at random weights, shared by the masks and the expectation."""
+    if not hasattr(state, "net"):
+        state.net = mechanics.lecture_net(inputs=DIGITS.channels * DIGITS.size**2, hidden=state.cfg.hidden,
+                                          outputs=DIGITS.classes, seed=state.cfg.seed)
+    return state.net
+
+
+def convention(state: RunState) -> Iterator[Update]:
+    """Which p this tab means, said before anything runs."""
+    yield Update(1.0, f"p = {state.cfg.p:g} is the drop probability (torch's)",
+                 verdicts=[verdicts.convention(state.cfg)])
+
+
+def masks(state: RunState) -> Iterator[Update]:
+    cfg = state.cfg
+    ps = sorted({*cfg.ps, cfg.p})
+    with torch_threads(THREADS):
+        demo = mechanics.mask_demo(_lecture_net(state), _digits(state).x_test[0].flatten(), p=cfg.p,
+                                   passes=cfg.mask_passes, seed=cfg.seed, cols=MASK_COLS)
+        keeps = mechanics.keep_fractions(ps, units=cfg.hidden, passes=KEEP_PASSES, seed=cfg.seed)
+    keep_numbers = [{**vars(k), "z": k.z} for k in keeps]
+    yield Update(1.0, f"{cfg.mask_passes} masks drawn; keep share measured for {len(ps)} values of p",
+                 figures={"masks": figures.masks(demo, cfg), "keep_fraction": figures.keep_fraction(keeps)},
+                 tables={"keep_fraction": pd.DataFrame(keep_numbers)},
+                 numbers={"masks": vars(demo), "keep_fraction": keep_numbers}, verdicts=[verdicts.masks(demo, keeps)])
+
+
+def expectation(state: RunState) -> Iterator[Update]:
+    cfg = state.cfg
+    x = _digits(state).x_test[: cfg.images].flatten(1)
+    with torch_threads(THREADS):  # one thread: faster for these sizes, and far faster on a busy machine
+        exp = mechanics.expectation(_lecture_net(state), x, p=cfg.p, passes=cfg.passes, seed=cfg.seed)
+    yield Update(1.0, f"{cfg.passes} training passes averaged on {cfg.images} digits",
+                 figures={"expectation": figures.expectation(exp)},
+                 tables={"expectation": figures.expectation_table(exp)}, numbers={"expectation": vars(exp)},
+                 verdicts=verdicts.expectation(exp))
+
+
+def regularisation(state: RunState) -> Iterator[Update]:
+    """One net per p, in lockstep; leaves ``state.histories`` and ``state.trainers`` for MC dropout."""
+    cfg = state.cfg
+    reached, histories, trainers, drawn = 0.0, [], [], -1
+    for reached, histories, trainers in train_gap(
+            _digits(state), cfg.ps, arch=cfg.arch, width=cfg.width, depth=cfg.depth, train_images=cfg.train_images,
+            epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, control=state.control):
+        if reached < 1.0 and int(reached * CURVE_DRAWINGS) > drawn:
+            drawn = int(reached * CURVE_DRAWINGS)
+            yield Update(reached, f"training {len(histories)} nets on {cfg.train_images} digits: {reached:.0%}",
+                         figures={"gap_curves": figures.gap_curves(histories, cfg)},
+                         numbers={"regularisation": {h.name: h.numbers() for h in histories}})
+    state.histories, state.trainers = histories, trainers
+    yield Update(reached, f"{len(histories)} nets trained ({reached:.0%} of the steps)",
+                 figures={"gap_curves": figures.gap_curves(histories, cfg), "gap_bars": figures.gap_bars(histories)},
+                 tables={"gap": figures.gap_table(histories)},
+                 numbers={"regularisation": {h.name: h.numbers() for h in histories}},
+                 verdicts=[verdicts.gap(histories, cfg)])
+
+
+def mc(state: RunState) -> Iterator[Update]:
+    cfg, results = state.cfg, {}
+    with torch_threads(THREADS):
+        for h, t in zip(state.histories, state.trainers):
+            if h.p > 0 and not t.diverged:
+                results[h.name] = mc_average(t.model, *t.test_split, passes=cfg.mc_passes, seed=cfg.seed)
+    yield Update(1.0, f"MC dropout: {cfg.mc_passes} stochastic passes averaged for {len(results)} nets",
+                 figures={"mc": figures.mc(results)}, tables={"gap": figures.gap_table(state.histories, results)},
+                 numbers={"mc": {name: vars(r) for name, r in results.items()}}, verdicts=[verdicts.mc(results, cfg)])
+
+
+PARTS = (
+    Part("convention", 0.0, convention, when=lambda cfg: True),  # before any work, whatever the parts
+    Part("masks", 0.05, masks),
+    Part("expectation", 0.1, expectation),
+    Part("regularisation", 0.75, regularisation),
+    Part("mc", 0.1, mc),
+)
