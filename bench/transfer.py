@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 import cnnbp.lessons.transfer  # noqa: E402,F401  (registers the lesson)
 from cnnbp.device import set_threads_once  # noqa: E402
 from cnnbp.lessons import run_lesson  # noqa: E402
-from cnnbp.lessons.transfer.lesson import TransferConfig  # noqa: E402
+from cnnbp.lessons.transfer.config import TransferConfig  # noqa: E402
 from cnnbp.lessons.transfer.sources import load_source  # noqa: E402
 from cnnbp.train import make_optimizer  # noqa: E402
 

@@ -1,7 +1,8 @@
 """Transfer learning (lectures 000-004): registers the lesson "transfer" and its claims."""
 
 from cnnbp.lessons.base import Lesson, register
-from cnnbp.lessons.transfer.lesson import TransferConfig, run
+from cnnbp.lessons.transfer.config import TransferConfig
+from cnnbp.lessons.transfer.parts import PARTS, start_message
 
 LESSON = register(Lesson(
     name="transfer",
@@ -12,7 +13,8 @@ LESSON = register(Lesson(
             "scratch; forgetting at a large fine-tuning rate; the target-set size swept; and 002's recipe for "
             "picking a source (mean-feature similarity) against the accuracy each source gives.",
     config=TransferConfig,
-    legacy_run=run,
+    parts=PARTS,
+    start=start_message,
     figures=(
         ("curves", "Training loss and test accuracy per strategy (dashed: the linear probe on frozen features)"),
         ("stages", "Linear probe from each stage of the frozen source"),

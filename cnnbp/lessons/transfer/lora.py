@@ -108,8 +108,9 @@ def apply_lora(model: nn.Module, *, rank: int, generator: torch.Generator,
     new head that trains in full) by its LoRA wrapper, in place; freeze every other parameter
     outside ``skip``. Returns the wrapped layers' names. A rank that does not fit some layer
     fails before anything is changed."""
+    skipped = lambda name: any(name == s or name.startswith(s + ".") for s in skip)  # noqa: E731
     targets = [(name, m) for name, m in model.named_modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear)) and not any(name == s or name.startswith(s + ".") for s in skip)]
+               if isinstance(m, (nn.Conv2d, nn.Linear)) and not skipped(name)]
     if not targets:
         raise ValueError("apply_lora found no Conv2d or Linear layer to wrap")
     too_small = [(name, max_rank(m)) for name, m in targets if rank > max_rank(m)]

@@ -8,6 +8,7 @@ transfer. We put each source's similarity next to the accuracy it actually gives
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -15,10 +16,12 @@ import torch
 
 from cnnbp.lessons.transfer.adapters import adapt_images
 from cnnbp.lessons.transfer.models import embed, num_stages
-from cnnbp.lessons.transfer.sources import Source
-from cnnbp.lessons.transfer.tasks import get_source_task
+from cnnbp.lessons.transfer.sources import SOURCES, Source, load_source, source_problem
+from cnnbp.lessons.transfer.strategies import linear_probe, make_split
+from cnnbp.lessons.transfer.tasks import Task, get_source_task
 
 SIMILARITY_IMAGES = 512  # source images averaged into its mean feature vector
+RHO_LINE = 0.5  # "similarity ranks the sources": Spearman rank correlation of at least 0.5 (fixed before any run)
 
 
 def mean_feature_similarity(source: Source, target_images: torch.Tensor) -> float:
@@ -52,3 +55,33 @@ def spearman(x: Sequence[float], y: Sequence[float]) -> float:
     rx, ry = rx - rx.mean(), ry - ry.mean()
     denom = float(np.sqrt((rx**2).sum() * (ry**2).sum()))
     return float((rx * ry).sum() / denom) if denom > 0 else float("nan")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Every loadable source's similarity to the target images and the accuracy it gives."""
+
+    rows: list[dict]  # {"source", "similarity", "accuracy"}
+
+    @property
+    def spearman(self) -> float:
+        return spearman([r["similarity"] for r in self.rows], [r["accuracy"] for r in self.rows])
+
+    @property
+    def ranks_sources(self) -> bool:
+        """The similarity orders the sources as their transfer accuracy does, to the line."""
+        return self.spearman >= RHO_LINE
+
+
+def rank_sources(x: torch.Tensor, y: torch.Tensor, task: Task) -> Selection:
+    """For every shipped source: the mean-feature similarity with the target images ``x`` and
+    the linear-probe accuracy (top stage) those images give on the target test set."""
+    rows = []
+    for name in SOURCES:
+        if source_problem(name):
+            continue
+        src = load_source(name)
+        split = make_split(task, x, y, src)
+        rows.append({"source": name, "similarity": mean_feature_similarity(src, x),
+                     "accuracy": linear_probe(src.model, split, stage=num_stages(src.model))})
+    return Selection(rows)

@@ -100,12 +100,14 @@ def pretrain(spec: SourceSpec, *, seed: int = 0, steps: int | None = None,
     per_epoch = -(-len(task.y_train) // spec.batch_size)
     trainer = Trainer(spec.name, model, (task.x_train, task.y_train), (task.x_test, task.y_test),
                       batch_size=spec.batch_size, epochs=-(-steps // per_epoch), lr=spec.lr,
-                      optimizer=spec.optimizer, momentum=spec.momentum, generator=make_generator(derive_seed(seed, "source-order", spec.name)),
+                      optimizer=spec.optimizer, momentum=spec.momentum,
+                      generator=make_generator(derive_seed(seed, "source-order", spec.name)),
                       device=torch.device("cpu"))
     trainer.total_steps = steps  # a step budget, not whole epochs
     start = time.perf_counter()
     with torch_threads(1):
-        for _ in interleave([trainer], control or RunControl(budget_s=float("inf"))):  # no wall budget: a recipe runs to its end
+        # no wall budget: a recipe runs to its end
+        for _ in interleave([trainer], control or RunControl(budget_s=float("inf"))):
             pass
         _, accuracy = evaluate(model, (task.x_test, task.y_test))
     model.eval()

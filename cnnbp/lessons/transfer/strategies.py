@@ -22,11 +22,11 @@ from torch import nn
 from cnnbp.device import derive_seed, make_generator, torch_threads
 from cnnbp.lessons.transfer.adapters import adapt_images
 from cnnbp.lessons.transfer.lora import apply_lora
-from cnnbp.lessons.transfer.models import (build_cnn, count_params, embed, num_stages, replace_head,
-                                           stage_prefixes)
+from cnnbp.lessons.transfer.models import build_cnn, count_params, embed, num_stages, replace_head, stage_prefixes
 from cnnbp.lessons.transfer.sources import Source
 from cnnbp.lessons.transfer.tasks import Task
 from cnnbp.train import RunControl, Trainer, evaluate, freeze, lockstep
+from cnnbp.train.history import History as BaseHistory
 
 STRATEGIES: dict[str, str] = {
     "linear_probe": "frozen source features + logistic regression (scikit-learn), DeCAF style",
@@ -62,19 +62,16 @@ def make_split(task: Task, x_train: torch.Tensor, y_train: torch.Tensor, source:
 
 
 @dataclass
-class History:
-    """One strategy's run, plain numbers (JSON-able)."""
+class History(BaseHistory):
+    """One strategy's run, plain numbers (JSON-able): the step record of every training, and this
+    lesson's test accuracy and source-task accuracies."""
 
     name: str  # display name, e.g. "finetune, lr 0.5"
     strategy: str
     lr: float
     trainable: int = 0
     total: int = 0
-    steps: list[int] = field(default_factory=list)
-    loss: list[float | None] = field(default_factory=list)
-    eval_steps: list[int] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
-    diverged_at: int | None = None
     source_before: float | None = None  # source-task test accuracy before / after (forgetting)
     source_after: float | None = None
 
@@ -84,7 +81,7 @@ class History:
 
     def steps_to(self, target: float) -> int | None:
         """The first evaluated step with test accuracy >= ``target``; None if never."""
-        return next((s for s, a in zip(self.eval_steps, self.test_accuracy) if a >= target), None)
+        return self.first_step_at(self.test_accuracy, target)
 
     def as_dict(self) -> dict:
         return {**vars(self), "final_accuracy": self.final_accuracy}

@@ -14,12 +14,19 @@ import pytest
 import torch
 
 from cnnbp.lessons.transfer.adapters import adapt_images
-from cnnbp.lessons.transfer.sources import (SOURCES, SOURCES_DIR, SourceError, load_source, read_card, sha256_of,
-                                            source_problem)
+from cnnbp.lessons.transfer.sources import (
+    SOURCES,
+    SOURCES_DIR,
+    SourceError,
+    load_source,
+    read_card,
+    sha256_of,
+    source_problem,
+)
 from cnnbp.lessons.transfer.tasks import TARGETS, get_source_task, get_target, subsample
 from cnnbp.train import evaluate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MAX_BYTES = 300_000  # "a few hundred KB each at most"
 
 
@@ -140,16 +147,10 @@ def test_adapter_converts_channels_and_size():
 def test_a_corrupt_shipped_source_fails_its_runs_not_the_app(tmp_path):
     """The app (and so every other lesson) must start from a checkout with a damaged
     assets/sources: only the transfer runs that need the file are refused, with the rebuild command."""
-    import shutil
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
     checkout = tmp_path / "checkout"  # the code and the assets, nothing else
-    shutil.copytree(root / "cnnbp", checkout / "cnnbp")
-    shutil.copytree(root / "assets", checkout / "assets")
-    shutil.copy(root / "app.py", checkout / "app.py")
+    shutil.copytree(ROOT / "cnnbp", checkout / "cnnbp")
+    shutil.copytree(ROOT / "assets", checkout / "assets")
+    shutil.copy(ROOT / "app.py", checkout / "app.py")
     damaged = checkout / "assets" / "sources" / "digits_0to4.pt"
     data = bytearray(damaged.read_bytes())
     data[len(data) // 2] ^= 0xFF

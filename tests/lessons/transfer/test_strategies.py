@@ -10,8 +10,15 @@ import torch
 from cnnbp.lessons.transfer.models import build_cnn, embed, num_stages, replace_head, stage_prefixes, stage_ranges
 from cnnbp.lessons.transfer.selection import mean_feature_similarity, spearman
 from cnnbp.lessons.transfer.sources import load_source
-from cnnbp.lessons.transfer.strategies import (History, Run, build_model, discriminative_scales, linear_probe,
-                                               make_split, train_runs)
+from cnnbp.lessons.transfer.strategies import (
+    History,
+    Run,
+    build_model,
+    discriminative_scales,
+    linear_probe,
+    make_split,
+    train_runs,
+)
 from cnnbp.lessons.transfer.tasks import get_source_task, get_target, subsample
 from cnnbp.train import RunControl, make_optimizer
 

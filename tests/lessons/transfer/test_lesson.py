@@ -1,5 +1,6 @@
-"""The transfer lesson end to end on quick settings: frames, figures = numbers, verdicts, stop,
-bad settings (each kind), and every claim."""
+"""The transfer lesson end to end on quick settings: frames, figures = numbers, verdicts, the
+settings only this lesson refuses, and every claim. (Stop, budget, cost refusal and bad input
+are tested for every lesson in tests/lessons/test_protocol.py.)"""
 
 from __future__ import annotations
 
@@ -12,9 +13,8 @@ from cnnbp.claims import CLAIMS, run_claim
 from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
 from cnnbp.lessons.transfer import sources as sources_mod
-from cnnbp.lessons.transfer.lesson import AVAILABLE, TransferConfig
+from cnnbp.lessons.transfer.config import AVAILABLE, TransferConfig
 from cnnbp.lessons.transfer.tasks import get_target
-from cnnbp.train import RunControl
 from tests.lessons.quick import quick_frames
 
 LESSON = get_lesson("transfer")
@@ -115,16 +115,6 @@ def test_verdicts_carry_the_measured_numbers(final):
     assert f"{probe:.1%}" in claims["transfer.small_similar_frozen_beats_scratch"].text
 
 
-def test_stop_ends_with_a_done_frame():
-    control = RunControl()
-    frames = []
-    for frame in run_lesson("transfer", {**QUICK, "parts": ["compare"]}, control=control):
-        frames.append(frame)
-        if frame.message.startswith("training"):
-            control.cancel()
-    assert frames[-1].done and "stopped by the user" in frames[-1].message
-
-
 @pytest.mark.parametrize("values, message", [
     ({"freeze_stages": 5}, "freeze_stages (5) is more than the source's 4 stages"),
     ({"stage": 6}, "stage (6) is more than the source's 4 stages"),
@@ -134,10 +124,7 @@ def test_stop_ends_with_a_done_frame():
     ({"sizes": "3,3"}, "duplicates"),
     ({"sizes": "0,3"}, "sizes.0: Input should be greater than or equal to 1"),
     ({"sizes": "3,500"}, "sizes: 500 images per class, but digits_5to9 has 139"),
-    ({"source": "imagenet"}, "unknown source 'imagenet'"),
     ({"strategies": []}, "strategies"),
-    ({"steps": 10_000}, "steps"),
-    ({"lr": float("nan")}, "lr"),
 ])
 def test_bad_settings_get_one_clear_line(values, message):
     with pytest.raises(ConfigError, match=None) as err:
@@ -214,7 +201,8 @@ def test_missing_or_tampered_source_is_refused_before_anything_runs(tmp_path, mo
         shutil.copy(sources_mod.SOURCES_DIR / f"digits_0to4{ext}", tmp_path)
     monkeypatch.setattr(sources_mod, "SOURCES_DIR", tmp_path)
     (tmp_path / "digits_0to4.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ConfigError, match="corrupt or was changed; rebuild it with: python -m cnnbp pretrain digits_0to4"):
+    with pytest.raises(ConfigError, match="corrupt or was changed; rebuild it with: "
+                                          "python -m cnnbp pretrain digits_0to4"):
         validate_config(TransferConfig, {})
     (tmp_path / "digits_0to4.pt").unlink()
     with pytest.raises(ConfigError, match="digits_0to4.pt is missing"):

@@ -1,12 +1,18 @@
-"""Figures of the transfer lesson: numbers in, plotly figures out (nothing is computed here)."""
+"""Figures and tables of the transfer lesson: results in, plotly figures and tables out (nothing
+is measured here)."""
 
 from __future__ import annotations
 
 from typing import Sequence
 
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnbp.lessons.transfer.comparison import Scores
+from cnnbp.lessons.transfer.config import TransferConfig
+from cnnbp.lessons.transfer.selection import Selection
+from cnnbp.lessons.transfer.sweep import SIZE_STRATEGIES, RuleCell
 from cnnbp.plots.common import apply_layout, color_for, training_curves
 
 
@@ -105,3 +111,60 @@ def rule_of_thumb(cells: Sequence[dict], *, strategies: Sequence[str], title: st
                              text=[f"{v:.0%}" for v in values], textposition="outside"))
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.15])
     return apply_layout(fig, title, height=460)
+
+
+# ---- the lesson's figures and tables, titled from its settings ------------------------------------
+
+def curves_figure(rows: Sequence[dict], probe: float | None, cfg: TransferConfig) -> go.Figure:
+    return strategy_curves(rows, probe=probe, probe_name=f"linear probe, stage {cfg.stage} (frozen)",
+                           title=f"{cfg.source} -> {cfg.target}, {cfg.images_per_class} images per class: "
+                                 "training loss and test accuracy per strategy")
+
+
+def stages_figure(per_stage: Sequence[float], scratch: float | None, cfg: TransferConfig) -> go.Figure:
+    return stage_probes(per_stage, chosen=cfg.stage, scratch=scratch,
+                        title=f"Linear probe from each stage of the frozen {cfg.source} "
+                              f"({cfg.images_per_class} per class)")
+
+
+def params_figure(strategy_rows: Sequence[dict], cfg: TransferConfig) -> go.Figure:
+    """The chosen strategies at the run's own rate (the forgetting run at the large rate left out)."""
+    chosen = [r for r in strategy_rows if r["strategy"] in cfg.strategies and r["lr"] in (cfg.lr, None)]
+    return params_vs_accuracy(chosen, title="Accuracy against trainable parameters (LoRA vs full fine-tuning)")
+
+
+def forgetting_figure(rows: Sequence[dict], cfg: TransferConfig) -> go.Figure:
+    return forgetting(rows, title=f"Forgetting: {cfg.source}'s own task before and after fine-tuning on {cfg.target}")
+
+
+def sizes_figure(rows: Sequence[Scores], cfg: TransferConfig) -> go.Figure:
+    return size_sweep([r.as_dict() for r in rows], strategies=SIZE_STRATEGIES, target=cfg.target_accuracy,
+                      title=f"{cfg.source} -> {cfg.target}: accuracy and convergence against the target-set size")
+
+
+def rule_figure(cells: Sequence[RuleCell], cfg: TransferConfig) -> go.Figure:
+    return rule_of_thumb([c.as_dict() for c in cells], strategies=SIZE_STRATEGIES,
+                         title=f"The rule of thumb on {cfg.target}: best strategy per cell")
+
+
+def selection_figure(result: Selection, cfg: TransferConfig) -> go.Figure:
+    return selection_scatter(result.rows, rho=result.spearman,
+                             title=f"Which source for {cfg.target}? ({cfg.images_per_class} per class)")
+
+
+def sizes_table(rows: Sequence[Scores]) -> pd.DataFrame:
+    return pd.DataFrame([{"per_class": r.per_class, **{f"acc_{s}": r.accuracy[s] for s in SIZE_STRATEGIES},
+                          **{f"steps_{s}": r.steps_to[s] for s in ("finetune", "scratch")}} for r in rows])
+
+
+def rule_table(cells: Sequence[RuleCell]) -> pd.DataFrame:
+    """The lecture's 2x2 layout: rows similar/dissimilar, columns small/large target."""
+    out = []
+    for kind in ("similar", "dissimilar"):
+        row = {"source": kind}
+        for c in (c for c in cells if c.similarity == kind):
+            acc = ", ".join(f"{s} {c.row.accuracy[s]:.0%}" for s in SIZE_STRATEGIES)
+            row[f"{c.size} ({c.row.per_class}/class)"] = f"best: {c.best} ({acc}); lecture: {c.lecture}"
+            row["source model"] = c.source
+        out.append(row)
+    return pd.DataFrame(out)

@@ -1,0 +1,165 @@
+"""The transfer lesson's settings, their bounds and what a run of them costs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from cnnbp.data import dataset_shape
+from cnnbp.lessons.base import LessonConfig, choice, gflop_seconds
+from cnnbp.lessons.transfer import backbones
+from cnnbp.lessons.transfer.lora import max_rank
+from cnnbp.lessons.transfer.models import DEPTH, WIDTH, build_cnn
+from cnnbp.lessons.transfer.sources import SOURCES, Source, read_card, source_problem
+from cnnbp.lessons.transfer.strategies import EVALS, SGD_STRATEGIES, STRATEGIES, Run
+from cnnbp.lessons.transfer.tasks import SHAPES_TARGET_POOL, SHAPES_TEST
+from cnnbp.nn import small_cnn_macs
+
+PartName = Literal["compare", "forgetting", "sizes", "rule", "selection"]
+PART_NAMES: tuple[str, ...] = ("compare", "forgetting", "sizes", "rule", "selection")
+Strategy = Literal["linear_probe", "freeze", "finetune", "discriminative", "lora", "scratch"]
+Target = Literal["digits_5to9", "shapes_inverted"]
+SOURCE_CHOICES = {**SOURCES, backbones.NAME: None}
+# Images per class each target has (tested against the data): the slider's upper end per target.
+AVAILABLE = {"digits_5to9": 139, "shapes_inverted": SHAPES_TARGET_POOL}
+# The rule-of-thumb table: per target, a source of the same domain and one of another domain.
+SIMILAR = {"digits_5to9": "digits_0to4", "shapes_inverted": "shapes_flat"}
+DISSIMILAR = {"digits_5to9": "shapes_flat", "shapes_inverted": "digits_0to4"}
+# Measured: ~2 ms a training step of our tiny nets on one thread whatever the input (Python, autograd,
+# the optimiser); the arithmetic comes on top (3.9 ms at 1x8x8, 8.2 ms at 3x16x16, batch 32).
+STEP_OVERHEAD_S = 0.002
+RESNET_STEP_FLOPS_PER_IMAGE = 0.22e9  # ResNet-18 at 32x32, forward + backward
+
+
+class TransferConfig(LessonConfig):
+    parts: list[PartName] = Field(list(PART_NAMES), min_length=1, description="which experiments to run")
+    target: Target = Field("digits_5to9", description="the target task (digits 5-9: new labels, same domain "
+                                                      "as the digits sources; shapes: the shapes sources' domain)")
+    source: choice(SOURCE_CHOICES, "source") = Field(
+        "digits_0to4", description="the pretrained source (assets/sources; self-supervised: digits_rotation; "
+                                   "resnet18_imagenet only where its weights are cached)")
+    strategies: list[Strategy] = Field(list(STRATEGIES), min_length=1, description="strategies to compare")
+    images_per_class: int = Field(10, ge=1, le=1000, description="target training images per class "
+                                  "(small data: 10; digits 5-9 have 139 per class)")
+    stage: int = Field(DEPTH, ge=1, le=8, description="stage whose frozen embedding the linear probe reads "
+                       "(the top: the penultimate layer)")
+    freeze_stages: int = Field(2, ge=0, le=8, description="bottom stages frozen by 'freeze' (the source has 4)")
+    lr: float = Field(0.05, gt=0.0, le=1.0, description="SGD learning rate (momentum 0.9) of every strategy; the "
+                      "shapes sources (trained with Adam) collapse at 0.05: fine-tune them at about 0.005")
+    lr_ratio: float = Field(0.1, gt=0.0, le=1.0, description="discriminative: lowest / highest layer learning rate")
+    forget_lr: float = Field(0.5, gt=0.0, le=5.0, description="the too-large fine-tuning rate (forgetting)")
+    lora_rank: int = Field(2, ge=1, le=64, description="LoRA rank (at most 9 for a 1-channel source's first conv)")
+    steps: int = Field(150, ge=10, le=2000, description="SGD steps of every run (the same for every set size)")
+    batch_size: int = Field(32, ge=4, le=256, description="minibatch size")
+    target_accuracy: float = Field(0.8, gt=0.0, le=1.0, description="accuracy for 'steps to reach'")
+    sizes: list[Annotated[int, Field(ge=1, le=1000)]] = Field([3, 10, 30, 100], min_length=2, max_length=6,
+                             description="images per class swept by the 'sizes' part, e.g. 3,10,30,100")
+
+    @field_validator("sizes", mode="before")
+    @classmethod
+    def _sizes_as_text(cls, value: Any) -> Any:
+        """Accept the UI text box's "[3, 10, 30, 100]" as well as the CLI's "3,10,30,100"."""
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list):
+            return [v.strip().strip("[]").strip() if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> "TransferConfig":
+        resnet = self.source == backbones.NAME
+        problem = backbones.unavailable_reason() if resnet else source_problem(self.source)
+        if problem:
+            raise ValueError(problem)
+        if "rule" in self.parts:  # the rule-of-thumb table loads two other sources, whatever was chosen
+            for name in dict.fromkeys((SIMILAR[self.target], DISSIMILAR[self.target])):
+                problem = source_problem(name)
+                if problem:
+                    raise ValueError(f"the rule part needs {name}: {problem}")
+        if "selection" in self.parts and sum(not source_problem(n) for n in SOURCES) < 2:
+            raise ValueError("the selection part ranks the shipped sources and needs at least 2 that load; "
+                             "rebuild the others with: python -m cnnbp pretrain NAME")
+        if resnet and "forgetting" in self.parts:
+            raise ValueError("forgetting needs the source's own test set; ImageNet is not here: "
+                             "leave 'forgetting' out of parts for resnet18_imagenet")
+        channels = 3 if resnet else read_card(self.source)["input"]["channels"]
+        stages = 5 if resnet else DEPTH  # ResNet: stem + 4 layers; every shipped source: DEPTH conv blocks
+        if self.freeze_stages > stages:
+            raise ValueError(f"freeze_stages ({self.freeze_stages}) is more than the source's {stages} stages; "
+                             f"choose 0-{stages}")
+        if self.stage > stages:
+            raise ValueError(f"stage ({self.stage}) is more than the source's {stages} stages; choose 1-{stages}")
+        if resnet and "rule" in self.parts and max(self.stage, self.freeze_stages) > DEPTH:
+            raise ValueError(f"the rule part runs stage {self.stage} and freeze_stages {self.freeze_stages} on the "
+                             f"shipped sources too, which have {DEPTH} stages: choose at most {DEPTH} for both "
+                             "or leave 'rule' out of parts")
+        if "lora" in self.strategies and "compare" in self.parts:
+            limit = 64 if resnet else lora_rank_limit(channels)  # ResNet-18: 64 channels in its stem and 1x1 convs
+            if self.lora_rank > limit:
+                raise ValueError(f"lora_rank ({self.lora_rank}) is larger than the smallest wrapped layer allows "
+                                 f"({limit}: min(outputs, inputs) of the {self.source} conv with the fewest)")
+        have = AVAILABLE[self.target]
+        for name, n in [("images_per_class", self.images_per_class), *[("sizes", s) for s in self.sizes]]:
+            if n > have:
+                raise ValueError(f"{name}: {n} images per class, but {self.target} has {have} per class")
+        if "forgetting" in self.parts and self.forget_lr <= self.lr:
+            raise ValueError(f"forget_lr ({self.forget_lr:g}) must be larger than lr ({self.lr:g}) to compare "
+                             "forgetting at a small and a large fine-tuning rate")
+        if len(set(self.sizes)) != len(self.sizes):
+            raise ValueError(f"sizes: duplicates in {self.sizes}")
+        return self
+
+    def compare_runs(self) -> list[Run]:
+        """The SGD runs of the compare part: the chosen strategies, and the two fine-tunings forgetting needs."""
+        runs = []
+        if "compare" in self.parts:
+            runs += [Run(s, self.lr) for s in self.strategies if s in SGD_STRATEGIES]
+        if "forgetting" in self.parts:
+            if not any(r.strategy == "finetune" for r in runs):
+                runs.append(Run("finetune", self.lr))
+            runs.append(Run("finetune", self.forget_lr, f"finetune, lr {self.forget_lr:g}"))
+        return runs
+
+    def train_kwargs(self, source: Source, num_classes: int) -> dict:
+        """The settings every ``train_runs`` call of this run passes on."""
+        return dict(source=source, num_classes=num_classes, steps=self.steps, batch_size=self.batch_size,
+                    seed=self.seed, freeze_stages=self.freeze_stages, lora_rank=self.lora_rank,
+                    lr_ratio=self.lr_ratio)
+
+    def cost_seconds(self) -> float:
+        digits = self.target == "digits_5to9"
+        native = (1, 8) if digits else (3, 16)
+        step_nat = _step_seconds(*native, self.batch_size)
+        if self.source == backbones.NAME:
+            step_src = gflop_seconds(RESNET_STEP_FLOPS_PER_IMAGE * self.batch_size)
+        else:
+            card_input = read_card(self.source)["input"]
+            step_src = _step_seconds(card_input["channels"], card_input["size"], self.batch_size)
+        per_run = lambda r: self.steps * (step_nat if r == "scratch" else step_src)  # noqa: E731
+        test_images = dataset_shape("digits").n_test // 2 if digits else SHAPES_TEST  # digits 5-9: half the test split
+        eval_s = (EVALS + 1) * test_images * step_src / self.batch_size / 3  # a forward is a third of a step
+        cost = sum(per_run(r.strategy) + eval_s for r in self.compare_runs())
+        if "compare" in self.parts:
+            cost += 1.0  # four linear probes
+        if "sizes" in self.parts:
+            cost += len(self.sizes) * (sum(per_run(s) + eval_s for s in ("freeze", "finetune", "scratch")) + 0.5)
+        if "rule" in self.parts:  # the other source's small and large cells, at 3x16x16 at worst
+            other = _step_seconds(3, 16, self.batch_size) * self.steps
+            cost += 2 * (2 * other + per_run("scratch") + 3 * eval_s + 0.5)
+        if "selection" in self.parts:
+            cost += 0.6 * len(SOURCES)
+        return cost
+
+
+def _step_seconds(channels: int, size: int, batch: int) -> float:
+    """One SGD step of our 4-block net (5 classes) on one thread: the overhead plus forward and
+    backward (3x a forward's multiply-adds, 2 FLOPs each)."""
+    macs = small_cnn_macs(in_channels=channels, image_size=size, depth=DEPTH, width=WIDTH, num_classes=5)
+    return STEP_OVERHEAD_S + gflop_seconds(6 * macs * batch)
+
+
+def lora_rank_limit(channels: int) -> int:
+    """The largest LoRA rank every conv of a ``channels``-input source can take."""
+    net = build_cnn(channels=channels, num_classes=2, size=8, seed=0)
+    return min(max_rank(m) for m in net.modules() if isinstance(m, type(net.blocks[0].conv)))

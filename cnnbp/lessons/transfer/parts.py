@@ -1,0 +1,172 @@
+"""The transfer lesson's parts, in run order: the source and the target set; the strategies side by
+side (and the two fine-tunings forgetting needs, in the same lockstep); forgetting; the target-set
+size sweep; the rule-of-thumb table; source selection."""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import pandas as pd
+import torch
+
+from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.transfer import backbones, figures
+from cnnbp.lessons.transfer.comparison import Comparison, Scores, forgetting_rows
+from cnnbp.lessons.transfer.comparison import forgetting as measure_forgetting
+from cnnbp.lessons.transfer.config import DISSIMILAR, SIMILAR, TransferConfig
+from cnnbp.lessons.transfer.models import embed
+from cnnbp.lessons.transfer.selection import rank_sources
+from cnnbp.lessons.transfer.sources import Source, load_source
+from cnnbp.lessons.transfer.strategies import make_split, stage_probes, train_runs
+from cnnbp.lessons.transfer.sweep import RuleCell, size_scores
+from cnnbp.lessons.transfer.tasks import get_source_task, get_target, subsample
+from cnnbp.lessons.transfer.verdicts import (
+    compare_verdicts,
+    forgetting_verdict,
+    rule_verdicts,
+    selection_verdict,
+    size_verdicts,
+)
+
+
+def source(state: RunState) -> Iterator[Update]:
+    """Load the source (hash-checked) and draw the run's target images."""
+    cfg: TransferConfig = state.cfg
+    state.source = backbones.load_resnet18() if cfg.source == backbones.NAME else load_source(cfg.source)
+    state.task = get_target(cfg.target)
+    state.x, state.y = subsample(state.task, cfg.images_per_class, seed=cfg.seed)
+    card = state.source.card
+    yield Update(1.0, f"{cfg.source} loaded", numbers={
+        "source": {k: card[k] for k in ("name", "task", "accuracy", "parameters", "sha256")},
+        "target": {"name": cfg.target, "per_class": cfg.images_per_class, "train_images": len(state.y),
+                   "test_images": len(state.task.y_test)}})
+
+
+def compare(state: RunState) -> Iterator[Update]:
+    """The linear probe from every stage, then every SGD run in lockstep, curves streaming."""
+    cfg: TransferConfig = state.cfg
+    src, task = state.source, state.task
+    split = make_split(task, state.x, state.y, src)
+    result = Comparison(histories=[])
+    probe_numbers = {}
+    if "compare" in cfg.parts and "linear_probe" in cfg.strategies:
+        result.per_stage = stage_probes(src.model, split)
+        result.probe = result.per_stage[cfg.stage - 1]
+        probe_numbers = {"linear_probe": {"stage": cfg.stage, "accuracy": result.probe,
+                                          "per_stage": result.per_stage}}
+    runs = cfg.compare_runs()
+    source_test = None
+    if "forgetting" in cfg.parts:  # the validator refused it for the ResNet (no ImageNet here)
+        src_task = get_source_task(src.name)
+        source_test = (src_task.x_test, src_task.y_test)
+    training = train_runs(runs, split, control=state.control, source_test=source_test,
+                          **cfg.train_kwargs(src, task.num_classes)) if runs else ()
+    for progress, histories in training:
+        result.histories = histories
+        rows = [h.as_dict() for h in histories]
+        yield Update(0.95 * progress, f"training {len(runs)} runs: {progress:.0%}",
+                     figures={"curves": figures.curves_figure(rows, result.probe, cfg)},
+                     numbers={**probe_numbers, "runs": rows})
+    if state.control.stop_reason():
+        return
+    state.comparison = result
+    scratch = result.run("scratch")
+    out = {}
+    if result.per_stage:
+        out["stages"] = figures.stages_figure(result.per_stage, scratch.final_accuracy if scratch else None, cfg)
+    table = result.strategy_rows(target_accuracy=cfg.target_accuracy, probe_params=_probe_params(cfg, src),
+                                 source_params=sum(p.numel() for p in src.model.parameters()))
+    verdicts = []
+    if "compare" in cfg.parts:
+        out["params"] = figures.params_figure(table, cfg)
+        scores = result.scores(per_class=cfg.images_per_class, train_images=len(state.y),
+                               target_accuracy=cfg.target_accuracy)
+        verdicts = compare_verdicts(cfg, result, scores)
+    yield Update(1.0, f"{len(runs)} runs trained", figures=out, tables={"strategies": pd.DataFrame(table)},
+                 numbers={**probe_numbers, "runs": [h.as_dict() for h in result.histories], "strategies": table},
+                 verdicts=verdicts)
+
+
+def _probe_params(cfg: TransferConfig, source: Source) -> int:
+    """Weights of the logistic regression on the stage-``cfg.stage`` embedding (one row per class)."""
+    width = embed(source.model, torch.zeros(1, source.channels, source.size, source.size), stage=cfg.stage).shape[1]
+    return (width + 1) * get_target(cfg.target).num_classes
+
+
+def forgetting(state: RunState) -> Iterator[Update]:
+    """The source task before and after the compare part's two fine-tunings."""
+    cfg: TransferConfig = state.cfg
+    rows = forgetting_rows(state.comparison.histories)
+    result = measure_forgetting(rows, lr=cfg.lr, forget_lr=cfg.forget_lr, chance=1 / state.task.num_classes)
+    yield Update(1.0, "forgetting measured", figures={"forgetting": figures.forgetting_figure(rows, cfg)},
+                 numbers={"forgetting": rows}, verdicts=[forgetting_verdict(cfg, result)])
+
+
+def sizes(state: RunState) -> Iterator[Update]:
+    """The sweep over target-set sizes, one row at a time."""
+    cfg: TransferConfig = state.cfg
+    rows: list[Scores] = []
+    ordered = sorted(cfg.sizes)
+    for i, n in enumerate(ordered):
+        row = size_scores(cfg, state.source, state.task, n, state.control)
+        if row is None:
+            return
+        rows.append(row)
+        last = i == len(ordered) - 1
+        yield Update((i + 1) / len(ordered), f"target-set size {n} per class done",
+                     figures={"sizes": figures.sizes_figure(rows, cfg)},
+                     tables={"sizes": figures.sizes_table(rows)} if last else {},
+                     numbers={"sizes": [r.as_dict() for r in rows]},
+                     verdicts=size_verdicts(cfg, rows) if last else [])
+    state.size_rows = rows
+
+
+def rule(state: RunState) -> Iterator[Update]:
+    """The lecture's 2x2 table measured: {similar, dissimilar source} x {smallest, largest size}."""
+    cfg: TransferConfig = state.cfg
+    small, large = min(cfg.sizes), max(cfg.sizes)
+    sweep = {r.per_class: r for r in getattr(state, "size_rows", [])}  # the chosen source's rows, if swept
+    cells: list[RuleCell] = []
+    for kind, name in (("similar", SIMILAR[cfg.target]), ("dissimilar", DISSIMILAR[cfg.target])):
+        src = state.source if name == cfg.source else load_source(name)
+        for size_kind, n in (("small", small), ("large", large)):
+            scratch = sweep.get(n) or next((c.row for c in cells if c.row.per_class == n), None)
+            row = (sweep.get(n) if name == cfg.source else None) or size_scores(cfg, src, state.task, n, state.control,
+                                                                              scratch_from=scratch)
+            if row is None:
+                return
+            cells.append(RuleCell(kind, name, size_kind, row))
+            yield Update(len(cells) / 4, f"rule of thumb: {kind} source, {size_kind} target done")
+    yield Update(1.0, "rule-of-thumb table measured", figures={"rule": figures.rule_figure(cells, cfg)},
+                 tables={"rule": figures.rule_table(cells)}, numbers={"rule": [c.as_dict() for c in cells]},
+                 verdicts=rule_verdicts(cfg, cells))
+
+
+def selection(state: RunState) -> Iterator[Update]:
+    """002's recipe: every shipped source's mean-feature similarity against the accuracy it gives."""
+    cfg: TransferConfig = state.cfg
+    result = rank_sources(state.x, state.y, state.task)
+    yield Update(1.0, "sources ranked by feature similarity",
+                 figures={"selection": figures.selection_figure(result, cfg)},
+                 tables={"selection": pd.DataFrame(result.rows)},
+                 numbers={"selection": {"rows": result.rows, "spearman": result.spearman}},
+                 verdicts=[selection_verdict(cfg, result)])
+
+
+def _trains_strategies(cfg: TransferConfig) -> bool:
+    return "compare" in cfg.parts or "forgetting" in cfg.parts
+
+
+PARTS = (
+    Part("source", 0.02, source, when=lambda cfg: True),
+    Part("compare", 0.4, compare, when=_trains_strategies),
+    Part("forgetting", 0.01, forgetting),
+    Part("sizes", 0.3, sizes),
+    Part("rule", 0.2, rule),
+    Part("selection", 0.1, selection),
+)
+
+
+def start_message(cfg: TransferConfig, parts: list[Part]) -> str:
+    return f"starting: source {cfg.source} -> target {cfg.target}, {len(cfg.parts)} parts"
+
