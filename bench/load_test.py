@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from gradio_client import Client  # noqa: E402
 
 from cnnbp.lessons.base import validate_config  # noqa: E402
-from cnnbp.lessons.init.lesson import InitConfig  # noqa: E402
+from cnnbp.lessons.init.config import InitConfig  # noqa: E402
 from cnnbp.ui.widgets import field_order  # noqa: E402
 
 CLIENT_TIMEOUT_S = 600

@@ -50,7 +50,7 @@ def click_to_first_frame(port: int) -> float:
     from gradio_client import Client
 
     from cnnbp.lessons.base import validate_config
-    from cnnbp.lessons.init.lesson import InitConfig
+    from cnnbp.lessons.init.config import InitConfig
     from cnnbp.ui.widgets import field_order
 
     cfg = validate_config(InitConfig, {"seed": 31337}).model_dump()

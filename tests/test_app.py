@@ -6,7 +6,7 @@ import pytest
 
 from cnnbp.lessons import run_lesson
 from cnnbp.lessons.base import merge_frames
-from cnnbp.lessons.init.lesson import InitConfig
+from cnnbp.lessons.init.config import InitConfig
 from cnnbp.ui.widgets import field_order
 
 QUICK = {"parts": ["classic", "cnn"], "activations": ["tanh", "relu"], "inits": ["xavier", "kaiming"],

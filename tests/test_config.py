@@ -6,7 +6,7 @@ import pytest
 
 from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.base import ConfigError, validate_config
-from cnnbp.lessons.init.lesson import InitConfig
+from cnnbp.lessons.init.config import InitConfig
 
 
 def test_defaults_are_the_lecture_setting():

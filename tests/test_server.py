@@ -92,7 +92,7 @@ def test_file_route_serves_nothing_of_ours(server_url, path):
 
 
 def test_out_of_gpu_memory_is_reported_and_the_app_keeps_serving(client, monkeypatch):
-    import cnnbp.lessons.init.lesson as init_lesson
+    import cnnbp.lessons.init.parts as init_lesson
 
     def oom(**kwargs):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)")

@@ -1,7 +1,8 @@
 """Weight initialisation (lecture 003): registers the lesson "init" and its claims."""
 
 from cnnbp.lessons.base import Lesson, register
-from cnnbp.lessons.init.lesson import InitConfig, run
+from cnnbp.lessons.init.config import InitConfig
+from cnnbp.lessons.init.parts import PARTS, start_message
 
 LESSON = register(Lesson(
     name="init",
@@ -9,7 +10,8 @@ LESSON = register(Lesson(
     summary="Per-layer activation and gradient statistics for std 0.01 / 0.05 / Xavier / Kaiming and "
             "more: the lecture's 6 x 4096 MLP, a small CNN trained live, and constant init's symmetry.",
     config=InitConfig,
-    legacy_run=run,
+    parts=PARTS,
+    start=start_message,
     figures=(
         ("classic_histograms", "Rows of histograms: activations per layer, one row per init"),
         ("classic_profiles", "Mean, std and weight gradient per layer"),

@@ -27,10 +27,19 @@ from cnnbp.probes import LayerStats, summarize
 # Output ranges of the bounded activations: their histograms use the full range, as the
 # lecture's plots do, so "collapsed to 0" and "saturated at +-1" read at a glance.
 BOUNDED_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
+BOUNDED = tuple(BOUNDED_RANGE)  # activations that saturate on both sides
+# Losing or gaining more than 20% of the activation std per layer compounds to 3x over six
+# layers: the scale is not kept. Fixed before any run, never tuned to a result.
+COLLAPSE_FACTOR = 0.8
+EXPLODE_FACTOR = 1.25
+VANISHING_LOCAL_GRAD = 0.5  # mean |f'(z)| below half its peak: the gradient halves per layer
 
 
 @dataclass
 class ClassicResult:
+    """One (activation, init) of the classic experiment, with the lecture's readings of it:
+    the verdicts, the claims and the figures all read these properties."""
+
     activation: str
     init: str
     layers: list[LayerStats]  # one per hidden layer; grad_norm = ||dL/dh|| there
@@ -38,6 +47,45 @@ class ClassicResult:
 
     def stds(self) -> list[float]:
         return [s.std for s in self.layers]
+
+    @property
+    def per_layer_factor(self) -> float:
+        """Geometric-mean change of the activation std from one layer to the next."""
+        stds = self.stds()
+        first, last = stds[0], stds[-1]
+        if first <= 0 or last <= 0:
+            return 0.0
+        return (last / first) ** (1 / max(1, len(stds) - 1))
+
+    @property
+    def collapses(self) -> bool:
+        return self.per_layer_factor < COLLAPSE_FACTOR
+
+    @property
+    def keeps_scale(self) -> bool:
+        return COLLAPSE_FACTOR <= self.per_layer_factor <= EXPLODE_FACTOR
+
+    @property
+    def saturated_layers(self) -> int:
+        """Layers whose mean local gradient is below half its peak."""
+        return sum(layer.mean_local_grad < VANISHING_LOCAL_GRAD for layer in self.layers)
+
+    @property
+    def gradients_vanish_everywhere(self) -> bool:
+        """Every layer's mean local gradient is below half its peak."""
+        return self.saturated_layers == len(self.layers)
+
+    @property
+    def behaviour(self) -> str:
+        """collapse / explode / saturate / keep their scale, by the fixed thresholds above.
+        Saturation needs a bounded activation and most layers below the local-gradient line."""
+        if self.activation in BOUNDED and self.saturated_layers > len(self.layers) / 2:
+            return "saturate"
+        if self.collapses:
+            return "collapse towards zero"
+        if self.per_layer_factor > EXPLODE_FACTOR:
+            return "explode"
+        return "keep their scale"
 
 
 class UnitDraws:

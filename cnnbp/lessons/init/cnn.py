@@ -16,27 +16,24 @@ from cnnbp.device import derive_seed, make_generator, pick_device
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.probes import ActivationProbe
 from cnnbp.train import RunControl, Trainer, lockstep
+from cnnbp.train.history import History
 
 PROBE_BATCH = 256  # test images the per-layer statistics are measured on
 EVALS_PER_EPOCH = 2
 
 
-@dataclass
-class VariantHistory:
+@dataclass(kw_only=True)
+class VariantHistory(History):
     """Everything measured on one variant, as plain numbers (JSON-able)."""
 
     init: str
     activation: str
-    steps: list[int] = field(default_factory=list)  # every training step
-    loss: list[float] = field(default_factory=list)  # its batch loss
-    eval_steps: list[int] = field(default_factory=list)  # step 0 (the init itself) and later
-    test_loss: list[float] = field(default_factory=list)
+    test_loss: list[float] = field(default_factory=list)  # at eval_steps: step 0 (the init itself) and later
     test_accuracy: list[float] = field(default_factory=list)
     layer_names: list[str] = field(default_factory=list)
     layer_std: list[list[float]] = field(default_factory=list)  # [eval][layer]
     layer_dead: list[list[float]] = field(default_factory=list)  # share of units dead/saturated
     layer_saturated: list[list[float]] = field(default_factory=list)  # share of outputs
-    diverged_at: int | None = None
 
     @property
     def name(self) -> str:

@@ -11,6 +11,7 @@ from torch import nn
 
 from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator
+from cnnbp.lessons.init.classic import BOUNDED
 from cnnbp.lessons.init.cnn import initialised_cnn
 from cnnbp.train import RunControl, Trainer
 
@@ -34,6 +35,29 @@ class SymmetryResult:
     before: list[LayerSymmetry] = field(default_factory=list)
     after: list[LayerSymmetry] = field(default_factory=list)
     test_accuracy: float = 0.0
+
+    @property
+    def symmetric(self) -> bool:
+        """Every hidden layer is still one neuron copied."""
+        return all(s.distinct_units == 1 for s in self.after)
+
+    @property
+    def broken_in_every_layer(self) -> bool:
+        return all(s.distinct_units > 1 for s in self.after)
+
+
+@dataclass
+class SymmetryContrast:
+    """Constant init against the scheme made for the activation, trained alike."""
+
+    activation: str
+    constant: SymmetryResult
+    other: SymmetryResult
+
+    @property
+    def holds(self) -> bool:
+        """The lecture's claim: constant init stays symmetric where a random init does not."""
+        return self.constant.symmetric and self.other.broken_in_every_layer
 
 
 def layer_symmetry(model: nn.Module) -> list[LayerSymmetry]:
@@ -69,3 +93,14 @@ def symmetry_experiment(data: ImageDataset, *, init: str, activation: str, depth
     result.after = layer_symmetry(trainer.model)
     result.test_accuracy = trainer.evaluate()[1]
     return result
+
+
+def symmetry_contrast(data: ImageDataset, *, activation: str, depth: int, width: int, steps: int,
+                      batch_size: int, lr: float, seed: int, control: RunControl) -> SymmetryContrast:
+    """Constant init and the scheme made for ``activation`` (Xavier for a bounded one, else
+    Kaiming), each trained ``steps`` steps on the same batches."""
+    contrast = "xavier" if activation in BOUNDED else "kaiming"
+    constant, other = (symmetry_experiment(data, init=init, activation=activation, depth=depth, width=width,
+                                           steps=steps, batch_size=batch_size, lr=lr, seed=seed, control=control)
+                       for init in ("constant", contrast))
+    return SymmetryContrast(activation, constant, other)

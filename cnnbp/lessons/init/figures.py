@@ -1,0 +1,90 @@
+"""The init lesson's figures and tables: measured results -> plotly figures (the shared chart
+types of cnnbp.plots) and pandas tables. Nothing here measures anything."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from cnnbp import plots
+from cnnbp.lessons.init.classic import ClassicResult
+from cnnbp.lessons.init.cnn import VariantHistory
+from cnnbp.lessons.init.config import InitConfig
+from cnnbp.lessons.init.symmetry import SymmetryContrast
+
+# ---- the classic MLP ---------------------------------------------------------------------
+
+
+def classic_figures(results: list[ClassicResult], cfg: InitConfig) -> dict:
+    rows = [dict(group=r.activation, row=r.init, layer=i, counts=l.hist_counts, edges=l.hist_edges,
+                 mean=l.mean, std=l.std) for r in results for i, l in enumerate(r.layers)]
+    hist = plots.layer_histograms(rows, row_labels=list(cfg.inits),
+                                  layer_labels=[f"layer {i + 1}" for i in range(cfg.depth)],
+                                  groups=list(cfg.activations),
+                                  title=f"Activations per layer, {cfg.depth} x {cfg.width} MLP, batch {cfg.batch_size}")
+    series = [dict(name=f"{r.init} / {r.activation}", color_key=r.init, dash_key=r.activation,
+                   std=r.stds(), mean=[l.mean for l in r.layers], grad_w=r.weight_grad_norm,
+                   grad_h=[l.grad_norm for l in r.layers]) for r in results]
+    profiles = plots.per_layer_profiles(
+        series, panels=[("mean", "activation mean", False), ("std", "activation std", True),
+                        ("grad_w", "||dL/dW|| after one backward", True)],
+        title="Mean and std of the activations, and the weight gradient, per layer")
+    return {"classic_histograms": hist, "classic_profiles": profiles}
+
+
+def classic_table(results: list[ClassicResult]) -> pd.DataFrame:
+    rows = [{"activation": r.activation, "init": r.init, "layer": i + 1, "mean": l.mean, "std": l.std,
+             "saturated": l.frac_saturated, "mean_local_grad": l.mean_local_grad,
+             "grad_h_norm": l.grad_norm, "grad_w_norm": r.weight_grad_norm[i]}
+            for r in results for i, l in enumerate(r.layers)]
+    return pd.DataFrame(rows)
+
+
+# ---- the CNN -------------------------------------------------------------------------------
+
+def cnn_figures(histories: list[VariantHistory], cfg: InitConfig) -> dict:
+    curves = plots.training_curves(
+        [dict(name=h.name, color_key=h.init, dash_key=h.activation, steps=h.steps, loss=h.loss,
+              eval_steps=h.eval_steps, test_accuracy=h.test_accuracy) for h in histories],
+        title=f"Small CNN on {cfg.dataset}: init x activation")
+    panels = [dict(title=h.name, lines=[dict(name=layer, x=h.eval_steps, y=[s[i] for s in h.layer_std])
+                                        for i, layer in enumerate(h.layer_names)]) for h in histories]
+    layer_std = plots.small_multiples(panels, n_cols=len(cfg.inits), title="Activation std per layer during training",
+                                      x_title="step", y_title="std", log_y=True)
+    last = histories[0].layer_names
+    dead = plots.heatmap([h.layer_dead[-1] for h in histories], x_labels=last,
+                         y_labels=[h.name for h in histories],
+                         title="Dead ReLUs / saturated units per layer (share of units with local gradient "
+                               "< 10% of its peak on every probe image)", colorbar="share")
+    return {"cnn_curves": curves, "cnn_layer_std": layer_std, "cnn_dead": dead}
+
+
+def cnn_table(histories: list[VariantHistory]) -> pd.DataFrame:
+    rows = []
+    for h in histories:
+        row = {"init": h.init, "activation": h.activation, "steps": h.steps[-1] if h.steps else 0,
+               "final_test_accuracy": h.test_accuracy[-1], "final_test_loss": h.test_loss[-1],
+               "diverged_at": h.diverged_at}
+        for name, std, dead in zip(h.layer_names, h.layer_std[-1], h.layer_dead[-1]):
+            row[f"{name} std"] = std
+            row[f"{name} dead"] = dead
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# ---- symmetry ------------------------------------------------------------------------------
+
+def symmetry_figure(contrast: SymmetryContrast):
+    runs = (contrast.constant, contrast.other)
+    layers = [s.layer for s in contrast.constant.after]
+    return plots.grouped_bars(
+        [dict(name=f"{r.init} init", values=[s.distinct_units for s in r.after]) for r in runs],
+        categories=layers, reference=[s.units for s in contrast.constant.after], reference_name="units in the layer",
+        title=f"Distinct neurons per layer after {contrast.constant.steps} steps ({contrast.activation})",
+        y_title="distinct neurons")
+
+
+def symmetry_table(contrast: SymmetryContrast) -> pd.DataFrame:
+    return pd.DataFrame([{"init": r.init, "layer": a.layer, "units": a.units,
+                          "distinct_before": b.distinct_units, "distinct_after": a.distinct_units,
+                          "spread_after": a.spread, "steps": r.steps}
+                         for r in (contrast.constant, contrast.other) for b, a in zip(r.before, r.after)])
