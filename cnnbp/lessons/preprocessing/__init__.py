@@ -1,7 +1,8 @@
 """Data preprocessing (lecture 003): registers the lesson "preprocessing" and its claims."""
 
 from cnnbp.lessons.base import Lesson, register
-from cnnbp.lessons.preprocessing.lesson import PreprocessingConfig, run
+from cnnbp.lessons.preprocessing.config import PreprocessingConfig
+from cnnbp.lessons.preprocessing.parts import PARTS
 
 LESSON = register(Lesson(
     name="preprocessing",
@@ -10,7 +11,7 @@ LESSON = register(Lesson(
             "options for images (mean image, per-channel mean, per-channel mean and std) fitted on train and "
             "applied to test; raw vs normalised digits trained live, and the loss's sensitivity to the weights.",
     config=PreprocessingConfig,
-    legacy_run=run,
+    parts=PARTS,
     figures=(
         ("cloud", "A 2-D cloud: original, zero-centred, standardised, decorrelated, whitened"),
         ("pixel_pairs", "Two neighbouring pixels of the images, the same five steps (train and test)"),

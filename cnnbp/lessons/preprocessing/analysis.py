@@ -13,10 +13,17 @@ import torch
 
 from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed
-from cnnbp.lessons.preprocessing.transforms import (VECTOR_TRANSFORMS, channel_stats,
-                                                    fit_image_transform, fit_vector_transform, pixel_vectors)
+from cnnbp.lessons.preprocessing.transforms import (
+    VECTOR_TRANSFORMS,
+    channel_stats,
+    fit_image_transform,
+    fit_vector_transform,
+    pixel_vectors,
+)
 
 SECOND_STD = 1.0  # the cloud's second coordinate has unit std; ``scale`` sets the first's
+PAIR_POINTS = 300  # training and test points drawn per pixel-pair panel
+N_EXAMPLES = 4  # test images shown after each transform (their pixels go into numbers: ~0.3 MB each)
 
 
 def make_cloud(n: int, *, correlation: float, offset: float, scale: float, seed: int) -> np.ndarray:

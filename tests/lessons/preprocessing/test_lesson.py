@@ -1,5 +1,5 @@
-"""The preprocessing lesson end to end on quick settings: frames, figures that show the numbers,
-verdicts that quote them, determinism, stop, bad settings, and the claims."""
+"""The preprocessing lesson end to end on quick settings: figures that show the numbers, verdicts
+that quote them, determinism, a stop before the sensitivity, its own settings' messages, the claims."""
 
 import math
 
@@ -9,9 +9,10 @@ import pytest
 import cnnbp.lessons.preprocessing  # noqa: F401  (registers "preprocessing" and its claims)
 from cnnbp.claims import run_claim
 from cnnbp.lessons.base import ConfigError, get_lesson, merge_frames, run_lesson, validate_config
-from cnnbp.lessons.preprocessing.lesson import PreprocessingConfig, num
+from cnnbp.lessons.preprocessing.config import PreprocessingConfig
+from cnnbp.lessons.preprocessing.figures import display_uint8
 from cnnbp.lessons.preprocessing.transforms import IMAGE_LABELS, VECTOR_LABELS
-from cnnbp.plots.preprocessing import display_uint8
+from cnnbp.lessons.preprocessing.verdicts import num
 from cnnbp.train import RunControl
 from tests.lessons.quick import quick_frames
 
@@ -30,12 +31,6 @@ def final(frames):
 
 def test_the_stream_shows_training_as_it_happens(frames):
     assert any(f.message.startswith("training on raw") for f in frames)  # curves streamed while training
-
-
-def test_numbers_are_plain_json(final):
-    import json
-
-    json.dumps(final.numbers, allow_nan=False)
 
 
 def test_cloud_figure_shows_the_points_with_equal_axes(final):
@@ -155,7 +150,7 @@ def test_without_raw_and_standardised_the_training_verdict_is_an_observation():
     assert set(final.numbers["sensitivity"]["inputs"]) == {"mean_image", "channel_mean"}
 
 
-def test_stop_ends_the_run_between_steps():
+def test_a_stop_during_training_skips_the_sensitivity():
     control = RunControl()
     seen = []
     for frame in run_lesson("preprocessing", {**QUICK, "parts": ["training"], "epochs": 10}, control=control):
@@ -167,11 +162,6 @@ def test_stop_ends_the_run_between_steps():
     assert "sensitivity" not in seen[-1].numbers
 
 
-def test_wall_clock_budget_stops_the_run():
-    frames = list(run_lesson("preprocessing", QUICK, control=RunControl(budget_s=0.0)))
-    assert frames[-1].done and "wall-clock budget" in frames[-1].message
-
-
 def test_mlp_runs():
     final = merge_frames(run_lesson("preprocessing", {**QUICK, "parts": ["training"], "model": "mlp", "hidden": 16,
                                                       "runs": 1, "transforms": ["raw", "channel_std"]}))
@@ -180,25 +170,10 @@ def test_mlp_runs():
 
 # ---- settings ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("values, fragment", [
-    ({"correlation": 1.0}, "correlation: Input should be less than 1"),
-    ({"correlation": -1.5}, "correlation: Input should be greater than -1"),
-    ({"correlation": math.nan}, "correlation"),
-    ({"scale": 0}, "scale: Input should be greater than 0"),
-    ({"offset": 1e9}, "offset: Input should be less than or equal to 100"),
-    ({"input_scale": -1}, "input_scale"),
-    ({"input_offset": math.inf}, "input_offset"),
+@pytest.mark.parametrize("values, fragment", [  # beyond the protocol's bad values for every field
     ({"transforms": ["raw", "zca"]}, "unknown transform 'zca'; choose from raw, mean_image"),
     ({"transforms": []}, "transforms: List should have at least 1 item"),
     ({"transforms": ["raw", "raw"]}, "duplicates"),
-    ({"model": "resnet"}, "model"),
-    ({"dataset": "imagenet"}, "dataset"),
-    ({"parts": ["everything"]}, "parts"),
-    ({"cloud_points": 3}, "cloud_points"),
-    ({"runs": 0}, "runs"),
-    ({"perturbation": 0}, "perturbation"),
-    ({"lr": "fast"}, "lr: Input should be a valid number"),
-    ({"colour": "red"}, "colour: unknown setting"),
 ])
 def test_bad_values_get_one_clear_line(values, fragment):
     with pytest.raises(ConfigError) as err:

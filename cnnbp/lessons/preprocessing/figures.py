@@ -1,4 +1,5 @@
-"""Figures of the preprocessing lesson: pure functions, measured numbers -> plotly figures.
+"""Figures and tables of the preprocessing lesson: pure functions, measured results -> plotly
+figures and pandas tables. The chart types come first, then each part's figures and tables.
 
 Nothing here computes a statistic of the data; the one computation is the linear map of
 transformed images onto display colours (stated in the figure), which a test reproduces.
@@ -9,9 +10,15 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnbp.lessons.preprocessing.analysis import ImageAnalysis, Panel
+from cnnbp.lessons.preprocessing.config import PreprocessingConfig
+from cnnbp.lessons.preprocessing.sensitivity import SensitivityComparison
+from cnnbp.lessons.preprocessing.training import TARGET_ACCURACY, TrainingResult
+from cnnbp.lessons.preprocessing.transforms import IMAGE_LABELS, VECTOR_LABELS
 from cnnbp.plots.common import DASHES, apply_layout, color_for
 
 PAD = 0.08  # share of the data range added around a scatter panel
@@ -186,3 +193,110 @@ def sensitivity_curves(items: Sequence[dict], *, perturbation: float, title: str
     fig.update_yaxes(title_text="training loss", type="log", row=1, col=1)
     fig.update_yaxes(title_text="relative loss change", type="log", row=1, col=2)
     return apply_layout(fig, title, height=420)
+
+
+# ---- the point cloud --------------------------------------------------------------------------
+
+def _pc_axes(transform: str) -> bool:
+    """Decorrelated and whitened points are plotted on their principal components."""
+    return transform in ("decorrelated", "whitened")
+
+
+def cloud_figure(panels: list[Panel], cfg: PreprocessingConfig) -> go.Figure:
+    return scatter_panels(
+        [dict(title=VECTOR_LABELS[p.transform], train=p.train.tolist(),
+              x_title="PC 1" if _pc_axes(p.transform) else "x1",
+              y_title="PC 2" if _pc_axes(p.transform) else "x2") for p in panels],
+        title=f"{cfg.cloud_points} points, correlation {cfg.correlation:g}, centre ({cfg.offset:g}, {cfg.offset:g}), "
+              f"std ({cfg.scale:g}, 1)", x_title="x1", y_title="x2", train_name="points")
+
+
+def cloud_table(panels: list[Panel]) -> pd.DataFrame:
+    rows = []
+    for p in panels:
+        s = p.stats()
+        rows.append({"preprocessing": p.transform, "mean x": s["mean"][0], "mean y": s["mean"][1], "std x": s["std"][0],
+                     "std y": s["std"][1], "cov xy": s["cov"][0][1], "correlation": s["correlation"]})
+    return pd.DataFrame(rows)
+
+
+# ---- images ----------------------------------------------------------------------------------
+
+def _channel_names(n: int) -> list[str]:
+    return ["R", "G", "B"] if n == 3 else [f"channel {i}" for i in range(n)]
+
+
+def image_figures(a: ImageAnalysis, cfg: PreprocessingConfig) -> dict:
+    (ca, ra, xa), (cb, rb, xb) = a.pixels
+    pixel = lambda c, r, x: f"pixel (c{c}, {r}, {x})"  # noqa: E731
+    pairs = scatter_panels(
+        [dict(title=VECTOR_LABELS[p.transform], train=p.train.tolist(), test=p.test.tolist(),
+              x_title="PC 1" if _pc_axes(p.transform) else pixel(ca, ra, xa),
+              y_title="PC 2" if _pc_axes(p.transform) else pixel(cb, rb, xb))
+         for p in a.pair_panels],
+        title=f"Two neighbouring pixels of {a.dataset} (statistics fitted on train, applied to test)",
+        x_title=pixel(ca, ra, xa), y_title=pixel(cb, rb, xb))
+    cov = covariance_panels(
+        [dict(title=VECTOR_LABELS[t], matrix=m) for t, m in a.covariances.items()],
+        title=f"Covariance of training pixel vectors ({a.dataset} pooled to {a.grid}x{a.grid}, "
+              f"{len(a.covariances['original'])} dims)")
+    names = _channel_names(len(a.channel_mean))
+    lo, hi = cfg.input_offset, cfg.input_offset + cfg.input_scale
+    stats = image_statistics(
+        mean_image=a.mean_image, raw_range=(lo, hi), channels=names,
+        bars=[dict(name=IMAGE_LABELS[t], split=split, mean=st["mean"], std=st["std"])
+              for t, splits in a.after.items() for split, st in splits.items()],
+        title=f"Mean training image (raw range [{lo:g}, {hi:g}]) and per-channel statistics after each step")
+    examples = image_rows(
+        [dict(name=IMAGE_LABELS[t], images=imgs) for t, imgs in a.examples.items()],
+        col_titles=a.example_labels,
+        title="Test images after each step (each row mapped from its [min, max] to black..white)")
+    return {"pixel_pairs": pairs, "pixel_covariance": cov, "image_stats": stats, "image_examples": examples}
+
+
+def channel_table(a: ImageAnalysis) -> pd.DataFrame:
+    names = _channel_names(len(a.channel_mean))
+    rows = [{"preprocessing": "fitted on train", "split": "train", "channel": c, "mean": m, "std": s}
+            for c, m, s in zip(names, a.channel_mean, a.channel_std)]
+    rows += [{"preprocessing": t, "split": split, "channel": c, "mean": m, "std": s}
+             for t, splits in a.after.items() for split, st in splits.items()
+             for c, m, s in zip(names, st["mean"], st["std"])]
+    return pd.DataFrame(rows)
+
+
+# ---- training ---------------------------------------------------------------------------------
+
+def training_figure(result: TrainingResult, cfg: PreprocessingConfig) -> go.Figure:
+    return loss_and_accuracy(
+        [dict(name=f"{IMAGE_LABELS[h.transform]}, run {h.run + 1}", color_key=h.transform, dash_key=h.run,
+              eval_steps=h.eval_steps, train_loss=h.train_loss, test_accuracy=h.test_accuracy)
+         for h in result.histories],
+        title=f"{cfg.model} classifier on digits, raw = pixel x {cfg.input_scale:g} + {cfg.input_offset:g}; "
+              f"SGD lr {cfg.lr:g}, momentum 0.9", target_loss=result.target_loss)
+
+
+def training_table(result: TrainingResult) -> pd.DataFrame:
+    target = result.target_loss
+    return pd.DataFrame([{"preprocessing": h.transform, "run": h.run + 1,
+                          "steps to loss target": h.steps_to_loss(target),
+                          f"steps to {TARGET_ACCURACY:.0%} test accuracy": h.steps_to_accuracy(TARGET_ACCURACY),
+                          "final train loss": h.train_loss[-1], "final test accuracy": h.test_accuracy[-1],
+                          "diverged at": h.diverged_at} for h in result.histories])
+
+
+# ---- sensitivity -------------------------------------------------------------------------------
+
+def sensitivity_figure(sens: SensitivityComparison) -> go.Figure:
+    return sensitivity_curves(
+        [dict(name=IMAGE_LABELS[s.transform], slice_t=s.slice_t, slice_loss=s.slice_loss, sizes=s.sizes,
+              relative_change=s.relative_change) for s in sens.inputs],
+        perturbation=sens.perturbation,
+        title=f"The same classifier (trained on {IMAGE_LABELS[sens.reference]} inputs) written for each input: "
+              f"loss under random weight changes")
+
+
+def sensitivity_table(sens: SensitivityComparison) -> pd.DataFrame:
+    return pd.DataFrame([{"input": s.transform, "size": size, "mean relative loss change": m,
+                          "std over directions": sd, "loss": s.loss, "||W1||": s.first_layer_norm}
+                         for s in sens.inputs
+                         for size, m, sd in zip(s.sizes, s.relative_change, s.relative_change_std)])
