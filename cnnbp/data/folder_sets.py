@@ -1,7 +1,12 @@
-"""MNIST, Fashion-MNIST and CIFAR-10 read from a local folder (no network unless allowed).
+"""The full MNIST, Fashion-MNIST and CIFAR-10 read from a local folder (no network unless allowed).
+
+These are the registry's ``mnist_full``, ``fashion_mnist_full`` and ``cifar10``; the subsets
+that ship with the repository (``mnist``, ``fashion_mnist``) are in :mod:`cnnbp.data.shipped`.
 
 Root folder: the ``root`` option, else ``$CNNBP_DATA_DIR``, else ``./data``; both read at
-call time. With ``CNNBP_ALLOW_DOWNLOAD=1`` missing files are fetched by torchvision.
+call time. Where the root lacks the files, the Fashion-MNIST of the Debian package
+``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``) is read instead; with
+``CNNBP_ALLOW_DOWNLOAD=1`` missing files are fetched by torchvision.
 Expected layout (what torchvision's own downloads produce)::
 
     <root>/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]
@@ -57,13 +62,19 @@ class _Spec:
     folder: str  # sub-folder of the root that holds the files
     files: tuple[str, ...]  # needed files; an idx file may also be present as <name>.gz
     classes: tuple[str, ...]
-    torchvision_class: str  # used to download, and to read the uncompressed idx files
+    torchvision_class: str  # used to download
+    system_folders: tuple[Path, ...] = ()  # where a system package installs the same files
+    system_package: str = ""  # the Debian package that installs them
 
+
+# Debian's dataset-fashion-mnist installs the four original gzipped idx files here (dpkg -L).
+DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
 
 _SPECS = {
-    "mnist": _Spec("mnist", "MNIST/raw", sum(_IDX_FILES.values(), ()), MNIST_CLASSES, "MNIST"),
-    "fashion_mnist": _Spec("fashion_mnist", "FashionMNIST/raw", sum(_IDX_FILES.values(), ()),
-                           FASHION_CLASSES, "FashionMNIST"),
+    "mnist_full": _Spec("mnist_full", "MNIST/raw", sum(_IDX_FILES.values(), ()), MNIST_CLASSES, "MNIST"),
+    "fashion_mnist_full": _Spec("fashion_mnist_full", "FashionMNIST/raw", sum(_IDX_FILES.values(), ()),
+                                FASHION_CLASSES, "FashionMNIST", (DEBIAN_FASHION_MNIST,),
+                                "dataset-fashion-mnist"),
     "cifar10": _Spec("cifar10", "cifar-10-batches-py", CIFAR_FILES, (), "CIFAR10"),
 }
 
@@ -76,6 +87,11 @@ def _missing(spec: _Spec, folder: Path) -> list[str]:
     return [f for f in spec.files if not present(f)]
 
 
+def _system_folder(spec: _Spec) -> Path | None:
+    """The first system-package folder that holds every file (e.g. Debian's Fashion-MNIST), if any."""
+    return next((f for f in spec.system_folders if not _missing(spec, f)), None)
+
+
 def unavailable_reason(name: str, *, root: str | os.PathLike[str] | None = None) -> str:
     """"" if ``name`` can be loaded now (files present, or download allowed), else why not.
 
@@ -84,19 +100,24 @@ def unavailable_reason(name: str, *, root: str | os.PathLike[str] | None = None)
     spec = _SPECS[name]
     folder = data_root(root) / spec.folder
     missing = _missing(spec, folder)
-    if not missing or download_allowed():
+    if not missing or _system_folder(spec) or download_allowed():
         return ""
     shown = ", ".join(missing[:3]) + (f" (+{len(missing) - 3} more)" if len(missing) > 3 else "")
+    package = f", apt-get install {spec.system_package}" if spec.system_package else ""
     return (f"{name} files missing in {folder}: {shown}; put them there and set {DATA_DIR_ENV} "
-            f"to the folder holding {spec.folder.split('/')[0]}/ (now {data_root(root)}), "
+            f"to the folder holding {spec.folder.split('/')[0]}/ (now {data_root(root)}){package}, "
             f"or set {DOWNLOAD_ENV}=1 to download")
 
 
 def _ensure_files(spec: _Spec, root: Path) -> Path:
-    """The folder holding the files; downloads them first if missing and allowed."""
+    """The folder holding the files: the root's, else a system package's; downloads them into
+    the root first if neither has them and downloading is allowed."""
     folder = root / spec.folder
     if not _missing(spec, folder):
         return folder
+    system = _system_folder(spec)
+    if system is not None:
+        return system
     if not download_allowed():
         raise DatasetUnavailable(unavailable_reason(spec.name, root=root))
     import torchvision.datasets as tvd
@@ -125,14 +146,18 @@ def _stamp(folder: Path, files: tuple[str, ...]) -> tuple[tuple[str, int, int], 
     return tuple(out)
 
 
-def _read_idx(path: Path) -> np.ndarray:
+def read_idx(path: Path) -> np.ndarray:
     """A (possibly gzipped) idx-ubyte file -> uint8 array; only the unsigned-byte type MNIST uses."""
     opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as fh:
-        data = fh.read()
-    zero, dtype, ndim = data[0:2], data[2], data[3]
-    if zero != b"\x00\x00" or dtype != 0x08 or not 1 <= ndim <= 3:
+    try:
+        with opener(path, "rb") as fh:
+            data = fh.read()
+    except (OSError, EOFError) as exc:  # a truncated or non-gzip .gz: one line, not a traceback
+        raise ValueError(f"{path} is not a readable idx file ({type(exc).__name__}: {exc})") from exc
+    if len(data) < 4 or data[0:2] != b"\x00\x00" or data[2] != 0x08 or not 1 <= data[3] <= 3 \
+            or len(data) < 4 + 4 * data[3]:
         raise ValueError(f"{path} is not an unsigned-byte idx file (magic {data[:4].hex()})")
+    ndim = data[3]
     dims = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
     body = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
     if body.size != int(np.prod(dims)):
@@ -141,28 +166,22 @@ def _read_idx(path: Path) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_idx_split(folder: str, torchvision_class: str, split: str,
+def _load_idx_split(folder: str, split: str,
                     stamp: tuple[tuple[str, int, int], ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """One split, cached: x (N, 1, 28, 28) uint8, y (N,) int64. Never handed out unmodified."""
+    """One split, cached: x (N, 1, 28, 28) uint8, y (N,) int64. Never handed out unmodified.
+
+    Plain or gzipped files, in torchvision's ``<Class>/raw`` folders or Debian's flat one, all
+    read by :func:`read_idx` (a folder holding just the .gz downloads gets no extracted copies).
+    """
     del stamp  # part of the cache key only
     folder_p = Path(folder)
     image_file, label_file = _IDX_FILES[split]
-    if (folder_p / image_file).is_file() and (folder_p / label_file).is_file():
-        # torchvision accepts uncompressed files without an md5 check (it only tests that they
-        # exist), so its reader is used as is; root is the folder above "<Class>/raw".
-        import torchvision.datasets as tvd
 
-        ds = getattr(tvd, torchvision_class)(str(folder_p.parent.parent), train=split == "train",
-                                             download=False)
-        x, y = ds.data, ds.targets  # (N, 28, 28) uint8, (N,) int64
-    else:
-        # torchvision reads only the extracted files; a folder holding just the .gz downloads
-        # is read here instead of writing extracted copies into the user's data folder.
-        def pick(f: str) -> Path:
-            return folder_p / f if (folder_p / f).is_file() else folder_p / f"{f}.gz"
+    def pick(f: str) -> Path:
+        return folder_p / f if (folder_p / f).is_file() else folder_p / f"{f}.gz"
 
-        x = torch.from_numpy(_read_idx(pick(image_file)).copy())
-        y = torch.from_numpy(_read_idx(pick(label_file)).astype(np.int64))
+    x = torch.from_numpy(read_idx(pick(image_file)).copy())
+    y = torch.from_numpy(read_idx(pick(label_file)).astype(np.int64))
     if x.ndim != 3 or y.shape != (x.shape[0],):
         raise ValueError(f"{folder}: {split} images {tuple(x.shape)} do not match labels {tuple(y.shape)}")
     return x.unsqueeze(1), y.long()  # (N, 1, H, W)
@@ -235,7 +254,7 @@ def _load(spec: _Spec, *, n_train: int | None, n_test: int | None,
         if spec.name == "cifar10":
             x, y, classes = _load_cifar_split(str(folder), split, stamp)
         else:
-            x, y = _load_idx_split(str(folder), spec.torchvision_class, split, stamp)
+            x, y = _load_idx_split(str(folder), split, stamp)
         splits[split] = (x, y)
     # independent streams for train and test, so n_test does not change the train subset
     train_ss, test_ss = np.random.SeedSequence(seed).spawn(2)
@@ -250,14 +269,15 @@ def _factory(name: str) -> Callable[..., ImageDataset]:
 
     def load(*, n_train: int | None = None, n_test: int | None = None,
              root: str | os.PathLike[str] | None = None, seed: int = 0) -> ImageDataset:
-        return _load(spec, n_train=n_train, n_test=n_test, root=root, seed=seed)
+        return _load(_SPECS[name], n_train=n_train, n_test=n_test, root=root, seed=seed)  # looked up per call
 
     load.__name__ = load.__qualname__ = name
-    load.__doc__ = (f"{name} from <root>/{spec.folder} (root: the option, ${DATA_DIR_ENV} or ./data);"
+    system = f", else {spec.system_folders[0]} ({spec.system_package})" if spec.system_folders else ""
+    load.__doc__ = (f"{name} from <root>/{spec.folder} (root: the option, ${DATA_DIR_ENV} or ./data){system};"
                     " n_train / n_test: stratified seeded subsets (None = all).")
     return load
 
 
-mnist = _factory("mnist")
-fashion_mnist = _factory("fashion_mnist")
+mnist_full = _factory("mnist_full")
+fashion_mnist_full = _factory("fashion_mnist_full")
 cifar10 = _factory("cifar10")

