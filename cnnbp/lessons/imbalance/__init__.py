@@ -1,7 +1,8 @@
 """Label imbalance (lectures 000-002): registers the lesson "imbalance" and its claims."""
 
 from cnnbp.lessons.base import Lesson, register
-from cnnbp.lessons.imbalance.lesson import ImbalanceConfig, run
+from cnnbp.lessons.imbalance.config import ImbalanceConfig
+from cnnbp.lessons.imbalance.parts import PARTS, start_message
 
 LESSON = register(Lesson(
     name="imbalance",
@@ -13,7 +14,8 @@ LESSON = register(Lesson(
             "baseline (the accuracy paradox), on a balanced and a same-ratio test set; ROC and PR curves; the "
             "lecture's two scenarios in numbers. Move the threshold: the kept predictions are re-scored at once.",
     config=ImbalanceConfig,
-    legacy_run=run,
+    parts=PARTS,
+    start=start_message,
     figures=(
         ("histogram", "Images per class (train, test) and the class share each method's batches drew"),
         ("curves", "Training loss, test balanced accuracy and rare-class recall, one line per method"),

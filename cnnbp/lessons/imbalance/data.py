@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from cnnbp.data import get_dataset
+from cnnbp.data import dataset_shape, get_dataset
 from cnnbp.data.splits import allocate_counts
 from cnnbp.device import derive_seed
 
@@ -36,6 +36,17 @@ SHAPES_OPTIONS = {"n_train": 2000, "n_test": 400, "size": 16, "num_classes": 4}
 
 def pool_options(dataset: str) -> dict:
     return dict(SHAPES_OPTIONS) if dataset == "shapes" else {}
+
+
+def image_shape(dataset: str, *, task: Task) -> tuple[int, int, int]:
+    """(channels, height = width, classes the model tells apart), known without loading the pool.
+
+    >>> image_shape("digits", task="binary"), image_shape("shapes", task="multiclass")
+    ((1, 8, 2), (3, 16, 4))
+    """
+    shape, options = dataset_shape(dataset), pool_options(dataset)
+    classes = 2 if task == "binary" else options.get("num_classes", shape.classes)
+    return shape.channels, options.get("size", shape.size), classes
 
 
 def load_pool(dataset: str, *, seed: int):
@@ -163,4 +174,4 @@ def build_data(dataset: str, *, task: Task, rare: int, ratio: float, seed: int) 
 
 
 __all__ = ["ImbalancedData", "Task", "TestSet", "balanced_test_counts", "build_data", "class_counts",
-           "empty_class_message", "long_tail_counts", "pool_counts", "rank_of"]
+           "empty_class_message", "image_shape", "long_tail_counts", "pool_counts", "rank_of"]

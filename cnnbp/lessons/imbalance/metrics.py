@@ -25,6 +25,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from sklearn import metrics as skm
 
+# Fixed before any run, never tuned to a result:
+PARADOX_ACCURACY = 0.9  # "high accuracy": the always-majority model is right on 90% or more
+LOW_F1 = 0.5  # "F1 is low": under 0.5 while the accuracy is at least PARADOX_ACCURACY
+
 
 def decide(probs: np.ndarray, *, rare: int, threshold: float) -> np.ndarray:
     """(N, K) probabilities -> (N,) predicted classes under the rule above."""
@@ -87,6 +91,11 @@ class ThresholdMetrics:
     rare: int
 
     @property
+    def accuracy_paradox(self) -> bool:
+        """High accuracy, yet not one rare case found."""
+        return self.accuracy >= PARADOX_ACCURACY and self.recall[self.rare] == 0.0
+
+    @property
     def rare_point(self) -> dict[str, float]:
         """The rare class's operating point: where the threshold sits on the ROC and PR curves."""
         r = self.rare
@@ -142,6 +151,17 @@ class BinaryReport:
     roc_auc: float
     positives: int
     negatives: int
+
+    @property
+    def fpr_and_auc_expose(self) -> bool:
+        """Accuracy and F1 look good, yet every negative is a false positive and the AUC is chance's:
+        the lecture's "positives outnumber negatives" scenario for a model that says "1" to all."""
+        return self.f1 >= PARADOX_ACCURACY and self.fpr == 1.0 and self.roc_auc == 0.5
+
+    @property
+    def f1_exposes(self) -> bool:
+        """High accuracy, low F1: the lecture's "negatives outnumber positives" scenario."""
+        return self.accuracy >= PARADOX_ACCURACY and self.f1 < LOW_F1
 
 
 def binary_report(m: ThresholdMetrics, c: CurveMetrics, *, positive: int) -> BinaryReport:

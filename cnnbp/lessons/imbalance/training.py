@@ -9,21 +9,27 @@ recomputes the metrics from them instead of training again.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
+import math
+import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Literal, Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from cnnbp.cache import BoundedCache
 from cnnbp.device import derive_seed, make_generator, pick_device
-from cnnbp.lessons.imbalance.data import ImbalancedData
+from cnnbp.lessons.imbalance.data import ImbalancedData, build_data
 from cnnbp.lessons.imbalance.losses import effective_number_weights, focal_loss, inverse_frequency_weights
+from cnnbp.lessons.imbalance.metrics import majority_probs
 from cnnbp.lessons.imbalance.samplers import BalancedBatchSampler, EpochSampler, oversample, undersample
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.train import RunControl, Trainer, lockstep
+from cnnbp.train.history import History
+
+if TYPE_CHECKING:  # the Config imports this module for METHODS
+    from cnnbp.lessons.imbalance.config import ImbalanceConfig
 
 CNN_DEPTH, CNN_WIDTH = 3, 16  # small enough that 7 methods x 300 steps take ~15 s on 2 cores
 EVALS = 15  # curve points per run (evaluations of the test set during training)
@@ -51,18 +57,19 @@ METHODS: dict[str, Method] = {
 BASELINE = "majority"  # the trivial "always the majority class" model, in every table
 
 
-@dataclass
-class History:
-    """One method's run as plain numbers."""
+def method_label(model: str) -> str:
+    """What tables and figures call a method (or the baseline)."""
+    return "majority baseline" if model == BASELINE else METHODS[model].label
+
+
+@dataclass(kw_only=True)
+class MethodHistory(History):
+    """One method's run as plain numbers (test metrics: argmax decisions)."""
 
     method: str
-    steps: list[int] = field(default_factory=list)
-    loss: list[float | None] = field(default_factory=list)
-    eval_steps: list[int] = field(default_factory=list)
-    balanced_accuracy: list[float] = field(default_factory=list)  # argmax decisions
+    balanced_accuracy: list[float] = field(default_factory=list)
     rare_recall: list[float] = field(default_factory=list)
     seen: list[int] = field(default_factory=list)  # training images drawn per class
-    diverged_at: int | None = None
 
 
 class MethodTrainer(Trainer):
@@ -125,7 +132,7 @@ def build_model(data: ImbalancedData, *, seed: int) -> SmallCNN:
     return init_model(model, "kaiming", "relu", generator=make_generator(derive_seed(seed, "imbalance", "init")))
 
 
-def _evaluate(trainer: MethodTrainer, history: History, x: torch.Tensor, y: np.ndarray, rare: int) -> None:
+def _evaluate(trainer: MethodTrainer, history: MethodHistory, x: torch.Tensor, y: np.ndarray, rare: int) -> None:
     from sklearn.metrics import balanced_accuracy_score, recall_score
 
     pred = trainer.probabilities(x).argmax(axis=1)
@@ -137,7 +144,7 @@ def _evaluate(trainer: MethodTrainer, history: History, x: torch.Tensor, y: np.n
 
 def train_methods(data: ImbalancedData, methods: Sequence[str], *, steps: int, batch_size: int, lr: float,
                   beta: float, gamma: float, seed: int, eval_split: str,
-                  control: RunControl) -> Iterator[tuple[float, list[History], list[MethodTrainer]]]:
+                  control: RunControl) -> Iterator[tuple[float, list[MethodHistory], list[MethodTrainer]]]:
     """Train every method in lockstep; yield (progress, histories, trainers) at step 0 and at
     each of the ``EVALS`` evaluations on the ``eval_split`` test set (argmax decisions)."""
     device = pick_device()
@@ -153,7 +160,7 @@ def train_methods(data: ImbalancedData, methods: Sequence[str], *, steps: int, b
             next_batch=make_next_batch(method, data.y_train, batch_size=batch_size, generator=gen),
             loss=make_loss(method, counts, beta=beta, gamma=gamma, device=device),
             steps=steps, lr=lr, batch_size=batch_size, generator=gen, device=device))
-        histories.append(History(method=name))
+        histories.append(MethodHistory(method=name))
     for trainer, history in zip(trainers, histories):
         _evaluate(trainer, history, x_eval, y_eval_np, data.rare)
     yield 0.0, histories, trainers
@@ -176,7 +183,7 @@ class TrainedRun:
     rare: int
     majority: int
     counts: dict[str, list[int]]  # "train" and each test set -> images per class
-    histories: list[History]
+    histories: list[MethodHistory]
     labels: dict[str, np.ndarray]  # test set -> (M,) true classes
     probs: dict[str, dict[str, np.ndarray]]  # test set -> method (and the baseline) -> (M, K)
     seconds: float
@@ -184,35 +191,54 @@ class TrainedRun:
     figures: dict | None = None  # the threshold-free figures, built on first use
 
 
-class PredictionCache:
-    """The last few finished runs, keyed by every setting but the threshold (thread-safe, LRU)."""
+def finish(data: ImbalancedData, histories: list[MethodHistory], trainers: list[MethodTrainer], *,
+           seconds: float) -> TrainedRun:
+    """Keep each model's test probabilities (and the majority baseline's) for every test set."""
+    majority = int(np.argmax(data.counts("train")))
+    labels, probs = {}, {}
+    for name, (x, y) in data.tests.items():
+        labels[name] = y.numpy()
+        probs[name] = {BASELINE: majority_probs(len(y), num_classes=data.num_classes, majority=majority)}
+        probs[name].update({t.name: t.probabilities(x) for t in trainers})
+    counts = {"train": data.counts("train"), **{t: data.counts(t) for t in data.tests}}
+    return TrainedRun(classes=data.classes, rare=data.rare, majority=majority, counts=counts,
+                      histories=histories, labels=labels, probs=probs, seconds=seconds)
 
-    def __init__(self, max_entries: int = 8):
-        self.max_entries = max_entries
-        self._lock = threading.Lock()
-        self._runs: OrderedDict[str, TrainedRun] = OrderedDict()
 
-    def get(self, key: str) -> TrainedRun | None:
-        with self._lock:
-            run = self._runs.get(key)
-            if run is not None:
-                self._runs.move_to_end(key)
-            return run
+def eval_split(cfg: ImbalanceConfig, data: ImbalancedData) -> str:
+    """The test set the curves are measured on: the chosen one where it exists."""
+    return cfg.test_set if cfg.test_set in data.tests else "balanced"
 
-    def put(self, key: str, run: TrainedRun) -> None:
-        with self._lock:
-            self._runs[key] = run
-            self._runs.move_to_end(key)
-            while len(self._runs) > self.max_entries:
-                self._runs.popitem(last=False)
 
-    def clear(self) -> None:
-        with self._lock:
-            self._runs.clear()
+def build(cfg: ImbalanceConfig) -> ImbalancedData:
+    return build_data(cfg.dataset, task=cfg.task, rare=cfg.rare_class, ratio=cfg.ratio, seed=cfg.seed)
 
-    def __len__(self) -> int:
-        return len(self._runs)
+
+def train_and_keep(cfg: ImbalanceConfig, data: ImbalancedData,
+                   control: RunControl) -> Iterator[tuple[float, list[MethodHistory], TrainedRun | None]]:
+    """Train ``cfg``'s methods on ``data``, yielding (progress, histories, None) at each
+    evaluation; at the end, unless stopped, keep the run in :data:`PREDICTIONS` and yield it."""
+    start, histories, trainers = time.perf_counter(), [], []
+    for progress, histories, trainers in train_methods(
+            data, cfg.methods, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, beta=cfg.beta, gamma=cfg.gamma,
+            seed=cfg.seed, eval_split=eval_split(cfg, data), control=control):
+        yield progress, histories, None
+    if control.stop_reason():
+        return
+    trained = finish(data, histories, trainers, seconds=time.perf_counter() - start)
+    PREDICTIONS.put(cfg.training_key(), trained)
+    yield 1.0, histories, trained
+
+
+def trained_run(cfg: ImbalanceConfig) -> TrainedRun:
+    """The trained comparison for ``cfg``'s training settings: kept, or trained now in full (no
+    wall-clock budget: a claim is measured in full or not at all)."""
+    trained = PREDICTIONS.get(cfg.training_key())
+    if trained is None:
+        for *_, trained in train_and_keep(cfg, build(cfg), RunControl(budget_s=math.inf)):
+            pass
+    return trained
 
 
 # Eight runs of 8 methods x (72 + 332) x 2..10 float64 probabilities: well under a megabyte.
-PREDICTIONS = PredictionCache()
+PREDICTIONS: BoundedCache[TrainedRun] = BoundedCache(8)

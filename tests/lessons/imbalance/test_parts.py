@@ -17,13 +17,18 @@ from sklearn import metrics as skm
 from sklearn.utils.class_weight import compute_class_weight
 
 from cnnbp.lessons.base import ConfigError, validate_config
+from cnnbp.lessons.imbalance.config import ImbalanceConfig
 from cnnbp.lessons.imbalance.data import build_data, class_counts, load_pool, long_tail_counts, pool_counts
-from cnnbp.lessons.imbalance.lesson import ImbalanceConfig
 from cnnbp.lessons.imbalance.losses import effective_number_weights, focal_loss, inverse_frequency_weights
-from cnnbp.lessons.imbalance.metrics import (binary_report, curve_metrics, decide, false_positive_rates,
-                                             majority_probs, threshold_metrics)
+from cnnbp.lessons.imbalance.metrics import (
+    binary_report,
+    curve_metrics,
+    decide,
+    false_positive_rates,
+    majority_probs,
+    threshold_metrics,
+)
 from cnnbp.lessons.imbalance.samplers import BalancedBatchSampler, EpochSampler, oversample, undersample
-from cnnbp.lessons.imbalance.training import PredictionCache
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -86,11 +91,6 @@ def test_multiclass_tail_and_missing_same_ratio_test_set():
     ({"task": "multiclass", "ratio": 80, "test_set": "same_ratio"},
      "leaves class '8' with no same-ratio test image (from a pool of 35); lower the ratio or choose test_set balanced"),
     ({"dataset": "shapes", "rare_class": 5}, "rare_class: shapes has classes 0..3"),
-    ({"threshold": 1.5}, "threshold: Input should be less than or equal to 1"),
-    ({"threshold": -0.1}, "threshold: Input should be greater than or equal to 0"),
-    ({"ratio": 0.5}, "ratio: Input should be greater than or equal to 1"),
-    ({"methods": ["none", "smote"]}, "unknown method 'smote'"),
-    ({"steps": 5000, "batch_size": 512}, "this job is too big"),
 ])
 def test_bad_settings_get_one_clear_line(values, fragment):
     with pytest.raises(ConfigError) as err:
@@ -254,12 +254,6 @@ def test_majority_baseline_and_the_scenarios_against_sklearn():
 def test_false_positive_rates_by_hand():
     cm = np.array([[5, 1], [2, 2]])  # class 1: FP 1 of 6 negatives; class 0: FP 2 of 4
     assert false_positive_rates(cm).tolist() == [0.5, 1 / 6]
-
-
-def test_prediction_cache_is_bounded_lru():
-    cache = PredictionCache(max_entries=2)
-    cache.put("a", 1), cache.put("b", 2), cache.get("a"), cache.put("c", 3)
-    assert cache.get("b") is None and cache.get("a") == 1 and cache.get("c") == 3 and len(cache) == 2
 
 
 def test_importing_the_lesson_reads_no_data():

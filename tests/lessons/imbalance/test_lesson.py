@@ -1,6 +1,7 @@
-"""The imbalance lesson end to end on quick settings: frames, figures = numbers, every metric
-recomputed with sklearn from the kept predictions, the live threshold (re-scored, never
-re-trained), determinism, stop, and every claim."""
+"""The imbalance lesson end to end on quick settings: figures = numbers, every metric recomputed
+with sklearn from the kept predictions, the live threshold (re-scored, never re-trained),
+determinism, a stop keeps nothing, and every claim. (Stream, stop, budget, cost refusal and bad
+input: tests/lessons/test_protocol.py, for every lesson.)"""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import cnnbp.lessons.imbalance  # noqa: F401  (registers the lesson and its clai
 from cnnbp.claims import CLAIMS, run_claim
 from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.base import merge_frames, validate_config
-from cnnbp.lessons.imbalance import lesson as imb
+from cnnbp.lessons.imbalance import parts
 from cnnbp.lessons.imbalance.metrics import decide
 from cnnbp.lessons.imbalance.training import BASELINE, PREDICTIONS
 from cnnbp.train import RunControl
@@ -37,7 +38,8 @@ def trained(frames):
 
 
 def test_the_stream_shows_training_as_it_happens(frames):
-    assert "histogram" in frames[1].figures
+    first = {name: next(i for i, f in enumerate(frames) if name in f.figures) for name in ("histogram", "metrics")}
+    assert first["histogram"] < first["metrics"]  # the class counts before any training ends
     assert any(f.message.startswith("training") and "curves" in f.figures for f in frames)
 
 
@@ -100,17 +102,19 @@ def test_threshold_change_rescores_without_training(final, trained, monkeypatch)
     def no_training(*args, **kwargs):
         raise AssertionError("a threshold change must not train")
 
-    monkeypatch.setattr(imb, "train_methods", no_training)
-    monkeypatch.setattr(imb, "build_data", no_training)
+    monkeypatch.setattr(parts, "train_and_keep", no_training)
+    monkeypatch.setattr(parts, "build", no_training)
     moved = list(run_lesson("imbalance", {**QUICK, "threshold": 0.05}))
-    assert len(moved) == 1 and moved[0].done and "no training" in moved[0].message
-    m = moved[0].numbers["metrics"]["balanced"]["none"]
+    assert "no training" in moved[0].message and moved[-1].done
+    assert not any(f.message.startswith("training") for f in moved)
+    m = merge_frames(moved).numbers["metrics"]["balanced"]["none"]
     y, probs = trained.labels["balanced"], trained.probs["balanced"]["none"]
     assert m["recall"][1] == skm.recall_score(y, probs[:, 1] >= 0.05)
     assert m["recall"][1] >= final.numbers["metrics"]["balanced"]["none"]["recall"][1]  # a lower bar finds more
-    assert moved[0].numbers["histories"] == final.numbers["histories"]
+    assert merge_frames(moved).numbers["histories"] == final.numbers["histories"]
     back = merge_frames(run_lesson("imbalance", QUICK))
     assert back.numbers == final.numbers  # the same threshold again: the same numbers
+    assert set(merge_frames(moved).figures) == {name for name, _ in LESSON.figures}  # every figure, re-sent
 
 
 def test_the_baseline_always_says_the_majority_class_even_at_threshold_0(trained):
@@ -182,13 +186,6 @@ def test_stop_ends_the_run_between_steps_and_keeps_nothing():
 # ---- claims ---------------------------------------------------------------------------------
 
 IMBALANCE_CLAIMS = sorted(c for c in CLAIMS if c.startswith("imbalance."))
-
-
-def test_the_claims_are_registered():
-    assert IMBALANCE_CLAIMS == [
-        "imbalance.accuracy_paradox", "imbalance.balanced_batches_help", "imbalance.f1_when_negatives_dominate",
-        "imbalance.fpr_auc_when_positives_dominate", "imbalance.oversampling_helps",
-        "imbalance.plain_below_balanced", "imbalance.reweighting_helps", "imbalance.undersampling_trades"]
 
 
 @pytest.mark.parametrize("claim_id", IMBALANCE_CLAIMS)

@@ -1,4 +1,5 @@
-"""Figures of the label-imbalance lesson: pure functions, measured numbers -> plotly figures.
+"""Figures and tables of the label-imbalance lesson: measured numbers -> plotly figures and
+DataFrames (the first part draws from plain lists, the second assembles a trained run's).
 
 >>> fig = roc_curves([dict(name="none", fpr=[0, 0.5, 1], tpr=[0, 0.8, 1], auc=0.65,
 ...                        point=dict(fpr=0.5, tpr=0.8))], threshold=0.5, title="ROC")
@@ -10,10 +11,15 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnbp.plots.common import apply_layout, color_for
+from cnnbp.lessons.imbalance.config import ImbalanceConfig
+from cnnbp.lessons.imbalance.metrics import CurveMetrics, ThresholdMetrics, as_dict
+from cnnbp.lessons.imbalance.scoring import Scored
+from cnnbp.lessons.imbalance.training import METHODS, MethodHistory, TrainedRun, method_label
+from cnnbp.plots.common import apply_layout, color_for, grouped_bars
 
 CHANCE = dict(color="grey", dash="dot")
 
@@ -102,6 +108,12 @@ def confusion_grid(panels: Sequence[dict], *, classes: Sequence[str], title: str
     return apply_layout(fig, title, height=max(320, 260 * n_rows + 80))
 
 
+def _at_threshold(name: str, x: float, y: float, colour: str, threshold: float) -> go.Scatter:
+    """A model's operating point on its curve: an open circle in the curve's colour."""
+    return go.Scatter(x=[x], y=[y], mode="markers", name=f"{name} at t = {threshold:g}", legendgroup=name,
+                      marker=dict(color=colour, size=11, symbol="circle-open", line=dict(width=3)), showlegend=False)
+
+
 def roc_curves(curves: Sequence[dict], *, threshold: float, title: str, order: Sequence[str] = ()) -> go.Figure:
     """ROC curves with the chance diagonal and each model's point at ``threshold``. ``curves``:
     dicts with ``name``, ``fpr``, ``tpr``, ``auc`` and ``point`` (``fpr``, ``tpr``)."""
@@ -111,9 +123,7 @@ def roc_curves(curves: Sequence[dict], *, threshold: float, title: str, order: S
         # straight segments between sklearn's points: tied scores move along a diagonal, not a staircase
         traces.append(go.Scatter(x=c["fpr"], y=c["tpr"], mode="lines", line=dict(color=colour),
                                  name=f"{c['name']} (AUC {c['auc']:.3f})", legendgroup=c["name"]))
-        traces.append(go.Scatter(x=[c["point"]["fpr"]], y=[c["point"]["tpr"]], mode="markers",
-                                 marker=dict(color=colour, size=11, symbol="circle-open", line=dict(width=3)),
-                                 name=f"{c['name']} at t = {threshold:g}", legendgroup=c["name"], showlegend=False))
+        traces.append(_at_threshold(c["name"], c["point"]["fpr"], c["point"]["tpr"], colour, threshold))
     fig = go.Figure(traces)
     fig.update_xaxes(title_text="false-positive rate (rare class vs rest)", range=[-0.02, 1.02])
     fig.update_yaxes(title_text="true-positive rate (recall)", range=[-0.02, 1.02])
@@ -132,10 +142,101 @@ def pr_curves(curves: Sequence[dict], *, prevalence: float, threshold: float, ti
         # "hv": the precision of each point holds down to the next recall, as in sklearn's AP sum
         traces.append(go.Scatter(x=c["recall"], y=c["precision"], mode="lines", line=dict(color=colour, shape="hv"),
                                  name=f"{c['name']} (AP {c['ap']:.3f})", legendgroup=c["name"]))
-        traces.append(go.Scatter(x=[c["point"]["recall"]], y=[c["point"]["precision"]], mode="markers",
-                                 marker=dict(color=colour, size=11, symbol="circle-open", line=dict(width=3)),
-                                 name=f"{c['name']} at t = {threshold:g}", legendgroup=c["name"], showlegend=False))
+        traces.append(_at_threshold(c["name"], c["point"]["recall"], c["point"]["precision"], colour, threshold))
     fig = go.Figure(traces)
     fig.update_xaxes(title_text="recall of the rare class", range=[-0.02, 1.02])
     fig.update_yaxes(title_text="precision of the rare class", range=[-0.02, 1.02])
     return legend_below(apply_layout(fig, title), height=560)
+
+
+# ---- a trained run's figures and tables ----------------------------------------------------------
+
+ORDER = [method_label(m) for m in METHODS]  # every method keeps its colour whichever are chosen
+
+
+def _set(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def histogram(counts: dict, seen: dict, classes: tuple[str, ...], cfg: ImbalanceConfig) -> go.Figure:
+    names = {"train": "training set", "balanced": "balanced test set", "same_ratio": "same-ratio test set"}
+    return class_histogram({names[k]: v for k, v in counts.items()}, classes=classes,
+                           seen={method_label(m): s for m, s in seen.items()}, order=ORDER,
+                           title=f"{cfg.dataset}, {cfg.task}, 1:{cfg.ratio:g}: images per class")
+
+
+def curves(histories: list[MethodHistory], cfg: ImbalanceConfig) -> go.Figure:
+    return training_curves(
+        [dict(name=method_label(h.method), steps=h.steps, loss=h.loss, eval_steps=h.eval_steps,
+              balanced_accuracy=h.balanced_accuracy, rare_recall=h.rare_recall) for h in histories],
+        order=ORDER, title=f"Training, {cfg.steps} steps per method (test metrics: argmax decisions)")
+
+
+def metrics(scored: dict[str, ThresholdMetrics], curves: dict[str, CurveMetrics], models: list[str],
+            trained: TrainedRun, cfg: ImbalanceConfig, shown: str) -> go.Figure:
+    rare = trained.rare
+    groups = [dict(name="accuracy", values=[scored[m].accuracy for m in models]),
+              dict(name="balanced accuracy", values=[scored[m].balanced_accuracy for m in models]),
+              dict(name="macro F1", values=[scored[m].macro_f1 for m in models]),
+              dict(name="rare recall", values=[scored[m].recall[rare] for m in models]),
+              dict(name="rare precision", values=[scored[m].precision[rare] for m in models]),
+              dict(name="ROC-AUC", values=[curves[m].roc_auc for m in models]),
+              dict(name="PR-AUC", values=[curves[m].pr_auc for m in models])]
+    fig = grouped_bars(groups, categories=[method_label(m) for m in models], y_title="score",
+                       title=f"Metrics on the {_set(shown)} test set at threshold {cfg.threshold:g}")
+    fig.update_traces(text=None, hovertemplate="%{x}: %{y:.3f}", selector=dict(type="bar"))  # 56 bars: no labels
+    return legend_below(fig, height=460)
+
+
+def confusion(scored: dict[str, ThresholdMetrics], models: list[str], trained: TrainedRun, cfg: ImbalanceConfig,
+              shown: str) -> go.Figure:
+    return confusion_grid(
+        [dict(name=method_label(m), counts=scored[m].confusion, normalised=scored[m].confusion_normalised)
+         for m in models],
+        classes=trained.classes,
+        title=f"Confusion matrices, {_set(shown)} test set, threshold {cfg.threshold:g} "
+              f"(colour: share of the true class)")
+
+
+def roc(scored: dict[str, ThresholdMetrics], curves: dict[str, CurveMetrics], models: list[str],
+        cfg: ImbalanceConfig, shown: str) -> go.Figure:
+    return roc_curves(
+        [dict(name=method_label(m), fpr=curves[m].roc_fpr, tpr=curves[m].roc_tpr, auc=curves[m].roc_auc,
+              point=scored[m].rare_point) for m in models],
+        threshold=cfg.threshold, order=ORDER,
+        title=f"ROC of the rare class vs the rest, {_set(shown)} test set (circles: threshold {cfg.threshold:g})")
+
+
+def pr(scored: dict[str, ThresholdMetrics], curves: dict[str, CurveMetrics], models: list[str],
+       cfg: ImbalanceConfig, shown: str) -> go.Figure:
+    return pr_curves(
+        [dict(name=method_label(m), precision=curves[m].pr_precision, recall=curves[m].pr_recall,
+              ap=curves[m].pr_auc, point=scored[m].rare_point) for m in models],
+        prevalence=curves[models[0]].prevalence, threshold=cfg.threshold, order=ORDER,
+        title=f"Precision-recall of the rare class, {_set(shown)} test set (circles: threshold "
+              f"{cfg.threshold:g})")
+
+
+def metrics_table(scored: Scored, curves: dict, models: list[str], trained: TrainedRun) -> pd.DataFrame:
+    rare, maj = trained.rare, trained.majority
+    rows = []
+    for t in scored:
+        for m in models:
+            s, c = scored[t][m], curves[t][m]
+            rows.append({"test set": t, "model": method_label(m), "accuracy": s.accuracy,
+                         "balanced accuracy": s.balanced_accuracy, "macro F1": s.macro_f1,
+                         "rare precision": s.precision[rare], "rare recall": s.recall[rare], "rare F1": s.f1[rare],
+                         "rare FPR": s.fpr[rare], "majority recall": s.recall[maj], "ROC-AUC": c.roc_auc,
+                         "PR-AUC": c.pr_auc})
+    return pd.DataFrame(rows)
+
+
+def per_class_table(scored: dict[str, ThresholdMetrics], models: list[str], trained: TrainedRun) -> pd.DataFrame:
+    return pd.DataFrame([{"model": method_label(m), "class": cls, "precision": s.precision[i], "recall": s.recall[i],
+                          "F1": s.f1[i], "FPR": s.fpr[i], "support": s.support[i]}
+                         for m in models for s in [scored[m]] for i, cls in enumerate(trained.classes)])
+
+
+def scenarios_table(scen: dict) -> pd.DataFrame:
+    return pd.DataFrame([{"scenario": s.replace("_", " "), "model": method_label(m), **as_dict(r)}
+                         for s, by in scen.items() for m, r in by.items()])
