@@ -31,8 +31,7 @@ from cnnbp.data import get_dataset  # noqa: E402
 from cnnbp.device import derive_seed, make_generator, set_threads_once, torch_threads  # noqa: E402
 from cnnbp.lessons import run_lesson  # noqa: E402
 from cnnbp.lessons.visualise import embeddings as emb  # noqa: E402
-from cnnbp.lessons.visualise.lesson import one_thread  # noqa: E402
-from cnnbp.lessons.visualise.model import MODELS  # noqa: E402
+from cnnbp.lessons.visualise.model import MODELS, one_thread  # noqa: E402
 from cnnbp.lessons.visualise.occlusion import occlusion_scores  # noqa: E402
 from cnnbp.nn import SmallCNN  # noqa: E402
 from cnnbp.nn.inits import init_model  # noqa: E402

@@ -1,7 +1,8 @@
 """Visualising CNNs (lecture 004): registers the lesson "visualise" and its claims."""
 
 from cnnbp.lessons.base import Lesson, register
-from cnnbp.lessons.visualise.lesson import VisualiseConfig, run
+from cnnbp.lessons.visualise.config import VisualiseConfig
+from cnnbp.lessons.visualise.parts import PARTS, start
 
 LESSON = register(Lesson(
     name="visualise",
@@ -13,7 +14,8 @@ LESSON = register(Lesson(
             "that most excite a channel with their receptive fields, and an input synthesised to excite it. "
             "The trained model is reused when only the view changes.",
     config=VisualiseConfig,
-    legacy_run=run,
+    parts=PARTS,
+    start=start,
     figures=(
         ("training", "Training loss and test accuracy"),
         ("filters", "First-layer filters at init and after each epoch"),

@@ -119,3 +119,40 @@ def embed(x: np.ndarray, labels: np.ndarray, *, features: str, method: Method, s
 def chance_accuracy(labels: np.ndarray) -> float:
     """The k-NN accuracy of always guessing the largest class."""
     return float(np.bincount(labels).max() / len(labels))
+
+
+@dataclass
+class Comparison:
+    """The same test images projected from the CNN's penultimate features and from raw pixels."""
+
+    projections: list[Projection]  # per method: cnn, then pixels
+    labels: np.ndarray
+    dims: dict[str, int]  # features -> input dimension
+
+    def accuracy(self, features: str, method: str) -> float:
+        return next(p.knn_accuracy for p in self.projections if (p.features, p.method) == (features, method))
+
+    @property
+    def methods(self) -> list[str]:
+        return list(dict.fromkeys(p.method for p in self.projections))
+
+    @property
+    def cnn_wins(self) -> list[str]:
+        """The methods whose map of CNN features has the higher k-NN accuracy."""
+        return [m for m in self.methods if self.accuracy("cnn", m) > self.accuracy("pixels", m)]
+
+    @property
+    def cnn_separates_better(self) -> bool:
+        return len(self.cnn_wins) == len(self.methods)
+
+    @property
+    def chance(self) -> float:
+        return chance_accuracy(self.labels)
+
+
+def compare(cnn: np.ndarray, pixels: np.ndarray, labels: np.ndarray, *, methods: list[str], seed: int) -> Comparison:
+    """Project both with every method and measure each map."""
+    sources = {"cnn": cnn, "pixels": pixels}
+    projections = [embed(feats, labels, features=kind, method=m, seed=seed)
+                   for m in methods for kind, feats in sources.items()]
+    return Comparison(projections, labels, {kind: feats.shape[1] for kind, feats in sources.items()})

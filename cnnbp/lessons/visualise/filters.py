@@ -12,7 +12,12 @@ for independent random weights, towards 1 for smooth blobs and edges.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
+
+# "smoother": neighbour correlation of trained filters at least this above init's (fixed before any run)
+SMOOTHER_BY = 0.1
 
 
 def neighbour_correlation(weights: torch.Tensor) -> float:
@@ -26,3 +31,19 @@ def neighbour_correlation(weights: torch.Tensor) -> float:
     b = torch.cat([p[1].flatten() for p in pairs])
     denom = float(torch.sqrt((a * a).sum() * (b * b).sum()))
     return float((a * b).sum()) / denom if denom > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class Smoothness:
+    """Neighbour correlation of the first-layer filters before and after training."""
+
+    init: float
+    trained: float
+
+    @property
+    def smoother(self) -> bool:
+        return self.trained - self.init >= SMOOTHER_BY
+
+
+def smoothness(init: torch.Tensor, trained: torch.Tensor) -> Smoothness:
+    return Smoothness(neighbour_correlation(init), neighbour_correlation(trained))

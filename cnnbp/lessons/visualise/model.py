@@ -5,29 +5,33 @@ kept in a small in-process cache so that changing only what is visualised never 
 >>> data = load_data("digits", seed=0)
 >>> data.image_size, data.in_channels
 ((8, 8), 1)
+>>> data_shape("shapes").size, data_shape("shapes").n_test
+(16, 1000)
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import math
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Iterator, Literal
 
 import torch
-from torch import nn
 
-from cnnbp.data import ImageDataset, get_dataset
+from cnnbp.cache import BoundedCache
+from cnnbp.data import DatasetShape, ImageDataset, dataset_shape, get_dataset
 from cnnbp.device import derive_seed, make_generator, pick_device, torch_threads
 from cnnbp.nn import SmallCNN
 from cnnbp.nn.inits import init_model
 from cnnbp.nn.models import ConvBlock
 from cnnbp.train import RunControl, Trainer
+from cnnbp.train.history import History
 
 Dataset = Literal["digits", "shapes"]
-SHAPES_SIZE = 16  # shapes drawn at 16x16: 4x cheaper than 32x32 and it still trains to ~80% in seconds
+# shapes drawn at 16x16: 4x cheaper than 32x32 and it still trains to ~80% in seconds
+LOAD_OPTIONS: dict[str, dict] = {"shapes": {"size": 16}}
 INK = 0.5  # digits have no masks: a pixel brighter than this is "the object" (the ink)
 MAX_CACHED_MODELS = 4  # a few KB of weights each; bounded so many users cannot grow the process
 EVALS_PER_EPOCH = 2
@@ -36,11 +40,26 @@ EVALS_PER_EPOCH = 2
 THREADS = 1
 
 
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """torch and the BLAS/OpenMP pools (t-SNE, UMAP, k-NN) on one thread for one part: on these
+    small problems a second thread mostly waits (t-SNE of 120 points: 0.5 s vs 9-12 s on two
+    threads with other work on the machine)."""
+    from threadpoolctl import threadpool_limits
+
+    with torch_threads(THREADS), threadpool_limits(limits=THREADS):
+        yield
+
+
+def data_shape(name: Dataset) -> DatasetShape:
+    """The registry's shape of ``name`` as :func:`load_data` loads it (without loading it)."""
+    shape = dataset_shape(name)
+    return dataclasses.replace(shape, size=LOAD_OPTIONS.get(name, {}).get("size", shape.size))
+
+
 def load_data(name: Dataset, *, seed: int) -> ImageDataset:
     """Digits (8x8 grey), or shapes at 16x16 RGB with their object masks."""
-    if name == "shapes":
-        return get_dataset("shapes", seed=seed, size=SHAPES_SIZE)
-    return get_dataset("digits", seed=seed)
+    return get_dataset(name, seed=seed, **LOAD_OPTIONS.get(name, {}))
 
 
 def object_masks(data: ImageDataset) -> tuple[torch.Tensor, str]:
@@ -62,18 +81,14 @@ class TrainSettings:
     seed: int
 
 
-@dataclass
-class Trained:
+@dataclass(kw_only=True)
+class Trained(History):
     """A trained model with its history: plain numbers, and first-layer weights per checkpoint."""
 
     settings: TrainSettings
     model: SmallCNN  # eval mode, parameters frozen: shared read-only by every run
-    steps: list[int] = field(default_factory=list)
-    loss: list[float | None] = field(default_factory=list)
-    eval_steps: list[int] = field(default_factory=list)
     test_accuracy: list[float] = field(default_factory=list)
     snapshots: list[tuple[str, torch.Tensor]] = field(default_factory=list)  # (label, (F, C, k, k))
-    diverged_at: int | None = None
     seconds: float = 0.0
 
 
@@ -109,10 +124,8 @@ def train(data: ImageDataset, s: TrainSettings, control: RunControl) -> Iterator
     while not trainer.done and not control.stop_reason():
         with torch_threads(THREADS):  # restored before every yield (the count is process-wide)
             event = trainer.step()
-            out.steps.append(event.step)
-            out.loss.append(event.loss if math.isfinite(event.loss) else None)
+            out.record(event)
             if event.kind == "diverged":
-                out.diverged_at = event.step
                 break
             epoch_end = event.step % trainer.steps_per_epoch == 0 or trainer.done
             if epoch_end:
@@ -130,37 +143,21 @@ def train(data: ImageDataset, s: TrainSettings, control: RunControl) -> Iterator
     yield (1.0 if trainer.done else trainer.step_count / trainer.total_steps), out
 
 
-class ModelCache:
-    """The last few finished trainings, by training settings (seed included). Thread-safe."""
-
-    def __init__(self, max_entries: int = MAX_CACHED_MODELS):
-        self.max_entries = max_entries
-        self._lock = threading.Lock()
-        self._entries: OrderedDict[TrainSettings, Trained] = OrderedDict()
-
-    def get(self, s: TrainSettings) -> Trained | None:
-        with self._lock:
-            hit = self._entries.get(s)
-            if hit is not None:
-                self._entries.move_to_end(s)
-            return hit
-
-    def put(self, trained: Trained) -> None:
-        with self._lock:
-            self._entries[trained.settings] = trained
-            self._entries.move_to_end(trained.settings)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
+# The last few finished trainings, keyed by their TrainSettings (seed included).
+MODELS: BoundedCache[Trained] = BoundedCache(MAX_CACHED_MODELS)
 
 
-MODELS = ModelCache()
+def conv_channels(dataset: Dataset, width: int, layer: int) -> int:
+    """Channels of conv ``layer`` (1-based) of this lesson's SmallCNN, read off a model built on the
+    meta device (no weights drawn, no memory, no random numbers used).
+
+    >>> conv_channels("digits", 8, 3), conv_channels("digits", 8, 5), conv_channels("shapes", 8, 5)
+    (16, 32, 32)
+    """
+    shape = data_shape(dataset)
+    with torch.device("meta"):
+        model = SmallCNN(shape.channels, shape.classes, depth=layer, width=width, image_size=shape.size)
+    return conv_blocks(model)[-1].conv.out_channels
 
 
 def layer_outputs(model: SmallCNN, x: torch.Tensor) -> list[torch.Tensor]:
@@ -171,6 +168,12 @@ def layer_outputs(model: SmallCNN, x: torch.Tensor) -> list[torch.Tensor]:
         if isinstance(module, ConvBlock):
             outs.append(x)
     return outs
+
+
+@torch.no_grad()
+def penultimate(model: SmallCNN, x: torch.Tensor, *, batch_size: int = 512) -> torch.Tensor:
+    """(N, feature_dim): the features the head reads (the lecture's "CNN code")."""
+    return torch.cat([model.features(x[i:i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
 def layer_shapes(model: SmallCNN, image_size: tuple[int, int], in_channels: int) -> list[tuple[int, int, int]]:

@@ -26,6 +26,9 @@ Fill = Literal["grey", "mean", "blur"]
 FILLS: tuple[str, ...] = ("grey", "mean", "blur")
 GREY = 0.5  # the lecture's grey square, in [0, 1] pixel units
 BLUR_SIGMA = 2.0  # px: "blurred" keeps the coarse colour but removes the detail under the window
+# Fixed before any run, never tuned to a result:
+MASK_IMAGES = 64  # test images the object-vs-background test averages over (the figure shows a few)
+ON_OBJECT = 0.5  # a window is "on the object" when at least half its pixels are object
 Forward = Callable[[torch.Tensor], torch.Tensor]  # (B, C, H, W) -> (B, K)
 
 
@@ -175,3 +178,48 @@ def object_vs_background_drop(drop: torch.Tensor, masks: torch.Tensor, objects: 
     obj, bg = covered >= on_object, covered == 0
     mean = lambda sel: float(drop[sel].mean()) if bool(sel.any()) else float("nan")  # noqa: E731
     return mean(obj), mean(bg), int(obj.sum()), int(bg.sum())
+
+
+@dataclass(frozen=True)
+class ObjectTest:
+    """The lecture's test on many images: does hiding the object lower P(true class) more than
+    hiding the background? Drops are means over windows; None where no window fell on that side."""
+
+    images: int
+    object_drop: float | None
+    background_drop: float | None
+    object_windows: int
+    background_windows: int
+    mass_inside: float | None  # mean share of the positive sensitivity on the object
+    object_area: float  # mean share of the image that is object
+    pointing: float  # share of images whose most sensitive pixel is on the object
+
+    @property
+    def comparable(self) -> bool:
+        return self.object_windows > 0 and self.background_windows > 0
+
+    @property
+    def object_matters_more(self) -> bool | None:
+        """None when no window fell wholly on one side (nothing to compare)."""
+        return self.object_drop > self.background_drop if self.comparable else None
+
+
+def object_test(forward: Forward, x: torch.Tensor, target: torch.Tensor, objects: torch.Tensor, *, window: int,
+                stride: int, fill: Fill) -> ObjectTest:
+    """Occlude every image of ``x`` (N, C, H, W) at every position and compare the drop of
+    P(``target``) with the window on the object (``objects``: (N, H, W) bool) and on the background."""
+    result = occlusion_scores(forward, x, window=window, stride=stride, fill=fill)
+    idx = torch.arange(len(x))
+    drop = result.base[idx, target].unsqueeze(1) - result.scores[idx, :, target]  # (N, P) drop of P(true)
+    obj_drop, bg_drop, n_obj, n_bg = object_vs_background_drop(drop, result.masks, objects, on_object=ON_OBJECT)
+    attr = attribution(result, target, channels=1)[:, 0]
+    mass = mass_inside(attr, objects)
+    valid = ~torch.isnan(mass)
+    return ObjectTest(
+        images=len(x),
+        # no window on that side (a window as large as the image): no mean, None, never NaN
+        object_drop=obj_drop if n_obj else None, background_drop=bg_drop if n_bg else None,
+        object_windows=n_obj, background_windows=n_bg,
+        mass_inside=float(mass[valid].mean()) if valid.any() else None,
+        object_area=float(objects.flatten(1).float().mean(1).mean()),
+        pointing=float(pointing_hits(attr, objects).float().mean()))

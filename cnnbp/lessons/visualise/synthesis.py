@@ -19,6 +19,7 @@ from cnnbp.lessons.visualise.occlusion import gaussian_blur
 from cnnbp.nn import SmallCNN
 
 START_STD = 0.05  # the start: grey plus a little seeded noise
+NO_PRIOR = dict(jitter=0, blur_every=0, l2=0.0)  # plain gradient ascent, for contrast
 
 
 @dataclass

@@ -4,7 +4,6 @@ folder are never read, and the tab shows an upload box for the field."""
 
 from __future__ import annotations
 
-import io
 import json
 
 import gradio as gr

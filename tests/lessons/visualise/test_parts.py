@@ -12,10 +12,17 @@ import torch
 from cnnbp.lessons.visualise import embeddings as emb
 from cnnbp.lessons.visualise.features import channel_peaks, dead_channels, feature_maps
 from cnnbp.lessons.visualise.filters import neighbour_correlation
-from cnnbp.lessons.visualise.lesson import layer_channels
-from cnnbp.lessons.visualise.model import (ModelCache, TrainSettings, Trained, layer_outputs, receptive_field)
-from cnnbp.lessons.visualise.occlusion import (attribution, check_window, fill_images, mass_inside,
-                                               object_vs_background_drop, occlusion, occlusion_scores, pointing_hits)
+from cnnbp.lessons.visualise.model import conv_channels, layer_outputs, receptive_field
+from cnnbp.lessons.visualise.occlusion import (
+    attribution,
+    check_window,
+    fill_images,
+    mass_inside,
+    object_vs_background_drop,
+    occlusion,
+    occlusion_scores,
+    pointing_hits,
+)
 from cnnbp.lessons.visualise.synthesis import maximise, roughness
 from cnnbp.lessons.visualise.top_images import top_images
 from cnnbp.nn import SmallCNN
@@ -151,7 +158,7 @@ def test_receptive_field_sizes_by_hand():
 @pytest.mark.parametrize("layer", [1, 2, 3, 4, 5, 6])
 def test_layer_channels_agree_with_the_model(dataset, size, channels, layer):
     net = seeded_cnn(channels, 4, depth=6, width=4, image_size=size)
-    assert layer_outputs(net, torch.zeros(1, channels, size, size))[layer - 1].shape[1] == layer_channels(
+    assert layer_outputs(net, torch.zeros(1, channels, size, size))[layer - 1].shape[1] == conv_channels(
         dataset, 4, layer)
 
 
@@ -167,14 +174,6 @@ def test_feature_maps_and_dead_channels_against_direct_computation():
     peaks = channel_peaks(net, x, batch_size=7)
     assert torch.equal(peaks[0], layer_outputs(net, x)[0].amax(dim=(2, 3)).detach())
     assert 1 in dead_channels(peaks)[0]
-
-
-def test_model_cache_is_bounded_and_keyed_by_settings():
-    cache = ModelCache(max_entries=2)
-    runs = [Trained(settings=TrainSettings("digits", 2, 4, "none", 1, 0.01, 64, seed), model=None) for seed in range(3)]
-    for t in runs:
-        cache.put(t)
-    assert len(cache) == 2 and cache.get(runs[0].settings) is None and cache.get(runs[2].settings) is runs[2]
 
 
 # ---- filters, synthesis, top images ------------------------------------------------------

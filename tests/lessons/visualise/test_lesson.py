@@ -1,5 +1,6 @@
-"""The visualise lesson end to end on quick settings: frames, figures = numbers, verdicts, the
-model cache, uploads, UMAP's readiness message, bad settings by name, and the claims."""
+"""The visualise lesson end to end on quick settings: figures = numbers, verdicts, the model cache,
+uploads, UMAP's readiness message, bad settings by name, and the claims. (Stream, stop, budget,
+cost refusal and bad input in general: tests/lessons/test_protocol.py, for every lesson.)"""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from cnnbp.claims import CLAIMS, run_claim
 from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
 from cnnbp.lessons.visualise import embeddings as emb
-from cnnbp.lessons.visualise.lesson import VisualiseConfig
+from cnnbp.lessons.visualise.config import VisualiseConfig
+from cnnbp.lessons.visualise.figures import GAP, normalise, text_thumbnail
 from cnnbp.lessons.visualise.model import MODELS
-from cnnbp.plots.visualise import GAP, normalise, text_thumbnail
 from tests.lessons.quick import quick_frames
 
 LESSON = get_lesson("visualise")
@@ -169,15 +170,18 @@ def test_a_click_before_umap_is_ready_says_so(monkeypatch):
 
     fresh = threading.Event()
     monkeypatch.setattr(emb, "UMAP_READY", fresh)
+    monkeypatch.setattr(emb, "warm_umap", fresh.set)  # the compile itself is tested in the warm-up test
 
-    def fake_project(x, *, method, seed):  # the compile itself is tested in the warm-up test
-        fresh.set()
+    def fake_project(x, *, method, seed):
+        assert fresh.is_set(), "projected before the compile was waited for"
         return PCA(n_components=2, random_state=seed).fit_transform(np.asarray(x, dtype=np.float32)).astype(float)
 
     monkeypatch.setattr(emb, "project", fake_project)
     settings = {**QUICK, "parts": ["embeddings"], "methods": ["umap"]}
     first = list(run_lesson("visualise", settings))
-    assert any("UMAP is not ready yet" in f.message for f in first)
+    said = next(i for i, f in enumerate(first) if "UMAP is not ready yet" in f.message)
+    drawn = next(i for i, f in enumerate(first) if "embeddings" in f.figures)
+    assert said < drawn  # said while it waits, not after
     assert first[-1].done
     second = list(run_lesson("visualise", settings))
     assert not any("UMAP is not ready yet" in f.message for f in second)
@@ -308,7 +312,7 @@ def test_fewest_embedding_points_run_whatever_classes_they_hold():
                                       "visualise.filters_smoother"])
 def test_claims_are_measured(claim_id):
     assert CLAIMS[claim_id].source == "004"
-    result = run_claim(claim_id)
+    result = run_claim(claim_id, seed=0)
     assert result.passed in (True, False), result.measured  # measured, whichever way it went
     assert any(ch.isdigit() for ch in result.measured)
 
@@ -355,5 +359,6 @@ def test_stop_while_training_ends_the_run_and_caches_nothing():
         frames.append(frame)
         if frame.message.startswith("training"):
             control.cancel()
-    assert frames[-1].done and "stopped by the user while training" in frames[-1].message
+    assert frames[-1].done and frames[-1].message.startswith("stopped by the user after")
+    assert "model" not in frames[-1].numbers  # no model was looked at
     assert MODELS.get(validate_config(VisualiseConfig, settings).train_settings()) is None

@@ -1,5 +1,6 @@
-"""Figures of the "visualise" lesson: filter grids, feature maps, occlusion maps, 2-D embeddings,
-top images with their receptive fields, synthesised images. Pure: measured numbers in, figure out.
+"""Figures and tables of the "visualise" lesson: filter grids, feature maps, occlusion maps, 2-D
+embeddings, top images with their receptive fields, synthesised images. Pure: measured numbers in,
+figure out. The chart types come first, the lesson's titled figures and tables at the end.
 
 Images arrive as nested lists (C, H, W) in [0, 1]; grey ones are drawn as heat maps, RGB ones
 as ``go.Image``. Filters and feature maps are rescaled for display only (said in each title).
@@ -10,10 +11,11 @@ from __future__ import annotations
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnbp.plots.common import apply_layout, color_for
+from cnnbp.plots.common import apply_layout, color_for, training_curves
 
 GAP = 1  # pixels between tiles of a mosaic
 
@@ -75,10 +77,9 @@ def filter_grid(snapshots: Sequence[dict], *, title: str) -> go.Figure:
 def feature_maps(image: np.ndarray, layers: Sequence[dict], *, title: str) -> go.Figure:
     """The input and each layer's maps (``name``, ``maps`` (C, H, W), ``dead`` channel list); one
     grey scale per layer, 0 to the layer's largest output (``scale``)."""
-    fig = make_subplots(rows=1 + len(layers), cols=1, vertical_spacing=0.05,
-                        subplot_titles=["input"] + [f"{l['name']}: {len(l['maps'])} channels, max {l['scale']:.3g}"
-                                                    f"{', dead: ' + ', '.join(map(str, l['dead'])) if l['dead'] else ''}"
-                                                    for l in layers])
+    titles = [f"{layer['name']}: {len(layer['maps'])} channels, max {layer['scale']:.3g}"
+              + (f", dead: {', '.join(map(str, layer['dead']))}" if layer["dead"] else "") for layer in layers]
+    fig = make_subplots(rows=1 + len(layers), cols=1, vertical_spacing=0.05, subplot_titles=["input"] + titles)
     fig.add_trace(image_trace(np.asarray(image), name="input"), row=1, col=1)
     for i, layer in enumerate(layers):
         maps = np.asarray(layer["maps"], dtype=float)
@@ -98,7 +99,8 @@ def occlusion_maps(rows: Sequence[dict], *, window: int, title: str) -> go.Figur
     titles = []
     for r in rows:
         mass = f", mass on object {r['mass_inside']:.0%}" if r.get("mass_inside") is not None else ""
-        first = f"upload, predicted {r['pred']}" if r.get("index") is None else f"true {r['true']}, predicted {r['pred']}"
+        first = (f"upload, predicted {r['pred']}" if r.get("index") is None
+                 else f"true {r['true']}, predicted {r['pred']}")
         titles += [first, f"P({r['true']}){mass}" if r.get("index") is not None else f"P({r['pred']})",
                    f"P({r['pred']})"]
     fig = make_subplots(rows=len(rows), cols=3, subplot_titles=titles, horizontal_spacing=0.05,
@@ -201,3 +203,63 @@ def synthesis(results: Sequence[dict], *, title: str) -> go.Figure:
     fig.update_xaxes(title_text="step", row=1, col=n + 1)
     fig.update_yaxes(title_text="mean output", row=1, col=n + 1)
     return apply_layout(fig, title, height=340)
+
+
+# ---- the lesson's figures and tables, titled -------------------------------------------------
+
+def training_figure(training: dict, *, dataset: str, depth: int, width: int, lr: float) -> go.Figure:
+    """``training``: the run's "training" numbers (steps, loss, eval_steps, test_accuracy)."""
+    curve = {k: training[k] for k in ("steps", "loss", "eval_steps", "test_accuracy")}
+    return training_curves([dict(name="SmallCNN", color_key=0, dash_key=0, **curve)],
+                           title=f"SmallCNN on {dataset} (depth {depth}, width {width}, Adam lr {lr:g})")
+
+
+def filters_figure(snapshots: Sequence[dict]) -> go.Figure:
+    return filter_grid(snapshots, title="First-layer filters as training goes on (each scaled to its own range)")
+
+
+def imagenet_filters_figure(snapshots: Sequence[dict]) -> go.Figure:
+    return filter_grid(snapshots, title="ResNet-18 first-layer filters (each scaled to its own range)")
+
+
+def feature_maps_figure(image: list, layers: Sequence[dict], *, what: str) -> go.Figure:
+    return feature_maps(image, layers, title=f"Feature maps of {what} (one colour scale per layer, 0 to its "
+                                             "largest output)")
+
+
+def dead_table(layers: Sequence[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"layer": layer["name"], "channels": len(layer["maps"]), "dead": len(layer["dead"]),
+                          "dead channels": ", ".join(map(str, layer["dead"]))} for layer in layers])
+
+
+def occlusion_figure(rows: Sequence[dict], *, window: int, stride: int, fill: str) -> go.Figure:
+    return occlusion_maps(rows, window=window, title=f"Occlusion: probability with a {window}x{window} {fill} "
+                                                     f"window centred at each position (stride {stride})")
+
+
+def occlusion_table(rows: Sequence[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"image": r["index"] if r["index"] is not None else "upload",
+                          "true": r["true"] if r["index"] is not None else "unknown",
+                          "predicted": r["pred"], "P(true)": r["base_p_true"],
+                          "lowest P(true) under the window": float(np.min(r["p_true"])),
+                          "mass on object": r["mass_inside"]} for r in rows])
+
+
+def embeddings_figure(projections: Sequence[dict], *, classes: Sequence[str], images: Sequence) -> go.Figure:
+    return embedding_scatter(projections, classes=classes, images=images,
+                             title="Penultimate CNN features vs raw pixels in 2-D (coloured by true class; "
+                                   "hover: the image)")
+
+
+def embeddings_table(projections: Sequence[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"features": e["features"], "method": e["method"], "k-NN accuracy": e["knn_accuracy"],
+                          "trustworthiness": e["trustworthiness"], "seconds": e["seconds"]} for e in projections])
+
+
+def top_images_figure(items: Sequence[dict], *, layer: int, channel: int, field: int) -> go.Figure:
+    return top_images(items, title=f"Test images that most excite conv{layer} channel {channel}, with the "
+                                   f"receptive field ({field}x{field} px) of the strongest unit")
+
+
+def synthesis_figure(results: Sequence[dict], *, layer: int, channel: int) -> go.Figure:
+    return synthesis(results, title=f"Inputs synthesised to excite conv{layer} channel {channel}")

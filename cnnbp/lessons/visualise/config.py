@@ -1,0 +1,169 @@
+"""The visualise lesson's settings, their bounds and checks, and the cost estimate of a run."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from cnnbp.data.uploads import UploadError, load_image
+from cnnbp.lessons.base import LessonConfig, gflop_seconds
+from cnnbp.lessons.visualise import embeddings as emb
+from cnnbp.lessons.visualise import imagenet
+from cnnbp.lessons.visualise.model import Dataset, TrainSettings, conv_channels, data_shape
+from cnnbp.lessons.visualise.occlusion import MASK_IMAGES
+from cnnbp.nn import small_cnn_macs
+
+View = Literal["weights", "activations", "occlusion", "embeddings", "top_images", "synthesis"]
+VIEWS: tuple[str, ...] = ("weights", "activations", "occlusion", "embeddings", "top_images", "synthesis")
+SLOWDOWN = 4  # convs this small run at about a quarter of the nominal rate (measured: defaults ~3 s to train)
+IMAGENET_READ_S = 1.0  # reading one 45 MB checkpoint
+# measured, one thread: t-SNE and UMAP ~2-3 ms per point
+PROJECTION_S_PER_POINT = {"pca": 0.0002, "tsne": 0.004, "umap": 0.004}
+
+
+class VisualiseConfig(LessonConfig):
+    parts: list[View] = Field(list(VIEWS), min_length=1, description="which views to compute")
+    model: Literal["trained", "resnet18_imagenet"] = Field(
+        "trained", description="trained: a SmallCNN trained in this run; resnet18_imagenet: torchvision's "
+                               "ImageNet ResNet-18 first-layer filters, only where its weights are cached here")
+    dataset: Dataset = Field(
+        "digits", description="training data (shapes: 16x16 RGB with object masks)")
+    depth: int = Field(4, ge=2, le=6, description="conv layers (2x2 pooling after every second)")
+    width: int = Field(8, ge=4, le=32, description="channels of the first conv layer (doubles at each pooling)")
+    norm: Literal["none", "batch"] = Field("batch", description="normalisation after each conv")
+    epochs: int = Field(6, ge=1, le=30, description="training epochs (6: about 94% on digits)")
+    lr: float = Field(0.01, gt=0.0, le=0.1, description="Adam learning rate")
+    batch_size: int = Field(64, ge=8, le=512, description="minibatch size")
+    image_index: int = Field(0, ge=0, le=999, description="test image for the feature maps and the first "
+                             "occlusion map (digits has 360, shapes 1000)")
+    image: str | None = Field(None, max_length=4096, description="optional PNG or JPEG of your own: "
+                              "feature maps and occlusion use it (converted to the dataset's size and channels)",
+                              json_schema_extra={"upload": "image"})
+    occlusion_images: int = Field(4, ge=1, le=8, description="test images with an occlusion map")
+    window: int = Field(3, ge=1, le=16, description="occluding square, pixels")
+    stride: int = Field(1, ge=1, le=16, description="step between window positions, pixels")
+    fill: Literal["grey", "mean", "blur"] = Field(
+        "grey", description="what the window shows: grey (the lecture), the image's mean colour, or it blurred")
+    embed_points: int = Field(360, ge=50, le=1000, description="test images projected to 2-D")
+    methods: list[Literal["pca", "tsne", "umap"]] = Field(
+        list(emb.METHODS), min_length=1, description="projections, each of CNN features and of raw pixels")
+    layer: int = Field(2, ge=1, le=6, description="conv layer of the unit for the top images and synthesis")
+    channel: int = Field(0, ge=0, le=255, description="channel of that layer")
+    top_k: int = Field(8, ge=1, le=16, description="how many top images")
+    synth_steps: int = Field(100, ge=10, le=500, description="gradient-ascent steps of the synthesis")
+    jitter: int = Field(1, ge=0, le=4, description="random shift before each step, pixels (the prior)")
+    blur_every: int = Field(4, ge=0, le=50, description="blur the image every this many steps (0: never)")
+    l2: float = Field(0.01, ge=0.0, le=1.0, description="L2 pull of the pixels towards grey")
+
+    @field_validator("model")
+    @classmethod
+    def _model_available(cls, model: str, info: ValidationInfo) -> str:
+        if model == "resnet18_imagenet":
+            reason = imagenet.unavailable_reason()
+            if reason:
+                raise ValueError(reason)
+            other = [p for p in info.data.get("parts", []) if p != "weights"]
+            if other:
+                raise ValueError(f"with resnet18_imagenet only the weights view runs here (the others need "
+                                 f"ImageNet images); remove {', '.join(other)} from parts")
+        return model
+
+    # Cross-field checks as field validators (``info.data`` holds the fields declared above), so
+    # the message names the field and its value: "window: window (12) must not exceed ...".
+    @field_validator("window")
+    @classmethod
+    def _window_fits(cls, window: int, info: ValidationInfo) -> int:
+        dataset = info.data.get("dataset")
+        if dataset is not None and window > data_shape(dataset).size:
+            raise ValueError(f"window ({window}) must not exceed the {data_shape(dataset).size}-pixel images "
+                             f"of {dataset}")
+        return window
+
+    @field_validator("stride")
+    @classmethod
+    def _stride_fits(cls, stride: int, info: ValidationInfo) -> int:
+        window = info.data.get("window")
+        if window is not None and stride > window:
+            raise ValueError(f"stride ({stride}) must not exceed the window ({window}): pixels between windows "
+                             "would never be occluded")
+        return stride
+
+    @field_validator("image_index", "embed_points")
+    @classmethod
+    def _within_test_set(cls, value: int, info: ValidationInfo) -> int:
+        dataset = info.data.get("dataset")
+        if dataset is None:
+            return value
+        n_test = data_shape(dataset).n_test
+        is_index = info.field_name == "image_index"
+        if value + is_index > n_test:  # an index names one image more than it counts
+            relation = "be below" if is_index else "not exceed"
+            raise ValueError(f"{info.field_name} ({value}) must {relation} the {n_test} test images of {dataset}")
+        return value
+
+    @field_validator("layer")
+    @classmethod
+    def _layer_fits(cls, layer: int, info: ValidationInfo) -> int:
+        depth = info.data.get("depth")
+        if depth is not None and layer > depth:
+            raise ValueError(f"layer ({layer}) must be at most the depth ({depth})")
+        return layer
+
+    @field_validator("channel")
+    @classmethod
+    def _channel_fits(cls, channel: int, info: ValidationInfo) -> int:
+        d = info.data
+        if all(k in d for k in ("dataset", "width", "layer")):
+            channels = conv_channels(d["dataset"], d["width"], d["layer"])
+            if channel >= channels:
+                raise ValueError(f"channel ({channel}) must be below the {channels} channels of conv{d['layer']}")
+        return channel
+
+    @field_validator("image")
+    @classmethod
+    def _image_decodes(cls, image: str | None, info: ValidationInfo) -> str | None:
+        dataset = info.data.get("dataset")
+        if image is not None and dataset is not None:
+            shape = data_shape(dataset)
+            try:  # decoded here (milliseconds) so a bad file is refused before anything runs
+                load_image(image, channels=shape.channels, size=(shape.size, shape.size))
+            except UploadError as err:
+                raise ValueError(str(err)) from None
+        return image
+
+    def train_settings(self) -> TrainSettings:
+        return TrainSettings(self.dataset, self.depth, self.width, self.norm, self.epochs, self.lr,
+                             self.batch_size, self.seed)
+
+    # ---- the cost: each part's estimate (the run's progress shares too), and their sum ----
+
+    def forward_flops(self) -> float:
+        """Flops of one image through the model (2 per multiply-add)."""
+        shape = data_shape(self.dataset)
+        return 2 * small_cnn_macs(in_channels=shape.channels, image_size=shape.size, depth=self.depth,
+                                  width=self.width, num_classes=shape.classes)
+
+    def training_seconds(self) -> float:
+        shape, forward = data_shape(self.dataset), self.forward_flops()
+        train = 3 * forward * shape.n_train * self.epochs  # forward + backward ~ 3 forwards
+        evals = forward * shape.n_test * (2 * self.epochs + 1)
+        return gflop_seconds(train + evals) * SLOWDOWN
+
+    def view_seconds(self, view: str) -> float:
+        """Estimated seconds of one view; 0 for those that cost a few forwards (filters, feature maps,
+        dead filters, top images)."""
+        forward = self.forward_flops()
+        if view == "occlusion":
+            n_pos = ((data_shape(self.dataset).size - self.window) // self.stride + 1) ** 2
+            return gflop_seconds(forward * n_pos * (MASK_IMAGES + self.occlusion_images)) * SLOWDOWN
+        if view == "embeddings":
+            return 2 * sum(PROJECTION_S_PER_POINT[m] * self.embed_points for m in self.methods)
+        if view == "synthesis":
+            return gflop_seconds(2 * 3 * forward * self.synth_steps) * SLOWDOWN
+        return 0.0
+
+    def cost_seconds(self) -> float:
+        if self.model == "resnet18_imagenet":
+            return IMAGENET_READ_S
+        return self.training_seconds() + sum(self.view_seconds(v) for v in self.parts)

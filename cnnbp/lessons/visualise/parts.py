@@ -1,0 +1,314 @@
+"""The visualise lesson's parts, in run order: train (or reuse) the small CNN, then the six views of
+it; or, with ``model="resnet18_imagenet"``, only the cached ResNet-18's first-layer filters.
+
+The training part leaves ``state.data``, ``state.upload`` and ``state.trained`` for the views. Its
+model is cached per training settings, so another image, channel, window or projection reuses it
+(the part's share of the run is then 0). Each view runs on one thread (:func:`model.one_thread`).
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+
+from cnnbp.data import ImageDataset
+from cnnbp.data.uploads import load_image
+from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.visualise import embeddings as emb
+from cnnbp.lessons.visualise import figures as figs
+from cnnbp.lessons.visualise import imagenet, verdicts
+from cnnbp.lessons.visualise import top_images as top
+from cnnbp.lessons.visualise.config import VisualiseConfig
+from cnnbp.lessons.visualise.features import channel_peaks, dead_channels, feature_maps
+from cnnbp.lessons.visualise.filters import neighbour_correlation, smoothness
+from cnnbp.lessons.visualise.model import (
+    MODELS,
+    Trained,
+    layer_shapes,
+    load_data,
+    object_masks,
+    one_thread,
+    penultimate,
+    receptive_field,
+    train,
+)
+from cnnbp.lessons.visualise.occlusion import (
+    MASK_IMAGES,
+    ObjectTest,
+    attribution,
+    mass_inside,
+    object_test,
+    occlusion_scores,
+)
+from cnnbp.lessons.visualise.synthesis import NO_PRIOR, maximise
+
+# A view without an estimate of its own (filters, feature maps, top images) costs tens of
+# milliseconds: its share of the progress bar.
+VIEW_FLOOR_S = 0.05
+UMAP_WAIT = ("UMAP is not ready yet: its one-time compile (numba, ~15 s per server process) is still running; "
+             "this run waits for it")
+
+
+def start(cfg: VisualiseConfig, parts: list[Part]) -> str:
+    if cfg.model == "resnet18_imagenet":
+        return "reading the cached ImageNet ResNet-18 weights"
+    return f"starting: {len(cfg.parts)} views on a small CNN trained on {cfg.dataset}"
+
+
+# ---- the model -----------------------------------------------------------------------------
+
+def training(state: RunState) -> Iterator[Update]:
+    """Train the CNN, streaming its curves and filters, or take it from the cache."""
+    cfg = state.cfg
+    state.data = load_data(cfg.dataset, seed=cfg.seed)
+    state.upload = (load_image(cfg.image, channels=state.data.in_channels, size=state.data.image_size)
+                    if cfg.image else None)
+    trained = MODELS.get(cfg.train_settings())
+    if trained is None:
+        epochs_drawn = 0
+        for reached, trained in train(state.data, cfg.train_settings(), state.control):
+            # the curves' numbers at every evaluation; the figures (~70 ms) when an epoch adds a row of filters
+            redraw = len(trained.snapshots) > epochs_drawn
+            epochs_drawn = len(trained.snapshots)
+            yield Update(reached, f"training the CNN on {cfg.dataset}: {reached:.0%}",
+                         **_training_update(trained, cfg, figures=redraw))
+        if state.control.stop_reason():  # a half-trained model is neither cached nor looked at
+            return
+        MODELS.put(trained.settings, trained)
+        source, message = "trained", f"trained in {trained.seconds:.1f} s"
+    else:
+        source = message = "reused from the model cache (same training settings)"
+    state.trained = trained
+    data = state.data
+    update = _training_update(trained, cfg)
+    update["numbers"]["model"] = {
+        "source": source, "seconds": trained.seconds, "test_accuracy": trained.test_accuracy[-1],
+        "layer_shapes": [list(s) for s in layer_shapes(trained.model, data.image_size, data.in_channels)]}
+    yield Update(1.0, f"model {message}; test accuracy {trained.test_accuracy[-1]:.1%}", **update)
+
+
+def _training_update(t: Trained, cfg: VisualiseConfig, *, figures: bool = True) -> dict:
+    snapshots = [{"label": label, "smoothness": neighbour_correlation(w)} for label, w in t.snapshots]
+    numbers = {"steps": t.steps, "loss": t.loss, "eval_steps": t.eval_steps, "test_accuracy": t.test_accuracy,
+               "diverged_at": t.diverged_at, "seconds": t.seconds, "snapshots": snapshots}
+    drawn = {"training": figs.training_figure(numbers, dataset=cfg.dataset, depth=cfg.depth, width=cfg.width,
+                                              lr=cfg.lr),
+             "filters": figs.filters_figure(_filter_snapshots(t))} if figures else {}
+    return dict(figures=drawn, numbers={"training": numbers})
+
+
+def _filter_snapshots(t: Trained) -> list[dict]:
+    return [{"label": label, "weights": w.tolist(), "smoothness": neighbour_correlation(w)} for label, w in t.snapshots]
+
+
+# ---- the views -----------------------------------------------------------------------------
+
+def weights(state: RunState) -> Iterator[Update]:
+    t, data = state.trained, state.data
+    (_, first), (after, last) = t.snapshots[0], t.snapshots[-1]
+    s = smoothness(first, last)
+    yield Update(1.0, "first-layer filters measured", figures={"filters": figs.filters_figure(_filter_snapshots(t))},
+                 verdicts=[verdicts.filters_smoother(s, shape=tuple(last.shape), after=after,
+                                                     image_size=data.image_size)],
+                 numbers={"filters": {"init": s.init, "trained": s.trained, "weights": last.tolist(),
+                                      "init_weights": first.tolist()}})
+
+
+def _chosen_image(state: RunState) -> tuple[torch.Tensor, str]:
+    if state.upload is not None:
+        return state.upload, "your upload"
+    index, data = state.cfg.image_index, state.data
+    return data.x_test[index], f"test image #{index} ({data.classes[int(data.y_test[index])]})"
+
+
+def activations(state: RunState) -> Iterator[Update]:
+    t, data = state.trained, state.data
+    image, what = _chosen_image(state)
+    with one_thread():
+        maps = feature_maps(t.model, image)
+        dead = dead_channels(channel_peaks(t.model, data.x_test))
+    layers = [{"name": f"conv{i + 1}", "maps": m.tolist(), "scale": float(m.max()), "dead": d}
+              for i, (m, d) in enumerate(zip(maps, dead))]
+    n_dead = sum(len(d) for d in dead)
+    yield Update(1.0, f"feature maps of {what}; {n_dead} dead filters",
+                 figures={"feature_maps": figs.feature_maps_figure(image.tolist(), layers, what=what)},
+                 tables={"dead": figs.dead_table(layers)},
+                 verdicts=[verdicts.dead_filters(layers, images=len(data.x_test))],
+                 numbers={"feature_maps": {"image": what, "layers": layers}})
+
+
+def _probabilities(model):
+    return lambda x: torch.softmax(model(x), dim=1)  # (B, C, H, W) -> (B, K)
+
+
+def occlusion(state: RunState) -> Iterator[Update]:
+    cfg = state.cfg
+    window = dict(window=cfg.window, stride=cfg.stride, fill=cfg.fill)
+    with one_thread():
+        rows = _occlusion_maps(state)
+        test, mask_source = object_test_of(state.trained, state.data, **window)
+    summary = {**vars(test), "mask_source": mask_source, **window}
+    positions = len(rows[0]["tops"]) * len(rows[0]["lefts"])
+    yield Update(1.0, f"occlusion maps: {positions} positions per image, {len(rows) + test.images} images",
+                 figures={"occlusion": figs.occlusion_figure(rows, **window)},
+                 tables={"occlusion": figs.occlusion_table(rows)},
+                 verdicts=[verdicts.occlusion_on_object(test, mask_source=mask_source, **window)],
+                 numbers={"occlusion": {"maps": rows, "summary": summary}})
+
+
+def object_test_of(t: Trained, data: ImageDataset, *, window: int, stride: int, fill: str) -> tuple[ObjectTest, str]:
+    """The object-vs-background test on the first MASK_IMAGES test images (their true class), and
+    where the object masks come from."""
+    masks, mask_source = object_masks(data)
+    sample = torch.arange(min(MASK_IMAGES, len(data.x_test)))
+    return object_test(_probabilities(t.model), data.x_test[sample], data.y_test[sample], masks[sample],
+                       window=window, stride=stride, fill=fill), mask_source
+
+
+def _occlusion_maps(state: RunState) -> list[dict]:
+    """The maps shown: the upload (if any), then ``occlusion_images`` test images from the chosen one."""
+    cfg, data = state.cfg, state.data
+    shown = [(cfg.image_index + i) % len(data.x_test) for i in range(cfg.occlusion_images)]
+    masks, _ = object_masks(data)
+    images = data.x_test[shown]
+    if state.upload is not None:
+        images = torch.cat([state.upload.unsqueeze(0), images])
+    result = occlusion_scores(_probabilities(state.trained.model), images, window=cfg.window, stride=cfg.stride,
+                              fill=cfg.fill)
+    pred = result.base.argmax(1)
+    ny, nx = len(result.rows), len(result.cols)
+    # the class each map is about: the true class; an upload's is unknown, so its predicted class
+    index = ([None] if state.upload is not None else []) + shown
+    target = torch.tensor([int(pred[j]) if i is None else int(data.y_test[i]) for j, i in enumerate(index)])
+    attr = attribution(result, target, channels=1)[:, 0]  # (N, H, W)
+    rows = []
+    for j, i in enumerate(index):
+        true = int(target[j])
+        mass = None if i is None else float(mass_inside(attr[j:j + 1], masks[i:i + 1])[0])
+        mass = None if mass is not None and np.isnan(mass) else mass  # no positive sensitivity: no share
+        rows.append({"image": images[j].tolist(), "index": i,
+                     "true": data.classes[true],  # an upload's: its predicted class
+                     "pred": data.classes[int(pred[j])],
+                     "p_true": result.scores[j, :, true].view(ny, nx).tolist(),
+                     "p_pred": result.scores[j, :, int(pred[j])].view(ny, nx).tolist(),
+                     "base_p_true": float(result.base[j, true]), "tops": result.rows, "lefts": result.cols,
+                     "mass_inside": mass})
+    return rows
+
+
+def wait_for_umap(state: RunState) -> Iterator[Update]:
+    """Said at once (a part's last update is never held back), then the compile is waited for."""
+    yield Update(1.0, UMAP_WAIT)
+    emb.warm_umap()
+
+
+def _needs_umap_compile(cfg: VisualiseConfig) -> bool:
+    return _small_cnn(cfg) and "embeddings" in cfg.parts and "umap" in cfg.methods and not emb.UMAP_READY.is_set()
+
+
+def embeddings(state: RunState) -> Iterator[Update]:
+    cfg, data = state.cfg, state.data
+    with one_thread():
+        c = embedding_comparison(state.trained, data, points=cfg.embed_points, methods=cfg.methods, seed=cfg.seed)
+    entries = [{"features": p.features, "method": p.method, "x": p.points[:, 0].tolist(),
+                "y": p.points[:, 1].tolist(), "labels": c.labels.tolist(), "index": list(range(len(c.labels))),
+                "knn_accuracy": p.knn_accuracy, "trustworthiness": p.trustworthiness, "seconds": p.seconds}
+               for p in c.projections]
+    yield Update(1.0, f"{len(entries)} projections of {len(c.labels)} images",
+                 figures={"embeddings": figs.embeddings_figure(entries, classes=data.classes,
+                                                                  images=data.x_test[:cfg.embed_points].tolist())},
+                 tables={"embeddings": figs.embeddings_table(entries)},
+                 verdicts=[verdicts.embeddings_separate(c)],
+                 numbers={"embeddings": {"projections": entries, "chance": c.chance}})
+
+
+def embedding_comparison(t: Trained, data: ImageDataset, *, points: int, methods: list[str],
+                         seed: int) -> emb.Comparison:
+    """The first ``points`` test images in 2-D, from the CNN's penultimate features and from pixels."""
+    x = data.x_test[:points]
+    return emb.compare(penultimate(t.model, x).numpy(), x.flatten(1).numpy(), data.y_test[:points].numpy(),
+                       methods=methods, seed=seed)
+
+
+def top_images(state: RunState) -> Iterator[Update]:
+    cfg, t, data = state.cfg, state.trained, state.data
+    with one_thread():
+        strongest = top.top_images(t.model, data.x_test, layer=cfg.layer, channel=cfg.channel, k=cfg.top_k)
+    items = []
+    for it in strongest:
+        img = data.x_test[it.index]
+        top_, left, bottom, right = it.box
+        items.append({"index": it.index, "activation": it.activation, "unit": list(it.unit), "box": list(it.box),
+                      "label": data.classes[int(data.y_test[it.index])], "image": img.tolist(),
+                      "crop": img[:, top_:bottom + 1, left:right + 1].tolist()})
+    rf = receptive_field(t.model, cfg.layer)
+    unit = dict(layer=cfg.layer, channel=cfg.channel, field=rf.size)
+    yield Update(1.0, f"top {len(items)} images of conv{cfg.layer} channel {cfg.channel}",
+                 figures={"top_images": figs.top_images_figure(items, **unit)},
+                 verdicts=[verdicts.channel_top_images([it["label"] for it in items],
+                                                       [it["activation"] for it in items], **unit)],
+                 numbers={"top_images": {"items": items, "receptive_field": rf.size, "jump": rf.jump}})
+
+
+def synthesis(state: RunState) -> Iterator[Update]:
+    cfg, t, data = state.cfg, state.trained, state.data
+    common = dict(shape=(data.in_channels, *data.image_size), layer=cfg.layer, channel=cfg.channel,
+                  steps=cfg.synth_steps, seed=cfg.seed)
+    with one_thread():
+        plain = maximise(t.model, **common, **NO_PRIOR)
+        prior = maximise(t.model, **common, jitter=cfg.jitter, blur_every=cfg.blur_every, l2=cfg.l2)
+        best = top.top_images(t.model, data.x_test, layer=cfg.layer, channel=cfg.channel, k=1)[0].activation
+    results = [{"name": "no prior", "image": plain.image.tolist(), "activation": plain.activation,
+                "roughness": plain.roughness},
+               {"name": f"jitter {cfg.jitter}, blur every {cfg.blur_every}, L2 {cfg.l2:g}",
+                "image": prior.image.tolist(), "activation": prior.activation, "roughness": prior.roughness}]
+    yield Update(1.0, "inputs synthesised",
+                 figures={"synthesis": figs.synthesis_figure(results, layer=cfg.layer, channel=cfg.channel)},
+                 verdicts=[verdicts.synthesised(*results, layer=cfg.layer, channel=cfg.channel, steps=cfg.synth_steps,
+                                                best=best)],
+                 numbers={"synthesis": results})
+
+
+# ---- the ImageNet ResNet-18 (where its weights are cached) ---------------------------------
+
+def imagenet_filters(state: RunState) -> Iterator[Update]:
+    """ResNet-18's ImageNet-trained first-layer filters next to a Kaiming draw of the same shape."""
+    trained = imagenet.first_layer_filters()
+    init = imagenet.kaiming_like(trained, seed=state.cfg.seed)
+    s = smoothness(init, trained)
+    snapshots = [{"label": "Kaiming init (same shape)", "weights": init.tolist(), "smoothness": s.init},
+                 {"label": "ImageNet-trained", "weights": trained.tolist(), "smoothness": s.trained}]
+    yield Update(1.0, "ResNet-18 first-layer filters measured",
+                 figures={"filters": figs.imagenet_filters_figure(snapshots)},
+                 verdicts=[verdicts.imagenet_filters_smoother(s, shape=tuple(trained.shape))],
+                 numbers={"filters": {"init": s.init, "trained": s.trained, "model": "resnet18_imagenet"}})
+
+
+# ---- which parts run, and their shares of the run ------------------------------------------
+
+def _small_cnn(cfg: VisualiseConfig) -> bool:
+    return cfg.model == "trained"
+
+
+def _view(name: str, run) -> Part:
+    return Part(name, lambda cfg: max(VIEW_FLOOR_S, cfg.view_seconds(name)), run,
+                when=lambda cfg: _small_cnn(cfg) and name in cfg.parts)
+
+
+def _training_share(cfg: VisualiseConfig) -> float:
+    return 0.0 if MODELS.get(cfg.train_settings()) is not None else cfg.training_seconds()
+
+
+PARTS = (
+    Part("imagenet_filters", 1.0, imagenet_filters, when=lambda cfg: not _small_cnn(cfg)),
+    Part("training", _training_share, training, when=_small_cnn),
+    _view("weights", weights),
+    _view("activations", activations),
+    _view("occlusion", occlusion),
+    Part("umap_compile", 0.0, wait_for_umap, when=_needs_umap_compile),
+    _view("embeddings", embeddings),
+    _view("top_images", top_images),
+    _view("synthesis", synthesis),
+)
