@@ -1,5 +1,6 @@
 """Registries and builders: activations, norms, inits, and the models built from them."""
 
+from cnnbp.nn import imagenet as imagenet  # the pretrained ImageNet network; imports timm only when built
 from cnnbp.nn.activations import ACTIVATIONS, create_act, get_act
 from cnnbp.nn.inits import INITS, get_init, init_model
 from cnnbp.nn.models import DeepMLP, SmallCNN, small_cnn_macs
