@@ -28,8 +28,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .files import file_sha256
 from .folder_sets import _IDX_FILES, DEBIAN_FASHION_MNIST, read_idx
-from .shipped import ARRAYS, ASSETS_DIR, IMAGE_SIZE, SHIPPED, file_sha256
+from .shipped import ARRAYS, ASSETS_DIR, IMAGE_SIZE, SHIPPED
 from .splits import stratified_sample, stratified_split
 
 SEED = 0

