@@ -2,7 +2,7 @@
 
     python bench/norms.py [--repeats 1] [--cores 2]
 
-The whole lesson on its default settings (picture, equivalences, contrast, 5 norms x 2 seeds
+The whole lesson on its default settings (picture, equivalences, contrast, 5 norms x 3 seeds
 side by side, the batch-size sweep, batch size 1, the SyncBatchNorm simulation), start to the
 final frame, on ``--cores`` torch threads (training itself runs on one: see
 ``cnnbp/lessons/norms/training.py``). Each part's share comes from the frame where its verdict

@@ -10,16 +10,16 @@ from cnnbp.claims import register_claim
 from cnnbp.data import get_dataset
 from cnnbp.lessons.norms.batch_one import batch_one
 from cnnbp.lessons.norms.config import NormsConfig
-from cnnbp.lessons.norms.contrast import CHANGED_ABOVE, INVARIANT_BELOW, contrast_on_dataset
+from cnnbp.lessons.norms.contrast import INVARIANT_RATIO, contrast_on_dataset
 from cnnbp.lessons.norms.equivalences import LESSON_SHAPE, equivalences
-from cnnbp.lessons.norms.training import NormRun, RunSpec, train_final
+from cnnbp.lessons.norms.races import group_vs_batch
+from cnnbp.lessons.norms.training import NormRun, train_final
+from cnnbp.lessons.norms.verdicts import NAMES, contrast_words, per_seed, race_words
 from cnnbp.train import RunControl
 
 DEFAULTS = NormsConfig()
 SMALL_BATCH = 2  # the GroupNorm paper's smallest batch per GPU
-SMALL_BATCH_SEEDS = 3  # seed, seed + 1, seed + 2
-# Fixed before any run: GroupNorm must end with the higher test accuracy on a majority of seeds.
-SMALL_BATCH_MAJORITY = 2
+SMALL_BATCH_SEEDS = 3  # seed, seed + 1, seed + 2: decided as the lesson decides a race (races.py)
 
 
 @register_claim("norms.group_norm_equivalences", lesson="norms", source="001",
@@ -49,14 +49,13 @@ def batch_size_one_breaks_batchnorm(seed: int) -> tuple[bool, str]:
 
 @functools.lru_cache(maxsize=2)
 def _small_batch_runs(seed: int) -> tuple[NormRun, ...]:
-    cfg = DEFAULTS
-    data = get_dataset(cfg.dataset, seed=seed)
-    specs = [RunSpec(norm, s, SMALL_BATCH, cfg.lr_at(SMALL_BATCH)) for s in range(seed, seed + SMALL_BATCH_SEEDS)
-             for norm in ("batch", "group")]
+    """The lesson's sweep at batch 2 only, BatchNorm and GroupNorm, seeds seed..seed + 2."""
+    cfg = NormsConfig(seed=seed, sweep_norms=["batch", "group"], sweep_batches=[str(SMALL_BATCH)],
+                      sweep_seeds=SMALL_BATCH_SEEDS)
     runs: list[NormRun] = []
-    for _, runs in train_final(data, specs, depth=cfg.depth, width=cfg.width, groups=cfg.groups,
-                               epochs=cfg.sweep_epochs, control=RunControl(budget_s=float("inf")),
-                               train_images=cfg.sweep_images):
+    for _, runs in train_final(get_dataset(cfg.dataset, seed=seed), cfg.sweep_specs(), depth=cfg.depth,
+                               width=cfg.width, groups=cfg.groups, epochs=cfg.sweep_epochs,
+                               control=RunControl(budget_s=float("inf")), train_images=cfg.sweep_images):
         pass
     return tuple(runs)
 
@@ -64,29 +63,21 @@ def _small_batch_runs(seed: int) -> tuple[NormRun, ...]:
 @register_claim("norms.group_beats_batch_at_batch_2", lesson="norms", source="001",
                 statement="when the batch is small (compute constraints), GroupNorm works where BatchNorm "
                           "degrades: at batch size 2 GroupNorm trains the better network")
-def group_beats_batch_at_batch_2(seed: int) -> tuple[bool, str]:
-    runs = {(r.norm, r.seed): r for r in _small_batch_runs(seed)}
-    seeds = range(seed, seed + SMALL_BATCH_SEEDS)
-    wins, parts = 0, []
-    for s in seeds:
-        gn, bn = runs[("group", s)].final_accuracy, runs[("batch", s)].final_accuracy
-        wins += gn is not None and (bn is None or gn > bn)
-        show = lambda a: f"{a:.1%}" if a is not None else "diverged"  # noqa: E731
-        parts.append(f"seed {s}: GroupNorm {show(gn)}, BatchNorm {show(bn)}")
-    return wins >= SMALL_BATCH_MAJORITY, (
+def group_beats_batch_at_batch_2(seed: int) -> tuple[bool | None, str]:
+    race = group_vs_batch(_small_batch_runs(seed), range(seed, seed + SMALL_BATCH_SEEDS), SMALL_BATCH)
+    return race.a_wins, (
         f"test accuracy at batch {SMALL_BATCH} ({DEFAULTS.sweep_images} digits, {DEFAULTS.sweep_epochs} epochs, "
-        f"lr {DEFAULTS.lr_at(SMALL_BATCH):g}, {DEFAULTS.groups} groups): " + "; ".join(parts)
-        + f"; GroupNorm ahead on {wins}/{SMALL_BATCH_SEEDS} seeds")
+        f"lr {DEFAULTS.lr_at(SMALL_BATCH):g}, {DEFAULTS.groups} groups): {per_seed(race, NAMES)}; "
+        f"{race_words(race, NAMES)}")
 
 
 @register_claim("norms.instance_norm_contrast_invariance", lesson="norms", source="001",
                 statement="InstanceNorm is invariant to the contrast of the content image")
-def instance_norm_contrast_invariance(seed: int) -> tuple[bool, str]:
+def instance_norm_contrast_invariance(seed: int) -> tuple[bool | None, str]:
     cfg = DEFAULTS
     r = contrast_on_dataset(get_dataset(cfg.dataset, seed=seed), scale=cfg.contrast_scale,
                             shift=cfg.contrast_shift, seed=seed)
     c = r.change
     return r.invariant, (
-        f"x -> {r.scale:g} x + {r.shift:g}, max abs output change: InstanceNorm {c['instance']:.2g} (line "
-        f"{INVARIANT_BELOW:g}), BatchNorm eval {c['batch']:.2g} (line {CHANGED_ABOVE:g}), LayerNorm "
-        f"{c['layer']:.2g}, GroupNorm {c['group']:.2g}")
+        f"x -> {r.scale:g} x + {r.shift:g}: {contrast_words(r)} (line {INVARIANT_RATIO:.0%}); with eps = 0 "
+        f"InstanceNorm {r.instance_without_eps:.1g}; LayerNorm {c['layer']:.2g}, GroupNorm {c['group']:.2g}")

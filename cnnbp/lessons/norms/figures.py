@@ -19,8 +19,9 @@ from plotly.subplots import make_subplots
 from cnnbp.lessons.norms.batch_one import BatchOneResult
 from cnnbp.lessons.norms.contrast import ContrastResult
 from cnnbp.lessons.norms.equivalences import Equivalences
+from cnnbp.lessons.norms.races import Paired, SideBySide
 from cnnbp.lessons.norms.training import NormRun
-from cnnbp.lessons.norms.verdicts import counted
+from cnnbp.lessons.norms.verdicts import NAMES, best_words, contrast_words, counted, race_words
 from cnnbp.plots.common import apply_layout, color_for, training_curves
 
 if TYPE_CHECKING:
@@ -190,10 +191,8 @@ def contrast_figure(result: ContrastResult) -> go.Figure:
     for n, label in (("instance", "InstanceNorm"), ("batch", "BatchNorm (eval)")):
         before, after = result.maps[n]
         images.append(dict(name=f"{label}, map 0", before=before, after=after, change=result.change[n]))
-    c = result.change  # the title says what was measured: on the shapes InstanceNorm's eps shows
-    words = ("InstanceNorm's output does not move, BatchNorm's does" if result.invariant else
-             f"InstanceNorm's output moves by up to {c['instance']:.2g}, BatchNorm's by {c['batch']:.2g}")
-    return contrast_maps(images, title=f"Contrast x -> {result.scale:g} x + {result.shift:g}: {words}")
+    # the title says what was measured, as the verdict does
+    return contrast_maps(images, title=f"Contrast x -> {result.scale:g} x + {result.shift:g}: {contrast_words(result)}")
 
 
 # ---- side by side ------------------------------------------------------------------------------
@@ -205,11 +204,11 @@ def compare_curves(runs: list[NormRun], cfg: NormsConfig) -> go.Figure:
         title=f"Same CNN on {cfg.dataset}, one norm per colour (dash: seed), batch {cfg.batch_size}, lr {cfg.lr:g}")
 
 
-def compare_bars(numbers: dict, cfg: NormsConfig) -> go.Figure:
+def compare_bars(numbers: dict, race: SideBySide, cfg: NormsConfig) -> go.Figure:
     rows = [r for r in numbers["summary"] if r["mean"] is not None]
     return final_accuracy_bars(
-        rows, title=f"Final test accuracy after {counted(cfg.epochs, 'epoch')} ({counted(cfg.seeds, 'seed')}), "
-                    "time per epoch in the bars")
+        rows, title=f"Final test accuracy after {counted(cfg.epochs, 'epoch')} ({counted(cfg.seeds, 'seed')}; "
+                    f"time per epoch in the bars): {best_words(race)}")
 
 
 def compare_table(numbers: dict) -> pd.DataFrame:
@@ -218,7 +217,7 @@ def compare_table(numbers: dict) -> pd.DataFrame:
 
 # ---- the batch-size sweep and batch size 1 ---------------------------------------------------------
 
-def sweep_figure(numbers: dict, cfg: NormsConfig, batch_one_run: NormRun | None) -> go.Figure:
+def sweep_figure(numbers: dict, race: Paired | None, cfg: NormsConfig, batch_one_run: NormRun | None) -> go.Figure:
     series = [dict(name=norm, **s) for norm, s in numbers["summary"].items() if s["batch_sizes"]]
     extra = []
     if batch_one_run is not None and batch_one_run.final_accuracy is not None:
@@ -226,7 +225,8 @@ def sweep_figure(numbers: dict, cfg: NormsConfig, batch_one_run: NormRun | None)
     return batch_sweep(
         series, extra=extra,
         title=f"Final test accuracy as the batch shrinks ({cfg.sweep_images} training images, "
-              f"{counted(cfg.sweep_epochs, 'epoch')}, lr x batch / {cfg.batch_size})")
+              f"{counted(cfg.sweep_epochs, 'epoch')}, lr x batch / {cfg.batch_size})"
+              + (f"<br><sup>at batch {min(cfg.batch_list())}: {race_words(race, NAMES)}</sup>" if race else ""))
 
 
 def sweep_table(runs: list[NormRun]) -> pd.DataFrame:

@@ -19,6 +19,7 @@ from cnnbp.lessons.norms.batch_one import batch_one as batch_one_experiment
 from cnnbp.lessons.norms.contrast import contrast_on_dataset
 from cnnbp.lessons.norms.equivalences import LESSON_SHAPE
 from cnnbp.lessons.norms.equivalences import equivalences as equivalences_experiment
+from cnnbp.lessons.norms.races import group_vs_batch, side_by_side
 from cnnbp.lessons.norms.sync import NOISE_BATCHES, check_against_batchnorm, noise_by_devices
 from cnnbp.lessons.norms.training import (
     NormRun,
@@ -75,11 +76,13 @@ def compare(state: RunState) -> Iterator[Update]:
                      numbers={"compare": summarise_by_norm(runs, cfg.norms)})
     if state.control.stop_reason():
         return  # no verdict on a comparison cut short
-    state.compare = summarise_by_norm(runs, cfg.norms)
-    yield Update(1.0, f"{len(specs)} CNNs trained", figures={"compare_curves": figures.compare_curves(runs, cfg),
-                                                           "compare_final": figures.compare_bars(state.compare, cfg)},
+    race = side_by_side(runs, cfg.norms, cfg.seed_list(cfg.seeds))
+    state.compare = {**summarise_by_norm(runs, cfg.norms), "race": race.as_dict()}
+    yield Update(1.0, f"{len(specs)} CNNs trained",
+                 figures={"compare_curves": figures.compare_curves(runs, cfg),
+                          "compare_final": figures.compare_bars(state.compare, race, cfg)},
                  tables={"compare": figures.compare_table(state.compare)}, numbers={"compare": state.compare},
-                 verdicts=[verdicts.compare_verdict(state.compare, cfg)])
+                 verdicts=[verdicts.compare_verdict(state.compare, race, cfg)])
 
 
 def sweep(state: RunState) -> Iterator[Update]:
@@ -90,13 +93,17 @@ def sweep(state: RunState) -> Iterator[Update]:
         yield Update(min(reached, 0.99), f"batch-size sweep: {runs[-1].name} ({reached:.0%})")
     if state.control.stop_reason():
         return
+    # the lecture's small-batch claim, GroupNorm vs BatchNorm at the smallest batch, where both ran
+    state.sweep_race = (group_vs_batch(runs, cfg.seed_list(cfg.sweep_seeds), min(cfg.batch_list()))
+                        if {"batch", "group"} <= set(cfg.sweep_norms) else None)
     state.sweep = {"runs": [dict(r.as_dict(), name=r.name) for r in runs],
                    "summary": summarise_by_batch(runs, cfg.sweep_norms, cfg.batch_list()),
+                   "group_vs_batch": state.sweep_race and state.sweep_race.as_dict(),
                    "train_images": cfg.sweep_images, "epochs": cfg.sweep_epochs}
     yield Update(1.0, f"batch-size sweep done ({len(runs)} runs)",
-                 figures={"sweep": figures.sweep_figure(state.sweep, cfg, None)},
+                 figures={"sweep": figures.sweep_figure(state.sweep, state.sweep_race, cfg, None)},
                  tables={"sweep": figures.sweep_table(runs)}, numbers={"sweep": state.sweep},
-                 verdicts=[verdicts.sweep_verdict(state.sweep["summary"], cfg)])
+                 verdicts=[verdicts.sweep_verdict(state.sweep["summary"], state.sweep_race, cfg)])
 
 
 def batch_one(state: RunState) -> Iterator[Update]:
@@ -112,7 +119,7 @@ def batch_one(state: RunState) -> Iterator[Update]:
     cnn = runs[0] if runs and (runs[0].final_accuracy is not None or runs[0].diverged_at) else None
     sweep_done = getattr(state, "sweep", None)
     yield Update(1.0, "batch size 1 shown",
-                 figures={"sweep": figures.sweep_figure(sweep_done, cfg, cnn)} if sweep_done else {},
+                 figures={"sweep": figures.sweep_figure(sweep_done, state.sweep_race, cfg, cnn)} if sweep_done else {},
                  tables={"batch_one": figures.batch_one_table(result, cnn)},
                  numbers={"batch_one": {**vars(result), "cnn": cnn.as_dict() if cnn else None}},
                  verdicts=[verdicts.batch_one_verdict(result, cnn, sweep_done and sweep_done["summary"], cfg)])
