@@ -26,8 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 import cnnbp.lessons.activations  # noqa: E402,F401  (registers the lesson)
 from cnnbp.device import set_threads_once  # noqa: E402
 from cnnbp.lessons import run_lesson  # noqa: E402
+from cnnbp.lessons.activations.config import ActivationsConfig  # noqa: E402
 from cnnbp.lessons.activations.functions import GRID_POINTS, activation_curves, scalar_act  # noqa: E402
-from cnnbp.lessons.activations.lesson import ActivationsConfig  # noqa: E402
 from cnnbp.nn.activations import ACTIVATIONS  # noqa: E402
 
 X_RANGE = ActivationsConfig().x_range

@@ -1,7 +1,9 @@
 """Per-layer statistics of activations and gradients, as plain numbers.
 
 Hooks are context managers that always remove themselves (a hook left on a shared model
-is a bug) and keep floats, never tensors.
+is a bug) and keep floats, never tensors. :class:`ForwardHooks` is that context manager once;
+:class:`ActivationProbe` and the activations lesson's dead-unit probe say only which modules
+they hook and what they keep.
 
 >>> from cnnbp.nn import SmallCNN
 >>> net = SmallCNN(1, 10, depth=2, width=4)
@@ -89,29 +91,32 @@ def _activation_types() -> tuple[type, ...]:
     return tuple({type(create_act(name)) for name in ACTIVATIONS})
 
 
-class ActivationProbe:
-    """Record :class:`LayerStats` for every activation module of ``model`` on each forward.
+class ForwardHooks:
+    """A forward hook on every module of ``model`` that :meth:`wants`, as a context manager:
+    registered on enter (a ValueError if none matched), removed on exit, even on error.
 
-    ``track_grads=True`` also records ||dL/dh|| after ``loss.backward()`` (tensor hooks).
-    Only the latest forward is kept in ``stats``; hooks are removed on exit, even on error.
+    Subclasses say which modules they want and what :meth:`on_forward` keeps of each forward;
+    ``looked_for`` names those modules in the error.
     """
 
-    def __init__(self, model: nn.Module, *, activation: str, track_grads: bool = False,
-                 value_range: tuple[float, float] | None = None):
+    looked_for = "activation"
+
+    def __init__(self, model: nn.Module):
         self.model = model
-        self.activation = activation
-        self.track_grads = track_grads
-        self.value_range = value_range
-        self.stats: dict[str, LayerStats] = {}
         self._handles: list = []
 
-    def __enter__(self) -> "ActivationProbe":
-        types = _activation_types()
+    def wants(self, module: nn.Module) -> bool:
+        raise NotImplementedError
+
+    def on_forward(self, name: str, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
         for name, module in self.model.named_modules():
-            if isinstance(module, types):
+            if self.wants(module):
                 self._handles.append(module.register_forward_hook(self._hook(name)))
         if not self._handles:
-            raise ValueError("ActivationProbe found no activation module in the model")
+            raise ValueError(f"{type(self).__name__} found no {self.looked_for} module in the model")
         return self
 
     def __exit__(self, *exc) -> None:
@@ -121,12 +126,35 @@ class ActivationProbe:
 
     def _hook(self, name: str):
         def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-            with torch.no_grad():
-                ratio = grad_ratio(module, self.activation, inputs[0])
-            self.stats[name] = summarize(name, output, ratio, value_range=self.value_range)
-            if self.track_grads and output.requires_grad:
-                output.register_hook(self._grad_hook(name))
+            self.on_forward(name, module, inputs, output)
         return hook
+
+
+class ActivationProbe(ForwardHooks):
+    """Record :class:`LayerStats` for every activation module of ``model`` on each forward.
+
+    ``track_grads=True`` also records ||dL/dh|| after ``loss.backward()`` (tensor hooks).
+    Only the latest forward is kept in ``stats``; hooks are removed on exit, even on error.
+    """
+
+    def __init__(self, model: nn.Module, *, activation: str, track_grads: bool = False,
+                 value_range: tuple[float, float] | None = None):
+        super().__init__(model)
+        self.activation = activation
+        self.track_grads = track_grads
+        self.value_range = value_range
+        self.stats: dict[str, LayerStats] = {}
+        self._types = _activation_types()
+
+    def wants(self, module: nn.Module) -> bool:
+        return isinstance(module, self._types)
+
+    def on_forward(self, name: str, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        with torch.no_grad():
+            ratio = grad_ratio(module, self.activation, inputs[0])
+        self.stats[name] = summarize(name, output, ratio, value_range=self.value_range)
+        if self.track_grads and output.requires_grad:
+            output.register_hook(self._grad_hook(name))
 
     def _grad_hook(self, name: str):
         def hook(grad: torch.Tensor) -> None:

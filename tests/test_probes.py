@@ -11,7 +11,7 @@ from torch import nn
 
 from cnnbp.nn import ACTIVATIONS, SmallCNN
 from cnnbp.nn.activations import peak_grad
-from cnnbp.probes import HIST_BINS, ActivationProbe, LayerStats, histogram, summarize, weight_grad_stats
+from cnnbp.probes import HIST_BINS, ActivationProbe, ForwardHooks, LayerStats, histogram, summarize, weight_grad_stats
 
 
 def _x(*shape: int, seed: int = 0) -> torch.Tensor:
@@ -252,3 +252,30 @@ def test_as_row_is_plain_numbers_without_the_histogram() -> None:
     assert all(v is None or isinstance(v, (str, float)) for v in row.values())
     assert s.std == pytest.approx(math.sqrt(2))
     assert summarize("one", torch.tensor([[3.0]]), torch.ones(1, 1)).std == 0.0
+
+
+class _ShapeProbe(ForwardHooks):
+    """The smallest probe of one's own: which modules, what to keep."""
+
+    looked_for = "Linear"
+
+    def __init__(self, model: nn.Module):
+        super().__init__(model)
+        self.shapes: dict[str, tuple] = {}
+
+    def wants(self, module: nn.Module) -> bool:
+        return isinstance(module, nn.Linear)
+
+    def on_forward(self, name, module, inputs, output) -> None:
+        self.shapes[name] = tuple(output.shape)
+
+
+def test_a_probe_of_its_own_says_only_which_modules_and_what_to_keep() -> None:
+    net = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 4))
+    with _ShapeProbe(net) as probe:
+        assert sum(len(m._forward_hooks) for m in net.modules()) == 2
+        net(_x(5, 2))
+    assert probe.shapes == {"0": (5, 3), "2": (5, 4)} and _no_hooks(net)
+    with pytest.raises(ValueError, match="_ShapeProbe found no Linear module in the model"):
+        with _ShapeProbe(nn.Sequential(nn.ReLU())):
+            pass

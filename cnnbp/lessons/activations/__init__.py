@@ -1,6 +1,11 @@
-"""Activation functions (lecture 003): registers the lesson "activations" and its claims."""
+"""Activation functions (lecture 003): registers the lesson "activations" and its claims.
 
-from cnnbp.lessons.activations.lesson import ActivationsConfig, run
+config.py (settings, cost), parts.py (the run), verdicts.py, figures.py, claims.py; the
+experiments: functions.py, zero_centred.py, selu.py, race.py.
+"""
+
+from cnnbp.lessons.activations.config import ActivationsConfig
+from cnnbp.lessons.activations.parts import PARTS, start_message
 from cnnbp.lessons.base import Lesson, register
 
 LESSON = register(Lesson(
@@ -11,7 +16,8 @@ LESSON = register(Lesson(
             "SELU's self-normalisation in a deep plain MLP; a small CNN trained with each activation "
             "(steps to a target accuracy, ratio to ReLU) and at a too-large learning rate (dead ReLUs).",
     config=ActivationsConfig,
-    legacy_run=run,
+    parts=PARTS,
+    start=start_message,
     figures=(
         ("functions", "Every activation f(x) and its derivative f'(x); shaded: saturated"),
         ("same_sign", "Same-sign weight gradients: all-positive vs zero-centred inputs"),

@@ -28,6 +28,8 @@ from torch import nn
 from cnnbp.nn.activations import Maxout, create_act, get_act, local_grad
 
 QUESTION_POINTS = (-10.0, 0.0, 10.0)  # the lecture's "what happens when x = -10, 0, 10?"
+# "Kills the gradient": |f'(+-10)| below 1/1000 of its peak. Fixed before any run.
+SATURATED_AT_10 = 1e-3
 GRID_POINTS = 601  # points across the plotted range: 0.04 apart at the default +-12
 PEAK_RANGE = 20.0  # the peak |f'| is searched over [-20, 20] (every peak of the registry is near 0)
 PEAK_POINTS = 40_001
@@ -132,14 +134,26 @@ def activation_curves(names: Sequence[str], *, x_range: float, options: Mapping[
     return out
 
 
+class PointTable(list):
+    """Rows of :func:`point_table` (a plain list of dicts for tables and JSON) and the lecture's
+    questions asked of them."""
+
+    def row(self, name: str, x: float) -> dict:
+        return next(r for r in self if r["activation"] == name and r["x"] == x)
+
+    def killed_at_10(self, name: str) -> bool:
+        """|f'(-10)| and |f'(10)| are both below ``SATURATED_AT_10`` of the peak."""
+        return all(self.row(name, x)["grad_over_peak"] < SATURATED_AT_10 for x in (-10.0, 10.0))
+
+
 def point_table(names: Sequence[str], *, options: Mapping[str, Mapping[str, float]], threshold: float,
-                points: Sequence[float] = QUESTION_POINTS) -> list[dict]:
+                points: Sequence[float] = QUESTION_POINTS) -> PointTable:
     """One row per (activation, x in ``points``): f(x), f'(x), f'(x) / peak, saturated or not.
 
     At x = 0 the ReLU family is not differentiable; the row shows PyTorch's choice (ReLU: 0).
     """
     x = torch.tensor(list(points), dtype=torch.float64)
-    rows = []
+    rows = PointTable()
     for name in names:
         opts = dict(options.get(name, {}))
         value, grad = values_and_grads(scalar_act(name, opts), x)

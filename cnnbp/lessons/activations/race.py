@@ -14,6 +14,7 @@ definition; ELU only when its input stays below about -7 everywhere.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Iterator, Mapping, Sequence
 
@@ -24,7 +25,9 @@ from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, pick_device
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.nn.activations import create_act, get_act, local_grad
+from cnnbp.probes import ForwardHooks
 from cnnbp.train import RunControl, Trainer, lockstep
+from cnnbp.train.history import History
 
 # 1e-3 of the peak: the gradient is cut 1000x, the line the saturation claim uses at |x| = 10.
 # Fixed before any run.
@@ -52,20 +55,17 @@ class Variant:
 
 
 @dataclass
-class RaceHistory:
-    """Everything measured on one variant, as plain numbers (JSON-able)."""
+class RaceHistory(History):
+    """Everything measured on one variant, as plain numbers (JSON-able); ``eval_steps`` start
+    at step 0 (the init itself)."""
 
     activation: str
     lr: float
     init: str
-    steps: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    eval_steps: list[int] = field(default_factory=list)  # step 0 (the init itself) and later
     test_accuracy: list[float] = field(default_factory=list)
-    test_loss: list[float] = field(default_factory=list)
+    test_loss: list[float | None] = field(default_factory=list)
     layer_names: list[str] = field(default_factory=list)
     dead: list[list[float]] = field(default_factory=list)  # [eval][layer]: share of dead units
-    diverged_at: int | None = None
 
     @property
     def name(self) -> str:
@@ -73,10 +73,15 @@ class RaceHistory:
 
     def steps_to(self, target: float) -> int | None:
         """The first evaluated step with test accuracy >= ``target``; None if never."""
-        return next((s for s, a in zip(self.eval_steps, self.test_accuracy) if a >= target), None)
+        return self.first_step_at(self.test_accuracy, target)
+
+    @property
+    def mean_dead(self) -> float:
+        """Mean over layers of the dead share at the last probe."""
+        return statistics.fmean(self.dead[-1]) if self.dead and self.dead[-1] else 0.0
 
 
-class DeadUnitProbe:
+class DeadUnitProbe(ForwardHooks):
     """Per activation layer of ``model``, the share of units (channels) whose local gradient is
     below ``DEAD_GRAD_RATIO`` of ``peak`` at every image and position of the forwards seen.
 
@@ -84,33 +89,22 @@ class DeadUnitProbe:
     """
 
     def __init__(self, model: nn.Module, *, activation: str, peak: float):
-        self.model, self.activation, self.peak = model, activation, peak
+        super().__init__(model)
+        self.activation, self.peak = activation, peak
+        self.looked_for = activation
         self.dead: dict[str, float] = {}
-        self._handles: list = []
+        self._kind = type(create_act(activation))
 
-    def __enter__(self) -> "DeadUnitProbe":
-        kind = type(create_act(self.activation))
-        for name, module in self.model.named_modules():
-            if isinstance(module, kind):
-                self._handles.append(module.register_forward_hook(self._hook(name)))
-        if not self._handles:
-            raise ValueError(f"DeadUnitProbe found no {self.activation} module in the model")
-        return self
+    def wants(self, module: nn.Module) -> bool:
+        return isinstance(module, self._kind)
 
-    def __exit__(self, *exc) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
-
-    def _hook(self, name: str):
-        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
-            if not get_act(self.activation).elementwise:  # maxout: the winning piece always passes
-                self.dead[name] = 0.0
-                return
-            grad = local_grad(module, inputs[0]).abs()  # (N, C, H, W)
-            silent = (grad < DEAD_GRAD_RATIO * self.peak).transpose(0, 1).flatten(1).all(dim=1)  # (C,)
-            self.dead[name] = float(silent.float().mean())
-        return hook
+    def on_forward(self, name: str, module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+        if not get_act(self.activation).elementwise:  # maxout: the winning piece always passes
+            self.dead[name] = 0.0
+            return
+        grad = local_grad(module, inputs[0]).abs()  # (N, C, H, W)
+        silent = (grad < DEAD_GRAD_RATIO * self.peak).transpose(0, 1).flatten(1).all(dim=1)  # (C,)
+        self.dead[name] = float(silent.float().mean())
 
 
 def build_variant(data: ImageDataset, variant: Variant, *, depth: int, width: int, seed: int,
@@ -177,3 +171,77 @@ def train_variants(
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
     for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=probe):
         yield progress, histories
+
+
+@dataclass
+class Race:
+    """One run's trained CNNs, read against the race's target: which ones race (``racers`` at
+    ``lr``), which pairs show dead units (``dead_activations`` at ``lr`` and ``dead_lr``),
+    steps to the target and their ratio to ReLU's. The verdicts, the figures and the claims
+    read the same predicates here."""
+
+    histories: list[RaceHistory]
+    target: float
+    total_steps: int
+    lr: float
+    racers: Sequence[str] = ()
+    dead_activations: Sequence[str] = ()
+    dead_lr: float | None = None
+
+    def find(self, activation: str, lr: float | None, among: Sequence[RaceHistory] | None = None
+             ) -> RaceHistory | None:
+        return next((h for h in (self.histories if among is None else among)
+                     if h.activation == activation and h.lr == lr), None)
+
+    @property
+    def race(self) -> list[RaceHistory]:
+        return [h for h in self.histories if h.lr == self.lr and h.activation in self.racers]
+
+    @property
+    def dead(self) -> list[RaceHistory]:
+        """The dead-unit variants, each activation's low rate then its high rate (one row each)."""
+        dead = [h for h in self.histories if h.activation in self.dead_activations and h.lr in (self.lr, self.dead_lr)]
+        return sorted(dead, key=lambda h: (list(self.dead_activations).index(h.activation), h.lr != self.lr))
+
+    def finished(self, h: RaceHistory) -> bool:
+        """Diverged, or trained every step (a run cut short by a Stop is neither)."""
+        return h.diverged_at is not None or bool(h.steps and h.steps[-1] >= self.total_steps)
+
+    def ratio_to_relu(self) -> dict[str, dict]:
+        """name -> steps to target, its ratio to ReLU's at ``lr``, and whether the ratio is only a
+        lower bound (the variant trained every step without reaching the target: at least all
+        the steps / ReLU's)."""
+        relu = self.find("relu", self.lr)
+        relu_steps = relu.steps_to(self.target) if relu else None
+        out = {}
+        for h in self.histories:
+            steps = h.steps_to(self.target)
+            ratio, lower_bound = None, False
+            if relu_steps:
+                if steps is not None:
+                    ratio = steps / relu_steps
+                elif h.diverged_at is None and h.steps and h.steps[-1] >= self.total_steps:
+                    ratio, lower_bound = self.total_steps / relu_steps, True
+            out[h.name] = {"steps_to_target": steps, "ratio_to_relu": ratio, "ratio_is_lower_bound": lower_bound}
+        return out
+
+    def relu_beats_sigmoid(self) -> bool | None:
+        """ReLU reached the target in fewer steps than sigmoid (or sigmoid never did); None
+        without both, or while sigmoid's run was cut short before it reached the target."""
+        race = self.race
+        relu, sigmoid = self.find("relu", self.lr, race), self.find("sigmoid", self.lr, race)
+        if relu is None or sigmoid is None:
+            return None
+        r, s = relu.steps_to(self.target), sigmoid.steps_to(self.target)
+        if s is None and not self.finished(sigmoid):
+            return None
+        return r is not None and (s is None or r < s)
+
+    def high_lr_kills_relus(self) -> bool | None:
+        """More of ReLU's units dead at ``dead_lr`` than at ``lr`` (None without both, or unless
+        ``dead_lr`` is the larger rate)."""
+        dead = self.dead
+        low, high = self.find("relu", self.lr, dead), self.find("relu", self.dead_lr, dead)
+        if low is None or high is None or self.dead_lr <= self.lr:
+            return None
+        return high.mean_dead > low.mean_dead

@@ -20,6 +20,7 @@ from cnnbp.device import derive_seed, make_generator
 from cnnbp.nn import DeepMLP, init_model
 
 PAIRS = (("selu", "xavier"), ("relu", "kaiming"), ("tanh", "xavier"))  # (activation, init)
+MLP_BATCH = 256  # unit-Gaussian inputs pushed through the deep MLP
 # "Normalised" = every layer's mean within +-0.2 and std within [0.8, 1.25] (the init lesson's
 # 20% / 25% scale lines, applied to the std itself). Fixed before any run.
 MEAN_TOLERANCE = 0.2

@@ -25,6 +25,7 @@ import torch
 from cnnbp.device import derive_seed, make_generator
 
 MINIBATCH = 32  # samples averaged into one minibatch gradient (a common batch size)
+CENTRED_SAME_SIGN_MAX = 0.05  # zero-mean inputs: at most 5% of per-sample gradients one-signed. Fixed before any run.
 # What feeds the neuron: the outputs of a previous layer whose pre-activations are unit Gaussian.
 INPUT_KINDS = {
     "sigmoid": "sigmoid outputs (all positive)",
@@ -82,13 +83,25 @@ class SignResult:
     input_mean: float
 
 
-def same_sign_fractions(*, fan_in: int, samples: int, seed: int) -> list[SignResult]:
+class SameSign(list):
+    """The :class:`SignResult` of every input kind, in ``INPUT_KINDS`` order."""
+
+    def kind(self, kind: str) -> SignResult:
+        return next(r for r in self if r.kind == kind)
+
+    @property
+    def holds(self) -> bool:
+        """All-positive inputs give one-signed gradients on every sample; centred ones almost never."""
+        return self.kind("sigmoid").per_sample == 1.0 and self.kind("centred").per_sample <= CENTRED_SAME_SIGN_MAX
+
+
+def same_sign_fractions(*, fan_in: int, samples: int, seed: int) -> SameSign:
     """The share of same-sign weight gradients for each of ``INPUT_KINDS`` (same draws for all)."""
     g = make_generator(derive_seed(seed, "same-sign"))
     z = torch.randn(samples, fan_in, generator=g, dtype=torch.float64)  # previous layer's pre-activations
     w = torch.randn(fan_in, generator=g, dtype=torch.float64) / math.sqrt(fan_in)
     upstream = torch.randn(samples, generator=g, dtype=torch.float64)  # dL/df from above, either sign
-    out = []
+    out = SameSign()
     n_batches = samples // MINIBATCH
     for kind, label in INPUT_KINDS.items():
         x = neuron_inputs(kind, z)

@@ -9,15 +9,32 @@ import torch
 from torch import nn
 
 import cnnbp.lessons.activations  # noqa: F401  (registers the lesson)
-from cnnbp.lessons.activations.functions import (GRID_POINTS, MAXOUT_PIECES, ScalarMaxout, activation_curves,
-                                                 peak_grad_with, point_table, saturated_intervals, scalar_act)
-from cnnbp.lessons.activations.race import DEAD_GRAD_RATIO, DeadUnitProbe, RaceHistory, matched_init
+from cnnbp.device import derive_seed, make_generator
+from cnnbp.lessons.activations.functions import (
+    GRID_POINTS,
+    MAXOUT_PIECES,
+    ScalarMaxout,
+    activation_curves,
+    peak_grad_with,
+    point_table,
+    saturated_intervals,
+    scalar_act,
+)
+from cnnbp.lessons.activations.race import DEAD_GRAD_RATIO, DeadUnitProbe, Race, RaceHistory, matched_init
 from cnnbp.lessons.activations.selu import PAIRS, deep_profiles
-from cnnbp.lessons.activations.zero_centred import (W_START, W_STAR, loss_grid, neuron_inputs, neuron_weight_grads,
-                                                    same_sign, same_sign_fractions, zigzag, zigzag_inputs)
+from cnnbp.lessons.activations.zero_centred import (
+    W_STAR,
+    W_START,
+    loss_grid,
+    neuron_inputs,
+    neuron_weight_grads,
+    same_sign,
+    same_sign_fractions,
+    zigzag,
+    zigzag_inputs,
+)
 from cnnbp.nn import DeepMLP, init_model
 from cnnbp.nn.activations import ACTIVATIONS
-from cnnbp.device import derive_seed, make_generator
 
 SELU_SCALE, SELU_ALPHA = 1.0507009873554805, 1.6732632423543772
 # Points away from every kink, in float64.
@@ -206,3 +223,58 @@ def test_matched_init_and_steps_to_target():
         ["xavier", "xavier", "xavier", "kaiming", "kaiming"]
     h = RaceHistory("relu", 0.1, "kaiming", eval_steps=[0, 3, 6, 9], test_accuracy=[0.1, 0.5, 0.85, 0.8])
     assert h.steps_to(0.8) == 6 and h.steps_to(0.9) is None
+    assert RaceHistory("relu", 0.1, "kaiming", dead=[[1.0, 1.0], [0.5, 0.25]]).mean_dead == 0.375
+
+
+def _history(activation: str, lr: float, reached_at: int | None, *, trained: int = 30, dead: float = 0.0,
+             diverged_at: int | None = None) -> RaceHistory:
+    steps = list(range(1, trained + 1))
+    evals = list(range(0, trained + 1, 3))
+    acc = [0.9 if reached_at is not None and s >= reached_at else 0.1 for s in evals]
+    return RaceHistory(activation, lr, "kaiming", steps=steps, eval_steps=evals, test_accuracy=acc,
+                       dead=[[dead]], diverged_at=diverged_at)
+
+
+def _race(*histories: RaceHistory, total: int = 30) -> Race:
+    return Race(list(histories), target=0.8, total_steps=total, lr=0.1, racers=("relu", "sigmoid", "tanh"),
+                dead_activations=("relu",), dead_lr=1.0)
+
+
+def test_ratios_to_relu_and_lower_bounds():
+    race = _race(_history("relu", 0.1, 6), _history("tanh", 0.1, 12), _history("sigmoid", 0.1, None))
+    ratios = race.ratio_to_relu()
+    assert ratios["tanh, lr 0.1"] == {"steps_to_target": 12, "ratio_to_relu": 2.0, "ratio_is_lower_bound": False}
+    # sigmoid trained all 30 steps without reaching it: at least 30 / 6
+    assert ratios["sigmoid, lr 0.1"] == {"steps_to_target": None, "ratio_to_relu": 5.0, "ratio_is_lower_bound": True}
+    assert race.relu_beats_sigmoid() is True
+    cut_short = _race(_history("relu", 0.1, 6), _history("sigmoid", 0.1, None, trained=9))
+    assert cut_short.ratio_to_relu()["sigmoid, lr 0.1"]["ratio_to_relu"] is None
+    assert cut_short.relu_beats_sigmoid() is None  # a race cut short by a Stop decides nothing
+    assert _race(_history("relu", 0.1, 12), _history("sigmoid", 0.1, 6)).relu_beats_sigmoid() is False
+    assert _race(_history("relu", 0.1, 6)).relu_beats_sigmoid() is None
+
+
+def test_the_dead_pair_is_read_from_the_dead_activations_only():
+    low, high = _history("relu", 0.1, 6, dead=0.1), _history("relu", 1.0, None, dead=0.9)
+    race = _race(low, high)
+    assert race.dead == [low, high] and race.high_lr_kills_relus() is True
+    assert _race(_history("relu", 0.1, 6, dead=0.5), _history("relu", 1.0, None, dead=0.5)).high_lr_kills_relus() \
+        is False
+    assert Race([low, high], target=0.8, total_steps=30, lr=0.1, racers=("relu",)).high_lr_kills_relus() is None
+
+
+def test_the_question_points_and_the_same_sign_predicates():
+    rows = point_table(["sigmoid", "tanh", "relu", "leaky_relu"], options={}, threshold=0.1)
+    assert rows.killed_at_10("sigmoid") and rows.killed_at_10("tanh")
+    assert not rows.killed_at_10("relu")  # both sides: f'(10) = 1
+    assert rows.row("leaky_relu", -10.0)["grad_over_peak"] == pytest.approx(0.01)
+    signs = same_sign_fractions(fan_in=8, samples=256, seed=0)
+    assert signs.holds and signs.kind("sigmoid").per_sample == 1.0
+    signs.kind("centred").per_sample = 0.5
+    assert not signs.holds
+
+
+def test_dead_unit_probe_needs_its_activation():
+    with pytest.raises(ValueError, match="DeadUnitProbe found no relu module in the model"):
+        with DeadUnitProbe(nn.Sequential(nn.Tanh()), activation="relu", peak=1.0):
+            pass

@@ -1,4 +1,5 @@
-"""Figures of the activations lesson: pure functions, measured numbers -> plotly figures.
+"""Figures and tables of the activations lesson: pure functions, measured numbers -> plotly
+figures and pandas tables. The chart types every lesson shares are in ``cnnbp.plots.common``.
 
 >>> fig = activation_grid([dict(name="relu", label="ReLU", x=[-1, 0, 1], value=[0, 0, 1],
 ...                             grad=[0, 0, 1], saturated=[(-1, 0)])],
@@ -11,12 +12,20 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnbp import plots
+from cnnbp.lessons.activations.config import ActivationsConfig
+from cnnbp.lessons.activations.functions import Curve
+from cnnbp.lessons.activations.race import PROBE_IMAGES, Race
+from cnnbp.lessons.activations.selu import DeepProfile
+from cnnbp.lessons.activations.zero_centred import MINIBATCH, W_STAR, SignResult, ZigzagPath
 from cnnbp.plots.common import apply_layout, color_for
 
 SATURATED_FILL = "rgba(214, 39, 40, 0.12)"
+GRID_COLUMNS = 4
 
 
 def activation_grid(curves: Sequence[dict], *, n_cols: int, title: str, threshold: float) -> go.Figure:
@@ -89,3 +98,85 @@ def steps_to_target(bars: Sequence[dict], *, target: float, total_steps: int, ti
     fig.update_layout(barmode="overlay")
     fig.update_yaxes(title_text=f"training steps to {target:.0%} test accuracy")
     return apply_layout(fig, title, height=400)
+
+
+# ---- the lesson's figures and tables, from its results ------------------------------------
+
+def functions_figure(curves: list[Curve], cfg: ActivationsConfig) -> go.Figure:
+    return activation_grid(
+        [dict(name=c.name, label=c.label, x=c.x, value=c.value, grad=c.grad, saturated=c.saturated) for c in curves],
+        n_cols=min(GRID_COLUMNS, len(curves)), threshold=cfg.saturation,
+        title=f"Activations f(x) and their derivatives f'(x), x in [-{cfg.x_range:g}, {cfg.x_range:g}]")
+
+
+def same_sign_table(signs: list[SignResult], paths: list[ZigzagPath]) -> pd.DataFrame:
+    rows = [{"experiment": "sigmoid neuron", "inputs": s.label, "input_mean": s.input_mean,
+             "same_sign_per_sample": s.per_sample, "same_sign_per_minibatch": s.per_minibatch} for s in signs]
+    rows += [{"experiment": "2-weight SGD", "inputs": p.label, "same_sign_per_sample": p.same_sign_updates,
+              "steps_to_reach": p.steps_to_reach, "final_distance": p.final_distance, "path_length": p.path_length}
+             for p in paths]
+    return pd.DataFrame(rows)
+
+
+def same_sign_figure(signs: list[SignResult], cfg: ActivationsConfig) -> go.Figure:
+    return plots.grouped_bars(
+        [dict(name="per sample", values=[s.per_sample for s in signs]),
+         dict(name=f"per minibatch of {MINIBATCH}", values=[s.per_minibatch for s in signs])],
+        categories=[s.label for s in signs],
+        title=f"Share of weight gradients with one sign in all {cfg.fan_in} components (sigmoid neuron)",
+        y_title="share of gradient vectors")
+
+
+def zigzag_figure(paths: list[ZigzagPath], cfg: ActivationsConfig) -> go.Figure:
+    return zigzag_paths([vars(p) for p in paths], w_star=W_STAR,
+                        title=f"SGD towards w* = {W_STAR} (one weight up, one down), "
+                              f"{cfg.zigzag_steps} steps, lr {cfg.zigzag_lr:g}")
+
+
+def selu_table(profiles: list[DeepProfile]) -> pd.DataFrame:
+    return pd.DataFrame([{"activation": p.activation, "init": p.init, "layer": i + 1, "mean": m, "std": s}
+                         for p in profiles for i, (m, s) in enumerate(zip(p.mean, p.std))])
+
+
+def selu_figure(profiles: list[DeepProfile], cfg: ActivationsConfig) -> go.Figure:
+    return plots.per_layer_profiles(
+        [dict(name=p.name, color_key=p.activation, dash_key="all", mean=p.mean, std=p.std) for p in profiles],
+        panels=[("mean", "activation mean", False), ("std", "activation std", False)],
+        title=f"Deep plain MLP ({cfg.mlp_depth} x {cfg.mlp_width}, no BatchNorm): mean and std per layer")
+
+
+def race_table(race: Race) -> pd.DataFrame:
+    rows = []
+    for h in race.histories:
+        row = {"activation": h.activation, "lr": h.lr, "init": h.init, "steps": h.steps[-1] if h.steps else 0,
+               "steps_to_target": h.steps_to(race.target), "final_test_accuracy": h.test_accuracy[-1],
+               "diverged_at": h.diverged_at}
+        for name, dead in zip(h.layer_names, h.dead[-1]):
+            row[f"{name} dead"] = dead
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def training_figures(race: Race, cfg: ActivationsConfig, *, final: bool = True) -> dict[str, go.Figure]:
+    """The curves and the dead units (streamed), and the steps to the target (``final`` only)."""
+    figs = {}
+    curves = plots.training_curves(
+        [dict(name=h.name, color_key=h.activation, dash_key=h.lr, steps=h.steps, loss=h.loss,
+              eval_steps=h.eval_steps, test_accuracy=h.test_accuracy) for h in race.histories],
+        title=f"Small CNN on {cfg.dataset}: one activation per line (dash: learning rate)")
+    curves.update_yaxes(type="log", row=1, col=1)  # a diverging run's loss spans 20 decades
+    curves.add_hline(y=race.target, line_dash="dot", line_color="black", row=1, col=2,
+                     annotation_text=f"target {race.target:.0%}")
+    figs["race_curves"] = curves
+    if race.race and final:
+        figs["steps_to_target"] = steps_to_target(
+            [dict(name=h.activation, steps=h.steps_to(race.target)) for h in race.race],
+            target=race.target, total_steps=race.total_steps,
+            title=f"Training steps to {race.target:.0%} test accuracy (lr {race.lr:g})")
+    if race.dead:
+        panels = [dict(title=h.name, lines=[dict(name=layer, x=h.eval_steps, y=[d[i] for d in h.dead])
+                                            for i, layer in enumerate(h.layer_names)]) for h in race.dead]
+        figs["dead"] = plots.small_multiples(
+            panels, n_cols=2, x_title="step", y_title="dead share",
+            title=f"Dead units per layer during training (no gradient on any of {PROBE_IMAGES} images)")
+    return figs

@@ -1,0 +1,181 @@
+"""The activations lesson's verdicts: pure functions, measured results -> Verdicts in words.
+
+Each reads its predicate from the result object (``PointTable.killed_at_10``, ``SameSign.holds``,
+``DeepProfile.normalised``, ``Race.relu_beats_sigmoid``, ``Race.high_lr_kills_relus``), the
+same one the lesson's claims read.
+"""
+
+from __future__ import annotations
+
+from cnnbp.lessons.activations.config import ActivationsConfig
+from cnnbp.lessons.activations.functions import QUESTION_POINTS, SATURATED_AT_10, Curve, PointTable, maxout_formula
+from cnnbp.lessons.activations.race import DEAD_GRAD_RATIO, PROBE_IMAGES, Race
+from cnnbp.lessons.activations.selu import MEAN_TOLERANCE, STD_BAND, DeepProfile
+from cnnbp.lessons.activations.zero_centred import CLOSE_ENOUGH, MINIBATCH, W_STAR, SameSign, ZigzagPath
+from cnnbp.lessons.base import Verdict
+
+LECTURE_SPEEDUP = 6.0  # "converges much faster than sigmoid/tanh in practice (e.g. 6x)"
+
+
+# ---- the functions ------------------------------------------------------------------------
+
+def _killed_words(name: str, ratio: float) -> str:
+    killed = f" (below {SATURATED_AT_10:g}: killed)" if ratio < SATURATED_AT_10 else ""
+    return f"{name}'s gradient at |x| = 10 is {ratio:.2g} of its peak{killed}."
+
+
+def function_verdicts(curves: list[Curve], rows: PointTable, cfg: ActivationsConfig) -> list[Verdict]:
+    names = [c.name for c in curves]
+    out = []
+    questions = [n for n in ("sigmoid", "tanh", "relu") if n in names]
+    if questions:
+        parts = []
+        for n in questions:
+            at = {x: rows.row(n, x) for x in QUESTION_POINTS}
+            parts.append(f"{n}: " + ", ".join(f"f({x:g}) = {r['value']:.3g}, f'({x:g}) = {r['grad']:.3g}"
+                                              for x, r in at.items()))
+        checks = [rows.killed_at_10(n) for n in ("sigmoid", "tanh") if n in questions]
+        if "relu" in questions:
+            checks.append(rows.row("relu", -10.0)["grad"] == 0.0)
+        out.append(Verdict(
+            label="x = -10, 0, 10",
+            passed=all(checks),
+            text=("The lecture's questions. " + "; ".join(parts) + ". "
+                  + " ".join(_killed_words(n, rows.row(n, 10.0)["grad_over_peak"])
+                             for n in ("sigmoid", "tanh") if n in questions)
+                  + (" ReLU passes no gradient at all for x < 0; at x = 0 it is not differentiable and "
+                     "PyTorch takes f'(0) = 0." if "relu" in questions else "")),
+            claim="activations.saturation_kills_gradients",
+        ))
+    zero = " (f' exactly 0 there)"
+    sat = ", ".join(f"{c.name} {c.frac_saturated:.0%}{zero if c.zero_grad else ''}" for c in curves)
+    out.append(Verdict(
+        label="saturation",
+        text=(f"Share of [-{cfg.x_range:g}, {cfg.x_range:g}] where |f'(x)| < {cfg.saturation:g} x its peak: "
+              f"{sat}."
+              + (f" Maxout is drawn with fixed illustrative pieces, {maxout_formula()}: in a network they are "
+                 "learned; it is linear piecewise, so it never saturates." if "maxout" in names else "")),
+    ))
+    return out
+
+
+# ---- not zero-centred ---------------------------------------------------------------------
+
+def zero_centred_verdicts(signs: SameSign, paths: list[ZigzagPath], cfg: ActivationsConfig) -> list[Verdict]:
+    per_sample = ", ".join(f"{s.label} {s.per_sample:.1%}" for s in signs)
+    per_batch = ", ".join(f"{s.kind} {s.per_minibatch:.1%}" for s in signs)
+    sigmoid = signs.kind("sigmoid")
+    out = [Verdict(
+        label="same-sign gradients",
+        passed=signs.holds,
+        text=(f"A sigmoid neuron with {cfg.fan_in} inputs, {cfg.samples} samples: share of per-sample gradients "
+              f"on w with one sign in every component: {per_sample}. Averaged over minibatches of {MINIBATCH} "
+              f"({sigmoid.minibatches} of them): {per_batch} (minibatches help, but all-positive inputs "
+              f"still leave {sigmoid.per_minibatch:.0%} of the sigmoid-fed ones one-signed)."),
+        claim="activations.same_sign_gradients",
+    )]
+    pos, zero = paths
+    reach = lambda p: f"reached 10% of the start distance at step {p.steps_to_reach}" if p.steps_to_reach \
+        else f"never within {CLOSE_ENOUGH:.0%} of the start distance"  # noqa: E731
+    out.append(Verdict(
+        label="zig-zag",
+        text=(f"SGD on a linear neuron towards w* = {W_STAR}, lr {cfg.zigzag_lr:g}, {cfg.zigzag_steps} steps. "
+              f"{pos.label}: {pos.same_sign_updates:.0%} of the updates moved both weights the same way; "
+              f"{reach(pos)}; final distance {pos.final_distance:.3g}, path length {pos.path_length:.3g}. "
+              f"{zero.label}: {zero.same_sign_updates:.0%} same-sign updates; {reach(zero)}; final distance "
+              f"{zero.final_distance:.3g}, path length {zero.path_length:.3g}."),
+    ))
+    return out
+
+
+# ---- SELU ----------------------------------------------------------------------------------
+
+def _span(values: list[float]) -> str:
+    return f"{min(values):.2f}..{max(values):.2f}"
+
+
+def selu_verdicts(profiles: list[DeepProfile], cfg: ActivationsConfig) -> list[Verdict]:
+    parts = []
+    for p in profiles:
+        parts.append(f"{p.name}: mean {_span(p.mean)}, std {_span(p.std)} (layer 1: {p.std[0]:.2f}, layer "
+                     f"{len(p.std)}: {p.std[-1]:.2f}) - {'normalised' if p.normalised() else 'not normalised'}")
+    selu = next((p for p in profiles if p.activation == "selu"), None)
+    return [Verdict(
+        label="SELU self-normalises",
+        passed=selu.normalised() if selu else None,
+        text=(f"Deep plain MLP, {cfg.mlp_depth} layers of {cfg.mlp_width}, no BatchNorm, unit-Gaussian inputs; "
+              f"'normalised' = every layer's |mean| <= {MEAN_TOLERANCE:g} and std in [{STD_BAND[0]:g}, "
+              f"{STD_BAND[1]:g}]. " + "; ".join(parts) + "."),
+        claim="activations.selu_self_normalises",
+    )]
+
+
+# ---- the CNNs: race and dead units ------------------------------------------------------
+
+def _ratio_words(entry: dict) -> str:
+    if entry["ratio_to_relu"] is None:
+        return "no ratio"
+    if entry["ratio_is_lower_bound"]:
+        return f"more than {entry['ratio_to_relu']:.2g}x ReLU's steps"
+    return f"{entry['ratio_to_relu']:.2g}x ReLU's steps"
+
+
+def race_verdict(race: Race, cfg: ActivationsConfig) -> Verdict:
+    ratios = race.ratio_to_relu()
+    parts = []
+    for h in race.race:
+        s = h.steps_to(race.target)
+        where = f"{s} steps" if s is not None else (f"diverged at step {h.diverged_at}" if h.diverged_at
+                                                    else f"not reached in {h.steps[-1] if h.steps else 0} steps")
+        ratio = "" if h.activation == "relu" else f"{_ratio_words(ratios[h.name])}; "
+        parts.append(f"{h.activation} {where} ({ratio}final {h.test_accuracy[-1]:.1%})")
+    text = (f"Steps to {race.target:.0%} test accuracy on {cfg.dataset} (same CNN, seed and data order, "
+            f"lr {race.lr:g}, evaluated every {cfg.eval_every()} steps): " + "; ".join(parts) + ".")
+    relu = race.find("relu", race.lr, race.race)
+    slow = [h for h in race.race if h.activation in ("sigmoid", "tanh")]
+    if relu is not None and slow:
+        speed = []
+        for h in slow:
+            e = ratios[h.name]
+            if e["ratio_to_relu"] is None:
+                why = (f"{h.activation} diverged or was stopped first" if relu.steps_to(race.target) is not None
+                       else "ReLU never reached the target")
+                speed.append(f"no ratio for {h.activation} ({why})")
+            elif e["ratio_to_relu"] >= 1:
+                speed.append(f"ReLU {'at least ' if e['ratio_is_lower_bound'] else ''}"
+                             f"{e['ratio_to_relu']:.2g}x faster than {h.activation}")
+            else:
+                speed.append(f"{h.activation} {1 / e['ratio_to_relu']:.2g}x faster than ReLU")
+        text += (f" The lecture says ReLU converges about {LECTURE_SPEEDUP:g}x faster than sigmoid/tanh; "
+                 f"we measured: " + ", ".join(speed) + ".")
+    return Verdict(label="ReLU converges faster", passed=race.relu_beats_sigmoid(), text=text,
+                   claim="activations.relu_faster_than_sigmoid")
+
+
+def dead_verdict(race: Race, cfg: ActivationsConfig) -> Verdict:
+    dead = race.dead
+    parts = []
+    for a in dict.fromkeys(h.activation for h in dead):
+        for h in (x for x in dead if x.activation == a):
+            layers = ", ".join(f"{d:.0%}" for d in h.dead[-1])
+            peak = max(max(d) for d in h.dead)
+            extra = f", diverged at step {h.diverged_at}" if h.diverged_at else ""
+            parts.append(f"{a} at lr {h.lr:g}: {layers} per layer at the end (at most {peak:.0%} during "
+                         f"training{extra})")
+    passed = race.high_lr_kills_relus()
+    if passed is not None:
+        low, high = race.find("relu", race.lr, dead), race.find("relu", race.dead_lr, dead)
+        parts.append(f"ReLU's mean dead share {low.mean_dead:.0%} at lr {race.lr:g} vs {high.mean_dead:.0%} "
+                     f"at lr {race.dead_lr:g}: the larger rate "
+                     + ("killed more units" if passed else "did not kill more units on this net"))
+    return Verdict(
+        label="dead units",
+        passed=passed,
+        text=(f"Dead units (local gradient below {DEAD_GRAD_RATIO:g} of the peak on all {PROBE_IMAGES} "
+              f"probe images and positions): " + "; ".join(parts) + "."),
+        claim="activations.high_lr_kills_relus",
+    )
+
+
+def training_verdicts(race: Race, cfg: ActivationsConfig) -> list[Verdict]:
+    return ([race_verdict(race, cfg)] if race.race else []) + ([dead_verdict(race, cfg)] if race.dead else [])
