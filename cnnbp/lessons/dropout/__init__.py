@@ -26,7 +26,7 @@ LESSON = register(Lesson(
     tables=(("keep_fraction", "Share kept per p"), ("expectation", "Mean of the training passes vs eval"),
             ("gap", "Per p: train and test accuracy, gap, MC and eval accuracy")),
     quick={"hidden": 64, "passes": 200, "images": 16, "drop_probs": ["0", "0.5"], "train_images": 50,
-           "epochs": 20, "width": 64, "mc_passes": 20},
+           "epochs": 20, "width": 64, "mc_passes": 20, "seeds": 1},
 ))
 
 from cnnbp.lessons.dropout import claims  # noqa: E402,F401  (registers the dropout claims)

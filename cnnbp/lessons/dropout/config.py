@@ -14,7 +14,7 @@ from pydantic import Field, model_validator
 
 from cnnbp.data import dataset_shape
 from cnnbp.lessons.base import LessonConfig, choices
-from cnnbp.lessons.dropout.training import EVALS_PER_RUN, dropout_net_macs
+from cnnbp.lessons.dropout.training import EVALS_PER_RUN, MIN_SEEDS, dropout_net_macs
 
 DIGITS = dataset_shape("digits")  # every part of the lesson runs on the digits
 PartName = Literal["masks", "expectation", "regularisation", "mc"]
@@ -53,6 +53,9 @@ class DropoutConfig(LessonConfig):
     epochs: int = Field(200, ge=1, le=1000, description="passes over the subset (many: it is small)")
     batch_size: int = Field(32, ge=4, le=256, description="minibatch size")
     lr: float = Field(0.01, gt=0.0, le=1.0, description="SGD learning rate (momentum 0.9)")
+    seeds: int = Field(MIN_SEEDS, ge=1, le=5, description=f"training seeds (seed, seed + 1, ...): every p trained "
+                       f"at each; the curves show the first; whether dropout narrows the gap is decided over "
+                       f"{MIN_SEEDS} or more")
     mc_passes: int = Field(100, ge=1, le=2000, description="stochastic passes averaged by MC dropout")
 
     @model_validator(mode="after")
@@ -72,6 +75,10 @@ class DropoutConfig(LessonConfig):
     def ps(self) -> list[float]:
         return [DROP_PROBS[p] for p in self.drop_probs]
 
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.seeds))
+
     def steps(self) -> int:
         return self.epochs * math.ceil(self.train_images / self.batch_size)
 
@@ -87,7 +94,7 @@ class DropoutConfig(LessonConfig):
         if "regularisation" in self.parts:
             train = self.steps() * (STEP_OVERHEAD_S[self.arch] + 3 * image_s * self.batch_size)
             evals = (EVALS_PER_RUN + 1) * (self.train_images + DIGITS.n_test) * image_s
-            cost += (train + evals) * len(self.ps)
+            cost += (train + evals) * len(self.ps) * self.seeds
         if "mc" in self.parts:
             cost += len(self.ps) * self.mc_passes * DIGITS.n_test * image_s
         return cost

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Sequence
 
 import pandas as pd
@@ -12,7 +13,7 @@ from plotly.subplots import make_subplots
 from cnnbp.lessons.dropout.config import DropoutConfig
 from cnnbp.lessons.dropout.mc import MCResult
 from cnnbp.lessons.dropout.mechanics import Expectation, KeepFraction, MaskDemo, sampling_ratio
-from cnnbp.lessons.dropout.training import GapHistory, settled
+from cnnbp.lessons.dropout.training import GapHistory, GapNarrowing, settled
 from cnnbp.plots.common import DASHES, apply_layout, color_for
 
 
@@ -114,34 +115,51 @@ def gap_curves(histories: list[GapHistory], cfg: DropoutConfig) -> go.Figure:
     return apply_layout(fig, title, height=420)
 
 
-def gap_bars(histories: list[GapHistory]) -> go.Figure:
-    """Train accuracy, test accuracy and gap per p, each the mean of the last quarter."""
-    return gap_bar_chart([h.p for h in histories],
-                         {"train accuracy": [settled(h.train_accuracy) for h in histories],
-                          "test accuracy": [settled(h.test_accuracy) for h in histories],
-                          "gap": [h.settled_gap for h in histories]},
-                         title="Train accuracy, test accuracy and their gap per p (mean of the last quarter)")
+def gap_bars(histories: dict[int, list[GapHistory]]) -> go.Figure:
+    """Train accuracy, test accuracy and gap per p (each the mean of the last quarter), averaged
+    over the seeds; whiskers span the seeds' range."""
+    by_p = list(zip(*histories.values()))  # per p: its net at each seed
+    measures = {"train accuracy": lambda h: settled(h.train_accuracy),
+                "test accuracy": lambda h: settled(h.test_accuracy), "gap": lambda h: h.settled_gap}
+    rows = {name: [[f(h) for h in nets] for nets in by_p] for name, f in measures.items()}
+    seeds = list(histories)
+    title = ("Train accuracy, test accuracy and their gap per p (mean of the last quarter)" if len(seeds) == 1 else
+             f"Train accuracy, test accuracy and their gap per p, mean over seeds {seeds[0]}-{seeds[-1]} "
+             f"(whiskers: their range)")
+    return gap_bar_chart([nets[0].p for nets in by_p], rows, title=title)
 
 
-def gap_bar_chart(ps: Sequence[float], rows: dict[str, Sequence[float]], *, title: str) -> go.Figure:
-    """Grouped bars per p: ``rows`` maps a measure (train accuracy, test accuracy, gap) to values."""
+def gap_bar_chart(ps: Sequence[float], rows: dict[str, Sequence[Sequence[float]]], *, title: str) -> go.Figure:
+    """Grouped bars per p: ``rows`` maps a measure (train accuracy, test accuracy, gap) to each p's
+    values over the seeds; the bar is their mean, whiskers span them when there are several."""
     fig = go.Figure()
     labels = [f"p = {p:g}" for p in ps]
-    for i, (name, values) in enumerate(rows.items()):
-        fig.add_trace(go.Bar(x=labels, y=list(values), name=name, marker_color=color_for(i),
-                             text=[f"{v:.1%}" for v in values], textposition="outside"))
+    for i, (name, per_p) in enumerate(rows.items()):
+        means = [statistics.fmean(v) for v in per_p]
+        spread = any(len(v) > 1 for v in per_p)
+        fig.add_trace(go.Bar(x=labels, y=means, name=name, marker_color=color_for(i),
+                             text=[f"{v:.1%}" for v in means], textposition="outside",
+                             error_y=dict(type="data", symmetric=False, visible=spread,
+                                          array=[max(v) - m for v, m in zip(per_p, means)],
+                                          arrayminus=[m - min(v) for v, m in zip(per_p, means)])))
     fig.update_xaxes(title_text="drop probability")
     # a gap can be negative (test above train, e.g. high p on a tiny subset): keep its bar in view
-    low = min(0.0, *(v for values in rows.values() for v in values))
+    low = min(0.0, *(min(v) for per_p in rows.values() for v in per_p))
     fig.update_yaxes(title_text="accuracy / gap", range=[low - 0.12 if low < 0 else 0, 1.12])
     return apply_layout(fig, title, height=400)
 
 
-def gap_table(histories: list[GapHistory], mc: dict[str, MCResult] | None = None) -> pd.DataFrame:
+def gap_table(histories: list[GapHistory], narrowing: list[GapNarrowing],
+              mc: dict[str, MCResult] | None = None) -> pd.DataFrame:
+    """One row per p at the first seed, with its narrowing over every seed (points)."""
+    by_p = {n.p: n for n in narrowing}
     rows = []
     for h in histories:
+        n = by_p.get(h.p)
         row = {"p": h.p, "train accuracy": settled(h.train_accuracy), "test accuracy": settled(h.test_accuracy),
-               "gap": h.settled_gap, "final test accuracy": h.test_accuracy[-1], "diverged_at": h.diverged_at}
+               "gap": h.settled_gap, "final test accuracy": h.test_accuracy[-1], "diverged_at": h.diverged_at,
+               "narrower than p = 0, per seed (points)": " / ".join(f"{d * 100:+.1f}" for d in n.narrowing) if n
+               else None}
         if mc is not None:
             r = mc.get(h.name)
             row["MC accuracy"] = r.accuracy[-1] if r else None

@@ -34,6 +34,9 @@ KEEP_Z_MAX = 4.0  # a measured keep share more than 4 binomial standard errors f
 # (the measured/predicted ratio of an unbiased mean concentrates near 1 over thousands of
 # entries; a bias of a few % of the mean pushes it far above 1.5 at the default 1000 passes).
 MEAN_RATIO_MAX = 1.5
+# ... told only from 40 or more effectively independent entries: there an unbiased mean's ratio,
+# sqrt(chi2_n / n), stays below 1.36 in 999 cases of 1000 (at n = 10 it passes 1.5 in 1 of 20)
+MIN_EFFECTIVE_ENTRIES = 40
 SAME_NET_TOL = 1e-5  # the two conventions' outputs: equal up to float32 rounding
 
 
@@ -159,6 +162,9 @@ class Expectation:
     # series name -> error at each k; see :func:`expectation` for what each compares
     errors: dict[str, list[float]] = field(default_factory=dict)
     predicted: dict[str, list[float]] = field(default_factory=dict)  # sampling error alone, at each k
+    # per predicted series: (sum of the entries' variances)^2 / sum of their squares, the number
+    # of equally noisy independent entries the error behaves like (None: nothing is random)
+    effective_entries: dict[str, float | None] = field(default_factory=dict)
     max_abs_diff: dict[str, float] = field(default_factory=dict)  # the conventions side by side
     final: dict[str, float] = field(default_factory=dict)  # errors at k = passes
 
@@ -168,14 +174,28 @@ class Expectation:
         return {name: sampling_ratio(self.final[name], pred[-1]) for name, pred in self.predicted.items()}
 
     @property
-    def keeps_mean(self) -> bool:
-        """Inverted dropout's mean is within MEAN_RATIO_MAX of its sampling error, hidden and output."""
+    def keeps_mean(self) -> bool | None:
+        """Inverted dropout's mean is within MEAN_RATIO_MAX of its sampling error, hidden and
+        output; None where too few effective entries make the ratio itself too noisy to tell."""
+        if any(n is not None and n < MIN_EFFECTIVE_ENTRIES for n in self.effective_entries.values()):
+            return None
         return all(r <= MEAN_RATIO_MAX for r in self.ratios.values())
 
     @property
     def same_net(self) -> bool:
         """The lecture's convention and inverted dropout give the same outputs (float32 rounding)."""
         return max(self.max_abs_diff.values()) <= SAME_NET_TOL
+
+
+def effective_entries(variances: torch.Tensor) -> float | None:
+    """How many equally noisy independent entries a sum of squared errors with these variances
+    behaves like: (sum v)^2 / sum v^2 (None when nothing is random).
+
+    >>> effective_entries(torch.ones(10)), effective_entries(torch.tensor([1.0, 0.0, 0.0]))
+    (10.0, 1.0)
+    """
+    total = float(variances.double().sum())
+    return total**2 / float((variances.double() ** 2).sum()) if total > 0 else None
 
 
 def sampling_ratio(error: float, predicted: float) -> float:
@@ -244,14 +264,16 @@ def expectation(net: LectureNet, x: torch.Tensor, *, p: float, passes: int, seed
             source = "lecture" if name.startswith("lecture") else name
             errors[name].append(_rel(sums[source] / k, ref))
     means = {name: s / passes for name, s in sums.items()}
-    var_hidden = (p / q) * float((h**2).sum())  # per pass: sum of Var(m h / q) over all entries
-    var_out = (p / q) * float(((h**2) @ (net.w2**2).T).sum())
+    var_entries = {"inverted hidden": (p / q) * h**2,  # per pass: Var(m h / q) of each entry
+                   "inverted": (p / q) * ((h**2) @ (net.w2**2).T)}
+    var_hidden, var_out = (float(v.sum()) for v in var_entries.values())
     size_hidden, size_out = float(h.norm()), float(refs["inverted"].norm())
     # all hidden units off: nothing to drop, no sampling error (var_hidden is 0 too)
     predicted = {"inverted hidden": [math.sqrt(var_hidden / k) / size_hidden if size_hidden else 0.0 for k in ks],
                  "inverted": [math.sqrt(var_out / k) / size_out if size_out else 0.0 for k in ks]}
     return Expectation(
         p=p, images=len(x), ks=ks, errors=errors, predicted=predicted,
+        effective_entries={name: effective_entries(v) for name, v in var_entries.items()},
         max_abs_diff={
             # the two conventions' eval outputs: W2 h + b2 against (W2 / q)(q h) + b2
             "eval outputs": float((refs["inverted"] - refs["lecture"]).abs().max()),

@@ -14,7 +14,7 @@ from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.dropout import figures, mechanics, verdicts
 from cnnbp.lessons.dropout.config import DIGITS, KEEP_PASSES, MASK_COLS
 from cnnbp.lessons.dropout.mc import mc_average
-from cnnbp.lessons.dropout.training import THREADS, train_gap
+from cnnbp.lessons.dropout.training import THREADS, GapHistory, GapNarrowing, gap_narrowing, settled, train_gap
 
 # The curves while training are redrawn at most this many times (one drawing costs ~25 ms, an
 # evaluation comes 40 times a run)
@@ -67,23 +67,42 @@ def expectation(state: RunState) -> Iterator[Update]:
 
 
 def regularisation(state: RunState) -> Iterator[Update]:
-    """One net per p, in lockstep; leaves ``state.histories`` and ``state.trainers`` for MC dropout."""
-    cfg = state.cfg
-    reached, histories, trainers, drawn = 0.0, [], [], -1
+    """One net per p at each seed, all in lockstep; the curves show the first seed. Leaves
+    ``state.histories`` and ``state.trainers`` (the first seed's) for MC dropout."""
+    cfg, shown = state.cfg, state.cfg.seed
+    datasets = {seed: _digits(state) if seed == shown else get_dataset("digits", seed=seed) for seed in cfg.seed_list}
+    reached, histories, trainers, drawn = 0.0, {}, {}, -1
     for reached, histories, trainers in train_gap(
-            _digits(state), cfg.ps, arch=cfg.arch, width=cfg.width, depth=cfg.depth, train_images=cfg.train_images,
-            epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, seed=cfg.seed, control=state.control):
+            datasets, cfg.ps, arch=cfg.arch, width=cfg.width, depth=cfg.depth, train_images=cfg.train_images,
+            epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, control=state.control):
         if reached < 1.0 and int(reached * CURVE_DRAWINGS) > drawn:
             drawn = int(reached * CURVE_DRAWINGS)
-            yield Update(reached, f"training {len(histories)} nets on {cfg.train_images} digits: {reached:.0%}",
-                         figures={"gap_curves": figures.gap_curves(histories, cfg)},
-                         numbers={"regularisation": {h.name: h.numbers() for h in histories}})
-    state.histories, state.trainers = histories, trainers
-    yield Update(reached, f"{len(histories)} nets trained ({reached:.0%} of the steps)",
-                 figures={"gap_curves": figures.gap_curves(histories, cfg), "gap_bars": figures.gap_bars(histories)},
-                 tables={"gap": figures.gap_table(histories)},
-                 numbers={"regularisation": {h.name: h.numbers() for h in histories}},
-                 verdicts=[verdicts.gap(histories, cfg)])
+            yield Update(reached, f"training {len(cfg.ps)} nets at {cfg.seeds} seeds on {cfg.train_images} digits: "
+                                  f"{reached:.0%}",
+                         figures={"gap_curves": figures.gap_curves(histories[shown], cfg)},
+                         numbers={"regularisation": {h.name: h.numbers() for h in histories[shown]}})
+    state.histories, state.trainers = histories[shown], trainers[shown]
+    state.narrowing = narrowing = gap_narrowing(histories)
+    yield Update(reached, f"{len(cfg.ps)} nets at {cfg.seeds} seeds trained ({reached:.0%} of the steps)",
+                 figures={"gap_curves": figures.gap_curves(histories[shown], cfg),
+                          "gap_bars": figures.gap_bars(histories)},
+                 tables={"gap": figures.gap_table(histories[shown], narrowing)},
+                 numbers={"regularisation": {h.name: h.numbers() for h in histories[shown]},
+                          "gap_over_seeds": gap_over_seeds(histories, narrowing)},
+                 verdicts=[verdicts.gap(histories, narrowing, cfg)])
+
+
+def gap_over_seeds(histories: dict[int, list[GapHistory]], narrowing: list[GapNarrowing]) -> dict:
+    """Every seed's settled train accuracy, test accuracy and gap per p, and each p's narrowing
+    with its decision."""
+    by_p: dict[str, dict[str, list[float]]] = {}
+    for hs in histories.values():
+        for h in hs:
+            row = by_p.setdefault(h.name, {"train_accuracy": [], "test_accuracy": [], "gap": []})
+            for key in row:
+                row[key].append(settled(getattr(h, key)))
+    return {"seeds": list(histories), "settled": by_p,
+            "narrowing": {f"p = {n.p:g}": {**vars(n), "narrows": n.narrows} for n in narrowing}}
 
 
 def mc(state: RunState) -> Iterator[Update]:
@@ -93,7 +112,8 @@ def mc(state: RunState) -> Iterator[Update]:
             if h.p > 0 and not t.diverged:
                 results[h.name] = mc_average(t.model, *t.test_split, passes=cfg.mc_passes, seed=cfg.seed)
     yield Update(1.0, f"MC dropout: {cfg.mc_passes} stochastic passes averaged for {len(results)} nets",
-                 figures={"mc": figures.mc(results)}, tables={"gap": figures.gap_table(state.histories, results)},
+                 figures={"mc": figures.mc(results)},
+                 tables={"gap": figures.gap_table(state.histories, state.narrowing, results)},
                  numbers={"mc": {name: vars(r) for name, r in results.items()}}, verdicts=[verdicts.mc(results, cfg)])
 
 

@@ -9,12 +9,13 @@ from cnnbp.lessons.dropout.mc import MCResult
 from cnnbp.lessons.dropout.mechanics import (
     KEEP_Z_MAX,
     MEAN_RATIO_MAX,
+    MIN_EFFECTIVE_ENTRIES,
     SAME_NET_TOL,
     Expectation,
     KeepFraction,
     MaskDemo,
 )
-from cnnbp.lessons.dropout.training import GAP_MARGIN, GapHistory, settled
+from cnnbp.lessons.dropout.training import GAP_MARGIN, MIN_SEEDS, GapHistory, GapNarrowing, settled
 
 
 def convention(cfg: DropoutConfig) -> Verdict:
@@ -63,30 +64,55 @@ def expectation(exp: Expectation) -> list[Verdict]:
                  f"{exp.final['lecture']:.2%} from its eval output. Scaling by the drop p instead leaves it "
                  f"{exp.final['lecture, scaled by drop p']:.1%} off"
                  + (" (p = 0.5: the two readings coincide)." if exp.p == 0.5 else "."))
+    if exp.keeps_mean is None:
+        fewest = min(n for n in exp.effective_entries.values() if n is not None)
+        mean_text += (f" Too few entries to tell: the errors behave like {fewest:.0f} independent entries, and the "
+                      f"ratio is told from {MIN_EFFECTIVE_ENTRIES} or more (more images or hidden units).")
     return [Verdict("inverted dropout keeps the mean", mean_text, passed=exp.keeps_mean,
                     claim="dropout.inverted_keeps_mean"),
             Verdict("test-time scaling is the same net", conv_text, passed=exp.same_net,
                     claim="dropout.test_time_scaling_same_net")]
 
 
-def gap(histories: list[GapHistory], cfg: DropoutConfig) -> Verdict:
-    parts = [f"p = {h.p:g}: train {settled(h.train_accuracy):.1%}, test {settled(h.test_accuracy):.1%}, "
-             f"gap {h.settled_gap:.1%}" for h in histories]
-    text = (f"Train/test accuracy on {cfg.train_images} training digits ({cfg.arch}, {cfg.depth} x {cfg.width}, "
-            f"{cfg.epochs} epochs; mean of the last quarter of the evaluations): " + "; ".join(parts) + ".")
-    diverged = [h for h in histories if h.diverged_at is not None]
+def _decision(narrows: bool | None) -> str:
+    return {True: "narrower on every seed", False: "narrower on no seed", None: "cannot tell"}[narrows]
+
+
+def _majority(decided: list[bool | None]) -> bool | None:
+    """The outcome most of the drop probabilities share, if more than half share one."""
+    return next((outcome for outcome in (True, False) if 2 * decided.count(outcome) > len(decided)), None)
+
+
+def gap(histories: dict[int, list[GapHistory]], narrowing: list[GapNarrowing], cfg: DropoutConfig) -> Verdict:
+    label, claim = "dropout narrows the gap", "dropout.narrows_gap"
+    shown = histories[cfg.seed]
+    text = (f"Seed {cfg.seed}, {cfg.train_images} training digits ({cfg.arch}, {cfg.depth} x {cfg.width}, "
+            f"{cfg.epochs} epochs; mean of the last quarter of the evaluations): "
+            + "; ".join(f"p = {h.p:g}: train {settled(h.train_accuracy):.1%}, test {settled(h.test_accuracy):.1%}, "
+                        f"gap {h.settled_gap:.1%}" for h in shown) + ".")
+    diverged = [(seed, h) for seed, hs in histories.items() for h in hs if h.diverged_at is not None]
     if diverged:  # a net whose loss blew up says nothing about regularisation: left out
         text += (" Diverged (loss not finite), left out of the comparison: "
-                 + ", ".join(f"{h.name} at step {h.diverged_at}" for h in diverged) + "; lower the learning rate.")
-    plain = next((h for h in histories if h.p == 0 and h.diverged_at is None), None)
-    others = [h for h in histories if h.p > 0 and h.diverged_at is None]
-    passed = None
-    if plain is not None and others:
-        narrower = [h for h in others if h.narrows(plain)]
-        passed = 2 * len(narrower) >= len(others)
-        text += (f" Narrower than without dropout by at least {GAP_MARGIN:.0%} point: "
-                 f"{', '.join(f'p = {h.p:g}' for h in narrower) or 'none'} of {len(others)}.")
-    return Verdict("dropout narrows the gap", text, passed=passed, claim="dropout.narrows_gap")
+                 + ", ".join(f"{h.name} at step {h.diverged_at} (seed {seed})" for seed, h in diverged)
+                 + "; lower the learning rate.")
+    if not narrowing:
+        return Verdict(label, text + " Include p = 0 to compare against no dropout.", None, claim)
+    seeds = list(histories)
+    text += (f" Gap without dropout minus gap with it, seeds {'/'.join(map(str, seeds))}: "
+             + "; ".join(f"p = {n.p:g}: {'/'.join(f'{d * 100:+.1f}' for d in n.narrowing) or 'no seed'} points, "
+                         f"{_decision(n.narrows)}" for n in narrowing)
+             + f". Lines fixed before any run: narrower by {GAP_MARGIN * 100:g} point or more on every seed holds, "
+               f"narrower on no seed does not; seeds that disagree cannot tell.")
+    if len(seeds) < MIN_SEEDS:
+        return Verdict(label, text + f" {len(seeds)} seed{'s' if len(seeds) > 1 else ''}: too few to tell, the "
+                                     f"comparison needs {MIN_SEEDS} (set seeds).", None, claim)
+    passed = _majority([n.narrows for n in narrowing])
+    text += {True: " Dropout narrows the gap for most of the drop probabilities tried.",
+             False: " Dropout does not narrow the gap for most of the drop probabilities tried.",
+             None: " Within the spread of the seeds: too close to call."}[passed]
+    if all(settled(h.train_accuracy) >= 0.99 for h in shown):
+        text += " Train accuracy is 99% or more throughout: only test accuracy moves."
+    return Verdict(label, text, passed, claim)
 
 
 def mc(results: dict[str, MCResult], cfg: DropoutConfig) -> Verdict:

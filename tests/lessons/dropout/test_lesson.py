@@ -11,7 +11,7 @@ from cnnbp.claims import CLAIMS, run_claim
 from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
 from cnnbp.lessons.dropout.config import DropoutConfig
-from cnnbp.lessons.dropout.training import settled
+from cnnbp.lessons.dropout.training import GapNarrowing, settled
 from tests.lessons.quick import quick_frames
 
 LESSON = get_lesson("dropout")
@@ -75,7 +75,8 @@ def test_gap_figures_and_table_show_the_histories(final):
                                                               zip(h["train_accuracy"], h["test_accuracy"])])
         assert h["settled_gap"] == pytest.approx(settled(h["gap"]))
     bars = {t.name: list(t.y) for t in final.figures["gap_bars"].data}
-    assert bars["gap"] == [h["settled_gap"] for h in reg.values()]
+    assert bars["gap"] == [h["settled_gap"] for h in reg.values()]  # one seed: its values
+    assert final.numbers["gap_over_seeds"]["settled"]["p = 0.5"]["gap"] == [reg["p = 0.5"]["settled_gap"]]
     table = final.tables["gap"]
     assert list(table["test accuracy"]) == [h["settled_test"] for h in reg.values()]
     assert table["MC accuracy"].iloc[1] == final.numbers["mc"]["p = 0.5"]["accuracy"][-1]
@@ -103,8 +104,9 @@ def test_verdicts_quote_the_numbers(final):
     assert v["test-time scaling is the same net"].passed is True
     assert "p = 0.5: the two readings coincide" in v["test-time scaling is the same net"].text
     reg = final.numbers["regularisation"]["p = 0"]
-    assert f"gap {reg['settled_gap']:.1%}" in v["dropout narrows the gap"].text
-    assert v["dropout narrows the gap"].passed is not None
+    gap = v["dropout narrows the gap"]
+    assert f"gap {reg['settled_gap']:.1%}" in gap.text and gap.claim == "dropout.narrows_gap"
+    assert gap.passed is None and "1 seed: too few to tell, the comparison needs 3" in gap.text  # the quick settings
     r = final.numbers["mc"]["p = 0.5"]
     assert f"{r['distance'][0]:.3f} at k = 1" in v["MC dropout approaches the eval pass"].text
 
@@ -139,7 +141,7 @@ def test_the_cnn_trains_too():
 def test_every_training_digit_is_a_valid_subset():
     # the largest train_images the settings allow used to crash: "class 0 has only 142 images"
     final = merge_frames(run_lesson("dropout", {"parts": ["regularisation"], "drop_probs": ["0"], "width": 16,
-                                                "train_images": 1437, "epochs": 1, "batch_size": 256}))
+                                                "train_images": 1437, "epochs": 1, "batch_size": 256, "seeds": 1}))
     assert final.done and final.numbers["regularisation"]["p = 0"]["steps"] == [1, 2, 3, 4, 5, 6]
 
 
@@ -148,15 +150,45 @@ def test_diverged_nets_are_named_and_not_judged():
     # narrow the gap" (False) and "it keeps falling like 1/sqrt(k)" with no MC numbers at all
     final = merge_frames(run_lesson("dropout", {"parts": ["regularisation", "mc"], "lr": 1.0, "width": 512,
                                                 "depth": 4, "epochs": 30, "drop_probs": ["0", "0.9"],
-                                                "train_images": 50, "mc_passes": 10}))
+                                                "train_images": 50, "mc_passes": 10, "seeds": 1}))
     reg = final.numbers["regularisation"]
     assert reg["p = 0"]["diverged_at"] is not None and reg["p = 0.9"]["diverged_at"] is not None
     verdicts = {v.label: v for v in final.verdicts}
     gap = verdicts["dropout narrows the gap"]
-    assert gap.passed is None and "Diverged" in gap.text and "p = 0.9 at step" in gap.text
+    assert gap.passed is None and "Diverged" in gap.text and "p = 0.9 at step" in gap.text and "(seed 0)" in gap.text
     mc = verdicts["MC dropout approaches the eval pass"]
     assert final.numbers["mc"] == {} and mc.passed is None and "nothing to average" in mc.text
     assert "falling" not in mc.text
+
+
+def test_the_gap_verdict_reads_every_seed():
+    values = {"parts": ["regularisation"], "drop_probs": ["0", "0.5", "0.75"], "train_images": 20, "epochs": 3,
+              "batch_size": 10, "width": 32, "seed": 5}
+    final = merge_frames(run_lesson("dropout", values))
+    over = final.numbers["gap_over_seeds"]
+    assert over["seeds"] == [5, 6, 7]
+    for name in ("p = 0.5", "p = 0.75"):
+        n = over["narrowing"][name]
+        gaps = over["settled"]
+        assert n["narrowing"] == pytest.approx([a - b for a, b in zip(gaps["p = 0"]["gap"], gaps[name]["gap"])])
+        assert n["narrows"] == GapNarrowing(p=n["p"], seeds=n["seeds"], narrowing=n["narrowing"]).narrows
+    # the first seed's nets are the ones the curves show
+    assert gaps["p = 0.5"]["gap"][0] == final.numbers["regularisation"]["p = 0.5"]["settled_gap"]
+    gap = {v.label: v for v in final.verdicts}["dropout narrows the gap"]
+    decided = [over["narrowing"][name]["narrows"] for name in ("p = 0.5", "p = 0.75")]
+    assert gap.passed == (decided[0] if decided[0] == decided[1] else None)  # more than half of the 2 p's
+    assert "seeds 5/6/7" in gap.text
+    bars = {t.name: t for t in final.figures["gap_bars"].data}
+    assert list(bars["gap"].y) == pytest.approx([sum(g) / 3 for g in (gaps["p = 0"]["gap"], gaps["p = 0.5"]["gap"],
+                                                                        gaps["p = 0.75"]["gap"])])
+
+
+def test_too_few_entries_cannot_tell_whether_the_mean_is_kept():
+    final = merge_frames(run_lesson("dropout", {"parts": ["expectation"], "hidden": 16, "images": 1, "passes": 50}))
+    exp = final.numbers["expectation"]
+    assert exp["effective_entries"]["inverted"] < 10  # one digit's 10 outputs
+    v = {v.label: v for v in final.verdicts}["inverted dropout keeps the mean"]
+    assert v.passed is None and "Too few entries to tell" in v.text
 
 
 def test_one_mc_pass_gives_no_verdict():
@@ -200,8 +232,14 @@ def test_cost_grows_with_the_job():
 DROPOUT_CLAIMS = sorted(c for c in CLAIMS if c.startswith("dropout."))
 
 
+# What the claims measure on our data at seed 0: the gap narrows by about a point, less than the
+# seeds' spread (the README's ledger says so).
+EXPECTED = {"dropout.inverted_keeps_mean": True, "dropout.test_time_scaling_same_net": True,
+            "dropout.narrows_gap": None}
+
+
 @pytest.mark.parametrize("claim_id", DROPOUT_CLAIMS)
-def test_each_claim_holds_and_reports_its_figure(claim_id):
+def test_each_claim_measures_its_figure(claim_id):
     result = run_claim(claim_id)
-    assert result.passed is True, result.measured
+    assert not result.error and result.passed is EXPECTED[claim_id], result.measured
     assert any(ch.isdigit() for ch in result.measured)

@@ -14,7 +14,16 @@ from cnnbp.data import get_dataset
 from cnnbp.lessons.dropout.masks import SeededDropout, apply_mask, draw_mask, dropout, eval_scale
 from cnnbp.lessons.dropout.mc import mc_average
 from cnnbp.lessons.dropout.mechanics import checkpoints, expectation, keep_fractions, lecture_net, mask_demo
-from cnnbp.lessons.dropout.training import DropoutNet, balanced_quotas, balanced_subset, dropout_net_macs, train_gap
+from cnnbp.lessons.dropout.training import (
+    DropoutNet,
+    GapHistory,
+    GapNarrowing,
+    balanced_quotas,
+    balanced_subset,
+    dropout_net_macs,
+    gap_narrowing,
+    train_gap,
+)
 from cnnbp.train import RunControl, evaluate
 
 
@@ -188,19 +197,49 @@ def test_nets_share_their_start_and_differ_only_in_p(arch):
     assert not torch.equal(a(x), b(x))
 
 
+TINY_NETS = dict(arch="mlp", width=32, depth=1, train_images=40, epochs=3, batch_size=10, lr=0.05)
+
+
 def test_training_is_reproducible_and_streams():
-    data = get_dataset("digits", seed=0)
-    kwargs = dict(arch="mlp", width=32, depth=1, train_images=40, epochs=3, batch_size=10, lr=0.05, seed=0,
-                  control=RunControl())
-    runs = [list(train_gap(data, [0.0, 0.5], **kwargs)) for _ in range(2)]
+    data = {0: get_dataset("digits", seed=0)}
+    runs = [list(train_gap(data, [0.0, 0.5], **TINY_NETS, control=RunControl())) for _ in range(2)]
     (first, *_), last = runs[0][0], runs[0][-1]
     assert first == 0.0 and last[0] == 1.0
-    h0, h1 = [vars(h) for h in runs[0][-1][1]], [vars(h) for h in runs[1][-1][1]]
+    h0, h1 = [vars(h) for h in runs[0][-1][1][0]], [vars(h) for h in runs[1][-1][1][0]]
     assert h0 == h1
     assert h0[0]["steps"] == list(range(1, 13)) and h0[0]["eval_steps"][0] == 0
-    trainer = runs[0][-1][2][0]
+    trainer = runs[0][-1][2][0][0]
     assert h0[0]["test_accuracy"][-1] == evaluate(trainer.model, trainer.test_split)[1]
     assert h0[0]["loss"] != h0[1]["loss"]  # the masks change the batches' losses
+
+
+def test_a_seeds_nets_are_the_same_whichever_seeds_train_beside_them():
+    digits = {s: get_dataset("digits", seed=s) for s in (3, 4)}
+    *_, (_, together, _) = train_gap(digits, [0.0, 0.5], **TINY_NETS, control=RunControl())
+    *_, (_, alone, _) = train_gap({4: digits[4]}, [0.0, 0.5], **TINY_NETS, control=RunControl())
+    assert [vars(h) for h in together[4]] == [vars(h) for h in alone[4]]
+    assert [vars(h) for h in together[3]] != [vars(h) for h in alone[4]]  # another seed: another subset, init, order
+
+
+@pytest.mark.parametrize("narrowing, narrows", [
+    ([0.012, 0.03, 0.01], True),  # at least GAP_MARGIN (1 point) on every seed
+    ([0.0, -0.02, -0.001], False),  # narrower on no seed
+    ([0.02, 0.005, 0.03], None),  # one seed narrows by less than the margin: cannot tell
+    ([0.05, -0.01, 0.02], None),  # the seeds disagree
+    ([0.05, 0.05], None),  # two seeds are too few to tell
+])
+def test_the_gap_is_decided_over_seeds(narrowing, narrows):
+    assert GapNarrowing(p=0.5, seeds=list(range(len(narrowing))), narrowing=narrowing).narrows is narrows
+
+
+def test_a_seed_where_either_net_diverged_is_left_out():
+    def net(p, test, diverged_at=None):
+        return GapHistory(p=p, train_accuracy=[1.0], test_accuracy=[test], diverged_at=diverged_at)
+
+    (n,) = gap_narrowing({0: [net(0, 0.8), net(0.5, 0.9)], 1: [net(0, 0.8, diverged_at=3), net(0.5, 0.9)],
+                          2: [net(0, 0.8), net(0.5, 0.9, diverged_at=5)], 3: [net(0, 0.8), net(0.5, 0.8)]})
+    assert n.seeds == [0, 3] and n.narrowing == pytest.approx([0.1, 0.0])
+    assert gap_narrowing({0: [net(0.5, 0.9)]}) == []  # no p = 0: nothing to compare against
 
 
 # ---- MC dropout ---------------------------------------------------------------------------------
@@ -232,17 +271,21 @@ def test_mc_needs_dropout_layers():
         mc_average(nn.Linear(2, 2), torch.zeros(1, 2), torch.zeros(1, dtype=torch.long), passes=2, seed=0)
 
 
-def test_gap_bars_show_a_negative_gap():
+def test_gap_bars_show_a_negative_gap_and_the_seeds_range():
     # drop_probs 0.8 on 20 digits for 5 epochs (seed 0) settles at a gap of -3.3%: the y range
     # started at 0 and hid that bar
     from cnnbp.lessons.dropout import figures as dplots
 
-    fig = dplots.gap_bar_chart([0.0, 0.8], {"train accuracy": [0.5, 0.4], "test accuracy": [0.45, 0.433],
-                                       "gap": [0.05, -0.033]}, title="t")
+    fig = dplots.gap_bar_chart([0.0, 0.8], {"train accuracy": [[0.5], [0.4]], "test accuracy": [[0.45], [0.433]],
+                                            "gap": [[0.05], [-0.033]]}, title="t")
     low, high = fig.layout.yaxis.range
     assert low < -0.033 and high == 1.12
-    assert list(fig.data[2].y) == [0.05, -0.033]
-    assert tuple(dplots.gap_bar_chart([0.0], {"gap": [0.1]}, title="t").layout.yaxis.range) == (0, 1.12)
+    assert list(fig.data[2].y) == [0.05, -0.033] and not fig.data[2].error_y.visible
+    assert tuple(dplots.gap_bar_chart([0.0], {"gap": [[0.1]]}, title="t").layout.yaxis.range) == (0, 1.12)
+    fig = dplots.gap_bar_chart([0.5], {"gap": [[0.1, 0.2, 0.3]]}, title="t")  # three seeds: mean and range
+    bar = fig.data[0]
+    assert bar.y[0] == pytest.approx(0.2) and bar.error_y.visible
+    assert bar.error_y.array[0] == pytest.approx(0.1) and bar.error_y.arrayminus[0] == pytest.approx(0.1)
 
 
 @pytest.mark.parametrize("arch", ["mlp", "cnn"])
