@@ -8,7 +8,8 @@
    Three models: unfolded (conv -> BN -> ReLU), folded by us (float64 weights, rounded once),
    folded by ``torch.nn.utils.fusion.fuse_conv_bn_eval``. Their outputs are compared first
    (max abs difference, must be <= 1e-5 relative to the logits); then each forward is timed,
-   the three interleaved in every repeat; medians and ratios printed.
+   the three side by side in every repeat (the order reversed every other one); medians, the
+   median of the per-repeat ratios and its 95% interval printed.
 2. The whole lesson on its default settings, start to the final frame (after one quick run
    that pays the one-time imports, as the app's warm-up does): the time a class waits.
 
@@ -45,8 +46,9 @@ def fold_case(dataset: str, threads: int, repeats: int) -> None:
         f = compare_folding(model, fold_inputs(data, DEFAULTS.fold_batch).to(device), repeats=repeats)
     assert f.max_abs_diff <= FOLD_TOL * max(1.0, f.max_abs_logit), f.max_abs_diff
     ms = {k: v * 1e3 for k, v in f.seconds.items()}
+    low, high = f.speedup_interval or (float("nan"), float("nan"))
     print(f"{dataset:7s} {f.batch} images, {threads} thread{'s' if threads > 1 else ' '}: "
-          f"unfolded {ms['unfolded']:7.3f} ms, folded {ms['folded']:7.3f} ms ({f.speedup:.2f}x), "
+          f"unfolded {ms['unfolded']:7.3f} ms, folded {ms['folded']:7.3f} ms ({f.speedup:.2f}x, {low:.2f}-{high:.2f}), "
           f"torch fused {ms['torch fused']:7.3f} ms ({f.speedup_torch:.2f}x); "
           f"max |diff| ours {f.max_abs_diff:.2g}, torch {f.max_abs_diff_torch:.2g}, ours vs torch "
           f"{f.max_abs_diff_ours_vs_torch:.2g}")
@@ -66,7 +68,7 @@ def main() -> None:
     args = parser.parse_args()
     threads = set_threads_once()
     print(f"device {pick_device()}, torch threads available {threads}")
-    print(f"1. BN folding, median of {args.repeats} forwards per model (the three interleaved):")
+    print(f"1. BN folding, {args.repeats} forwards per model, the three side by side in each repeat:")
     for dataset in ("digits", "shapes"):
         for n in (1, 2):
             fold_case(dataset, n, args.repeats)

@@ -26,7 +26,7 @@ LESSON = register(Lesson(
     ),
     tables=(("checks", "One BN layer: what was compared"), ("training", "CNNs, per variant"),
             ("bug", "Eval mode vs train mode"), ("folding", "Folded vs unfolded")),
-    quick={"stat_steps": 60, "depth": 2, "width": 8, "epochs": 2, "fold_batch": 64, "fold_repeats": 5},
+    quick={"stat_steps": 60, "depth": 2, "width": 8, "epochs": 2, "fold_batch": 64, "fold_repeats": 5, "seeds": 1},
 ))
 
 from cnnbp.lessons.batchnorm import claims  # noqa: E402,F401  (registers the batch-normalisation claims)

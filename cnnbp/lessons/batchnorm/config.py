@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Iterable, Literal
 
 from pydantic import Field, model_validator
 
 from cnnbp.data import dataset_shape
 from cnnbp.lessons.activations.race import matched_init
 from cnnbp.lessons.base import LessonConfig, choice, gflop_seconds
-from cnnbp.lessons.batchnorm.training import EVALS_PER_EPOCH, Variant
+from cnnbp.lessons.batchnorm.training import EVALS_PER_EPOCH, MIN_SEEDS, Run, Variant
 from cnnbp.nn import small_cnn_macs
 from cnnbp.nn.activations import ACTIVATIONS, get_act
 from cnnbp.nn.inits import INITS
@@ -53,9 +53,13 @@ class BatchNormConfig(LessonConfig):
     lr: float = Field(0.05, gt=0.0, le=2.0, description="SGD learning rate (momentum 0.9)")
     high_lr: float = Field(0.5, gt=0.0, le=5.0, description="the high learning rate (default: 10x lr)")
     target_accuracy: float = Field(0.8, gt=0.0, le=1.0, description="test accuracy to reach")
+    seeds: int = Field(MIN_SEEDS, ge=1, le=5, description=(
+        f"seeds each with/without-BN race runs at (seed, seed + 1, ...; the figures draw the first); a race is "
+        f"decided over {MIN_SEEDS} or more, all agreeing"))
     bug_batch: int = Field(8, ge=1, le=256, description="small test batch for the evaluate-in-train-mode bug")
     fold_batch: int = Field(256, ge=1, le=4096, description="images per forward when timing the folded net")
-    fold_repeats: int = Field(30, ge=3, le=500, description="timed forwards of each net (median reported)")
+    fold_repeats: int = Field(100, ge=3, le=500, description="timed forwards of each net, side by side (the "
+                              "median speedup and its 95% interval reported; 6 or more give an interval)")
 
     @model_validator(mode="after")
     def _robustness_compares_something(self) -> "BatchNormConfig":
@@ -83,21 +87,45 @@ class BatchNormConfig(LessonConfig):
         n_train = dataset_shape(self.dataset).n_train
         return -(-n_train // min(self.batch_size, n_train)) * self.epochs
 
+    def pairs(self) -> dict[str, tuple[Variant, Variant]]:
+        """The (no BN, BN) pairs: the good-init reference at lr, and with "robustness" the bad
+        init at lr and the good init at high_lr."""
+        good, pos = self.good_init, self.norm_position
+
+        def pair(scenario: str, init: str, lr: float) -> tuple[Variant, Variant]:
+            return Variant(scenario, "none", init, lr), Variant(scenario, "batch", init, lr, pos)
+
+        out = {"reference": pair(f"good init ({good}), lr {self.lr:g}", good, self.lr)}
+        if "robustness" in self.parts:
+            out["bad init"] = pair(f"bad init ({self.bad_init}), lr {self.lr:g}", self.bad_init, self.lr)
+            out["high lr"] = pair(f"high lr {self.high_lr:g}, {good}", good, self.high_lr)
+        return out
+
     def variants(self) -> list[Variant]:
-        """The CNNs to train: a good-init reference pair (no BN, BN), the robustness pairs, and
-        BN at the other position."""
+        """The CNNs to train at the first seed: the pairs, and BN at the other position."""
         if not {"robustness", "placement"} & set(self.parts):
             return []
-        good, pos = self.good_init, self.norm_position
-        ref = f"good init ({good}), lr {self.lr:g}"
-        out = [Variant(ref, "none", good, self.lr), Variant(ref, "batch", good, self.lr, pos)]
-        if "robustness" in self.parts:
-            bad, high = f"bad init ({self.bad_init}), lr {self.lr:g}", f"high lr {self.high_lr:g}, {good}"
-            out += [Variant(bad, "none", self.bad_init, self.lr), Variant(bad, "batch", self.bad_init, self.lr, pos),
-                    Variant(high, "none", good, self.high_lr), Variant(high, "batch", good, self.high_lr, pos)]
-        if "placement" in self.parts:
-            out.append(Variant(ref, "batch", good, self.lr, self.other_position))
-        return out
+        out = [v for pair in self.pairs().values() for v in pair]
+        return out + [self.placement_variant()] if "placement" in self.parts else out
+
+    def placement_variant(self) -> Variant:
+        """The reference BN net with BN at the other position."""
+        ref = self.pairs()["reference"][1]
+        return Variant(ref.scenario, "batch", ref.init, ref.lr, self.other_position)
+
+    def runs(self) -> list[Run]:
+        """Every variant at the first seed, to the last step (the figures draw them); the races
+        (bad init, high lr) again at each further seed."""
+        races = [name for name in self.pairs() if name != "reference"]
+        return [Run(v, self.seed) for v in self.variants()] + self.further_runs(races)
+
+    def further_runs(self, races: Iterable[str]) -> list[Run]:
+        """The pairs of ``races`` (keys of :meth:`pairs`) at each seed after the first, each net
+        trained only until its race is decided (see :class:`Run`)."""
+        pairs, target = self.pairs(), self.target_accuracy
+        return [run for k in range(1, self.seeds) for name in races for run in (
+            Run(pairs[name][0], self.seed + k, until=target, twin=pairs[name][1]),
+            Run(pairs[name][1], self.seed + k, until=target))]
 
     def cost_seconds(self) -> float:
         shape = dataset_shape(self.dataset)
@@ -106,15 +134,15 @@ class BatchNormConfig(LessonConfig):
         # forward + backward ~ 6 flops a multiply-add; a forward alone 2
         per_image = 6 * macs * get_act(self.activation).width_factor * MARGIN
         cost = 0.0
-        variants = self.variants()
-        if variants:
+        nets = len(self.runs())  # the further seeds' nets counted to the last step: an upper bound
+        if nets:
             train = per_image * shape.n_train * self.epochs
             evals = per_image / 3 * shape.n_test * (EVALS_PER_EPOCH * self.epochs + 1)
             bug = per_image / 3 * shape.n_test * 7
-            cost += gflop_seconds((train + evals) * len(variants) + bug)
+            cost += gflop_seconds((train + evals) * nets + bug)
             # small nets are bound by per-call overhead, not flops: a fixed cost per step and evaluation
             steps = self.total_steps
-            cost += STEP_OVERHEAD_S * len(variants) * (steps + EVALS_PER_EPOCH * self.epochs + 1)
+            cost += STEP_OVERHEAD_S * nets * (steps + EVALS_PER_EPOCH * self.epochs + 1)
         if "modes" in self.parts:  # a minibatch gathered from the feature maps and one BN on it, every step
             cost += MODES_S_PER_VALUE * self.stat_steps * self.batch_size * shape.size**2 * self.stat_channels
         if "folding" in self.parts:  # calibration pass + 3 nets x (repeats + 1) forwards of the batch

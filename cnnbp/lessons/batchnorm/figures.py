@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from cnnbp.lessons.batchnorm.folding import FoldResult
 from cnnbp.lessons.batchnorm.modes import ModeChecks, RunningStats
-from cnnbp.lessons.batchnorm.training import History, TrainModeBug
+from cnnbp.lessons.batchnorm.training import History, SeededRace, TrainModeBug, Variant
 from cnnbp.plots.common import DASHES, apply_layout, color_for
 
 if TYPE_CHECKING:
@@ -129,7 +129,9 @@ def accuracy_bars(rows: Sequence[dict], *, title: str) -> go.Figure:
 
 def steps_bars(bars: Sequence[dict], *, target: float, total_steps: int, title: str) -> go.Figure:
     """Steps each net needed to reach ``target`` test accuracy, one horizontal bar each
-    (``name``, ``steps``); nets that never did get a hatched bar at ``total_steps``."""
+    (``name``, ``steps``); nets that never did get a hatched bar at ``total_steps``. A bar's
+    ``more`` (optional): the same net's steps at further seeds, drawn as points (never: at
+    ``total_steps``, as an x)."""
     names = [b["name"] for b in bars]
     steps = [b["steps"] for b in bars]
     fig = go.Figure(go.Bar(y=names, x=steps, orientation="h", name="steps to target", marker_color=color_for(0),
@@ -139,6 +141,12 @@ def steps_bars(bars: Sequence[dict], *, target: float, total_steps: int, title: 
         fig.add_trace(go.Bar(y=names, x=missing, orientation="h", name=f"not reached in {total_steps} steps",
                              marker=dict(color="rgba(127,127,127,0.35)", pattern=dict(shape="/")),
                              text=["not reached" if m is not None else "" for m in missing], textposition="inside"))
+    more = [(b["name"], s) for b in bars for s in b.get("more", [])]
+    if more:
+        fig.add_trace(go.Scatter(y=[n for n, _ in more], x=[total_steps if s is None else s for _, s in more],
+                                 mode="markers", name="further seeds (x: not reached)",
+                                 marker=dict(color="black", size=9, symbol=["x" if s is None else "circle"
+                                                                            for _, s in more])))
     fig.update_layout(barmode="overlay")
     fig.update_xaxes(title_text=f"training steps to {target:.0%} test accuracy", range=[0, total_steps * 1.1])
     fig.update_yaxes(categoryorder="array", categoryarray=names[::-1], automargin=True)
@@ -218,11 +226,18 @@ def curves_figure(histories: list[History], cfg: BatchNormConfig) -> go.Figure:
                                  f"(dotted: target {cfg.target_accuracy:.0%})")
 
 
-def steps_figure(histories: list[History], cfg: BatchNormConfig) -> go.Figure:
+def steps_figure(histories: list[History], races: dict[str, SeededRace], cfg: BatchNormConfig) -> go.Figure:
+    """The first seed's nets as bars; the races' nets at the further seeds as points."""
+    more: dict[Variant, list[int | None]] = {}
+    for r in races.values():
+        more[r.races[0].plain.variant] = [x.plain_steps for x in r.races[1:]]
+        more[r.races[0].bn.variant] = [x.bn_steps for x in r.races[1:]]
+    seeds = max((len(r.seeds) for r in races.values()), default=1)
     return steps_bars(
-        [dict(name=h.name, steps=h.steps_to(cfg.target_accuracy)) for h in histories],
+        [dict(name=h.name, steps=h.steps_to(cfg.target_accuracy), more=more.get(h.variant, [])) for h in histories],
         target=cfg.target_accuracy, total_steps=cfg.total_steps,
-        title=f"Training steps to {cfg.target_accuracy:.0%} test accuracy")
+        title=f"Training steps to {cfg.target_accuracy:.0%} test accuracy (bars: seed {cfg.seed}"
+              + (f"; points: the races at {seeds - 1} further seeds)" if seeds > 1 else ")"))
 
 
 def bug_figure(bug: TrainModeBug) -> go.Figure:
@@ -238,6 +253,8 @@ def folding_table(f: FoldResult) -> pd.DataFrame:
 
 
 def folding_figure(f: FoldResult) -> go.Figure:
+    interval = f.speedup_interval
+    spread = f", 95% interval {interval[0]:.2f}-{interval[1]:.2f}x" if interval else ""
     return timing_bars(f.seconds, f.times, title=(
         f"Inference on {f.batch} images: unfolded vs folded (max |logit difference| {f.max_abs_diff:.2g}; "
-        f"{f.speedup:.2f}x)"))
+        f"median speedup {f.speedup:.2f}x{spread})"))

@@ -22,6 +22,7 @@ True
 from __future__ import annotations
 
 import copy
+import math
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -84,6 +85,24 @@ def count_batchnorms(model: nn.Module) -> int:
     return sum(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
+def median_interval(values: list[float], confidence: float = 0.95) -> tuple[float, float] | None:
+    """A distribution-free ``confidence`` interval for the median of ``values``: the order
+    statistics (k-th smallest, k-th largest) whose sign-test (binomial) coverage is at least
+    ``confidence``. None when there are too few values for any (5 or fewer at 95%).
+
+    >>> median_interval([1.0, 2.0, 3.0, 4.0, 5.0]) is None
+    True
+    >>> median_interval([float(v) for v in range(1, 11)])  # 97.9% coverage: 2nd to 9th value
+    (2.0, 9.0)
+    """
+    n, ordered = len(values), sorted(values)
+    below, k = 0.0, 0  # P(Binomial(n, 1/2) < k): the chance the median lies below the k-th value
+    while k < n // 2 and below + math.comb(n, k) / 2**n <= (1 - confidence) / 2:
+        below += math.comb(n, k) / 2**n
+        k += 1
+    return (ordered[k - 1], ordered[n - k]) if k else None
+
+
 @dataclass
 class FoldResult:
     """Outputs compared on one batch, and inference times (seconds per forward, median)."""
@@ -97,7 +116,7 @@ class FoldResult:
     max_abs_logit: float  # the scale of the outputs compared
     argmax_agree: float  # share of images whose predicted class is unchanged by folding
     seconds: dict[str, float] = field(default_factory=dict)  # "unfolded" / "folded" / "torch fused"
-    times: dict[str, list[float]] = field(default_factory=dict)  # every repeat
+    times: dict[str, list[float]] = field(default_factory=dict)  # every repeat, in the order they ran
 
     @property
     def line(self) -> float:
@@ -109,27 +128,48 @@ class FoldResult:
         """Folding keeps the logits (within ``line``)."""
         return self.max_abs_diff <= self.line
 
-    @property
-    def faster(self) -> bool:
-        return self.speedup > 1.0
+    def ratios(self, name: str = "folded") -> list[float]:
+        """Unfolded time / ``name``'s time in each repeat (the two timed side by side)."""
+        return [u / t for u, t in zip(self.times["unfolded"], self.times[name])]
 
     @property
     def speedup(self) -> float:
-        """Unfolded time / our folded time, measured in this process (> 1: folding is faster)."""
-        return self.seconds["unfolded"] / self.seconds["folded"]
+        """The median over repeats of unfolded time / our folded time (> 1: folding is faster)."""
+        return statistics.median(self.ratios())
+
+    @property
+    def speedup_interval(self) -> tuple[float, float] | None:
+        """95% interval of that median (None: too few repeats to have one)."""
+        return median_interval(self.ratios())
 
     @property
     def speedup_torch(self) -> float:
-        return self.seconds["unfolded"] / self.seconds["torch fused"]
+        return statistics.median(self.ratios("torch fused"))
+
+    @property
+    def faster(self) -> bool | None:
+        """Folding is faster (True) or slower (False) when the speedup's interval lies wholly above
+        or below 1; None when it covers 1 (too close to call) or there is none (too few repeats)."""
+        interval = self.speedup_interval
+        if interval is None or interval[0] <= 1.0 <= interval[1]:
+            return None
+        return interval[0] > 1.0
+
+    @property
+    def exact_and_faster(self) -> bool | None:
+        """The lecture's claim: the same outputs and no overhead. False when the outputs differ,
+        else what the timing can say (``faster``)."""
+        return self.faster if self.exact else False
 
 
 @torch.inference_mode()
 def compare_folding(model: nn.Module, x: torch.Tensor, *, repeats: int) -> FoldResult:
     """Fold ``model`` (ours and torch's), compare outputs on ``x`` and time the three forwards.
 
-    The three models are timed in turn within each repeat (interleaved, after one warm-up
-    forward each), so a machine that slows down during the run slows all three alike; the
-    median over ``repeats`` is reported.
+    The three models are timed side by side within each repeat (after one warm-up forward
+    each), in an order reversed every other repeat, so a machine that slows down or speeds up
+    during the run, or a model that gains from running second, shifts none of them; each
+    repeat gives one ratio of times, and the lesson reads their median and its interval.
     """
     model = model.eval()
     models = {"unfolded": model, "folded": fold_model(model), "torch fused": fold_model(model, fuse=fuse_conv_bn_eval)}
@@ -137,11 +177,11 @@ def compare_folding(model: nn.Module, x: torch.Tensor, *, repeats: int) -> FoldR
     ref = outputs["unfolded"]
     times: dict[str, list[float]] = {name: [] for name in models}
     sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
-    for _ in range(repeats):
-        for name, m in models.items():
+    for i in range(repeats):
+        for name in list(models)[::1 if i % 2 == 0 else -1]:
             sync()
             start = time.perf_counter()
-            m(x)
+            models[name](x)
             sync()
             times[name].append(time.perf_counter() - start)
     return FoldResult(

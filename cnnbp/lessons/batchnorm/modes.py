@@ -12,6 +12,7 @@ statistics" are known exactly: the per-channel mean and variance over the whole 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -23,6 +24,9 @@ from cnnbp.device import derive_seed, make_generator
 EPS = 1e-5  # BatchNorm2d's default epsilon
 # Fixed before any run, never tuned to a result:
 CONVERGED = 0.1  # running stats "converged": mean within 0.1 data std and variance within 10%
+# A run that has not converged by 1.5x the steps the update rule needs has failed to (noise keeps
+# the averages off); before that it is too short to tell.
+RULE_MARGIN = 1.5
 # "Equal" for a float32 layer against a float64 formula: float32 carries ~7 digits, and the
 # statistics of thousands of values whose mean is far from 0 lose up to 3 of them. Relative
 # to the larger of 1 and the compared values' scale.
@@ -73,6 +77,25 @@ class RunningStats:
     def converged_step(self) -> int | None:
         """The step from which the running statistics stay within ``CONVERGED``; None if never."""
         return self.converged_at(CONVERGED)
+
+    @property
+    def rule_steps(self) -> int:
+        """Steps the update rule needs to bring the start's larger error within ``CONVERGED``:
+        the error decays as (1 - momentum)^step (batch noise aside)."""
+        start = max(self.mean_error[0], self.var_error[0])
+        if start <= CONVERGED:
+            return 0
+        if self.momentum >= 1.0:
+            return 1
+        return math.ceil(math.log(CONVERGED / start) / math.log(1.0 - self.momentum))
+
+    @property
+    def converges(self) -> bool | None:
+        """Converged (True); not by ``RULE_MARGIN`` x the rule's steps (False); None: the run
+        ended before that, too short to tell."""
+        if self.converged_step is not None:
+            return True
+        return False if self.steps[-1] >= RULE_MARGIN * self.rule_steps else None
 
 
 @torch.no_grad()

@@ -19,9 +19,11 @@ from cnnbp.lessons.batchnorm.training import (
     EVALS_PER_EPOCH,
     TRAIN_THREADS,
     History,
+    SeededRace,
     TrainModeBug,
+    seeded_races,
     train_mode_bug,
-    train_variants,
+    train_runs,
 )
 from cnnbp.lessons.batchnorm.verdicts import fold_verdict, mode_verdicts, training_verdicts
 
@@ -41,37 +43,50 @@ def modes(state: RunState) -> Iterator[Update]:
 
 
 def training_numbers(histories: list[History], cfg: BatchNormConfig) -> dict:
+    """The first seed's nets, drawn in the figures."""
     return {"cnn": {h.name: {**h.as_dict(), "steps_to_target": h.steps_to(cfg.target_accuracy)} for h in histories},
             "cnn_settings": {"target_accuracy": cfg.target_accuracy, "total_steps": cfg.total_steps,
                              "eval_every": max(1, cfg.total_steps // cfg.epochs // EVALS_PER_EPOCH),
                              "good_init": cfg.good_init}}
 
 
+def race_numbers(races: dict[str, SeededRace]) -> dict:
+    return {name: {"seeds": r.seeds, "no_bn_steps": [x.plain_steps for x in r.races],
+                   "bn_steps": [x.bn_steps for x in r.races], "bn_wins": r.wins, "decided": r.bn_wins}
+            for name, r in races.items()}
+
+
 def training(state: RunState) -> Iterator[Update]:
     cfg: BatchNormConfig = state.cfg
-    variants = cfg.variants()
-    data = get_dataset(cfg.dataset, seed=cfg.seed)
+    runs = cfg.runs()
+    drawn = len(cfg.variants())  # the first seed's nets come first
+    data = {s: get_dataset(cfg.dataset, seed=s) for s in dict.fromkeys(r.seed for r in runs)}
     histories, trainers, reached = [], [], 0.0
-    for reached, histories, trainers in train_variants(
-            data, variants, depth=cfg.depth, width=cfg.width, activation=cfg.activation, epochs=cfg.epochs,
-            batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, seed=cfg.seed, control=state.control):
-        yield Update(reached, f"training {len(variants)} CNNs on {cfg.dataset}: {reached:.0%}",
-                     figures={"curves": figures.curves_figure(histories, cfg)},
-                     numbers=training_numbers(histories, cfg))
-    found = {"curves": figures.curves_figure(histories, cfg), "steps_to_target": figures.steps_figure(histories, cfg)}
-    tables = {"training": figures.training_table(histories, cfg)}
-    numbers = training_numbers(histories, cfg)
+    for i, (reached, histories, trainers) in enumerate(train_runs(
+            runs, data, depth=cfg.depth, width=cfg.width, activation=cfg.activation, epochs=cfg.epochs,
+            batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control)):
+        # the curves once an epoch: drawing them takes longer than the evaluation between two yields
+        epoch_done = i % EVALS_PER_EPOCH == 0
+        yield Update(reached, f"training {len(runs)} CNNs on {cfg.dataset}: {reached:.0%}",
+                     figures={"curves": figures.curves_figure(histories[:drawn], cfg)} if epoch_done else {},
+                     numbers=training_numbers(histories[:drawn], cfg) if epoch_done else {})
+    races = seeded_races(histories, cfg.pairs(), target=cfg.target_accuracy, total_steps=cfg.total_steps)
+    found = {"curves": figures.curves_figure(histories[:drawn], cfg),
+             "steps_to_target": figures.steps_figure(histories[:drawn], races, cfg)}
+    tables = {"training": figures.training_table(histories[:drawn], cfg)}
+    numbers = {**training_numbers(histories[:drawn], cfg), "races": race_numbers(races)}
     bug = None
     if not state.control.stop_reason():
-        reference = trainers[1]  # the good-init BN net at the chosen position
+        reference = trainers[1]  # the good-init BN net at the chosen position, first seed
         with torch_threads(TRAIN_THREADS):
-            bug = TrainModeBug(histories[1].name, train_mode_bug(reference.model, data, small_batch=cfg.bug_batch,
-                                                                 seed=cfg.seed))
+            bug = TrainModeBug(histories[1].name, train_mode_bug(reference.model, data[cfg.seed],
+                                                                 small_batch=cfg.bug_batch, seed=cfg.seed),
+                               cfg.target_accuracy)
         numbers["bug"] = vars(bug)
         found["bug"] = figures.bug_figure(bug)
         tables["bug"] = pd.DataFrame(bug.rows)
     yield Update(reached, f"CNNs trained ({reached:.0%} of the steps)", figures=found, tables=tables,
-                 numbers=numbers, verdicts=training_verdicts(histories, bug, cfg))
+                 numbers=numbers, verdicts=training_verdicts(histories[:drawn], races, bug, cfg))
 
 
 def folding(state: RunState) -> Iterator[Update]:
@@ -82,12 +97,14 @@ def folding(state: RunState) -> Iterator[Update]:
                            device=device, threads=TRAIN_THREADS)
     yield Update(1.0, "BN folded into the convs", figures={"folding": figures.folding_figure(fold)},
                  tables={"folding": figures.folding_table(fold)}, verdicts=[fold_verdict(fold, cfg)],
-                 numbers={"folding": {**vars(fold), "speedup": fold.speedup, "speedup_torch": fold.speedup_torch,
-                                      "threads": TRAIN_THREADS, "device": str(device)}})
+                 numbers={"folding": {**vars(fold), "threads": TRAIN_THREADS, "device": str(device),
+                                      # timings: test_recorded leaves "speedup" and what is under it out
+                                      "speedup": {"median": fold.speedup, "interval": fold.speedup_interval,
+                                                  "torch_fused": fold.speedup_torch}}})
 
 
 def start_message(cfg: BatchNormConfig, parts: list[Part]) -> str:
-    return f"starting: {len(cfg.parts)} parts, {len(cfg.variants())} CNNs to train"
+    return f"starting: {len(cfg.parts)} parts, {len(cfg.runs())} CNNs to train"
 
 
 # Shares of the run in sixteenths: their sums are exact in floating point, so the last frame's

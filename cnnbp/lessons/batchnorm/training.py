@@ -1,10 +1,11 @@
 """The same small CNN with and without BatchNorm, trained in lockstep: a bad init, a high
-learning rate, and BN before vs after the nonlinearity; then the classic bug of evaluating a
-BN net in train mode.
+learning rate, and BN before vs after the nonlinearity, each with/without-BN race at several
+seeds; then the classic bug of evaluating a BN net in train mode.
 
-Every variant sees the same data in the same order and starts from the same unit draws (two
-Gaussian inits, e.g. Kaiming and std 0.01, differ only by their scale); BN variants differ
-from plain ones only by the norm (SmallCNN drops the conv bias when a norm follows, as the norm's beta replaces it).
+At one seed every variant sees the same data in the same order and starts from the same unit
+draws (two Gaussian inits, e.g. Kaiming and std 0.01, differ only by their scale); BN variants
+differ from plain ones only by the norm (SmallCNN drops the conv bias when a norm follows, as
+the norm's beta replaces it). Another seed draws another split, order and init.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import contextlib
 import copy
 import math
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import torch
 from torch import nn
@@ -30,6 +31,7 @@ TRAIN_THREADS = 1
 EVALS_PER_EPOCH = 4  # test accuracy 4 times an epoch: every 5 steps on the digits at batch 64
 # Fixed before any run, never tuned to a result:
 MUCH_SLOWER = 2.0  # "much slower": the plain net needs at least 2x the BN net's steps to the target
+MIN_SEEDS = 3  # a with/without-BN race is decided over 3 seeds or more, all agreeing; else "cannot tell"
 BUG_DROP = 0.10  # the train-mode bug "shows" when some train-mode evaluation loses 10 points of accuracy
 
 
@@ -47,11 +49,25 @@ class Variant:
         return f"{bn}, {self.init}, lr {self.lr:g}"
 
 
-@dataclass(kw_only=True)
-class History(BaseHistory):
-    """Everything measured on one variant, as plain numbers (JSON-able)."""
+@dataclass(frozen=True)
+class Run:
+    """One net to train: a variant at a seed, to the last step, or (at the seeds that are not
+    drawn, where a race reads nothing else) only until the race is decided: until its test
+    accuracy reaches ``until``, or, for a plain net raced against its BN ``twin``, until it has
+    gone ``MUCH_SLOWER`` x the twin's steps to ``until`` without getting there."""
 
     variant: Variant
+    seed: int
+    until: float | None = None
+    twin: Variant | None = None
+
+
+@dataclass(kw_only=True)
+class History(BaseHistory):
+    """Everything measured on one variant at one seed, as plain numbers (JSON-able)."""
+
+    variant: Variant
+    seed: int = 0
     test_accuracy: list[float] = field(default_factory=list)  # at eval_steps: step 0 (the init itself) and later
     test_loss: list[float | None] = field(default_factory=list)
 
@@ -98,9 +114,59 @@ class Race:
         b, p = self.bn_steps, self.plain_steps
         if b is None:
             return None if not self.bn.finished(self.total_steps) else False
-        if p is None:
-            return True if self.plain.finished(self.total_steps) else None
+        if p is None:  # not yet: MUCH_SLOWER x only if it was watched that long (a dead net never gets there)
+            watched = self.plain.eval_steps[-1] if self.plain.eval_steps else 0
+            return True if self.plain.diverged_at is not None or watched >= MUCH_SLOWER * b else None
         return p >= MUCH_SLOWER * b and p > b
+
+
+@dataclass
+class SeededRace:
+    """One with/without-BN race run at several seeds (the first is the drawn one), read against
+    its control: the reference pair (the good init at the base learning rate) at the first seed."""
+
+    races: list[Race]
+    seeds: list[int]
+    control: Race
+
+    @property
+    def control_reaches(self) -> bool:
+        """Both reference nets reach the target: the run is long enough for a plain net to get
+        there, so when it does not in the race, the init or the learning rate is to blame."""
+        return self.control.bn_steps is not None and self.control.plain_steps is not None
+
+    @property
+    def wins(self) -> list[bool | None]:
+        return [r.bn_wins for r in self.races]
+
+    @property
+    def bn_wins(self) -> bool | None:
+        """BN wins (or loses) the race at every one of ``MIN_SEEDS`` or more seeds, with a control
+        that reaches the target; None for anything less (mixed, too few seeds, a cut-short run)."""
+        if not self.control_reaches or len(self.races) < MIN_SEEDS:
+            return None
+        if all(w is True for w in self.wins):
+            return True
+        if all(w is False for w in self.wins):
+            return False
+        return None
+
+
+def seeded_race(histories: Sequence[History], plain: Variant, bn: Variant, control: tuple[Variant, Variant], *,
+                target: float, total_steps: int) -> SeededRace:
+    """``plain`` vs ``bn`` at every seed ``histories`` has both at, first seed first, with the
+    ``control`` pair (plain, BN) at the first seed."""
+    by = {(h.variant, h.seed): h for h in histories}
+    seeds = [h.seed for h in histories if h.variant == bn and (plain, h.seed) in by]
+    races = [Race(by[(plain, s)], by[(bn, s)], target, total_steps) for s in seeds]
+    return SeededRace(races, seeds, Race(by[(control[0], seeds[0])], by[(control[1], seeds[0])], target, total_steps))
+
+
+def seeded_races(histories: Sequence[History], pairs: Mapping[str, tuple[Variant, Variant]], *, target: float,
+                 total_steps: int) -> dict[str, SeededRace]:
+    """Every pair but the "reference" one raced at the seeds it ran at, the reference its control."""
+    return {name: seeded_race(histories, *pair, pairs["reference"], target=target, total_steps=total_steps)
+            for name, pair in pairs.items() if name != "reference" and any(h.variant == pair[1] for h in histories)}
 
 
 def build(data: ImageDataset, v: Variant, *, depth: int, width: int, activation: str, bn_momentum: float,
@@ -115,26 +181,42 @@ def build(data: ImageDataset, v: Variant, *, depth: int, width: int, activation:
     return model
 
 
-def train_variants(data: ImageDataset, variants: Sequence[Variant], *, depth: int, width: int, activation: str,
-                   epochs: int, batch_size: int, bn_momentum: float, seed: int,
-                   control: RunControl,
-                   threads: int | None = TRAIN_THREADS) -> Iterator[tuple[float, list[History], list[Trainer]]]:
-    """Train every variant in lockstep; yield (progress, histories, trainers) at step 0 and
-    at every evaluation (``EVALS_PER_EPOCH`` times an epoch). ``threads``: torch threads
-    while stepping (None: leave the process's count)."""
-    train, test = (data.x_train, data.y_train), (data.x_test, data.y_test)
-    trainers = [Trainer(v.name, build(data, v, depth=depth, width=width, activation=activation,
-                                      bn_momentum=bn_momentum, seed=seed),
-                        train, test, batch_size=batch_size, epochs=epochs, lr=v.lr,
-                        generator=make_generator(derive_seed(seed, "bn-data-order")))
-                for v in variants]
-    histories = [History(variant=v) for v in variants]
+def train_runs(runs: Sequence[Run], data: Mapping[int, ImageDataset], *, depth: int, width: int,
+               activation: str, epochs: int, batch_size: int, bn_momentum: float, control: RunControl,
+               threads: int | None = TRAIN_THREADS) -> Iterator[tuple[float, list[History], list[Trainer]]]:
+    """Train every run in lockstep on ``data[run.seed]``; yield (progress, histories, trainers)
+    at step 0 and at every evaluation (``EVALS_PER_EPOCH`` times an epoch). A run with ``until``
+    stops at the evaluation that reaches it. ``threads``: torch threads while stepping (None:
+    leave the process's count)."""
+    trainers = []
+    for r in runs:
+        d = data[r.seed]
+        trainers.append(Trainer(r.variant.name, build(d, r.variant, depth=depth, width=width, activation=activation,
+                                                      bn_momentum=bn_momentum, seed=r.seed),
+                                (d.x_train, d.y_train), (d.x_test, d.y_test), batch_size=batch_size, epochs=epochs,
+                                lr=r.variant.lr, generator=make_generator(derive_seed(r.seed, "bn-data-order"))))
+    histories = [History(variant=r.variant, seed=r.seed) for r in runs]
+    index = {(r.variant, r.seed): i for i, r in enumerate(runs)}
+
+    def decided(run: Run, h: History) -> bool:
+        if run.until is None:
+            return False
+        if h.test_accuracy[-1] >= run.until:
+            return True
+        twin = histories[index[(run.twin, run.seed)]] if run.twin is not None else None
+        b = twin.steps_to(run.until) if twin is not None else None
+        return b is not None and h.eval_steps[-1] >= MUCH_SLOWER * b
 
     def probe(i: int, trainer: Trainer) -> None:
+        h = histories[i]
+        if h.eval_steps and h.eval_steps[-1] == trainer.step_count:  # stopped early: measured already
+            return
         loss, acc = trainer.evaluate()
-        histories[i].eval_steps.append(trainer.step_count)
-        histories[i].test_loss.append(loss if math.isfinite(loss) else None)
-        histories[i].test_accuracy.append(acc)
+        h.eval_steps.append(trainer.step_count)
+        h.test_loss.append(loss if math.isfinite(loss) else None)
+        h.test_accuracy.append(acc)
+        if decided(runs[i], h):
+            trainer.total_steps = trainer.step_count  # done: lockstep steps it no more
 
     with torch_threads(threads) if threads else contextlib.nullcontext():
         for i, t in enumerate(trainers):
@@ -195,6 +277,7 @@ class TrainModeBug:
 
     model: str  # the net's name
     rows: list[dict]  # evaluation, mode, batch, accuracy; eval mode first
+    target: float  # the test accuracy a net must reach to be called trained
 
     @property
     def eval_accuracy(self) -> float:
@@ -206,6 +289,13 @@ class TrainModeBug:
         return min((r for r in self.rows if r["mode"] == "train"), key=lambda r: r["accuracy"])
 
     @property
-    def shows(self) -> bool:
-        """Some train-mode evaluation loses ``BUG_DROP`` of the eval-mode accuracy."""
+    def trained(self) -> bool:
+        return self.eval_accuracy >= self.target
+
+    @property
+    def shows(self) -> bool | None:
+        """Some train-mode evaluation loses ``BUG_DROP`` of the eval-mode accuracy; None when the
+        net did not reach the target (an untrained net has little accuracy to lose)."""
+        if not self.trained:
+            return None
         return self.worst["accuracy"] <= self.eval_accuracy - BUG_DROP

@@ -1,6 +1,7 @@
 """The batchnorm lesson's verdicts: pure functions, result objects -> Verdict (the wording).
-The tests they pass or fail are the result objects' own predicates (``ModeChecks.eval_is_formula``,
-``Race.bn_wins``, ``TrainModeBug.shows``, ``FoldResult.exact``), which the claims read too."""
+The tests they pass or fail are the result objects' own predicates (``RunningStats.converges``,
+``ModeChecks.eval_is_formula``, ``SeededRace.bn_wins``, ``TrainModeBug.shows``,
+``FoldResult.exact_and_faster``), which the claims read too."""
 
 from __future__ import annotations
 
@@ -8,25 +9,36 @@ from cnnbp.data import dataset_shape
 from cnnbp.lessons.base import Verdict
 from cnnbp.lessons.batchnorm.config import BatchNormConfig
 from cnnbp.lessons.batchnorm.folding import FoldResult
-from cnnbp.lessons.batchnorm.modes import CONVERGED, ModeChecks, RunningStats
-from cnnbp.lessons.batchnorm.training import BUG_DROP, MUCH_SLOWER, TRAIN_THREADS, History, Race, TrainModeBug
+from cnnbp.lessons.batchnorm.modes import CONVERGED, RULE_MARGIN, ModeChecks, RunningStats
+from cnnbp.lessons.batchnorm.training import (
+    BUG_DROP,
+    MIN_SEEDS,
+    MUCH_SLOWER,
+    TRAIN_THREADS,
+    History,
+    Race,
+    SeededRace,
+    TrainModeBug,
+)
 from cnnbp.nn.inits import INITS
 
 
 def mode_verdicts(s: RunningStats, c: ModeChecks, cfg: BatchNormConfig) -> list[Verdict]:
     at = s.converged_step
+    settle = {True: f"Both within {CONVERGED:g} from step {at} on",
+              False: f"Not within {CONVERGED:g} by the last step, {RULE_MARGIN:g}x the {s.rule_steps} steps the "
+                     "update rule needs: the batch noise keeps them off",
+              None: f"Not within {CONVERGED:g} by the last step: too few steps to tell, the update rule needs "
+                    f"{s.rule_steps} (a lower momentum needs more)"}[s.converges]
     return [
-        Verdict(label="running statistics", passed=at is not None, text=(
+        Verdict(label="running statistics", passed=s.converges, text=(
             f"A BatchNorm2d with momentum {cfg.bn_momentum:g} fed {cfg.stat_steps} shuffled minibatches of "
             f"{cfg.batch_size} ({cfg.stat_channels} channels of a fixed random conv of the {cfg.dataset} images). "
             f"Largest error over channels: running mean {s.mean_error[0]:.3g} data stds at the start, "
             f"{s.mean_error[-1]:.3g} at the end; running variance {s.var_error[0]:.3g} relative, then "
-            f"{s.var_error[-1]:.3g}. "
-            + (f"Both within {CONVERGED:g} from step {at} on (the update rule predicts a decay of "
-               f"(1 - {cfg.bn_momentum:g})^step)." if at is not None else
-               f"Not within {CONVERGED:g} by the last step: a lower momentum needs more steps "
-               f"(the error decays as (1 - {cfg.bn_momentum:g})^step).")
-            + " PyTorch's running variance uses the unbiased batch variance; normalising uses the biased one.")),
+            f"{s.var_error[-1]:.3g}. {settle} (the error decays as (1 - {cfg.bn_momentum:g})^step: "
+            f"{s.rule_steps} steps to {CONVERGED:g} from this start). PyTorch's running variance uses the unbiased "
+            "batch variance; normalising uses the biased one.")),
         Verdict(label="train vs eval", passed=c.modes_differ and c.eval_is_formula,
                 claim="batchnorm.train_eval_differ_eval_is_formula", text=(
             f"The same {c.batch} test maps: train-mode and eval-mode outputs differ by up to {c.train_vs_eval:.3g} "
@@ -65,37 +77,55 @@ def race_words(r: Race) -> str:
     return words
 
 
-def training_verdicts(histories: list[History], bug: TrainModeBug | None, cfg: BatchNormConfig) -> list[Verdict]:
-    by = {(h.variant.norm, h.variant.init, h.variant.lr, h.variant.norm_position): h for h in histories}
-    good, pos, out = cfg.good_init, cfg.norm_position, []
+def seeded_words(r: SeededRace) -> str:
+    """Each seed's race, then what the seeds decide and why."""
+    per_seed = "; ".join(f"seed {s}: {race_words(x)}" for s, x in zip(r.seeds, r.races))
+    wins, n = sum(w is True for w in r.wins), len(r.races)
+    if not r.control_reaches:
+        why = ("Cannot tell: the control (below) does not reach the target either, so a plain net that misses it "
+               "here says nothing about the init or the rate (a longer run or a lower target is needed)")
+    elif n < MIN_SEEDS:
+        why = f"Cannot tell from {n} seed{'s' if n > 1 else ''}: a race is decided over {MIN_SEEDS} or more"
+    elif r.bn_wins is None:
+        why = f"BN wins at {wins} of {n} seeds: cannot tell"
+    else:
+        why = f"BN wins at {wins} of {n} seeds"
+    return f"{per_seed}. {why}"
+
+
+def training_verdicts(histories: list[History], races: dict[str, SeededRace], bug: TrainModeBug | None,
+                      cfg: BatchNormConfig) -> list[Verdict]:
+    """``histories``: the first seed's nets (``cfg.variants()``); ``races``: by name."""
+    good, out = cfg.good_init, []
     target = f"{cfg.target_accuracy:.0%} test accuracy"
-
-    def race(norm_init: str, lr: float) -> Race:
-        return Race(by[("none", norm_init, lr, "before_act")], by[("batch", norm_init, lr, pos)],
-                    cfg.target_accuracy, cfg.total_steps)
-
-    ref = race(good, cfg.lr)
-    if "robustness" in cfg.parts:
-        bad = race(cfg.bad_init, cfg.lr)
+    rule = (f"BN wins a race when it gets there and the plain net needs {MUCH_SLOWER:g}x its steps or more (or "
+            f"does not get there in that many); at the further seeds each net trains only until its race is decided; "
+            f"the verdict needs every one of {MIN_SEEDS} or more seeds to agree")
+    if "bad init" in races:
+        bad = races["bad init"]
         out.append(Verdict(label="BN is robust to a bad init", passed=bad.bn_wins, claim="batchnorm.robust_to_bad_init",
                            text=(
-            f"Init {cfg.bad_init} ({INITS[cfg.bad_init].label}), lr {cfg.lr:g}, steps to {target}: {race_words(bad)}. "
-            f"Passes when BN gets there and the plain net does not, or needs {MUCH_SLOWER:g}x the steps. "
-            f"For reference, the good init ({good}): {race_words(ref)}.")))
-        high = race(good, cfg.high_lr)
+            f"Init {cfg.bad_init} ({INITS[cfg.bad_init].label}), lr {cfg.lr:g}, steps to {target}: "
+            f"{seeded_words(bad)}. {rule}. The control, the good init ({good}) at seed {bad.seeds[0]}: "
+            f"{race_words(bad.control)}.")))
+    if "high lr" in races:
+        high = races["high lr"]
         out.append(Verdict(label="BN allows a higher learning rate", passed=high.bn_wins, text=(
             f"lr {cfg.high_lr:g} ({cfg.high_lr / cfg.lr:.3g}x lr), init {good}, steps to {target}: "
-            f"{race_words(high)}.")))
+            f"{seeded_words(high)}. {rule}. The control, lr {cfg.lr:g} at seed {high.seeds[0]}: "
+            f"{race_words(high.control)}.")))
     if "placement" in cfg.parts:
-        other = by[("batch", good, cfg.lr, cfg.other_position)]
-        before, after = (ref.bn, other) if pos == "before_act" else (other, ref.bn)
+        by = {h.variant: h for h in histories}
+        plain, bn = (by[v] for v in cfg.pairs()["reference"])
+        other = by[cfg.placement_variant()]
+        before, after = (bn, other) if cfg.norm_position == "before_act" else (other, bn)
         t = cfg.target_accuracy
         out.append(Verdict(label="BN before or after the nonlinearity", text=(
-            f"Init {good}, lr {cfg.lr:g}, steps to {target}: BN before the activation {where(before, t)} "
-            f"(final {before.test_accuracy[-1]:.1%}), after it {where(after, t)} (final "
-            f"{after.test_accuracy[-1]:.1%}), no BN {where(ref.plain, t)} (final "
-            f"{ref.plain.test_accuracy[-1]:.1%}). The lecture inserts BN before the nonlinearity; only that "
-            "placement can be folded into the conv at test time.")))
+            f"Init {good}, lr {cfg.lr:g}, seed {cfg.seed}, steps to {target}: BN before the activation "
+            f"{where(before, t)} (final {before.test_accuracy[-1]:.1%}), after it {where(after, t)} (final "
+            f"{after.test_accuracy[-1]:.1%}), no BN {where(plain, t)} (final {plain.test_accuracy[-1]:.1%}). "
+            "One seed: an observation, not a race this lesson decides. The lecture inserts BN before the "
+            "nonlinearity; only that placement can be folded into the conv at test time.")))
     if bug:
         out.append(bug_verdict(bug, cfg))
     return out
@@ -104,30 +134,45 @@ def training_verdicts(histories: list[History], bug: TrainModeBug | None, cfg: B
 def bug_verdict(bug: TrainModeBug, cfg: BatchNormConfig) -> Verdict:
     parts = "; ".join(f"{r['evaluation']}: {r['accuracy']:.1%}" for r in bug.rows)
     worst = bug.worst
-    effect = ("harmless on a large mixed batch, wrong on small or one-class batches" if bug.shows else
-              f"the lecture's warning, but here no train-mode evaluation falls {BUG_DROP * 100:.0f} points below "
-              "eval mode")
+    effect = {True: "harmless on a large mixed batch, wrong on small or one-class batches",
+              False: f"the lecture's warning, but here no train-mode evaluation falls {BUG_DROP * 100:.0f} points "
+                     "below eval mode",
+              None: f"too little to tell, as the net itself is not trained to {bug.target:.0%}"}[bug.shows]
     return Verdict(label="the train-mode bug", passed=bug.shows, text=(
-        f"One trained BN net ({bug.model}) on the {dataset_shape(cfg.dataset).n_test} test images: {parts}. "
-        f"Forgetting model.eval() normalises each test batch by its own statistics: {effect} "
+        f"One trained BN net ({bug.model}, seed {cfg.seed}) on the {dataset_shape(cfg.dataset).n_test} test images: "
+        f"{parts}. Forgetting model.eval() normalises each test batch by its own statistics: {effect} "
         f"(worst: {worst['evaluation']}, {worst['accuracy']:.1%} vs "
-        f"{bug.eval_accuracy:.1%}). Every train-mode forward also moves the running statistics: eval mode after one "
-        f"train-mode pass over the one-class batches gives {bug.rows[-1]['accuracy']:.1%}."))
+        f"{bug.eval_accuracy:.1%}; the line: {BUG_DROP * 100:.0f} points lost). Every train-mode forward also moves "
+        f"the running statistics: eval mode after one train-mode pass over the one-class batches gives "
+        f"{bug.rows[-1]['accuracy']:.1%}."))
+
+
+def speed_words(f: FoldResult) -> str:
+    """The folded net's speed: the median ratio, its interval and what they allow us to say."""
+    interval = f.speedup_interval
+    if interval is None:
+        return (f"unfolded / folded time per repeat: median {f.speedup:.2f}x; too few repeats ({len(f.ratios())}) "
+                "to call: 6 or more give an interval")
+    call = {True: "folding is faster", False: "folding is SLOWER here",
+            None: "too close to call (the interval covers 1)"}[f.faster]
+    return (f"unfolded / folded time per repeat: median {f.speedup:.2f}x, 95% interval "
+            f"{interval[0]:.2f}-{interval[1]:.2f}x over {len(f.ratios())} repeats: {call}")
 
 
 def fold_verdict(f: FoldResult, cfg: BatchNormConfig) -> Verdict:
+    """Passes when the folded logits are equal and the folded net is measurably faster; fails when
+    they differ or it is measurably slower; says nothing when the timing is too close to call."""
     ms = {k: v * 1e3 for k, v in f.seconds.items()}
-    return Verdict(label="BN folds into the conv", passed=f.exact and f.faster,
+    return Verdict(label="BN folds into the conv", passed=f.exact_and_faster,
                    claim="batchnorm.folding_preserves_outputs_and_is_faster", text=(
         f"{f.batchnorms_before} BN layers folded into the convs before them ({f.batchnorms_after} left); on a batch "
         f"of {f.batch} images the logits (up to {f.max_abs_logit:.3g}) change by at most {f.max_abs_diff:.2g} "
         f"(line {f.line:.2g}: " + ("equal" if f.exact else "NOT equal") + f"), the predicted class of "
         f"{f.argmax_agree:.1%} of the images is unchanged; PyTorch's fuse_conv_bn_eval: {f.max_abs_diff_torch:.2g} "
         f"from the unfolded net, {f.max_abs_diff_ours_vs_torch:.2g} from ours (we compute the new weights in "
-        f"float64, it in float32). Median of {cfg.fold_repeats} forwards on {TRAIN_THREADS} thread: unfolded "
-        f"{ms['unfolded']:.3g} ms, folded {ms['folded']:.3g} ms ({f.speedup:.2f}x), torch fused "
-        f"{ms['torch fused']:.3g} ms ({f.speedup_torch:.2f}x): folding is "
-        + ("faster" if f.faster else "NOT faster here") + ". The net: Kaiming weights, running statistics "
-        "from a pass over the training images, gamma and beta drawn away from 1 and 0."
+        f"float64, it in float32). Inference timed side by side, {cfg.fold_repeats} repeats on {TRAIN_THREADS} "
+        f"thread (medians: unfolded {ms['unfolded']:.3g} ms, folded {ms['folded']:.3g} ms, torch fused "
+        f"{ms['torch fused']:.3g} ms, {f.speedup_torch:.2f}x): {speed_words(f)}. The net: Kaiming weights, running "
+        "statistics from a pass over the training images, gamma and beta drawn away from 1 and 0."
         + (" (The trained nets use BN after the activation, which cannot be folded into the conv before it; "
            "this net has it before.)" if cfg.norm_position == "after_act" else "")))

@@ -114,7 +114,40 @@ def test_verdicts_quote_the_numbers(final):
     assert f"{bug[-2]['accuracy']:.1%}" in texts["the train-mode bug"].text
     f = final.numbers["folding"]
     assert f"{f['max_abs_diff']:.2g}" in texts["BN folds into the conv"].text
-    assert f"({f['speedup']:.2f}x)" in texts["BN folds into the conv"].text
+    assert f"median {f['speedup']['median']:.2f}x" in texts["BN folds into the conv"].text
+
+
+def test_the_quick_settings_are_too_small_to_decide_what_needs_training_or_timing(final):
+    verdicts = {v.label: v for v in final.verdicts}
+    for label in ("BN is robust to a bad init", "BN allows a higher learning rate"):
+        assert verdicts[label].passed is None and "Cannot tell" in verdicts[label].text
+    assert verdicts["the train-mode bug"].passed is None and "not trained to 80%" in verdicts["the train-mode bug"].text
+    fold = verdicts["BN folds into the conv"]
+    assert fold.passed is None and "too few repeats (5) to call" in fold.text
+    assert final.numbers["races"]["bad init"] == {"seeds": [0], "no_bn_steps": [None], "bn_steps": [None],
+                                                  "bn_wins": [False], "decided": None}
+
+
+def test_the_races_run_at_several_seeds_and_the_steps_figure_shows_them():
+    final = merge_frames(run_lesson("batchnorm", {**QUICK, "parts": ["robustness"], "seeds": 3,
+                                                  "target_accuracy": 0.3, "epochs": 3}))
+    races = final.numbers["races"]
+    assert races["bad init"]["seeds"] == races["high lr"]["seeds"] == [0, 1, 2]
+    verdicts = {v.label: v for v in final.verdicts}
+    for name, label in (("bad init", "BN is robust to a bad init"), ("high lr", "BN allows a higher learning rate")):
+        r, v = races[name], verdicts[label]
+        assert v.passed is r["decided"]
+        assert v.passed is (True if all(w is True for w in r["bn_wins"]) else
+                            False if all(w is False for w in r["bn_wins"]) else None)
+        for seed, steps in zip(r["seeds"], r["bn_steps"]):
+            assert (f"seed {seed}: no BN" in v.text) and (steps is None or f"with BN {steps} steps" in v.text)
+    points = final.figures["steps_to_target"].data[-1]
+    expected = [(s if s is not None else final.numbers["cnn_settings"]["total_steps"], n)
+                for n, r in (("no BN, normal_0.01, lr 0.05", races["bad init"]["no_bn_steps"]),
+                             ("BN before act, normal_0.01, lr 0.05", races["bad init"]["bn_steps"]),
+                             ("no BN, kaiming, lr 0.5", races["high lr"]["no_bn_steps"]),
+                             ("BN before act, kaiming, lr 0.5", races["high lr"]["bn_steps"])) for s in r[1:]]
+    assert sorted(zip(points.x, points.y)) == sorted(expected)
 
 
 def test_same_settings_same_numbers(final):
@@ -212,10 +245,10 @@ def test_the_bug_verdict_does_not_call_train_mode_wrong_when_it_was_not():
     rows = [{"evaluation": e, "mode": m, "accuracy": a} for e, m, a in (
         ("eval mode (running statistics)", "eval", 0.103), ("train mode, batches of 1", "train", 0.117),
         ("train mode, one class per batch", "train", 0.114), ("eval after", "eval", 0.175))]  # lr 2: all broken
-    v = training_verdicts(pair, TrainModeBug("m", rows), cfg)[-1]
+    v = training_verdicts(pair, {}, TrainModeBug("m", rows, 0.1), cfg)[-1]
     assert v.passed is False and "wrong on small" not in v.text and "no train-mode evaluation falls 10 points" in v.text
     rows[2]["accuracy"] = 0.0
-    v = training_verdicts(pair, TrainModeBug("m", rows), cfg)[-1]
+    v = training_verdicts(pair, {}, TrainModeBug("m", rows, 0.1), cfg)[-1]
     assert v.passed is True and "wrong on small or one-class batches (worst: train mode, one class" in v.text
 
 
@@ -235,4 +268,5 @@ def test_folding_claim_equality_holds_and_its_timing_is_reported():
                         batch=cfg.fold_batch, repeats=cfg.fold_repeats, seed=0, device=pick_device(), threads=1)
     assert f.max_abs_diff <= 1e-5 and f.max_abs_diff_ours_vs_torch <= 1e-5 and f.argmax_agree == 1.0
     result = run_claim("batchnorm.folding_preserves_outputs_and_is_faster")
-    assert result.passed is not None and "unfolded / folded = " in result.measured
+    assert result.passed is not False or "SLOWER" in result.measured  # fails only on a measured slowdown
+    assert "unfolded / folded time per repeat: median" in result.measured

@@ -5,6 +5,8 @@ train/eval checks; the train-mode bug on a copy; the race's predicate on hand-ma
 from __future__ import annotations
 
 import copy
+import math
+import statistics
 
 import pytest
 import torch
@@ -14,6 +16,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from cnnbp.data import get_dataset
 from cnnbp.device import derive_seed, make_generator
 from cnnbp.lessons.batchnorm.folding import (
+    FoldResult,
     calibrated_model,
     compare_folding,
     count_batchnorms,
@@ -21,9 +24,22 @@ from cnnbp.lessons.batchnorm.folding import (
     fold_model,
 )
 from cnnbp.lessons.batchnorm.modes import data_stats, feature_maps, mode_checks, running_stats
-from cnnbp.lessons.batchnorm.training import History, Race, Variant, build, train_mode_bug
-from cnnbp.lessons.batchnorm.verdicts import race_words
+from cnnbp.lessons.batchnorm.training import (
+    MIN_SEEDS,
+    History,
+    Race,
+    Run,
+    SeededRace,
+    TrainModeBug,
+    Variant,
+    build,
+    seeded_races,
+    train_mode_bug,
+    train_runs,
+)
+from cnnbp.lessons.batchnorm.verdicts import race_words, seeded_words
 from cnnbp.nn import SmallCNN
+from cnnbp.train import RunControl
 
 
 def random_bn(channels: int, g: torch.Generator, *, eps: float = 1e-5) -> nn.BatchNorm2d:
@@ -114,7 +130,29 @@ def test_compare_folding_measures_what_it_says():
     assert f.max_abs_logit == float(ref.abs().max())
     assert f.max_abs_diff <= 1e-5 and f.argmax_agree == 1.0 and f.batchnorms_after == 0
     assert all(len(t) == 3 for t in f.times.values())
-    assert f.speedup == f.seconds["unfolded"] / f.seconds["folded"]  # a ratio, never asserted > 1 here
+    ratios = [u / t for u, t in zip(f.times["unfolded"], f.times["folded"])]
+    assert f.speedup == statistics.median(ratios)  # never asserted > 1 here
+    assert f.speedup_interval is None and f.faster is None  # 3 repeats: too few to call
+
+
+def _timed(ratios: list[float], *, diff: float = 0.0) -> FoldResult:
+    """A FoldResult whose unfolded / folded time in each repeat is ``ratios``."""
+    ones = [1.0] * len(ratios)
+    return FoldResult(batch=1, batchnorms_before=1, batchnorms_after=0, max_abs_diff=diff, max_abs_diff_torch=0.0,
+                      max_abs_diff_ours_vs_torch=0.0, max_abs_logit=1.0, argmax_agree=1.0,
+                      times={"unfolded": list(ratios), "folded": ones, "torch fused": ones})
+
+
+@pytest.mark.parametrize("ratios, faster", [
+    ([1.1, 1.2, 1.05, 1.3, 1.1, 1.15, 1.2, 1.1, 1.1, 1.2], True),
+    ([0.9, 0.8, 0.95, 0.7, 0.9, 0.85, 0.8, 0.9, 0.9, 0.8], False),
+    ([1.1, 0.9, 1.2, 0.8, 1.05, 0.95, 1.1, 0.9, 1.3, 0.7], None),  # the interval covers 1: too close to call
+    ([1.1, 1.2, 1.3, 1.2, 1.1], None),  # 5 repeats: no 95% interval, too few to call
+])
+def test_the_timing_decides_only_when_its_interval_clears_one(ratios, faster):
+    f = _timed(ratios)
+    assert f.faster is faster and f.exact_and_faster is faster
+    assert _timed(ratios, diff=1.0).exact_and_faster is False  # outputs that differ fail whatever the speed
 
 
 def test_calibration_sets_the_running_stats_to_the_data_mean_of_batch_stats():
@@ -154,6 +192,18 @@ def test_running_stats_converge_and_a_smaller_momentum_is_slower():
     assert fast.converged_at(0.1) is not None
     assert slow.converged_at(0.1) is None or slow.converged_at(0.1) > fast.converged_at(0.1)
     assert fast.expected_mean_error[10] == pytest.approx(fast.mean_error[0] * 0.9**10)
+
+
+def test_convergence_is_judged_against_the_update_rule():
+    r = running_stats(batch_size=64, steps=20, momentum=0.1, channels=4, seed=0)
+    start = max(r.mean_error[0], r.var_error[0])
+    assert r.rule_steps == math.ceil(math.log(0.1 / start) / math.log(0.9)) > 20
+    assert r.converged_step is None and r.converges is None  # 20 steps: too few to tell
+    assert running_stats(batch_size=64, steps=100, momentum=0.1, channels=4, seed=0).converges is True
+    r.mean_error[0], r.var_error[0] = 1.0, 0.5  # a start the rule brings within 0.1 in 22 steps
+    assert r.rule_steps == 22 and r.converges is None  # 20 < 1.5 x 22
+    r.mean_error[0], r.var_error[0] = 0.3, 0.3  # 11 steps: 20 >= 1.5 x 11, and still not within 0.1
+    assert r.rule_steps == 11 and r.converges is False
 
 
 def test_converged_at_needs_both_errors_to_stay_below():
@@ -218,23 +268,87 @@ def test_train_mode_bug_rows_are_what_they_say_and_the_model_is_untouched():
     assert [r["mode"] for r in rows] == ["eval", "train", "train", "train", "train", "eval"]
 
 
-def _history(accs: list[float], *, last_step: int, diverged_at: int | None = None) -> History:
-    return History(variant=Variant("s", "none", "kaiming", 0.1), eval_steps=[5 * i for i in range(len(accs))],
+def _history(accs: list[float], *, last_step: int, diverged_at: int | None = None, norm: str = "none",
+             seed: int = 0) -> History:
+    """Evaluated every 5 steps: accs at steps 0, 5, 10, ...; trained to ``last_step``."""
+    return History(variant=Variant("s", norm, "kaiming", 0.1), seed=seed, eval_steps=[5 * i for i in range(len(accs))],
                    test_accuracy=accs, steps=list(range(1, last_step + 1)), diverged_at=diverged_at)
+
+
+TOTAL = 10  # the runs' length in steps; evaluations at 0, 5, 10
 
 
 @pytest.mark.parametrize("plain, bn, expected", [
     (([0.1, 0.5, 0.9], 10), ([0.1, 0.9, 0.9], 10), True),  # plain 10 steps vs BN 5: 2x, "much slower"
     (([0.1, 0.9, 0.9], 10), ([0.1, 0.9, 0.9], 10), False),  # the same speed
-    (([0.1, 0.2, 0.3], 10), ([0.1, 0.2, 0.9], 10), True),  # plain never gets there
+    (([0.1, 0.2, 0.3], 10), ([0.1, 0.9, 0.9], 10), True),  # plain never gets there in 2x BN's steps
+    (([0.1, 0.2, 0.3], 10), ([0.1, 0.2, 0.9], 10), None),  # plain never, but the run is only 1x BN's steps
     (([0.1, 0.2, 0.3], 10), ([0.1, 0.2, 0.3], 10), False),  # neither does BN
-    (([0.1, 0.2, 0.3], 10), ([0.1, 0.2, 0.3], 7), None),  # BN stopped early: undecided
-    (([0.1, 0.2], 6), ([0.1, 0.9, 0.9], 10), None),  # plain stopped early: undecided
+    (([0.1, 0.2, 0.3], 10), ([0.1, 0.2], 7), None),  # BN stopped early: undecided
+    (([0.1, 0.2], 6), ([0.1, 0.9, 0.9], 10), None),  # plain stopped early, watched only 1x BN's steps
 ])
 def test_race(plain, bn, expected):
-    total = 3  # steps: the plain net's and BN net's second number says whether they got there
-    p = _history(plain[0], last_step=total if plain[1] == 10 else 1)
-    b = _history(bn[0], last_step=total if bn[1] == 10 else 1)
-    race = Race(p, b, 0.8, total)
+    race = Race(_history(plain[0], last_step=plain[1]), _history(bn[0], last_step=bn[1], norm="batch"), 0.8, TOTAL)
     words = race_words(race)
     assert race.bn_wins is expected and "no BN" in words and "with BN" in words
+
+
+def test_a_diverged_plain_net_never_gets_there():
+    plain = _history([0.1], last_step=3, diverged_at=3)
+    assert Race(plain, _history([0.1, 0.2, 0.9], last_step=10, norm="batch"), 0.8, TOTAL).bn_wins is True
+
+
+def _seeded(outcomes: list[str], *, control_reaches: bool = True) -> SeededRace:
+    """A race per outcome ("win": plain never vs BN at 5; "lose": both at 5; "open": BN cut short)."""
+    shapes = {"win": (([0.1, 0.2, 0.3], 10), ([0.1, 0.9, 0.9], 10)),
+              "lose": (([0.1, 0.9, 0.9], 10), ([0.1, 0.9, 0.9], 10)),
+              "open": (([0.1, 0.2, 0.3], 10), ([0.1, 0.2], 7))}
+    races = [Race(_history(p[0], last_step=p[1], seed=s), _history(b[0], last_step=b[1], norm="batch", seed=s), 0.8,
+                  TOTAL) for s, (p, b) in enumerate(shapes[o] for o in outcomes)]
+    ref = [0.1, 0.9, 0.9] if control_reaches else [0.1, 0.2, 0.3]
+    control = Race(_history([0.1, 0.5, 0.9], last_step=10), _history(ref, last_step=10, norm="batch"), 0.8, TOTAL)
+    return SeededRace(races, list(range(len(outcomes))), control)
+
+
+@pytest.mark.parametrize("outcomes, control_reaches, expected", [
+    (["win"] * MIN_SEEDS, True, True),
+    (["lose"] * MIN_SEEDS, True, False),
+    (["win"] * (MIN_SEEDS - 1) + ["lose"], True, None),  # the seeds disagree: cannot tell
+    (["win"] * (MIN_SEEDS - 1) + ["open"], True, None),  # one cut short
+    (["win"] * (MIN_SEEDS - 1), True, None),  # too few seeds
+    (["win"] * MIN_SEEDS, False, None),  # the control does not reach the target: the run says nothing
+])
+def test_a_seeded_race_needs_every_seed_and_its_control(outcomes, control_reaches, expected):
+    race = _seeded(outcomes, control_reaches=control_reaches)
+    assert race.bn_wins is expected
+    words = seeded_words(race)
+    assert [f"seed {s}:" in words for s in race.seeds] == [True] * len(outcomes)
+    assert ("annot tell" in words) == (expected is None)
+
+
+def test_further_seeds_train_only_until_their_race_is_decided():
+    data = {s: get_dataset("digits", seed=s) for s in (0, 1)}
+    plain, bn = Variant("s", "none", "normal_0.01", 0.05), Variant("s", "batch", "normal_0.01", 0.05)
+    runs = [Run(plain, 0), Run(bn, 0), Run(plain, 1, until=0.3, twin=bn), Run(bn, 1, until=0.3)]
+    histories = []
+    for _, histories, _ in train_runs(runs, data, depth=2, width=8, activation="relu", epochs=6, batch_size=64,
+                                      bn_momentum=0.1, control=RunControl()):
+        pass
+    total = 6 * -(-len(data[0].x_train) // 64)
+    assert histories[0].steps[-1] == histories[1].steps[-1] == total  # the drawn seed: every step
+    b = histories[3].steps_to(0.3)
+    assert b is not None and histories[3].steps[-1] == b  # the BN net stopped where it reached 30%
+    assert histories[2].steps_to(0.3) is None  # std 0.01 without BN: stuck
+    # the plain net stopped at its first evaluation 2x BN's steps in: the race was decided there
+    assert 2 * b < total and histories[2].steps[-1] == min(s for s in histories[2].eval_steps if s >= 2 * b)
+    race = seeded_races(histories, {"reference": (plain, bn), "bad": (plain, bn)}, target=0.3, total_steps=total)
+    assert race["bad"].seeds == [0, 1] and race["bad"].wins[1] is True
+
+
+def test_the_bug_needs_a_trained_net():
+    rows = [{"evaluation": "eval", "mode": "eval", "accuracy": 0.5},
+            {"evaluation": "train, batches of 1", "mode": "train", "accuracy": 0.1}]
+    assert TrainModeBug("m", rows, target=0.8).shows is None  # 50%: not trained enough to tell
+    assert TrainModeBug("m", rows, target=0.4).shows is True
+    rows[1]["accuracy"] = 0.45
+    assert TrainModeBug("m", rows, target=0.4).shows is False
