@@ -5,10 +5,12 @@
 1. The one-time costs a fresh process pays first (loading a source with its hash check,
    torch's optimiser import), kept apart from the lesson's own time.
 2. The whole lesson on its default settings (digits 0-4 -> 5-9, 10 images per class: four
-   linear probes, six SGD runs of 150 steps in lockstep, the size sweep of 4 sizes x 3 runs,
-   the rule-of-thumb cells of the dissimilar source (2 sizes x 3 runs at 3x16x16), source
-   selection over the four shipped sources): start to the final frame, the first frame, the
-   first training frame, and when each part ends.
+   linear probes, six SGD runs of 150 steps in lockstep with the 3 runs each of the two other
+   verdict seeds, the size sweep of 3 sizes x 3 runs (the 10-per-class row is the compare
+   part's) and 2 x 2 runs at the largest size for the other seeds, the rule-of-thumb cells of
+   the dissimilar source (2 sizes x 2 runs at 3x16x16), source selection over the four shipped
+   sources at 3 seeds): start to the final frame, the first frame, the first training frame,
+   and when each part ends.
 3. The cost estimate the server uses to refuse oversized jobs, next to the measured time.
 
 Everything in this process, one after the other; medians of ``--repeats``.

@@ -1,22 +1,22 @@
-"""The transfer-learning claims of lectures 000-004, measured on the lesson's defaults
-(digits 0-4 -> digits 5-9; several seeds where one run is noisy). Each reads the predicate
-its lesson verdict reads, on the same result objects."""
+"""The transfer-learning claims of lectures 000-004, measured on the lesson's defaults (digits 0-4
+-> digits 5-9) at the seeds its verdicts use: ``check(seed)`` decides over seed, seed+1, seed+2
+with the same result objects, predicates and sentences as the lesson's verdicts."""
 
 from __future__ import annotations
 
 import functools
 
 from cnnbp.claims import register_claim
-from cnnbp.lessons.transfer.comparison import Scores, forgetting, forgetting_rows
+from cnnbp.lessons.transfer import verdicts
+from cnnbp.lessons.transfer.comparison import Scores, SeedScores, forgetting, forgetting_rows
 from cnnbp.lessons.transfer.config import AVAILABLE, TransferConfig
-from cnnbp.lessons.transfer.selection import RHO_LINE, Selection, rank_sources
+from cnnbp.lessons.transfer.selection import SeedSelection, Selection, rank_sources
 from cnnbp.lessons.transfer.sources import load_source
-from cnnbp.lessons.transfer.strategies import History, Run, make_split, train_runs
-from cnnbp.lessons.transfer.sweep import size_scores
+from cnnbp.lessons.transfer.strategies import EVALS, History, Run, make_split, train_runs
+from cnnbp.lessons.transfer.sweep import SGD_SIZE_STRATEGIES, measure_scores
 from cnnbp.lessons.transfer.tasks import TARGETS, get_source_task, get_target, subsample
 from cnnbp.train import RunControl
 
-MAJORITY = 2  # a claim over 3 seeds holds when it holds on at least 2 of them (fixed before any run)
 LARGE = AVAILABLE["digits_5to9"]  # "large": every training image of digits 5-9 (139 per class)
 
 
@@ -27,94 +27,98 @@ def defaults(seed: int = 0) -> TransferConfig:
     return TransferConfig(seed=seed)
 
 
-def seeds(seed: int) -> tuple[int, int, int]:
-    return seed, seed + 1, seed + 2
+def _unbounded() -> RunControl:
+    return RunControl(budget_s=float("inf"))
 
 
-@functools.lru_cache(maxsize=8)
-def _measure(seed: int, per_class: int) -> Scores:
-    """Linear probe, freeze, fine-tune and scratch on the defaults at ``seed``."""
+@functools.lru_cache(maxsize=32)
+def _scores(seed: int, per_class: int) -> Scores:
+    """Linear probe, freeze, fine-tune and scratch on the defaults at one seed (claims over
+    overlapping seed ranges share them)."""
     cfg = defaults(seed)
-    return size_scores(cfg, load_source(cfg.source), get_target(cfg.target), per_class,
-                       RunControl(budget_s=float("inf")))
+    return measure_scores(cfg, load_source(cfg.source), get_target(cfg.target), per_class, _unbounded(),
+                          {seed: SGD_SIZE_STRATEGIES})[seed]
+
+
+def _seed_scores(seed: int, per_class: int) -> SeedScores:
+    cfg = defaults(seed)
+    return SeedScores([_scores(s, per_class) for s in cfg.verdict_seeds()], steps=cfg.steps,
+                      eval_every=max(1, cfg.steps // EVALS))
+
+
+def _values(scores: SeedScores, key: str) -> str:
+    return " / ".join(f"{r.accuracy[key]:.1%}" for r in scores.rows)
 
 
 @register_claim("transfer.small_similar_frozen_beats_scratch", lesson="transfer", source="000, 001, 003, 004",
                 statement="small target similar to the source: frozen features + a linear classifier beat training "
                           "from scratch")
-def small_similar_frozen_beats_scratch(seed: int) -> tuple[bool, str]:
-    cfg, wins, parts = defaults(), 0, []
-    for s in seeds(seed):
-        scores = _measure(s, cfg.images_per_class)
-        wins += scores.frozen_beats_scratch
-        parts.append(f"seed {s}: {scores.accuracy['linear_probe']:.1%} vs {scores.accuracy['scratch']:.1%}")
-    return wins >= MAJORITY, (f"{cfg.source} -> {cfg.target}, {cfg.images_per_class} images per class, linear probe "
-                              f"vs scratch ({cfg.steps} steps): " + "; ".join(parts) + f"; frozen better on {wins}/3")
+def small_similar_frozen_beats_scratch(seed: int) -> tuple[bool | None, str]:
+    cfg, scores = defaults(seed), _seed_scores(seed, defaults(seed).images_per_class)
+    return scores.frozen_vs_scratch.holds, (
+        f"{cfg.source} -> {cfg.target}, {cfg.images_per_class} images per class, seeds "
+        f"{'/'.join(map(str, scores.seeds))}: linear probe {_values(scores, 'linear_probe')} vs scratch "
+        f"{_values(scores, 'scratch')} ({cfg.steps} steps). " + verdicts.frozen_call(scores))
 
 
 @register_claim("transfer.large_finetune_beats_freezing", lesson="transfer", source="000, 001, 004",
                 statement="large target: fine-tuning beats freezing the source")
-def large_finetune_beats_freezing(seed: int) -> tuple[bool, str]:
-    wins, parts = 0, []
-    for s in seeds(seed):
-        scores = _measure(s, LARGE)
-        wins += scores.finetune_beats_freezing
-        parts.append(f"seed {s}: fine-tune {scores.accuracy['finetune']:.1%}, linear probe "
-                     f"{scores.accuracy['linear_probe']:.1%}, bottom {defaults().freeze_stages} frozen "
-                     f"{scores.accuracy['freeze']:.1%}")
-    return wins >= MAJORITY, (f"{LARGE} images per class (all of {defaults().target}): " + "; ".join(parts)
-                              + f"; fine-tuning best on {wins}/3")
+def large_finetune_beats_freezing(seed: int) -> tuple[bool | None, str]:
+    cfg, scores = defaults(seed), _seed_scores(seed, LARGE)
+    return scores.finetune_vs_frozen.holds, (
+        f"{LARGE} images per class (all of {cfg.target}), seeds {'/'.join(map(str, scores.seeds))}: fine-tune "
+        f"{_values(scores, 'finetune')}, linear probe {_values(scores, 'linear_probe')}, bottom "
+        f"{cfg.freeze_stages} frozen {_values(scores, 'freeze')}. " + verdicts.finetune_call(scores))
+
+
+@register_claim("transfer.pretrained_converges_faster", lesson="transfer", source="000, 002",
+                statement="a pretrained network reaches a target accuracy in fewer steps than one trained from scratch")
+def pretrained_converges_faster(seed: int) -> tuple[bool | None, str]:
+    cfg, scores = defaults(seed), _seed_scores(seed, defaults(seed).images_per_class)
+    steps = lambda s: " / ".join("never" if v is None else str(v) for v in scores.settled(s))  # noqa: E731
+    return scores.convergence.holds, (
+        f"steps until the test accuracy stays at {cfg.target_accuracy:.0%}, {cfg.images_per_class} images per class "
+        f"of {cfg.target}, seeds {'/'.join(map(str, scores.seeds))}: fine-tuned {steps('finetune')}, scratch "
+        f"{steps('scratch')} (of {cfg.steps}, evaluated every {scores.eval_every}). "
+        + verdicts.convergence_call(scores))
 
 
 @register_claim("transfer.large_lr_forgets", lesson="transfer", source="000, 002",
                 statement="a larger fine-tuning learning rate moves the model away from its learnt weights: it "
                           "forgets the source task")
-def large_lr_forgets(seed: int) -> tuple[bool, str]:
+def large_lr_forgets(seed: int) -> tuple[bool | None, str]:
     cfg = defaults(seed)
-    source, task = load_source(cfg.source), get_target(cfg.target)
-    x, y = subsample(task, cfg.images_per_class, seed=seed)
-    src = get_source_task(cfg.source)
+    source, task, src = load_source(cfg.source), get_target(cfg.target), get_source_task(cfg.source)
+    seeds = cfg.verdict_seeds()
+    splits = {s: make_split(task, *subsample(task, cfg.images_per_class, seed=s), source) for s in seeds}
+    runs = [Run("finetune", lr, f"lr {lr:g}, seed {s}", s) for s in seeds for lr in (cfg.lr, cfg.forget_lr)]
     histories: list[History] = []
-    for _, histories in train_runs([Run("finetune", cfg.lr), Run("finetune", cfg.forget_lr, "high")],
-                                   make_split(task, x, y, source), control=RunControl(budget_s=float("inf")),
-                                   source_test=(src.x_test, src.y_test), **cfg.train_kwargs(source, task.num_classes)):
+    for _, histories in train_runs(runs, splits, control=_unbounded(), source_test=(src.x_test, src.y_test),
+                                   **cfg.train_kwargs(source, task.num_classes)):
         pass
     result = forgetting(forgetting_rows(histories), lr=cfg.lr, forget_lr=cfg.forget_lr, chance=1 / task.num_classes)
-    low, high = result.low, result.high
-    return result.forgets, (
-        f"{cfg.source}'s own test accuracy {low['before']:.1%} before; after {cfg.steps} fine-tuning steps on "
-        f"{cfg.target}: {low['after']:.1%} at lr {cfg.lr:g}, {high['after']:.1%} at lr {cfg.forget_lr:g} (target "
-        f"accuracy {low['target']:.1%} vs {high['target']:.1%}"
-        + ("; at chance: the large rate wrecks the network)" if result.wrecked else ")"))
-
-
-@register_claim("transfer.pretrained_converges_faster", lesson="transfer", source="000, 002",
-                statement="a pretrained network reaches a target accuracy in fewer steps than one trained from scratch")
-def pretrained_converges_faster(seed: int) -> tuple[bool, str]:
-    cfg, wins, parts = defaults(), 0, []
-    for s in seeds(seed):
-        scores = _measure(s, cfg.images_per_class)
-        wins += scores.pretrained_faster
-        f, sc = scores.steps_to["finetune"], scores.steps_to["scratch"]
-        parts.append(f"seed {s}: fine-tuned {f if f is not None else 'never'}, scratch "
-                     f"{sc if sc is not None else 'never'}")
-    return wins >= MAJORITY, (f"steps to {cfg.target_accuracy:.0%} test accuracy, {cfg.images_per_class} images per "
-                              f"class of {cfg.target}: " + "; ".join(parts) + f" (of {cfg.steps}); pretrained faster "
-                              f"on {wins}/3")
+    after = lambda rows: " / ".join(f"{r['after']:.1%}" for r in rows)  # noqa: E731
+    return result.lead.holds, (
+        f"{cfg.source}'s own test accuracy {result.low[0]['before']:.1%} before; after {cfg.steps} fine-tuning steps "
+        f"on {cfg.target} (seeds {'/'.join(map(str, seeds))}): {after(result.low)} at lr {cfg.lr:g}, "
+        f"{after(result.high)} at lr {cfg.forget_lr:g}. " + verdicts.forgetting_call(result)
+        + (" At the large rate the target is at chance too: a collapse, not a trade." if result.wrecked else ""))
 
 
 @register_claim("transfer.similarity_ranks_sources", lesson="transfer", source="002",
                 statement="the similarity of the mean feature vectors of source and target data ranks the sources "
                           "in the order of their transfer accuracy")
-def similarity_ranks_sources(seed: int) -> tuple[bool, str]:
-    rows, parts = [], []
+def similarity_ranks_sources(seed: int) -> tuple[bool | None, str]:
+    cfg = defaults(seed)
+    seeds = cfg.verdict_seeds()
+    by_target = {}
     for target in TARGETS:
         task = get_target(target)
-        x, y = subsample(task, defaults().images_per_class, seed=seed)
-        these = rank_sources(x, y, task)
-        rows += these.rows
-        parts.append(f"{target}: Spearman {these.spearman:.2f}")
-    pooled = Selection(rows)
-    return pooled.ranks_sources, (f"{len(rows)} source-target pairs, {defaults().images_per_class} images per class, "
-                                  f"linear probe: Spearman {pooled.spearman:.2f} pooled (" + "; ".join(parts)
-                                  + f"; line {RHO_LINE:g})")
+        by_target[target] = rank_sources(task, {s: subsample(task, cfg.images_per_class, seed=s) for s in seeds})
+    pooled = SeedSelection(seeds, [Selection([row for t in TARGETS for row in by_target[t].results[i].rows])
+                                   for i in range(len(seeds))])
+    rhos = lambda sel: " / ".join(f"{r.spearman:.2f}" for r in sel.results)  # noqa: E731
+    return pooled.ranks_sources.holds, (
+        f"{len(pooled.results[0].rows)} source-target pairs, {cfg.images_per_class} images per class, linear probe, "
+        f"seeds {'/'.join(map(str, seeds))}: Spearman {rhos(pooled)} pooled ("
+        + "; ".join(f"{t}: {rhos(sel)}" for t, sel in by_target.items()) + "). " + verdicts.selection_call(pooled))

@@ -55,6 +55,9 @@ class TransferConfig(LessonConfig):
     target_accuracy: float = Field(0.8, gt=0.0, le=1.0, description="accuracy for 'steps to reach'")
     sizes: list[Annotated[int, Field(ge=1, le=1000)]] = Field([3, 10, 30, 100], min_length=2, max_length=6,
                              description="images per class swept by the 'sizes' part, e.g. 3,10,30,100")
+    seeds: int = Field(3, ge=1, le=6, description="seeds the comparative verdicts are decided over (seed, seed+1, "
+                       "...; each draws its own target images): each extra seed trains again only the runs those "
+                       "verdicts compare; with fewer than 3 they say they cannot tell")
 
     @field_validator("sizes", mode="before")
     @classmethod
@@ -110,22 +113,30 @@ class TransferConfig(LessonConfig):
             raise ValueError(f"sizes: duplicates in {self.sizes}")
         return self
 
+    def verdict_seeds(self) -> list[int]:
+        """The run's seed, then the others the comparative verdicts are decided over."""
+        return [self.seed + k for k in range(self.seeds)]
+
     def compare_runs(self) -> list[Run]:
-        """The SGD runs of the compare part: the chosen strategies, and the two fine-tunings forgetting needs."""
+        """The SGD runs of the compare part: at the run's seed the chosen strategies and the two
+        fine-tunings forgetting needs; at the other verdict seeds only what the verdicts compare
+        (fine-tuned and scratch, the two fine-tunings)."""
         runs = []
-        if "compare" in self.parts:
-            runs += [Run(s, self.lr) for s in self.strategies if s in SGD_STRATEGIES]
-        if "forgetting" in self.parts:
-            if not any(r.strategy == "finetune" for r in runs):
-                runs.append(Run("finetune", self.lr))
-            runs.append(Run("finetune", self.forget_lr, f"finetune, lr {self.forget_lr:g}"))
+        for seed in self.verdict_seeds():
+            chosen = self.strategies if seed == self.seed else [s for s in ("finetune", "scratch")
+                                                                 if s in self.strategies]
+            here = [Run(s, self.lr, seed=seed) for s in chosen if "compare" in self.parts and s in SGD_STRATEGIES]
+            if "forgetting" in self.parts:
+                if not any(r.strategy == "finetune" for r in here):
+                    here.append(Run("finetune", self.lr, seed=seed))
+                here.append(Run("finetune", self.forget_lr, f"finetune, lr {self.forget_lr:g}", seed))
+            runs += [r if seed == self.seed else Run(r.strategy, r.lr, f"{r.label}, seed {seed}", seed) for r in here]
         return runs
 
     def train_kwargs(self, source: Source, num_classes: int) -> dict:
         """The settings every ``train_runs`` call of this run passes on."""
         return dict(source=source, num_classes=num_classes, steps=self.steps, batch_size=self.batch_size,
-                    seed=self.seed, freeze_stages=self.freeze_stages, lora_rank=self.lora_rank,
-                    lr_ratio=self.lr_ratio)
+                    freeze_stages=self.freeze_stages, lora_rank=self.lora_rank, lr_ratio=self.lr_ratio)
 
     def cost_seconds(self) -> float:
         digits = self.target == "digits_5to9"
@@ -142,13 +153,14 @@ class TransferConfig(LessonConfig):
         cost = sum(per_run(r.strategy) + eval_s for r in self.compare_runs())
         if "compare" in self.parts:
             cost += 1.0  # four linear probes
-        if "sizes" in self.parts:
+        if "sizes" in self.parts:  # every size at the run's seed; the largest again at the other verdict seeds
             cost += len(self.sizes) * (sum(per_run(s) + eval_s for s in ("freeze", "finetune", "scratch")) + 0.5)
+            cost += (self.seeds - 1) * (2 * (per_run("finetune") + eval_s) + 0.5)
         if "rule" in self.parts:  # the other source's small and large cells, at 3x16x16 at worst
             other = _step_seconds(3, 16, self.batch_size) * self.steps
             cost += 2 * (2 * other + per_run("scratch") + 3 * eval_s + 0.5)
-        if "selection" in self.parts:
-            cost += 0.6 * len(SOURCES)
+        if "selection" in self.parts:  # loading a source and its probes; each further seed's probes
+            cost += len(SOURCES) * (0.6 + 0.2 * (self.seeds - 1))
         return cost
 
 

@@ -1,5 +1,6 @@
 """Figures and tables of the transfer lesson: results in, plotly figures and tables out (nothing
-is measured here)."""
+is measured here). A figure beside a verdict marks the numbers that verdict reads, and its title
+quotes the verdict's sentence (verdicts.*_call)."""
 
 from __future__ import annotations
 
@@ -9,147 +10,149 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnbp.lessons.transfer.comparison import Scores
+from cnnbp.lessons.transfer.comparison import Forgetting, Scores, SeedScores
 from cnnbp.lessons.transfer.config import TransferConfig
-from cnnbp.lessons.transfer.selection import Selection
+from cnnbp.lessons.transfer.selection import SeedSelection
+from cnnbp.lessons.transfer.strategies import History
 from cnnbp.lessons.transfer.sweep import SIZE_STRATEGIES, RuleCell
+from cnnbp.lessons.transfer.verdicts import convergence_call, finetune_call, forgetting_call, selection_call
 from cnnbp.plots.common import apply_layout, color_for, training_curves
 
+OTHER_SEEDS = "other verdict seeds"  # the legend entry of the thin curves
 
-def strategy_curves(histories: Sequence[dict], *, probe: float | None, probe_name: str, title: str) -> go.Figure:
-    """Training loss and test accuracy per strategy; the linear probe (no SGD curve) as a dashed
-    level over the same steps. ``histories``: History.as_dict() rows."""
-    rows = [{**h, "color_key": h["strategy"], "dash_key": h["lr"]} for h in histories]
+
+def curves_figure(histories: Sequence[History], probe: float | None, cfg: TransferConfig,
+                  scores: SeedScores | None = None) -> go.Figure:
+    """Training loss and test accuracy per run (the run's seed in full, the other verdict seeds
+    thin); the linear probe (no SGD curve) as a dashed level; the target accuracy dotted, and a
+    diamond where each run settles at it: the step the convergence verdict reads."""
+    title = (f"{cfg.source} -> {cfg.target}, {cfg.images_per_class} images per class: training loss and test "
+             "accuracy per strategy")
+    if scores is not None and {"finetune", "scratch"} <= scores.rows[0].steps_to.keys():
+        title += f"<br><sup>settles at {cfg.target_accuracy:.0%}: {convergence_call(scores)}</sup>"
+    rows = [{**h.as_dict(), "color_key": h.strategy, "dash_key": h.lr} for h in histories]
     fig = training_curves(rows, title=title)
+    for trace in fig.data:
+        if ", seed " in trace.name:  # a verdict seed other than the run's: thin, one legend entry for all
+            trace.update(opacity=0.35, line_width=1, legendgroup=OTHER_SEEDS, showlegend=False)
+    last = max((h.eval_steps[-1] for h in histories if h.eval_steps), default=1)
     if probe is not None:
-        last = max((h["eval_steps"][-1] for h in histories if h["eval_steps"]), default=1)
-        fig.add_trace(go.Scatter(x=[0, last], y=[probe, probe], mode="lines", name=probe_name,
+        fig.add_trace(go.Scatter(x=[0, last], y=[probe, probe], mode="lines",
+                                 name=f"linear probe, stage {cfg.stage} (frozen)",
                                  line=dict(color="black", dash="dash")), row=1, col=2)
+    fig.add_trace(go.Scatter(x=[0, last], y=[cfg.target_accuracy] * 2, mode="lines", name="target accuracy",
+                             line=dict(color="grey", dash="dot", width=1)), row=1, col=2)
+    settled = {h.name: h.steps_to(cfg.target_accuracy) for h in histories
+               if h.strategy in ("finetune", "scratch") and h.lr == cfg.lr}
+    settled = {name: step for name, step in settled.items() if step is not None}
+    if scores is not None and settled:
+        fig.add_trace(go.Scatter(x=list(settled.values()), y=[cfg.target_accuracy] * len(settled),
+                                 text=list(settled), mode="markers", name="settles at the target",
+                                 marker=dict(symbol="diamond", size=9, color="black")), row=1, col=2)
     return fig
 
 
-def stage_probes(accuracies: Sequence[float], *, chosen: int, scratch: float | None, title: str) -> go.Figure:
+def stages_figure(per_stage: Sequence[float], scratch: float | None, cfg: TransferConfig) -> go.Figure:
     """Linear-probe test accuracy from each stage of the frozen source (the chosen one darker)."""
-    stages = [f"stage {k}" for k in range(1, len(accuracies) + 1)]
-    colors = [color_for(0) if k == chosen else "#9ecae1" for k in range(1, len(accuracies) + 1)]
-    fig = go.Figure(go.Bar(x=stages, y=list(accuracies), marker_color=colors, name="linear probe",
-                           text=[f"{a:.0%}" for a in accuracies], textposition="outside"))
+    stages = [f"stage {k}" for k in range(1, len(per_stage) + 1)]
+    colors = [color_for(0) if k == cfg.stage else "#9ecae1" for k in range(1, len(per_stage) + 1)]
+    fig = go.Figure(go.Bar(x=stages, y=list(per_stage), marker_color=colors, name="linear probe",
+                           text=[f"{a:.0%}" for a in per_stage], textposition="outside"))
     if scratch is not None:
         fig.add_trace(go.Scatter(x=stages, y=[scratch] * len(stages), mode="lines", name="scratch (SGD)",
                                  line=dict(color="black", dash="dot")))
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.1])
     fig.update_xaxes(title_text="embedding taken after (bottom -> top)")
-    return apply_layout(fig, title)
+    return apply_layout(fig, f"Linear probe from each stage of the frozen {cfg.source} "
+                             f"({cfg.images_per_class} per class, seed {cfg.seed})")
 
 
-def params_vs_accuracy(rows: Sequence[dict], *, title: str) -> go.Figure:
-    """Final test accuracy against trainable parameters (log x), one point per strategy."""
+def params_figure(strategy_rows: Sequence[dict], cfg: TransferConfig) -> go.Figure:
+    """Final test accuracy against trainable parameters (log x), one point per chosen strategy at
+    the run's own rate (the forgetting run at the large rate left out)."""
     fig = go.Figure()
-    for i, r in enumerate(rows):
+    chosen = [r for r in strategy_rows if r["strategy"] in cfg.strategies and r["lr"] in (cfg.lr, None)]
+    for i, r in enumerate(chosen):
         fig.add_trace(go.Scatter(x=[r["trainable"]], y=[r["accuracy"]], mode="markers+text", name=r["name"],
                                  text=[f"{r['name']} ({r['share']:.0%} trainable)"], textposition="top center",
                                  marker=dict(size=12, color=color_for(i))))
     fig.update_xaxes(title_text="trainable parameters (log scale)", type="log")
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.1])
-    return apply_layout(fig, title, height=420)
+    return apply_layout(fig, "Accuracy against trainable parameters (LoRA vs full fine-tuning)", height=420)
 
 
-def forgetting(rows: Sequence[dict], *, title: str) -> go.Figure:
-    """Source-task test accuracy before and after fine-tuning on the target, per learning rate."""
+def forgetting_figure(result: Forgetting, cfg: TransferConfig) -> go.Figure:
+    """Source-task test accuracy before and after fine-tuning on the target, per rate and seed."""
+    rows = [r for pair in zip(result.low, result.high) for r in pair]
     names = [r["name"] for r in rows]
     fig = go.Figure([
-        go.Bar(x=names, y=[r["before"] for r in rows], name="source task, before", marker_color=color_for(0),
-               text=[f"{r['before']:.0%}" for r in rows], textposition="outside"),
-        go.Bar(x=names, y=[r["after"] for r in rows], name="source task, after", marker_color=color_for(1),
-               text=[f"{r['after']:.0%}" for r in rows], textposition="outside"),
-        go.Bar(x=names, y=[r["target"] for r in rows], name="target task, after", marker_color=color_for(2),
-               text=[f"{r['target']:.0%}" for r in rows], textposition="outside"),
-    ])
+        go.Bar(x=names, y=[r[key] for r in rows], name=label, marker_color=color_for(i),
+               text=[f"{r[key]:.0%}" for r in rows], textposition="outside")
+        for i, (key, label) in enumerate([("before", "source task, before"), ("after", "source task, after"),
+                                          ("target", "target task, after")])])
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.15])
-    return apply_layout(fig, title)
+    return apply_layout(fig, f"Forgetting: {cfg.source}'s own task before and after fine-tuning on {cfg.target}"
+                             f"<br><sup>{forgetting_call(result)}</sup>")
 
 
-def size_sweep(rows: Sequence[dict], *, strategies: Sequence[str], target: float, title: str) -> go.Figure:
-    """Left: accuracy of each strategy against images per class; right: steps to ``target``
-    accuracy, pretrained (fine-tune) vs scratch (a gap where it was never reached)."""
+def sizes_figure(rows: Sequence[Scores], cfg: TransferConfig, large: SeedScores | None = None) -> go.Figure:
+    """Left: accuracy of each strategy against images per class at the run's seed (and, hollow,
+    fine-tuned and frozen at the largest size at the other verdict seeds: what the large-target
+    verdict compares); right: steps until fine-tuned and scratch stay at the target accuracy
+    (a gap where they never do)."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
-                        subplot_titles=["test accuracy", f"steps to {target:.0%} test accuracy"])
-    sizes = [r["per_class"] for r in rows]
-    for i, s in enumerate(strategies):
-        fig.add_trace(go.Scatter(x=sizes, y=[r["accuracy"][s] for r in rows], mode="lines+markers", name=s,
+                        subplot_titles=["test accuracy", f"steps until the test accuracy stays at "
+                                                         f"{cfg.target_accuracy:.0%}"])
+    sizes = [r.per_class for r in rows]
+    for i, s in enumerate(SIZE_STRATEGIES):
+        fig.add_trace(go.Scatter(x=sizes, y=[r.accuracy[s] for r in rows], mode="lines+markers", name=s,
                                  legendgroup=s, line=dict(color=color_for(i))), row=1, col=1)
+        if large is not None and s in ("freeze", "finetune"):
+            others = large.rows[1:]
+            fig.add_trace(go.Scatter(x=[r.per_class for r in others], y=[r.accuracy[s] for r in others],
+                                     mode="markers", name=f"{s}, other seeds", legendgroup=s, showlegend=False,
+                                     marker=dict(color=color_for(i), symbol="circle-open", size=9)), row=1, col=1)
         if s in ("finetune", "scratch"):
-            fig.add_trace(go.Scatter(x=sizes, y=[r["steps_to"][s] for r in rows], mode="lines+markers", name=s,
+            fig.add_trace(go.Scatter(x=sizes, y=[r.steps_to[s] for r in rows], mode="lines+markers", name=s,
                                      legendgroup=s, showlegend=False, line=dict(color=color_for(i))), row=1, col=2)
     fig.update_xaxes(title_text="target images per class (log scale)", type="log")
     fig.update_yaxes(title_text="accuracy", range=[0, 1.05], row=1, col=1)
     fig.update_yaxes(title_text="steps", rangemode="tozero", row=1, col=2)
-    return apply_layout(fig, title, height=420)
+    title = f"{cfg.source} -> {cfg.target}: accuracy and convergence against the target-set size"
+    if large is not None:
+        title += f"<br><sup>fine-tuning vs freezing at {rows[-1].per_class} per class: {finetune_call(large)}</sup>"
+    return apply_layout(fig, title, height=440)
 
 
-def selection_scatter(rows: Sequence[dict], *, rho: float, title: str) -> go.Figure:
-    """Mean-feature cosine similarity (source vs target) against the transfer accuracy, per source."""
+def rule_figure(cells: Sequence[RuleCell], cfg: TransferConfig) -> go.Figure:
+    """The lecture's 2x2 table as bars: one group per cell ({similar, dissimilar} x {small, large}),
+    one bar per strategy; the cell's label names the best ones and the lecture's advice."""
+    labels = [f"{c.similarity} source ({c.source}),<br>{c.size} target ({c.row.per_class}/class)<br>"
+              f"best: {', '.join(c.best)}; lecture: {c.lecture}" for c in cells]
     fig = go.Figure()
-    for i, r in enumerate(rows):
+    for i, s in enumerate(SIZE_STRATEGIES):
+        values = [c.row.accuracy[s] for c in cells]
+        fig.add_trace(go.Bar(x=labels, y=values, name=s, marker_color=color_for(i),
+                             text=[f"{v:.0%}" for v in values], textposition="outside"))
+    fig.update_yaxes(title_text="test accuracy", range=[0, 1.15])
+    return apply_layout(fig, f"The rule of thumb on {cfg.target}: best strategies per cell (seed {cfg.seed})",
+                        height=460)
+
+
+def selection_figure(result: SeedSelection, cfg: TransferConfig) -> go.Figure:
+    """Mean-feature cosine similarity (source vs target) against the transfer accuracy, per source,
+    at the run's seed; the title gives Spearman at every verdict seed."""
+    fig = go.Figure()
+    for i, r in enumerate(result.results[0].rows):
         fig.add_trace(go.Scatter(x=[r["similarity"]], y=[r["accuracy"]], mode="markers+text", name=r["source"],
                                  text=[r["source"]], textposition="top center",
                                  marker=dict(size=12, color=color_for(i))))
     fig.update_xaxes(title_text="cosine similarity of the mean feature vectors")
     fig.update_yaxes(title_text="linear-probe test accuracy on the target")
-    return apply_layout(fig, f"{title} (Spearman rank correlation {rho:.2f})")
-
-
-def rule_of_thumb(cells: Sequence[dict], *, strategies: Sequence[str], title: str) -> go.Figure:
-    """The lecture's 2x2 table as bars: one group per cell ({similar, dissimilar} x {small, large}),
-    one bar per strategy; the cell's label names the best one and the lecture's advice."""
-    labels = [f"{c['similarity']} source ({c['source']}),<br>{c['size']} target ({c['per_class']}/class)<br>"
-              f"best: {c['best']}; lecture: {c['lecture']}" for c in cells]
-    fig = go.Figure()
-    for i, s in enumerate(strategies):
-        values = [c["accuracy"][s] for c in cells]
-        fig.add_trace(go.Bar(x=labels, y=values, name=s, marker_color=color_for(i),
-                             text=[f"{v:.0%}" for v in values], textposition="outside"))
-    fig.update_yaxes(title_text="test accuracy", range=[0, 1.15])
-    return apply_layout(fig, title, height=460)
-
-
-# ---- the lesson's figures and tables, titled from its settings ------------------------------------
-
-def curves_figure(rows: Sequence[dict], probe: float | None, cfg: TransferConfig) -> go.Figure:
-    return strategy_curves(rows, probe=probe, probe_name=f"linear probe, stage {cfg.stage} (frozen)",
-                           title=f"{cfg.source} -> {cfg.target}, {cfg.images_per_class} images per class: "
-                                 "training loss and test accuracy per strategy")
-
-
-def stages_figure(per_stage: Sequence[float], scratch: float | None, cfg: TransferConfig) -> go.Figure:
-    return stage_probes(per_stage, chosen=cfg.stage, scratch=scratch,
-                        title=f"Linear probe from each stage of the frozen {cfg.source} "
-                              f"({cfg.images_per_class} per class)")
-
-
-def params_figure(strategy_rows: Sequence[dict], cfg: TransferConfig) -> go.Figure:
-    """The chosen strategies at the run's own rate (the forgetting run at the large rate left out)."""
-    chosen = [r for r in strategy_rows if r["strategy"] in cfg.strategies and r["lr"] in (cfg.lr, None)]
-    return params_vs_accuracy(chosen, title="Accuracy against trainable parameters (LoRA vs full fine-tuning)")
-
-
-def forgetting_figure(rows: Sequence[dict], cfg: TransferConfig) -> go.Figure:
-    return forgetting(rows, title=f"Forgetting: {cfg.source}'s own task before and after fine-tuning on {cfg.target}")
-
-
-def sizes_figure(rows: Sequence[Scores], cfg: TransferConfig) -> go.Figure:
-    return size_sweep([r.as_dict() for r in rows], strategies=SIZE_STRATEGIES, target=cfg.target_accuracy,
-                      title=f"{cfg.source} -> {cfg.target}: accuracy and convergence against the target-set size")
-
-
-def rule_figure(cells: Sequence[RuleCell], cfg: TransferConfig) -> go.Figure:
-    return rule_of_thumb([c.as_dict() for c in cells], strategies=SIZE_STRATEGIES,
-                         title=f"The rule of thumb on {cfg.target}: best strategy per cell")
-
-
-def selection_figure(result: Selection, cfg: TransferConfig) -> go.Figure:
-    return selection_scatter(result.rows, rho=result.spearman,
-                             title=f"Which source for {cfg.target}? ({cfg.images_per_class} per class)")
+    rhos = " / ".join(f"{r.spearman:.2f}" for r in result.results)
+    return apply_layout(fig, f"Which source for {cfg.target}? ({cfg.images_per_class} per class; Spearman rank "
+                             f"correlation {rhos} at seeds {' / '.join(map(str, result.seeds))})"
+                             f"<br><sup>{selection_call(result)}</sup>")
 
 
 def sizes_table(rows: Sequence[Scores]) -> pd.DataFrame:
@@ -164,7 +167,7 @@ def rule_table(cells: Sequence[RuleCell]) -> pd.DataFrame:
         row = {"source": kind}
         for c in (c for c in cells if c.similarity == kind):
             acc = ", ".join(f"{s} {c.row.accuracy[s]:.0%}" for s in SIZE_STRATEGIES)
-            row[f"{c.size} ({c.row.per_class}/class)"] = f"best: {c.best} ({acc}); lecture: {c.lecture}"
+            row[f"{c.size} ({c.row.per_class}/class)"] = f"best: {', '.join(c.best)} ({acc}); lecture: {c.lecture}"
             row["source model"] = c.source
         out.append(row)
     return pd.DataFrame(out)

@@ -1,6 +1,7 @@
-"""The transfer lesson's parts, in run order: the source and the target set; the strategies side by
-side (and the two fine-tunings forgetting needs, in the same lockstep); forgetting; the target-set
-size sweep; the rule-of-thumb table; source selection."""
+"""The transfer lesson's parts, in run order: the source and the target sets; the strategies side by
+side (with the two fine-tunings forgetting needs, and at the other verdict seeds the runs the
+verdicts compare, all in one lockstep); forgetting; the target-set size sweep; the rule-of-thumb
+table; source selection."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ import torch
 
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.transfer import backbones, figures
-from cnnbp.lessons.transfer.comparison import Comparison, Scores, forgetting_rows
+from cnnbp.lessons.transfer.comparison import Comparison, Scores, SeedScores, forgetting_rows
 from cnnbp.lessons.transfer.comparison import forgetting as measure_forgetting
 from cnnbp.lessons.transfer.config import DISSIMILAR, SIMILAR, TransferConfig
 from cnnbp.lessons.transfer.models import embed
 from cnnbp.lessons.transfer.selection import rank_sources
 from cnnbp.lessons.transfer.sources import Source, load_source
-from cnnbp.lessons.transfer.strategies import make_split, stage_probes, train_runs
-from cnnbp.lessons.transfer.sweep import RuleCell, size_scores
+from cnnbp.lessons.transfer.strategies import EVALS, linear_probe, make_split, stage_probes, train_runs
+from cnnbp.lessons.transfer.sweep import SGD_SIZE_STRATEGIES, SIZE_STRATEGIES, RuleCell, measure_scores
 from cnnbp.lessons.transfer.tasks import get_source_task, get_target, subsample
 from cnnbp.lessons.transfer.verdicts import (
     compare_verdicts,
@@ -30,61 +31,69 @@ from cnnbp.lessons.transfer.verdicts import (
 
 
 def source(state: RunState) -> Iterator[Update]:
-    """Load the source (hash-checked) and draw the run's target images."""
+    """Load the source (hash-checked) and draw each verdict seed's target images."""
     cfg: TransferConfig = state.cfg
     state.source = backbones.load_resnet18() if cfg.source == backbones.NAME else load_source(cfg.source)
     state.task = get_target(cfg.target)
-    state.x, state.y = subsample(state.task, cfg.images_per_class, seed=cfg.seed)
+    state.samples = {s: subsample(state.task, cfg.images_per_class, seed=s) for s in cfg.verdict_seeds()}
     card = state.source.card
     yield Update(1.0, f"{cfg.source} loaded", numbers={
         "source": {k: card[k] for k in ("name", "task", "accuracy", "parameters", "sha256")},
-        "target": {"name": cfg.target, "per_class": cfg.images_per_class, "train_images": len(state.y),
-                   "test_images": len(state.task.y_test)}})
+        "target": {"name": cfg.target, "per_class": cfg.images_per_class,
+                   "train_images": len(state.samples[cfg.seed][1]), "test_images": len(state.task.y_test)},
+        "verdict_seeds": cfg.verdict_seeds()})
+
+
+def _seed_scores(cfg: TransferConfig, rows: list[Scores]) -> SeedScores:
+    return SeedScores(rows, steps=cfg.steps, eval_every=max(1, cfg.steps // EVALS))
 
 
 def compare(state: RunState) -> Iterator[Update]:
     """The linear probe from every stage, then every SGD run in lockstep, curves streaming."""
     cfg: TransferConfig = state.cfg
     src, task = state.source, state.task
-    split = make_split(task, state.x, state.y, src)
+    splits = {s: make_split(task, x, y, src) for s, (x, y) in state.samples.items()}
     result = Comparison(histories=[])
     probe_numbers = {}
     if "compare" in cfg.parts and "linear_probe" in cfg.strategies:
-        result.per_stage = stage_probes(src.model, split)
-        result.probe = result.per_stage[cfg.stage - 1]
-        probe_numbers = {"linear_probe": {"stage": cfg.stage, "accuracy": result.probe,
-                                          "per_stage": result.per_stage}}
+        result.per_stage = stage_probes(src.model, splits[cfg.seed])
+        result.probe = {s: result.per_stage[cfg.stage - 1] if s == cfg.seed else
+                        linear_probe(src.model, split, stage=cfg.stage) for s, split in splits.items()}
+        probe_numbers = {"linear_probe": {"stage": cfg.stage, "accuracy": result.probe[cfg.seed],
+                                          "per_stage": result.per_stage, "per_seed": list(result.probe.values())}}
     runs = cfg.compare_runs()
     source_test = None
     if "forgetting" in cfg.parts:  # the validator refused it for the ResNet (no ImageNet here)
         src_task = get_source_task(src.name)
         source_test = (src_task.x_test, src_task.y_test)
-    training = train_runs(runs, split, control=state.control, source_test=source_test,
+    training = train_runs(runs, splits, control=state.control, source_test=source_test,
                           **cfg.train_kwargs(src, task.num_classes)) if runs else ()
     for progress, histories in training:
         result.histories = histories
         rows = [h.as_dict() for h in histories]
         yield Update(0.95 * progress, f"training {len(runs)} runs: {progress:.0%}",
-                     figures={"curves": figures.curves_figure(rows, result.probe, cfg)},
+                     figures={"curves": figures.curves_figure(histories, result.probe.get(cfg.seed), cfg)},
                      numbers={**probe_numbers, "runs": rows})
     if state.control.stop_reason():
         return
     state.comparison = result
+    scores = _seed_scores(cfg, [result.scores(s, lr=cfg.lr, per_class=cfg.images_per_class,
+                                              train_images=len(splits[s].y_train), target_accuracy=cfg.target_accuracy)
+                                for s in splits])
+    state.compare_scores = scores
+    rows = [h.as_dict() for h in result.histories]
+    out = {"curves": figures.curves_figure(result.histories, result.probe.get(cfg.seed), cfg, scores)} if runs else {}
     scratch = result.run("scratch")
-    out = {}
     if result.per_stage:
         out["stages"] = figures.stages_figure(result.per_stage, scratch.final_accuracy if scratch else None, cfg)
-    table = result.strategy_rows(target_accuracy=cfg.target_accuracy, probe_params=_probe_params(cfg, src),
+    table = result.strategy_rows(cfg.seed, target_accuracy=cfg.target_accuracy, probe_params=_probe_params(cfg, src),
                                  source_params=sum(p.numel() for p in src.model.parameters()))
     verdicts = []
     if "compare" in cfg.parts:
         out["params"] = figures.params_figure(table, cfg)
-        scores = result.scores(per_class=cfg.images_per_class, train_images=len(state.y),
-                               target_accuracy=cfg.target_accuracy)
         verdicts = compare_verdicts(cfg, result, scores)
     yield Update(1.0, f"{len(runs)} runs trained", figures=out, tables={"strategies": pd.DataFrame(table)},
-                 numbers={**probe_numbers, "runs": [h.as_dict() for h in result.histories], "strategies": table},
-                 verdicts=verdicts)
+                 numbers={**probe_numbers, "runs": rows, "strategies": table}, verdicts=verdicts)
 
 
 def _probe_params(cfg: TransferConfig, source: Source) -> int:
@@ -94,48 +103,75 @@ def _probe_params(cfg: TransferConfig, source: Source) -> int:
 
 
 def forgetting(state: RunState) -> Iterator[Update]:
-    """The source task before and after the compare part's two fine-tunings."""
+    """The source task before and after the compare part's two fine-tunings, at every verdict seed."""
     cfg: TransferConfig = state.cfg
     rows = forgetting_rows(state.comparison.histories)
     result = measure_forgetting(rows, lr=cfg.lr, forget_lr=cfg.forget_lr, chance=1 / state.task.num_classes)
-    yield Update(1.0, "forgetting measured", figures={"forgetting": figures.forgetting_figure(rows, cfg)},
+    yield Update(1.0, "forgetting measured", figures={"forgetting": figures.forgetting_figure(result, cfg)},
                  numbers={"forgetting": rows}, verdicts=[forgetting_verdict(cfg, result)])
 
 
+def _reusable(state: RunState, per_class: int) -> Scores | None:
+    """The compare part's row at the run's seed, when it trained every strategy the sweep needs."""
+    scores = getattr(state, "compare_scores", None)
+    row = scores.rows[0] if scores and per_class == state.cfg.images_per_class else None
+    if row is None or not set(SIZE_STRATEGIES) <= row.accuracy.keys():
+        return None
+    return Scores(row.per_class, row.train_images, {s: row.accuracy[s] for s in SIZE_STRATEGIES},
+                  {s: row.steps_to[s] for s in SGD_SIZE_STRATEGIES}, row.seed)
+
+
 def sizes(state: RunState) -> Iterator[Update]:
-    """The sweep over target-set sizes, one row at a time."""
+    """The sweep over target-set sizes at the run's seed, one row at a time; the largest also at
+    the other verdict seeds (fine-tuned and frozen: what the large-target verdict compares)."""
     cfg: TransferConfig = state.cfg
     rows: list[Scores] = []
     ordered = sorted(cfg.sizes)
     for i, n in enumerate(ordered):
-        row = size_scores(cfg, state.source, state.task, n, state.control)
-        if row is None:
-            return
-        rows.append(row)
         last = i == len(ordered) - 1
+        seeds = {cfg.seed: SGD_SIZE_STRATEGIES}
+        if last:
+            seeds |= {s: ("freeze", "finetune") for s in cfg.verdict_seeds()[1:]}
+        reused = _reusable(state, n)
+        measured = measure_scores(cfg, state.source, state.task, n, state.control,
+                                  {s: st for s, st in seeds.items() if not (reused and s == cfg.seed)})
+        if measured is None:
+            return
+        row = reused or measured[cfg.seed]
+        rows.append(row)
+        large = _seed_scores(cfg, [row] + [measured[s] for s in cfg.verdict_seeds()[1:]]) if last else None
         yield Update((i + 1) / len(ordered), f"target-set size {n} per class done",
-                     figures={"sizes": figures.sizes_figure(rows, cfg)},
+                     figures={"sizes": figures.sizes_figure(rows, cfg, large)},
                      tables={"sizes": figures.sizes_table(rows)} if last else {},
-                     numbers={"sizes": [r.as_dict() for r in rows]},
-                     verdicts=size_verdicts(cfg, rows) if last else [])
+                     numbers={"sizes": [r.as_dict() for r in rows],
+                              **({"large_seeds": [r.as_dict() for r in large.rows]} if large else {})},
+                     verdicts=size_verdicts(cfg, rows, large) if large else [])
     state.size_rows = rows
 
 
 def rule(state: RunState) -> Iterator[Update]:
-    """The lecture's 2x2 table measured: {similar, dissimilar source} x {smallest, largest size}."""
+    """The lecture's 2x2 table measured at the run's seed: {similar, dissimilar source} x
+    {smallest, largest size}."""
     cfg: TransferConfig = state.cfg
     small, large = min(cfg.sizes), max(cfg.sizes)
     sweep = {r.per_class: r for r in getattr(state, "size_rows", [])}  # the chosen source's rows, if swept
     cells: list[RuleCell] = []
+    chance = 1 / state.task.num_classes
     for kind, name in (("similar", SIMILAR[cfg.target]), ("dissimilar", DISSIMILAR[cfg.target])):
         src = state.source if name == cfg.source else load_source(name)
         for size_kind, n in (("small", small), ("large", large)):
-            scratch = sweep.get(n) or next((c.row for c in cells if c.row.per_class == n), None)
-            row = (sweep.get(n) if name == cfg.source else None) or size_scores(cfg, src, state.task, n, state.control,
-                                                                              scratch_from=scratch)
-            if row is None:
-                return
-            cells.append(RuleCell(kind, name, size_kind, row))
+            row = sweep.get(n) if name == cfg.source else None
+            if row is None:  # scratch never sees the source: the same size's scratch run is reused
+                scratch = sweep.get(n) or next((c.row for c in cells if c.row.per_class == n), None)
+                measured = measure_scores(cfg, src, state.task, n, state.control, {cfg.seed: (
+                    ("freeze", "finetune") if scratch else SGD_SIZE_STRATEGIES)})
+                if measured is None:
+                    return
+                row = measured[cfg.seed]
+                if scratch:
+                    row.accuracy["scratch"], row.steps_to["scratch"] = scratch.accuracy["scratch"], \
+                        scratch.steps_to["scratch"]
+            cells.append(RuleCell(kind, name, size_kind, row, chance))
             yield Update(len(cells) / 4, f"rule of thumb: {kind} source, {size_kind} target done")
     yield Update(1.0, "rule-of-thumb table measured", figures={"rule": figures.rule_figure(cells, cfg)},
                  tables={"rule": figures.rule_table(cells)}, numbers={"rule": [c.as_dict() for c in cells]},
@@ -143,13 +179,16 @@ def rule(state: RunState) -> Iterator[Update]:
 
 
 def selection(state: RunState) -> Iterator[Update]:
-    """002's recipe: every shipped source's mean-feature similarity against the accuracy it gives."""
+    """002's recipe: every shipped source's mean-feature similarity against the accuracy it gives,
+    at every verdict seed."""
     cfg: TransferConfig = state.cfg
-    result = rank_sources(state.x, state.y, state.task)
+    result = rank_sources(state.task, state.samples)
+    main = result.results[0]
     yield Update(1.0, "sources ranked by feature similarity",
                  figures={"selection": figures.selection_figure(result, cfg)},
-                 tables={"selection": pd.DataFrame(result.rows)},
-                 numbers={"selection": {"rows": result.rows, "spearman": result.spearman}},
+                 tables={"selection": pd.DataFrame(main.rows)},
+                 numbers={"selection": {"rows": main.rows, "spearman": main.spearman,
+                                        "per_seed": [r.spearman for r in result.results]}},
                  verdicts=[selection_verdict(cfg, result)])
 
 
@@ -169,4 +208,3 @@ PARTS = (
 
 def start_message(cfg: TransferConfig, parts: list[Part]) -> str:
     return f"starting: source {cfg.source} -> target {cfg.target}, {len(cfg.parts)} parts"
-

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -69,6 +69,7 @@ class History(BaseHistory):
     name: str  # display name, e.g. "finetune, lr 0.5"
     strategy: str
     lr: float
+    seed: int = 0
     trainable: int = 0
     total: int = 0
     test_accuracy: list[float] = field(default_factory=list)
@@ -80,8 +81,18 @@ class History(BaseHistory):
         return self.test_accuracy[-1] if self.test_accuracy else float("nan")
 
     def steps_to(self, target: float) -> int | None:
-        """The first evaluated step with test accuracy >= ``target``; None if never."""
-        return self.first_step_at(self.test_accuracy, target)
+        """The evaluated step from which the test accuracy stays at or above ``target`` to the end
+        of the run; None when it ends below (or diverged). A curve that touches the target and
+        falls back has not reached it: the verdicts, the tables and the figures read this number.
+
+        >>> h = History("x", "finetune", 0.1, eval_steps=[0, 10, 20, 30], test_accuracy=[0.1, 0.85, 0.6, 0.9])
+        >>> h.steps_to(0.8), h.steps_to(0.5), h.steps_to(0.95)
+        (30, 10, None)
+        """
+        if self.diverged_at is not None or not self.test_accuracy or self.test_accuracy[-1] < target:
+            return None
+        below = [i for i, a in enumerate(self.test_accuracy) if a < target]
+        return self.eval_steps[below[-1] + 1 if below else 0]
 
     def as_dict(self) -> dict:
         return {**vars(self), "final_accuracy": self.final_accuracy}
@@ -89,11 +100,13 @@ class History(BaseHistory):
 
 @dataclass(frozen=True)
 class Run:
-    """One SGD run to make: a strategy at a learning rate."""
+    """One SGD run to make: a strategy at a learning rate, at a seed (its target images, its
+    init and its minibatch order: a run gives the same numbers whatever it is trained beside)."""
 
     strategy: str
     lr: float
     name: str = ""
+    seed: int = 0
 
     @property
     def label(self) -> str:
@@ -143,18 +156,19 @@ def discriminative_scales(model: nn.Module, ratio: float) -> dict[str, float]:
     return scales
 
 
-def train_runs(runs: Sequence[Run], split: Split, *, source: Source, num_classes: int, steps: int,
-               batch_size: int, seed: int, freeze_stages: int, lora_rank: int, lr_ratio: float,
+def train_runs(runs: Sequence[Run], splits: Mapping[int, Split], *, source: Source, num_classes: int, steps: int,
+               batch_size: int, freeze_stages: int, lora_rank: int, lr_ratio: float,
                control: RunControl, source_test: tuple[torch.Tensor, torch.Tensor] | None = None
                ) -> Iterator[tuple[float, list[History]]]:
-    """Train every run in lockstep on ``split``; yield (progress, histories) at step 0 and at
-    each of the ``EVALS`` evaluations. With ``source_test`` (the source task's test set in its
-    format), fine-tuned runs also get the source-task accuracy before and after (the source's
-    own head put back on the fine-tuned body: forgetting)."""
+    """Train every run in lockstep, each on the split of its seed (``splits[run.seed]``); yield
+    (progress, histories) at step 0 and at each of the ``EVALS`` evaluations. With ``source_test``
+    (the source task's test set in its format), fine-tuned runs also get the source-task accuracy
+    before and after (the source's own head put back on the fine-tuned body: forgetting)."""
     device = torch.device("cpu")  # tiny convs: one CPU thread beats a GPU launch per layer
     trainers, histories = [], []
-    n = len(split.y_train)
     for run in runs:
+        seed, split = run.seed, splits[run.seed]
+        n = len(split.y_train)
         native = run.strategy == "scratch"
         model, scales = build_model(run, source=source, num_classes=num_classes,
                                     channels=split.native_train.shape[1], size=split.native_train.shape[2],
@@ -167,7 +181,7 @@ def train_runs(runs: Sequence[Run], split: Split, *, source: Source, num_classes
                           device=device)
         trainer.total_steps = steps  # a step budget: every run, whatever the set size, gets as many
         trainable, total = count_params(model)
-        history = History(run.label, run.strategy, run.lr, trainable, total)
+        history = History(run.label, run.strategy, run.lr, seed, trainable, total)
         if source_test is not None and run.strategy in ("finetune", "discriminative"):
             history.source_before = evaluate(source.model, source_test)[1]
         trainers.append(trainer)

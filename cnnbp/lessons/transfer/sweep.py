@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Mapping, Sequence
 
-from cnnbp.lessons.transfer.comparison import Scores
+from cnnbp.lessons.transfer.comparison import ACCURACY_MARGIN, CHANCE_MARGIN, Scores
 from cnnbp.lessons.transfer.config import TransferConfig
 from cnnbp.lessons.transfer.sources import Source
 from cnnbp.lessons.transfer.strategies import History, Run, linear_probe, make_split, train_runs
@@ -13,6 +14,7 @@ from cnnbp.lessons.transfer.tasks import Task, subsample
 from cnnbp.train import RunControl
 
 SIZE_STRATEGIES = ("linear_probe", "freeze", "finetune", "scratch")  # the sweep: the lecture's 2x2 choices
+SGD_SIZE_STRATEGIES = SIZE_STRATEGIES[1:]
 # The lecture's advice (000, 001, 002; 001 says "fine-tune all" where 000 says "fine-tune many")
 ADVICE = {("similar", "small"): ("freeze", "linear_probe"), ("similar", "large"): ("finetune",),
           ("dissimilar", "small"): ("linear_probe",), ("dissimilar", "large"): ("scratch",)}
@@ -21,42 +23,45 @@ ADVICE_TEXT = {("similar", "small"): "freeze", ("similar", "large"): "fine-tune 
                ("dissimilar", "large"): "train from scratch"}
 
 
-def size_scores(cfg: TransferConfig, source: Source, task: Task, per_class: int, control: RunControl, *,
-             scratch_from: Scores | None = None) -> Scores | None:
-    """Linear probe, freeze, fine-tune and scratch on ``per_class`` target images (None if stopped).
-
-    ``scratch_from``: a row of the same size and seed whose scratch numbers are reused (scratch
-    never sees the source, so it would only repeat them)."""
-    x, y = subsample(task, per_class, seed=cfg.seed)
-    split = make_split(task, x, y, source)
-    runs = [Run(s, cfg.lr) for s in ("freeze", "finetune") + (() if scratch_from else ("scratch",))]
+def measure_scores(cfg: TransferConfig, source: Source, task: Task, per_class: int, control: RunControl,
+                   strategies: Mapping[int, Sequence[str]]) -> dict[int, Scores] | None:
+    """The linear probe and the SGD ``strategies[seed]`` at each seed, on ``per_class`` target
+    images per class drawn at that seed, trained in one lockstep (None if stopped)."""
+    if not strategies:
+        return {}
+    splits = {s: make_split(task, *subsample(task, per_class, seed=s), source) for s in strategies}
+    runs = [Run(st, cfg.lr, seed=s, name=st if s == cfg.seed else f"{st}, seed {s}")
+            for s, chosen in strategies.items() for st in chosen]
     histories: list[History] = []
-    for _, histories in train_runs(runs, split, control=control, **cfg.train_kwargs(source, task.num_classes)):
+    for _, histories in train_runs(runs, splits, control=control, **cfg.train_kwargs(source, task.num_classes)):
         pass
     if control.stop_reason():
         return None
-    by = {h.strategy: h for h in histories}
-    probe = linear_probe(source.model, split, stage=cfg.stage)
-    row = Scores(per_class, len(y), {"linear_probe": probe, **{s: h.final_accuracy for s, h in by.items()}},
-                  {s: h.steps_to(cfg.target_accuracy) for s, h in by.items()})
-    if scratch_from:
-        row.accuracy["scratch"] = scratch_from.accuracy["scratch"]
-        row.steps_to["scratch"] = scratch_from.steps_to["scratch"]
-    return row
+    out = {}
+    for s, split in splits.items():
+        mine = [h for h in histories if h.seed == s]
+        out[s] = Scores(per_class, len(split.y_train),
+                        {"linear_probe": linear_probe(source.model, split, stage=cfg.stage),
+                         **{h.strategy: h.final_accuracy for h in mine}},
+                        {h.strategy: h.steps_to(cfg.target_accuracy) for h in mine}, s)
+    return out
 
 
 @dataclass
 class RuleCell:
-    """One cell of the 2x2 table: a source of one similarity on a target set of one size."""
+    """One cell of the 2x2 table: a source of one similarity on a target set of one size (one seed)."""
 
     similarity: str  # "similar" or "dissimilar"
     source: str
     size: str  # "small" or "large"
     row: Scores
+    chance: float  # 1 / the target's classes
 
     @property
-    def best(self) -> str:
-        return max(SIZE_STRATEGIES, key=lambda s: self.row.accuracy[s])
+    def best(self) -> list[str]:
+        """The strategies within the accuracy margin of the top one: one test image more is no winner."""
+        top = max(self.row.accuracy[s] for s in SIZE_STRATEGIES)
+        return [s for s in SIZE_STRATEGIES if self.row.accuracy[s] >= top - ACCURACY_MARGIN]
 
     @property
     def lecture(self) -> str:
@@ -64,16 +69,22 @@ class RuleCell:
 
     @property
     def agrees(self) -> bool:
-        """The measured best is (one of) the lecture's advice for this cell."""
-        return self.best in ADVICE[(self.similarity, self.size)]
+        """The lecture's advice for this cell is among the measured best."""
+        return any(s in ADVICE[(self.similarity, self.size)] for s in self.best)
+
+    @property
+    def collapsed(self) -> bool:
+        """Fine-tuning ended at chance: the learning rate wrecked this source, whatever its features."""
+        return self.row.accuracy["finetune"] <= self.chance + CHANCE_MARGIN
 
     @property
     def negative_transfer(self) -> bool:
-        """Fine-tuned from a dissimilar source, the network ends below scratch."""
-        return self.similarity == "dissimilar" and self.row.accuracy["finetune"] < self.row.accuracy["scratch"]
+        """Fine-tuned from a dissimilar source, the network learnt, yet ends below scratch by the margin."""
+        return (self.similarity == "dissimilar" and not self.collapsed
+                and self.row.accuracy["finetune"] < self.row.accuracy["scratch"] - ACCURACY_MARGIN)
 
     def as_dict(self) -> dict:
         return {"similarity": self.similarity, "source": self.source, "size": self.size,
                 "per_class": self.row.per_class, "accuracy": dict(self.row.accuracy),
                 "steps_to": dict(self.row.steps_to), "best": self.best, "lecture": self.lecture,
-                "agrees": self.agrees}
+                "agrees": self.agrees, "collapsed": self.collapsed}

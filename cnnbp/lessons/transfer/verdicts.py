@@ -1,97 +1,170 @@
 """The transfer lesson's verdicts: results in, wording out. Each reads its claim's predicate on
-the result object (comparison.py, sweep.py, selection.py), never a test of its own."""
+the result object (comparison.py, sweep.py, selection.py), never a test of its own; the figure
+titles quote the same sentences (``*_call``)."""
 
 from __future__ import annotations
 
+from typing import Sequence
+
 from cnnbp.lessons.base import Verdict
-from cnnbp.lessons.transfer.comparison import FORGET_MARGIN, Comparison, Forgetting, Scores
+from cnnbp.lessons.transfer.comparison import (
+    ACCURACY_MARGIN,
+    FORGET_MARGIN,
+    MIN_SEEDS,
+    Comparison,
+    Forgetting,
+    Lead,
+    Scores,
+    SeedScores,
+)
 from cnnbp.lessons.transfer.config import TransferConfig
-from cnnbp.lessons.transfer.selection import RHO_LINE, Selection
-from cnnbp.lessons.transfer.strategies import EVALS
+from cnnbp.lessons.transfer.selection import RHO_LINE, SeedSelection
 from cnnbp.lessons.transfer.sweep import RuleCell
 
-
-def _steps(n: int | None) -> str:
-    return str(n) if n is not None else "never"
+POINTS = f"{ACCURACY_MARGIN * 100:g} points"
 
 
-def compare_verdicts(cfg: TransferConfig, result: Comparison, scores: Scores) -> list[Verdict]:
+def call(lead: Lead, *, yes: str, no: str, margin: str) -> str:
+    """The sentence a Lead allows: what holds at every seed, or why it cannot tell."""
+    n = len(lead.values)
+    if lead.too_few_seeds:
+        return (f"{n} seed{'' if n == 1 else 's'}: too few to tell (a verdict needs {MIN_SEEDS}; "
+                "the default run trains 3).")
+    if lead.holds:
+        return f"{yes} at every seed."
+    if lead.holds is False:
+        return f"{no} at every seed."
+    return f"Too close to call: the lead is inside {margin} or changes side between seeds."
+
+
+def _per_seed(values: Sequence, fmt: str = "{:.1%}") -> str:
+    return " / ".join("never" if v is None else fmt.format(v) for v in values)
+
+
+def _seeds(seeds: Sequence[int]) -> str:
+    return f"seed{'s' if len(seeds) > 1 else ''} {' / '.join(map(str, seeds))}"
+
+
+def convergence_call(scores: SeedScores) -> str:
+    return call(scores.convergence, yes="Fine-tuned settles more than one evaluation earlier",
+                no="Scratch settles more than one evaluation earlier",
+                margin=f"one evaluation ({scores.eval_every} steps)")
+
+
+def frozen_call(scores: SeedScores) -> str:
+    return call(scores.frozen_vs_scratch, yes=f"Frozen features ahead by more than {POINTS}",
+                no=f"Scratch ahead by more than {POINTS}", margin=POINTS)
+
+
+def finetune_call(scores: SeedScores) -> str:
+    return call(scores.finetune_vs_frozen, yes=f"Fine-tuning ahead by more than {POINTS}",
+                no=f"Freezing ahead by more than {POINTS}", margin=POINTS)
+
+
+def forgetting_call(result: Forgetting) -> str:
+    margin = f"{FORGET_MARGIN * 100:g} points"
+    return call(result.lead, yes=f"The larger rate loses more than {margin} more of the source task",
+                no=f"The smaller rate loses more than {margin} more", margin=margin)
+
+
+def selection_call(result: SeedSelection) -> str:
+    return call(result.ranks_sources, yes=f"Spearman above {RHO_LINE:g}", no=f"Spearman below {RHO_LINE:g}",
+                margin="the line")
+
+
+def compare_verdicts(cfg: TransferConfig, result: Comparison, scores: SeedScores) -> list[Verdict]:
     out = []
-    finetune, lora = result.run("finetune"), result.run("lora")
-    if scores.frozen_beats_scratch is not None:
-        claim = "transfer.small_similar_frozen_beats_scratch"
+    has = scores.rows[0].accuracy.keys()
+    where = f"{cfg.images_per_class} images per class of {cfg.target}, {_seeds(scores.seeds)}"
+    if {"linear_probe", "scratch"} <= has:
         out.append(Verdict(
-            label=claim, claim=claim, passed=scores.frozen_beats_scratch,
+            label="frozen features beat scratch (small target)", claim="transfer.small_similar_frozen_beats_scratch",
+            passed=scores.frozen_vs_scratch.holds,
             text=f"Frozen {cfg.source} features (stage {cfg.stage}) + logistic regression: "
-                 f"{scores.accuracy['linear_probe']:.1%} test accuracy; scratch after {cfg.steps} steps: "
-                 f"{scores.accuracy['scratch']:.1%} ({cfg.images_per_class} images per class of {cfg.target})."))
-    if scores.pretrained_faster is not None:
-        claim = "transfer.pretrained_converges_faster"
+                 f"{_per_seed([r.accuracy['linear_probe'] for r in scores.rows])} test accuracy; scratch after "
+                 f"{cfg.steps} steps: {_per_seed([r.accuracy['scratch'] for r in scores.rows])} ({where}). "
+                 + frozen_call(scores)))
+    if {"finetune", "scratch"} <= has:
         out.append(Verdict(
-            label=claim, claim=claim, passed=scores.pretrained_faster,
-            text=f"Steps to {cfg.target_accuracy:.0%} test accuracy: fine-tuned {_steps(scores.steps_to['finetune'])}, "
-                 f"scratch {_steps(scores.steps_to['scratch'])} (of {cfg.steps}; measured every "
-                 f"{max(1, cfg.steps // EVALS)} steps)."))
+            label="pretrained converges faster", claim="transfer.pretrained_converges_faster",
+            passed=scores.convergence.holds,
+            text=f"Steps until the test accuracy stays at or above {cfg.target_accuracy:.0%} to the end (evaluated "
+                 f"every {scores.eval_every} of {cfg.steps} steps; a curve that touches it and falls back has not "
+                 f"reached it): fine-tuned {_per_seed(scores.settled('finetune'), '{}')}, scratch "
+                 f"{_per_seed(scores.settled('scratch'), '{}')} ({where}). " + convergence_call(scores)))
+    finetune, lora = result.run("finetune"), result.run("lora")
     if lora is not None and finetune is not None:
         out.append(Verdict(
             label="LoRA", passed=None,
             text=f"LoRA rank {cfg.lora_rank}: {lora.final_accuracy:.1%} with {lora.trainable:,} trainable parameters "
                  f"({lora.trainable / lora.total:.0%}); full fine-tuning {finetune.final_accuracy:.1%} with "
-                 f"{finetune.trainable:,} (100%)."))
+                 f"{finetune.trainable:,} (100%); seed {cfg.seed}."))
     return out
 
 
 def forgetting_verdict(cfg: TransferConfig, result: Forgetting) -> Verdict:
-    low, high = result.low, result.high
     wrecked = (f" At lr {cfg.forget_lr:g} the target accuracy is at chance too: the large rate wrecked the network, "
                "it did not trade the source task for the target." if result.wrecked else "")
-    claim = "transfer.large_lr_forgets"
+    seeds = [r["seed"] for r in result.low]
     return Verdict(
-        label=claim, claim=claim, passed=result.forgets,
-        text=f"Source-task accuracy of {cfg.source}: {low['before']:.1%} before; after fine-tuning at lr {cfg.lr:g}: "
-             f"{low['after']:.1%}, at lr {cfg.forget_lr:g}: {high['after']:.1%} (target accuracy {low['target']:.1%} "
-             f"vs {high['target']:.1%}; line: the larger rate loses {FORGET_MARGIN:.0%} more).{wrecked}")
+        label="a larger fine-tuning rate forgets", claim="transfer.large_lr_forgets", passed=result.lead.holds,
+        text=f"Source-task accuracy of {cfg.source}: {_per_seed([r['before'] for r in result.low])} before; after "
+             f"fine-tuning at lr {cfg.lr:g}: {_per_seed([r['after'] for r in result.low])}, at lr {cfg.forget_lr:g}: "
+             f"{_per_seed([r['after'] for r in result.high])} (target accuracy "
+             f"{_per_seed([r['target'] for r in result.low])} vs {_per_seed([r['target'] for r in result.high])}; "
+             f"{_seeds(seeds)}). " + forgetting_call(result) + wrecked)
 
 
-def size_verdicts(cfg: TransferConfig, rows: list[Scores]) -> list[Verdict]:
-    small, large = rows[0], rows[-1]
-    claim = "transfer.large_finetune_beats_freezing"
+def size_verdicts(cfg: TransferConfig, rows: list[Scores], large: SeedScores) -> list[Verdict]:
+    small, top = rows[0], rows[-1]
     return [
-        Verdict(label=claim, claim=claim, passed=large.finetune_beats_freezing,
-                text=f"{large.per_class} images per class: fine-tune all {large.accuracy['finetune']:.1%}, "
-                     f"linear probe {large.accuracy['linear_probe']:.1%}, bottom {cfg.freeze_stages} stages frozen "
-                     f"{large.accuracy['freeze']:.1%}."),
+        Verdict(label="fine-tuning beats freezing (large target)", claim="transfer.large_finetune_beats_freezing",
+                passed=large.finetune_vs_frozen.holds,
+                text=f"{top.per_class} images per class, {_seeds(large.seeds)}: fine-tune all "
+                     f"{_per_seed([r.accuracy['finetune'] for r in large.rows])}; the better frozen one (linear "
+                     f"probe {_per_seed([r.accuracy['linear_probe'] for r in large.rows])}, bottom "
+                     f"{cfg.freeze_stages} stages frozen {_per_seed([r.accuracy['freeze'] for r in large.rows])}) "
+                     f"{_per_seed([r.frozen for r in large.rows])}. " + finetune_call(large)),
         Verdict(label="gap at small data", passed=None,
-                text=f"Pretrained minus scratch: {small.pretrained_gap:+.1%} at {small.per_class} per class, "
-                     f"{large.pretrained_gap:+.1%} at {large.per_class} (lecture: 9.9 vs 3.5 AP, a gap that closes "
-                     "with data)."),
+                text=f"Pretrained minus scratch at seed {cfg.seed}: {small.pretrained_gap:+.1%} at {small.per_class} "
+                     f"per class, {top.pretrained_gap:+.1%} at {top.per_class} (lecture: 9.9 vs 3.5 AP, a gap that "
+                     f"closes with data; one seed, and differences under {POINTS} are within the test set's noise)."),
     ]
 
 
 def rule_verdicts(cfg: TransferConfig, cells: list[RuleCell]) -> list[Verdict]:
     agree = sum(c.agrees for c in cells)
-    negative = [c for c in cells if c.negative_transfer]
-    parts = [f"{c.similarity} / {c.size}: {c.best} (lecture: {c.lecture})" for c in cells]
+    parts = [f"{c.similarity} / {c.size}: {', '.join(c.best)} (lecture: {c.lecture})" for c in cells]
     out = [Verdict(label="rule of thumb", passed=None,
-                   text=f"Best strategy per cell on {cfg.target}: " + "; ".join(parts)
-                        + f". The measured best agrees with the lecture in {agree} of 4 cells.")]
-    if negative:
-        out.append(Verdict(label="negative transfer", passed=None, text="Negative transfer: fine-tuned from the "
-                           "dissimilar source, the network ends below scratch (" + "; ".join(
-                               f"{c.source} at {c.row.per_class}/class: {c.row.accuracy['finetune']:.1%} vs scratch "
-                               f"{c.row.accuracy['scratch']:.1%}, its linear probe {c.row.accuracy['linear_probe']:.1%}"
-                               for c in negative) + ")."))
-    else:
-        out.append(Verdict(label="negative transfer", passed=None, text="No negative transfer found: fine-tuned "
-                           "from the dissimilar source, the network never ended below scratch here."))
+                   text=f"Best strategy per cell on {cfg.target} (seed {cfg.seed}; strategies within {POINTS} of the "
+                        "top count as tied): " + "; ".join(parts)
+                        + f". The lecture's advice is among the best in {agree} of 4 cells.")]
+    negative = [c for c in cells if c.negative_transfer]
+    collapsed = [c for c in cells if c.collapsed]
+    found = (("Negative transfer: fine-tuned from the dissimilar source, the network ends more than "
+              f"{POINTS} below scratch (" + "; ".join(
+                  f"{c.source} at {c.row.per_class}/class: {c.row.accuracy['finetune']:.1%} vs scratch "
+                  f"{c.row.accuracy['scratch']:.1%}, its linear probe {c.row.accuracy['linear_probe']:.1%}"
+                  for c in negative) + ").") if negative else
+             f"No negative transfer found: fine-tuned from the dissimilar source, the network that learnt never "
+             f"ended more than {POINTS} below scratch here.")
+    if collapsed:
+        found += (f" Fine-tuning at lr {cfg.lr:g} collapsed to chance for " + "; ".join(
+            f"{c.source} at {c.row.per_class}/class ({c.row.accuracy['finetune']:.1%})" for c in collapsed)
+            + ": the rate is too large for that source, which says nothing about its features (its linear probe: "
+            + ", ".join(f"{c.row.accuracy['linear_probe']:.1%}" for c in collapsed) + ").")
+    out.append(Verdict(label="negative transfer", passed=None, text=found))
     return out
 
 
-def selection_verdict(cfg: TransferConfig, result: Selection) -> Verdict:
-    order = sorted(result.rows, key=lambda r: -r["similarity"])
-    claim = "transfer.similarity_ranks_sources"
+def selection_verdict(cfg: TransferConfig, result: SeedSelection) -> Verdict:
+    order = sorted(result.results[0].rows, key=lambda r: -r["similarity"])
+    step = 12 / (len(order) ** 3 - len(order))  # Spearman without ties: 1 - 6 sum(d^2) / (n (n^2 - 1))
     return Verdict(
-        label=claim, claim=claim, passed=result.ranks_sources,
-        text="Mean-feature cosine similarity -> linear-probe accuracy on "
-             f"{cfg.target}: " + ", ".join(f"{r['source']} {r['similarity']:.3f} -> {r['accuracy']:.1%}" for r in order)
-             + f"; Spearman {result.spearman:.2f} (line: {RHO_LINE:g}).")
+        label="similarity ranks the sources", claim="transfer.similarity_ranks_sources",
+        passed=result.ranks_sources.holds,
+        text=f"Spearman rank correlation of mean-feature cosine similarity and linear-probe accuracy on {cfg.target}: "
+             f"{_per_seed([r.spearman for r in result.results], '{:.2f}')} ({_seeds(result.seeds)}; line "
+             f"{RHO_LINE:g}; with {len(order)} sources it moves in steps of {step:.1f}). "
+             f"At seed {result.seeds[0]}: " + ", ".join(f"{r['source']} {r['similarity']:.3f} -> {r['accuracy']:.1%}"
+                                                       for r in order) + ". " + selection_call(result))
