@@ -65,10 +65,7 @@ def register_claim(id: str, *, lesson: str, statement: str, source: str) -> Call
     def wrap(check: Callable[[int], tuple[bool | None, str]]) -> Callable[[int], tuple[bool | None, str]]:
         if id in CLAIMS:
             raise ValueError(f"claim {id!r} is registered twice")
-        import inspect  # TODO(issue 11): remove once every check takes a seed
-
-        CLAIMS[id] = Claim(id, lesson, statement, source,
-                           check if inspect.signature(check).parameters else (lambda seed: check()))
+        CLAIMS[id] = Claim(id, lesson, statement, source, check)
         return check
     return wrap
 
@@ -106,7 +103,8 @@ def agreement(results: list[ClaimResult]) -> str:
     """How a claim's runs over several seeds agree, in words.
 
     >>> c = Claim("x", "l", "s", "003", lambda seed: (True, ""))
-    >>> agreement([ClaimResult(c, True, "", 0.0, 0), ClaimResult(c, True, "", 0.0, 1), ClaimResult(c, None, "", 0.0, 2)])
+    >>> agreement([ClaimResult(c, True, "", 0.0, 0), ClaimResult(c, True, "", 0.0, 1),
+    ...            ClaimResult(c, None, "", 0.0, 2)])
     'holds at 2 of 3 seeds, cannot tell at 1'
     """
     counts: dict[str, int] = {}

@@ -251,7 +251,6 @@ class Lesson:
     # lesson answers from cached results in milliseconds, e.g. a decision threshold.
     live: tuple[str, ...] = ()
     parts: tuple[Part, ...] = ()  # in the order they run
-    legacy_run: Callable[[LessonConfig, RunControl], Iterator[Frame]] | None = None  # TODO(issue 11): remove
     # The first frame's message, from the Config and the chosen parts (before any work).
     start: Callable[[Any, list[Part]], str] = _start_message
 
@@ -262,8 +261,6 @@ class Lesson:
                              f"{self.config.__name__}")
 
     def run(self, cfg: LessonConfig, control: RunControl) -> Iterator[Frame]:
-        if self.legacy_run is not None:
-            return self.legacy_run(cfg, control)
         return run_parts(self, cfg, control)
 
 

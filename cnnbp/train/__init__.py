@@ -1,8 +1,7 @@
 """The training engine (events, stop between steps) and the run control."""
 
 from cnnbp.train.control import RunControl
-from cnnbp.train.engine import (Trainer, TrainEvent, evaluate, freeze, interleave, lockstep, make_optimizer,
-                                record_event, train_mode)
+from cnnbp.train.engine import Trainer, TrainEvent, evaluate, freeze, interleave, lockstep, make_optimizer, train_mode
 
-__all__ = ["RunControl", "TrainEvent", "Trainer", "evaluate", "freeze", "interleave", "lockstep", "make_optimizer", "record_event",
+__all__ = ["RunControl", "TrainEvent", "Trainer", "evaluate", "freeze", "interleave", "lockstep", "make_optimizer",
            "train_mode"]

@@ -19,7 +19,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Literal, Mapping
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Literal, Mapping
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +27,9 @@ from torch import nn
 
 from cnnbp.device import pick_device, torch_threads
 from cnnbp.train.control import RunControl
+
+if TYPE_CHECKING:  # history.py imports TrainEvent from here
+    from cnnbp.train.history import History
 
 Split = tuple[torch.Tensor, torch.Tensor]  # (x (N, C, H, W), y (N,))
 
@@ -188,20 +191,11 @@ class Trainer:
         return evaluate(self.model, self.test_split)
 
 
-def record_event(history, event: TrainEvent) -> None:
-    """Append a step to a history with ``steps``, ``loss`` and ``diverged_at`` fields.
-    A non-finite loss is stored as None: JSON has no NaN, and a plot draws a gap."""
-    history.steps.append(event.step)
-    history.loss.append(event.loss if math.isfinite(event.loss) else None)
-    if event.kind == "diverged":
-        history.diverged_at = event.step
-
-
-def lockstep(trainers: list[Trainer], histories: list, control: RunControl, *, eval_every: int,
+def lockstep(trainers: list[Trainer], histories: list[History], control: RunControl, *, eval_every: int,
              on_eval: Callable[[int, Trainer], None], threads: int | None = None) -> Iterator[float]:
     """Step every unfinished trainer once per round, so all curves grow together on screen.
 
-    Each step is recorded in ``histories[i]`` (:func:`record_event`); every ``eval_every`` rounds
+    Each step is recorded in ``histories[i]`` (``History.record``); every ``eval_every`` rounds
     (and after the last)
     ``on_eval(i, trainer)`` for each trainer that has not diverged, then yield the progress
     (0, 1]. Returns between two steps once ``control`` says stop. ``threads``: torch
@@ -215,7 +209,7 @@ def lockstep(trainers: list[Trainer], histories: list, control: RunControl, *, e
                 if control.stop_reason():
                     return
                 if not trainer.done:
-                    record_event(histories[i], trainer.step())
+                    histories[i].record(trainer.step())
             if at_eval:
                 for i, trainer in enumerate(trainers):
                     if not trainer.diverged:
