@@ -1,5 +1,5 @@
-"""Pure functions: measured numbers -> plotly figures. ``common`` holds the shared chart
-types; a lesson with figures of its own adds a module here (``plots/<lesson>.py``)."""
+"""The figures' shared style and chart types (``common``): pure functions, measured numbers ->
+plotly figures. Each lesson's own figures live with it, in ``lessons/<topic>/figures.py``."""
 
 from cnnbp.plots.common import (color_for, grouped_bars, heatmap, layer_histograms, per_layer_profiles,
                                 small_multiples, training_curves)
