@@ -11,20 +11,23 @@ LESSON = register(Lesson(
             "on a small target every way the lecture names, side by side: frozen features + a linear classifier "
             "from each stage, freeze the bottom n stages, fine-tune all, discriminative learning rates, LoRA, "
             "scratch; forgetting at a large fine-tuning rate; the target-set size swept; and 002's recipe for "
-            "picking a source (mean-feature similarity) against the accuracy each source gives.",
+            "picking a source (mean-feature similarity) against the accuracy each source gives. The comparative "
+            "verdicts are decided over several seeds, or say they cannot tell.",
     config=TransferConfig,
     parts=PARTS,
     start=start_message,
     figures=(
-        ("curves", "Training loss and test accuracy per strategy (dashed: the linear probe on frozen features)"),
+        ("curves", "Training loss and test accuracy per strategy (dashed: the linear probe on frozen features; thin: "
+                   "the other verdict seeds; diamonds: where a run stays at the target accuracy)"),
         ("stages", "Linear probe from each stage of the frozen source"),
         ("params", "Accuracy against trainable parameters: LoRA vs full fine-tuning"),
         ("forgetting", "The source task's accuracy before and after fine-tuning"),
-        ("sizes", "Accuracy and steps to a target accuracy against images per class"),
+        ("sizes", "Accuracy, and steps until it stays at a target accuracy, against images per class"),
         ("rule", "The rule-of-thumb table measured: {similar, dissimilar} source x {small, large} target"),
         ("selection", "Source selection: feature similarity vs transfer accuracy"),
     ),
-    tables=(("strategies", "Per strategy: accuracy, trainable parameters, steps to the target accuracy"),
+    tables=(("strategies", "Per strategy: accuracy, trainable parameters, steps until it stays at the target "
+                           "accuracy"),
             ("sizes", "Per target-set size"), ("rule", "The lecture's 2x2 table with the measured accuracies"),
             ("selection", "Per source")),
     # sizes stay at their default: the browser test checks list values as dropdown tokens, and a text box
