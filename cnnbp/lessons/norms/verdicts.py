@@ -69,16 +69,20 @@ def contrast_verdict(result: ContrastResult) -> Verdict:
 def best_words(race: SideBySide) -> str:
     """Which norm trained the best CNN, decided over the seeds (the verdict's and the bars' title)."""
     n, lead = len(race.seeds), race.leader
+    others = [b for o in race.accuracy if o != lead and (b := race.best_seed(o)) is not None]
     if lead is None:
         return "no run finished"
-    if race.best is not None:
-        return f"best: {race.best}, ahead of every other norm on each of the {n} seeds"
+    if len(race.accuracy) == 1:
+        return f"only {lead} trained: nothing to compare"
     if n < MIN_SEEDS:
         return (f"highest mean: {lead}; {counted(n, 'seed')} cannot tell which norm is best "
-                f"(a race is decided over at least {MIN_SEEDS})")
-    split = "; ".join(f"{lead} is not ahead of {o} on {n - race.pair(lead, o).a_ahead_on} of the {n} seeds"
-                      for o in race.contenders)
-    return f"highest mean: {lead}, too close to call: {split}"
+                f"(it takes at least {MIN_SEEDS})")
+    worst = f"{race.leader_worst:.1%}" if race.leader_worst is not None else "diverged"
+    if race.best is not None:
+        beaten = f"every other norm's best ({max(others):.1%})" if others else "the others, which all diverged"
+        return f"best: {lead}, its worst seed ({worst}) above {beaten}"
+    close = ", ".join(f"{o} ({race.best_seed(o):.1%})" for o in race.contenders)
+    return f"highest mean: {lead}, too close to call: its worst seed ({worst}) is reached by the best of {close}"
 
 
 def compare_verdict(numbers: dict, race: SideBySide, cfg: NormsConfig) -> Verdict:
