@@ -81,10 +81,10 @@ class Paired:
 class SideBySide:
     """Final test accuracy per norm and seed (the same seeds for every norm).
 
-    The leader is picked after the fact (the highest mean), which favours it: of two equal norms
-    the one with the higher mean is ahead on all three seeds about half the time. So naming it
-    best takes more than a paired win: its worst seed must beat every other norm's best seed
-    (of two equal norms over three seeds, one in ten)."""
+    The leader is picked after the fact (the highest mean), so a paired win on every seed would
+    name one of two equal norms best one time in four. Naming it best takes more: its worst seed
+    must beat every other norm's best seed (two equal norms over three seeds: at most one time in
+    ten, one in twenty when the seeds' luck is shared as here; among five equal norms, under 1%)."""
 
     seeds: list[int]
     accuracy: dict[str, list[float | None]]  # norm -> one per seed
