@@ -195,7 +195,9 @@ class Update:
     """What a part yields: how far it is (0..1 of its own work), a message, and what changed.
 
     ``numbers`` are merged into the run's numbers by top-level key (a part that streams sends
-    its key again with the newer values); ``verdicts`` are appended to the run's verdicts."""
+    its key again with the newer values); ``verdicts`` are appended to the run's verdicts. A
+    figure may be given as a function of no arguments: it is drawn only when a frame is sent
+    (a part that trains yields every evaluation; drawing each one would cost more than training)."""
 
     progress: float = 1.0
     message: str = ""
@@ -316,6 +318,7 @@ def _stopped(control: RunControl, progress: float, verdicts: list[Verdict], numb
 
 def _send(pending: Frame, verdicts: list[Verdict], numbers: dict[str, Any]) -> Frame:
     pending.verdicts, pending.numbers = list(verdicts), dict(numbers)
+    pending.figures = {name: fig() if callable(fig) else fig for name, fig in pending.figures.items()}
     return pending
 
 

@@ -98,3 +98,18 @@ def test_a_spent_budget_stops_like_the_user():
 def test_the_start_message_is_the_lessons():
     frames = run(start=lambda cfg, parts: f"{len(parts)} parts, {cfg.updates} updates")
     assert frames[0].message == "2 parts, 3 updates"
+
+
+def test_a_figure_given_as_a_function_is_drawn_only_when_sent(monkeypatch):
+    monkeypatch.setattr(base, "FRAME_INTERVAL_S", 3600.0)
+    drawn = []
+
+    def training(state):
+        for step in range(5):
+            yield Update(step / 5, figures={"curve": lambda step=step: drawn.append(step) or f"curve at {step}"})
+        yield Update(1.0, figures={"curve": lambda: drawn.append("final") or "final curve"})
+
+    lesson = Lesson(name="toy", title="Toy", summary="", config=LessonConfig, figures=(),
+                    parts=(Part("train", 1.0, training),))
+    final = merge_frames(lesson.run(LessonConfig(), RunControl()))
+    assert drawn == ["final"] and final.figures == {"curve": "final curve"}

@@ -72,7 +72,7 @@ def compare(state: RunState) -> Iterator[Update]:
         result.histories = histories
         rows = [h.as_dict() for h in histories]
         yield Update(0.95 * progress, f"training {len(runs)} runs: {progress:.0%}",
-                     figures={"curves": figures.curves_figure(histories, result.probe.get(cfg.seed), cfg)},
+                     figures={"curves": lambda: figures.curves_figure(histories, result.probe.get(cfg.seed), cfg)},
                      numbers={**probe_numbers, "runs": rows})
     if state.control.stop_reason():
         return
