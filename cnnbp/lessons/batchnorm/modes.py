@@ -171,6 +171,11 @@ class ModeChecks:
         return self.eval_vs_formula <= self.equal_line
 
     @property
+    def eval_uses_running_stats(self) -> bool:
+        """The lecture's claim: train and eval differ, and eval is the running-statistics formula."""
+        return self.modes_differ and self.eval_is_formula
+
+    @property
     def train_is_formula(self) -> bool:
         return self.train_vs_formula <= self.equal_line
 

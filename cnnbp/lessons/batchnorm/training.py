@@ -109,14 +109,15 @@ class Race:
 
     @property
     def bn_wins(self) -> bool | None:
-        """BN reaches the target and the plain net does not, or needs ``MUCH_SLOWER`` x the steps.
-        None while a run cut short by Stop leaves it undecided."""
+        """BN reaches the target and the plain net does not (in the run, or in ``MUCH_SLOWER`` x
+        BN's steps), or needs ``MUCH_SLOWER`` x the steps. None while a run cut short by Stop
+        leaves it undecided."""
         b, p = self.bn_steps, self.plain_steps
         if b is None:
             return None if not self.bn.finished(self.total_steps) else False
-        if p is None:  # not yet: MUCH_SLOWER x only if it was watched that long (a dead net never gets there)
+        if p is None:  # not in the whole run, or not in MUCH_SLOWER x BN's steps (where a further seed stops it)
             watched = self.plain.eval_steps[-1] if self.plain.eval_steps else 0
-            return True if self.plain.diverged_at is not None or watched >= MUCH_SLOWER * b else None
+            return True if self.plain.finished(self.total_steps) or watched >= MUCH_SLOWER * b else None
         return p >= MUCH_SLOWER * b and p > b
 
 

@@ -1,6 +1,6 @@
 """The batchnorm lesson's verdicts: pure functions, result objects -> Verdict (the wording).
 The tests they pass or fail are the result objects' own predicates (``RunningStats.converges``,
-``ModeChecks.eval_is_formula``, ``SeededRace.bn_wins``, ``TrainModeBug.shows``,
+``ModeChecks.eval_uses_running_stats``, ``SeededRace.bn_wins``, ``TrainModeBug.shows``,
 ``FoldResult.exact_and_faster``), which the claims read too."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def mode_verdicts(s: RunningStats, c: ModeChecks, cfg: BatchNormConfig) -> list[
             f"{s.var_error[-1]:.3g}. {settle} (the error decays as (1 - {cfg.bn_momentum:g})^step: "
             f"{s.rule_steps} steps to {CONVERGED:g} from this start). PyTorch's running variance uses the unbiased "
             "batch variance; normalising uses the biased one.")),
-        Verdict(label="train vs eval", passed=c.modes_differ and c.eval_is_formula,
+        Verdict(label="train vs eval", passed=c.eval_uses_running_stats,
                 claim="batchnorm.train_eval_differ_eval_is_formula", text=(
             f"The same {c.batch} test maps: train-mode and eval-mode outputs differ by up to {c.train_vs_eval:.3g} "
             f"(outputs up to {c.output_scale:.3g}); eval output vs gamma (x - running_mean) / sqrt(running_var + "
@@ -98,9 +98,9 @@ def training_verdicts(histories: list[History], races: dict[str, SeededRace], bu
     """``histories``: the first seed's nets (``cfg.variants()``); ``races``: by name."""
     good, out = cfg.good_init, []
     target = f"{cfg.target_accuracy:.0%} test accuracy"
-    rule = (f"BN wins a race when it gets there and the plain net needs {MUCH_SLOWER:g}x its steps or more (or "
-            f"does not get there in that many); at the further seeds each net trains only until its race is decided; "
-            f"the verdict needs every one of {MIN_SEEDS} or more seeds to agree")
+    rule = (f"BN wins a race when it gets there and the plain net does not, or needs {MUCH_SLOWER:g}x its steps "
+            f"or more; at the further seeds each net trains only until its race is decided (a plain net not there "
+            f"by {MUCH_SLOWER:g}x BN's steps stops); the verdict needs every one of {MIN_SEEDS} or more seeds to agree")
     if "bad init" in races:
         bad = races["bad init"]
         out.append(Verdict(label="BN is robust to a bad init", passed=bad.bn_wins, claim="batchnorm.robust_to_bad_init",

@@ -281,16 +281,23 @@ TOTAL = 10  # the runs' length in steps; evaluations at 0, 5, 10
 @pytest.mark.parametrize("plain, bn, expected", [
     (([0.1, 0.5, 0.9], 10), ([0.1, 0.9, 0.9], 10), True),  # plain 10 steps vs BN 5: 2x, "much slower"
     (([0.1, 0.9, 0.9], 10), ([0.1, 0.9, 0.9], 10), False),  # the same speed
-    (([0.1, 0.2, 0.3], 10), ([0.1, 0.9, 0.9], 10), True),  # plain never gets there in 2x BN's steps
-    (([0.1, 0.2, 0.3], 10), ([0.1, 0.2, 0.9], 10), None),  # plain never, but the run is only 1x BN's steps
+    (([0.1, 0.2, 0.3], 10), ([0.1, 0.9, 0.9], 10), True),  # plain never gets there
+    (([0.1, 0.2, 0.3], 10), ([0.1, 0.2, 0.9], 10), True),  # nor does it in a run as long as BN's steps
     (([0.1, 0.2, 0.3], 10), ([0.1, 0.2, 0.3], 10), False),  # neither does BN
     (([0.1, 0.2, 0.3], 10), ([0.1, 0.2], 7), None),  # BN stopped early: undecided
-    (([0.1, 0.2], 6), ([0.1, 0.9, 0.9], 10), None),  # plain stopped early, watched only 1x BN's steps
+    (([0.1], 3), ([0.1, 0.9, 0.9], 10), None),  # plain cut short before 2x BN's steps
 ])
 def test_race(plain, bn, expected):
     race = Race(_history(plain[0], last_step=plain[1]), _history(bn[0], last_step=bn[1], norm="batch"), 0.8, TOTAL)
     words = race_words(race)
     assert race.bn_wins is expected and "no BN" in words and "with BN" in words
+
+
+def test_a_plain_net_stopped_at_twice_bns_steps_has_lost():
+    plain = _history([0.1, 0.2, 0.3], last_step=10)  # a further seed's net, stopped at step 10 of 20
+    bn = _history([0.1, 0.9], last_step=5, norm="batch")  # stopped where it reached the target
+    assert Race(plain, bn, 0.8, 20).bn_wins is True
+    assert Race(_history([0.1, 0.2], last_step=5), bn, 0.8, 20).bn_wins is None  # cut short before step 10
 
 
 def test_a_diverged_plain_net_never_gets_there():
