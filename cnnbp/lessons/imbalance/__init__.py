@@ -3,6 +3,7 @@
 from cnnbp.lessons.base import Lesson, register
 from cnnbp.lessons.imbalance.config import ImbalanceConfig
 from cnnbp.lessons.imbalance.parts import PARTS, start_message
+from cnnbp.lessons.imbalance.training import LECTURE_METHODS
 
 LESSON = register(Lesson(
     name="imbalance",
@@ -25,8 +26,9 @@ LESSON = register(Lesson(
         ("pr", "Precision-recall curves with the chance line; circles: the threshold"),
     ),
     tables=(("metrics", "Every metric, both test sets"), ("per_class", "Per class: precision, recall, F1, FPR"),
+            ("seeds", "Per method and seed: the recalls and macro-F1 the comparisons read"),
             ("scenarios", "The lecture's two scenarios (binary, same-ratio test set)")),
-    quick={"methods": ["none", "oversample", "undersample", "reweight", "balanced_batches"], "steps": 60},
+    quick={"methods": list(LECTURE_METHODS), "steps": 60, "seeds": 1},
     live=("threshold",),
 ))
 

@@ -8,7 +8,8 @@ from pydantic import Field, model_validator
 
 from cnnbp.lessons.base import LessonConfig, choices, gflop_seconds
 from cnnbp.lessons.imbalance.data import class_counts, empty_class_message, image_shape, pool_counts
-from cnnbp.lessons.imbalance.training import CNN_DEPTH, CNN_WIDTH, METHODS, TRAIN_THREADS
+from cnnbp.lessons.imbalance.scoring import MIN_SEEDS
+from cnnbp.lessons.imbalance.training import CNN_DEPTH, CNN_WIDTH, LECTURE_METHODS, METHODS, TRAIN_THREADS
 from cnnbp.nn import small_cnn_macs
 
 STEP_OVERHEAD_S = 0.002  # python + optimiser per step of a tiny CNN on 2 cores (measured ~2 ms)
@@ -30,7 +31,8 @@ class ImbalanceConfig(LessonConfig):
     threshold: float = Field(0.5, ge=0.0, le=1.0, description="decide the rare class when its probability is at "
                              "least this; moving it re-scores the trained models at once",
                              json_schema_extra={"step": 0.01})
-    methods: choices(METHODS, "method") = Field(list(METHODS), description="fixes to train side by side")
+    methods: choices(METHODS, "method") = Field(list(LECTURE_METHODS), description="fixes to train side by side "
+                                                "(by default the lecture's; effective number and focal loss too)")
     steps: int = Field(300, ge=10, le=5000, description="optimisation steps per method (the same for all: "
                        "same compute)")
     batch_size: int = Field(64, ge=8, le=512, description="images per step")
@@ -38,6 +40,9 @@ class ImbalanceConfig(LessonConfig):
     beta: float = Field(0.999, ge=0.0, lt=1.0, description="effective-number beta (Cui et al.: 0.999; 0: no "
                         "reweighting, towards 1: inverse frequency)")
     gamma: float = Field(2.0, ge=0.0, le=5.0, description="focal-loss gamma (Lin et al.: 2; 0: cross-entropy)")
+    seeds: int = Field(MIN_SEEDS, ge=1, le=5, description=f"training seeds (seed, seed + 1, ...): every method "
+                       f"trained at each; the figures show the first; a fix's effect is decided over {MIN_SEEDS} "
+                       f"or more")
 
     @model_validator(mode="after")
     def _every_class_has_images(self) -> "ImbalanceConfig":
@@ -57,9 +62,18 @@ class ImbalanceConfig(LessonConfig):
     def train_counts(self) -> tuple[int, ...]:
         return class_counts(pool_counts(self.dataset)[0], task=self.task, rare=self.rare_class, ratio=self.ratio)
 
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seed, self.seed + self.seeds))
+
     def training_key(self) -> str:
         """Every setting that changes the trained models: all but the threshold."""
         return self.model_dump_json(exclude={"threshold"})
+
+    def run_key(self, seed: int) -> str:
+        """The training settings of the run at one ``seed`` (runs at seeds that two requests share
+        are trained once)."""
+        return self.model_copy(update={"seed": seed}).model_dump_json(exclude={"threshold", "seeds"})
 
     def cost_seconds(self) -> float:
         channels, size, classes = image_shape(self.dataset, task=self.task)
@@ -67,4 +81,4 @@ class ImbalanceConfig(LessonConfig):
                               num_classes=classes)
         # forward + backward ~ 6 flops per multiply-add, on TRAIN_THREADS of the cores gflop_seconds assumes
         step = gflop_seconds(6 * macs * self.batch_size) * TOTAL_THREADS / TRAIN_THREADS + STEP_OVERHEAD_S
-        return step * self.steps * len(self.methods)
+        return step * self.steps * len(self.methods) * self.seeds

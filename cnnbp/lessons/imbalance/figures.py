@@ -237,6 +237,14 @@ def per_class_table(scored: dict[str, ThresholdMetrics], models: list[str], trai
                          for m in models for s in [scored[m]] for i, cls in enumerate(trained.classes)])
 
 
+def seeds_table(scored: dict[int, Scored], models: list[str], trained: TrainedRun, shown: str) -> pd.DataFrame:
+    """Per model and seed, on the shown test set: the numbers the comparisons over seeds read."""
+    return pd.DataFrame([{"model": method_label(m), "seed": seed, "rare recall": s[shown][m].recall[trained.rare],
+                          "majority recall": s[shown][m].recall[trained.majority], "macro F1": s[shown][m].macro_f1,
+                          "balanced accuracy": s[shown][m].balanced_accuracy}
+                         for m in models for seed, s in scored.items()])
+
+
 def scenarios_table(scen: dict) -> pd.DataFrame:
     return pd.DataFrame([{"scenario": s.replace("_", " "), "model": method_label(m), **as_dict(r)}
                          for s, by in scen.items() for m, r in by.items()])

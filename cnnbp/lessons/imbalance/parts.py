@@ -3,19 +3,20 @@ only the threshold moved) and score (every metric, figure, table and verdict at 
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Generator, Iterator
 
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.imbalance import figures, scoring, verdicts
 from cnnbp.lessons.imbalance.config import ImbalanceConfig
 from cnnbp.lessons.imbalance.metrics import as_dict
 from cnnbp.lessons.imbalance.training import BASELINE, PREDICTIONS, TrainedRun, build, train_and_keep
+from cnnbp.train import RunControl
 
 KEPT = "the kept test predictions re-scored at threshold {:g}, no training"
 
 
 def start_message(cfg: ImbalanceConfig, parts: list[Part]) -> str:
-    if PREDICTIONS.get(cfg.training_key()) is not None:
+    if all(PREDICTIONS.get(cfg.run_key(seed)) is not None for seed in cfg.seed_list):
         return KEPT.format(cfg.threshold)
     return f"building the {cfg.task} {cfg.dataset} set at 1:{cfg.ratio:g}"
 
@@ -30,46 +31,71 @@ def _threshold_free(trained: TrainedRun, cfg: ImbalanceConfig) -> dict:
     return trained.figures
 
 
-def train(state: RunState) -> Iterator[Update]:
-    """Leaves ``state.trained``: the kept run for these training settings, or a new one."""
-    cfg = state.cfg
-    trained = PREDICTIONS.get(cfg.training_key())
-    if trained is None:
-        data = build(cfg)
+def _train_one(cfg: ImbalanceConfig, seed: int, control: RunControl, *, shown: bool, done: float,
+               share: float) -> Generator[Update, None, TrainedRun | None]:
+    """Train every method at ``seed`` (the shown seed draws its class counts and curves as it
+    goes); returns the run, or None when stopped."""
+    data = build(cfg, seed)
+    if shown:
         counts = {"train": data.counts("train"), **{t: data.counts(t) for t in data.tests}}
-        yield Update(0.02, f"training {len(cfg.methods)} methods for {cfg.steps} steps each",
+        yield Update(done + 0.02 * share, f"training {len(cfg.methods)} methods for {cfg.steps} steps each",
                      figures={"histogram": figures.histogram(counts, {}, data.classes, cfg)},
                      numbers={"classes": list(data.classes), "rare": data.rare, "counts": counts})
-        for progress, histories, trained in train_and_keep(cfg, data, state.control):
-            if trained is None:
-                yield Update(0.02 + 0.98 * progress, f"training {len(cfg.methods)} methods: {progress:.0%}",
-                             figures={"curves": figures.curves(histories, cfg)},
-                             numbers={"histories": [vars(h) for h in histories]})
-        if trained is None:  # stopped: nothing is kept, nothing to score
-            return
-        message = f"{len(cfg.methods)} methods trained"
-    else:
-        message = KEPT.format(cfg.threshold)
-    state.trained = trained
-    yield Update(1.0, message, figures=_threshold_free(trained, cfg))
+    for progress, histories, trained in train_and_keep(cfg, seed, data, control):
+        if trained is not None:
+            return trained
+        if shown:
+            yield Update(done + share * (0.02 + 0.98 * progress), f"training {len(cfg.methods)} methods: "
+                         f"{progress:.0%}", figures={"curves": lambda: figures.curves(histories, cfg)},
+                         numbers={"histories": [vars(h) for h in histories]})
+        else:
+            yield Update(done + share * progress, f"training {len(cfg.methods)} methods at seed {seed} "
+                                                  f"({seed - cfg.seed + 1} of {cfg.seeds}): {progress:.0%}")
+    return None
+
+
+def train(state: RunState) -> Iterator[Update]:
+    """Leaves ``state.runs``, one trained run per seed (kept, or trained now); the first is shown."""
+    cfg, runs, trained_now = state.cfg, [], False
+    for i, seed in enumerate(cfg.seed_list):
+        trained = PREDICTIONS.get(cfg.run_key(seed))
+        if trained is None:
+            trained_now = True
+            trained = yield from _train_one(cfg, seed, state.control, shown=i == 0, done=i / cfg.seeds,
+                                            share=1 / cfg.seeds)
+            if trained is None:  # stopped: nothing is kept, nothing to score
+                return
+        runs.append(trained)
+    state.runs = runs
+    message = f"{len(cfg.methods)} methods trained at {cfg.seeds} seeds" if trained_now else KEPT.format(cfg.threshold)
+    yield Update(1.0, message, figures=_threshold_free(runs[0], cfg))
 
 
 def score(state: RunState) -> Iterator[Update]:
-    """Every figure, table, verdict and number at ``cfg.threshold`` from the trained run."""
-    cfg, trained = state.cfg, state.trained
-    curves, scored = scoring.curves_of(trained), scoring.score(trained, cfg.threshold)
+    """Every figure, table, verdict and number at ``cfg.threshold`` from the trained runs: the
+    figures show the first seed's, the comparisons read every seed's."""
+    cfg, trained = state.cfg, state.runs[0]
+    curves = scoring.curves_of(trained)
+    scored_by_seed = {seed: scoring.score(run, cfg.threshold) for seed, run in zip(cfg.seed_list, state.runs)}
+    scored = scored_by_seed[cfg.seed]
     scen = scoring.scenarios(trained, scored)
     shown = cfg.test_set if cfg.test_set in scored else "balanced"
     models = [BASELINE, *[h.method for h in trained.histories]]
+    fixes = [m for m in cfg.methods if m != "none"] if "none" in cfg.methods else []
+    comparisons = {m: scoring.compare(scored_by_seed, m, test_set=shown, majority=trained.majority) for m in fixes}
     numbers = {
         "classes": list(trained.classes), "rare": trained.rare, "majority": trained.majority,
         "counts": trained.counts, "histories": [vars(h) for h in trained.histories], "threshold": cfg.threshold,
         "shown_test_set": shown,
         "metrics": {t: {m: {**as_dict(scored[t][m]), **as_dict(curves[t][m])} for m in models} for t in scored},
         "scenarios": {s: {m: as_dict(r) for m, r in by.items()} for s, by in scen.items()} if scen else None,
+        "over_seeds": {"seeds": cfg.seed_list, "test_set": shown,
+                       "comparisons": {m: {**vars(c), "raises": c.raises, "trades": c.trades}
+                                       for m, c in comparisons.items()}},
     }
     tables = {"metrics": figures.metrics_table(scored, curves, models, trained),
-              "per_class": figures.per_class_table(scored[shown], models, trained)}
+              "per_class": figures.per_class_table(scored[shown], models, trained),
+              "seeds": figures.seeds_table(scored_by_seed, models, trained, shown)}
     if scen:
         tables["scenarios"] = figures.scenarios_table(scen)
     yield Update(1.0, f"scored at threshold {cfg.threshold:g}", figures={
@@ -78,7 +104,8 @@ def score(state: RunState) -> Iterator[Update]:
         "roc": figures.roc(scored[shown], curves[shown], models, cfg, shown),
         "pr": figures.pr(scored[shown], curves[shown], models, cfg, shown),
     }, tables=tables, numbers=numbers, verdicts=[
-        verdicts.paradox(trained, scored, cfg, shown), *verdicts.fixes(trained, scored, cfg, shown),
+        verdicts.paradox(trained, scored, cfg, shown),
+        *verdicts.fixes(comparisons, scored_by_seed, trained, cfg, shown),
         *(verdicts.scenarios(scen, trained) if scen else [])])
 
 

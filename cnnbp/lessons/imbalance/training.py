@@ -31,7 +31,7 @@ from cnnbp.train.history import History
 if TYPE_CHECKING:  # the Config imports this module for METHODS
     from cnnbp.lessons.imbalance.config import ImbalanceConfig
 
-CNN_DEPTH, CNN_WIDTH = 3, 16  # small enough that 7 methods x 300 steps take ~15 s on 2 cores
+CNN_DEPTH, CNN_WIDTH = 3, 16  # small enough that 5 methods x 300 steps x 3 seeds take ~15 s on 2 cores
 EVALS = 15  # curve points per run (evaluations of the test set during training)
 TRAIN_THREADS = 1
 
@@ -55,6 +55,9 @@ METHODS: dict[str, Method] = {
     "focal": Method("focal loss", "plain", "focal", "-(1 - p_t)^gamma log p_t (Lin et al. 2017)"),
 }
 BASELINE = "majority"  # the trivial "always the majority class" model, in every table
+# The lecture's methods (000, 001): no fix, over- and under-sampling, reweighting, batch sampling.
+# Effective-number weights (Cui et al.) and focal loss (Lin et al.) are not in it.
+LECTURE_METHODS = ("none", "oversample", "undersample", "reweight", "balanced_batches")
 
 
 def method_label(model: str) -> str:
@@ -210,35 +213,40 @@ def eval_split(cfg: ImbalanceConfig, data: ImbalancedData) -> str:
     return cfg.test_set if cfg.test_set in data.tests else "balanced"
 
 
-def build(cfg: ImbalanceConfig) -> ImbalancedData:
-    return build_data(cfg.dataset, task=cfg.task, rare=cfg.rare_class, ratio=cfg.ratio, seed=cfg.seed)
+def build(cfg: ImbalanceConfig, seed: int) -> ImbalancedData:
+    return build_data(cfg.dataset, task=cfg.task, rare=cfg.rare_class, ratio=cfg.ratio, seed=seed)
 
 
-def train_and_keep(cfg: ImbalanceConfig, data: ImbalancedData,
+def train_and_keep(cfg: ImbalanceConfig, seed: int, data: ImbalancedData,
                    control: RunControl) -> Iterator[tuple[float, list[MethodHistory], TrainedRun | None]]:
-    """Train ``cfg``'s methods on ``data``, yielding (progress, histories, None) at each
-    evaluation; at the end, unless stopped, keep the run in :data:`PREDICTIONS` and yield it."""
+    """Train ``cfg``'s methods at ``seed`` on ``data`` (built at that seed), yielding (progress,
+    histories, None) at each evaluation; at the end, unless stopped, keep the run in
+    :data:`PREDICTIONS` and yield it."""
     start, histories, trainers = time.perf_counter(), [], []
     for progress, histories, trainers in train_methods(
             data, cfg.methods, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, beta=cfg.beta, gamma=cfg.gamma,
-            seed=cfg.seed, eval_split=eval_split(cfg, data), control=control):
+            seed=seed, eval_split=eval_split(cfg, data), control=control):
         yield progress, histories, None
     if control.stop_reason():
         return
     trained = finish(data, histories, trainers, seconds=time.perf_counter() - start)
-    PREDICTIONS.put(cfg.training_key(), trained)
+    PREDICTIONS.put(cfg.run_key(seed), trained)
     yield 1.0, histories, trained
 
 
-def trained_run(cfg: ImbalanceConfig) -> TrainedRun:
-    """The trained comparison for ``cfg``'s training settings: kept, or trained now in full (no
+def trained_runs(cfg: ImbalanceConfig) -> list[TrainedRun]:
+    """The trained comparison at each of ``cfg``'s seeds: kept, or trained now in full (no
     wall-clock budget: a claim is measured in full or not at all)."""
-    trained = PREDICTIONS.get(cfg.training_key())
-    if trained is None:
-        for *_, trained in train_and_keep(cfg, build(cfg), RunControl(budget_s=math.inf)):
-            pass
-    return trained
+    runs = []
+    for seed in cfg.seed_list:
+        trained = PREDICTIONS.get(cfg.run_key(seed))
+        if trained is None:
+            for *_, trained in train_and_keep(cfg, seed, build(cfg, seed), RunControl(budget_s=math.inf)):
+                pass
+        runs.append(trained)
+    return runs
 
 
-# Eight runs of 8 methods x (72 + 332) x 2..10 float64 probabilities: well under a megabyte.
-PREDICTIONS: BoundedCache[TrainedRun] = BoundedCache(8)
+# One entry per seed of a comparison. A run keeps 8 methods x (72 + 332) x 2..10 float64
+# probabilities and its curves: 32 of them stay well under 10 MB.
+PREDICTIONS: BoundedCache[TrainedRun] = BoundedCache(32)

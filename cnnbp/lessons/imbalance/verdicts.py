@@ -6,10 +6,8 @@ from __future__ import annotations
 from cnnbp.lessons.base import Verdict
 from cnnbp.lessons.imbalance.config import ImbalanceConfig
 from cnnbp.lessons.imbalance.metrics import PARADOX_ACCURACY, BinaryReport
-from cnnbp.lessons.imbalance.scoring import F1_TOLERANCE, RECALL_GAIN, Scored, raises, trades
+from cnnbp.lessons.imbalance.scoring import F1_TOLERANCE, MIN_SEEDS, RECALL_GAIN, Scored, SeedComparison
 from cnnbp.lessons.imbalance.training import BASELINE, TrainedRun, method_label
-
-LECTURE_FIXES = ("oversample", "reweight", "balanced_batches")  # the lecture's three fixes
 
 
 def _set(name: str) -> str:
@@ -33,36 +31,54 @@ def paradox(trained: TrainedRun, scored: Scored, cfg: ImbalanceConfig, shown: st
     return Verdict("accuracy paradox", text, passed, claim="imbalance.accuracy_paradox")
 
 
-def fixes(trained: TrainedRun, scored: Scored, cfg: ImbalanceConfig, shown: str) -> list[Verdict]:
-    """The fixes against plain training, and under-sampling's trade (when "none" was trained)."""
-    metrics, rare = scored[shown], trained.rare
-    if "none" not in metrics:
-        return []
-    out, none = [], metrics["none"]
-    parts, ok = [], []
-    for m in [m for m in metrics if m not in (BASELINE, "none", "undersample")]:
-        d_rec = metrics[m].recall[rare] - none.recall[rare]
-        d_f1 = metrics[m].macro_f1 - none.macro_f1
-        parts.append(f"{method_label(m)} {metrics[m].recall[rare]:.0%} ({d_rec:+.0%}), macro-F1 "
-                     f"{metrics[m].macro_f1:.3f} ({d_f1:+.3f})")
-        if m in LECTURE_FIXES:
-            ok.append(raises(metrics[m], none))
-    if parts:
+CLAIMS = {"oversample": "imbalance.oversampling_helps", "reweight": "imbalance.reweighting_helps",
+          "balanced_batches": "imbalance.balanced_batches_help"}  # the lecture's three fixes
+LINES = (f"Lines fixed before any run: on every seed {RECALL_GAIN:.0%} of rare recall or more with macro-F1 down by at "
+         f"most {F1_TOLERANCE:g} holds, no rare recall gained on any seed does not; seeds that disagree cannot tell.")
+
+
+def _per_seed(values: list[float], points: bool = True) -> str:
+    return "/".join(f"{v * 100:+.0f}" if points else f"{v:+.3f}" for v in values)
+
+
+def _decided(outcome: bool | None, seeds: list[int]) -> str:
+    if len(seeds) < MIN_SEEDS:
+        return (f" {len(seeds)} seed{'s' if len(seeds) > 1 else ''}: too few to tell, a comparison of trained models "
+                f"needs {MIN_SEEDS} (set seeds).")
+    return {True: " It holds on every seed.", False: " It does not hold on any seed.",
+            None: " The seeds disagree: cannot tell."}[outcome]
+
+
+def fixes(comparisons: dict[str, SeedComparison], scored: dict[int, Scored], trained: TrainedRun,
+          cfg: ImbalanceConfig, shown: str) -> list[Verdict]:
+    """Each fix against plain training over the seeds, and under-sampling's trade."""
+    def recall(model: str, cls: int) -> str:
+        return "/".join(f"{s[shown][model].recall[cls]:.0%}" for s in scored.values())
+
+    out, rare, maj = [], trained.rare, trained.majority
+    seeds = f"seed{'s' if len(scored) > 1 else ''} {'/'.join(map(str, scored))}"
+    for method, c in comparisons.items():
+        if method == "undersample":
+            continue
+        never = [seed for seed, s in scored.items() if s[shown][method].recall[rare] == 0]
         out.append(Verdict(
-            "fixes raise the rare recall",
-            f"{_set(shown)} test set, threshold {cfg.threshold:g}, one seed: rare-class recall of "
-            f"plain training {none.recall[rare]:.0%}, macro-F1 {none.macro_f1:.3f}; " + "; ".join(parts)
-            + f". 'Raises': +{RECALL_GAIN:.0%} recall or more and macro-F1 down by at most {F1_TOLERANCE:g} "
-              f"(the registered claim averages three seeds).",
-            all(ok) if ok else None))
-    if "undersample" in metrics:
-        u, maj = metrics["undersample"], trained.majority
+            f"rare recall raised by {method_label(method)}",
+            f"On the {_set(shown)} test set at threshold {cfg.threshold:g}, {seeds}: rare-class recall "
+            f"{recall(method, rare)} against plain training's {recall('none', rare)} ({_per_seed(c.rare_gain)} "
+            f"points), macro-F1 {_per_seed(c.f1_change, points=False)}."
+            + (f" On seed {'/'.join(map(str, never))} it never predicts the rare class." if never else "")
+            + _decided(c.raises, c.seeds) + " " + LINES,
+            c.raises, claim=CLAIMS.get(method)))
+    if "undersample" in comparisons:
+        c = comparisons["undersample"]
         out.append(Verdict(
             "under-sampling trades",
-            f"Under-sampling kept {min(trained.counts['train'])} images per class: majority-class recall "
-            f"{none.recall[maj]:.1%} -> {u.recall[maj]:.1%}, rare-class recall {none.recall[rare]:.0%} -> "
-            f"{u.recall[rare]:.0%} (plain -> under-sampled, {_set(shown)} test set).",
-            trades(u, none, majority=maj), claim="imbalance.undersampling_trades"))
+            f"Under-sampling kept {min(trained.counts['train'])} training images per class. On the {_set(shown)} "
+            f"test set, {seeds}, plain -> under-sampled: majority-class recall {recall('none', maj)} -> "
+            f"{recall('undersample', maj)}, rare-class recall {recall('none', rare)} -> {recall('undersample', rare)}."
+            + _decided(c.trades, c.seeds) + f" Line: on every seed the majority loses recall and the rare class "
+              f"gains {RECALL_GAIN:.0%} or more.",
+            c.trades, claim="imbalance.undersampling_trades"))
     return out
 
 

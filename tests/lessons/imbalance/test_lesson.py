@@ -14,7 +14,8 @@ from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.base import merge_frames, validate_config
 from cnnbp.lessons.imbalance import parts
 from cnnbp.lessons.imbalance.metrics import decide
-from cnnbp.lessons.imbalance.training import BASELINE, PREDICTIONS
+from cnnbp.lessons.imbalance.scoring import SeedComparison
+from cnnbp.lessons.imbalance.training import BASELINE, PREDICTIONS, method_label
 from cnnbp.train import RunControl
 
 LESSON = get_lesson("imbalance")
@@ -34,7 +35,8 @@ def final(frames):
 
 @pytest.fixture(scope="module")
 def trained(frames):
-    return PREDICTIONS.get(validate_config(LESSON.config, QUICK).training_key())
+    cfg = validate_config(LESSON.config, QUICK)
+    return PREDICTIONS.get(cfg.run_key(cfg.seed))
 
 
 def test_the_stream_shows_training_as_it_happens(frames):
@@ -154,11 +156,45 @@ def test_same_settings_same_numbers_and_another_seed_differs(final):
 
 def test_verdicts_quote_the_numbers(final):
     texts = {v.label: v for v in final.verdicts}
-    assert set(texts) == {"accuracy paradox", "fixes raise the rare recall", "under-sampling trades",
-                          "positives outnumber negatives", "negatives outnumber positives"}
+    fixes = ["rare recall raised by over-sampling", "rare recall raised by reweighted loss",
+             "rare recall raised by balanced batches"]
+    assert list(texts) == ["accuracy paradox", *fixes, "under-sampling trades", "positives outnumber negatives",
+                           "negatives outnumber positives"]
+    assert [texts[f].claim for f in fixes] == ["imbalance.oversampling_helps", "imbalance.reweighting_helps",
+                                               "imbalance.balanced_batches_help"]
+    for label in [*fixes, "under-sampling trades"]:  # the quick settings train one seed: too few to tell
+        assert texts[label].passed is None and "1 seed: too few to tell" in texts[label].text
+    over = final.numbers["metrics"]["balanced"]["oversample"]["recall"][1]
+    assert f"rare-class recall {over:.0%} against plain training's" in texts[fixes[0]].text
     assert texts["accuracy paradox"].passed is True and "97.9%" in texts["accuracy paradox"].text
     a = texts["positives outnumber negatives"]
     assert a.passed is True and "FPR 1.000" in a.text and "ROC-AUC 0.500" in a.text
+
+
+def test_the_fixes_are_decided_over_every_seed():
+    values = {"methods": ["none", "oversample", "undersample"], "steps": 20, "seed": 4}
+    final = merge_frames(run_lesson("imbalance", values))
+    over = final.numbers["over_seeds"]
+    assert over["seeds"] == [4, 5, 6] and over["test_set"] == "balanced"
+    seeds = final.tables["seeds"]
+    for method in ("oversample", "undersample"):
+        c = over["comparisons"][method]
+        rows = seeds[seeds["model"] == method_label(method)]
+        plain = seeds[seeds["model"] == "none"]
+        assert c["rare_gain"] == pytest.approx(list(rows["rare recall"].values - plain["rare recall"].values))
+        assert c["majority_change"] == pytest.approx(list(rows["majority recall"].values
+                                                          - plain["majority recall"].values))
+        cmp = SeedComparison(**{k: c[k] for k in ("method", "seeds", "rare_gain", "majority_change", "f1_change")})
+        assert (c["raises"], c["trades"]) == (cmp.raises, cmp.trades)
+    # the first seed is the one the figures and metrics show
+    first = seeds[(seeds["seed"] == 4) & (seeds["model"] == "over-sampling")]["rare recall"].iloc[0]
+    assert first == final.numbers["metrics"]["balanced"]["oversample"]["recall"][1]
+    verdicts = {v.label: v for v in final.verdicts}
+    assert verdicts["rare recall raised by over-sampling"].passed == over["comparisons"]["oversample"]["raises"]
+    assert "seeds 4/5/6" in verdicts["under-sampling trades"].text
+    # each seed's run is kept on its own: a run at seed 5 alone trains nothing
+    again = list(run_lesson("imbalance", {**values, "seed": 5, "seeds": 1}))
+    assert "no training" in again[0].message
 
 
 def test_multiclass_shapes_runs_and_has_no_binary_scenarios():
@@ -188,8 +224,13 @@ def test_stop_ends_the_run_between_steps_and_keeps_nothing():
 IMBALANCE_CLAIMS = sorted(c for c in CLAIMS if c.startswith("imbalance."))
 
 
+# What the claims measure on our data at seed 0 (seeds 0/1/2): on seed 1 the reweighted model
+# never predicts an '8', so reweighting cannot be told to help (the README's ledger says so).
+EXPECTED = {claim: True for claim in IMBALANCE_CLAIMS} | {"imbalance.reweighting_helps": None}
+
+
 @pytest.mark.parametrize("claim_id", IMBALANCE_CLAIMS)
-def test_each_claim_holds_and_reports_its_figure(claim_id):
+def test_each_claim_measures_its_figure(claim_id):
     result = run_claim(claim_id)
-    assert result.passed is True, result.measured
+    assert not result.error and result.passed is EXPECTED[claim_id], result.measured
     assert any(ch.isdigit() for ch in result.measured)

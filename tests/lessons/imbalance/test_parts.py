@@ -29,6 +29,7 @@ from cnnbp.lessons.imbalance.metrics import (
     threshold_metrics,
 )
 from cnnbp.lessons.imbalance.samplers import BalancedBatchSampler, EpochSampler, oversample, undersample
+from cnnbp.lessons.imbalance.scoring import SeedComparison
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -100,13 +101,37 @@ def test_bad_settings_get_one_clear_line(values, fragment):
 
 def test_defaults_fit_the_budget_and_cost_grows():
     cfg = validate_config(ImbalanceConfig)
-    assert 5 < cfg.cost_seconds() < 25
+    assert 5 < cfg.cost_seconds() < 40
     assert validate_config(ImbalanceConfig, {"steps": 600}).cost_seconds() == pytest.approx(2 * cfg.cost_seconds())
+    assert validate_config(ImbalanceConfig, {"seeds": 1}).cost_seconds() == pytest.approx(cfg.cost_seconds() / 3)
 
 
 def test_training_key_ignores_only_the_threshold():
     a, b = ImbalanceConfig(threshold=0.2), ImbalanceConfig(threshold=0.9)
     assert a.training_key() == b.training_key() != ImbalanceConfig(seed=1).training_key()
+
+
+def test_a_seeds_run_is_the_same_whichever_seeds_it_is_trained_among():
+    three, one = ImbalanceConfig(seeds=3, threshold=0.2), ImbalanceConfig(seed=1, seeds=1)
+    assert three.seed_list == [0, 1, 2] and three.run_key(1) == one.run_key(1) != three.run_key(0)
+    assert ImbalanceConfig(steps=20).run_key(0) != three.run_key(0)
+
+
+@pytest.mark.parametrize("gains, raises, trades", [
+    # (rare recall gain, majority recall change, macro-F1 change) per seed
+    ([(0.8, 0.0, 0.5)] * 3, True, False),  # raises everywhere, costs the majority nothing: no trade
+    ([(0.8, -0.2, 0.5)] * 3, True, True),
+    ([(0.9, 0.0, 0.6), (0.0, 0.0, 0.0), (0.8, 0.0, 0.5)], None, False),  # one seed never finds the rare class
+    ([(0.0, 0.0, 0.0)] * 3, False, False),
+    ([(0.04, -0.1, 0.02)] * 3, None, None),  # gains, but less than the 5-point line
+    ([(0.5, -0.1, -0.05)] * 3, None, True),  # more recall, but macro-F1 falls by more than 0.01
+    ([(0.8, -0.2, 0.5)] * 2, None, None),  # two seeds: too few to tell
+])
+def test_a_method_is_judged_against_plain_training_over_seeds(gains, raises, trades):
+    rare, majority, f1 = (list(v) for v in zip(*gains))
+    c = SeedComparison(method="m", seeds=list(range(len(gains))), rare_gain=rare, majority_change=majority,
+                       f1_change=f1)
+    assert (c.raises, c.trades) == (raises, trades)
 
 
 # ---- samplers: class frequencies against the requested ratio ---------------------------------
