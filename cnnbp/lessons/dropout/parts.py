@@ -16,10 +16,6 @@ from cnnbp.lessons.dropout.config import DIGITS, KEEP_PASSES, MASK_COLS
 from cnnbp.lessons.dropout.mc import mc_average
 from cnnbp.lessons.dropout.training import THREADS, GapHistory, GapNarrowing, gap_narrowing, settled, train_gap
 
-# The curves while training are redrawn at most this many times (one drawing costs ~25 ms, an
-# evaluation comes 40 times a run)
-CURVE_DRAWINGS = 10
-
 
 def _digits(state: RunState) -> ImageDataset:
     if not hasattr(state, "data"):
@@ -71,16 +67,16 @@ def regularisation(state: RunState) -> Iterator[Update]:
     ``state.histories`` and ``state.trainers`` (the first seed's) for MC dropout."""
     cfg, shown = state.cfg, state.cfg.seed
     datasets = {seed: _digits(state) if seed == shown else get_dataset("digits", seed=seed) for seed in cfg.seed_list}
-    reached, histories, trainers, drawn = 0.0, {}, {}, -1
+    reached, histories, trainers = 0.0, {}, {}
     for reached, histories, trainers in train_gap(
             datasets, cfg.ps, arch=cfg.arch, width=cfg.width, depth=cfg.depth, train_images=cfg.train_images,
             epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, control=state.control):
-        if reached < 1.0 and int(reached * CURVE_DRAWINGS) > drawn:
-            drawn = int(reached * CURVE_DRAWINGS)
+        if reached < 1.0:
+            shown_now = histories[shown]
             yield Update(reached, f"training {len(cfg.ps)} nets at {cfg.seeds} seeds on {cfg.train_images} digits: "
                                   f"{reached:.0%}",
-                         figures={"gap_curves": figures.gap_curves(histories[shown], cfg)},
-                         numbers={"regularisation": {h.name: h.numbers() for h in histories[shown]}})
+                         figures={"gap_curves": lambda: figures.gap_curves(shown_now, cfg)},  # drawn when sent
+                         numbers={"regularisation": {h.name: h.numbers() for h in shown_now}})
     state.histories, state.trainers = histories[shown], trainers[shown]
     state.narrowing = narrowing = gap_narrowing(histories)
     yield Update(reached, f"{len(cfg.ps)} nets at {cfg.seeds} seeds trained ({reached:.0%} of the steps)",
