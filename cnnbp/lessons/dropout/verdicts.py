@@ -98,7 +98,8 @@ def gap(histories: dict[int, list[GapHistory]], narrowing: list[GapNarrowing], c
     if not narrowing:
         return Verdict(label, text + " Include p = 0 to compare against no dropout.", None, claim)
     seeds = list(histories)
-    text += (f" Gap without dropout minus gap with it, seeds {'/'.join(map(str, seeds))}: "
+    text += (f" Gap without dropout minus gap with it, seed{'s' if len(seeds) > 1 else ''} "
+             f"{'/'.join(map(str, seeds))}: "
              + "; ".join(f"p = {n.p:g}: {'/'.join(f'{d * 100:+.1f}' for d in n.narrowing) or 'no seed'} points, "
                          f"{_decision(n.narrows)}" for n in narrowing)
              + f". Lines fixed before any run: narrower by {GAP_MARGIN * 100:g} point or more on every seed holds, "
