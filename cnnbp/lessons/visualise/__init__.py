@@ -12,7 +12,8 @@ LESSON = register(Lesson(
             "each layer, occlusion maps (does the sensitivity fall on the object?), 2-D embeddings of its "
             "penultimate features vs raw pixels (PCA, t-SNE, UMAP, each with a k-NN accuracy), the test images "
             "that most excite a channel with their receptive fields, and an input synthesised to excite it. "
-            "The trained model is reused when only the view changes.",
+            "The filter and occlusion verdicts are decided over models trained alike at several seeds. "
+            "The trained models are reused when only the view changes.",
     config=VisualiseConfig,
     parts=PARTS,
     start=start,
@@ -27,8 +28,9 @@ LESSON = register(Lesson(
     ),
     tables=(("dead", "Dead filters per layer"), ("occlusion", "Occlusion, per image"),
             ("embeddings", "Projections: quality and time")),
-    quick={"epochs": 2, "embed_points": 120, "methods": ["pca", "tsne"], "occlusion_images": 2, "top_k": 4,
-           "synth_steps": 20},
+    # One model: the filter and occlusion verdicts say they cannot tell (they need models at several seeds).
+    quick={"epochs": 2, "models": 1, "embed_points": 120, "methods": ["pca", "tsne"], "occlusion_images": 2,
+           "top_k": 4, "synth_steps": 20},
 ))
 
 from cnnbp.lessons.visualise import claims  # noqa: E402,F401  (registers the visualise claims)

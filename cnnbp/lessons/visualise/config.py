@@ -33,6 +33,8 @@ class VisualiseConfig(LessonConfig):
     width: int = Field(8, ge=4, le=32, description="channels of the first conv layer (doubles at each pooling)")
     norm: Literal["none", "batch"] = Field("batch", description="normalisation after each conv")
     epochs: int = Field(6, ge=1, le=30, description="training epochs (6: about 94% on digits)")
+    models: int = Field(5, ge=1, le=10, description="models trained alike at seeds seed, seed+1, ... that the "
+                        "filter and occlusion verdicts are decided over (the views show the first); 1 cannot tell")
     lr: float = Field(0.01, gt=0.0, le=0.1, description="Adam learning rate")
     batch_size: int = Field(64, ge=8, le=512, description="minibatch size")
     image_index: int = Field(0, ge=0, le=999, description="test image for the feature maps and the first "
@@ -156,14 +158,22 @@ class VisualiseConfig(LessonConfig):
         forward = self.forward_flops()
         if view == "occlusion":
             n_pos = ((data_shape(self.dataset).size - self.window) // self.stride + 1) ** 2
-            return gflop_seconds(forward * n_pos * (MASK_IMAGES + self.occlusion_images)) * SLOWDOWN
+            images = MASK_IMAGES * self.models + self.occlusion_images
+            return gflop_seconds(forward * n_pos * images) * SLOWDOWN
         if view == "embeddings":
             return 2 * sum(PROJECTION_S_PER_POINT[m] * self.embed_points for m in self.methods)
         if view == "synthesis":
             return gflop_seconds(2 * 3 * forward * self.synth_steps) * SLOWDOWN
         return 0.0
 
+    def replicates_seconds(self) -> float:
+        """Training the other seeds' models, where a verdict that needs them is chosen."""
+        return self.training_seconds() * (self.models - 1) if self.needs_replicates() else 0.0
+
+    def needs_replicates(self) -> bool:
+        return self.model == "trained" and self.models > 1 and bool({"weights", "occlusion"} & set(self.parts))
+
     def cost_seconds(self) -> float:
         if self.model == "resnet18_imagenet":
             return IMAGENET_READ_S
-        return self.training_seconds() + sum(self.view_seconds(v) for v in self.parts)
+        return self.training_seconds() + self.replicates_seconds() + sum(self.view_seconds(v) for v in self.parts)

@@ -12,8 +12,8 @@ warm-up thread and :data:`UMAP_READY` tells a run whether it still has to wait.
 >>> x = np.concatenate([np.zeros((20, 3)), np.ones((20, 3))]) + np.random.default_rng(0).normal(0, 0.1, (40, 3))
 >>> y = np.repeat([0, 1], 20)
 >>> p = project(x, method="pca", seed=0)
->>> p.shape, knn_accuracy(p, y, seed=0)
-((40, 2), 1.0)
+>>> p.shape, bool(knn_correct(p, y, seed=0).all())
+((40, 2), True)
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
+from cnnbp.lessons.visualise.estimate import Estimate, estimate
 
 Method = Literal["pca", "tsne", "umap"]
 METHODS: tuple[str, ...] = ("pca", "tsne", "umap")
@@ -70,14 +72,15 @@ def project(x: np.ndarray, *, method: Method, seed: int) -> np.ndarray:
     raise ValueError(f"unknown projection {method!r}; choose from {', '.join(METHODS)}")
 
 
-def knn_accuracy(points: np.ndarray, labels: np.ndarray, *, seed: int, k: int = NEIGHBOURS) -> float:
-    """Cross-validated k-NN accuracy of ``labels`` from ``points`` (stratified folds, seeded).
+def knn_correct(points: np.ndarray, labels: np.ndarray, *, seed: int, k: int = NEIGHBOURS) -> np.ndarray:
+    """(N,) bool: each point's class predicted right by a k-NN fitted on the other folds
+    (stratified, seeded); its mean is the cross-validated k-NN accuracy.
 
     A class with a single point (the first 50 digits test images of some seeds) still counts:
     with 2 folds its point is tested against neighbours that hold none of its class, a miss."""
     import warnings
 
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.neighbors import KNeighborsClassifier
 
     counts = np.unique(labels, return_counts=True)[1]  # classes present only: an absent label is no class here
@@ -87,7 +90,7 @@ def knn_accuracy(points: np.ndarray, labels: np.ndarray, *, seed: int, k: int = 
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     with warnings.catch_warnings():  # sklearn warns that a singleton class is in fewer folds than n_splits
         warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-        return float(cross_val_score(KNeighborsClassifier(n_neighbors=k), points, labels, cv=cv).mean())
+        return cross_val_predict(KNeighborsClassifier(n_neighbors=k), points, labels, cv=cv) == labels
 
 
 def trustworthiness(x: np.ndarray, points: np.ndarray, *, k: int = NEIGHBOURS) -> float:
@@ -101,9 +104,13 @@ class Projection:
     features: str  # "cnn" or "pixels"
     method: str
     points: np.ndarray  # (N, 2)
-    knn_accuracy: float
+    correct: np.ndarray  # (N,) bool: k-NN right in the 2-D map (cross-validated)
     trustworthiness: float
     seconds: float
+
+    @property
+    def knn_accuracy(self) -> float:
+        return float(self.correct.mean())
 
 
 def embed(x: np.ndarray, labels: np.ndarray, *, features: str, method: Method, seed: int) -> Projection:
@@ -111,8 +118,7 @@ def embed(x: np.ndarray, labels: np.ndarray, *, features: str, method: Method, s
     start = time.perf_counter()
     points = project(x, method=method, seed=seed)
     seconds = time.perf_counter() - start
-    return Projection(features=features, method=method, points=points,
-                      knn_accuracy=knn_accuracy(points, labels, seed=seed),
+    return Projection(features=features, method=method, points=points, correct=knn_correct(points, labels, seed=seed),
                       trustworthiness=trustworthiness(x, points), seconds=seconds)
 
 
@@ -129,21 +135,30 @@ class Comparison:
     labels: np.ndarray
     dims: dict[str, int]  # features -> input dimension
 
+    def projection(self, features: str, method: str) -> Projection:
+        return next(p for p in self.projections if (p.features, p.method) == (features, method))
+
     def accuracy(self, features: str, method: str) -> float:
-        return next(p.knn_accuracy for p in self.projections if (p.features, p.method) == (features, method))
+        return self.projection(features, method).knn_accuracy
 
     @property
     def methods(self) -> list[str]:
         return list(dict.fromkeys(p.method for p in self.projections))
 
-    @property
-    def cnn_wins(self) -> list[str]:
-        """The methods whose map of CNN features has the higher k-NN accuracy."""
-        return [m for m in self.methods if self.accuracy("cnn", m) > self.accuracy("pixels", m)]
+    def gain(self, method: str) -> Estimate:
+        """The CNN map's k-NN accuracy minus the pixel map's, over the same points (paired), with
+        its 95% interval: the points are the repeats."""
+        cnn, pixels = self.projection("cnn", method).correct, self.projection("pixels", method).correct
+        return estimate(cnn.astype(float) - pixels.astype(float))
 
     @property
-    def cnn_separates_better(self) -> bool:
-        return len(self.cnn_wins) == len(self.methods)
+    def cnn_separates_better(self) -> bool | None:
+        """True when the CNN's map is better beyond the interval in every projection, False when
+        it is worse beyond it in one, None otherwise (too close to call)."""
+        decided = [self.gain(m).positive for m in self.methods]
+        if False in decided:
+            return False
+        return True if all(decided) else None
 
     @property
     def chance(self) -> float:

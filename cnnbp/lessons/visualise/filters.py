@@ -13,11 +13,11 @@ for independent random weights, towards 1 for smooth blobs and edges.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 import torch
 
-# "smoother": neighbour correlation of trained filters at least this above init's (fixed before any run)
-SMOOTHER_BY = 0.1
+from cnnbp.lessons.visualise.estimate import Estimate, estimate
 
 
 def neighbour_correlation(weights: torch.Tensor) -> float:
@@ -34,16 +34,24 @@ def neighbour_correlation(weights: torch.Tensor) -> float:
 
 
 @dataclass(frozen=True)
-class Smoothness:
-    """Neighbour correlation of the first-layer filters before and after training."""
+class Smoothing:
+    """Neighbour correlation of the first-layer filters at init and after training, one pair per
+    model (models trained alike at other seeds): how much training smoothed them, with its spread."""
 
-    init: float
-    trained: float
+    init: list[float]
+    trained: list[float]
 
     @property
-    def smoother(self) -> bool:
-        return self.trained - self.init >= SMOOTHER_BY
+    def change(self) -> Estimate:
+        return estimate([t - i for i, t in zip(self.init, self.trained)])
+
+    @property
+    def smoother(self) -> bool | None:
+        """True when the whole 95% interval of the change is above 0, False when below, None
+        when it holds 0 or one model gives no interval."""
+        return self.change.positive
 
 
-def smoothness(init: torch.Tensor, trained: torch.Tensor) -> Smoothness:
-    return Smoothness(neighbour_correlation(init), neighbour_correlation(trained))
+def smoothing(pairs: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> Smoothing:
+    """``pairs``: (init, trained) first-layer weights of each model."""
+    return Smoothing([neighbour_correlation(i) for i, _ in pairs], [neighbour_correlation(t) for _, t in pairs])

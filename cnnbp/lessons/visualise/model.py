@@ -33,7 +33,9 @@ Dataset = Literal["digits", "shapes"]
 # shapes drawn at 16x16: 4x cheaper than 32x32 and it still trains to ~80% in seconds
 LOAD_OPTIONS: dict[str, dict] = {"shapes": {"size": 16}}
 INK = 0.5  # digits have no masks: a pixel brighter than this is "the object" (the ink)
-MAX_CACHED_MODELS = 4  # a few KB of weights each; bounded so many users cannot grow the process
+# Tens of KB of weights each (about 1 MB at the largest settings); bounded so many users cannot grow
+# the process, and large enough for a run's models at several seeds (the verdicts') and the claims'.
+MAX_CACHED_MODELS = 24
 EVALS_PER_EPOCH = 2
 # One thread: for convs this small, a second thread costs more than it saves (46 training steps:
 # 0.46 s on one thread, 3-9 s on two with other work on the machine).
@@ -158,6 +160,29 @@ def conv_channels(dataset: Dataset, width: int, layer: int) -> int:
     with torch.device("meta"):
         model = SmallCNN(shape.channels, shape.classes, depth=layer, width=width, image_size=shape.size)
     return conv_blocks(model)[-1].conv.out_channels
+
+
+def trained_model(data: ImageDataset, s: TrainSettings, control: RunControl) -> Trained | None:
+    """The model of settings ``s`` from the cache, or trained now and cached; None (and nothing
+    cached) when ``control`` stopped the training: a half-trained model is never these settings' model."""
+    hit = MODELS.get(s)
+    if hit is not None:
+        return hit
+    for _, state in train(data, s, control):
+        pass
+    if control.stop_reason():
+        return None
+    MODELS.put(s, state)
+    return state
+
+
+def at_seeds(s: TrainSettings, n: int) -> list[TrainSettings]:
+    """``s`` and the same training at the next ``n - 1`` seeds: the models a verdict is decided over.
+
+    >>> [t.seed for t in at_seeds(TrainSettings("digits", 4, 8, "batch", 6, 0.01, 64, seed=7), 3)]
+    [7, 8, 9]
+    """
+    return [dataclasses.replace(s, seed=s.seed + k) for k in range(n)]
 
 
 def layer_outputs(model: SmallCNN, x: torch.Tensor) -> list[torch.Tensor]:

@@ -22,6 +22,8 @@ from typing import Callable, Literal
 import torch
 import torch.nn.functional as F
 
+from cnnbp.lessons.visualise.estimate import Estimate, estimate
+
 Fill = Literal["grey", "mean", "blur"]
 FILLS: tuple[str, ...] = ("grey", "mean", "blur")
 GREY = 0.5  # the lecture's grey square, in [0, 1] pixel units
@@ -199,9 +201,33 @@ class ObjectTest:
         return self.object_windows > 0 and self.background_windows > 0
 
     @property
+    def extra_drop(self) -> float | None:
+        """How much more P(true) drops with the window on the object than on the background;
+        None when no window fell wholly on one side (nothing to compare)."""
+        return self.object_drop - self.background_drop if self.comparable else None
+
+
+@dataclass(frozen=True)
+class ObjectEffect:
+    """The test on several models trained alike (other seeds): the extra drop varies more from
+    model to model than from image to image, so the models are the repeats it is decided over."""
+
+    tests: list[ObjectTest]  # one per model; the first is the run's own
+
+    @property
+    def extra_drops(self) -> list[float]:
+        return [t.extra_drop for t in self.tests if t.extra_drop is not None]
+
+    @property
+    def effect(self) -> Estimate | None:
+        """The mean extra drop over the models with its 95% interval; None when nothing compares."""
+        return estimate(self.extra_drops) if self.extra_drops else None
+
+    @property
     def object_matters_more(self) -> bool | None:
-        """None when no window fell wholly on one side (nothing to compare)."""
-        return self.object_drop > self.background_drop if self.comparable else None
+        """True when the whole interval is above 0, False when below, None when it holds 0 (or
+        one model, or nothing to compare)."""
+        return None if self.effect is None else self.effect.positive
 
 
 def object_test(forward: Forward, x: torch.Tensor, target: torch.Tensor, objects: torch.Tensor, *, window: int,

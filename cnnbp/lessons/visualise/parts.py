@@ -1,9 +1,12 @@
-"""The visualise lesson's parts, in run order: train (or reuse) the small CNN, then the six views of
-it; or, with ``model="resnet18_imagenet"``, only the cached ResNet-18's first-layer filters.
+"""The visualise lesson's parts, in run order: train (or reuse) the small CNN, train it alike at the
+next seeds for the verdicts, then the six views; or, with ``model="resnet18_imagenet"``, only the
+cached ResNet-18's first-layer filters.
 
-The training part leaves ``state.data``, ``state.upload`` and ``state.trained`` for the views. Its
-model is cached per training settings, so another image, channel, window or projection reuses it
-(the part's share of the run is then 0). Each view runs on one thread (:func:`model.one_thread`).
+The training part leaves ``state.data``, ``state.upload`` and ``state.trained`` for the views; the
+other seeds' part leaves ``state.models`` (every model with its data), which the filter and
+occlusion verdicts are decided over. Models are cached per training settings, so another image,
+channel, window or projection reuses them (a part's share of the run is then 0). Each view runs on
+one thread (:func:`model.one_thread`).
 """
 
 from __future__ import annotations
@@ -22,10 +25,11 @@ from cnnbp.lessons.visualise import imagenet, verdicts
 from cnnbp.lessons.visualise import top_images as top
 from cnnbp.lessons.visualise.config import VisualiseConfig
 from cnnbp.lessons.visualise.features import channel_peaks, dead_channels, feature_maps
-from cnnbp.lessons.visualise.filters import neighbour_correlation, smoothness
+from cnnbp.lessons.visualise.filters import neighbour_correlation, smoothing
 from cnnbp.lessons.visualise.model import (
     MODELS,
     Trained,
+    at_seeds,
     layer_shapes,
     load_data,
     object_masks,
@@ -33,9 +37,11 @@ from cnnbp.lessons.visualise.model import (
     penultimate,
     receptive_field,
     train,
+    trained_model,
 )
 from cnnbp.lessons.visualise.occlusion import (
     MASK_IMAGES,
+    ObjectEffect,
     ObjectTest,
     attribution,
     mass_inside,
@@ -66,12 +72,13 @@ def training(state: RunState) -> Iterator[Update]:
     state.upload = (load_image(cfg.image, channels=state.data.in_channels, size=state.data.image_size)
                     if cfg.image else None)
     trained = MODELS.get(cfg.train_settings())
+    drawn_at = None  # (snapshots, evaluations) that the figures last sent show
     if trained is None:
-        epochs_drawn = 0
         for reached, trained in train(state.data, cfg.train_settings(), state.control):
             # the curves' numbers at every evaluation; the figures (~70 ms) when an epoch adds a row of filters
-            redraw = len(trained.snapshots) > epochs_drawn
-            epochs_drawn = len(trained.snapshots)
+            now = (len(trained.snapshots), len(trained.eval_steps))
+            redraw = now[0] > (drawn_at or (0, 0))[0]
+            drawn_at = now if redraw else drawn_at
             yield Update(reached, f"training the CNN on {cfg.dataset}: {reached:.0%}",
                          **_training_update(trained, cfg, figures=redraw))
         if state.control.stop_reason():  # a half-trained model is neither cached nor looked at
@@ -82,7 +89,7 @@ def training(state: RunState) -> Iterator[Update]:
         source = message = "reused from the model cache (same training settings)"
     state.trained = trained
     data = state.data
-    update = _training_update(trained, cfg)
+    update = _training_update(trained, cfg, figures=drawn_at != (len(trained.snapshots), len(trained.eval_steps)))
     update["numbers"]["model"] = {
         "source": source, "seconds": trained.seconds, "test_accuracy": trained.test_accuracy[-1],
         "layer_shapes": [list(s) for s in layer_shapes(trained.model, data.image_size, data.in_channels)]}
@@ -103,17 +110,41 @@ def _filter_snapshots(t: Trained) -> list[dict]:
     return [{"label": label, "weights": w.tolist(), "smoothness": neighbour_correlation(w)} for label, w in t.snapshots]
 
 
+def other_seeds(state: RunState) -> Iterator[Update]:
+    """The same training at the next ``models - 1`` seeds (cached like the first): the filter and
+    occlusion verdicts are decided over all of them. Leaves ``state.models``: (model, its data)."""
+    cfg = state.cfg
+    others = at_seeds(cfg.train_settings(), cfg.models)[1:]
+    state.models = [(state.trained, state.data)]
+    for k, settings in enumerate(others):
+        data = load_data(cfg.dataset, seed=settings.seed)
+        trained = trained_model(data, settings, state.control)
+        if trained is None:  # stopped
+            return
+        state.models.append((trained, data))
+        yield Update((k + 1) / len(others), f"model {k + 2} of {cfg.models} (seed {settings.seed}) for the verdicts: "
+                                            f"test accuracy {trained.test_accuracy[-1]:.1%}")
+
+
+def _models(state: RunState) -> list[tuple[Trained, ImageDataset]]:
+    """The run's model and, where the other seeds' part ran, theirs."""
+    return getattr(state, "models", [(state.trained, state.data)])
+
+
 # ---- the views -----------------------------------------------------------------------------
 
 def weights(state: RunState) -> Iterator[Update]:
     t, data = state.trained, state.data
     (_, first), (after, last) = t.snapshots[0], t.snapshots[-1]
-    s = smoothness(first, last)
-    yield Update(1.0, "first-layer filters measured", figures={"filters": figs.filters_figure(_filter_snapshots(t))},
+    s = smoothing([(m.snapshots[0][1], m.snapshots[-1][1]) for m, _ in _models(state)])
+    # the filters figure is the training part's (drawn from the same snapshots)
+    yield Update(1.0, "first-layer filters measured",
                  verdicts=[verdicts.filters_smoother(s, shape=tuple(last.shape), after=after,
-                                                     image_size=data.image_size)],
-                 numbers={"filters": {"init": s.init, "trained": s.trained, "weights": last.tolist(),
-                                      "init_weights": first.tolist()}})
+                                                     image_size=data.image_size, seed=state.cfg.seed)],
+                 numbers={"filters": {"init": s.init[0], "trained": s.trained[0], "weights": last.tolist(),
+                                      "init_weights": first.tolist(),
+                                      "models": {"init": s.init, "trained": s.trained},
+                                      "change": s.change.as_dict()}})
 
 
 def _chosen_image(state: RunState) -> tuple[torch.Tensor, str]:
@@ -148,13 +179,15 @@ def occlusion(state: RunState) -> Iterator[Update]:
     window = dict(window=cfg.window, stride=cfg.stride, fill=cfg.fill)
     with one_thread():
         rows = _occlusion_maps(state)
-        test, mask_source = object_test_of(state.trained, state.data, **window)
-    summary = {**vars(test), "mask_source": mask_source, **window}
+        tests = [object_test_of(model, data, **window) for model, data in _models(state)]
+    (test, mask_source), o = tests[0], ObjectEffect([t for t, _ in tests])
+    summary = {**vars(test), "mask_source": mask_source, **window,
+               "models": [vars(t) for t in o.tests], "effect": o.effect.as_dict() if o.effect else None}
     positions = len(rows[0]["tops"]) * len(rows[0]["lefts"])
     yield Update(1.0, f"occlusion maps: {positions} positions per image, {len(rows) + test.images} images",
                  figures={"occlusion": figs.occlusion_figure(rows, **window)},
                  tables={"occlusion": figs.occlusion_table(rows)},
-                 verdicts=[verdicts.occlusion_on_object(test, mask_source=mask_source, **window)],
+                 verdicts=[verdicts.occlusion_on_object(o, mask_source=mask_source, seed=cfg.seed, **window)],
                  numbers={"occlusion": {"maps": rows, "summary": summary}})
 
 
@@ -245,10 +278,12 @@ def top_images(state: RunState) -> Iterator[Update]:
                       "crop": img[:, top_:bottom + 1, left:right + 1].tolist()})
     rf = receptive_field(t.model, cfg.layer)
     unit = dict(layer=cfg.layer, channel=cfg.channel, field=rf.size)
+    counts = data.y_test.bincount(minlength=len(data.classes))
+    share = {name: float(c) / len(data.y_test) for name, c in zip(data.classes, counts)}
     yield Update(1.0, f"top {len(items)} images of conv{cfg.layer} channel {cfg.channel}",
                  figures={"top_images": figs.top_images_figure(items, **unit)},
                  verdicts=[verdicts.channel_top_images([it["label"] for it in items],
-                                                       [it["activation"] for it in items], **unit)],
+                                                       [it["activation"] for it in items], share=share, **unit)],
                  numbers={"top_images": {"items": items, "receptive_field": rf.size, "jump": rf.jump}})
 
 
@@ -274,16 +309,18 @@ def synthesis(state: RunState) -> Iterator[Update]:
 # ---- the ImageNet ResNet-18 (where its weights are cached) ---------------------------------
 
 def imagenet_filters(state: RunState) -> Iterator[Update]:
-    """ResNet-18's ImageNet-trained first-layer filters next to a Kaiming draw of the same shape."""
+    """ResNet-18's ImageNet-trained first-layer filters against Kaiming draws of the same shape,
+    one per seed of ``models`` (the figure shows the first)."""
     trained = imagenet.first_layer_filters()
-    init = imagenet.kaiming_like(trained, seed=state.cfg.seed)
-    s = smoothness(init, trained)
-    snapshots = [{"label": "Kaiming init (same shape)", "weights": init.tolist(), "smoothness": s.init},
-                 {"label": "ImageNet-trained", "weights": trained.tolist(), "smoothness": s.trained}]
+    draws = [imagenet.kaiming_like(trained, seed=s) for s in range(state.cfg.seed, state.cfg.seed + state.cfg.models)]
+    s = smoothing([(init, trained) for init in draws])
+    snapshots = [{"label": "Kaiming init (same shape)", "weights": draws[0].tolist(), "smoothness": s.init[0]},
+                 {"label": "ImageNet-trained", "weights": trained.tolist(), "smoothness": s.trained[0]}]
     yield Update(1.0, "ResNet-18 first-layer filters measured",
                  figures={"filters": figs.imagenet_filters_figure(snapshots)},
                  verdicts=[verdicts.imagenet_filters_smoother(s, shape=tuple(trained.shape))],
-                 numbers={"filters": {"init": s.init, "trained": s.trained, "model": "resnet18_imagenet"}})
+                 numbers={"filters": {"init": s.init[0], "trained": s.trained[0], "model": "resnet18_imagenet",
+                                      "draws": s.init, "change": s.change.as_dict()}})
 
 
 # ---- which parts run, and their shares of the run ------------------------------------------
@@ -301,9 +338,15 @@ def _training_share(cfg: VisualiseConfig) -> float:
     return 0.0 if MODELS.get(cfg.train_settings()) is not None else cfg.training_seconds()
 
 
+def _other_seeds_share(cfg: VisualiseConfig) -> float:
+    untrained = [s for s in at_seeds(cfg.train_settings(), cfg.models)[1:] if MODELS.get(s) is None]
+    return cfg.training_seconds() * len(untrained)
+
+
 PARTS = (
     Part("imagenet_filters", 1.0, imagenet_filters, when=lambda cfg: not _small_cnn(cfg)),
     Part("training", _training_share, training, when=_small_cnn),
+    Part("other_seeds", _other_seeds_share, other_seeds, when=lambda cfg: cfg.needs_replicates()),
     _view("weights", weights),
     _view("activations", activations),
     _view("occlusion", occlusion),

@@ -1,6 +1,8 @@
-"""The visualise lesson's verdicts: measured results in, one Verdict out (the wording and the lines).
-The predicates live on the results (``Smoothness.smoother``, ``ObjectTest.object_matters_more``,
-``Comparison.cnn_separates_better``), so the verdict, the figures and the claims read one test."""
+"""The visualise lesson's verdicts: measured results in, one Verdict out (the wording).
+
+The predicates live on the results (``Smoothing.smoother``, ``ObjectEffect.object_matters_more``,
+``Comparison.cnn_separates_better``), so the verdict and the claims read one test; each line is a
+95% interval over repeats (models at other seeds, or test points) against 0 (``estimate.py``)."""
 
 from __future__ import annotations
 
@@ -8,25 +10,51 @@ from typing import Sequence
 
 from cnnbp.lessons.base import Verdict
 from cnnbp.lessons.visualise.embeddings import NEIGHBOURS, Comparison
-from cnnbp.lessons.visualise.filters import SMOOTHER_BY, Smoothness
-from cnnbp.lessons.visualise.occlusion import ObjectTest
+from cnnbp.lessons.visualise.estimate import Estimate
+from cnnbp.lessons.visualise.filters import Smoothing
+from cnnbp.lessons.visualise.occlusion import ObjectEffect
+
+# What a verdict says when one model (or one random draw) gives no spread to decide by.
+ONE_MODEL = ("One model cannot tell: this varies from model to model (seed to seed) more than the line allows, so "
+             "set models to 3 or more to decide.")
 
 
-def filters_smoother(s: Smoothness, *, shape: tuple[int, ...], after: str, image_size: tuple[int, int]) -> Verdict:
-    return Verdict(
-        label="trained filters are smoother", passed=s.smoother, claim="visualise.filters_smoother",
-        text=(f"First-layer filters ({shape}): neighbour correlation {s.init:.2f} at init, {s.trained:.2f} after "
-              f"{after} ({'smoother' if s.smoother else 'not smoother'} by our line of +{SMOOTHER_BY:g}). On "
-              f"{image_size[0]}x{image_size[1]} images with 3x3 filters there is little room for smooth "
-              "patterns; the lecture's AlexNet filters are 11x11."))
+def _seeds(first: int, n: int) -> str:
+    return f"seed {first}" if n == 1 else f"seeds {first}-{first + n - 1}"
 
 
-def imagenet_filters_smoother(s: Smoothness, *, shape: tuple[int, ...]) -> Verdict:
-    return Verdict(
-        label="trained filters are smoother", passed=s.smoother, claim="visualise.filters_smoother",
-        text=(f"ResNet-18 conv1 ({shape}): neighbour correlation {s.init:.2f} for a Kaiming draw of the same shape, "
-              f"{s.trained:.2f} after ImageNet training ({'smoother' if s.smoother else 'not smoother'} by our "
-              f"line of +{SMOOTHER_BY:g})."))
+def _decided(passed: bool | None, e: Estimate, *, yes: str, no: str) -> str:
+    """A sentence for an estimate's 95% interval against 0 (``yes``/``no``: when it is all above/below)."""
+    if e.n == 1:
+        return ONE_MODEL
+    if passed is None:
+        return "Its 95% interval holds 0: too close to call."
+    return f"{yes if passed else no} (the whole 95% interval is {'above' if passed else 'below'} 0)."
+
+
+def filters_smoother(s: Smoothing, *, shape: tuple[int, ...], after: str, image_size: tuple[int, int],
+                     seed: int) -> Verdict:
+    n = len(s.init)
+    text = (f"First-layer filters ({shape}), {n} model{'s' * (n > 1)} trained alike ({_seeds(seed, n)}): neighbour "
+            f"correlation {sum(s.init) / n:.2f} at init, {sum(s.trained) / n:.2f} after {after}, a change of "
+            f"{s.change.said()}. "
+            + _decided(s.smoother, s.change, yes="Training made them smoother", no="Training made them rougher")
+            + " For scale: about 0 (a little below for 3x3) is independent random weights, 1 perfectly smooth; on "
+            f"{image_size[0]}x{image_size[1]} images with 3x3 filters there is little room for smooth patterns, "
+            "the lecture's AlexNet filters are 11x11.")
+    return Verdict(label="trained filters are smoother", passed=s.smoother, claim="visualise.filters_smoother",
+                   text=text)
+
+
+def imagenet_filters_smoother(s: Smoothing, *, shape: tuple[int, ...]) -> Verdict:
+    """``s``: the ImageNet filters against Kaiming draws of the same shape (one per seed)."""
+    n = len(s.init)
+    text = (f"ResNet-18 conv1 ({shape}): neighbour correlation {s.trained[0]:.2f} after ImageNet training, "
+            f"{sum(s.init) / n:.2f} for {n} Kaiming draw{'s' * (n > 1)} of the same shape, a difference of "
+            f"{s.change.said()}. " + _decided(s.smoother, s.change, yes="Smoother than random weights",
+                                               no="Rougher than random weights"))
+    return Verdict(label="trained filters are smoother", passed=s.smoother, claim="visualise.filters_smoother",
+                   text=text)
 
 
 def dead_filters(layers: Sequence[dict], *, images: int) -> Verdict:
@@ -39,8 +67,10 @@ def dead_filters(layers: Sequence[dict], *, images: int) -> Verdict:
               + f"; {n_dead} in all."))
 
 
-def occlusion_on_object(t: ObjectTest, *, window: int, stride: int, fill: str, mask_source: str) -> Verdict:
+def occlusion_on_object(o: ObjectEffect, *, window: int, stride: int, fill: str, mask_source: str,
+                        seed: int) -> Verdict:
     said = lambda d: f"{d:.3f}" if d is not None else "nothing measurable"  # noqa: E731
+    t = o.tests[0]
     text = (f"Occlusion on {t.images} test images ({window}x{window} {fill} window, stride {stride}; object = "
             f"{mask_source}): P(true class) drops by {said(t.object_drop)} on average with the window on the object "
             f"({t.object_windows} windows) vs {said(t.background_drop)} on the background ({t.background_windows} "
@@ -48,34 +78,52 @@ def occlusion_on_object(t: ObjectTest, *, window: int, stride: int, fill: str, m
     if t.mass_inside is not None:
         text += (f"{t.mass_inside:.0%} of the positive sensitivity falls on the object, which covers "
                  f"{t.object_area:.0%} of the image; the most sensitive pixel is on the object in "
-                 f"{t.pointing:.0%} of the images.")
-    if not t.comparable:
-        text += " No window fell wholly on one side, so nothing is compared (change the window)."
-    return Verdict(label="occluding the object", passed=t.object_matters_more, text=text,
+                 f"{t.pointing:.0%} of the images. ")
+    e = o.effect
+    if e is None:
+        text += "No window fell wholly on one side, so nothing is compared (change the window)."
+    else:
+        text += (f"The extra drop with the window on the object rather than the background, over {e.n} "
+                 f"model{'s' * (e.n > 1)} ({_seeds(seed, len(o.tests))}): {e.said()}. "
+                 + _decided(o.object_matters_more, e, yes="The object matters more",
+                            no="The background matters more"))
+    if fill == "grey" and "ink" in mask_source:
+        text += " (The digits' background is black: a grey window there adds grey ink rather than hiding nothing.)"
+    return Verdict(label="occluding the object", passed=o.object_matters_more, text=text,
                    claim="visualise.occlusion_on_object")
 
 
 def embeddings_separate(c: Comparison) -> Verdict:
-    parts = [f"{m}: {c.accuracy('cnn', m):.1%} vs {c.accuracy('pixels', m):.1%}" for m in c.methods]
-    return Verdict(
-        label="similar for the CNN, not in pixels", passed=c.cnn_separates_better,
-        claim="visualise.embeddings_beat_pixels",
-        text=(f"{NEIGHBOURS}-NN accuracy in the 2-D map of {len(c.labels)} test images, CNN features "
-              f"({c.dims['cnn']}-d) vs raw pixels ({c.dims['pixels']}-d): " + "; ".join(parts)
-              + f" (chance {c.chance:.0%}). The CNN's map separates the classes better in {len(c.cnn_wins)} of "
-              f"{len(c.methods)} projections."))
+    def gain(m: str) -> str:
+        g = c.gain(m)
+        return (f"{m}: {c.accuracy('cnn', m):.1%} vs {c.accuracy('pixels', m):.1%} "
+                f"({g.mean * 100:+.1f} ± {g.half_width * 100:.1f} points)")
+
+    decided = {m: c.gain(m).positive for m in c.methods}
+    better = [m for m, d in decided.items() if d]
+    close = [m for m, d in decided.items() if d is None]
+    text = (f"{NEIGHBOURS}-NN accuracy in the 2-D map of {len(c.labels)} test images, CNN features "
+            f"({c.dims['cnn']}-d) vs raw pixels ({c.dims['pixels']}-d), with the 95% interval of the difference over "
+            "the images: " + "; ".join(gain(m) for m in c.methods) + f" (chance {c.chance:.0%}). The CNN's map "
+            f"separates the classes better in {len(better)} of {len(c.methods)} projections")
+    text += f"; too close to call in {', '.join(close)} (more points would tell)." if close else "."
+    return Verdict(label="similar for the CNN, not in pixels", passed=c.cnn_separates_better, text=text,
+                   claim="visualise.embeddings_beat_pixels")
 
 
-def channel_top_images(labels: Sequence[str], activations: Sequence[float], *, layer: int, channel: int,
-                       field: int) -> Verdict:
-    """``labels``/``activations`` of the top images, strongest first."""
+def channel_top_images(labels: Sequence[str], activations: Sequence[float], *, share: dict[str, float], layer: int,
+                       channel: int, field: int) -> Verdict:
+    """``labels``/``activations`` of the top images, strongest first; ``share``: each class's share
+    of the test images searched (what chance alone would give)."""
     # a tie goes to the strongest image's class (a set's order is per process)
     common = max(labels, key=list(labels).count)
     return Verdict(
         label="images that excite a channel",
         text=(f"conv{layer} channel {channel} (receptive field {field}x{field} px): its top {len(labels)} "
               f"test images peak at {activations[0]:.2f} .. {activations[-1]:.2f}; "
-              f"{list(labels).count(common)} of {len(labels)} are class {common}."))
+              f"{list(labels).count(common)} of {len(labels)} are class {common}, which is {share[common]:.0%} of the "
+              f"test images ({share[common] * len(labels):.1f} of {len(labels)} expected by chance). One channel "
+              "of one model, observed: not a test."))
 
 
 def synthesised(plain: dict, prior: dict, *, layer: int, channel: int, steps: int, best: float) -> Verdict:

@@ -8,12 +8,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 
 from cnnbp.lessons.visualise import embeddings as emb
+from cnnbp.lessons.visualise.estimate import estimate
 from cnnbp.lessons.visualise.features import channel_peaks, dead_channels, feature_maps
-from cnnbp.lessons.visualise.filters import neighbour_correlation
+from cnnbp.lessons.visualise.filters import Smoothing, neighbour_correlation, smoothing
 from cnnbp.lessons.visualise.model import conv_channels, layer_outputs, receptive_field
 from cnnbp.lessons.visualise.occlusion import (
+    ObjectEffect,
+    ObjectTest,
     attribution,
     check_window,
     fill_images,
@@ -123,6 +127,54 @@ def test_mass_inside_pointing_and_object_vs_background():
     drop = torch.tensor([[0.4, 0.2, 0.1, 0.0]])
     obj, bg, n_obj, n_bg = object_vs_background_drop(drop, windows, mask[:1])
     assert (obj, n_obj, n_bg) == (pytest.approx(0.3), 2, 2) and bg == pytest.approx(0.05)
+
+
+# ---- the lines: 95% intervals over repeats ---------------------------------------------------
+
+def test_estimate_is_the_t_interval_and_decides_only_beyond_it():
+    values = [0.076, 0.031, 0.081, 0.046, 0.026]  # the digits filters' change at seeds 0-4
+    e = estimate(values)
+    low, high = stats.t.interval(0.95, 4, loc=np.mean(values), scale=stats.sem(values))
+    assert (e.low, e.high, e.n) == (pytest.approx(low), pytest.approx(high), 5) and e.positive is True
+    assert estimate([-v for v in values]).positive is False
+    assert estimate([0.05, -0.04, 0.01]).positive is None  # holds 0
+    one = estimate([0.3])
+    assert one.positive is None and one.half_width is None and one.said() == "+0.300"
+    assert estimate([0.2, 0.2]).positive is True  # no spread: the interval is the point
+    with pytest.raises(ValueError, match="at least one"):
+        estimate([])
+
+
+def test_smoothing_is_decided_over_the_models_changes():
+    init, trained = [-0.136, -0.062, -0.086, -0.232, -0.091], [-0.060, -0.031, -0.005, -0.186, -0.065]  # seeds 0-4
+    s = Smoothing(init, trained)
+    changes = [t - i for i, t in zip(init, trained)]
+    assert s.change == estimate(changes) and s.smoother is True
+    assert Smoothing(init[:3], trained[:3]).smoother is None  # 3 models: the interval (t, 2 df) still holds 0
+    assert Smoothing(init=[-0.1], trained=[0.5]).smoother is None  # one model cannot tell
+    smooth = torch.nn.functional.avg_pool2d(torch.randn(8, 1, 5, 5, generator=torch.Generator().manual_seed(8)),
+                                            3, stride=1)
+    noise = torch.randn(8, 1, 3, 3, generator=torch.Generator().manual_seed(9))
+    pairs = smoothing([(noise, smooth), (noise, smooth)])
+    assert pairs.init == [neighbour_correlation(noise)] * 2 and pairs.trained == [neighbour_correlation(smooth)] * 2
+
+
+def object_result(object_drop, background_drop, n_obj=10, n_bg=10) -> ObjectTest:
+    return ObjectTest(images=4, object_drop=object_drop, background_drop=background_drop, object_windows=n_obj,
+                      background_windows=n_bg, mass_inside=None, object_area=0.3, pointing=0.5)
+
+
+def test_the_object_effect_is_decided_over_models_and_skips_those_with_nothing_to_compare():
+    tests = [object_result(0.20, 0.10), object_result(0.25, 0.12), object_result(0.18, 0.10),
+             object_result(None, None, 0, 0)]
+    o = ObjectEffect(tests)
+    assert o.extra_drops == pytest.approx([0.10, 0.13, 0.08]) and o.effect.n == 3
+    assert o.object_matters_more is True
+    assert ObjectEffect([object_result(0.2, 0.3), object_result(0.1, 0.25), object_result(0.15, 0.3)]
+                        ).object_matters_more is False
+    assert ObjectEffect([object_result(0.2, 0.1)]).object_matters_more is None  # one model
+    nothing = ObjectEffect([object_result(None, None, 0, 0)])
+    assert nothing.effect is None and nothing.object_matters_more is None
 
 
 # ---- the model's geometry ----------------------------------------------------------------
@@ -246,25 +298,25 @@ def test_projections_separate_a_separable_toy_set(method):
     assert emb.UMAP_READY.is_set() or method != "umap"
 
 
-def test_knn_accuracy_and_trustworthiness_against_sklearn():
+def test_knn_correct_and_trustworthiness_against_sklearn():
     from sklearn.manifold import trustworthiness
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.neighbors import KNeighborsClassifier
 
     x, labels = blobs()
     points = x[:, :2]
     cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=3)
-    assert emb.knn_accuracy(points, labels, seed=3) == pytest.approx(
-        cross_val_score(KNeighborsClassifier(n_neighbors=5), points, labels, cv=cv).mean())
+    expected = cross_val_predict(KNeighborsClassifier(n_neighbors=5), points, labels, cv=cv) == labels
+    assert np.array_equal(emb.knn_correct(points, labels, seed=3), expected)
     assert emb.trustworthiness(x, points) == pytest.approx(trustworthiness(x, points, n_neighbors=5))
     shuffled = np.random.default_rng(1).permutation(labels)
-    assert emb.knn_accuracy(points, shuffled, seed=0) < 0.6  # no structure: near chance
+    assert emb.knn_correct(points, shuffled, seed=0).mean() < 0.6  # no structure: near chance
 
 
-def test_knn_accuracy_counts_a_class_with_one_point_as_a_miss():
+def test_knn_counts_a_class_with_one_point_as_a_miss():
     """The first 50 digits test images of seed 2 hold one image of some class: that is a valid
-    setting, so the k-NN accuracy must come out (2 folds, sklearn's number), not raise."""
-    from sklearn.model_selection import StratifiedKFold, cross_val_score
+    setting, so the k-NN accuracy must come out (2 folds, sklearn's numbers), not raise."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
     from sklearn.neighbors import KNeighborsClassifier
 
     x, labels = blobs()
@@ -273,10 +325,35 @@ def test_knn_accuracy_counts_a_class_with_one_point_as_a_miss():
     points = x[:, :2]
     cv = StratifiedKFold(n_splits=2, shuffle=True, random_state=0)
     with pytest.warns(UserWarning):
-        expected = cross_val_score(KNeighborsClassifier(n_neighbors=5), points, labels, cv=cv).mean()
-    assert emb.knn_accuracy(points, labels, seed=0) == pytest.approx(expected)
+        expected = cross_val_predict(KNeighborsClassifier(n_neighbors=5), points, labels, cv=cv) == labels
+    correct = emb.knn_correct(points, labels, seed=0)
+    assert np.array_equal(correct, expected) and not correct[0]
     with pytest.raises(ValueError, match="at least 2 points"):
-        emb.knn_accuracy(points[:3], np.array([0, 1, 2]), seed=0)
+        emb.knn_correct(points[:3], np.array([0, 1, 2]), seed=0)
+
+
+def projection(features: str, method: str, correct: list[bool]) -> emb.Projection:
+    n = len(correct)
+    return emb.Projection(features, method, np.zeros((n, 2)), np.array(correct), trustworthiness=1.0, seconds=0.0)
+
+
+def comparison(per_method: dict[str, tuple[list[bool], list[bool]]]) -> emb.Comparison:
+    projections = [projection(kind, m, c) for m, pair in per_method.items() for kind, c in zip(("cnn", "pixels"), pair)]
+    n = len(next(iter(per_method.values()))[0])
+    return emb.Comparison(projections, np.zeros(n, dtype=int), {"cnn": 16, "pixels": 64})
+
+
+def test_the_cnn_map_is_better_only_beyond_the_interval_of_the_paired_difference():
+    right, wrong = [True] * 90 + [False] * 10, [True] * 60 + [False] * 40
+    clear = comparison({"pca": (right, wrong), "tsne": (right, wrong)})
+    gain = clear.gain("pca")
+    diffs = np.array(right, float) - np.array(wrong, float)
+    assert gain.mean == pytest.approx(0.3) and gain.half_width == pytest.approx(
+        stats.t.ppf(0.975, 99) * diffs.std(ddof=1) / 10)
+    assert clear.cnn_separates_better is True
+    close = [True] * 61 + [False] * 39  # one point better in 100: inside the interval
+    assert comparison({"pca": (right, wrong), "tsne": (close, wrong)}).cnn_separates_better is None
+    assert comparison({"pca": (right, wrong), "tsne": (wrong, right)}).cnn_separates_better is False
 
 
 def test_bad_projection_input():
