@@ -62,14 +62,13 @@ def training(state: RunState) -> Iterator[Update]:
     drawn = len(cfg.variants())  # the first seed's nets come first
     data = {s: get_dataset(cfg.dataset, seed=s) for s in dict.fromkeys(r.seed for r in runs)}
     histories, trainers, reached = [], [], 0.0
-    for i, (reached, histories, trainers) in enumerate(train_runs(
+    for reached, histories, trainers in train_runs(
             runs, data, depth=cfg.depth, width=cfg.width, activation=cfg.activation, epochs=cfg.epochs,
-            batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control)):
-        # the curves once an epoch: drawing them takes longer than the evaluation between two yields
-        epoch_done = i % EVALS_PER_EPOCH == 0
+            batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control):
+        drawn_so_far = histories[:drawn]  # the curves are drawn only when the runner sends a frame
         yield Update(reached, f"training {len(runs)} CNNs on {cfg.dataset}: {reached:.0%}",
-                     figures={"curves": figures.curves_figure(histories[:drawn], cfg)} if epoch_done else {},
-                     numbers=training_numbers(histories[:drawn], cfg) if epoch_done else {})
+                     figures={"curves": lambda h=drawn_so_far: figures.curves_figure(h, cfg)},
+                     numbers=training_numbers(drawn_so_far, cfg))
     races = seeded_races(histories, cfg.pairs(), target=cfg.target_accuracy, total_steps=cfg.total_steps)
     found = {"curves": figures.curves_figure(histories[:drawn], cfg),
              "steps_to_target": figures.steps_figure(histories[:drawn], races, cfg)}
