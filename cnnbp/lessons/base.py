@@ -271,8 +271,8 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
 
     Frames carry only the figures and tables that changed since the last frame, the verdicts
     when they changed, and every number so far. While a part streams, updates closer than
-    FRAME_INTERVAL_S are folded into the next frame (nothing is lost); a part's last update,
-    and any update with verdicts, is always sent. Between parts the run stops on a Stop or a
+    FRAME_INTERVAL_S are folded into the next frame (nothing is lost); a part's first and last
+    updates, and any update with verdicts, are always sent. Between parts the run stops on a Stop or a
     spent budget with a last frame that keeps what was measured.
     """
     parts = [p for p in lesson.parts if p.chosen(cfg)]
@@ -288,9 +288,10 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
             return
         share = part.weight(cfg) / total
         pending = Frame(done, "")
-        new_verdicts, last_sent = False, time.perf_counter()
+        new_verdicts, last_sent = False, -math.inf  # a part's first update goes out at once
         for update in part.run(state):
-            pending.progress = max(pending.progress, done + share * min(max(update.progress, 0.0), 1.0))
+            # min: shares that sum to 1 in floats may overshoot it by an ulp
+            pending.progress = min(1.0, max(pending.progress, done + share * min(max(update.progress, 0.0), 1.0)))
             pending.message = update.message or pending.message
             pending.figures.update(update.figures)
             pending.tables.update(update.tables)

@@ -53,7 +53,10 @@ def test_parts_run_in_order_progress_weighted_and_state_handed_on(monkeypatch):
 def test_throttled_updates_lose_nothing(monkeypatch):
     monkeypatch.setattr(base, "FRAME_INTERVAL_S", 3600.0)  # nothing is sent early
     frames = run(ToyConfig(updates=5))
-    # a's updates below progress 1 fold into its last one: every figure still arrives
+    # a's first update goes out at once (a part says it has started); the rest below progress 1
+    # fold into its last one: every figure still arrives
+    assert frames[1].message == "a 0" and set(frames[1].figures) == {"fig0"}
+    assert set(frames[2].figures) == {"fig1", "fig2", "fig3", "fig4"}
     assert set(merge_frames(frames).figures) == {f"fig{i}" for i in range(5)}
     assert len(frames) < 8
 
@@ -112,4 +115,4 @@ def test_a_figure_given_as_a_function_is_drawn_only_when_sent(monkeypatch):
     lesson = Lesson(name="toy", title="Toy", summary="", config=LessonConfig, figures=(),
                     parts=(Part("train", 1.0, training),))
     final = merge_frames(lesson.run(LessonConfig(), RunControl()))
-    assert drawn == ["final"] and final.figures == {"curve": "final curve"}
+    assert drawn == [0, "final"] and final.figures == {"curve": "final curve"}  # the first and the last
