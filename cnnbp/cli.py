@@ -135,7 +135,7 @@ def cmd_claims(args: argparse.Namespace) -> int:
     if args.seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {args.seeds}")
     seeds = range(args.seeds)
-    not_held, by_claim = 0, {}
+    failed, unsure, by_claim = 0, 0, {}
     print(f"{'claim':42s} {'verdict':32s} {'s':>6s}  measured (seed 0)")
     for result in run_claims(args.lesson, seeds):
         runs = by_claim.setdefault(result.claim.id, [])
@@ -143,14 +143,16 @@ def cmd_claims(args: argparse.Namespace) -> int:
         if len(runs) < args.seeds:
             continue
         verdict = runs[0].verdict if args.seeds == 1 else agreement(runs)
-        not_held += any(r.passed is not True for r in runs)
+        failed += any(r.passed is False or r.error for r in runs)
+        unsure += not any(r.passed is False or r.error for r in runs) and any(r.passed is None for r in runs)
         seconds = sum(r.seconds for r in runs) / len(runs)
         print(f"{result.claim.id:42s} {verdict:32s} {seconds:6.1f}  {runs[0].measured}", flush=True)
-    if not_held:
-        print(f"{not_held} claim(s) did not hold" + (" at some seed" if args.seeds > 1 else ""))
+    some = " at some seed" if args.seeds > 1 else ""
+    if failed or unsure:
+        print(f"{failed} claim(s) did not hold{some}, {unsure} more could not tell{some}")
     else:
         print("every claim held" + (f" at every one of {args.seeds} seeds" if args.seeds > 1 else ""))
-    return 1 if not_held else 0
+    return 1 if failed or unsure else 0
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
