@@ -44,7 +44,7 @@ class PreprocessingConfig(LessonConfig):
     runs: int = Field(3, ge=1, le=10, description="training runs (seeds) per preprocessing")
     perturbation: float = Field(0.01, gt=0.0, le=1.0,
                                 description="relative size ||dW|| / ||W|| of the weight perturbation")
-    directions: int = Field(10, ge=1, le=100, description="random perturbation directions averaged over")
+    directions: int = Field(50, ge=1, le=100, description="random perturbation directions averaged over (per run)")
 
     def cost_seconds(self) -> float:
         cost = 0.0
@@ -61,7 +61,8 @@ class PreprocessingConfig(LessonConfig):
             step_s = STEP_OVERHEAD_S + gflop_seconds(6 * params * self.batch_size)
             evals = steps // EVAL_EVERY + 2
             eval_s = 2 * STEP_OVERHEAD_S + gflop_seconds(2 * params * (shape.n_train + shape.n_test))
-            forwards = (len(SIZES) + 1) * self.directions + SLICE_POINTS + 1
+            # the first run's classifier at every size and along the slice, the other runs' at the chosen size
+            forwards = (len(SIZES) + self.runs) * self.directions + SLICE_POINTS + 1
             sens_s = len(self.transforms) * forwards * (FORWARD_OVERHEAD_S + gflop_seconds(2 * params * shape.n_train))
             cost += 1.0 + variants * (steps * step_s + evals * eval_s) + sens_s
         return cost

@@ -7,6 +7,7 @@ transformed images onto display colours (stated in the figure), which a test rep
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
@@ -177,7 +178,8 @@ def loss_and_accuracy(histories: Sequence[dict], *, title: str, target_loss: flo
 def sensitivity_curves(items: Sequence[dict], *, perturbation: float, title: str) -> go.Figure:
     """Left: the loss along one random weight direction (1-D slice); right: the mean relative
     loss change against the relative size of a random weight perturbation (log-log).
-    ``items``: dicts with ``name``, ``slice_t``, ``slice_loss``, ``sizes``, ``relative_change``."""
+    ``items``: dicts with ``name``, ``slice_t``, ``slice_loss``, ``sizes``, ``relative_change``, and
+    optionally ``pooled`` ((mean, standard error) at ``perturbation`` over more classifiers)."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
                         subplot_titles=["loss along one random direction",
                                         "mean |ΔL| / L over random directions"])
@@ -187,6 +189,12 @@ def sensitivity_curves(items: Sequence[dict], *, perturbation: float, title: str
                                  legendgroup=it["name"], line=line), row=1, col=1)
         fig.add_trace(go.Scatter(x=it["sizes"], y=it["relative_change"], mode="lines+markers", name=it["name"],
                                  legendgroup=it["name"], showlegend=False, line=line), row=1, col=2)
+        if "pooled" in it:  # every run's classifier at the chosen size, with +-2 standard errors
+            mean, se = it["pooled"]
+            fig.add_trace(go.Scatter(x=[perturbation], y=[mean], mode="markers", name=f"{it['name']}, all runs",
+                                     legendgroup=it["name"], showlegend=False,
+                                     marker=dict(color=line["color"], symbol="diamond", size=10),
+                                     error_y=dict(type="data", array=[2 * se], visible=True)), row=1, col=2)
     fig.add_vline(x=perturbation, line=dict(color="black", dash="dot", width=1), row=1, col=2)
     fig.update_xaxes(title_text="step t (weights W + t ||W|| d, ||d|| = 1)", row=1, col=1)
     fig.update_xaxes(title_text="perturbation size ||ΔW|| / ||W||", type="log", row=1, col=2)
@@ -289,10 +297,11 @@ def training_table(result: TrainingResult) -> pd.DataFrame:
 def sensitivity_figure(sens: SensitivityComparison) -> go.Figure:
     return sensitivity_curves(
         [dict(name=IMAGE_LABELS[s.transform], slice_t=s.slice_t, slice_loss=s.slice_loss, sizes=s.sizes,
-              relative_change=s.relative_change) for s in sens.inputs],
+              relative_change=s.relative_change,
+              pooled=(sens.change(s.transform), math.sqrt(sens.pooled(s.transform).variance))) for s in sens.inputs],
         perturbation=sens.perturbation,
         title=f"The same classifier (trained on {IMAGE_LABELS[sens.reference]} inputs) written for each input: "
-              f"loss under random weight changes")
+              f"loss under random weight changes (lines: run 1; diamonds: all {sens.runs} runs, +-2 SE)")
 
 
 def sensitivity_table(sens: SensitivityComparison) -> pd.DataFrame:

@@ -4,6 +4,7 @@ trained classifiers (part of "training": it needs a trained model)."""
 
 from __future__ import annotations
 
+import math
 from typing import Iterator
 
 from cnnbp.data import get_dataset
@@ -59,15 +60,25 @@ def images(state: RunState) -> Iterator[Update]:
                  verdicts=[image_verdict(analysis, len(data.x_train))])
 
 
+def _finite(x: float) -> float | None:
+    """JSON has no infinity or NaN: an unbounded or unknown ratio is None."""
+    return x if math.isfinite(x) else None
+
+
 def training_numbers(result: TrainingResult) -> dict:
     target = result.target_loss
-    return {"target_loss": target, "target_accuracy": TARGET_ACCURACY, "total_steps": result.total_steps,
-            "runs": {h.name: {"transform": h.transform, "run": h.run, "eval_steps": h.eval_steps,
-                              "train_loss": h.train_loss, "test_loss": h.test_loss,
-                              "test_accuracy": h.test_accuracy, "diverged_at": h.diverged_at,
-                              "steps_to_target_loss": h.steps_to_loss(target),
-                              "steps_to_target_accuracy": h.steps_to_accuracy(TARGET_ACCURACY)}
-                     for h in result.histories}}
+    numbers = {"target_loss": target, "target_accuracy": TARGET_ACCURACY, "total_steps": result.total_steps,
+               "runs": {h.name: {"transform": h.transform, "run": h.run, "eval_steps": h.eval_steps,
+                                 "train_loss": h.train_loss, "test_loss": h.test_loss,
+                                 "test_accuracy": h.test_accuracy, "diverged_at": h.diverged_at,
+                                 "steps_to_target_loss": h.steps_to_loss(target),
+                                 "steps_to_target_accuracy": h.steps_to_accuracy(TARGET_ACCURACY)}
+                        for h in result.histories}}
+    if {"raw", "channel_std"} <= set(result.fitted):
+        sp = result.speedup()
+        numbers["faster"] = {"runs": sp.runs, "at_least": _finite(sp.at_least), "at_most": _finite(sp.at_most),
+                             "holds": sp.holds}
+    return numbers
 
 
 def training(state: RunState) -> Iterator[Update]:
@@ -79,7 +90,7 @@ def training(state: RunState) -> Iterator[Update]:
             raw_offset=cfg.input_offset, runs=cfg.runs, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
             seed=cfg.seed, control=state.control):
         yield Update(reached, f"training on raw vs preprocessed digits: {reached:.0%}",
-                     figures={"training": figures.training_figure(result, cfg)},
+                     figures={"training": lambda: figures.training_figure(result, cfg)},  # drawn if sent
                      numbers={"training": training_numbers(result)})
     state.training = result
     yield Update(reached, f"trained ({reached:.0%} of the steps)",
@@ -89,12 +100,19 @@ def training(state: RunState) -> Iterator[Update]:
 
 
 def sensitivity_numbers(sens: SensitivityComparison) -> dict:
-    return {"reference": sens.reference, "perturbation": sens.perturbation, "directions": sens.directions,
-            "inputs": {s.transform: {"loss": s.loss, "first_layer_norm": s.first_layer_norm, "sizes": s.sizes,
-                                     "relative_change": s.relative_change,
-                                     "relative_change_std": s.relative_change_std,
-                                     "at_perturbation": sens.change(s.transform),
-                                     "slice_t": s.slice_t, "slice_loss": s.slice_loss} for s in sens.inputs}}
+    numbers = {"reference": sens.reference, "perturbation": sens.perturbation, "directions": sens.directions,
+               "runs": sens.runs,
+               "inputs": {s.transform: {"loss": s.loss, "first_layer_norm": s.first_layer_norm, "sizes": s.sizes,
+                                        "relative_change": s.relative_change,
+                                        "relative_change_std": s.relative_change_std,
+                                        "at_perturbation": sens.change(s.transform),
+                                        "at_perturbation_se": math.sqrt(sens.pooled(s.transform).variance),
+                                        "per_run": sens.at_perturbation[s.transform],
+                                        "slice_t": s.slice_t, "slice_loss": s.slice_loss} for s in sens.inputs}}
+    if sens.raw_ratio is not None:
+        numbers["raw_ratio"] = sens.raw_ratio
+        numbers["raw_ratio_interval"] = list(sens.raw_ratio_interval)
+    return numbers
 
 
 def sensitivity(state: RunState) -> Iterator[Update]:

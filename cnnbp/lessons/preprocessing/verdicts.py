@@ -4,13 +4,14 @@ they pass or fail is the result objects' own test (``Speedup.holds``,
 
 from __future__ import annotations
 
+import math
 from statistics import median
 
 from cnnbp.lessons.base import Verdict
 from cnnbp.lessons.preprocessing.analysis import ImageAnalysis, Panel
 from cnnbp.lessons.preprocessing.config import PreprocessingConfig
 from cnnbp.lessons.preprocessing.sensitivity import SENSITIVITY_RATIO, SensitivityComparison
-from cnnbp.lessons.preprocessing.training import EVAL_EVERY, SPEEDUP, TARGET_ACCURACY, Speedup, TrainingResult
+from cnnbp.lessons.preprocessing.training import EVAL_EVERY, MIN_RUNS, SPEEDUP, TARGET_ACCURACY, Speedup, TrainingResult
 from cnnbp.lessons.preprocessing.transforms import IMAGE_LABELS
 
 
@@ -60,37 +61,68 @@ def describe_steps(result: TrainingResult, transform: str) -> str:
             f"step {show(acc)} (median final loss {final:.3g}" + (f", {diverged} diverged" if diverged else "") + ")")
 
 
-def sooner(speedup: Speedup) -> str:
-    return f"{'at least ' if speedup.lower_bound else ''}{speedup.ratio:.1f}x sooner"
+def _times(x: float) -> str:
+    return "unboundedly" if math.isinf(x) else f"{x:.1f}x"
+
+
+def speedup_text(sp: Speedup, total_steps: int) -> str:
+    """How much sooner standardised inputs reach the target, and whether that decides the claim."""
+    if sp.runs < MIN_RUNS:
+        return (f"{sp.runs} run(s) per input: too few to tell (the comparison is decided over at least {MIN_RUNS} "
+                f"runs, the default).")
+    if sp.neither_reached:
+        return (f"Neither input reaches the target in {total_steps} steps (medians over {sp.runs} runs): too short "
+                f"to tell; more epochs can.")
+    if sp.holds:
+        return (f"Standardised inputs reach the target at least {_times(sp.at_least)} sooner than raw ones (medians "
+                f"over {sp.runs} runs, read against the claim: raw's earliest possible step over standardised's "
+                f"latest): the claim holds (needs {SPEEDUP:g}x).")
+    if sp.holds is False:
+        return (f"Standardised inputs reach the target at most {_times(sp.at_most)} sooner than raw ones (medians over "
+                f"{sp.runs} runs, read for the claim): the claim does not hold (needs {SPEEDUP:g}x).")
+    return (f"Standardised inputs reach the target between {_times(sp.at_least)} and {_times(sp.at_most)} sooner "
+            f"than raw ones (medians over {sp.runs} runs; evaluations every {EVAL_EVERY} steps): too close to call "
+            f"against the claim's {SPEEDUP:g}x; more epochs can tell.")
 
 
 def training_verdict(result: TrainingResult, cfg: PreprocessingConfig) -> Verdict:
     runs = max(h.run for h in result.histories) + 1
     head = (f"{cfg.model} classifier, SGD lr {cfg.lr:g} for every input, {runs} run(s), {result.total_steps} steps; "
             f"target: training-set loss <= {result.target_loss:.3g}. ")
-    body = "; ".join(describe_steps(result, t) for t in result.fitted) + "."
+    body = "; ".join(describe_steps(result, t) for t in result.fitted) + ". "
     if {"raw", "channel_std"} <= set(result.fitted):
         speedup = result.speedup()
-        tail = (f" Standardised inputs reach the target {sooner(speedup)} than raw ones "
-                f"(median; 'never' counts as "
-                f"{result.total_steps + EVAL_EVERY}): the claim "
-                f"{'holds' if speedup.holds else 'does not hold'} (needs {SPEEDUP:g}x).")
-        return Verdict(label="standardised inputs train faster", text=head + body + tail, passed=speedup.holds,
-                       claim="preprocessing.standardised_trains_faster")
-    return Verdict(label="training on preprocessed inputs", text=head + body)
+        return Verdict(label="standardised inputs train faster", text=head + body + speedup_text(speedup,
+                       result.total_steps), passed=speedup.holds, claim="preprocessing.standardised_trains_faster")
+    return Verdict(label="training on preprocessed inputs", text=head + body.rstrip())
+
+
+def sensitivity_text(sens: SensitivityComparison) -> str:
+    """The raw/standardised ratio with its interval, and whether that decides the claim."""
+    lo, hi = sens.raw_ratio_interval
+    measured = (f"Raw inputs: {sens.raw_ratio:.2g}x the standardised sensitivity (+-2 standard errors over "
+                f"{sens.runs} run(s) x {sens.directions} directions: {lo:.2g}-{hi:.2g}x); ")
+    if sens.runs < MIN_RUNS:
+        verdict = (f"{sens.runs} run(s): too few to tell (the claim is decided over at least {MIN_RUNS} runs' "
+                   f"classifiers, the default).")
+    elif sens.raw_more_sensitive is None:
+        verdict = f"too close to call against the claim's {SENSITIVITY_RATIO:g}x; more directions can tell."
+    else:
+        verdict = (f"the claim {'holds' if sens.raw_more_sensitive else 'does not hold'} here "
+                   f"(needs {SENSITIVITY_RATIO:g}x).")
+    return measured + verdict
 
 
 def sensitivity_verdict(sens: SensitivityComparison) -> Verdict:
-    parts = "; ".join(f"{IMAGE_LABELS[s.transform]} {sens.change(s.transform):.3g}" for s in sens.inputs)
+    parts = "; ".join(f"{IMAGE_LABELS[t]} {sens.change(t):.3g}" for t in sens.at_perturbation)
     reference = next(s for s in sens.inputs if s.transform == sens.reference)
-    head = (f"One classifier (trained on {IMAGE_LABELS[sens.reference]} inputs, training loss {reference.loss:.3g}), "
-            f"written for each input; a random change of {sens.perturbation:g} x ||W|| to every weight matrix "
-            f"changes the loss by (mean |dL|/L over {sens.directions} directions): {parts}.")
+    head = (f"The classifier trained on {IMAGE_LABELS[sens.reference]} inputs (first run's training loss "
+            f"{reference.loss:.3g}), written for each input; a random change of {sens.perturbation:g} x ||W|| to "
+            f"every weight matrix changes the loss by (mean |dL|/L over {sens.runs} run(s) x {sens.directions} "
+            f"directions): {parts}.")
     if sens.raw_ratio is None:
         return Verdict(label="loss sensitivity", text=head)
-    passed = sens.raw_more_sensitive
-    return Verdict(label="loss more sensitive before normalisation", passed=passed,
+    return Verdict(label="loss more sensitive before normalisation", passed=sens.raw_more_sensitive,
                    claim="preprocessing.loss_sensitive_before_normalisation", text=(
-                       head + f" Raw inputs: {sens.raw_ratio:.2g}x the standardised sensitivity; the claim "
-                       f"{'holds' if passed else 'does not hold'} here (needs {SENSITIVITY_RATIO:g}x). A pure scale "
-                       f"leaves the relative sensitivity unchanged; an offset (data far from the origin) raises it."))
+                       head + " " + sensitivity_text(sens) + " A pure scale leaves the relative sensitivity "
+                       "unchanged; an offset (data far from the origin) raises it."))

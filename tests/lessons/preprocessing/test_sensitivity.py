@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 import torch
 
-from cnnbp.lessons.preprocessing.sensitivity import express_for, fold_input_change, perturbed_loss, sensitivity
+from cnnbp.lessons.preprocessing.sensitivity import (
+    Pooled,
+    SensitivityComparison,
+    express_for,
+    fold_input_change,
+    perturbed_loss,
+    sensitivity,
+)
 from cnnbp.lessons.preprocessing.training import build_model
 from cnnbp.lessons.preprocessing.transforms import IMAGE_TRANSFORMS, fit_image_transform
 
@@ -65,3 +72,33 @@ def test_sensitivity_is_the_same_function_with_the_same_loss(images):
     for s in out:
         assert s.relative_change[0] == pytest.approx(0.0, abs=1e-12)  # size 0 changes nothing
         assert s.slice_loss[1] == pytest.approx(s.loss, rel=1e-12)
+
+
+# ---- the verdict's reading: the ratio's interval against the line ------------------------------
+
+def comparison(raw, std, runs=3, directions=50):
+    """Every run's classifier moving the raw loss by ``raw`` and the standardised by ``std``
+    (mean, std over directions)."""
+    return SensitivityComparison("channel_std", 0.01, directions, inputs=[],
+                                 at_perturbation={"raw": [raw] * runs, "channel_std": [std] * runs})
+
+
+@pytest.mark.parametrize("raw, runs, directions, expected", [
+    ((6e-3, 3e-3), 3, 50, True),  # 6x, well past 2x
+    ((1.4e-3, 0.7e-3), 3, 50, False),  # 1.4x, its interval below 2x
+    ((2.1e-3, 2e-3), 3, 5, None),  # 2.1x, but +-2 standard errors (1.2x-3.6x) hold the line
+    ((6e-3, 3e-3), 2, 50, None),  # two runs are too few
+])
+def test_the_claim_is_read_from_the_ratios_interval(raw, runs, directions, expected):
+    sens = comparison(raw, (1e-3, 0.5e-3), runs=runs, directions=directions)
+    assert sens.raw_ratio == pytest.approx(raw[0] / 1e-3)
+    lo, hi = sens.raw_ratio_interval
+    assert lo < sens.raw_ratio < hi
+    assert sens.raw_more_sensitive is expected
+
+
+def test_pooled_spread_counts_the_runs_disagreeing():
+    same = Pooled.of([(1.0, 0.5)] * 4, directions=10)
+    apart = Pooled.of([(0.5, 0.5), (1.5, 0.5), (0.5, 0.5), (1.5, 0.5)], directions=10)
+    assert same.mean == apart.mean == 1.0
+    assert same.variance == pytest.approx(0.25 / 40) and apart.variance == pytest.approx(0.5 / 40)
