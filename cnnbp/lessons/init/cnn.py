@@ -20,6 +20,10 @@ from cnnbp.train.history import History
 
 PROBE_BATCH = 256  # test images the per-layer statistics are measured on
 EVALS_PER_EPOCH = 2
+# A variant has trained when its test accuracy is at least halfway from chance to 100% (55% on
+# the ten digits). A run in which no variant of an activation got there is too short to say
+# which init suits it. Fixed before any run.
+TRAINED_SHARE = 0.5
 
 
 @dataclass(kw_only=True)
@@ -38,6 +42,15 @@ class VariantHistory(History):
     @property
     def name(self) -> str:
         return f"{self.init} / {self.activation}"
+
+    @property
+    def final_accuracy(self) -> float | None:
+        """The last test accuracy, None if it diverged (its accuracy stopped being measured)."""
+        return self.test_accuracy[-1] if self.test_accuracy and self.diverged_at is None else None
+
+    def trained(self, num_classes: int) -> bool:
+        chance = 1 / num_classes
+        return self.final_accuracy is not None and self.final_accuracy >= chance + TRAINED_SHARE * (1 - chance)
 
 
 def build_cnn(data: ImageDataset, *, activation: str, depth: int, width: int) -> SmallCNN:

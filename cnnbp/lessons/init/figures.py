@@ -3,7 +3,10 @@ types of cnnbp.plots) and pandas tables. Nothing here measures anything."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pandas as pd
+import plotly.graph_objects as go
 
 from cnnbp import plots
 from cnnbp.lessons.init.classic import ClassicResult
@@ -41,21 +44,31 @@ def classic_table(results: list[ClassicResult]) -> pd.DataFrame:
 
 # ---- the CNN -------------------------------------------------------------------------------
 
-def cnn_figures(histories: list[VariantHistory], cfg: InitConfig) -> dict:
-    curves = plots.training_curves(
+def cnn_figures(histories: list[VariantHistory], cfg: InitConfig) -> dict[str, Callable[[], go.Figure]]:
+    """The CNN's three figures, each drawn when its frame is sent (training streams many updates)."""
+    return {"cnn_curves": lambda: cnn_curves(histories, cfg), "cnn_layer_std": lambda: cnn_layer_std(histories, cfg),
+            "cnn_dead": lambda: cnn_dead(histories)}
+
+
+def cnn_curves(histories: list[VariantHistory], cfg: InitConfig) -> go.Figure:
+    return plots.training_curves(
         [dict(name=h.name, color_key=h.init, dash_key=h.activation, steps=h.steps, loss=h.loss,
               eval_steps=h.eval_steps, test_accuracy=h.test_accuracy) for h in histories],
         title=f"Small CNN on {cfg.dataset}: init x activation")
+
+
+def cnn_layer_std(histories: list[VariantHistory], cfg: InitConfig) -> go.Figure:
     panels = [dict(title=h.name, lines=[dict(name=layer, x=h.eval_steps, y=[s[i] for s in h.layer_std])
                                         for i, layer in enumerate(h.layer_names)]) for h in histories]
-    layer_std = plots.small_multiples(panels, n_cols=len(cfg.inits), title="Activation std per layer during training",
-                                      x_title="step", y_title="std", log_y=True)
-    last = histories[0].layer_names
-    dead = plots.heatmap([h.layer_dead[-1] for h in histories], x_labels=last,
+    return plots.small_multiples(panels, n_cols=len(cfg.inits), title="Activation std per layer during training",
+                                 x_title="step", y_title="std", log_y=True)
+
+
+def cnn_dead(histories: list[VariantHistory]) -> go.Figure:
+    return plots.heatmap([h.layer_dead[-1] for h in histories], x_labels=histories[0].layer_names,
                          y_labels=[h.name for h in histories],
                          title="Dead ReLUs / saturated units per layer (share of units with local gradient "
                                "< 10% of its peak on every probe image)", colorbar="share")
-    return {"cnn_curves": curves, "cnn_layer_std": layer_std, "cnn_dead": dead}
 
 
 def cnn_table(histories: list[VariantHistory]) -> pd.DataFrame:

@@ -31,6 +31,7 @@ def classic_numbers(results: list[ClassicResult]) -> dict:
             "grad_h_norm": [l.grad_norm for l in r.layers],
             "grad_w_norm": list(r.weight_grad_norm),
             "per_layer_factor": r.per_layer_factor,
+            "factor_noise": r.factor_noise,
             "behaviour": r.behaviour,
         }
     return out
@@ -45,12 +46,13 @@ def classic(state: RunState) -> Iterator[Update]:
                  verdicts=classic_verdicts(results))
 
 
-def cnn_numbers(histories: list[VariantHistory]) -> dict:
+def cnn_numbers(histories: list[VariantHistory], num_classes: int) -> dict:
     return {h.name: {"init": h.init, "activation": h.activation, "eval_steps": h.eval_steps,
                      "test_accuracy": h.test_accuracy, "test_loss": h.test_loss,
                      "layer_names": h.layer_names, "layer_std": h.layer_std,
                      "layer_dead": h.layer_dead, "diverged_at": h.diverged_at,
-                     "final_test_accuracy": h.test_accuracy[-1] if h.test_accuracy else None}
+                     "final_test_accuracy": h.test_accuracy[-1] if h.test_accuracy else None,
+                     "trained": h.trained(num_classes)}
             for h in histories}
 
 
@@ -69,9 +71,11 @@ def cnn(state: RunState) -> Iterator[Update]:
                                          width=cfg.cnn_width, epochs=cfg.epochs, batch_size=cfg.cnn_batch_size,
                                          lr=cfg.lr, seed=cfg.seed, control=state.control):
         yield Update(reached, f"training the CNN on {cfg.dataset}: {reached:.0%}",
-                     figures=figures.cnn_figures(histories, cfg), numbers={"cnn": cnn_numbers(histories)})
+                     figures=figures.cnn_figures(histories, cfg),
+                     numbers={"cnn": cnn_numbers(histories, data.num_classes)})
     yield Update(reached, f"CNN trained ({reached:.0%} of the steps)", figures=figures.cnn_figures(histories, cfg),
-                 tables={"cnn": figures.cnn_table(histories)}, numbers={"cnn": cnn_numbers(histories)},
+                 tables={"cnn": figures.cnn_table(histories)},
+                 numbers={"cnn": cnn_numbers(histories, data.num_classes)},
                  verdicts=cnn_verdicts(histories, data.num_classes))
 
 

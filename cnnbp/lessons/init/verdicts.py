@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from cnnbp.lessons.base import Verdict
 from cnnbp.lessons.init.classic import ClassicResult
-from cnnbp.lessons.init.cnn import VariantHistory
+from cnnbp.lessons.init.cnn import TRAINED_SHARE, VariantHistory
 from cnnbp.lessons.init.symmetry import SymmetryContrast
 from cnnbp.nn.inits import get_init
 
@@ -28,11 +28,15 @@ def classic_verdicts(results: list[ClassicResult]) -> list[Verdict]:
 
 
 def cnn_verdicts(histories: list[VariantHistory], num_classes: int) -> list[Verdict]:
+    """One observation per activation: every init's test accuracy, best first. One seed ranks
+    them, so the verdict passes or fails nothing; where no init of the activation has trained
+    (TRAINED_SHARE of the way from chance to 100%), it says the run is too short to tell."""
     out = []
     chance = 1 / num_classes
+    line = chance + TRAINED_SHARE * (1 - chance)
     for activation in dict.fromkeys(h.activation for h in histories):
         group = [h for h in histories if h.activation == activation]
-        ranked = sorted(group, key=lambda h: -(h.test_accuracy[-1] if h.diverged_at is None else -1))
+        ranked = sorted(group, key=lambda h: -(h.final_accuracy if h.final_accuracy is not None else -1))
         parts = []
         for h in ranked:
             if h.diverged_at is not None:
@@ -41,9 +45,17 @@ def cnn_verdicts(histories: list[VariantHistory], num_classes: int) -> list[Verd
             dead = max(h.layer_dead[-1]) if h.layer_dead else 0.0
             parts.append(f"{h.init} {h.test_accuracy[-1]:.1%} (std of the last conv layer "
                          f"{h.layer_std[-1][-1]:.3g}, up to {dead:.0%} of a layer's units dead/saturated)")
+        trained = [h.init for h in ranked if h.trained(num_classes)]
+        steps = max(h.steps[-1] if h.steps else 0 for h in group)
+        if trained:
+            tail = (f" Trained (test accuracy >= {line:.0%}, halfway from chance to 100%): {', '.join(trained)}. "
+                    "One seed: inits a few points apart can swap places with another seed.")
+        else:
+            tail = (f" No init reaches {line:.0%} (halfway from chance to 100%) in {steps} steps: too short to tell "
+                    f"which init suits {activation}; more epochs can.")
         out.append(Verdict(label=f"CNN with {activation}",
                            text=f"CNN with {activation}, test accuracy after training (chance {chance:.0%}): "
-                                + "; ".join(parts) + "."))
+                                + "; ".join(parts) + "." + tail))
     return out
 
 
