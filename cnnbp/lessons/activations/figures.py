@@ -10,6 +10,7 @@ figures and pandas tables. The chart types every lesson shares are in ``cnnbp.pl
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import pandas as pd
@@ -157,9 +158,7 @@ def race_table(race: Race) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def training_figures(race: Race, cfg: ActivationsConfig, *, final: bool = True) -> dict[str, go.Figure]:
-    """The curves and the dead units (streamed), and the steps to the target (``final`` only)."""
-    figs = {}
+def curves_figure(race: Race, cfg: ActivationsConfig) -> go.Figure:
     curves = plots.training_curves(
         [dict(name=h.name, color_key=h.activation, dash_key=h.lr, steps=h.steps, loss=h.loss,
               eval_steps=h.eval_steps, test_accuracy=h.test_accuracy) for h in race.histories],
@@ -167,16 +166,28 @@ def training_figures(race: Race, cfg: ActivationsConfig, *, final: bool = True) 
     curves.update_yaxes(type="log", row=1, col=1)  # a diverging run's loss spans 20 decades
     curves.add_hline(y=race.target, line_dash="dot", line_color="black", row=1, col=2,
                      annotation_text=f"target {race.target:.0%}")
-    figs["race_curves"] = curves
-    if race.race and final:
-        figs["steps_to_target"] = steps_to_target(
-            [dict(name=h.activation, steps=h.steps_to(race.target)) for h in race.race],
-            target=race.target, total_steps=race.total_steps,
-            title=f"Training steps to {race.target:.0%} test accuracy (lr {race.lr:g})")
+    return curves
+
+
+def dead_figure(race: Race) -> go.Figure:
+    panels = [dict(title=h.name, lines=[dict(name=layer, x=h.eval_steps, y=[d[i] for d in h.dead])
+                                        for i, layer in enumerate(h.layer_names)]) for h in race.dead]
+    return plots.small_multiples(
+        panels, n_cols=2, x_title="step", y_title="dead share",
+        title=f"Dead units per layer during training (no gradient on any of {PROBE_IMAGES} images)")
+
+
+def steps_figure(race: Race) -> go.Figure:
+    return steps_to_target(
+        [dict(name=h.activation, steps=h.steps_to(race.target)) for h in race.race],
+        target=race.target, total_steps=race.total_steps,
+        title=f"Training steps to {race.target:.0%} test accuracy (lr {race.lr:g})")
+
+
+def training_figures(race: Race, cfg: ActivationsConfig) -> dict:
+    """The curves and the dead units, as functions: run_parts draws them only when their frame is
+    sent (the steps to the target come once, at the end)."""
+    figs = {"race_curves": functools.partial(curves_figure, race, cfg)}
     if race.dead:
-        panels = [dict(title=h.name, lines=[dict(name=layer, x=h.eval_steps, y=[d[i] for d in h.dead])
-                                            for i, layer in enumerate(h.layer_names)]) for h in race.dead]
-        figs["dead"] = plots.small_multiples(
-            panels, n_cols=2, x_title="step", y_title="dead share",
-            title=f"Dead units per layer during training (no gradient on any of {PROBE_IMAGES} images)")
+        figs["dead"] = functools.partial(dead_figure, race)
     return figs

@@ -83,11 +83,6 @@ def race_numbers(race: Race, cfg: ActivationsConfig) -> dict:
                              "probe_images": PROBE_IMAGES}}
 
 
-# Building the streamed figures (~0.3 s on 2 cores) costs more than the training between two
-# evaluations: they are rebuilt every third evaluation (twice an epoch), the numbers every time.
-FIGURES_EVERY = 3
-
-
 def cnns(state: RunState) -> Iterator[Update]:
     """The race and the dead-unit pairs: every CNN in one lockstep, curves streamed as they grow."""
     cfg: ActivationsConfig = state.cfg
@@ -96,16 +91,17 @@ def cnns(state: RunState) -> Iterator[Update]:
     data = get_dataset(cfg.dataset, seed=cfg.seed)
     peaks = {a: peak_grad_with(a, options.get(a, {})) for a in dict.fromkeys(v.activation for v in variants)}
     race, reached = race_of([], cfg), 0.0
-    trained = train_variants(data, variants, depth=cfg.cnn_depth, width=cfg.cnn_width, epochs=cfg.epochs,
-                             batch_size=cfg.batch_size, seed=cfg.seed, options=options, peaks=peaks,
-                             control=state.control)
-    for evaluation, (reached, histories) in enumerate(trained):
+    for reached, histories in train_variants(data, variants, depth=cfg.cnn_depth, width=cfg.cnn_width,
+                                             epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed,
+                                             options=options, peaks=peaks, control=state.control):
         race = race_of(histories, cfg)
         if reached < 1.0:
-            streamed = figures.training_figures(race, cfg, final=False) if evaluation % FIGURES_EVERY == 0 else {}
             yield Update(reached, f"training {len(variants)} CNNs on {cfg.dataset}: {reached:.0%}",
-                         figures=streamed, numbers=race_numbers(race, cfg))
-    yield Update(reached, f"CNNs trained ({reached:.0%} of the steps)", figures=figures.training_figures(race, cfg),
+                         figures=figures.training_figures(race, cfg), numbers=race_numbers(race, cfg))
+    final = figures.training_figures(race, cfg)
+    if race.race:
+        final["steps_to_target"] = figures.steps_figure(race)
+    yield Update(reached, f"CNNs trained ({reached:.0%} of the steps)", figures=final,
                  tables={"race": figures.race_table(race)}, numbers=race_numbers(race, cfg),
                  verdicts=training_verdicts(race, cfg))
 
