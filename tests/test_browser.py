@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from cnnbp.lessons import LESSONS
+from cnnbp.ui.lesson_tab import tab_label
 from tests.browser import ARGS, CHROMIUM, require_browser
 
 SHOTS = Path(os.environ.get("CNNBP_SCREENSHOTS", Path(__file__).resolve().parents[1] / "screenshots"))
@@ -33,13 +34,27 @@ def page(server_url):
 
 
 def open_tab(page, title: str) -> None:
-    """Click the tab ``title``; Gradio moves tabs that do not fit the bar into a "More tabs" menu."""
-    tab = page.get_by_role("tab", name=title, exact=True)
-    if not tab.count():
-        page.get_by_label("More tabs").click()
-        page.locator(".overflow-dropdown button", has_text=title).click()
-        return
-    tab.click()
+    """Click the tab ``title`` (the bar wraps: every tab is in it, none in a "More tabs" menu)."""
+    page.get_by_role("tab", name=title, exact=True).click()
+
+
+def test_every_tab_and_run_in_reach_at_1024x768(page):
+    """At a projector's 1024 x 768 every tab is one click away and Run/Stop are above the fold."""
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        labels = [tab_label(lesson) for lesson in LESSONS.values()] + ["Evidence"]
+        for label in labels:
+            box = page.get_by_role("tab", name=label, exact=True).bounding_box()
+            assert box and box["width"] > 0 and box["x"] + box["width"] <= 1024, label
+        assert not page.get_by_label("More tabs").count()
+        for name, lesson in LESSONS.items():
+            open_tab(page, tab_label(lesson))
+            for button in ("run", "stop", "quick", "reset"):
+                box = page.locator(f"#{name}-{button}").bounding_box()
+                assert box and box["y"] + box["height"] <= 768, (name, button, box)
+        page.screenshot(path=str(SHOTS / "layout-1024x768.png"))
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
 
 
 def set_number(page, lesson: str, field: str, value) -> None:
@@ -63,7 +78,7 @@ def expect_value(page, lesson: str, field: str, value) -> None:
 @pytest.mark.parametrize("name", list(LESSONS))
 def test_every_lesson_runs_in_the_browser(page, name):
     lesson = LESSONS[name]
-    open_tab(page, lesson.title)
+    open_tab(page, tab_label(lesson))
     page.locator(f"#{name}-quick").click()  # every widget to the lesson's quick settings
     for field, value in lesson.quick.items():  # the page shows them before Run reads them
         expect_value(page, name, field, value)
@@ -75,12 +90,13 @@ def test_every_lesson_runs_in_the_browser(page, name):
     page.wait_for_function(
         "([sel, n]) => document.querySelectorAll(sel).length >= n",
         arg=[f"[id^={name}-] [data-testid=plotly]", wanted], timeout=30_000)
-    assert page.locator(f"#{name}-verdicts").inner_text().strip()
+    words = page.locator(f"#{name}-verdicts .v-word").all_inner_texts()
+    assert words and set(words) <= {"HOLDS", "DOES NOT HOLD", "CAN'T TELL", "NOTE"}, words
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_init_verdicts_in_the_page(page):
-    open_tab(page, "Initialisation")
+    open_tab(page, "Init")
     verdicts = page.locator("#init-verdicts").get_by_text("relu + Kaiming")
     if not verdicts.count():  # run once if the parametrized test did not (e.g. -k)
         page.locator("#init-run").click()
@@ -90,7 +106,7 @@ def test_init_verdicts_in_the_page(page):
 
 
 def test_stop_ends_a_long_run(page):
-    open_tab(page, "Initialisation")
+    open_tab(page, "Init")
     page.locator("#init-quick").click()
     expect_value(page, "init", "width", LESSONS["init"].quick["width"])
     set_number(page, "init", "epochs", 10)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 import gradio as gr
 
 from cnnbp.lessons import LESSONS
 from cnnbp.ui.evidence_tab import build_evidence_tab
 from cnnbp.ui.lesson_tab import build_lesson_tab
+from cnnbp.ui.style import CSS
 
 TITLE = "cnnbp: a live lab for the best practices of convolutional networks"
-import os
 
 QUEUE_MAX_SIZE = int(os.environ.get("CNNBP_QUEUE_MAX_SIZE", 64))  # a lecture hall of clicks; beyond
 # this a caller is told at once that the queue is full and to try again
@@ -22,14 +24,14 @@ def launch_options() -> dict:
     no folder beyond Gradio's own temp files is served (allowed_paths stays empty).
     Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT itself (default 127.0.0.1:7860).
     """
-    return {"show_error": False, "max_file_size": "5mb", "allowed_paths": []}
+    return {"show_error": False, "max_file_size": "5mb", "allowed_paths": [], "css": CSS}
 
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnbp", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"## {TITLE}\nEach tab turns a claim of the lecture into an experiment: change the "
                     "settings, press **Run**, watch the curves come in, read the measured verdict.")
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):
             for lesson in LESSONS.values():
                 build_lesson_tab(lesson)
             build_evidence_tab()

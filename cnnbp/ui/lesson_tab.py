@@ -17,20 +17,43 @@ def quick_values(lesson: Lesson, names: list[str]) -> list:
     return [lesson.quick.get(n, fields[n].default) for n in names]
 
 
+# Tab labels short enough that every tab fits one click at 1024 px (the bar also wraps); the
+# lesson's full title heads the tab.
+SHORT = {"activations": "Activations", "preprocessing": "Preprocessing", "init": "Init",
+         "batchnorm": "BatchNorm", "norms": "Norm layers", "dropout": "Dropout",
+         "transfer": "Transfer", "imbalance": "Imbalance", "visualise": "Visualise"}
+
+
+def tab_label(lesson: Lesson) -> str:
+    return SHORT.get(lesson.name, lesson.title)
+
+
+def quick_message(lesson: Lesson, names: list[str], before: list, after: list) -> str:
+    """What the Quick settings button changed, for the status line."""
+    changed = [f"{n} {b} \u2192 {a}" for n, b, a in zip(names, before, after) if b != a]
+    return ("Quick settings: " + ", ".join(changed) if changed else "Quick settings: nothing to change") \
+        + ". Press **Run**."
+
+
 def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
-    with gr.Tab(lesson.title, id=lesson.name):
+    with gr.Tab(tab_label(lesson), id=lesson.name):
         gr.Markdown(f"### {lesson.title}\n{lesson.summary}")
+        # Run and Stop first, in a bar that stays at the top while the figures scroll.
+        with gr.Row(elem_classes=["run-bar"], equal_height=True):
+            run = gr.Button("Run", variant="primary", elem_id=f"{lesson.name}-run", scale=1, min_width=100)
+            stop = gr.Button("Stop", variant="stop", elem_id=f"{lesson.name}-stop", scale=1, min_width=100)
+            quick = gr.Button("Quick settings (a few seconds)", elem_id=f"{lesson.name}-quick", scale=2,
+                              min_width=160)
+            reset = gr.Button("Reset to defaults", elem_id=f"{lesson.name}-reset", scale=2, min_width=140)
+            status = gr.Markdown("Press **Run**.", elem_id=f"{lesson.name}-status")
         with gr.Row():
-            with gr.Column(scale=1, min_width=280):
-                widgets = build_widgets(lesson.config, prefix=lesson.name)
-                with gr.Row():
-                    run = gr.Button("Run", variant="primary", elem_id=f"{lesson.name}-run")
-                    stop = gr.Button("Stop", variant="stop", elem_id=f"{lesson.name}-stop")
-                quick = gr.Button("Quick settings (a few seconds)", size="sm", elem_id=f"{lesson.name}-quick")
+            with gr.Column(scale=1, min_width=260):
+                with gr.Accordion("Settings", open=True):
+                    widgets = build_widgets(lesson.config, prefix=lesson.name)
             with gr.Column(scale=3):
-                status = gr.Markdown("Press **Run**.", elem_id=f"{lesson.name}-status")
-                verdicts = gr.Markdown(elem_id=f"{lesson.name}-verdicts")
-                plots = [gr.Plot(label=caption, elem_id=f"{lesson.name}-plot-{name}") for name, caption in lesson.figures]
+                verdicts = gr.HTML(elem_id=f"{lesson.name}-verdicts")
+                plots = [gr.Plot(label=caption, elem_id=f"{lesson.name}-plot-{name}")
+                         for name, caption in lesson.figures]
                 tables = []
                 for name, caption in lesson.tables:
                     with gr.Accordion(caption, open=False):
@@ -40,8 +63,23 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
         names = list(widgets)
         # A live demo in a lecture, or a student on two cores: every widget to the lesson's small
         # settings (the ones the tests run), the rest to their defaults. No server work, no API.
-        quick.click(lambda: quick_values(lesson, names), inputs=None, outputs=[widgets[n] for n in names],
-                    queue=False, api_visibility="private")
+        fields = lesson.config.model_fields
+        defaults = [fields[n].default for n in names]
+
+        def to_quick(*before):
+            after = quick_values(lesson, names)
+            return [*after, quick_message(lesson, names, list(before), after)]
+
+        def to_defaults(*before):
+            changed = [n for n, b, a in zip(names, before, defaults) if b != a]
+            note = ("Reset to defaults: " + ", ".join(changed)) if changed else "Already at the defaults"
+            return [*defaults, note + ". Press **Run**."]
+
+        widget_list = [widgets[n] for n in names]
+        quick.click(to_quick, inputs=widget_list, outputs=[*widget_list, status], queue=False,
+                    api_visibility="private")
+        reset.click(to_defaults, inputs=widget_list, outputs=[*widget_list, status], queue=False,
+                    api_visibility="private")
         handler = make_handler(lesson, names)
         inputs, outputs = [widgets[n] for n in names], [status, verdicts, *plots, *tables, numbers]
         run.click(

@@ -6,10 +6,12 @@ training steps, and the run's last frame says so.
 
 from __future__ import annotations
 
+import html
 import importlib.util
 import inspect
 import logging
 import os
+import re
 import threading
 from typing import Any, Callable, Iterator
 
@@ -58,11 +60,33 @@ class SessionControls:
 CONTROLS = SessionControls()
 
 
+CANNOT_TELL = re.compile(r"can(?:'|no|not)?t tell|can not tell|could not tell|too close to call", re.I)
+
+
+def verdict_word(v: Verdict) -> tuple[str, str]:
+    """(word, css class) of a verdict, from its fields alone: words, not emoji (a hall PC without
+    an emoji font draws every emoji as the same box)."""
+    if v.passed is True:
+        return "HOLDS", "v-holds"
+    if v.passed is False:
+        return "DOES NOT HOLD", "v-fails"
+    if CANNOT_TELL.search(v.text):
+        return "CAN'T TELL", "v-canttell"
+    return "NOTE", "v-note"
+
+
 def verdicts_markdown(verdicts: list[Verdict]) -> str:
+    """One line per verdict: a coloured word, the label in bold, the text cut to one line; a click
+    unfolds the whole text (a <details> whose summary is everything: the text is in the page once)."""
     if not verdicts:
         return ""
-    mark = {True: "✅", False: "❌", None: "•"}
-    return "\n".join(f"- {mark[v.passed]} {v.text}" for v in verdicts)
+    rows = []
+    for v in verdicts:
+        word, cls = verdict_word(v)
+        rows.append(f'<details class="verdict {cls}"><summary><span class="v-word">{word}</span> '
+                    f'<b class="v-label">{html.escape(v.label)}</b> '
+                    f'<span class="v-text">{html.escape(v.text)}</span></summary></details>')
+    return '<div class="verdicts">' + "".join(rows) + "</div>"
 
 
 def frame_outputs(frame: Frame, lesson: Lesson, *, note: str = "") -> list[Any]:

@@ -2,7 +2,8 @@
 
 torch imports its compiler stack the first time an optimiser is built (~1.5 s here), plotly
 its subplot machinery, scikit-learn its digits, umap-learn its numba kernels (~15 s). None of
-that should fall on a student's click, and none of it may block the first page load, hence a daemon thread. Then it runs every
+that should fall on a student's click, and none of it may block the first page load, hence a
+daemon thread. Then it runs every
 lesson's default settings into the result cache, so a class pressing Run on the defaults is
 served at once; a real request cancels that (between two steps) and takes the cores.
 """
