@@ -6,27 +6,39 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from cnnbp.data import photos
 from cnnbp.data.uploads import UploadError, load_image
 from cnnbp.lessons.base import LessonConfig, gflop_seconds
 from cnnbp.lessons.visualise import embeddings as emb
 from cnnbp.lessons.visualise import imagenet
 from cnnbp.lessons.visualise.model import Dataset, TrainSettings, conv_channels, data_shape
 from cnnbp.lessons.visualise.occlusion import MASK_IMAGES
+from cnnbp.nn import imagenet as imagenet_net
 from cnnbp.nn import small_cnn_macs
 
 View = Literal["weights", "activations", "occlusion", "embeddings", "top_images", "synthesis"]
 VIEWS: tuple[str, ...] = ("weights", "activations", "occlusion", "embeddings", "top_images", "synthesis")
 SLOWDOWN = 4  # convs this small run at about a quarter of the nominal rate (measured: defaults ~3 s to train)
 IMAGENET_READ_S = 1.0  # reading one 45 MB checkpoint
+# EfficientNet-Lite0 on ImageNet: one 224 x 224 forward 25-29 ms on one thread (measured, batches of 1-8, a loaded
+# 2-core machine), with a margin; the network built once per process (~1 s), a fresh copy per sanity check step
+EFFICIENTNET = "efficientnet_lite0_imagenet"
+FORWARD_224_S = 0.04
+NETWORK_BUILD_S = 1.0
+PHOTO_SIZE = 224
+IMAGENET_VIEWS = ("weights", "activations", "occlusion")  # the views the ImageNet network runs
+Photo = Literal["chelsea", "coffee", "astronaut", "rocket", "motorcycle", "camera", "china", "flower"]
 # measured, one thread: t-SNE and UMAP ~2-3 ms per point
 PROJECTION_S_PER_POINT = {"pca": 0.0002, "tsne": 0.004, "umap": 0.004}
 
 
 class VisualiseConfig(LessonConfig):
     parts: list[View] = Field(list(VIEWS), min_length=1, description="which views to compute")
-    model: Literal["trained", "resnet18_imagenet"] = Field(
+    model: Literal["trained", "resnet18_imagenet", "efficientnet_lite0_imagenet"] = Field(
         "trained", description="trained: a SmallCNN trained in this run; resnet18_imagenet: torchvision's "
-                               "ImageNet ResNet-18 first-layer filters, only where its weights are cached here")
+                               "ImageNet ResNet-18 first-layer filters, only where its weights are cached here; "
+                               "efficientnet_lite0_imagenet: the packaged ImageNet EfficientNet-Lite0 on a photo "
+                               "(top-5, filters, feature maps, occlusion, Grad-CAM)")
     dataset: Dataset = Field(
         "digits", description="training data (shapes: 16x16 RGB with object masks)")
     depth: int = Field(4, ge=2, le=6, description="conv layers (2x2 pooling after every second)")
@@ -42,6 +54,11 @@ class VisualiseConfig(LessonConfig):
     image: str | None = Field(None, max_length=4096, description="optional PNG or JPEG of your own: "
                               "feature maps and occlusion use it (converted to the dataset's size and channels)",
                               json_schema_extra={"upload": "image"})
+    photo: Photo = Field("chelsea", description="bundled photo the ImageNet network looks at (an upload replaces "
+                         "it)")
+    photo_window: int = Field(32, ge=8, le=112, description="ImageNet occlusion: the refined map's window, pixels "
+                              "of the 224 x 224 input (the coarse map first uses twice the window and stride)")
+    photo_stride: int = Field(16, ge=4, le=112, description="ImageNet occlusion: the refined map's stride, pixels")
     occlusion_images: int = Field(4, ge=1, le=8, description="test images with an occlusion map")
     window: int = Field(3, ge=1, le=16, description="occluding square, pixels")
     stride: int = Field(1, ge=1, le=16, description="step between window positions, pixels")
@@ -69,7 +86,21 @@ class VisualiseConfig(LessonConfig):
             if other:
                 raise ValueError(f"with resnet18_imagenet only the weights view runs here (the others need "
                                  f"ImageNet images); remove {', '.join(other)} from parts")
+        if model == EFFICIENTNET:
+            reason = imagenet_net.unavailable_reason()
+            if reason:
+                raise ValueError(reason)
+            if not set(IMAGENET_VIEWS) & set(info.data.get("parts", [])):
+                raise ValueError(f"with {EFFICIENTNET} choose at least one of {', '.join(IMAGENET_VIEWS)} in parts")
         return model
+
+    @field_validator("photo")
+    @classmethod
+    def _photo_installed(cls, photo: str) -> str:
+        reason = photos.unavailable_reason(photo)
+        if reason:
+            raise ValueError(reason)
+        return photo
 
     # Cross-field checks as field validators (``info.data`` holds the fields declared above), so
     # the message names the field and its value: "window: window (12) must not exceed ...".
@@ -82,13 +113,14 @@ class VisualiseConfig(LessonConfig):
                              f"of {dataset}")
         return window
 
-    @field_validator("stride")
+    @field_validator("stride", "photo_stride")
     @classmethod
     def _stride_fits(cls, stride: int, info: ValidationInfo) -> int:
-        window = info.data.get("window")
+        window_field = "window" if info.field_name == "stride" else "photo_window"
+        window = info.data.get(window_field)
         if window is not None and stride > window:
-            raise ValueError(f"stride ({stride}) must not exceed the window ({window}): pixels between windows "
-                             "would never be occluded")
+            raise ValueError(f"{info.field_name} ({stride}) must not exceed the {window_field} ({window}): pixels "
+                             "between windows would never be occluded")
         return stride
 
     @field_validator("image_index", "embed_points")
@@ -173,7 +205,34 @@ class VisualiseConfig(LessonConfig):
     def needs_replicates(self) -> bool:
         return self.model == "trained" and self.models > 1 and bool({"weights", "occlusion"} & set(self.parts))
 
+    def photo_windows(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(window, stride) of the coarse map (twice the refined ones, within the image) and of the refined one."""
+        coarse = min(2 * self.photo_window, PHOTO_SIZE)
+        return (coarse, min(2 * self.photo_stride, coarse)), (self.photo_window, self.photo_stride)
+
+    def photo_positions(self) -> tuple[int, int]:
+        """Window positions of the coarse and the refined ImageNet occlusion maps."""
+        return tuple(((PHOTO_SIZE - w) // s + 1) ** 2 for w, s in self.photo_windows())
+
+    def imagenet_seconds(self) -> float:
+        """Build the network, then per view: top-5 and filters one forward; feature maps one forward;
+        occlusion every position plus Grad-CAM (forward + backward) on the network and on one copy
+        per randomisation step (a fresh copy ~0.15 s)."""
+
+        views = {"weights": FORWARD_224_S, "activations": FORWARD_224_S, "occlusion": self.photo_occlusion_seconds()}
+        return NETWORK_BUILD_S + sum(views[v] for v in IMAGENET_VIEWS if v in self.parts)
+
+    def photo_occlusion_seconds(self) -> float:
+        """Every window position of both maps, plus Grad-CAM (~3 forwards) on the network and on each
+        randomisation step's fresh copy (~0.15 s to build)."""
+        from cnnbp.lessons.visualise.explain import RANDOMISE_CASCADE
+
+        steps = len(RANDOMISE_CASCADE)
+        return FORWARD_224_S * (sum(self.photo_positions()) + 3 * (1 + steps)) + 0.15 * steps
+
     def cost_seconds(self) -> float:
         if self.model == "resnet18_imagenet":
             return IMAGENET_READ_S
+        if self.model == EFFICIENTNET:
+            return self.imagenet_seconds()
         return self.training_seconds() + self.replicates_seconds() + sum(self.view_seconds(v) for v in self.parts)

@@ -263,3 +263,69 @@ def top_images_figure(items: Sequence[dict], *, layer: int, channel: int, field:
 
 def synthesis_figure(results: Sequence[dict], *, layer: int, channel: int) -> go.Figure:
     return synthesis(results, title=f"Inputs synthesised to excite conv{layer} channel {channel}")
+
+
+# ---- the ImageNet network on a photo -----------------------------------------------------------
+
+def top5_table(top5: Sequence[dict], *, photo: str) -> pd.DataFrame:
+    return pd.DataFrame([{"photo": photo, "rank": k + 1, "class": t["class"], "probability": t["probability"]}
+                         for k, t in enumerate(top5)])
+
+
+def efficientnet_filters_figure(weights: list, *, smoothness: float) -> go.Figure:
+    return filter_grid([{"label": "EfficientNet-Lite0 conv_stem, ImageNet-trained", "weights": weights,
+                         "smoothness": smoothness}],
+                       title=f"EfficientNet-Lite0 first-layer filters ({len(weights)} RGB 3x3, each scaled to its "
+                             "own range)")
+
+
+def imagenet_feature_maps_figure(image: list, stages: Sequence[dict], *, what: str) -> go.Figure:
+    """The photo and the first channels of each stage (``name``, ``maps``, ``channels``, ``zero``, ``scale``)."""
+    titles = [f"{s['name']}: first {len(s['maps'])} of {s['channels']} channels ({s['size'][0]}x{s['size'][1]}), "
+              f"{s['zero']} all-zero on this photo" for s in stages]
+    fig = make_subplots(rows=1 + len(stages), cols=1, vertical_spacing=0.04, subplot_titles=["input"] + titles)
+    fig.add_trace(image_trace(np.asarray(image), name="input"), row=1, col=1)
+    for i, s in enumerate(stages):
+        maps = np.asarray(s["maps"], dtype=float)
+        fig.add_trace(image_trace(mosaic([m[None] for m in maps], n_cols=len(maps)), name=s["name"],
+                                  zmin=min(0.0, float(maps.min())), zmax=max(s["scale"], 1e-12),
+                                  colorscale="viridis"), row=i + 2, col=1)
+    _image_axes(fig)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=11)))
+    return apply_layout(fig, f"Feature maps of {what} in EfficientNet-Lite0 (one colour scale per stage)",
+                        height=130 * (1 + len(stages)) + 80)
+
+
+def zero_channels_table(stages: Sequence[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{"layer": s["name"], "channels": s["channels"], "dead": s["zero"],
+                          "dead channels": f"{s['zero'] / s['channels']:.0%} all-zero on this photo"}
+                         for s in stages])
+
+
+def photo_explanation_figure(image: list, *, name: str, coarse: dict, refined: dict | None, cam: list,
+                             randomised: list | None, randomised_label: str = "") -> go.Figure:
+    """The photo, P(class) under the coarse and refined occlusion windows, Grad-CAM, and Grad-CAM of the
+    randomised network (the last two once measured)."""
+    panels = [("coarse", coarse), ("refined", refined)]
+    titles = [name] + [f"{k}: P({name}), {o['window']}px window, {o['positions']} positions" if o else f"{k}: …"
+                       for k, o in panels]
+    titles += ["Grad-CAM (last conv stage)", f"Grad-CAM, randomised {randomised_label}" if randomised else "…"]
+    fig = make_subplots(rows=1, cols=5, subplot_titles=titles, horizontal_spacing=0.02)
+    fig.add_trace(image_trace(np.asarray(image), name="photo"), row=1, col=1)
+    for j, (_, o) in enumerate(panels):
+        if o is None:
+            continue
+        centre = (o["window"] - 1) / 2
+        fig.add_trace(go.Heatmap(z=o["p_class"], x=[c + centre for c in o["lefts"]],
+                                 y=[t + centre for t in o["tops"]], zmin=0, zmax=max(o["base"], 1e-6),
+                                 colorscale="RdBu", showscale=j == 0, colorbar=dict(title="P", len=0.6),
+                                 hovertemplate="window centre x %{x}, y %{y}: P = %{z:.3f}<extra></extra>"),
+                      row=1, col=j + 2)
+    for col, m in ((4, cam), (5, randomised)):
+        if m is not None:
+            fig.add_trace(go.Heatmap(z=m, colorscale="inferno", showscale=False,
+                                     hovertemplate="x %{x}, y %{y}: %{z:.3g}<extra></extra>"), row=1, col=col)
+    _image_axes(fig)
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
+    return apply_layout(fig, f"What the network looks at for {name}: occlusion (blue where hiding it lowers "
+                             "P) beside Grad-CAM", height=330)

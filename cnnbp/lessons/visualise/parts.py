@@ -23,9 +23,16 @@ from cnnbp.lessons.visualise import embeddings as emb
 from cnnbp.lessons.visualise import figures as figs
 from cnnbp.lessons.visualise import imagenet, verdicts
 from cnnbp.lessons.visualise import top_images as top
-from cnnbp.lessons.visualise.config import VisualiseConfig
+from cnnbp.lessons.visualise.config import (
+    EFFICIENTNET,
+    FORWARD_224_S,
+    IMAGENET_VIEWS,
+    NETWORK_BUILD_S,
+    VisualiseConfig,
+)
 from cnnbp.lessons.visualise.features import channel_peaks, dead_channels, feature_maps
 from cnnbp.lessons.visualise.filters import neighbour_correlation, smoothing
+from cnnbp.lessons.visualise.imagenet_parts import photo_features, photo_filters, photo_occlusion, photo_setup
 from cnnbp.lessons.visualise.model import (
     MODELS,
     Trained,
@@ -60,6 +67,11 @@ UMAP_WAIT = ("UMAP is not ready yet: its one-time compile (numba, ~15 s per serv
 def start(cfg: VisualiseConfig, parts: list[Part]) -> str:
     if cfg.model == "resnet18_imagenet":
         return "reading the cached ImageNet ResNet-18 weights"
+    if cfg.model == EFFICIENTNET:
+        skipped = [v for v in cfg.parts if v not in IMAGENET_VIEWS]
+        return (f"EfficientNet-Lite0 (ImageNet) on {'your upload' if cfg.image else cfg.photo}: "
+                f"{', '.join(v for v in cfg.parts if v in IMAGENET_VIEWS)}"
+                + (f" ({', '.join(skipped)}: small CNN only, not run)" if skipped else ""))
     return f"starting: {len(cfg.parts)} views on a small CNN trained on {cfg.dataset}"
 
 
@@ -329,6 +341,10 @@ def _small_cnn(cfg: VisualiseConfig) -> bool:
     return cfg.model == "trained"
 
 
+def _photo_view(view: str):
+    return lambda cfg: cfg.model == EFFICIENTNET and view in cfg.parts
+
+
 def _view(name: str, run) -> Part:
     return Part(name, lambda cfg: max(VIEW_FLOOR_S, cfg.view_seconds(name)), run,
                 when=lambda cfg: _small_cnn(cfg) and name in cfg.parts)
@@ -344,7 +360,12 @@ def _other_seeds_share(cfg: VisualiseConfig) -> float:
 
 
 PARTS = (
-    Part("imagenet_filters", 1.0, imagenet_filters, when=lambda cfg: not _small_cnn(cfg)),
+    Part("imagenet_filters", 1.0, imagenet_filters, when=lambda cfg: cfg.model == "resnet18_imagenet"),
+    Part("photo", NETWORK_BUILD_S, photo_setup, when=lambda cfg: cfg.model == EFFICIENTNET),
+    Part("photo_filters", FORWARD_224_S, photo_filters, when=_photo_view("weights")),
+    Part("photo_features", FORWARD_224_S, photo_features, when=_photo_view("activations")),
+    Part("photo_occlusion", lambda cfg: cfg.photo_occlusion_seconds(),
+         photo_occlusion, when=_photo_view("occlusion")),
     Part("training", _training_share, training, when=_small_cnn),
     Part("other_seeds", _other_seeds_share, other_seeds, when=lambda cfg: cfg.needs_replicates()),
     _view("weights", weights),

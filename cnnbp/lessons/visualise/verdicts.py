@@ -11,6 +11,7 @@ from typing import Sequence
 from cnnbp.lessons.base import Verdict
 from cnnbp.lessons.visualise.embeddings import NEIGHBOURS, Comparison
 from cnnbp.lessons.visualise.estimate import Estimate
+from cnnbp.lessons.visualise.explain import AGREEMENT_CELLS, Agreement, PhotoOcclusion, SanityCheck
 from cnnbp.lessons.visualise.filters import Smoothing
 from cnnbp.lessons.visualise.occlusion import ObjectEffect
 
@@ -135,3 +136,40 @@ def synthesised(plain: dict, prior: dict, *, layer: int, channel: int, steps: in
               f"{prior['activation'][-1]:.2f} with jitter/blur/L2 (roughness {prior['roughness']:.2f}); roughness is "
               "about 1 for white noise, near 0 for smooth images. (The best test image's strongest unit: "
               f"{best:.2f}.)"))
+
+
+# ---- the ImageNet network on a photo -----------------------------------------------------------
+
+def imagenet_top1(top5: Sequence[dict], *, photo: str) -> Verdict:
+    rest = ", ".join(f"{t['class']} {t['probability']:.2f}" for t in top5[1:])
+    return Verdict(label="ImageNet top-1", text=f"EfficientNet-Lite0 on {photo}: top-1 {top5[0]['class']} "
+                   f"(probability {top5[0]['probability']:.2f}); then {rest}.")
+
+
+def photo_occlusion_hottest(o: PhotoOcclusion, *, name: str, photo: str) -> Verdict:
+    """An observation: no line was fixed before running for how concentrated the map should be."""
+    t, left = o.hottest
+    mass = "no positive sensitivity" if o.hottest_mass is None else (
+        f"{o.hottest_mass:.0%} of the positive sensitivity lies in it, which covers {o.hottest_area:.0%} of the image")
+    return Verdict(label="occlusion: the hottest window",
+                   text=f"{photo}, {o.positions} positions of a {o.window}px grey window (stride {o.stride}): "
+                        f"P({name}) {o.base:.2f} unoccluded falls most, to {float(o.p_class.min()):.2f}, with the "
+                        f"window at rows {t}-{t + o.window - 1}, columns {left}-{left + o.window - 1}; {mass}. "
+                        "An observation (no line fixed in advance for one photo).")
+
+
+def cam_agreement(a: Agreement, *, name: str) -> Verdict:
+    return Verdict(label="Grad-CAM vs occlusion", text=(
+        f"For {name}, on {AGREEMENT_CELLS}x{AGREEMENT_CELLS} cells: Spearman {a.spearman:.2f} between the occlusion "
+        f"map and Grad-CAM (1: the same ranking, 0: unrelated); {a.top_overlap:.0%} of occlusion's top-10% cells are "
+        "among Grad-CAM's. Two methods asking different questions (what hiding a patch costs vs where the last "
+        "stage's gradient-weighted features sit) need not agree; reported, not judged."))
+
+
+def cam_randomisation(c: SanityCheck) -> Verdict:
+    steps = "; ".join(f"{s}: {r:.2f}" for s, r in zip(c.steps, c.correlations))
+    return Verdict(label="Grad-CAM changes when the weights are randomised", passed=c.map_changes, text=(
+        f"Grad-CAM of a copy whose top layers are redrawn at random (cumulative), Spearman with the trained "
+        f"network's map: {steps}. The line, fixed before running: below {c.line} once the head and the last "
+        f"stages are random. " + ("It is: the map depends on the learned weights, so it explains the model."
+                                  if c.map_changes else "It is not: the map barely depends on the learned weights.")))
