@@ -1,6 +1,6 @@
 """Bench: the visualise lesson's costs, measured in this process one after the other.
 
-    python bench/visualise.py [--repeats 3] [--no-startup]
+    python bench/visualise.py [--repeats 3] [--no-startup] [--photo-only]
 
 1. One occlusion map of a 32x32 RGB image (window 8, stride 2: 169 positions) through a SmallCNN:
    the occluded copies batched (what the lesson does) vs one forward per position, same numbers
@@ -10,6 +10,10 @@
    pixels (768-d) and a SmallCNN's penultimate features of them.
 3. The lesson on its defaults with UMAP warm (train + six views), then a second run that only
    changes the image and the window (the model comes from the cache).
+5. EfficientNet-Lite0 on chelsea (224 x 224): the lesson's occlusion maps (coarse 64px/32, 36 positions;
+   refined 32px/16, 169 positions) batched (``explain.OCCLUSION_BATCH`` a forward) vs one forward per
+   position (same numbers, checked), Grad-CAM on the last conv stage, and the lesson's default ImageNet
+   run end to end (``--photo-only``: this alone).
 4. ``python app.py`` until the page is served, with the warm-up thread (UMAP included) running
    beside it, against a bare ``import torch`` (bench/startup.py's measurement).
 """
@@ -22,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
@@ -94,6 +99,36 @@ def lesson_bench() -> None:
           f"(model from the cache): {time.perf_counter() - start:.1f} s")
 
 
+def photo_bench(repeats: int) -> None:
+    from cnnbp.data import photos
+    from cnnbp.lessons.visualise import explain as ex
+    from cnnbp.nn import imagenet
+
+    with one_thread():
+        net = imagenet.network()
+        x = imagenet.preprocess(photos.load_photo("chelsea"))
+        x01, target = ex.to_unit(x), imagenet.top_k(x, 1, model=net)[0][2]
+        ex.occlude(net, x01, target, window=112, stride=112)  # warm-up
+        for window, stride in ((64, 32), (32, 16)):
+            t_b, batched = timed(lambda: ex.occlude(net, x01, target, window=window, stride=stride), repeats)
+            t_n, naive = timed(lambda: ex.occlude(net, x01, target, window=window, stride=stride, batch_size=1),
+                               repeats)
+            assert np.allclose(batched.p_class, naive.p_class, atol=1e-5)
+            print(f"occlusion of chelsea 224x224, window {window}, stride {stride} ({batched.positions} positions), "
+                  f"1 thread: batched ({ex.OCCLUSION_BATCH}) {t_b:.2f} s, one forward per position {t_n:.2f} s "
+                  f"({t_n / t_b:.2f}x)")
+        layer = dict(net.named_modules())["bn2"]
+        t_cam, _ = timed(lambda: ex.grad_cam(net, layer, x, target), max(repeats, 5))
+        print(f"Grad-CAM (bn2, 1280 x 7 x 7), 1 thread: {t_cam * 1000:.0f} ms")
+    start = time.perf_counter()
+    frames = list(run_lesson("visualise", {"model": "efficientnet_lite0_imagenet", "photo": "chelsea"}))
+    assert frames[-1].done, frames[-1].message
+    first_map = next(f for f in frames if "occlusion" in f.figures)
+    print(f"visualise lesson, ImageNet defaults on chelsea: {time.perf_counter() - start:.1f} s end to end "
+          f"(network built in this process already); first (coarse) occlusion map at progress "
+          f"{first_map.progress:.2f}")
+
+
 def startup_bench() -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     import startup
@@ -108,11 +143,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--no-startup", action="store_true", help="skip the app start-up measurement")
+    parser.add_argument("--photo-only", action="store_true", help="only the ImageNet photo measurements (5)")
     args = parser.parse_args()
     set_threads_once()
+    if args.photo_only:
+        photo_bench(args.repeats)
+        return
     occlusion_bench(args.repeats)
     projection_bench()
     lesson_bench()
+    photo_bench(args.repeats)
     if not args.no_startup:
         startup_bench()
 

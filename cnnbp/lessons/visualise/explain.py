@@ -24,7 +24,10 @@ from cnnbp.lessons.visualise.occlusion import attribution, occlusion_scores
 # Fixed before any run, never tuned to a result:
 RANDOMISED_LINE = 0.5  # the sanity check passes when the randomised map's Spearman with the original is below this
 AGREEMENT_CELLS = 14  # maps compared on a 14 x 14 grid (16-pixel cells of the 224 input)
-OCCLUSION_BATCH = 8  # occluded 224 x 224 copies per forward (measured: ~27 ms per image at 1 to 8)
+# occluded 224 x 224 copies per forward. Measured on one thread of a loaded 2-core machine, 169 positions: 2 a
+# batch 0.7-1.2x the time of one at a time (noise), 3-8 slower (a CPU at this size is compute-bound and larger
+# batches leave the caches); batching pays on a GPU, not here
+OCCLUSION_BATCH = 2
 # cumulative, top down: the classifier, then the 1x1 conv head, then the last two block stages
 RANDOMISE_CASCADE = ("classifier", "conv_head", "blocks.6", "blocks.5")
 STAGES = ("bn1", "blocks.1", "blocks.3", "blocks.5", "bn2")  # post-activation stem, three block stages, head
