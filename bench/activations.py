@@ -3,7 +3,8 @@
     python bench/activations.py [--repeats 3]
 
 1. The whole lesson on its default settings (functions, same-sign, zig-zag, deep MLP, 8 CNNs
-   trained in lockstep), start to the final frame: the time a class waits.
+   drawn and the verdicts' 6 at two further seeds, trained in one lockstep), start to the final
+   frame: the time a class waits.
 2. f and f' of every registry activation on the lesson's grid (601 points): one vectorised
    autograd pass per activation (what the lesson does) against the naive way, one autograd
    call per point. Both give the same numbers (checked); the ratio is the speed-up.

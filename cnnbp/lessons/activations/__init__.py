@@ -14,7 +14,8 @@ LESSON = register(Lesson(
     summary="Every activation of the registry with its derivative and where it saturates; the lecture's "
             "x = -10, 0, 10; why non-zero-centred outputs give same-sign gradients (and a zig-zag path); "
             "SELU's self-normalisation in a deep plain MLP; a small CNN trained with each activation "
-            "(steps to a target accuracy, ratio to ReLU) and at a too-large learning rate (dead ReLUs).",
+            "(steps to a target accuracy, ratio to ReLU) and at a too-large learning rate (dead ReLUs), its "
+            "verdicts decided over 3 seeds.",
     config=ActivationsConfig,
     parts=PARTS,
     start=start_message,
@@ -30,7 +31,8 @@ LESSON = register(Lesson(
     tables=(("at_points", "x = -10, 0, 10: value and gradient"), ("same_sign", "Same-sign gradients and the zig-zag"),
             ("selu", "Deep MLP, per layer"), ("race", "CNN, per variant")),
     quick={"functions": ["sigmoid", "tanh", "relu", "leaky_relu", "maxout"], "mlp_depth": 20, "mlp_width": 128,
-           "activations": ["sigmoid", "relu"], "dead_activations": ["relu", "leaky_relu"], "epochs": 3},
+           "activations": ["sigmoid", "relu"], "dead_activations": ["relu", "leaky_relu"], "epochs": 3,
+           "seeds": 1},
 ))
 
 from cnnbp.lessons.activations import claims  # noqa: E402,F401  (registers the activation claims)

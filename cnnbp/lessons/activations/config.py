@@ -7,6 +7,7 @@ from typing import Literal, get_args
 from pydantic import AliasChoices, Field
 
 from cnnbp.data import dataset_shape
+from cnnbp.lessons.activations.outcome import MIN_SEEDS
 from cnnbp.lessons.activations.race import EVALS_PER_EPOCH, PROBE_IMAGES, Variant, matched_init
 from cnnbp.lessons.activations.selu import MLP_BATCH, PAIRS
 from cnnbp.lessons.activations.zero_centred import MINIBATCH
@@ -60,16 +61,33 @@ class ActivationsConfig(LessonConfig):
     dead_activations: choices(ACTIVATIONS, "activation") = Field(
         ["relu", "leaky_relu", "elu"], description="activations trained at both rates (dead units)")
     dead_lr: float = Field(0.5, gt=0.0, le=5.0, description="the too-large learning rate (default: 10x lr)")
+    seeds: int = Field(MIN_SEEDS, ge=1, le=5, description=f"seeds the CNN verdicts are decided over: this seed "
+                       f"and the next ones (the figures draw this one; fewer than {MIN_SEEDS} cannot decide)")
 
     def variants(self) -> list[Variant]:
-        """The CNNs to train: the race at ``lr``; the dead-unit pairs at ``lr`` and ``dead_lr``."""
-        wanted = []
+        """The CNNs to train: the race at ``lr`` and the dead-unit pairs at ``lr`` and ``dead_lr``,
+        drawn (their dead units at every evaluation where the dead-unit figure draws them, at the
+        end for the table otherwise); at each further seed only the nets the verdicts read, and only
+        what they read: ReLU and sigmoid at ``lr`` (if both race) until they reach the target, ReLU
+        at ``lr`` and ``dead_lr`` (if ReLU is among the dead-unit activations) its final dead share."""
+        wanted, speed_nets, dead_nets = [], [], []
         if "race" in self.parts:
             wanted += [(a, self.lr) for a in self.activations]
+            if {"relu", "sigmoid"} <= set(self.activations):
+                speed_nets = [("relu", self.lr), ("sigmoid", self.lr)]
         if "dead" in self.parts:
             wanted += [(a, lr) for a in self.dead_activations for lr in (self.lr, self.dead_lr)]
+            if "relu" in self.dead_activations and self.dead_lr > self.lr:
+                dead_nets = [("relu", self.lr), ("relu", self.dead_lr)]
         init = lambda a: matched_init(a) if self.init == "matched" else self.init  # noqa: E731
-        return [Variant(a, lr, init(a)) for a, lr in dict.fromkeys(wanted)]
+        drawn_dead = self.dead_activations if "dead" in self.parts else []
+        drawn = [Variant(a, lr, init(a), self.seed, dead="every" if a in drawn_dead else "end")
+                 for a, lr in dict.fromkeys(wanted)]
+        further = [Variant(a, lr, init(a), seed, accuracy="until" if (a, lr) in speed_nets else "end",
+                           dead="end" if (a, lr) in dead_nets else "never")
+                   for seed in range(self.seed + 1, self.seed + self.seeds)
+                   for a, lr in dict.fromkeys(speed_nets + dead_nets)]
+        return drawn + further
 
     def options(self) -> dict[str, dict[str, float]]:
         """Activation name -> its options (the same in every part)."""
@@ -96,7 +114,10 @@ class ActivationsConfig(LessonConfig):
                                   width=self.cnn_width, num_classes=shape.classes)
             per_image = 6 * macs * pieces * MARGIN  # forward + backward: ~6 flops per multiply-add
             train = per_image * shape.n_train * self.epochs
-            # every evaluation: a forward (a third of a step) of the test set and the probe images
-            evals = per_image / 3 * (shape.n_test + PROBE_IMAGES) * (EVALS_PER_EPOCH + 1) * self.epochs
-            cost += gflop_seconds((train + evals) * len(variants))
+            # an evaluation is a forward (a third of a step) of the test set or of the probe images
+            evaluations = {"every": (EVALS_PER_EPOCH + 1) * self.epochs, "until": (EVALS_PER_EPOCH + 1) * self.epochs,
+                           "end": 1, "never": 0}
+            images = lambda v: (shape.n_test * evaluations[v.accuracy]  # noqa: E731
+                                + PROBE_IMAGES * evaluations[v.dead])
+            cost += gflop_seconds(sum(train + per_image / 3 * images(v) for v in variants))
         return cost

@@ -20,7 +20,8 @@ from plotly.subplots import make_subplots
 from cnnbp import plots
 from cnnbp.lessons.activations.config import ActivationsConfig
 from cnnbp.lessons.activations.functions import Curve
-from cnnbp.lessons.activations.race import PROBE_IMAGES, Race
+from cnnbp.lessons.activations.outcome import Race
+from cnnbp.lessons.activations.race import PROBE_IMAGES
 from cnnbp.lessons.activations.selu import DeepProfile
 from cnnbp.lessons.activations.zero_centred import MINIBATCH, W_STAR, SignResult, ZigzagPath
 from cnnbp.plots.common import apply_layout, color_for
@@ -147,12 +148,16 @@ def selu_figure(profiles: list[DeepProfile], cfg: ActivationsConfig) -> go.Figur
 
 
 def race_table(race: Race) -> pd.DataFrame:
+    """Every net trained, those of the further seeds after the ones drawn (they measure only what
+    the verdicts read: the accuracy until the target, the dead share at the end)."""
     rows = []
     for h in race.histories:
-        row = {"activation": h.activation, "lr": h.lr, "init": h.init, "steps": h.steps[-1] if h.steps else 0,
-               "steps_to_target": h.steps_to(race.target), "final_test_accuracy": h.test_accuracy[-1],
+        row = {"seed": h.seed, "activation": h.activation, "lr": h.lr, "init": h.init,
+               "steps": h.steps[-1] if h.steps else 0, "steps_to_target": h.steps_to(race.target),
+               "last_evaluated_step": h.eval_steps[-1] if h.eval_steps else None,
+               "last_test_accuracy": h.test_accuracy[-1] if h.test_accuracy else None,
                "diverged_at": h.diverged_at}
-        for name, dead in zip(h.layer_names, h.dead[-1]):
+        for name, dead in zip(h.layer_names, h.dead[-1] if h.dead else []):
             row[f"{name} dead"] = dead
         rows.append(row)
     return pd.DataFrame(rows)
@@ -161,7 +166,7 @@ def race_table(race: Race) -> pd.DataFrame:
 def curves_figure(race: Race, cfg: ActivationsConfig) -> go.Figure:
     curves = plots.training_curves(
         [dict(name=h.name, color_key=h.activation, dash_key=h.lr, steps=h.steps, loss=h.loss,
-              eval_steps=h.eval_steps, test_accuracy=h.test_accuracy) for h in race.histories],
+              eval_steps=h.eval_steps, test_accuracy=h.test_accuracy) for h in race.drawn],
         title=f"Small CNN on {cfg.dataset}: one activation per line (dash: learning rate)")
     curves.update_yaxes(type="log", row=1, col=1)  # a diverging run's loss spans 20 decades
     curves.add_hline(y=race.target, line_dash="dot", line_color="black", row=1, col=2,

@@ -9,11 +9,11 @@ from typing import Iterator
 
 import pandas as pd
 
-from cnnbp.data import get_dataset
 from cnnbp.lessons.activations import figures
 from cnnbp.lessons.activations.config import ActivationsConfig
 from cnnbp.lessons.activations.functions import Curve, activation_curves, peak_grad_with, point_table
-from cnnbp.lessons.activations.race import DEAD_GRAD_RATIO, PROBE_IMAGES, Race, RaceHistory, train_variants
+from cnnbp.lessons.activations.outcome import DEAD_MARGIN, FAIL_SPEEDUP, MIN_SEEDS, PASS_SPEEDUP, Race
+from cnnbp.lessons.activations.race import DEAD_GRAD_RATIO, PROBE_IMAGES, RaceHistory, train_variants
 from cnnbp.lessons.activations.selu import MLP_BATCH, deep_profiles
 from cnnbp.lessons.activations.verdicts import (
     function_verdicts,
@@ -67,36 +67,44 @@ def selu(state: RunState) -> Iterator[Update]:
 
 def race_of(histories: list[RaceHistory], cfg: ActivationsConfig) -> Race:
     """The run's CNNs, read as the Config's race and dead-unit pairs."""
-    return Race(histories, target=cfg.target_accuracy, total_steps=cfg.total_steps(), lr=cfg.lr,
+    return Race(histories, target=cfg.target_accuracy, total_steps=cfg.total_steps(), lr=cfg.lr, seed=cfg.seed,
                 racers=cfg.activations if "race" in cfg.parts else (),
                 dead_activations=cfg.dead_activations if "dead" in cfg.parts else (), dead_lr=cfg.dead_lr)
 
 
 def race_numbers(race: Race, cfg: ActivationsConfig) -> dict:
+    """The nets drawn, curve by curve; what the verdicts read at every seed; the settings."""
     ratios = race.ratio_to_relu()
     return {"cnn": {h.name: {"activation": h.activation, "lr": h.lr, "init": h.init, "steps": h.steps,
                              "loss": h.loss, "eval_steps": h.eval_steps, "test_accuracy": h.test_accuracy,
                              "test_loss": h.test_loss, "layer_names": h.layer_names, "dead": h.dead,
-                             "diverged_at": h.diverged_at, **ratios[h.name]} for h in race.histories},
+                             "diverged_at": h.diverged_at, **ratios[h.name]} for h in race.drawn},
+            "over_seeds": {"seeds": race.seeds,
+                           "speedups": [{**vars(s), "side": s.side} for s in race.speedups()],
+                           "dead_gaps": [{**vars(g), "difference": g.difference, "side": g.side}
+                                         for g in race.dead_gaps()],
+                           "lines": {"min_seeds": MIN_SEEDS, "pass_speedup": PASS_SPEEDUP,
+                                     "fail_speedup": FAIL_SPEEDUP, "dead_margin": DEAD_MARGIN}},
             "cnn_settings": {"target_accuracy": cfg.target_accuracy, "total_steps": cfg.total_steps(),
                              "eval_every": cfg.eval_every(), "dead_grad_ratio": DEAD_GRAD_RATIO,
                              "probe_images": PROBE_IMAGES}}
 
 
 def cnns(state: RunState) -> Iterator[Update]:
-    """The race and the dead-unit pairs: every CNN in one lockstep, curves streamed as they grow."""
+    """The race and the dead-unit pairs, and at the further seeds the nets the verdicts read: every
+    CNN in one lockstep, the drawn ones' curves streamed as they grow."""
     cfg: ActivationsConfig = state.cfg
     variants = cfg.variants()
     options = cfg.options()
-    data = get_dataset(cfg.dataset, seed=cfg.seed)
     peaks = {a: peak_grad_with(a, options.get(a, {})) for a in dict.fromkeys(v.activation for v in variants)}
     race, reached = race_of([], cfg), 0.0
-    for reached, histories in train_variants(data, variants, depth=cfg.cnn_depth, width=cfg.cnn_width,
-                                             epochs=cfg.epochs, batch_size=cfg.batch_size, seed=cfg.seed,
-                                             options=options, peaks=peaks, control=state.control):
+    trained = train_variants(variants, dataset=cfg.dataset, depth=cfg.cnn_depth, width=cfg.cnn_width,
+                             epochs=cfg.epochs, batch_size=cfg.batch_size, options=options, peaks=peaks,
+                             target=cfg.target_accuracy, control=state.control)
+    for reached, histories in trained:
         race = race_of(histories, cfg)
         if reached < 1.0:
-            yield Update(reached, f"training {len(variants)} CNNs on {cfg.dataset}: {reached:.0%}",
+            yield Update(reached, f"training {len(variants)} CNNs on {cfg.dataset} ({_seeds(cfg)}): {reached:.0%}",
                          figures=figures.training_figures(race, cfg), numbers=race_numbers(race, cfg))
     final = figures.training_figures(race, cfg)
     if race.race:
@@ -106,8 +114,12 @@ def cnns(state: RunState) -> Iterator[Update]:
                  verdicts=training_verdicts(race, cfg))
 
 
+def _seeds(cfg: ActivationsConfig) -> str:
+    return "1 seed" if cfg.seeds == 1 else f"{cfg.seeds} seeds"
+
+
 def start_message(cfg: ActivationsConfig, parts: list[Part]) -> str:
-    return f"starting: {len(cfg.parts)} parts, {len(cfg.variants())} CNNs to train"
+    return f"starting: {len(cfg.parts)} parts, {len(cfg.variants())} CNNs to train ({_seeds(cfg)})"
 
 
 # Shares of the run in twentieths (0.05 each for the quick parts, 0.85 for the CNNs, as before).

@@ -1,21 +1,29 @@
 """The activations lesson's verdicts: pure functions, measured results -> Verdicts in words.
 
 Each reads its predicate from the result object (``PointTable.killed_at_10``, ``SameSign.holds``,
-``DeepProfile.normalised``, ``Race.relu_beats_sigmoid``, ``Race.high_lr_kills_relus``), the
-same one the lesson's claims read.
+``DeepProfile.normalised``, ``Race.relu_faster_than_sigmoid``, ``Race.high_lr_kills_relus``),
+the same one the lesson's claims read.
 """
 
 from __future__ import annotations
 
+import math
+
 from cnnbp.lessons.activations.config import ActivationsConfig
 from cnnbp.lessons.activations.functions import QUESTION_POINTS, SATURATED_AT_10, Curve, PointTable, maxout_formula
-from cnnbp.lessons.activations.race import DEAD_GRAD_RATIO, PROBE_IMAGES, Race
+from cnnbp.lessons.activations.outcome import (
+    DEAD_MARGIN,
+    FAIL_SPEEDUP,
+    LECTURE_SPEEDUP,
+    MIN_SEEDS,
+    PASS_SPEEDUP,
+    Race,
+    Speedup,
+)
+from cnnbp.lessons.activations.race import DEAD_GRAD_RATIO, PROBE_IMAGES
 from cnnbp.lessons.activations.selu import MEAN_TOLERANCE, STD_BAND, DeepProfile
 from cnnbp.lessons.activations.zero_centred import CLOSE_ENOUGH, MINIBATCH, W_STAR, SameSign, ZigzagPath
 from cnnbp.lessons.base import Verdict
-
-LECTURE_SPEEDUP = 6.0  # "converges much faster than sigmoid/tanh in practice (e.g. 6x)"
-
 
 # ---- the functions ------------------------------------------------------------------------
 
@@ -120,6 +128,49 @@ def _ratio_words(entry: dict) -> str:
     return f"{entry['ratio_to_relu']:.2g}x ReLU's steps"
 
 
+def _seeds(seeds: list[int]) -> str:
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {', '.join(map(str, seeds))}"
+
+
+def _speedup_words(s: Speedup) -> str:
+    if s.low is not None and s.low == s.high:
+        return f"{s.low:.2g}x"
+    if s.low is not None:
+        return f"at least {s.low:.2g}x (sigmoid had not reached it)"
+    if s.high is not None:
+        return f"at most {s.high:.2g}x (ReLU had not reached it)"
+    return "no ratio (neither reached it, a net diverged, or the target was met before training)"
+
+
+def _too_few_seeds(n: int) -> str:
+    return (f"{'One seed decides' if n == 1 else f'{n} seeds decide'} nothing: cannot tell (the verdict is "
+            f"decided over {MIN_SEEDS} seeds; set seeds to {MIN_SEEDS} or more).")
+
+
+def speedup_decision(race: Race, total_steps: int, epochs: int) -> str:
+    """The race verdict's last sentence: the speedup at every seed, the lines and the decision."""
+    speedups = race.speedups()
+    text = (f" ReLU against sigmoid over {_seeds([s.seed for s in speedups])}: "
+            + ", ".join(_speedup_words(s) for s in speedups)
+            + f". Lines, fixed before any run: 'much faster' holds from {PASS_SPEEDUP:g}x (half the lecture's "
+            f"{LECTURE_SPEEDUP:g}x) at every seed and fails below {FAIL_SPEEDUP:g}x at every seed. ")
+    if len(speedups) < MIN_SEEDS:
+        return text + _too_few_seeds(len(speedups))
+    passed = race.relu_faster_than_sigmoid()
+    if passed is True:
+        return text + f"ReLU was at least {PASS_SPEEDUP:g}x faster at every seed: it holds."
+    if passed is False:
+        return text + f"Below {FAIL_SPEEDUP:g}x at every seed: it does not hold on this net."
+    short = [s for s in speedups if s.side == "between" and s.high is None and s.low is not None]
+    if short and len(short) == len([s for s in speedups if s.side != "holds"]):
+        need = math.ceil(PASS_SPEEDUP * max(s.relu_steps for s in short))
+        per_epoch = total_steps // epochs
+        return text + (f"Cannot tell: sigmoid had not reached the target when the run ended, so it shows only a "
+                       f"lower bound short of {PASS_SPEEDUP:g}x; telling needs {need} steps "
+                       f"({math.ceil(need / per_epoch)} epochs).")
+    return text + "The seeds do not agree on a side of the lines: too close to call."
+
+
 def race_verdict(race: Race, cfg: ActivationsConfig) -> Verdict:
     ratios = race.ratio_to_relu()
     parts = []
@@ -129,9 +180,9 @@ def race_verdict(race: Race, cfg: ActivationsConfig) -> Verdict:
                                                     else f"not reached in {h.steps[-1] if h.steps else 0} steps")
         ratio = "" if h.activation == "relu" else f"{_ratio_words(ratios[h.name])}; "
         parts.append(f"{h.activation} {where} ({ratio}final {h.test_accuracy[-1]:.1%})")
-    text = (f"Steps to {race.target:.0%} test accuracy on {cfg.dataset} (same CNN, seed and data order, "
-            f"lr {race.lr:g}, evaluated every {cfg.eval_every()} steps): " + "; ".join(parts) + ".")
-    relu = race.find("relu", race.lr, race.race)
+    text = (f"Steps to {race.target:.0%} test accuracy on {cfg.dataset} at seed {race.seed} (same CNN, data and "
+            f"order; lr {race.lr:g}, evaluated every {cfg.eval_every()} steps): " + "; ".join(parts) + ".")
+    relu = next((h for h in race.race if h.activation == "relu"), None)
     slow = [h for h in race.race if h.activation in ("sigmoid", "tanh")]
     if relu is not None and slow:
         speed = []
@@ -147,34 +198,51 @@ def race_verdict(race: Race, cfg: ActivationsConfig) -> Verdict:
             else:
                 speed.append(f"{h.activation} {1 / e['ratio_to_relu']:.2g}x faster than ReLU")
         text += (f" The lecture says ReLU converges about {LECTURE_SPEEDUP:g}x faster than sigmoid/tanh; "
-                 f"we measured: " + ", ".join(speed) + ".")
-    return Verdict(label="ReLU converges faster", passed=race.relu_beats_sigmoid(), text=text,
+                 f"at seed {race.seed}: " + ", ".join(speed) + ".")
+    if race.speedups():
+        text += speedup_decision(race, cfg.total_steps(), cfg.epochs)
+    return Verdict(label="ReLU converges faster", passed=race.relu_faster_than_sigmoid(), text=text,
                    claim="activations.relu_faster_than_sigmoid")
 
 
+def _share(value: float | None) -> str:
+    return "no probe" if value is None else f"{value:.0%}"
+
+
+def dead_decision(race: Race) -> str:
+    """The dead-unit verdict's last sentences: the gap at every seed, the line and the decision."""
+    gaps = race.dead_gaps()
+    text = (f"ReLU's mean dead share after the last step at lr {race.lr:g} vs {race.dead_lr:g}, "
+            f"{_seeds([g.seed for g in gaps])}: "
+            + ", ".join(f"{_share(g.low)} vs {_share(g.high)}"
+                        + (f" ({g.difference * 100:+.0f} points)" if g.difference is not None else "") for g in gaps)
+            + f". Line, fixed before any run: it holds when the larger rate leaves at least {DEAD_MARGIN * 100:.0f} "
+            "more points of the units dead at every seed, fails when it leaves none more at every seed. ")
+    if len(gaps) < MIN_SEEDS:
+        return text + _too_few_seeds(len(gaps))
+    passed = race.high_lr_kills_relus()
+    if passed is True:
+        return text + "The larger rate killed many more units at every seed: it holds."
+    if passed is False:
+        return text + "The larger rate killed no more units at any seed: it does not hold on this net."
+    return text + "The seeds do not agree on a side of the line: too close to call."
+
+
 def dead_verdict(race: Race, cfg: ActivationsConfig) -> Verdict:
-    dead = race.dead
     parts = []
-    for a in dict.fromkeys(h.activation for h in dead):
-        for h in (x for x in dead if x.activation == a):
+    for a in dict.fromkeys(h.activation for h in race.dead):
+        for h in (x for x in race.dead if x.activation == a):
             layers = ", ".join(f"{d:.0%}" for d in h.dead[-1])
             peak = max(max(d) for d in h.dead)
             extra = f", diverged at step {h.diverged_at}" if h.diverged_at else ""
             parts.append(f"{a} at lr {h.lr:g}: {layers} per layer at the end (at most {peak:.0%} during "
                          f"training{extra})")
-    passed = race.high_lr_kills_relus()
-    if passed is not None:
-        low, high = race.find("relu", race.lr, dead), race.find("relu", race.dead_lr, dead)
-        parts.append(f"ReLU's mean dead share {low.mean_dead:.0%} at lr {race.lr:g} vs {high.mean_dead:.0%} "
-                     f"at lr {race.dead_lr:g}: the larger rate "
-                     + ("killed more units" if passed else "did not kill more units on this net"))
-    return Verdict(
-        label="dead units",
-        passed=passed,
-        text=(f"Dead units (local gradient below {DEAD_GRAD_RATIO:g} of the peak on all {PROBE_IMAGES} "
-              f"probe images and positions): " + "; ".join(parts) + "."),
-        claim="activations.high_lr_kills_relus",
-    )
+    text = (f"Dead units (local gradient below {DEAD_GRAD_RATIO:g} of the peak on all {PROBE_IMAGES} probe images "
+            f"and positions) at seed {race.seed}: " + "; ".join(parts) + ".")
+    if race.dead_gaps():
+        text += " " + dead_decision(race)
+    return Verdict(label="dead units", passed=race.high_lr_kills_relus(), text=text,
+                   claim="activations.high_lr_kills_relus")
 
 
 def training_verdicts(race: Race, cfg: ActivationsConfig) -> list[Verdict]:

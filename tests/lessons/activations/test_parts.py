@@ -10,6 +10,8 @@ from torch import nn
 
 import cnnbp.lessons.activations  # noqa: F401  (registers the lesson)
 from cnnbp.device import derive_seed, make_generator
+from cnnbp.lessons.activations.config import ActivationsConfig
+from cnnbp.lessons.activations.figures import race_table
 from cnnbp.lessons.activations.functions import (
     GRID_POINTS,
     MAXOUT_PIECES,
@@ -20,8 +22,18 @@ from cnnbp.lessons.activations.functions import (
     saturated_intervals,
     scalar_act,
 )
-from cnnbp.lessons.activations.race import DEAD_GRAD_RATIO, DeadUnitProbe, Race, RaceHistory, matched_init
+from cnnbp.lessons.activations.outcome import (
+    DEAD_MARGIN,
+    FAIL_SPEEDUP,
+    LECTURE_SPEEDUP,
+    PASS_SPEEDUP,
+    DeadGap,
+    Race,
+    Speedup,
+)
+from cnnbp.lessons.activations.race import DEAD_GRAD_RATIO, DeadUnitProbe, RaceHistory, matched_init
 from cnnbp.lessons.activations.selu import PAIRS, deep_profiles
+from cnnbp.lessons.activations.verdicts import race_verdict
 from cnnbp.lessons.activations.zero_centred import (
     W_STAR,
     W_START,
@@ -223,44 +235,114 @@ def test_matched_init_and_steps_to_target():
         ["xavier", "xavier", "xavier", "kaiming", "kaiming"]
     h = RaceHistory("relu", 0.1, "kaiming", eval_steps=[0, 3, 6, 9], test_accuracy=[0.1, 0.5, 0.85, 0.8])
     assert h.steps_to(0.8) == 6 and h.steps_to(0.9) is None
-    assert RaceHistory("relu", 0.1, "kaiming", dead=[[1.0, 1.0], [0.5, 0.25]]).mean_dead == 0.375
+    assert RaceHistory("relu", 0.1, "kaiming", dead=[[1.0, 1.0], [0.5, 0.25]]).final_dead == 0.375
+    assert RaceHistory("relu", 0.1, "kaiming").final_dead is None  # never probed
 
 
-def _history(activation: str, lr: float, reached_at: int | None, *, trained: int = 30, dead: float = 0.0,
-             diverged_at: int | None = None) -> RaceHistory:
+def _history(activation: str, lr: float, reached_at: int | None, *, seed: int = 0, trained: int = 30,
+             dead: float | None = 0.0, diverged_at: int | None = None) -> RaceHistory:
     steps = list(range(1, trained + 1))
     evals = list(range(0, trained + 1, 3))
     acc = [0.9 if reached_at is not None and s >= reached_at else 0.1 for s in evals]
-    return RaceHistory(activation, lr, "kaiming", steps=steps, eval_steps=evals, test_accuracy=acc,
-                       dead=[[dead]], diverged_at=diverged_at)
+    return RaceHistory(activation, lr, "kaiming", seed, steps=steps, eval_steps=evals, test_accuracy=acc,
+                       layer_names=[] if dead is None else ["0"], dead=[] if dead is None else [[dead]],
+                       diverged_at=diverged_at)
 
 
 def _race(*histories: RaceHistory, total: int = 30) -> Race:
-    return Race(list(histories), target=0.8, total_steps=total, lr=0.1, racers=("relu", "sigmoid", "tanh"),
+    return Race(list(histories), target=0.8, total_steps=total, lr=0.1, seed=0, racers=("relu", "sigmoid", "tanh"),
                 dead_activations=("relu",), dead_lr=1.0)
 
 
-def test_ratios_to_relu_and_lower_bounds():
-    race = _race(_history("relu", 0.1, 6), _history("tanh", 0.1, 12), _history("sigmoid", 0.1, None))
+def _pairs(sigmoid_at: list[int | None], relu_at: int = 6, **kw) -> list[RaceHistory]:
+    """ReLU and sigmoid at seeds 0, 1, ...: ReLU reaches the target at ``relu_at``."""
+    return [h for seed, s in enumerate(sigmoid_at)
+            for h in (_history("relu", 0.1, relu_at, seed=seed), _history("sigmoid", 0.1, s, seed=seed, **kw))]
+
+
+def test_ratios_to_relu_and_lower_bounds_of_the_nets_drawn():
+    race = _race(_history("relu", 0.1, 6), _history("tanh", 0.1, 12), _history("sigmoid", 0.1, None),
+                 _history("tanh", 0.1, 3, seed=1))
     ratios = race.ratio_to_relu()
+    assert set(ratios) == {"relu, lr 0.1", "tanh, lr 0.1", "sigmoid, lr 0.1"}  # seed 0's: the ones drawn
     assert ratios["tanh, lr 0.1"] == {"steps_to_target": 12, "ratio_to_relu": 2.0, "ratio_is_lower_bound": False}
     # sigmoid trained all 30 steps without reaching it: at least 30 / 6
     assert ratios["sigmoid, lr 0.1"] == {"steps_to_target": None, "ratio_to_relu": 5.0, "ratio_is_lower_bound": True}
-    assert race.relu_beats_sigmoid() is True
     cut_short = _race(_history("relu", 0.1, 6), _history("sigmoid", 0.1, None, trained=9))
     assert cut_short.ratio_to_relu()["sigmoid, lr 0.1"]["ratio_to_relu"] is None
-    assert cut_short.relu_beats_sigmoid() is None  # a race cut short by a Stop decides nothing
-    assert _race(_history("relu", 0.1, 12), _history("sigmoid", 0.1, 6)).relu_beats_sigmoid() is False
-    assert _race(_history("relu", 0.1, 6)).relu_beats_sigmoid() is None
 
 
-def test_the_dead_pair_is_read_from_the_dead_activations_only():
-    low, high = _history("relu", 0.1, 6, dead=0.1), _history("relu", 1.0, None, dead=0.9)
-    race = _race(low, high)
-    assert race.dead == [low, high] and race.high_lr_kills_relus() is True
-    assert _race(_history("relu", 0.1, 6, dead=0.5), _history("relu", 1.0, None, dead=0.5)).high_lr_kills_relus() \
-        is False
-    assert Race([low, high], target=0.8, total_steps=30, lr=0.1, racers=("relu",)).high_lr_kills_relus() is None
+@pytest.mark.parametrize("sigmoid_at, relu_at, low, high, side", [
+    (24, 6, 4.0, 4.0, "holds"),  # both reached it: exact
+    (12, 6, 2.0, 2.0, "between"),  # faster, but short of half the lecture's 6x
+    (6, 6, 1.0, 1.0, "fails"),  # below a quarter of it
+    (None, 6, 5.0, None, "holds"),  # sigmoid never did in 30 steps: at least 30 / 6
+    (None, 12, 2.5, None, "between"),  # at least 2.5x: the run cannot say whether 3x
+    (15, None, None, 0.5, "fails"),  # ReLU never did in 30 steps: at most 15 / 30
+    (None, None, None, None, "between"),
+])
+def test_the_speedup_interval_and_its_side_of_the_lines(sigmoid_at, relu_at, low, high, side):
+    s = Speedup.of(_history("relu", 0.1, relu_at), _history("sigmoid", 0.1, sigmoid_at), 0.8)
+    assert (s.low, s.high, s.side) == (pytest.approx(low) if low else low, pytest.approx(high) if high else high,
+                                      side)
+    assert (PASS_SPEEDUP, FAIL_SPEEDUP) == (LECTURE_SPEEDUP / 2, LECTURE_SPEEDUP / 4)
+
+
+def test_a_diverged_or_stopped_sigmoid():
+    assert Speedup.of(_history("relu", 0.1, 6), _history("sigmoid", 0.1, None, diverged_at=5), 0.8).side == "between"
+    stopped = Speedup.of(_history("relu", 0.1, 6), _history("sigmoid", 0.1, None, trained=9), 0.8)
+    assert stopped.low == pytest.approx(1.5) and stopped.side == "between"  # not there by step 9: >= 9 / 6
+
+
+def test_the_race_verdict_is_decided_over_seeds():
+    assert _race(*_pairs([None, None, 24])).relu_faster_than_sigmoid() is True
+    assert _race(*_pairs([6, 6, 3])).relu_faster_than_sigmoid() is False  # 1x, 1x, 0.5x
+    assert _race(*_pairs([None, 12, 24])).relu_faster_than_sigmoid() is None  # one seed between
+    assert _race(*_pairs([None, 6, 24])).relu_faster_than_sigmoid() is None  # the seeds disagree
+    assert _race(*_pairs([None, None])).relu_faster_than_sigmoid() is None  # two seeds decide nothing
+    assert [s.seed for s in _race(*_pairs([None, None, None])).speedups()] == [0, 1, 2]
+    no_sigmoid = Race(_pairs([None] * 3), target=0.8, total_steps=30, lr=0.1, seed=0, racers=("relu",))
+    assert no_sigmoid.speedups() == [] and no_sigmoid.relu_faster_than_sigmoid() is None
+
+
+def test_the_verdict_says_how_long_a_run_would_tell():
+    race = _race(*_pairs([None, None, None], relu_at=12))  # at least 30 / 12 = 2.5x at every seed
+    verdict = race_verdict(race, ActivationsConfig(epochs=1, batch_size=48))  # 30 steps an epoch
+    assert verdict.passed is None
+    assert "at least 2.5x (sigmoid had not reached it), at least 2.5x" in verdict.text
+    assert "telling needs 36 steps (2 epochs)" in verdict.text  # 3 x 12
+    one_seed = race_verdict(_race(*_pairs([None], relu_at=3)), ActivationsConfig(epochs=1, batch_size=48))
+    assert one_seed.passed is None and "One seed decides nothing: cannot tell" in one_seed.text
+
+
+def test_the_race_table_lists_every_net_with_its_seed():
+    relu = _history("relu", 0.1, 6, seed=1)
+    relu.eval_steps, relu.test_accuracy = relu.eval_steps[:3], relu.test_accuracy[:3]  # evaluated until step 6
+    table = race_table(_race(_history("relu", 0.1, 6), _history("sigmoid", 0.1, None, seed=1, dead=None), relu))
+    assert list(table["seed"]) == [0, 1, 1] and list(table["steps_to_target"].fillna(-1)) == [6, -1, 6]
+    assert list(table["last_evaluated_step"]) == [30, 30, 6] and list(table["steps"]) == [30, 30, 30]
+    assert table["0 dead"].isna().tolist() == [False, True, False]  # the sigmoid at seed 1 was never probed
+
+
+def test_the_dead_gap_and_its_side_of_the_line():
+    assert DeadGap(0, 0.05, 0.85).side == "holds" and DeadGap(0, 0.05, 0.85).difference == pytest.approx(0.8)
+    assert DeadGap(0, 0.05, 0.05 + DEAD_MARGIN).side == "holds"
+    assert DeadGap(0, 0.05, 0.2).side == "between" and DeadGap(0, 0.3, 0.3).side == "fails"
+    assert DeadGap(0, 0.05, None).side == "between"  # no final probe (diverged first)
+
+
+def test_the_dead_verdict_is_decided_over_seeds_from_the_dead_activations_only():
+    pairs = lambda lows, highs: [h for seed, (lo, hi) in enumerate(zip(lows, highs))  # noqa: E731
+                                 for h in (_history("relu", 0.1, 6, seed=seed, dead=lo),
+                                           _history("relu", 1.0, None, seed=seed, dead=hi))]
+    race = _race(*pairs([0.1, 0.0, 0.2], [0.9, 0.8, 0.7]))
+    assert [h.seed for h in race.dead] == [0, 0] and race.high_lr_kills_relus() is True
+    assert [g.seed for g in race.dead_gaps()] == [0, 1, 2]
+    assert _race(*pairs([0.5, 0.5, 0.5], [0.5, 0.4, 0.2])).high_lr_kills_relus() is False
+    assert _race(*pairs([0.1, 0.1, 0.1], [0.9, 0.9, 0.2])).high_lr_kills_relus() is None
+    assert _race(*pairs([0.1], [0.9])).high_lr_kills_relus() is None  # one seed
+    not_dead = Race(pairs([0.1] * 3, [0.9] * 3), target=0.8, total_steps=30, lr=0.1, seed=0, racers=("relu",))
+    assert not_dead.dead_gaps() == [] and not_dead.high_lr_kills_relus() is None
 
 
 def test_the_question_points_and_the_same_sign_predicates():
