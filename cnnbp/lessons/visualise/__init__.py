@@ -13,7 +13,10 @@ LESSON = register(Lesson(
             "penultimate features vs raw pixels (PCA, t-SNE, UMAP, each with a k-NN accuracy), the test images "
             "that most excite a channel with their receptive fields, and an input synthesised to excite it. "
             "The filter and occlusion verdicts are decided over models trained alike at several seeds. "
-            "The trained models are reused when only the view changes.",
+            "The trained models are reused when only the view changes. With model efficientnet_lite0_imagenet, the "
+            "packaged ImageNet EfficientNet-Lite0 looks at a bundled photo (chelsea the cat, ...) or yours: its top-5, "
+            "first-layer filters, feature maps per stage, occlusion of the predicted class (coarse, then refined) "
+            "beside Grad-CAM, and whether Grad-CAM changes when the top layers are randomised.",
     config=VisualiseConfig,
     parts=PARTS,
     start=start,

@@ -304,28 +304,31 @@ def zero_channels_table(stages: Sequence[dict]) -> pd.DataFrame:
 
 def photo_explanation_figure(image: list, *, name: str, coarse: dict, refined: dict | None, cam: list,
                              randomised: list | None, randomised_label: str = "") -> go.Figure:
-    """The photo, P(class) under the coarse and refined occlusion windows, Grad-CAM, and Grad-CAM of the
-    randomised network (the last two once measured)."""
-    panels = [("coarse", coarse), ("refined", refined)]
-    titles = [name] + [f"{k}: P({name}), {o['window']}px window, {o['positions']} positions" if o else f"{k}: …"
-                       for k, o in panels]
-    titles += ["Grad-CAM (last conv stage)", f"Grad-CAM, randomised {randomised_label}" if randomised else "…"]
+    """The photo, the drop of P(class) under the coarse and the refined occlusion windows (one scale), Grad-CAM,
+    and Grad-CAM of the randomised network (the last two panels once measured)."""
+    panels = [coarse, refined]
+    titles = [name] + [f"{k} ({o['positions']} pos.)" if o else f"{k}: …" for k, o in zip(("coarse", "refined"),
+                                                                                          panels)]
+    titles += ["Grad-CAM", "Grad-CAM, random top" if randomised is not None else "…"]
+    drops = [o["base"] - np.asarray(o["p_class"]) for o in panels if o]
+    top = max(1e-6, max(float(d.max()) for d in drops))
     fig = make_subplots(rows=1, cols=5, subplot_titles=titles, horizontal_spacing=0.02)
     fig.add_trace(image_trace(np.asarray(image), name="photo"), row=1, col=1)
-    for j, (_, o) in enumerate(panels):
+    for j, o in enumerate(panels):
         if o is None:
             continue
         centre = (o["window"] - 1) / 2
-        fig.add_trace(go.Heatmap(z=o["p_class"], x=[c + centre for c in o["lefts"]],
-                                 y=[t + centre for t in o["tops"]], zmin=0, zmax=max(o["base"], 1e-6),
-                                 colorscale="RdBu", showscale=j == 0, colorbar=dict(title="P", len=0.6),
-                                 hovertemplate="window centre x %{x}, y %{y}: P = %{z:.3f}<extra></extra>"),
+        fig.add_trace(go.Heatmap(z=o["base"] - np.asarray(o["p_class"]), x=[c + centre for c in o["lefts"]],
+                                 y=[t + centre for t in o["tops"]], zmin=0, zmax=top, colorscale="Reds",
+                                 showscale=j == 0, colorbar=dict(title="drop of P", len=0.6), name=f"{o['window']}px",
+                                 hovertemplate=f"{o['window']}px window centred at x %{{x}}, y %{{y}}: P falls by "
+                                               "%{z:.3f}<extra></extra>"),
                       row=1, col=j + 2)
-    for col, m in ((4, cam), (5, randomised)):
+    for col, m, label in ((4, cam, "Grad-CAM"), (5, randomised, f"randomised {randomised_label}")):
         if m is not None:
-            fig.add_trace(go.Heatmap(z=m, colorscale="inferno", showscale=False,
-                                     hovertemplate="x %{x}, y %{y}: %{z:.3g}<extra></extra>"), row=1, col=col)
+            fig.add_trace(go.Heatmap(z=m, colorscale="inferno", showscale=False, name=label,
+                                     hovertemplate=label + ": x %{x}, y %{y}: %{z:.3g}<extra></extra>"),
+                          row=1, col=col)
     _image_axes(fig)
     fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
-    return apply_layout(fig, f"What the network looks at for {name}: occlusion (blue where hiding it lowers "
-                             "P) beside Grad-CAM", height=330)
+    return apply_layout(fig, f"{name}: occlusion (how far P falls) beside Grad-CAM", height=300)
