@@ -165,3 +165,23 @@ def test_the_cost_estimate_counts_every_position():
     assert 5 < cfg.cost_seconds() < 15
     fine = validate_config(LESSON.config, {"model": MODEL, "photo_window": 16, "photo_stride": 8})
     assert fine.photo_positions() == (169, 729) and fine.cost_seconds() > 2 * cfg.cost_seconds()
+
+
+def test_an_upload_replaces_the_photo(tmp_path):
+    from cnnbp.lessons.base import RunState
+    from cnnbp.lessons.visualise.imagenet_parts import photo_setup
+
+    path = tmp_path / "cat.png"
+    photos.load_photo("chelsea").convert("RGBA").save(path)  # any mode: converted to RGB
+    cfg = validate_config(LESSON.config, {"model": MODEL, "photo": "coffee", "image": str(path)})
+    state = RunState(cfg=cfg, control=RunControl())
+    (update,) = list(photo_setup(state))
+    assert state.x.shape == (3, 224, 224) and update.numbers["imagenet"]["photo"] == "your upload"
+    # resized whole (no centre crop): still a cat, not coffee's espresso
+    assert update.numbers["imagenet"]["top5"][0]["class"] in CATS
+
+
+def test_only_the_small_cnn_views_are_refused_in_one_line():
+    with pytest.raises(ConfigError, match=r"^model: with efficientnet_lite0_imagenet choose at least one of weights, "
+                                          r"activations, occlusion in parts"):
+        validate_config(LESSON.config, {"model": MODEL, "parts": ["embeddings", "synthesis"]})
