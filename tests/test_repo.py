@@ -56,10 +56,11 @@ def test_warm_up_pays_the_one_time_costs_and_signals_ready():
 
 
 def test_readme_claims_table_lists_every_registered_claim_with_its_source():
+    import cnnbp.lessons  # noqa: F401  (registers the claims)
     from cnnbp.claims import all_claims
 
     readme = (ROOT / "README.md").read_text()
-    rows = dict(re.findall(r"^\| `([a-z_]+\.[a-z_0-9]+)`[^|]*\| ([^|]+) \|", readme, re.M))
+    rows = dict(re.findall(r"^\| `([a-z_]+\.[a-z_0-9]+)`: [^|]*\| ([^|]+) \|", readme, re.M))
     claims = all_claims()
     assert set(rows) == set(claims), "README's claims table and the registry differ"
     for claim_id, source in rows.items():
