@@ -114,7 +114,13 @@ def test_stop_ends_a_long_run(page):
     # The status line (the progress overlay repeats its text: take the first match)
     page.locator("#init-status").get_by_text("training the CNN").first.wait_for(timeout=60_000)
     page.locator("#init-stop").click()
-    page.locator("#init-status").get_by_text("stopped by the user").first.wait_for(timeout=30_000)
+    status = page.locator("#init-status")
+    status.get_by_text("stopped by the user").first.wait_for(timeout=30_000)
+    # Stop's own reply used to race the run's last frame for the status line and could land after
+    # it, leaving "stopping after the current step" for good: nothing may overwrite the end.
+    page.wait_for_timeout(1_500)
+    assert "stopped by the user" in status.inner_text()
+    assert "100%" not in status.inner_text()  # it stopped before the end
 
 
 def test_evidence_tab_lists_the_claims(page):

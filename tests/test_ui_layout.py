@@ -24,3 +24,16 @@ def test_quick_message_names_what_changed():
     msg = quick_message(None, ["width", "depth"], [1024, 6], [256, 6])
     assert "width 1024 → 256" in msg and "depth" not in msg
     assert "nothing to change" in quick_message(None, ["w"], [1], [1])
+
+
+def test_figure_style_large_type_legend_below_and_any_trace_kind():
+    import plotly.graph_objects as go
+
+    from cnnbp.plots.common import apply_layout, wrap_title
+
+    fig = go.Figure([go.Image(z=[[[0, 0, 0]]]), go.Scatter(x=[0, 1], y=[0, 1], name="relu")])
+    apply_layout(fig, "a title", height=300)
+    assert fig.layout.font.size >= 16 and fig.layout.legend.font.size >= 16
+    assert fig.layout.legend.yref == "container" and fig.layout.legend.y == 0  # below the axes
+    assert fig.layout.margin.b >= 70 + 28 and fig.layout.height == 300 + 28  # one legend row
+    assert wrap_title("aaa bbb ccc", 7) == "aaa bbb<br>ccc"

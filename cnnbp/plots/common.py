@@ -11,20 +11,69 @@ from typing import Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf", "#393b79", "#637939"]
+# Okabe & Ito's colour-blind-safe palette (black last: reference lines are black), then darker
+# tones of the same hues for variants beyond eight.
+PALETTE = ["#0072B2", "#D55E00", "#009E73", "#E69F00", "#CC79A7", "#56B4E9", "#F0E442", "#000000",
+           "#004C77", "#8F3F00", "#006B4E", "#9C6B00"]
 DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
-FONT = dict(size=12)
+# Read from the back of a lecture hall on a 1024 x 768 projector: ticks and legends >= 16 px.
+FONT = dict(size=16)
+TITLE_FONT = dict(size=19)
+TITLE_CHARS = 62  # a 19 px title line that fits the figure's width beside the settings at 1024 px
+LEGEND_ROW_PX = 28
 
 
 def color_for(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+def wrap_title(title: str, width: int = TITLE_CHARS) -> str:
+    """Break a long title at spaces into lines of at most ``width`` characters (plotly does not
+    wrap, it clips), keeping any line breaks already in it."""
+    lines: list[str] = []
+    for part in title.split("<br>"):
+        line = ""
+        for word in part.split(" "):
+            if line and len(line) + 1 + len(word) > width:
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+        lines.append(line)
+    return "<br>".join(lines)
+
+
+def legend_rows(fig: go.Figure, width_px: int = 640) -> int:
+    """About how many rows the horizontal legend below the plot takes at ``width_px``."""
+    names = [t.name for t in fig.data if getattr(t, "name", None) and getattr(t, "showlegend", None) is not False]
+    if not names or fig.layout.showlegend is False:
+        return 0
+    rows, used = 1, 0
+    for name in dict.fromkeys(names):
+        item = 45 + 9 * len(str(name))
+        if used and used + item > width_px:
+            rows, used = rows + 1, 0
+        used += item
+    return rows
+
+
 def apply_layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0.01), height=height, font=FONT,
-                      margin=dict(l=60, r=20, t=60, b=50), template="plotly_white",
-                      legend=dict(orientation="h", yanchor="bottom", y=-0.35, x=0))
+    """The app's one figure style: large type, the legend below the plot in its own margin (never
+    over an axis), its height grown by what the title and legend take. The title is not wrapped
+    here (tests read ``layout.title.text`` as the lesson wrote it): a lesson wraps a long title
+    with ``wrap_title`` itself."""
+    title_lines = title.count("<br>") + 1
+    rows = legend_rows(fig)
+    top = 34 + 38 * title_lines
+    bottom = 70 + LEGEND_ROW_PX * rows
+    fig.update_layout(
+        title=dict(text=title, x=0.01, xanchor="left", font=TITLE_FONT, yref="container", y=1.0,
+                   yanchor="top", pad=dict(t=10 + 16 * (title_lines - 1))),
+        height=height + 26 * (title_lines - 1) + LEGEND_ROW_PX * rows,
+        font=FONT, template="plotly_white", margin=dict(l=70, r=20, t=top, b=bottom),
+        legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left",
+                    font=FONT),
+    )
     return fig
 
 
@@ -49,10 +98,12 @@ def layer_histograms(
         edges = r["edges"]
         centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
         fig.add_trace(
-            go.Bar(x=centres, y=r["counts"], width=edges[1] - edges[0], marker_color=color_for(row_labels.index(r["row"])),
+            go.Bar(x=centres, y=r["counts"], width=edges[1] - edges[0],
+                   marker_color=color_for(row_labels.index(r["row"])),
                    name=f"{r['group']} | {r['row']} | {layer_labels[r['layer']]}", showlegend=False,
                    visible=r["group"] == groups[0],
-                   hovertemplate="value %{x:.3g}<br>count %{y}<extra>" + f"mean {r['mean']:.3g}, std {r['std']:.3g}</extra>"),
+                   hovertemplate="value %{x:.3g}<br>count %{y}<extra>"
+                   + f"mean {r['mean']:.3g}, std {r['std']:.3g}</extra>"),
             row=row_labels.index(r["row"]) + 1, col=r["layer"] + 1,
         )
     fig.update_xaxes(tickfont=dict(size=9), nticks=3)

@@ -45,7 +45,9 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
             quick = gr.Button("Quick settings (a few seconds)", elem_id=f"{lesson.name}-quick", scale=2,
                               min_width=160)
             reset = gr.Button("Reset to defaults", elem_id=f"{lesson.name}-reset", scale=2, min_width=140)
-            status = gr.Markdown("Press **Run**.", elem_id=f"{lesson.name}-status")
+            with gr.Column(scale=3, min_width=200):
+                status = gr.Markdown("Press **Run**.", elem_id=f"{lesson.name}-status")
+                stop_note = gr.Markdown(elem_id=f"{lesson.name}-stop-note")
         with gr.Row():
             with gr.Column(scale=1, min_width=260):
                 with gr.Accordion("Settings", open=True):
@@ -103,7 +105,10 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
         # Stop reaches the run's RunControl: the lesson stops between two steps and its last
         # frame ("stopped by the user", with the partial results) still reaches the page.
         # Gradio's `cancels=` would drop that frame, so it is not used.
-        stop.click(stop_handler, inputs=None, outputs=[status], api_name=f"{lesson.name}_stop", queue=False)
+        # Stop answers in its own line, never in the status line: its reply (a separate HTTP
+        # response) could land after the run's last frame and overwrite "stopped by the user".
+        stop.click(stop_handler, inputs=None, outputs=[stop_note], api_name=f"{lesson.name}_stop", queue=False)
+        run.click(lambda: "", inputs=None, outputs=[stop_note], queue=False, api_visibility="private")
 
 
 def live_triggers(lesson: Lesson, widgets: dict[str, gr.components.Component]) -> list:

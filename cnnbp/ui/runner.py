@@ -173,5 +173,6 @@ def maybe_zero_gpu(fn: Callable) -> Callable:
     return spaces.GPU(duration=120)(fn)
 
 def stop_handler(request: gr.Request) -> str:
+    """Stop this session's run; the run's own last frame then says "stopped by the user"."""
     stopped = CONTROLS.stop(getattr(request, "session_hash", None) or "anonymous")
     return "**stopping** after the current step" if stopped else "nothing is running"
