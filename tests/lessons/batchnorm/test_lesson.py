@@ -17,21 +17,11 @@ from cnnbp.lessons.batchnorm.folding import measure_folding
 from cnnbp.lessons.batchnorm.training import History, TrainModeBug, Variant
 from cnnbp.lessons.batchnorm.verdicts import race_words, training_verdicts
 from cnnbp.train import RunControl
-from tests.lessons.quick import quick_frames
 
 LESSON = get_lesson("batchnorm")
 QUICK = dict(LESSON.quick)
 TIMING = {"seconds", "times", "speedup", "speedup_torch"}  # folding times: the only numbers a rerun may change
 
-
-@pytest.fixture(scope="module")
-def frames():
-    return list(quick_frames("batchnorm"))  # shared with the protocol tests
-
-
-@pytest.fixture(scope="module")
-def final(frames):
-    return merge_frames(frames)
 
 
 def without_timing(numbers: dict) -> dict:

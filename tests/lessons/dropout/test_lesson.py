@@ -12,20 +12,10 @@ from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
 from cnnbp.lessons.dropout.config import DropoutConfig
 from cnnbp.lessons.dropout.training import GapNarrowing, settled
-from tests.lessons.quick import quick_frames
 
 LESSON = get_lesson("dropout")
 QUICK = dict(LESSON.quick)
 
-
-@pytest.fixture(scope="module")
-def frames():
-    return list(quick_frames("dropout"))  # shared with the protocol tests
-
-
-@pytest.fixture(scope="module")
-def final(frames):
-    return merge_frames(frames)
 
 
 def test_the_stream_shows_training_as_it_happens(frames):

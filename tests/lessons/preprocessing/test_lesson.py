@@ -14,19 +14,10 @@ from cnnbp.lessons.preprocessing.figures import display_uint8
 from cnnbp.lessons.preprocessing.transforms import IMAGE_LABELS, VECTOR_LABELS
 from cnnbp.lessons.preprocessing.verdicts import num
 from cnnbp.train import RunControl
-from tests.lessons.quick import quick_frames
 
 QUICK = dict(get_lesson("preprocessing").quick)
 
-
-@pytest.fixture(scope="module")
-def frames():
-    return list(quick_frames("preprocessing"))  # shared with the protocol tests
-
-
-@pytest.fixture(scope="module")
-def final(frames):
-    return merge_frames(frames)
+LESSON = get_lesson("preprocessing")  # the shared fixtures read its quick run
 
 
 def test_the_stream_shows_training_as_it_happens(frames):

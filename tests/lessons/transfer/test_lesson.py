@@ -16,20 +16,10 @@ from cnnbp.lessons.transfer import sources as sources_mod
 from cnnbp.lessons.transfer.comparison import ACCURACY_MARGIN, FORGET_MARGIN, Lead
 from cnnbp.lessons.transfer.config import AVAILABLE, TransferConfig
 from cnnbp.lessons.transfer.tasks import get_target
-from tests.lessons.quick import quick_frames
 
 LESSON = get_lesson("transfer")
 QUICK = dict(LESSON.quick)
 
-
-@pytest.fixture(scope="module")
-def frames():
-    return list(quick_frames("transfer"))  # shared with the protocol tests
-
-
-@pytest.fixture(scope="module")
-def final(frames):
-    return merge_frames(frames)
 
 
 def test_the_stream_shows_training_as_it_happens(frames):
