@@ -14,10 +14,8 @@ Everything is measured in this process, one after the other, medians of ``--repe
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -25,8 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
 
 import cnnbp.lessons.activations  # noqa: E402,F401  (registers the lesson)
-from cnnbp.device import set_threads_once  # noqa: E402
-from cnnbp.lessons import run_lesson  # noqa: E402
+from bench.common import bench_args, lesson_seconds, timed  # noqa: E402
 from cnnbp.lessons.activations.config import ActivationsConfig  # noqa: E402
 from cnnbp.lessons.activations.functions import GRID_POINTS, activation_curves, scalar_act  # noqa: E402
 from cnnbp.nn.activations import ACTIVATIONS  # noqa: E402
@@ -55,24 +52,8 @@ def our_curves() -> dict[str, tuple[list[float], list[float]]]:
             for c in activation_curves(list(ACTIVATIONS), x_range=X_RANGE, options={}, threshold=0.1)}
 
 
-def default_run() -> float:
-    start = time.perf_counter()
-    frames = list(run_lesson("activations", {}))
-    assert frames[-1].done and frames[-1].message.startswith("done in"), frames[-1].message
-    return time.perf_counter() - start
-
-
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    threads = set_threads_once()
+    args, threads = bench_args(__doc__)
 
     naive, ours = naive_curves(), our_curves()  # warm-up, and the check that both agree
     for name in ACTIVATIONS:
@@ -81,8 +62,8 @@ def main() -> None:
     t_naive = [timed(naive_curves) for _ in range(args.repeats)]
     t_ours = [timed(our_curves) for _ in range(args.repeats)]
 
-    default_run()  # warm-up: imports, the digits, first-call allocations
-    t_run = [default_run() for _ in range(args.repeats)]
+    lesson_seconds("activations")  # warm-up: imports, the digits, first-call allocations
+    t_run = [lesson_seconds("activations") for _ in range(args.repeats)]
 
     mn, mo, mr = statistics.median(t_naive), statistics.median(t_ours), statistics.median(t_run)
     print(f"torch threads: {threads}; median of {args.repeats}")

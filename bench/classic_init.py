@@ -8,17 +8,15 @@ Prints both times and their ratio, measured in this process, one after the other
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
 
-from cnnbp.device import set_threads_once
+from bench.common import bench_args, timed  # noqa: E402
 from cnnbp.lessons.init.classic import classic_experiment
 from cnnbp.nn import create_act, get_init
 
@@ -53,17 +51,8 @@ def ours() -> list[float]:
                                           batch_size=BATCH, seed=0) for s in r.stds()]
 
 
-def timed(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    threads = set_threads_once()
+    args, threads = bench_args(__doc__)
     ours()  # warm-up: first-call allocations and library loading are not what we compare
     t_ours = [timed(ours) for _ in range(args.repeats)]
     t_naive = [timed(naive) for _ in range(args.repeats)]

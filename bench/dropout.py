@@ -14,42 +14,29 @@ Everything is measured in this process, one after the other, medians of ``--repe
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
 
 import cnnbp.lessons.dropout  # noqa: E402,F401  (registers the lesson)
-from cnnbp.device import set_threads_once  # noqa: E402
-from cnnbp.lessons import run_lesson  # noqa: E402
+from bench.common import bench_args, lesson_seconds  # noqa: E402
 from cnnbp.lessons.dropout.config import DropoutConfig  # noqa: E402
 from cnnbp.lessons.dropout.training import THREADS  # noqa: E402
 
 CFG = DropoutConfig()
 
 
-def run(values: dict) -> float:
-    start = time.perf_counter()
-    frames = list(run_lesson("dropout", values))
-    assert frames[-1].done and frames[-1].message.startswith("done in"), frames[-1].message
-    return time.perf_counter() - start
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    threads = set_threads_once()
+    args, threads = bench_args(__doc__)
 
-    run({})  # warm-up: imports, the digits, first-call allocations
-    t_run = [run({}) for _ in range(args.repeats)]
+    lesson_seconds("dropout")  # warm-up: imports, the digits, first-call allocations
+    t_run = [lesson_seconds("dropout") for _ in range(args.repeats)]
     t_parts = {}
     for part, parts in (("masks", ["masks"]), ("expectation", ["expectation"]),
                         ("regularisation + mc", ["regularisation", "mc"])):
-        t_parts[part] = statistics.median(run({"parts": parts}) for _ in range(args.repeats))
+        t_parts[part] = statistics.median(lesson_seconds("dropout", {"parts": parts}) for _ in range(args.repeats))
 
     print(f"torch threads: {threads} (the lesson runs on {THREADS}); median of {args.repeats}")
     print(f"dropout lesson, default settings, start to final frame: {statistics.median(t_run):.2f} s  "

@@ -17,7 +17,6 @@ Everything is measured in this process, one after the other, medians of ``--repe
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
 
 import cnnbp.lessons.imbalance  # noqa: E402,F401  (registers the lesson)
-from cnnbp.device import set_threads_once  # noqa: E402
+from bench.common import bench_args  # noqa: E402
 from cnnbp.lessons import run_lesson  # noqa: E402
 from cnnbp.lessons.base import validate_config  # noqa: E402
 from cnnbp.lessons.imbalance.config import ImbalanceConfig  # noqa: E402
@@ -60,10 +59,7 @@ def metrics_only(threshold: float) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    threads = set_threads_once()
+    args, threads = bench_args(__doc__)
     cfg = validate_config(ImbalanceConfig, {})
     print(f"torch threads: {threads}; defaults: {cfg.dataset} {cfg.task} '{cfg.rare_class}' at 1:{cfg.ratio:g}, "
           f"{len(cfg.methods)} methods x {cfg.steps} steps x {cfg.seeds} seeds (estimated {cfg.cost_seconds():.1f} s)")

@@ -75,7 +75,7 @@ def first_frames() -> tuple[float, float]:
 
     start = time.perf_counter()
     frames = run_lesson("init", {})
-    first = next(frames)
+    next(frames)
     t_first = time.perf_counter() - start
     while not next(frames).figures:
         pass

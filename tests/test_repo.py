@@ -10,7 +10,8 @@ def front_matter() -> dict[str, str]:
     text = (ROOT / "README.md").read_text()
     assert text.startswith("---\n"), "README.md must start with the Spaces front matter"
     block = text.split("---\n")[1]
-    return {k.strip(): v.strip().strip('"') for k, v in (line.split(":", 1) for line in block.splitlines() if ":" in line)}
+    pairs = (line.split(":", 1) for line in block.splitlines() if ":" in line)
+    return {k.strip(): v.strip().strip('"') for k, v in pairs}
 
 
 def pinned(package: str) -> str:
@@ -64,7 +65,8 @@ def test_readme_claims_table_lists_every_registered_claim_with_its_source():
     claims = all_claims()
     assert set(rows) == set(claims), "README's claims table and the registry differ"
     for claim_id, source in rows.items():
-        assert [s.strip() for s in source.split(",")] == [s.strip() for s in claims[claim_id].source.split(",")], claim_id
+        registered = claims[claim_id].source
+        assert [s.strip() for s in source.split(",")] == [s.strip() for s in registered.split(",")], claim_id
 
 
 def test_readme_lists_every_lesson():

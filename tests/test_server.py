@@ -2,7 +2,6 @@
 and keeps serving; only what the app means to serve is served; identical runs are cached;
 a GPU out-of-memory error is reported and freed."""
 
-import math
 import typing
 from pathlib import Path
 

@@ -1,4 +1,5 @@
 """One module per lesson; importing this package registers them all in LESSONS."""
+# ruff: noqa: I001  (the import order is the tabs' order, the lecture's)
 
 from cnnbp.lessons.base import LESSONS, Frame, LessonConfig, Verdict, get_lesson, run_lesson
 # In the lecture's order: 003's activations, preprocessing, initialisation, batch norm and the other
