@@ -46,3 +46,20 @@ def test_a_broken_check_is_reported_not_raised(monkeypatch):
 def test_unknown_claim():
     with pytest.raises(ValueError, match="unknown claim"):
         run_claim("init.nope")
+
+
+# Claims whose check takes about a second: measured again at other seeds, they must still hold
+# (`python -m cnnbp claims --seeds 3` prints the rest; the slow ones train several seeds inside).
+QUICK_CLAIMS = ["activations.saturation_kills_gradients", "activations.same_sign_gradients",
+                "activations.selu_self_normalises", "preprocessing.standardised_trains_faster",
+                "init.constant_symmetry", "batchnorm.train_eval_differ_eval_is_formula",
+                "norms.group_norm_equivalences", "norms.batch_size_one_breaks_batchnorm",
+                "norms.instance_norm_contrast_invariance", "dropout.inverted_keeps_mean",
+                "dropout.test_time_scaling_same_net"]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("claim_id", QUICK_CLAIMS)
+def test_quick_claims_hold_at_other_seeds_too(claim_id, seed):
+    result = run_claim(claim_id, seed)
+    assert result.seed == seed and result.passed is True, result.measured
