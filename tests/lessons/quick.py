@@ -14,7 +14,8 @@ from cnnbp.device import torch_threads
 from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.base import Frame
 
-QUICK_THREADS = 2  # what the recordings in tests/lessons/recorded/ were made with
+QUICK_THREADS = 1  # what the recordings in tests/lessons/recorded/ were made with (and 1 thread is
+# not slowed down many times by another process on the other core, as 2 threads are)
 
 
 @functools.cache

@@ -110,11 +110,6 @@ def test_the_quick_settings_are_too_small_to_tell(final):
     assert f"at least {speedup['low']:.2g}x" in texts["ReLU converges faster"].text
 
 
-def test_same_settings_same_numbers(final):
-    again = merge_frames(run_lesson("activations", QUICK)).numbers
-    assert again == final.numbers
-
-
 def test_a_different_seed_changes_the_draws():
     a = merge_frames(run_lesson("activations", {"parts": ["zero_centred"], "seed": 1})).numbers
     b = merge_frames(run_lesson("activations", {"parts": ["zero_centred"], "seed": 2})).numbers

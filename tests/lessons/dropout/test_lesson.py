@@ -101,11 +101,6 @@ def test_verdicts_quote_the_numbers(final):
     assert f"{r['distance'][0]:.3f} at k = 1" in v["MC dropout approaches the eval pass"].text
 
 
-def test_same_settings_same_numbers(final):
-    again = merge_frames(run_lesson("dropout", QUICK)).numbers
-    assert again == final.numbers
-
-
 def test_a_different_seed_changes_the_masks():
     runs = [merge_frames(run_lesson("dropout", {"parts": ["masks"], "hidden": 32, "seed": s})).numbers
             for s in (1, 2)]
