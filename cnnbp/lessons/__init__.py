@@ -13,5 +13,6 @@ from cnnbp.lessons import dropout  # noqa: F401  (registers "dropout")
 from cnnbp.lessons import transfer  # noqa: F401  (registers "transfer")
 from cnnbp.lessons import imbalance  # noqa: F401  (registers "imbalance")
 from cnnbp.lessons import visualise  # noqa: F401  (registers "visualise")
+from cnnbp.lessons import architecture  # noqa: F401  (registers "architecture")
 
 __all__ = ["LESSONS", "Frame", "LessonConfig", "Verdict", "get_lesson", "run_lesson"]
