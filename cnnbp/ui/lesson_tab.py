@@ -113,8 +113,19 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
 
 def live_triggers(lesson: Lesson, widgets: dict[str, gr.components.Component]) -> list:
     """The events that re-run ``lesson`` when one of its ``live`` fields changes: a slider's
-    ``release`` (once per drag or typed value, not at every pixel), any other widget's ``change``."""
+    ``release`` (once per drag or typed value, not at every pixel), a text box's Enter or leaving it
+    (not every keystroke: a half-typed layer spec would be refused at each key), any other widget's
+    ``change``."""
     missing = [n for n in lesson.live if n not in widgets]
     if missing:
         raise ValueError(f"lesson {lesson.name!r}: live fields {missing} have no widget")
-    return [widgets[n].release if isinstance(widgets[n], gr.Slider) else widgets[n].change for n in lesson.live]
+    events = []
+    for n in lesson.live:
+        widget = widgets[n]
+        if isinstance(widget, gr.Slider):
+            events.append(widget.release)
+        elif isinstance(widget, gr.Textbox):
+            events += [widget.submit, widget.blur]
+        else:
+            events.append(widget.change)
+    return events

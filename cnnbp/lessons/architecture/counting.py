@@ -92,7 +92,8 @@ def count(model: nn.Module, input_shape: tuple[int, ...]) -> Count:
         return hook
 
     for name, module in model.named_modules():
-        if not list(module.children()):  # leaves only: a block's children report themselves
+        # leaves, and modules with weights of their own (timm's BatchNormAct2d holds an activation)
+        if not list(module.children()) or list(module.parameters(recurse=False)):
             handles.append(module.register_forward_hook(record(name)))
     counter = FlopCounterMode(display=False)
     try:

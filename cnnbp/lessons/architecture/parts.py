@@ -162,7 +162,7 @@ def receptive(state: RunState) -> Iterator[Update]:
     image = run.probe[0].mean(dim=0).tolist()
     yield Update(1.0, f"receptive field of unit ({cfg.unit_layer}, {cfg.unit_row}, {cfg.unit_col})",
                  figures={"receptive": figures.receptive(image, erf, shown)},
-                 numbers={"receptive": {k: v for k, v in vars(erf).items()}},
+                 numbers={"receptive": {**vars(erf), "rows": list(erf.rows), "cols": list(erf.cols)}},
                  verdicts=[verdicts.effective(erf, shown)])
 
 
