@@ -21,7 +21,7 @@ def quick_values(lesson: Lesson, names: list[str]) -> list:
 # lesson's full title heads the tab.
 SHORT = {"activations": "Activations", "preprocessing": "Preprocessing", "init": "Init",
          "batchnorm": "BatchNorm", "norms": "Norm layers", "dropout": "Dropout",
-         "transfer": "Transfer", "imbalance": "Imbalance", "visualise": "Visualise"}
+         "transfer": "Transfer", "imbalance": "Imbalance", "visualise": "Visualise", "architecture": "Architecture"}
 
 
 def tab_label(lesson: Lesson) -> str:

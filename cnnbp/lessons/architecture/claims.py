@@ -28,7 +28,7 @@ def conv_455_vs_fc(seed: int) -> tuple[bool | None, str]:
 def stacked_3x3_fewer_weights(seed: int) -> tuple[bool | None, str]:
     pairs = []
     for small, large in (("3x3 x2", "5x5"), ("3x3 x3", "7x7")):
-        fields = [gradient_support([k for k, _ in STACKS[n].block]) for n in (small, large)]
+        fields = [gradient_support(tuple(k for k, _ in STACKS[n].block)) for n in (small, large)]
         weights = [block_weights(StackNet(1, 10, channels=CHANNELS, block=STACKS[n].block, seed=seed))
                    for n in (small, large)]
         pairs.append((small, large, *fields, *weights))

@@ -23,8 +23,6 @@ MAX_SIDE = 4096
 
 
 class ArchitectureConfig(LessonConfig):
-    parts: list[PartName] = Field(["calculator", "models", "stacks", "receptive"], min_length=1,
-                                  description="which experiments to run (receptive reads the stacks' trained nets)")
     height: int = Field(90, ge=1, le=MAX_SIDE, description="input height (the lecture's example: 90 x 90 x 10)")
     width: int = Field(90, ge=1, le=MAX_SIDE, description="input width")
     channels: int = Field(10, ge=1, le=MAX_SIDE, description="input channels")
@@ -33,6 +31,8 @@ class ArchitectureConfig(LessonConfig):
                                     "stride is its window")
     model: Literal[tuple(ARCHITECTURES)] = Field(
         "vgg16", description="the real architecture whose layers are tabled and drawn (all four are summarised)")
+    parts: list[PartName] = Field(["calculator", "models", "stacks", "receptive"], min_length=1,
+                                  description="which experiments to run (receptive reads the stacks' trained nets)")
     dataset: Literal["digits", "mnist"] = Field("digits", description="the stacks' training data: digits (8x8, "
                                                 "seconds) or the shipped MNIST subset (28x28, 8000 images)")
     stacks: choices(STACKS, "stack") = Field(DEFAULT_STACKS, description="blocks trained side by side: small "

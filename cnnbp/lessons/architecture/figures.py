@@ -42,19 +42,24 @@ def _box(x: float, half_width: float, half_height: float) -> tuple[list[float], 
 def shapes(inp: Shape, rows: Sequence[Row]) -> go.Figure:
     """Top: every tensor as a box (height ~ its side, width ~ log2 of its channels), labelled H x W x C;
     bottom: per layer, its parameters, what a fully connected layer would need, its multiply-adds (log)."""
-    fig = make_subplots(rows=2, cols=1, row_heights=[0.55, 0.45], vertical_spacing=0.12,
+    fig = make_subplots(rows=2, cols=1, row_heights=[0.5, 0.5], vertical_spacing=0.14,
                         subplot_titles=["tensor shapes (box height ~ side, width ~ log2 channels)",
                                         "per layer (log scale)"])
     tensors = [("input", inp), *[(f"{r.index}: {r.layer.describe()}", r.out) for r in rows]]
     side = max(max(s.height, s.width) for _, s in tensors)
     widest = max(math.log2(s.channels) + 1 for _, s in tensors)
-    for i, (name, s) in enumerate(tensors):
-        xs, ys = _box(i, 0.4 * (math.log2(s.channels) + 1) / widest, 0.5 * max(s.height, s.width) / side)
-        fig.add_trace(go.Scatter(x=xs, y=ys, fill="toself", mode="lines", name=name, showlegend=False,
-                                 line=dict(color=color_for(0 if i == 0 else 2)), hoveron="fills",
-                                 text=f"{name}: {s.text}", hoverinfo="text"), row=1, col=1)
+    xs: list[float | None] = []
+    ys: list[float | None] = []
+    for i, (_, s) in enumerate(tensors):  # one trace, the boxes apart by gaps: a long stack stays one trace
+        # a 1x1 map still shows as a box: at least 4% of the tallest
+        x, y = _box(i, 0.4 * (math.log2(s.channels) + 1) / widest, 0.5 * max(s.height, s.width, 0.04 * side) / side)
+        xs += [*x, None]
+        ys += [*y, None]
+    fig.add_trace(go.Scatter(x=xs, y=ys, fill="toself", mode="lines", name="tensors", showlegend=False,
+                             line=dict(color=color_for(2)), hoverinfo="skip"), row=1, col=1)
     fig.add_trace(go.Scatter(x=list(range(len(tensors))), y=[0.62] * len(tensors), mode="text", showlegend=False,
-                             text=[s.text for _, s in tensors], textfont=dict(size=14), hoverinfo="skip"),
+                             text=[s.text for _, s in tensors], textfont=dict(size=14), name="shapes",
+                             hovertext=[f"{name}: {s.text}" for name, s in tensors], hoverinfo="text"),
                   row=1, col=1)
     labels = [str(r.index) for r in rows]
     for j, (name, values) in enumerate((("parameters", [r.params for r in rows]),
@@ -65,7 +70,8 @@ def shapes(inp: Shape, rows: Sequence[Row]) -> go.Figure:
                              hovertemplate="layer %{x}: %{customdata:,}<extra>" + name + "</extra>"), row=2, col=1)
     fig.update_xaxes(tickvals=list(range(len(tensors))), ticktext=["in"] + labels, row=1, col=1)
     fig.update_yaxes(visible=False, range=[-0.6, 0.75], row=1, col=1)
-    fig.update_yaxes(type="log", title_text="count", row=2, col=1)
+    top = max(max(r.as_fc for r in rows), 1)
+    fig.update_yaxes(type="log", title_text="count", range=[-0.5, math.log10(top) * 1.15 + 0.6], row=2, col=1)
     fig.update_xaxes(title_text="layer", type="category", row=2, col=1)
     last = rows[-1]
     title = (f"{inp.text} -> {last.out.text}: {sum(r.params for r in rows):,} parameters "

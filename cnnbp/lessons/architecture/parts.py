@@ -110,7 +110,7 @@ def _exact_pairs(cfg: ArchitectureConfig, run: StackRun) -> list[tuple[str, str,
         if small in cfg.stacks and large in cfg.stacks:
             fields = []
             for name in (small, large):
-                kernels = [k for k, _ in STACKS[name].block]
+                kernels = tuple(k for k, _ in STACKS[name].block)
                 field = 1 + sum(k - 1 for k in kernels)
                 if gradient_support(kernels) != field:
                     raise AssertionError(f"the recurrence says {field} for {name}, the gradients disagree")

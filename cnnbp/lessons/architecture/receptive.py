@@ -13,6 +13,7 @@ so its gradient there is exactly 0; inside, the gradient gathers towards the cen
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -75,11 +76,12 @@ def effective_field(net: StackNet, images: torch.Tensor, *, stack: str, layer: i
     return EffectiveField(layer, row, col, size, rows, cols, grad.tolist(), inside, centre, centre_area)
 
 
-def gradient_support(kernels: list[int]) -> int:
+@functools.lru_cache(maxsize=16)
+def gradient_support(kernels: tuple[int, ...]) -> int:
     """The side of the input window that reaches the centre unit of a chain of stride-1 convs, found
     by gradients (all-ones weights, no biases, no activation: nothing inside the field cancels).
 
-    >>> gradient_support([3, 3]), gradient_support([5]), gradient_support([3, 3, 3])
+    >>> gradient_support((3, 3)), gradient_support((5,)), gradient_support((3, 3, 3))
     (5, 5, 7)
     """
     side = 2 * sum(k - 1 for k in kernels) + 1  # room on every side
