@@ -10,14 +10,17 @@ ConfigError as a bad setting typed in the tab. Upload fields (a file on the serv
 of a preset: a link must not name a path on somebody else's machine.
 
 A preset may also carry a ``title``, a one-line ``prompt`` and a ``question`` (see
-:class:`Question`): what a playlist step shows (``cnnbp.replays`` keeps its recorded run).
+:class:`Question`): what a playlist step shows. A playlist (:func:`read_playlist`; the shipped ones
+in ``assets/playlists/``, one per lecture text) is an ordered list of such presets.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import typing
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode
 
@@ -26,29 +29,70 @@ from cnnbp.lessons.base import ConfigError, LessonConfig, get_lesson, validate_c
 FORMAT = "cnnbp-preset"
 VERSION = 1
 MAX_PRESET_BYTES = 64_000  # a preset is a few hundred bytes; anything far bigger is not one
-PRESET_KEYS = {"format", "version", "lesson", "settings", "title", "prompt", "question", "replay"}
+PRESET_KEYS = {"format", "version", "lesson", "settings", "title", "prompt", "question"}
 
 
 @dataclass(frozen=True)
 class Question:
     """Predict, then reveal: ``text`` asked before the run, ``choices`` to guess from, and where the
-    measured answer is read once the run ends: ``numbers_path`` (keys into the run's ``numbers``, a
-    path of dict keys / list indices) whose value is one of ``choices`` or an index into them; or,
-    without a path, the ``verdict`` (a verdict's label): its HOLDS / DOES NOT HOLD / CAN'T TELL word,
-    with ``choices`` those words."""
+    run's measured answer is read (:func:`measured_answer`): either
+
+    - ``verdict``: a verdict's label; the answer is its word (HOLDS, DOES NOT HOLD, CAN'T TELL), or
+    - ``numbers_path``: keys into the run's ``numbers`` (dict keys, list indices). With ``pick`` "max"
+      or "min", the value there is keyed by the choices and the answer is the choice whose value
+      (``then``: more keys into it) is largest or smallest; without, the value is the choice itself
+      (a string) or its index (an int, or a bool: False the first choice, True the second).
+    """
 
     text: str
     choices: tuple[str, ...]
     numbers_path: tuple[str | int, ...] = ()
+    then: tuple[str | int, ...] = ()
+    pick: str | None = None
     verdict: str | None = None
 
     def as_dict(self) -> dict:
         out: dict[str, Any] = {"text": self.text, "choices": list(self.choices)}
-        if self.numbers_path:
-            out["numbers_path"] = list(self.numbers_path)
-        if self.verdict:
-            out["verdict"] = self.verdict
+        for key in ("numbers_path", "then"):
+            if getattr(self, key):
+                out[key] = list(getattr(self, key))
+        for key in ("pick", "verdict"):
+            if getattr(self, key):
+                out[key] = getattr(self, key)
         return out
+
+
+VERDICT_WORDS = {True: "HOLDS", False: "DOES NOT HOLD", None: "CAN'T TELL"}
+
+
+def _at(value: Any, path: tuple[str | int, ...]) -> Any:
+    for key in path:
+        value = value[key]
+    return value
+
+
+def measured_answer(question: Question, numbers: Mapping[str, Any], verdicts: list) -> str | None:
+    """The choice the run measured (``verdicts``: Verdict objects or their dicts); None when the run
+    did not measure it (the part was not run, the verdict is missing)."""
+    if question.verdict:
+        for v in verdicts:
+            label, passed = (v["label"], v["passed"]) if isinstance(v, Mapping) else (v.label, v.passed)
+            if label == question.verdict:
+                return VERDICT_WORDS[passed]
+        return None
+    try:
+        value = _at(numbers, question.numbers_path)
+        if question.pick:
+            scores = {c: float(_at(value[c], question.then)) for c in question.choices if c in value}
+            best = (max if question.pick == "max" else min)(scores, key=scores.get) if scores else None
+            return best
+    except (KeyError, IndexError, TypeError, ValueError):
+        return None
+    if isinstance(value, str):
+        return value if value in question.choices else None
+    if isinstance(value, (bool, int)) and 0 <= int(value) < len(question.choices):
+        return question.choices[int(value)]
+    return None
 
 
 @dataclass(frozen=True)
@@ -58,7 +102,6 @@ class Preset:
     title: str = ""
     prompt: str = ""
     question: Question | None = None
-    replay: Mapping[str, Any] | None = field(default=None, compare=False)  # a recorded run (cnnbp.replays)
 
     def settings(self) -> dict:
         return settings_of(self.lesson, self.cfg)
@@ -71,8 +114,6 @@ class Preset:
                 out[key] = getattr(self, key)
         if self.question:
             out["question"] = self.question.as_dict()
-        if self.replay:
-            out["replay"] = dict(self.replay)
         return out
 
 
@@ -113,13 +154,22 @@ def _question(raw: Any) -> Question | None:
     if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, str) for c in choices) \
             or len(set(choices)) != len(choices):
         raise ConfigError(f"question: choices must be two or more distinct strings, got {choices!r}")
-    path = raw.get("numbers_path", [])
-    if not isinstance(path, list) or not all(isinstance(p, (str, int)) for p in path):
-        raise ConfigError(f"question: numbers_path must be a list of keys, got {path!r}")
-    verdict = raw.get("verdict")
-    if not path and not isinstance(verdict, str):
+    unknown = sorted(set(raw) - {"text", "choices", "numbers_path", "then", "pick", "verdict"})
+    if unknown:
+        raise ConfigError(f"question: unknown key {unknown[0]!r}")
+    paths = {key: raw.get(key, []) for key in ("numbers_path", "then")}
+    for key, path in paths.items():
+        if not isinstance(path, list) or not all(isinstance(p, (str, int)) for p in path):
+            raise ConfigError(f"question: {key} must be a list of keys, got {path!r}")
+    verdict, pick = raw.get("verdict"), raw.get("pick")
+    if not paths["numbers_path"] and not isinstance(verdict, str):
         raise ConfigError("question: give numbers_path (where the answer is in the numbers) or verdict (a label)")
-    return Question(raw["text"], tuple(choices), tuple(path), verdict)
+    if pick not in (None, "max", "min"):
+        raise ConfigError(f"question: pick must be max or min, got {pick!r}")
+    if verdict and not set(choices) <= set(VERDICT_WORDS.values()):
+        raise ConfigError(f"question: a verdict's choices are {', '.join(VERDICT_WORDS.values())}")
+    return Question(raw["text"], tuple(choices), tuple(paths["numbers_path"]), tuple(paths["then"]), pick,
+                    verdict)
 
 
 def read_preset(data: Any) -> Preset:
@@ -143,10 +193,7 @@ def read_preset(data: Any) -> Preset:
     for key, text in texts.items():
         if not isinstance(text, str):
             raise ConfigError(f"{key}: expected text, got {text!r}")
-    replay = data.get("replay")
-    if replay is not None and not isinstance(replay, Mapping):
-        raise ConfigError("replay: expected a recorded run (an object)")
-    return Preset(lesson, cfg, texts["title"], texts["prompt"], _question(data.get("question")), replay)
+    return Preset(lesson, cfg, texts["title"], texts["prompt"], _question(data.get("question")))
 
 
 def _query_value(value: Any) -> str:
@@ -189,3 +236,52 @@ def read_query(params: Mapping[str, str] | str) -> tuple[str, LessonConfig] | No
 
 # Query keys that are not settings: the playlist, its step, the room (read by cnnbp.ui.share).
 OTHER_QUERY_KEYS = ("playlist", "step", "room", "presenter")
+
+
+PLAYLIST_FORMAT = "cnnbp-playlist"
+PLAYLISTS_DIR = Path(__file__).resolve().parents[1] / "assets" / "playlists"
+MAX_STEPS = 100
+
+
+@dataclass(frozen=True)
+class Playlist:
+    """A lecture as an ordered list of presets (steps), each with a title and a one-line prompt."""
+
+    name: str  # the file's stem: what ?playlist= names
+    title: str
+    lecture: str  # the lecture text it walks, for the author
+    steps: tuple[Preset, ...]
+
+
+def read_playlist(data: Any, name: str = "") -> Playlist:
+    """A playlist dict or JSON text -> :class:`Playlist`; a bad step is refused as "step N: ..."."""
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as err:
+            raise ConfigError(f"playlist {name}: not JSON ({err.msg} at line {err.lineno})") from None
+    if not isinstance(data, Mapping) or data.get("format") != PLAYLIST_FORMAT or data.get("version") != VERSION:
+        raise ConfigError(f"playlist {name}: expected an object with format {PLAYLIST_FORMAT!r}, version {VERSION}")
+    unknown = sorted(set(data) - {"format", "version", "title", "lecture", "steps"})
+    if unknown:
+        raise ConfigError(f"playlist {name}: unknown key {unknown[0]!r}")
+    steps = data.get("steps")
+    if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS:
+        raise ConfigError(f"playlist {name}: steps must be a list of 1 to {MAX_STEPS} presets")
+    presets = []
+    for i, step in enumerate(steps, 1):
+        try:
+            preset = read_preset(step)
+        except ValueError as err:
+            raise ConfigError(f"playlist {name}, step {i}: {err}") from None
+        if not preset.title or not preset.prompt:
+            raise ConfigError(f"playlist {name}, step {i}: a step needs a title and a prompt")
+        presets.append(preset)
+    return Playlist(name, str(data.get("title", name)), str(data.get("lecture", "")), tuple(presets))
+
+
+@functools.cache
+def shipped_playlists() -> dict[str, Playlist]:
+    """The playlists in assets/playlists/, by name, in file-name order (the lectures' order)."""
+    return {path.stem: read_playlist(path.read_text(encoding="utf-8"), path.stem)
+            for path in sorted(PLAYLISTS_DIR.glob("*.json"))}
