@@ -125,7 +125,7 @@ def add_to_tab(lesson: Lesson, widgets: dict[str, gr.components.Component], stat
     take-home zip of the finished run on these settings."""
     tab = TabShare(lesson, list(widgets), list(widgets.values()), status)
     name = lesson.name
-    with gr.Accordion("Share, preset, take-home", open=False, elem_classes=["share-box"]):
+    with gr.Accordion("Share, preset, take-home", open=False, elem_classes=["share-box"], elem_id=f"{name}-share"):
         link_button = gr.Button("Link to these settings", size="sm", elem_id=f"{name}-link-button")
         link = gr.Textbox(label="Link", buttons=["copy"], interactive=False, elem_id=f"{name}-link")
         with gr.Row():
@@ -135,7 +135,7 @@ def add_to_tab(lesson: Lesson, widgets: dict[str, gr.components.Component], stat
                               elem_id=f"{name}-export")
         download = gr.File(label="Download", interactive=False, elem_id=f"{name}-download")
 
-    def make_link(*values, request: gr.Request):
+    def make_link(request: gr.Request, *values):  # gradio passes the request where it is declared
         return f"{page_url(request)}?{to_query(name, tab.cfg(list(values)))}"
 
     def save_preset(*values):
@@ -367,22 +367,22 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
         return show_step(Session(playlist, step - 1, room and normalise(room), params.get("presenter") == "1"),
                          request=request)
 
-    private = {"api_visibility": "private"}
+    private = {"api_visibility": "private", "queue": False}  # light handlers: never wait behind a run
     start.click(start_playlist, inputs=[choose, session], outputs=step_outputs, **private)
     upload.upload(upload_playlist, inputs=[upload, session], outputs=step_outputs, **private)
     prev.click(step_by(-1), inputs=[session], outputs=step_outputs, **private)
     nxt.click(step_by(+1), inputs=[session], outputs=step_outputs, **private)
     open_room.click(open_class_room, inputs=[session], outputs=step_outputs, **private)
     lock.click(lock_guess, inputs=[session, choices], outputs=[session, reveal], **private)
-    timer.tick(lambda s: room_tally(s), inputs=[session], outputs=[tally], queue=False, **private)
+    timer.tick(lambda s: room_tally(s), inputs=[session], outputs=[tally], **private)
 
     def drop_replay(s: Session):
         if s.playlist:
             RESULTS.discard(s.preset.lesson, s.preset.cfg)
 
-    run_live.click(drop_replay, inputs=[session], queue=False, **private).then(None, js=CLICK_RUN_JS)
+    run_live.click(drop_replay, inputs=[session], **private).then(None, js=CLICK_RUN_JS)
     for tab in shares:
         tab.numbers.change(make_reveal(tab), inputs=[session, *tab.widgets], outputs=[reveal, guard, tally],
-                           queue=False, **private)
+                           **private)
     demo.load(on_load, inputs=[session], outputs=step_outputs, **private)
     demo.load(None, js=KEYS_JS)
