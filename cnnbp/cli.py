@@ -1,20 +1,21 @@
 """Command line: ``python -m cnnbp list | show LESSON | run LESSON [--set k=v] [--out DIR] | claims | build-assets``.
 
-Course authors script runs with it; the output folder holds every figure as standalone
-HTML, every table as CSV, the verdicts and the measured numbers as JSON.
+Course authors script runs with it; the output folder is the take-home report of
+``cnnbp.export`` (one HTML page with every figure, tables as CSV, numbers as JSON, reproduce.py).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 import typing
 from pathlib import Path
 from typing import Sequence, TextIO
 
+from cnnbp.export import write_report
 from cnnbp.lessons.base import LESSONS, ConfigError, Frame, field_choices, get_lesson, merge_frames, run_lesson
+from cnnbp.presets import read_preset
 from cnnbp.train import RunControl
 
 BAR_WIDTH = 30
@@ -53,25 +54,15 @@ def parse_settings(pairs: Sequence[str]) -> dict[str, str]:
     return settings
 
 
-def write_outputs(frame: Frame, out: Path) -> list[Path]:
-    """Figures -> NAME.html (plotly.js inlined: opens offline), tables -> NAME.csv,
-    verdicts -> verdicts.json, numbers -> numbers.json."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, fig in frame.figures.items():
-        path = out / f"{name}.html"
-        fig.write_html(path, include_plotlyjs=True, full_html=True)
-        written.append(path)
-    for name, table in frame.tables.items():
-        path = out / f"{name}.csv"
-        table.to_csv(path, index=False)
-        written.append(path)
-    verdicts = {"message": frame.message, "verdicts": [v.as_dict() for v in frame.verdicts]}
-    for name, payload in (("verdicts", verdicts), ("numbers", frame.numbers)):
-        path = out / f"{name}.json"
-        path.write_text(json.dumps(payload, indent=2, allow_nan=True))
-        written.append(path)
-    return written
+def preset_settings(path: str, lesson: str) -> dict:
+    """The settings of the preset file at ``path``, which must be one of ``lesson``'s."""
+    try:
+        preset = read_preset(Path(path).read_bytes())
+    except OSError as err:
+        raise ValueError(f"--preset: cannot read {path}: {err.strerror}") from None
+    if preset.lesson != lesson:
+        raise ValueError(f"--preset: {path} is a preset of {preset.lesson!r}, not {lesson!r}")
+    return preset.settings()
 
 
 def cmd_list(_: argparse.Namespace) -> int:
@@ -102,7 +93,8 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     lesson = get_lesson(args.lesson)
-    settings = {**(lesson.quick if args.quick else {}), **parse_settings(args.set or [])}
+    preset = preset_settings(args.preset, lesson.name) if args.preset else {}
+    settings = {**(lesson.quick if args.quick else {}), **preset, **parse_settings(args.set or [])}
     control = RunControl()
     frames = run_lesson(lesson.name, settings, control=control)  # ConfigError before anything runs
     bar = ProgressBar(sys.stderr)
@@ -122,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         mark = {True: "[holds]", False: "[does not hold]", None: "-"}[v.passed]
         print(f"{mark} {v.text}")
     if args.out:
-        written = write_outputs(final, Path(args.out))
+        written = write_report(lesson.name, settings, final, Path(args.out))
         print(f"wrote {len(written)} files to {args.out}")
     return 0
 
@@ -204,7 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a lesson")
     run.add_argument("lesson")
     run.add_argument("--set", action="append", metavar="KEY=VALUE", help="a setting (repeatable)")
-    run.add_argument("--out", metavar="DIR", help="write figures (HTML), tables (CSV), verdicts (JSON)")
+    run.add_argument("--out", metavar="DIR", help="write the take-home report: report.html (verdicts, every "
+                     "figure), tables (CSV), numbers and verdicts (JSON), preset.json, reproduce.py")
+    run.add_argument("--preset", metavar="FILE", help="settings from a preset file (the app's Share panel); "
+                     "--quick and --set apply on top")
     run.add_argument("--quick", action="store_true", help="start from the lesson's small quick settings")
     run.set_defaults(func=cmd_run)
     claims = sub.add_parser("claims", help="run every registered claim; exit 1 if any fails")

@@ -38,10 +38,10 @@ def test_run_writes_html_csv_json(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "100%" in out.stderr  # the progress bar
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"classic_histograms.html", "cnn_curves.html", "symmetry.html", "classic.csv", "cnn.csv",
-            "verdicts.json", "numbers.json"} <= names
-    html = (tmp_path / "classic_profiles.html").read_text()
-    assert "<html>" in html and "plotly" in html.lower() and len(html) > 1_000_000  # plotly.js inlined
+    assert {"report.html", "classic.csv", "cnn.csv", "verdicts.json", "numbers.json", "preset.json",
+            "reproduce.py"} <= names
+    html = (tmp_path / "report.html").read_text()  # every figure in one page, plotly.js inlined once
+    assert html.count('class="plotly-graph-div"') >= 3 and len(html) > 1_000_000
     numbers = json.loads((tmp_path / "numbers.json").read_text())
     table = pd.read_csv(tmp_path / "classic.csv")
     assert set(table.activation) == {"relu"} and set(table.init) == {"xavier", "kaiming"}

@@ -9,6 +9,8 @@ import gradio as gr
 from cnnbp.lessons import LESSONS
 from cnnbp.ui.evidence_tab import build_evidence_tab
 from cnnbp.ui.lesson_tab import build_lesson_tab
+from cnnbp.ui.share import CSS as SHARE_CSS
+from cnnbp.ui.share import add_to_app
 from cnnbp.ui.style import CSS
 
 TITLE = "cnnbp: a live lab for the best practices of convolutional networks"
@@ -24,16 +26,16 @@ def launch_options() -> dict:
     no folder beyond Gradio's own temp files is served (allowed_paths stays empty).
     Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT itself (default 127.0.0.1:7860).
     """
-    return {"show_error": False, "max_file_size": "5mb", "allowed_paths": [], "css": CSS}
+    return {"show_error": False, "max_file_size": "5mb", "allowed_paths": [], "css": CSS + SHARE_CSS}
 
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnbp", delete_cache=(3600, 3600)) as demo:
         gr.Markdown(f"## {TITLE}\nEach tab turns a claim of the lecture into an experiment: change the "
                     "settings, press **Run**, watch the curves come in, read the measured verdict.")
-        with gr.Tabs(overflow_behavior="wrap"):
-            for lesson in LESSONS.values():
-                build_lesson_tab(lesson)
+        with gr.Tabs(overflow_behavior="wrap") as tabs:
+            shares = [build_lesson_tab(lesson) for lesson in LESSONS.values()]
             build_evidence_tab()
+        add_to_app(demo, tabs, shares)  # links, playlists, rooms (cnnbp/ui/share.py)
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1)
     return demo

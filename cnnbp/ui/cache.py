@@ -23,6 +23,9 @@ class ResultCache(BoundedCache[Frame]):
     def get(self, lesson: str, cfg: LessonConfig) -> Frame | None:  # type: ignore[override]
         return super().get(self.key(lesson, cfg))
 
+    def discard(self, lesson: str, cfg: LessonConfig) -> None:  # type: ignore[override]
+        super().discard(self.key(lesson, cfg))
+
     def put(self, lesson: str, cfg: LessonConfig, frame: Frame) -> None:  # type: ignore[override]
         if frame.done:
             super().put(self.key(lesson, cfg), frame)

@@ -6,6 +6,7 @@ import gradio as gr
 
 from cnnbp.lessons.base import Lesson
 from cnnbp.ui.runner import make_handler, stop_handler
+from cnnbp.ui.share import TabShare, add_to_tab
 from cnnbp.ui.widgets import build_widgets
 
 HEAVY = "heavy"  # one concurrency group for every training event: 2 cores, one run at a time
@@ -35,7 +36,7 @@ def quick_message(lesson: Lesson, names: list[str], before: list, after: list) -
         + ". Press **Run**."
 
 
-def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
+def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> TabShare:
     with gr.Tab(tab_label(lesson), id=lesson.name):
         gr.Markdown(f"### {lesson.title}\n{lesson.summary}")
         # Run and Stop first, in a bar that stays at the top while the figures scroll.
@@ -52,6 +53,7 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
             with gr.Column(scale=1, min_width=260):
                 with gr.Accordion("Settings", open=True):
                     widgets = build_widgets(lesson.config, prefix=lesson.name)
+                shared = add_to_tab(lesson, widgets, status)  # link, preset file, take-home
             with gr.Column(scale=3):
                 verdicts = gr.HTML(elem_id=f"{lesson.name}-verdicts")
                 plots = [gr.Plot(label=caption, elem_id=f"{lesson.name}-plot-{name}")
@@ -109,6 +111,7 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
         # response) could land after the run's last frame and overwrite "stopped by the user".
         stop.click(stop_handler, inputs=None, outputs=[stop_note], api_name=f"{lesson.name}_stop", queue=False)
         run.click(lambda: "", inputs=None, outputs=[stop_note], queue=False, api_visibility="private")
+    return shared.with_numbers(numbers)
 
 
 def live_triggers(lesson: Lesson, widgets: dict[str, gr.components.Component]) -> list:

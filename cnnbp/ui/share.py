@@ -1,0 +1,388 @@
+"""Share a tab, step through a lecture, guess before the reveal, take the run home.
+
+Two hooks: :func:`add_to_tab` inside each lesson tab (a "Share" accordion: link, preset file,
+take-home zip) and :func:`add_to_app` once after the tabs (the lecture playlists, rooms, the bar
+that steps through a playlist, and the page load that reads a link's query). The logic lives in
+``cnnbp.presets`` (links, presets, playlists, questions), ``cnnbp.replays``, ``cnnbp.rooms`` and
+``cnnbp.export``; this module only wires it to components.
+
+Links: ``?lesson=init&width=512&seed=3`` opens a tab on those settings; ``?playlist=NAME&step=3``
+opens a lecture at a step; ``&room=CODE`` joins a room (``&presenter=1``: its presenter view).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+import gradio as gr
+
+from cnnbp import replays
+from cnnbp.export import export_zip
+from cnnbp.lessons.base import ConfigError, Lesson, LessonConfig, validate_config
+from cnnbp.presets import (
+    Playlist,
+    Preset,
+    make_preset,
+    measured_answer,
+    read_playlist,
+    read_preset,
+    read_query,
+    settings_of,
+    shipped_playlists,
+    to_query,
+    upload_names,
+)
+from cnnbp.rooms import ROOMS, normalise
+from cnnbp.ui.cache import RESULTS
+
+CSS = """
+.lecture-bar { position: fixed; bottom: 0; left: 0; right: 0; z-index: 40; margin: 0 !important;
+  background: var(--background-fill-primary); border-top: 4px solid #0072b2; padding: 4px 12px;
+  box-shadow: 0 -2px 8px rgba(0,0,0,.15); }
+.lecture-bar .step-text { font-size: 18px; }
+.lecture-bar .step-text p { margin: 0; }
+.share-box button { min-width: 0; }
+"""
+HIDE_VERDICTS = "<style>.verdicts { visibility: hidden; }</style>"  # until the guessed run ends
+
+# PageDown/PageUp (what a presentation clicker sends) and Alt+Right/Left step the playlist; never
+# while typing into a field.
+KEYS_JS = """
+() => {
+  document.addEventListener('keydown', (e) => {
+    const t = e.target, typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable);
+    if (typing) return;
+    let id = null;
+    if (e.key === 'PageDown' || (e.altKey && e.key === 'ArrowRight')) id = 'lecture-next';
+    if (e.key === 'PageUp' || (e.altKey && e.key === 'ArrowLeft')) id = 'lecture-prev';
+    const b = id && document.getElementById(id);
+    if (b && b.offsetParent !== null) { e.preventDefault(); b.click(); }
+  });
+}
+"""
+# After "Run live" dropped the replay: press the Run button of the tab on screen.
+CLICK_RUN_JS = """
+() => { const b = [...document.querySelectorAll('button[id$="-run"]')].find((x) => x.offsetParent !== null);
+        if (b) b.click(); }
+"""
+
+
+@dataclass
+class TabShare:
+    """One tab's widgets and the components this module writes to."""
+
+    lesson: Lesson
+    names: list[str]
+    widgets: list[gr.components.Component]
+    status: gr.components.Component
+    numbers: gr.components.Component | None = None  # the tab's numbers (its change ends a run)
+
+    def with_numbers(self, numbers: gr.components.Component) -> TabShare:
+        return replace(self, numbers=numbers)
+
+    def cfg(self, values: list) -> LessonConfig:
+        """The tab's settings as a Config, or a one-line gr.Error."""
+        try:
+            return validate_config(self.lesson.config, dict(zip(self.names, values)))
+        except ConfigError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+
+    def values(self, cfg: LessonConfig) -> list:
+        """Widget values that show ``cfg`` (upload boxes left as they are)."""
+        settings, uploads = settings_of(self.lesson.name, cfg), upload_names(self.lesson.config)
+        return [gr.skip() if n in uploads else
+                str(settings[n]) if isinstance(w, gr.Textbox) else settings[n]
+                for n, w in zip(self.names, self.widgets)]
+
+
+def page_url(request: gr.Request | None) -> str:
+    """The page's address without its query (from the browser's Referer/Origin), for a link."""
+    headers = dict(getattr(request, "headers", {}) or {}) if request is not None else {}
+    for source in (headers.get("referer"), headers.get("origin")):
+        if source:
+            parts = urlsplit(source)
+            return f"{parts.scheme}://{parts.netloc}{parts.path if source == headers.get('referer') else '/'}"
+    return "/"
+
+
+def temp_file(name: str, text: str) -> str:
+    path = Path(tempfile.mkdtemp(prefix="cnnbp-share-")) / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def finished_run(lesson: str, cfg: LessonConfig):
+    """The finished run of exactly these settings: run here (the result cache) or shipped recorded."""
+    return RESULTS.get(lesson, cfg) or replays.find(lesson, cfg)
+
+
+def add_to_tab(lesson: Lesson, widgets: dict[str, gr.components.Component], status) -> TabShare:
+    """The tab's Share accordion: a link to these settings, the preset as a file (save, open), the
+    take-home zip of the finished run on these settings."""
+    tab = TabShare(lesson, list(widgets), list(widgets.values()), status)
+    name = lesson.name
+    with gr.Accordion("Share, preset, take-home", open=False, elem_classes=["share-box"], elem_id=f"{name}-share"):
+        link_button = gr.Button("Link to these settings", size="sm", elem_id=f"{name}-link-button")
+        link = gr.Textbox(label="Link", buttons=["copy"], interactive=False, elem_id=f"{name}-link")
+        with gr.Row():
+            save = gr.Button("Save preset", size="sm", elem_id=f"{name}-save-preset")
+            load = gr.UploadButton("Open preset", file_types=[".json"], size="sm", elem_id=f"{name}-open-preset")
+        take_home = gr.Button("Take-home (zip): report, tables, numbers, script", size="sm",
+                              elem_id=f"{name}-export")
+        download = gr.File(label="Download", interactive=False, elem_id=f"{name}-download")
+
+    def make_link(request: gr.Request, *values):  # gradio passes the request where it is declared
+        return f"{page_url(request)}?{to_query(name, tab.cfg(list(values)))}"
+
+    def save_preset(*values):
+        cfg = tab.cfg(list(values))
+        return temp_file(f"cnnbp-{name}-seed{cfg.seed}.json", json.dumps(make_preset(name, cfg), indent=2))
+
+    def open_preset(file):
+        try:
+            preset = read_preset(Path(file).read_bytes())
+        except ValueError as err:
+            raise gr.Error(f"preset not opened: {err}", print_exception=False) from None
+        if preset.lesson != name:
+            raise gr.Error(f"this preset is for the {preset.lesson!r} tab, not {name!r}", print_exception=False)
+        return [*tab.values(preset.cfg), f"Opened preset {Path(file).name}. Press **Run**."]
+
+    def export(*values):
+        cfg = tab.cfg(list(values))
+        frame = finished_run(name, cfg)
+        if frame is None:
+            raise gr.Error("run these settings to the end first: the take-home is of a finished run",
+                           print_exception=False)
+        return str(export_zip(name, cfg, frame))
+
+    private = {"api_visibility": "private", "queue": False}
+    link_button.click(make_link, inputs=tab.widgets, outputs=[link], **private)
+    save.click(save_preset, inputs=tab.widgets, outputs=[download], **private)
+    load.upload(open_preset, inputs=[load], outputs=[*tab.widgets, status], **private)
+    take_home.click(export, inputs=tab.widgets, outputs=[download], api_visibility="private")
+    return tab
+
+
+@dataclass
+class Session:
+    """One page's place in a lecture (kept in a gr.State)."""
+
+    playlist: Playlist | None = None
+    step: int = 0  # 0-based
+    room: str | None = None
+    presenter: bool = False
+    guesses: dict[int, str] = field(default_factory=dict)  # step -> this page's guess
+
+    @property
+    def preset(self) -> Preset | None:
+        return self.playlist.steps[self.step] if self.playlist else None
+
+    def question_key(self) -> str:
+        return f"{self.playlist.name}:{self.step}" if self.playlist else ""
+
+    def query(self, *, presenter: bool = False) -> str:
+        pairs = [("playlist", self.playlist.name), ("step", self.step + 1)]
+        if self.room:
+            pairs.append(("room", self.room))
+        if presenter:
+            pairs.append(("presenter", 1))
+        return urlencode(pairs)
+
+
+def tally_markdown(counts: dict[str, int], answer: str | None = None) -> str:
+    """The class's guesses as text bars (readable on a projector, no plot to render)."""
+    total = sum(counts.values())
+    if not total:
+        return "No guesses yet."
+    rows = [f"`{choice:<14}` {'█' * round(20 * n / total):<20} {n} ({n / total:.0%})"
+            + (" ← measured" if choice == answer else "") for choice, n in counts.items()]
+    return f"**The class's guesses** ({total}):\n\n" + "  \n".join(rows)
+
+
+def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
+    """The lecture panel (below the tabs), the step bar (fixed at the bottom while a playlist
+    plays), and the page load that reads a link."""
+    by_lesson = {tab.lesson.name: tab for tab in shares}
+    playlists = shipped_playlists()
+    session = gr.State(Session())
+    with gr.Accordion("Lecture: playlists, rooms, predict then reveal", open=False, elem_id="lecture-panel"):
+        gr.Markdown("A playlist walks a lecture over the tabs, one preset per step (Next/Previous, or "
+                    "PageDown/PageUp). Open a room and give its link to the class: every device sends a "
+                    "guess before the run, you see the distribution beside the measured answer.")
+        with gr.Row():
+            choose = gr.Dropdown([(p.title, n) for n, p in playlists.items()], label="Playlist",
+                                 value=next(iter(playlists), None), elem_id="lecture-choose", scale=3)
+            start = gr.Button("Start", variant="primary", elem_id="lecture-start", scale=1)
+            upload = gr.UploadButton("Open a playlist file", file_types=[".json"], elem_id="lecture-upload",
+                                     scale=1)
+        with gr.Row():
+            open_room = gr.Button("Open a room for this class", elem_id="lecture-open-room")
+            room_link = gr.Textbox(label="Students' link", buttons=["copy"], interactive=False,
+                                   elem_id="lecture-room-link")
+    with gr.Column(visible=False, elem_classes=["lecture-bar"], elem_id="lecture-bar") as bar:
+        with gr.Row(equal_height=True):
+            prev = gr.Button("◀ Previous", size="sm", elem_id="lecture-prev", scale=0, min_width=110)
+            step_text = gr.Markdown(elem_classes=["step-text"], elem_id="lecture-step")
+            nxt = gr.Button("Next ▶", size="sm", elem_id="lecture-next", scale=0, min_width=90)
+            run_live = gr.Button("Run live", size="sm", elem_id="lecture-run-live", scale=0, min_width=90)
+        with gr.Row(visible=False, equal_height=True) as question_row:
+            choices = gr.Radio([], label="Your guess", elem_id="lecture-choices", scale=3)
+            lock = gr.Button("Lock in my guess", size="sm", variant="primary", elem_id="lecture-lock", scale=1)
+            reveal = gr.Markdown(elem_id="lecture-reveal")
+            tally = gr.Markdown(elem_id="lecture-tally")
+        guard = gr.HTML("", elem_id="lecture-guard")
+    timer = gr.Timer(2.0, active=False)
+
+    widgets = [w for tab in shares for w in tab.widgets]
+    statuses = [tab.status for tab in shares]
+    step_outputs = [session, tabs, bar, step_text, question_row, choices, reveal, tally, guard, timer,
+                    room_link, *widgets, *statuses]
+
+    def show_step(s: Session, note: str = "", request: gr.Request | None = None) -> dict:
+        """Every output that opening step ``s.step`` changes."""
+        preset = s.preset
+        tab = by_lesson[preset.lesson]
+        frame = replays.find(preset.lesson, preset.cfg)
+        if frame is not None and RESULTS.get(preset.lesson, preset.cfg) is None:
+            # Run serves it at once from the result cache, and says it is a replay
+            note = f"{replays.REPLAY_NOTE} ({frame.message}); **Run live** trains it"
+            RESULTS.put(preset.lesson, preset.cfg, replace(frame, message=note))
+        played = " A recorded run is ready: **Run** replays it at once, **Run live** trains it." if frame else ""
+        q = preset.question
+        out = {session: s, tabs: gr.Tabs(selected=preset.lesson), bar: gr.Column(visible=True),
+               step_text: f"**{s.step + 1}/{len(s.playlist.steps)} {preset.title}**: {preset.prompt}",
+               question_row: gr.Row(visible=q is not None), reveal: "", tally: "",
+               guard: HIDE_VERDICTS if q else "",
+               timer: gr.Timer(active=bool(q and s.room and s.presenter)),
+               tab.status: f"{s.playlist.title}, step {s.step + 1}: {preset.title}. {note}Press **Run**.{played}"}
+        if q:
+            out[choices] = gr.Radio(list(q.choices), value=s.guesses.get(s.step), label=q.text)
+        if s.room and s.presenter:
+            out[room_link] = f"{page_url(request)}?{s.query()}"
+        out |= dict(zip(tab.widgets, tab.values(preset.cfg)))
+        return out
+
+    def start_playlist(name, s: Session, request: gr.Request):
+        if name not in playlists:
+            raise gr.Error("choose a playlist", print_exception=False)
+        return show_step(Session(playlists[name], 0, s.room, s.presenter), request=request)
+
+    def upload_playlist(file, s: Session, request: gr.Request):
+        try:
+            playlist = read_playlist(Path(file).read_bytes(), Path(file).stem)
+        except ValueError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+        return show_step(Session(playlist, 0), request=request)
+
+    def step_by(delta: int):
+        def move(s: Session, request: gr.Request):
+            if s.playlist is None:
+                return {}
+            s = replace(s, step=min(max(s.step + delta, 0), len(s.playlist.steps) - 1))
+            return show_step(s, request=request)
+        return move
+
+    def lock_guess(s: Session, choice, request: gr.Request):
+        q = s.preset.question if s.playlist else None
+        if q is None or choice not in q.choices:
+            raise gr.Error("choose one of the answers first", print_exception=False)
+        s = replace(s, guesses={**s.guesses, s.step: choice})
+        where = ""
+        if s.room:
+            try:
+                ROOMS.vote(s.room, s.question_key(), request.session_hash or "anonymous", choice, q.choices)
+            except ValueError as err:
+                raise gr.Error(str(err), print_exception=False) from None
+            where = f" and sent to room {s.room}"
+        return s, f"Your guess: **{choice}** (locked{where}). Now press **Run**."
+
+    def room_tally(s: Session, answer: str | None = None) -> str:
+        if not (s.room and s.playlist and s.preset.question and ROOMS.exists(s.room)):
+            return ""
+        return tally_markdown(ROOMS.tally(s.room, s.question_key(), s.preset.question.choices), answer)
+
+    def make_reveal(tab: TabShare):
+        def on_numbers(s: Session, *values):
+            preset = s.preset if s.playlist else None
+            if preset is None or preset.question is None or preset.lesson != tab.lesson.name:
+                return gr.skip(), gr.skip(), gr.skip()
+            try:
+                cfg = validate_config(tab.lesson.config, dict(zip(tab.names, values)))
+            except ConfigError:
+                return gr.skip(), gr.skip(), gr.skip()
+            frame = finished_run(tab.lesson.name, cfg)
+            if frame is None:  # still running: the verdicts stay hidden
+                return gr.skip(), gr.skip(), gr.skip()
+            answer = measured_answer(preset.question, frame.numbers, frame.verdicts)
+            guess = s.guesses.get(s.step)
+            verdict = ("" if guess is None else " · your guess: " + guess
+                       + (" — right" if guess == answer else " — not this time"))
+            measured = answer if answer is not None else "not measured by this run (was its part left out?)"
+            return f"**Measured: {measured}**{verdict}", "", room_tally(s, answer)
+        return on_numbers
+
+    def open_class_room(s: Session, request: gr.Request):
+        if s.playlist is None:
+            raise gr.Error("start a playlist first: a room votes on its questions", print_exception=False)
+        return show_step(replace(s, room=ROOMS.create(), presenter=True), request=request)
+
+    def on_load(s: Session, request: gr.Request):
+        params = dict(getattr(request, "query_params", {}) or {})
+        try:
+            if "playlist" in params:
+                return open_link_playlist(params, request)
+            found = read_query(params)
+        except ValueError as err:
+            lesson = params.get("lesson")
+            if lesson in by_lesson:  # the tab opens on its defaults, the refusal in its status line
+                return {tabs: gr.Tabs(selected=lesson),
+                        by_lesson[lesson].status: f"**Link refused**: {err}. The tab is on its defaults."}
+            gr.Warning(f"Link refused: {err}")
+            return {}
+        if found is None:
+            return {}
+        lesson, cfg = found
+        tab = by_lesson[lesson]
+        return {tabs: gr.Tabs(selected=lesson), tab.status: "Opened from a link. Press **Run**.",
+                **dict(zip(tab.widgets, tab.values(cfg)))}
+
+    def open_link_playlist(params: dict, request: gr.Request) -> dict:
+        name = params["playlist"]
+        if name not in playlists:
+            raise ConfigError(f"unknown playlist {name!r}; choose from {', '.join(playlists)}")
+        playlist = playlists[name]
+        try:
+            step = int(params.get("step", 1))
+        except ValueError:
+            raise ConfigError(f"step: expected a number, got {params.get('step')!r}") from None
+        if not 1 <= step <= len(playlist.steps):
+            raise ConfigError(f"step: {name} has steps 1 to {len(playlist.steps)}, got {step}")
+        room = params.get("room")
+        if room is not None and not ROOMS.exists(room):
+            raise ConfigError(f"no room {room!r} (rooms close when the server restarts); ask for the link again")
+        return show_step(Session(playlist, step - 1, room and normalise(room), params.get("presenter") == "1"),
+                         request=request)
+
+    private = {"api_visibility": "private", "queue": False}  # light handlers: never wait behind a run
+    start.click(start_playlist, inputs=[choose, session], outputs=step_outputs, **private)
+    upload.upload(upload_playlist, inputs=[upload, session], outputs=step_outputs, **private)
+    prev.click(step_by(-1), inputs=[session], outputs=step_outputs, **private)
+    nxt.click(step_by(+1), inputs=[session], outputs=step_outputs, **private)
+    open_room.click(open_class_room, inputs=[session], outputs=step_outputs, **private)
+    lock.click(lock_guess, inputs=[session, choices], outputs=[session, reveal], **private)
+    timer.tick(lambda s: room_tally(s), inputs=[session], outputs=[tally], **private)
+
+    def drop_replay(s: Session):
+        if s.playlist:
+            RESULTS.discard(s.preset.lesson, s.preset.cfg)
+
+    run_live.click(drop_replay, inputs=[session], **private).then(None, js=CLICK_RUN_JS)
+    for tab in shares:
+        tab.numbers.change(make_reveal(tab), inputs=[session, *tab.widgets], outputs=[reveal, guard, tally],
+                           **private)
+    demo.load(on_load, inputs=[session], outputs=step_outputs, **private)
+    demo.load(None, js=KEYS_JS)
