@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from cnnbp.data import ImageDataset, get_dataset
+from cnnbp.data import ImageDataset, lesson_dataset
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.norms import axes, figures, verdicts
 from cnnbp.lessons.norms.batch_one import batch_one as batch_one_experiment
@@ -34,7 +34,7 @@ from cnnbp.lessons.norms.training import (
 def _data(state: RunState) -> ImageDataset:
     """The run's dataset, loaded by the first part that needs it."""
     if getattr(state, "data", None) is None:
-        state.data = get_dataset(state.cfg.dataset, seed=state.cfg.seed)
+        state.data = lesson_dataset(state.cfg.dataset, seed=state.cfg.seed)
     return state.data
 
 
