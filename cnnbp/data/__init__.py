@@ -23,6 +23,7 @@ from .registry import (
     SHAPES,
     DatasetShape,
     available_datasets,
+    dataset_label,
     dataset_options,
     dataset_shape,
     get_dataset,
@@ -36,7 +37,7 @@ from .shipped import fashion_mnist, mnist
 __all__ = [
     "DATASETS", "DATA_DIR_ENV", "DOMAINS", "DOWNLOAD_ENV", "LESSON_DATASETS", "LESSON_OPTIONS", "LESSON_SET_CHOICES",
     "SHAPES", "SHAPE_NAMES", "DatasetShape", "DatasetUnavailable", "ImageDataset", "available_datasets", "cifar10",
-    "data_root", "dataset_choices", "dataset_options", "dataset_shape", "digits", "fashion_mnist",
+    "data_root", "dataset_choices", "dataset_label", "dataset_options", "dataset_shape", "digits", "fashion_mnist",
     "fashion_mnist_full", "get_dataset", "lesson_dataset", "lesson_shape", "make_shapes", "mnist", "mnist_full",
     "shapes",
 ]

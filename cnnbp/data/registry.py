@@ -70,6 +70,17 @@ def dataset_shape(name: str) -> DatasetShape:
     return SHAPES[name]
 
 
+def dataset_label(name: str) -> str:
+    """How messages name a dataset: its registry name, or an upload's own title (never its secret name).
+
+    >>> dataset_label("digits")
+    'digits'
+    """
+    if session.is_session_name(name):
+        return f"your upload {session.session_set(name).title!r}"
+    return name
+
+
 def dataset_options(name: str) -> tuple[str, ...]:
     """The keyword options ``get_dataset(name, ...)`` accepts besides ``seed``.
 

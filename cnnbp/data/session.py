@@ -11,8 +11,11 @@ their session ends (:func:`forget`), and at most :data:`MAX_SESSION_SETS` are he
 (the oldest goes first), so uploads cannot fill the server's memory.
 
 >>> choices = dataset_choices("digits", "mnist")
->>> list(choices), "digits" in choices, "upload-0123456789abcdef0123" in choices
+>>> list(choices), "digits" in choices, "cifar100" in choices
 (['digits', 'mnist'], True, False)
+>>> "upload-0123456789abcdef0123" in choices  # an upload name that is not held: its own message
+Traceback (most recent call last):
+ValueError: unknown dataset 'upload-0123456789abcdef0123': no uploaded set of this session has that name ...
 """
 
 from __future__ import annotations
@@ -134,13 +137,17 @@ def load_session_set(name: str, *, seed: int = 0) -> ImageDataset:
 class DatasetChoices(Mapping):
     """The datasets a Config field accepts: its listed names (the dropdown's choices, in order),
     plus any session set registered now (accepted, never listed: each session adds its own to its
-    own dropdown). Values are unused; the registry is the source of truth."""
+    own dropdown). A name shaped like an upload's that is not held raises its own ValueError from
+    ``in`` (the Config shows it as the field's one line). Values are unused."""
 
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
 
     def __contains__(self, name: object) -> bool:
-        return name in self.names or (is_session_name(name) and STORE.get(name) is not None)
+        if is_session_name(name):
+            session_set(name)  # a dropped upload gets its own line (upload it again), not "choose from ..."
+            return True
+        return name in self.names
 
     def __getitem__(self, name: str) -> str:
         if name not in self:

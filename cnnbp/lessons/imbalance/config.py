@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from cnnbp.data import LESSON_SET_CHOICES
+from cnnbp.data import LESSON_SET_CHOICES, dataset_label
 from cnnbp.lessons.base import LessonConfig, choice, choices, gflop_seconds
 from cnnbp.lessons.imbalance.data import class_counts, empty_class_message, image_shape, pool_counts
 from cnnbp.lessons.imbalance.scoring import MIN_SEEDS
@@ -50,7 +50,7 @@ class ImbalanceConfig(LessonConfig):
     def _every_class_has_images(self) -> "ImbalanceConfig":
         train, test, names = pool_counts(self.dataset)
         if self.rare_class >= len(names):
-            raise ValueError(f"rare_class: {self.dataset} has classes 0..{len(names) - 1} "
+            raise ValueError(f"rare_class: {dataset_label(self.dataset)} has classes 0..{len(names) - 1} "
                              f"({', '.join(names)}), got {self.rare_class}")
         message = empty_class_message(self.train_counts(), names, where="training", ratio=self.ratio, pool=train)
         if message is None and self.test_set == "same_ratio":

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from cnnbp.data import LESSON_SET_CHOICES, lesson_shape
+from cnnbp.data import LESSON_SET_CHOICES, dataset_label, lesson_shape
 from cnnbp.lessons.base import LessonConfig, choice, choices, gflop_seconds
 from cnnbp.lessons.norms import axes
 from cnnbp.lessons.norms.training import EVALS_PER_EPOCH, RunSpec
@@ -92,10 +92,10 @@ class NormsConfig(LessonConfig):
     @field_validator("sweep_images")
     @classmethod
     def _sweep_images_exist(cls, n: int, info: ValidationInfo) -> int:
-        dataset = info.data.get("dataset")
-        if dataset and n > lesson_shape(dataset).n_train:
+        dataset, parts = info.data.get("dataset"), info.data.get("parts") or []
+        if dataset and {"sweep", "batch_one"} & set(parts) and n > lesson_shape(dataset).n_train:
             raise ValueError(f"sweep_images ({n}) is more than the {lesson_shape(dataset).n_train} training "
-                             f"images of {dataset}")
+                             f"images of {dataset_label(dataset)}")
         return n
 
     @field_validator("sync_devices")
