@@ -1,4 +1,4 @@
-"""Command line: ``python -m cnnbp list | show LESSON | run LESSON [--set k=v] [--out DIR] | claims | build-assets``.
+"""Command line: ``python -m cnnbp list | show | run LESSON [--set k=v] [--data ZIP] [--out DIR] | model | claims``.
 
 Course authors script runs with it; the output folder is the take-home report of
 ``cnnbp.export`` (one HTML page with every figure, tables as CSV, numbers as JSON, reproduce.py).
@@ -91,10 +91,59 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def upload_field(lesson, kind: str) -> str | None:
+    """The Config field that takes an uploaded file of ``kind`` ("data": the dataset; "model": a
+    field marked ``json_schema_extra={"upload": "model"}``), or None."""
+    fields = lesson.config.model_fields
+    if kind == "data":
+        from cnnbp.data import LESSON_SET_CHOICES
+
+        info = fields.get("dataset")
+        ok = info is not None and any(getattr(m, "registry", None) is LESSON_SET_CHOICES for m in info.metadata)
+        return "dataset" if ok else None
+    return next((n for n, i in fields.items()
+                 if isinstance(i.json_schema_extra, dict) and i.json_schema_extra.get("upload") == kind), None)
+
+
+def own_files(lesson, args: argparse.Namespace) -> dict[str, str]:
+    """--data and --model as settings: the zip becomes a dataset of this process (its name goes
+    into ``dataset``), the model file's path goes into the lesson's model field."""
+    settings = {}
+    for kind, value in (("data", args.data), ("model", args.model)):
+        if not value:
+            continue
+        field = upload_field(lesson, kind)
+        if field is None:
+            raise ValueError(f"lesson {lesson.name!r} takes no --{kind} file")
+        if kind == "data":
+            from cnnbp.data.archives import register_archive
+
+            value, entry = register_archive(value)
+            print(f"your data: {entry.note}", file=sys.stderr)
+        settings[field] = value
+    return settings
+
+
+def save_models(lesson, settings: dict, out: Path) -> list[Path]:
+    """The checkpoints the run kept (``--save-models``), one .pt per model."""
+    from cnnbp.lessons.base import validate_config
+    from cnnbp.nn import checkpoints
+
+    kept = checkpoints.kept_models(checkpoints.run_key(lesson.name, validate_config(lesson.config, settings)))
+    if not kept:
+        raise ValueError(f"lesson {lesson.name!r} kept no trained models for these settings")
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / checkpoints.file_name(label) for label in kept]
+    for path, data in zip(written, kept.values()):
+        path.write_bytes(data)
+    return written
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     lesson = get_lesson(args.lesson)
     preset = preset_settings(args.preset, lesson.name) if args.preset else {}
-    settings = {**(lesson.quick if args.quick else {}), **preset, **parse_settings(args.set or [])}
+    settings = {**(lesson.quick if args.quick else {}), **preset, **parse_settings(args.set or []),
+                **own_files(lesson, args)}
     control = RunControl()
     frames = run_lesson(lesson.name, settings, control=control)  # ConfigError before anything runs
     bar = ProgressBar(sys.stderr)
@@ -116,6 +165,38 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.out:
         written = write_report(lesson.name, settings, final, Path(args.out))
         print(f"wrote {len(written)} files to {args.out}")
+    if args.save_models and not control.stop_reason():
+        written = save_models(lesson, settings, Path(args.save_models))
+        print(f"wrote {len(written)} trained models to {args.save_models}: {', '.join(p.name for p in written)}")
+    return 0
+
+
+def cmd_model(args: argparse.Namespace) -> int:
+    """Describe a model file and, given data, say what does not match or measure its test accuracy."""
+    import torch
+
+    from cnnbp.data import get_dataset
+    from cnnbp.nn.checkpoints import load_checkpoint, mismatch
+
+    settings = args.settings or (Path(args.file).with_suffix(".json") if Path(args.file).with_suffix(".json")
+                                 .is_file() else None)
+    loaded = load_checkpoint(args.file, settings=settings)
+    print(f"model: {loaded.describe()}")
+    if not (args.data or args.dataset):
+        return 0
+    if args.data:
+        from cnnbp.data.archives import register_archive
+
+        name, _ = register_archive(args.data)
+    else:
+        name = args.dataset
+    data = get_dataset(name, seed=args.seed)
+    problem = mismatch(loaded, channels=data.in_channels, size=data.image_size[0], classes=data.classes)
+    if problem:
+        raise ValueError(f"the model does not fit {data.name}: {problem}")
+    with torch.no_grad():
+        accuracy = (loaded.model(data.x_test).argmax(1) == data.y_test).float().mean().item()
+    print(f"test accuracy on {data.name} (seed {args.seed}'s split, {len(data.y_test)} images): {accuracy:.3f}")
     return 0
 
 
@@ -201,7 +282,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--preset", metavar="FILE", help="settings from a preset file (the app's Share panel); "
                      "--quick and --set apply on top")
     run.add_argument("--quick", action="store_true", help="start from the lesson's small quick settings")
+    run.add_argument("--data", metavar="ZIP", help="your own data: a zip of class folders or with a CSV of labels "
+                     "(becomes the dataset)")
+    run.add_argument("--model", metavar="FILE", help="your own trained model (.pt), for lessons that take one")
+    run.add_argument("--save-models", metavar="DIR", help="write the models the run trained as checkpoints "
+                     "(lessons that keep them: norms)")
     run.set_defaults(func=cmd_run)
+    model = sub.add_parser("model", help="describe a model file; with data, check it against them and measure "
+                           "its test accuracy")
+    model.add_argument("file", help="a checkpoint (.pt) written by the app, or a state_dict with its JSON")
+    model.add_argument("--settings", metavar="JSON", help="settings of a bare state_dict (default: FILE.json)")
+    source = model.add_mutually_exclusive_group()
+    source.add_argument("--data", metavar="ZIP", help="your own data (a zip)")
+    source.add_argument("--dataset", metavar="NAME", help="a built-in dataset (digits, mnist, ...)")
+    model.add_argument("--seed", type=int, default=0, help="seed of the data's split")
+    model.set_defaults(func=cmd_model)
     claims = sub.add_parser("claims", help="run every registered claim; exit 1 if any fails")
     claims.add_argument("--lesson", help="only this lesson's claims")
     claims.add_argument("--seeds", type=int, default=1, metavar="K", help="run each claim at seeds 0..K-1 and "

@@ -15,13 +15,29 @@ the Debian package ``dataset-fashion-mnist``). Photos for the ImageNet network: 
 from .base import DatasetUnavailable, ImageDataset
 from .digits import digits
 from .folder_sets import DATA_DIR_ENV, DOWNLOAD_ENV, cifar10, data_root, fashion_mnist_full, mnist_full
-from .registry import DATASETS, SHAPES, DatasetShape, available_datasets, dataset_options, dataset_shape, get_dataset
+from .registry import (
+    DATASETS,
+    LESSON_DATASETS,
+    LESSON_OPTIONS,
+    LESSON_SET_CHOICES,
+    SHAPES,
+    DatasetShape,
+    available_datasets,
+    dataset_label,
+    dataset_options,
+    dataset_shape,
+    get_dataset,
+    lesson_dataset,
+    lesson_shape,
+)
+from .session import dataset_choices
 from .shapes import DOMAINS, SHAPE_NAMES, make_shapes, shapes
 from .shipped import fashion_mnist, mnist
 
 __all__ = [
-    "DATASETS", "DATA_DIR_ENV", "DOMAINS", "DOWNLOAD_ENV", "SHAPES", "SHAPE_NAMES", "DatasetShape",
-    "DatasetUnavailable", "ImageDataset", "available_datasets", "cifar10", "data_root", "dataset_options",
-    "dataset_shape", "digits", "fashion_mnist", "fashion_mnist_full", "get_dataset", "make_shapes", "mnist",
-    "mnist_full", "shapes",
+    "DATASETS", "DATA_DIR_ENV", "DOMAINS", "DOWNLOAD_ENV", "LESSON_DATASETS", "LESSON_OPTIONS", "LESSON_SET_CHOICES",
+    "SHAPES", "SHAPE_NAMES", "DatasetShape", "DatasetUnavailable", "ImageDataset", "available_datasets", "cifar10",
+    "data_root", "dataset_choices", "dataset_label", "dataset_options", "dataset_shape", "digits", "fashion_mnist",
+    "fashion_mnist_full", "get_dataset", "lesson_dataset", "lesson_shape", "make_shapes", "mnist", "mnist_full",
+    "shapes",
 ]

@@ -8,11 +8,13 @@ torch.Size([8, 3, 16, 16])
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from . import folder_sets, shipped
+from . import folder_sets, session, shipped
 from .base import ImageDataset
 from .digits import digits
 from .shapes import shapes
@@ -54,13 +56,29 @@ SHAPES: dict[str, DatasetShape] = {
 
 
 def dataset_shape(name: str) -> DatasetShape:
-    """Sizes of dataset ``name`` on its default options, without loading it.
+    """Sizes of dataset ``name`` on its default options, without loading it (a session's upload too).
 
     >>> dataset_shape("digits").n_train
     1437
     """
+    if session.is_session_name(name):
+        entry = session.session_set(name)
+        n_train, n_test = entry.split_sizes()
+        _, channels, size, _ = entry.images.shape
+        return DatasetShape(n_train, n_test, channels, size, len(entry.classes))
     _factory(name)  # unknown names: the registry's one error
     return SHAPES[name]
+
+
+def dataset_label(name: str) -> str:
+    """How messages name a dataset: its registry name, or an upload's own title (never its secret name).
+
+    >>> dataset_label("digits")
+    'digits'
+    """
+    if session.is_session_name(name):
+        return f"your upload {session.session_set(name).title!r}"
+    return name
 
 
 def dataset_options(name: str) -> tuple[str, ...]:
@@ -109,6 +127,42 @@ def available_datasets() -> dict[str, str]:
 
 
 def _factory(name: str) -> Callable[..., ImageDataset]:
+    if session.is_session_name(name):  # an upload of this session (session.py says why only it knows the name)
+        session.session_set(name)  # a forgotten or unknown upload: its own one line
+        return functools.partial(session.load_session_set, name)
     if not isinstance(name, str) or name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
     return DATASETS[name]
+
+
+# ---- what the lessons that train on a dataset offer, and at what size ----
+
+# Every lesson that takes a dataset offers these (and a session's upload, see session.py).
+LESSON_DATASETS = ("digits", "shapes", "mnist", "fashion_mnist")
+# What their Configs' dataset field accepts: ``choice(LESSON_SET_CHOICES, "dataset")``.
+LESSON_SET_CHOICES = session.dataset_choices(*LESSON_DATASETS)
+# The shipped 28 x 28 sets at about the size of the digits (1,437 / 360), stratified and seeded:
+# 12x the digits' pixels already, so a lesson's quick settings train on them within the budget.
+LESSON_OPTIONS: dict[str, dict[str, int]] = {"mnist": {"n_train": 1500, "n_test": 500},
+                                             "fashion_mnist": {"n_train": 1500, "n_test": 500}}
+
+
+def lesson_dataset(name: str, *, seed: int = 0) -> ImageDataset:
+    """Dataset ``name`` as the lessons train on it: :data:`LESSON_OPTIONS` applied, else as registered.
+
+    >>> lesson_dataset("mnist", seed=0).describe()
+    'mnist: 1500 train / 500 test, 1x28x28, 10 classes (0, 1, ..., 9)'
+    """
+    return get_dataset(name, seed=seed, **LESSON_OPTIONS.get(name, {}))
+
+
+def lesson_shape(name: str) -> DatasetShape:
+    """Sizes of :func:`lesson_dataset` ``(name)``, without loading it (for cost estimates and bounds).
+
+    >>> lesson_shape("fashion_mnist").n_train, lesson_shape("digits").n_train
+    (1500, 1437)
+    """
+    shape = dataset_shape(name)
+    options = LESSON_OPTIONS.get(name, {})
+    return dataclasses.replace(shape, n_train=options.get("n_train", shape.n_train),
+                               n_test=options.get("n_test", shape.n_test))

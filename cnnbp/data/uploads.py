@@ -54,7 +54,17 @@ def load_image(source: bytes | str | Path, *, channels: int, size: tuple[int, in
     """
     if channels not in (1, 3):
         raise UploadError(f"a model input has 1 or 3 channels, not {channels}")
-    data = _read(source)
+    img = to_mode(open_image(_read(source)), channels)
+    return to_tensor(img, size).float().div_(255)
+
+
+def open_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Bytes of a PNG or JPEG -> a decoded PIL image; one-line :class:`UploadError` for anything else.
+
+    The header is read first: another format, or more than ``max_pixels`` pixels (a
+    decompression bomb: a tiny file that claims huge dimensions), is refused before any pixel
+    is decoded; then the structure is verified, then the pixels decoded (a truncated file fails).
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -62,27 +72,34 @@ def load_image(source: bytes | str | Path, *, channels: int, size: tuple[int, in
                 fmt, (w, h) = probe.format, probe.size
                 if fmt not in FORMATS:
                     raise UploadError(f"{fmt or 'this'} files are not accepted; upload a PNG or JPEG image")
-                if w * h > MAX_PIXELS:
-                    raise UploadError(f"the image is {w} x {h} pixels; the limit is {MAX_PIXELS:,} pixels")
+                if w * h > max_pixels:
+                    raise UploadError(f"the image is {w} x {h} pixels; the limit is {max_pixels:,} pixels")
                 probe.verify()  # structure and checksums, before any pixel is decoded
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()  # a truncated file fails here
-                img = _to_mode(img, channels)
+            img = Image.open(io.BytesIO(data))
+            img.load()  # a truncated file fails here
+            return img
     except UploadError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise UploadError(f"the image's dimensions are too large to decode safely; the limit is "
-                          f"{MAX_PIXELS:,} pixels") from None
+                          f"{max_pixels:,} pixels") from None
     except UnidentifiedImageError:
         raise UploadError("not a readable PNG or JPEG image") from None
     except (OSError, SyntaxError, ValueError) as err:  # truncated or corrupt data
         raise UploadError(f"the image is damaged or truncated: {err}") from None
-    img = img.resize((size[1], size[0]), Image.Resampling.LANCZOS)
-    x = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8).float().div_(255)
+
+
+def to_tensor(img: Image.Image, size: tuple[int, int]) -> torch.Tensor:
+    """An "L" or "RGB" image resized to ``size`` (H, W) with antialiasing -> uint8 (channels, H, W)."""
+    if img.size != (size[1], size[0]):
+        img = img.resize((size[1], size[0]), Image.Resampling.LANCZOS)
+    channels = len(img.getbands())
+    x = torch.frombuffer(bytearray(img.tobytes()), dtype=torch.uint8)
     return x.view(size[0], size[1], channels).permute(2, 0, 1).contiguous()  # (H, W, C) -> (C, H, W)
 
 
-def _to_mode(img: Image.Image, channels: int) -> Image.Image:
+def to_mode(img: Image.Image, channels: int) -> Image.Image:
+    """``img`` as "L" (channels 1) or "RGB" (3): alpha composited on white, 16-bit grey scaled to 8 bits."""
     if img.mode in ("RGBA", "LA", "P", "PA") or "transparency" in img.info:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))

@@ -60,6 +60,11 @@ class SmallCNN(nn.Module):
         act_options: dict | None = None,
     ):
         super().__init__()
+        # the constructor's arguments as plain data: a checkpoint rebuilds the model from them (nn/checkpoints.py)
+        self.settings = {"in_channels": in_channels, "num_classes": num_classes, "depth": depth, "width": width,
+                         "kernel": kernel, "activation": activation, "norm": norm, "norm_position": norm_position,
+                         "dropout": dropout, "pooling": pooling, "image_size": image_size,
+                         "act_options": dict(act_options or {})}
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
         if kernel % 2 == 0:

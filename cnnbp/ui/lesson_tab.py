@@ -7,6 +7,7 @@ import gradio as gr
 from cnnbp.lessons.base import Lesson
 from cnnbp.ui.runner import make_handler, stop_handler
 from cnnbp.ui.share import TabShare, add_to_tab
+from cnnbp.ui.uploads import build_uploads
 from cnnbp.ui.widgets import build_widgets
 
 HEAVY = "heavy"  # one concurrency group for every training event: 2 cores, one run at a time
@@ -53,6 +54,7 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> TabShare:
             with gr.Column(scale=1, min_width=260):
                 with gr.Accordion("Settings", open=True):
                     widgets = build_widgets(lesson.config, prefix=lesson.name)
+                build_uploads(lesson, widgets)  # own data (zip) and the trained models' download, where they apply
                 shared = add_to_tab(lesson, widgets, status)  # link, preset file, take-home
             with gr.Column(scale=3):
                 verdicts = gr.HTML(elem_id=f"{lesson.name}-verdicts")

@@ -6,7 +6,7 @@ from typing import Literal, get_args
 
 from pydantic import AliasChoices, Field
 
-from cnnbp.data import dataset_shape
+from cnnbp.data import LESSON_SET_CHOICES, lesson_shape
 from cnnbp.lessons.activations.outcome import MIN_SEEDS
 from cnnbp.lessons.activations.race import EVALS_PER_EPOCH, PROBE_IMAGES, Variant, matched_init
 from cnnbp.lessons.activations.selu import MLP_BATCH, PAIRS
@@ -50,8 +50,9 @@ class ActivationsConfig(LessonConfig):
         description="activations racing on the CNN (include relu for the ratios)")
     init: choice(INIT_CHOICES, "init") = Field(
         "matched", description="CNN init; matched: Xavier for sigmoid/tanh/SELU, Kaiming otherwise")
-    dataset: Literal["digits", "shapes"] = Field(
-        "digits", description="CNN training data (shapes: 32x32 RGB, 16x the pixels: fewer epochs or variants)")
+    dataset: choice(LESSON_SET_CHOICES, "dataset") = Field(
+        "digits", description="CNN training data (shapes: 32x32 RGB, 16x the pixels: fewer epochs or "
+                                "variants; mnist, fashion_mnist: 28x28 grey, 12x; or your upload)")
     cnn_depth: int = Field(4, ge=1, le=8, description="CNN conv layers")
     cnn_width: int = Field(16, ge=4, le=64, description="CNN channels in the first layer")
     epochs: int = Field(6, ge=1, le=30, description="CNN training epochs")
@@ -96,7 +97,7 @@ class ActivationsConfig(LessonConfig):
 
     def total_steps(self) -> int:
         """Training steps of every CNN: whole minibatches of the training split, per epoch."""
-        n_train = dataset_shape(self.dataset).n_train
+        n_train = lesson_shape(self.dataset).n_train
         return -(-n_train // min(self.batch_size, n_train)) * self.epochs
 
     def eval_every(self) -> int:
@@ -108,7 +109,7 @@ class ActivationsConfig(LessonConfig):
             cost += gflop_seconds(len(PAIRS) * 2 * self.mlp_depth * self.mlp_width**2 * MLP_BATCH)
         variants = self.variants()
         if variants:
-            shape = dataset_shape(self.dataset)
+            shape = lesson_shape(self.dataset)
             pieces = max(get_act(v.activation).width_factor for v in variants)
             macs = small_cnn_macs(in_channels=shape.channels, image_size=shape.size, depth=self.cnn_depth,
                                   width=self.cnn_width, num_classes=shape.classes)

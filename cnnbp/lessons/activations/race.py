@@ -23,7 +23,7 @@ from typing import Iterator, Literal, Mapping, Sequence
 import torch
 from torch import nn
 
-from cnnbp.data import ImageDataset, get_dataset
+from cnnbp.data import ImageDataset, lesson_dataset
 from cnnbp.device import derive_seed, make_generator, pick_device
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.nn.activations import create_act, get_act, local_grad
@@ -171,7 +171,7 @@ def train_variants(
     evaluation (``EVALS_PER_EPOCH`` times an epoch), where each variant measures what its
     ``accuracy`` and ``dead`` ask for. ``options``/``peaks``: per activation."""
     device = pick_device()
-    datasets = {seed: get_dataset(dataset, seed=seed) for seed in dict.fromkeys(v.seed for v in variants)}
+    datasets = {seed: lesson_dataset(dataset, seed=seed) for seed in dict.fromkeys(v.seed for v in variants)}
     probe_images = {seed: data.x_train[:PROBE_IMAGES].to(device) for seed, data in datasets.items()}
     trainers, histories = [], []
     for v in variants:

@@ -6,7 +6,7 @@ verdict reads, on the same result object."""
 from __future__ import annotations
 
 from cnnbp.claims import register_claim
-from cnnbp.data import get_dataset
+from cnnbp.data import lesson_dataset
 from cnnbp.device import pick_device
 from cnnbp.lessons.batchnorm.config import BatchNormConfig
 from cnnbp.lessons.batchnorm.folding import measure_folding
@@ -37,7 +37,7 @@ def bad_init_race(seed: int) -> SeededRace:
     cfg = BatchNormConfig(seed=seed, parts=["robustness"])
     pairs = cfg.pairs()
     runs = [Run(v, seed) for v in (*pairs["reference"], *pairs["bad init"])] + cfg.further_runs(["bad init"])
-    data = {s: get_dataset(cfg.dataset, seed=s) for s in dict.fromkeys(r.seed for r in runs)}
+    data = {s: lesson_dataset(cfg.dataset, seed=s) for s in dict.fromkeys(r.seed for r in runs)}
     histories = []
     for _, histories, _ in train_runs(runs, data, depth=cfg.depth, width=cfg.width, activation=cfg.activation,
                                       epochs=cfg.epochs, batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum,
@@ -61,7 +61,7 @@ def robust_to_bad_init(seed: int) -> tuple[bool | None, str]:
                           "same outputs (within 1e-5) and zero overhead (the folded net measurably faster)")
 def folding_preserves_outputs_and_is_faster(seed: int) -> tuple[bool | None, str]:
     cfg = DEFAULTS
-    f = measure_folding(get_dataset(cfg.dataset, seed=seed), depth=cfg.depth, width=cfg.width,
+    f = measure_folding(lesson_dataset(cfg.dataset, seed=seed), depth=cfg.depth, width=cfg.width,
                         activation=cfg.activation, batch=cfg.fold_batch, repeats=cfg.fold_repeats, seed=seed,
                         device=pick_device(), threads=TRAIN_THREADS)
     return f.exact_and_faster, (

@@ -6,7 +6,7 @@ from typing import Iterable, Literal
 
 from pydantic import Field, model_validator
 
-from cnnbp.data import dataset_shape
+from cnnbp.data import LESSON_SET_CHOICES, lesson_shape
 from cnnbp.lessons.activations.race import matched_init
 from cnnbp.lessons.base import LessonConfig, choice, gflop_seconds
 from cnnbp.lessons.batchnorm.training import EVALS_PER_EPOCH, MIN_SEEDS, Run, Variant
@@ -34,8 +34,9 @@ MODES_S_PER_VALUE = 5e-9
 
 class BatchNormConfig(LessonConfig):
     parts: list[PartName] = Field(list(PART_NAMES), min_length=1, description="which experiments to run")
-    dataset: Literal["digits", "shapes"] = Field(
-        "digits", description="data (shapes: 32x32 RGB, 16x the pixels: fewer epochs)")
+    dataset: choice(LESSON_SET_CHOICES, "dataset") = Field(
+        "digits", description="data (shapes: 32x32 RGB, 16x the pixels: fewer epochs; mnist, "
+                                "fashion_mnist: 28x28 grey, 12x; or your upload)")
     bn_momentum: float = Field(0.1, gt=0.0, le=1.0, description="BN running-statistics momentum "
                                "(PyTorch's default 0.1: running = 0.9 running + 0.1 batch)")
     stat_steps: int = Field(100, ge=5, le=2000, description="minibatches fed to the single BN layer")
@@ -84,7 +85,7 @@ class BatchNormConfig(LessonConfig):
     @property
     def total_steps(self) -> int:
         """Training steps of every CNN: minibatches an epoch x epochs."""
-        n_train = dataset_shape(self.dataset).n_train
+        n_train = lesson_shape(self.dataset).n_train
         return -(-n_train // min(self.batch_size, n_train)) * self.epochs
 
     def pairs(self) -> dict[str, tuple[Variant, Variant]]:
@@ -128,7 +129,7 @@ class BatchNormConfig(LessonConfig):
             Run(pairs[name][1], self.seed + k, until=target))]
 
     def cost_seconds(self) -> float:
-        shape = dataset_shape(self.dataset)
+        shape = lesson_shape(self.dataset)
         macs = small_cnn_macs(in_channels=shape.channels, image_size=shape.size, depth=self.depth,
                               width=self.width, num_classes=shape.classes)
         # forward + backward ~ 6 flops a multiply-add; a forward alone 2

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from cnnbp.data import get_dataset
+from cnnbp.data import lesson_dataset
 from cnnbp.device import derive_seed, make_generator
 
 EPS = 1e-5  # BatchNorm2d's default epsilon
@@ -103,7 +103,7 @@ def running_stats(*, batch_size: int, steps: int, momentum: float, channels: int
                   dataset: str = "digits") -> RunningStats:
     """Feed ``steps`` shuffled training minibatches through a BatchNorm2d in train mode and
     record its running mean and variance after each."""
-    f = feature_maps(get_dataset(dataset, seed=seed).x_train, channels=channels, seed=seed)
+    f = feature_maps(lesson_dataset(dataset, seed=seed).x_train, channels=channels, seed=seed)
     mu, var = data_stats(f)
     sigma = var.sqrt()
     bn = nn.BatchNorm2d(channels, momentum=momentum).train()
@@ -191,7 +191,7 @@ def mode_checks(stats: RunningStats, *, batch_size: int, channels: int, seed: in
     """Every train/eval comparison on a test batch, for a BN whose running statistics are
     ``stats``'s last ones and whose gamma, beta are drawn away from 1, 0 (a trained layer's
     are; with 1, 0 the formula checks would skip half the formula)."""
-    data = get_dataset(dataset, seed=seed)
+    data = lesson_dataset(dataset, seed=seed)
     b = max(2, min(batch_size, len(data.x_test) // 2))  # two disjoint test batches
     x = feature_maps(data.x_test[:b], channels=channels, seed=seed)  # (B, C, H, W)
     other = feature_maps(data.x_test[b:2 * b], channels=channels, seed=seed)

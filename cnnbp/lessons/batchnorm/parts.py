@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pandas as pd
 
-from cnnbp.data import get_dataset
+from cnnbp.data import lesson_dataset
 from cnnbp.device import pick_device, torch_threads
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.batchnorm import figures
@@ -60,7 +60,7 @@ def training(state: RunState) -> Iterator[Update]:
     cfg: BatchNormConfig = state.cfg
     runs = cfg.runs()
     drawn = len(cfg.variants())  # the first seed's nets come first
-    data = {s: get_dataset(cfg.dataset, seed=s) for s in dict.fromkeys(r.seed for r in runs)}
+    data = {s: lesson_dataset(cfg.dataset, seed=s) for s in dict.fromkeys(r.seed for r in runs)}
     histories, trainers, reached = [], [], 0.0
     for reached, histories, trainers in train_runs(
             runs, data, depth=cfg.depth, width=cfg.width, activation=cfg.activation, epochs=cfg.epochs,
@@ -91,7 +91,7 @@ def training(state: RunState) -> Iterator[Update]:
 def folding(state: RunState) -> Iterator[Update]:
     cfg: BatchNormConfig = state.cfg
     device = pick_device()
-    fold = measure_folding(get_dataset(cfg.dataset, seed=cfg.seed), depth=cfg.depth, width=cfg.width,
+    fold = measure_folding(lesson_dataset(cfg.dataset, seed=cfg.seed), depth=cfg.depth, width=cfg.width,
                            activation=cfg.activation, batch=cfg.fold_batch, repeats=cfg.fold_repeats, seed=cfg.seed,
                            device=device, threads=TRAIN_THREADS)
     yield Update(1.0, "BN folded into the convs", figures={"folding": figures.folding_figure(fold)},

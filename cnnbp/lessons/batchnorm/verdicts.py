@@ -5,7 +5,7 @@ The tests they pass or fail are the result objects' own predicates (``RunningSta
 
 from __future__ import annotations
 
-from cnnbp.data import dataset_shape
+from cnnbp.data import lesson_shape
 from cnnbp.lessons.base import Verdict
 from cnnbp.lessons.batchnorm.config import BatchNormConfig
 from cnnbp.lessons.batchnorm.folding import FoldResult
@@ -139,7 +139,7 @@ def bug_verdict(bug: TrainModeBug, cfg: BatchNormConfig) -> Verdict:
                      "below eval mode",
               None: f"too little to tell, as the net itself is not trained to {bug.target:.0%}"}[bug.shows]
     return Verdict(label="the train-mode bug", passed=bug.shows, text=(
-        f"One trained BN net ({bug.model}, seed {cfg.seed}) on the {dataset_shape(cfg.dataset).n_test} test images: "
+        f"One trained BN net ({bug.model}, seed {cfg.seed}) on the {lesson_shape(cfg.dataset).n_test} test images: "
         f"{parts}. Forgetting model.eval() normalises each test batch by its own statistics: {effect} "
         f"(worst: {worst['evaluation']}, {worst['accuracy']:.1%} vs "
         f"{bug.eval_accuracy:.1%}; the line: {BUG_DROP * 100:.0f} points lost). Every train-mode forward also moves "

@@ -6,7 +6,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from cnnbp.lessons.base import LessonConfig, choices, gflop_seconds
+from cnnbp.data import LESSON_SET_CHOICES, dataset_label
+from cnnbp.lessons.base import LessonConfig, choice, choices, gflop_seconds
 from cnnbp.lessons.imbalance.data import class_counts, empty_class_message, image_shape, pool_counts
 from cnnbp.lessons.imbalance.scoring import MIN_SEEDS
 from cnnbp.lessons.imbalance.training import CNN_DEPTH, CNN_WIDTH, LECTURE_METHODS, METHODS, TRAIN_THREADS
@@ -17,8 +18,9 @@ TOTAL_THREADS = 2  # what gflop_seconds assumes; the methods train on TRAIN_THRE
 
 
 class ImbalanceConfig(LessonConfig):
-    dataset: Literal["digits", "shapes"] = Field(
-        "digits", description="digits (8x8, 10 classes) or shapes (16x16 RGB, 4 classes)")
+    dataset: choice(LESSON_SET_CHOICES, "dataset") = Field(
+        "digits", description="digits (8x8, 10 classes), shapes (16x16 RGB, 4 classes), mnist or "
+                                "fashion_mnist (28x28, 10 classes), or your upload")
     task: Literal["binary", "multiclass"] = Field(
         "binary", description="binary: the rare class vs the rest (a rare disease); multiclass: a long tail")
     rare_class: int = Field(8, ge=0, le=9, description="binary: the positive, rare class; multiclass: the tail "
@@ -48,7 +50,7 @@ class ImbalanceConfig(LessonConfig):
     def _every_class_has_images(self) -> "ImbalanceConfig":
         train, test, names = pool_counts(self.dataset)
         if self.rare_class >= len(names):
-            raise ValueError(f"rare_class: {self.dataset} has classes 0..{len(names) - 1} "
+            raise ValueError(f"rare_class: {dataset_label(self.dataset)} has classes 0..{len(names) - 1} "
                              f"({', '.join(names)}), got {self.rare_class}")
         message = empty_class_message(self.train_counts(), names, where="training", ratio=self.ratio, pool=train)
         if message is None and self.test_set == "same_ratio":

@@ -1,4 +1,4 @@
-"""Imbalanced training sets cut from a balanced pool (digits or shapes), and two test sets.
+"""Imbalanced training sets cut from a balanced pool (a lesson dataset or an upload), and two test sets.
 
 The pool is a dataset's usual balanced train/test split. The training set keeps, per class,
 the count the requested ratio asks for (drawn without replacement from that class's pool
@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from cnnbp.data import dataset_shape, get_dataset
+from cnnbp.data import LESSON_OPTIONS, dataset_shape, get_dataset
 from cnnbp.data.splits import allocate_counts
 from cnnbp.device import derive_seed
 
@@ -35,7 +35,7 @@ SHAPES_OPTIONS = {"n_train": 2000, "n_test": 400, "size": 16, "num_classes": 4}
 
 
 def pool_options(dataset: str) -> dict:
-    return dict(SHAPES_OPTIONS) if dataset == "shapes" else {}
+    return dict(SHAPES_OPTIONS) if dataset == "shapes" else dict(LESSON_OPTIONS.get(dataset, {}))
 
 
 def image_shape(dataset: str, *, task: Task) -> tuple[int, int, int]:

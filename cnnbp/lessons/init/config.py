@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field
 
-from cnnbp.data import dataset_shape
-from cnnbp.lessons.base import LessonConfig, choices, gflop_seconds
+from cnnbp.data import LESSON_SET_CHOICES, lesson_shape
+from cnnbp.lessons.base import LessonConfig, choice, choices, gflop_seconds
 from cnnbp.lessons.init.classic import classic_flops
 from cnnbp.nn import small_cnn_macs
 from cnnbp.nn.activations import ACTIVATIONS, get_act
@@ -33,7 +33,9 @@ class InitConfig(LessonConfig):
                        json_schema_extra={"step": 16})
     depth: int = Field(6, ge=2, le=12, description="MLP hidden layers (lecture: 6)")
     batch_size: int = Field(16, ge=2, le=256, description="MLP input batch (lecture: 16)")
-    dataset: Literal["digits", "shapes"] = Field("digits", description="CNN training data")
+    dataset: choice(LESSON_SET_CHOICES, "dataset") = Field(
+        "digits", description="CNN training data (mnist, fashion_mnist: 28x28 grey, 12x the digits' pixels; "
+                              "or your upload)")
     cnn_depth: int = Field(4, ge=1, le=8, description="CNN conv layers")
     cnn_width: int = Field(16, ge=4, le=64, description="CNN channels in the first layer")
     epochs: int = Field(3, ge=1, le=30, description="CNN training epochs")
@@ -51,7 +53,7 @@ class InitConfig(LessonConfig):
                                                 batch_size=self.batch_size, pieces=pieces,
                                                 orthogonal=orthogonal))
         if {"cnn", "symmetry"} & set(self.parts):
-            shape = dataset_shape(self.dataset)
+            shape = lesson_shape(self.dataset)
             macs = small_cnn_macs(in_channels=shape.channels, image_size=shape.size, depth=self.cnn_depth,
                                   width=self.cnn_width, num_classes=shape.classes)
             per_image = TRAIN_FLOPS_PER_MAC * macs * pieces * CNN_SLOWDOWN

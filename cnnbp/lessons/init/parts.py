@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from cnnbp.data import ImageDataset, get_dataset
+from cnnbp.data import ImageDataset, lesson_dataset
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.init import figures
 from cnnbp.lessons.init.classic import ClassicResult, classic_experiment
@@ -59,7 +59,7 @@ def cnn_numbers(histories: list[VariantHistory], num_classes: int) -> dict:
 def _dataset(state: RunState) -> ImageDataset:
     """The CNN's data, built once per run (the cnn and symmetry parts share it)."""
     if not hasattr(state, "data"):
-        state.data = get_dataset(state.cfg.dataset, seed=state.cfg.seed)
+        state.data = lesson_dataset(state.cfg.dataset, seed=state.cfg.seed)
     return state.data
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 
 from cnnbp.claims import register_claim
-from cnnbp.data import get_dataset
+from cnnbp.data import lesson_dataset
 from cnnbp.lessons.norms.batch_one import batch_one
 from cnnbp.lessons.norms.config import NormsConfig
 from cnnbp.lessons.norms.contrast import INVARIANT_RATIO, contrast_on_dataset
@@ -53,7 +53,7 @@ def _small_batch_runs(seed: int) -> tuple[NormRun, ...]:
     cfg = NormsConfig(seed=seed, sweep_norms=["batch", "group"], sweep_batches=[str(SMALL_BATCH)],
                       sweep_seeds=SMALL_BATCH_SEEDS)
     runs: list[NormRun] = []
-    for _, runs in train_final(get_dataset(cfg.dataset, seed=seed), cfg.sweep_specs(), depth=cfg.depth,
+    for _, runs in train_final(lesson_dataset(cfg.dataset, seed=seed), cfg.sweep_specs(), depth=cfg.depth,
                                width=cfg.width, groups=cfg.groups, epochs=cfg.sweep_epochs,
                                control=RunControl(budget_s=float("inf")), train_images=cfg.sweep_images):
         pass
@@ -75,7 +75,7 @@ def group_beats_batch_at_batch_2(seed: int) -> tuple[bool | None, str]:
                 statement="InstanceNorm is invariant to the contrast of the content image")
 def instance_norm_contrast_invariance(seed: int) -> tuple[bool | None, str]:
     cfg = DEFAULTS
-    r = contrast_on_dataset(get_dataset(cfg.dataset, seed=seed), scale=cfg.contrast_scale,
+    r = contrast_on_dataset(lesson_dataset(cfg.dataset, seed=seed), scale=cfg.contrast_scale,
                             shift=cfg.contrast_shift, seed=seed)
     c = r.change
     return r.invariant, (

@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from cnnbp.data import dataset_shape
-from cnnbp.lessons.base import LessonConfig, choices, gflop_seconds
+from cnnbp.data import LESSON_SET_CHOICES, dataset_label, lesson_shape
+from cnnbp.lessons.base import LessonConfig, choice, choices, gflop_seconds
 from cnnbp.lessons.norms import axes
 from cnnbp.lessons.norms.training import EVALS_PER_EPOCH, RunSpec
 from cnnbp.nn import small_cnn_macs
@@ -37,8 +37,9 @@ class NormsConfig(LessonConfig):
     cell_sample: int = Field(0, ge=0, le=7, description="picture: the chosen cell's book (sample)")
     cell_channel: int = Field(1, ge=0, le=15, description="picture: the chosen cell's page (channel)")
     # The CNN every training part uses.
-    dataset: Literal["digits", "shapes"] = Field(
-        "digits", description="training data (shapes: 32x32 RGB, 16x the pixels: fewer epochs)")
+    dataset: choice(LESSON_SET_CHOICES, "dataset") = Field(
+        "digits", description="training data (shapes: 32x32 RGB, 16x the pixels: fewer epochs; mnist, "
+                                "fashion_mnist: 28x28 grey, 12x; or your upload)")
     depth: int = Field(4, ge=1, le=6, description="CNN conv layers, a norm after each")
     width: int = Field(16, ge=4, le=64, description="CNN channels in the first layer (doubling at each pooling)")
     groups: int = Field(4, ge=1, le=64, description="GroupNorm's groups in the CNN; must divide width")
@@ -91,10 +92,10 @@ class NormsConfig(LessonConfig):
     @field_validator("sweep_images")
     @classmethod
     def _sweep_images_exist(cls, n: int, info: ValidationInfo) -> int:
-        dataset = info.data.get("dataset")
-        if dataset and n > dataset_shape(dataset).n_train:
-            raise ValueError(f"sweep_images ({n}) is more than the {dataset_shape(dataset).n_train} training "
-                             f"images of {dataset}")
+        dataset, parts = info.data.get("dataset"), info.data.get("parts") or []
+        if dataset and {"sweep", "batch_one"} & set(parts) and n > lesson_shape(dataset).n_train:
+            raise ValueError(f"sweep_images ({n}) is more than the {lesson_shape(dataset).n_train} training "
+                             f"images of {dataset_label(dataset)}")
         return n
 
     @field_validator("sync_devices")
@@ -122,7 +123,7 @@ class NormsConfig(LessonConfig):
 
     def first_map_pixels(self) -> int:
         """H x W of the first feature maps (same padding keeps the image size)."""
-        return dataset_shape(self.dataset).size ** 2
+        return lesson_shape(self.dataset).size ** 2
 
     def seed_list(self, count: int) -> list[int]:
         """The seeds of a part that trains ``count`` of them: seed, seed + 1, ..."""
@@ -148,7 +149,7 @@ class NormsConfig(LessonConfig):
         return specs
 
     def cost_seconds(self) -> float:
-        shape = dataset_shape(self.dataset)
+        shape = lesson_shape(self.dataset)
         macs = small_cnn_macs(in_channels=shape.channels, image_size=shape.size, depth=self.depth,
                               width=self.width, num_classes=shape.classes)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from cnnbp.data import ImageDataset, get_dataset
+from cnnbp.data import ImageDataset, lesson_dataset
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.norms import axes, figures, verdicts
 from cnnbp.lessons.norms.batch_one import batch_one as batch_one_experiment
@@ -29,12 +29,13 @@ from cnnbp.lessons.norms.training import (
     train_final,
     train_side_by_side,
 )
+from cnnbp.nn import checkpoints
 
 
 def _data(state: RunState) -> ImageDataset:
     """The run's dataset, loaded by the first part that needs it."""
     if getattr(state, "data", None) is None:
-        state.data = get_dataset(state.cfg.dataset, seed=state.cfg.seed)
+        state.data = lesson_dataset(state.cfg.dataset, seed=state.cfg.seed)
     return state.data
 
 
@@ -66,11 +67,22 @@ def contrast(state: RunState) -> Iterator[Update]:
                  verdicts=[verdicts.contrast_verdict(result)])
 
 
+def _keeper(cfg, data: ImageDataset):
+    """Keeps the first seed's trained CNNs (one per norm) for the tab's Download button."""
+    first = {s.name for s in cfg.compare_specs() if s.seed == cfg.seed}
+
+    def keep(models: dict) -> None:
+        checkpoints.keep_models(checkpoints.run_key("norms", cfg), {n: m for n, m in models.items() if n in first},
+                                classes=data.classes, trained_on=data.name)
+    return keep
+
+
 def compare(state: RunState) -> Iterator[Update]:
     cfg, data = state.cfg, _data(state)
     specs = cfg.compare_specs()
     runs: list[NormRun] = []
-    for reached, runs in train_side_by_side(data, specs, epochs=cfg.epochs, control=state.control, **_cnn(cfg)):
+    for reached, runs in train_side_by_side(data, specs, epochs=cfg.epochs, control=state.control,
+                                            keep=_keeper(cfg, data), **_cnn(cfg)):
         yield Update(min(reached, 0.99), f"training {len(specs)} CNNs side by side: {reached:.0%}",
                      figures={"compare_curves": figures.compare_curves(runs, cfg)},
                      numbers={"compare": summarise_by_norm(runs, cfg.norms)})
@@ -132,7 +144,8 @@ def sync(state: RunState) -> Iterator[Update]:
     check = check_against_batchnorm(features[0], devices=max(cfg.device_list()), seed=cfg.seed)
     specs = cfg.sync_specs()
     runs: list[NormRun] = []
-    for reached, runs in train_side_by_side(data, specs, epochs=cfg.epochs, control=state.control, **_cnn(cfg)):
+    for reached, runs in train_side_by_side(data, specs, epochs=cfg.epochs, control=state.control,
+                                            keep=_keeper(cfg, data), **_cnn(cfg)):
         yield Update(min(reached, 0.99), f"SyncBatchNorm simulation: training {len(specs)} CNNs: {reached:.0%}")
     if state.control.stop_reason():
         return

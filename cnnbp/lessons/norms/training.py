@@ -141,9 +141,11 @@ def _new_run(spec: RunSpec) -> NormRun:
 
 
 def train_side_by_side(data: ImageDataset, specs: Sequence[RunSpec], *, depth: int, width: int, groups: int,
-                       epochs: int, control: RunControl) -> Iterator[tuple[float, list[NormRun]]]:
+                       epochs: int, control: RunControl, keep: Callable[[dict[str, SmallCNN]], None] | None = None
+                       ) -> Iterator[tuple[float, list[NormRun]]]:
     """Train every spec in lockstep on the whole training set; test accuracy at step 0 and
-    ``EVALS_PER_EPOCH`` times an epoch. Yields (progress, runs) at each evaluation."""
+    ``EVALS_PER_EPOCH`` times an epoch. Yields (progress, runs) at each evaluation. ``keep``
+    receives the trained models by run name at the end, unless stopped (the Download button's)."""
     trainers = [make_trainer(data, s, depth=depth, width=width, groups=groups, epochs=epochs) for s in specs]
     runs = [_new_run(s) for s in specs]
     with torch_threads(THREADS):
@@ -159,6 +161,8 @@ def train_side_by_side(data: ImageDataset, specs: Sequence[RunSpec], *, depth: i
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
     for progress in lockstep(trainers, runs, control, eval_every=eval_every, on_eval=on_eval, threads=THREADS):
         yield progress, runs
+    if keep is not None and not control.stop_reason():
+        keep({s.name: t.model for s, t in zip(specs, trainers)})
 
 
 def train_final(data: ImageDataset, specs: Sequence[RunSpec], *, depth: int, width: int, groups: int, epochs: int,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from cnnbp.claims import register_claim
-from cnnbp.data import get_dataset
+from cnnbp.data import lesson_dataset
 from cnnbp.lessons.base import validate_config
 from cnnbp.lessons.preprocessing.config import PreprocessingConfig
 from cnnbp.lessons.preprocessing.sensitivity import measure_sensitivity
@@ -22,7 +22,7 @@ def _train(*, model: str, scale: float, offset: float, transforms: list[str], se
     cfg = validate_config(PreprocessingConfig, {"parts": ["training"], "model": model, "input_scale": scale,
                                                 "input_offset": offset, "transforms": transforms, "runs": runs,
                                                 "seed": seed})
-    data = get_dataset(TRAIN_DATASET, seed=cfg.seed)
+    data = lesson_dataset(TRAIN_DATASET, seed=cfg.seed)
     *_, (_, result) = train_variants(
         data, transforms=cfg.transforms, model=cfg.model, hidden=cfg.hidden, raw_scale=cfg.input_scale,
         raw_offset=cfg.input_offset, runs=cfg.runs, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
@@ -57,7 +57,7 @@ def loss_sensitive_before_normalisation(seed: int) -> tuple[bool | None, str]:
     measured = {}
     for label, scale, offset in (("pixels + 2 (far from the origin)", 1.0, FAR_OFFSET), ("8-bit pixels", BYTES, 0.0)):
         cfg, result = _train(model="linear", scale=scale, offset=offset, transforms=["raw", "channel_std"], seed=seed)
-        measured[label] = measure_sensitivity(result, get_dataset(TRAIN_DATASET, seed=cfg.seed),
+        measured[label] = measure_sensitivity(result, lesson_dataset(TRAIN_DATASET, seed=cfg.seed),
                                               raw_scale=cfg.input_scale, raw_offset=cfg.input_offset,
                                               perturbation=cfg.perturbation, directions=cfg.directions, seed=cfg.seed)
     far = measured["pixels + 2 (far from the origin)"]

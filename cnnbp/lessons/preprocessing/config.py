@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import Field
 
-from cnnbp.data import dataset_shape
-from cnnbp.lessons.base import LessonConfig, choices, gflop_seconds
+from cnnbp.data import LESSON_SET_CHOICES, lesson_shape
+from cnnbp.lessons.base import LessonConfig, choice, choices, gflop_seconds
 from cnnbp.lessons.preprocessing.sensitivity import SIZES, SLICE_POINTS
 from cnnbp.lessons.preprocessing.training import EVAL_EVERY, TRAIN_DATASET
 from cnnbp.lessons.preprocessing.transforms import IMAGE_TRANSFORMS
@@ -26,7 +26,7 @@ class PreprocessingConfig(LessonConfig):
     offset: float = Field(6.0, ge=-100.0, le=100.0,
                           description="the cloud's centre is (offset, offset): data away from the origin")
     scale: float = Field(3.0, gt=0.0, le=100.0, description="std of the cloud's first coordinate (the second has 1)")
-    dataset: Literal["shapes", "digits"] = Field(
+    dataset: choice(LESSON_SET_CHOICES, "dataset") = Field(
         "shapes", description="images for the statistics (shapes: RGB 32x32, so per-channel numbers mean something)")
     input_scale: float = Field(255.0, gt=0.0, le=1000.0,
                                description="raw pixel = value in [0, 1] x scale + offset "
@@ -53,7 +53,7 @@ class PreprocessingConfig(LessonConfig):
         if "images" in self.parts:
             cost += 1.0 if self.dataset == "shapes" else 0.3  # rendering shapes, eigen-decompositions
         if "training" in self.parts:
-            shape = dataset_shape(TRAIN_DATASET)
+            shape = lesson_shape(TRAIN_DATASET)
             d, k = shape.channels * shape.size * shape.size, shape.classes
             params = d * k if self.model == "linear" else d * self.hidden + self.hidden * k
             variants = len(self.transforms) * self.runs

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import Iterator
 
-from cnnbp.data import get_dataset
+from cnnbp.data import lesson_dataset
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.preprocessing import figures
 from cnnbp.lessons.preprocessing.analysis import (
@@ -51,7 +51,7 @@ def image_numbers(a: ImageAnalysis) -> dict:
 
 def images(state: RunState) -> Iterator[Update]:
     cfg: PreprocessingConfig = state.cfg
-    data = get_dataset(cfg.dataset, seed=cfg.seed)
+    data = lesson_dataset(cfg.dataset, seed=cfg.seed)
     analysis = analyse_images(data, raw_scale=cfg.input_scale, raw_offset=cfg.input_offset,
                               transforms=list(cfg.transforms), pair_points=PAIR_POINTS, n_examples=N_EXAMPLES,
                               seed=cfg.seed)
@@ -83,7 +83,7 @@ def training_numbers(result: TrainingResult) -> dict:
 
 def training(state: RunState) -> Iterator[Update]:
     cfg: PreprocessingConfig = state.cfg
-    state.data = get_dataset(TRAIN_DATASET, seed=cfg.seed)
+    state.data = lesson_dataset(TRAIN_DATASET, seed=cfg.seed)
     reached, result = 0.0, None
     for reached, result in train_variants(
             state.data, transforms=cfg.transforms, model=cfg.model, hidden=cfg.hidden, raw_scale=cfg.input_scale,
