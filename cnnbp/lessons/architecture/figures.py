@@ -34,6 +34,16 @@ def human(n: float) -> str:
     return f"{n:g}"
 
 
+def plain(n: int) -> int | float:
+    """A count for JSON, a table or a browser: exact up to 2^53 (what a JavaScript number holds
+    exactly), a float beyond (a 4096 x 4096 x 4096 input through fc layers reaches 1e26).
+
+    >>> plain(455), plain(3 * 10**26)
+    (455, 3e+26)
+    """
+    return n if abs(n) < 2**53 else float(n)
+
+
 def _box(x: float, half_width: float, half_height: float) -> tuple[list[float], list[float]]:
     return ([x - half_width, x + half_width, x + half_width, x - half_width, x - half_width],
             [-half_height, -half_height, half_height, half_height, -half_height])
@@ -65,8 +75,9 @@ def shapes(inp: Shape, rows: Sequence[Row]) -> go.Figure:
     for j, (name, values) in enumerate((("parameters", [r.params for r in rows]),
                                         ("a fully connected layer instead", [r.as_fc for r in rows]),
                                         ("multiply-adds", [r.macs for r in rows]))):
-        fig.add_trace(go.Bar(x=labels, y=[max(v, 0.5) for v in values], name=name, marker_color=color_for(j),
-                             customdata=values, text=[human(v) for v in values], textposition="outside",
+        fig.add_trace(go.Bar(x=labels, y=[plain(max(v, 0.5)) for v in values], name=name, marker_color=color_for(j),
+                             customdata=[plain(v) for v in values], text=[human(v) for v in values],
+                             textposition="outside",
                              hovertemplate="layer %{x}: %{customdata:,}<extra>" + name + "</extra>"), row=2, col=1)
     fig.update_xaxes(tickvals=list(range(len(tensors))), ticktext=["in"] + labels, row=1, col=1)
     fig.update_yaxes(visible=False, range=[-0.6, 0.75], row=1, col=1)
@@ -74,15 +85,18 @@ def shapes(inp: Shape, rows: Sequence[Row]) -> go.Figure:
     fig.update_yaxes(type="log", title_text="count", range=[-0.5, math.log10(top) * 1.15 + 0.6], row=2, col=1)
     fig.update_xaxes(title_text="layer", type="category", row=2, col=1)
     last = rows[-1]
-    title = (f"{inp.text} -> {last.out.text}: {sum(r.params for r in rows):,} parameters "
-             f"(fully connected: {sum(r.as_fc for r in rows):,}), {human(sum(r.macs for r in rows))} multiply-adds")
+    params, as_fc = sum(r.params for r in rows), sum(r.as_fc for r in rows)
+    title = (f"{inp.text} -> {last.out.text}: {params:,} parameters "
+             f"(fully connected: {as_fc:,}), {human(sum(r.macs for r in rows))} multiply-adds"
+             if as_fc < 2**53 else f"{inp.text} -> {last.out.text}: {human(params)} parameters "
+             f"(fully connected: {as_fc:.3g}), {human(sum(r.macs for r in rows))} multiply-adds")
     return apply_layout(fig, wrap_title(title), height=560)
 
 
 def layers_table(rows: Sequence[Row]) -> pd.DataFrame:
     return pd.DataFrame([{
         "layer": r.index, "spec": r.layer.describe(), "input": r.inp.text, "output": r.out.text,
-        "parameters": r.params, "as fully connected": r.as_fc, "multiply-adds": r.macs,
+        "parameters": plain(r.params), "as fully connected": plain(r.as_fc), "multiply-adds": plain(r.macs),
         "receptive field": f"{r.rf_size[0]}x{r.rf_size[1]}", "jump": f"{r.rf_jump[0]}x{r.rf_jump[1]}",
         "start": f"{r.rf_start[0]:g}, {r.rf_start[1]:g}", "note": "; ".join(r.notes)} for r in rows])
 

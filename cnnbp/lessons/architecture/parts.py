@@ -17,6 +17,7 @@ from cnnbp.data import get_dataset
 from cnnbp.lessons.architecture import figures, verdicts
 from cnnbp.lessons.architecture.config import ArchitectureConfig
 from cnnbp.lessons.architecture.counting import build_stack, count, hwc
+from cnnbp.lessons.architecture.figures import plain
 from cnnbp.lessons.architecture.layers import parse_spec, stack_rows
 from cnnbp.lessons.architecture.models import ARCHITECTURES, summary
 from cnnbp.lessons.architecture.receptive import effective_field, gradient_support
@@ -28,29 +29,35 @@ from cnnbp.nn import imagenet as imagenet_net
 # training settings: a change of the stack, the input, the model or the unit never retrains.
 RUNS: BoundedCache[StackRun] = BoundedCache(8)
 PROBE_IMAGES = 100  # test images the effective receptive field is averaged over
+# torch counts a tensor's elements in 64 bits, even on the meta device: a larger weight or output is
+# beyond what it can build, and the calculator's count stands alone.
+TORCH_MAX_ELEMENTS = 2**62
 
 
 def calculator(state: RunState) -> Iterator[Update]:
     cfg: ArchitectureConfig = state.cfg
     inp, layers = cfg.input_shape, parse_spec(cfg.layers)
     rows = stack_rows(inp, layers)
-    counted = count(build_stack(inp, layers), (inp.channels, inp.height, inp.width))
-    out_torch = hwc(counted.layers[-1].out_shape)
     lecture = lecture_example()
     numbers = {"input": inp.text, "layers": [_row_numbers(r) for r in rows],
-               "totals": {"params": sum(r.params for r in rows), "macs": sum(r.macs for r in rows),
-                          "as_fc": sum(r.as_fc for r in rows)},
-               "torch": {"params": counted.params, "flops": counted.flops, "output": out_torch},
-               "lecture_example": vars(lecture)}
+               "totals": {"params": plain(sum(r.params for r in rows)), "macs": plain(sum(r.macs for r in rows)),
+                          "as_fc": plain(sum(r.as_fc for r in rows))},
+               "torch": None, "lecture_example": vars(lecture)}
+    if max(max(r.params, r.out.elements) for r in rows) < TORCH_MAX_ELEMENTS:
+        counted = count(build_stack(inp, layers), (inp.channels, inp.height, inp.width))
+        numbers["torch"] = {"params": plain(counted.params), "flops": plain(counted.flops),
+                            "output": hwc(counted.layers[-1].out_shape)}
+        check = verdicts.torch_agrees(rows, counted.params, counted.flops, numbers["torch"]["output"])
+    else:
+        check = verdicts.too_large_for_torch(rows)
     yield Update(1.0, f"{len(rows)} layer(s) counted", figures={"shapes": figures.shapes(inp, rows)},
                  tables={"layers": figures.layers_table(rows)}, numbers={"calculator": numbers},
-                 verdicts=[verdicts.conv_vs_fc(lecture),
-                           verdicts.torch_agrees(rows, counted.params, counted.flops, out_torch),
-                           *verdicts.advice(inp, rows)])
+                 verdicts=[verdicts.conv_vs_fc(lecture), check, *verdicts.advice(inp, rows)])
 
 
 def _row_numbers(r) -> dict:
-    return {"layer": r.layer.describe(), "output": r.out.text, "params": r.params, "macs": r.macs, "as_fc": r.as_fc,
+    return {"layer": r.layer.describe(), "output": r.out.text, "params": plain(r.params), "macs": plain(r.macs),
+            "as_fc": plain(r.as_fc),
             "rf_size": list(r.rf_size), "rf_jump": list(r.rf_jump), "rf_start": list(r.rf_start), "notes": r.notes}
 
 

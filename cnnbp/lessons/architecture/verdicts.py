@@ -54,6 +54,13 @@ def torch_agrees(rows: list[Row], params_torch: int, flops_torch: int, out_torch
         f"(torch: {out_torch}); receptive field of the last layer {rows[-1].rf_size[0]}x{rows[-1].rf_size[1]}."))
 
 
+def too_large_for_torch(rows: list[Row]) -> Verdict:
+    return Verdict(label="torch agrees with the calculator", passed=None, text=(
+        f"Your stack: {human(sum(r.params for r in rows))} parameters, {human(sum(r.macs for r in rows))} "
+        f"multiply-adds, output {rows[-1].out.text}: a weight or output of more than 2^62 elements, more than "
+        "torch can build even on the meta device; the calculator's count stands alone."))
+
+
 def advice(inp: Shape, rows: list[Row]) -> list[Verdict]:
     """The lecture's advice (004, "CNN Architecture") checked on the stack."""
     out = []

@@ -11,7 +11,7 @@ from torch import nn
 from cnnbp.lessons import run_lesson
 from cnnbp.lessons.architecture.counting import build_stack, count, hwc
 from cnnbp.lessons.architecture.layers import Shape, SpecError, halvings, parse_spec, stack_rows
-from cnnbp.lessons.base import ConfigError
+from cnnbp.lessons.base import ConfigError, merge_frames
 
 
 def rows_of(spec: str, h: int, w: int, c: int):
@@ -180,3 +180,23 @@ def test_separators_case_and_one_trailing_comma_are_accepted():
     b = parse_spec("conv 5 k3 s1 p1\npool 2")
     c = parse_spec("conv 5 k3 s1 p1; pool 2")
     assert [x.describe() for x in a] == [x.describe() for x in b] == [x.describe() for x in c]
+
+
+# ---- the largest stacks the bounds allow: answered, never crashed --------------------------------
+
+@pytest.mark.parametrize("values, torch_checks", [
+    ({"height": 4096, "width": 4096, "channels": 4096, "layers": "conv 1000000 k3 p1, fc 1000000"}, False),
+    ({"height": 4096, "width": 4096, "channels": 4096, "layers": "fc 1000000, fc 1000000"}, True),
+    ({"height": 1, "width": 1, "channels": 1, "layers": "fc 1, fc 1"}, True),
+    ({"height": 90, "width": 90, "channels": 10, "layers": ", ".join(["conv 5 k3 p1"] * 64)}, True),
+])
+def test_the_largest_stacks_are_answered_in_plain_numbers(values, torch_checks):
+    import gradio as gr
+    import orjson  # what Gradio serialises a frame with: 64-bit integers at most
+
+    final = merge_frames(run_lesson("architecture", {**values, "parts": ["calculator"]}))
+    check = next(v for v in final.verdicts if v.label == "torch agrees with the calculator")
+    assert check.passed is (True if torch_checks else None)
+    orjson.dumps(final.numbers)
+    gr.Dataframe().postprocess(final.tables["layers"])
+    final.figures["shapes"].to_json()
