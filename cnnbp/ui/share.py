@@ -45,6 +45,7 @@ CSS = """
   box-shadow: 0 -2px 8px rgba(0,0,0,.15); }
 .lecture-bar .step-text { font-size: 18px; }
 .lecture-bar .step-text p { margin: 0; }
+#lecture-tally ul { margin: 0; padding-left: 1em; } #lecture-tally li { margin: 0; white-space: nowrap; }
 .share-box button { min-width: 0; }
 .cnnbp-guessing .verdicts { visibility: hidden; }
 /* room to scroll the page's end above the bar while it shows */
@@ -203,7 +204,7 @@ def tally_markdown(counts: dict[str, int], answer: str | None = None) -> str:
     total = sum(counts.values())
     if not total:
         return "No guesses yet."
-    rows = [f"- `{choice}` {'█' * round(20 * n / total)} {n} ({n / total:.0%})"
+    rows = [f"- {choice}: {n} ({n / total:.0%}) {'█' * round(10 * n / total)}"
             + (" ← measured" if choice == answer else "") for choice, n in counts.items()]
     return f"**The class's guesses** ({total}):\n\n" + "\n".join(rows)
 
@@ -235,10 +236,11 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
             nxt = gr.Button("Next ▶", size="sm", elem_id="lecture-next", scale=0, min_width=90)
             run_live = gr.Button("Run live", size="sm", elem_id="lecture-run-live", scale=0, min_width=90)
         with gr.Row(visible=False) as question_row:
-            choices = gr.Radio([], label="Your guess", elem_id="lecture-choices", scale=3)
-            lock = gr.Button("Lock in my guess", size="sm", variant="primary", elem_id="lecture-lock", scale=1)
+            choices = gr.Radio([], label="Your guess", elem_id="lecture-choices", scale=4)
+            lock = gr.Button("Lock in my guess", size="sm", variant="primary", elem_id="lecture-lock", scale=1,
+                             min_width=120)
             reveal = gr.Markdown(elem_id="lecture-reveal")
-            tally = gr.Markdown(elem_id="lecture-tally")
+            tally = gr.Markdown(elem_id="lecture-tally", min_height=0)
         guard = gr.Textbox("", visible=False, elem_id="lecture-guard")
     timer = gr.Timer(2.0, active=False)
 
