@@ -95,9 +95,9 @@ def test_shipped_questions_are_answered_by_their_recorded_runs(name):
             assert measured_answer(q, frame.numbers, frame.verdicts) in q.choices, (name, i)
 
 
-def test_the_lecture_7_playlist_ships_every_run():
-    playlist = shipped_playlists()["003-training-neural-networks-1"]
-    assert all(find(s.lesson, s.cfg) is not None for s in playlist.steps)
+@pytest.mark.parametrize("name", sorted(p.stem for p in PLAYLISTS_DIR.glob("*.json")))
+def test_every_shipped_playlist_ships_its_runs(name):
+    assert [i for i, s in enumerate(shipped_playlists()[name].steps, 1) if find(s.lesson, s.cfg) is None] == []
 
 
 def test_a_bad_playlist_names_its_step():
