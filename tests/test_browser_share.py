@@ -3,6 +3,10 @@ open a link, step a playlist, guess with two devices in one room and a third in 
 replay and run it live, download the export and run its script."""
 
 import os
+import re
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -91,3 +95,100 @@ def test_step_a_playlist_with_buttons_and_keys(open_page):
     page.locator("#lecture-prev").click()
     expect(step).to_contain_text("8/14 Why normalise?")
     expect(page.get_by_role("tab", name="Preprocessing", exact=True)).to_have_attribute("aria-selected", "true")
+
+
+def guessing(page) -> bool:
+    """Whether the page hides the verdicts (while a guess waits for its run)."""
+    return page.evaluate("document.body.classList.contains('cnnbp-guessing')")
+
+
+def open_room(page) -> str:
+    """The presenter opens a room from the lecture panel; returns the students' link."""
+    from playwright.sync_api import expect
+
+    page.locator("#lecture-panel").get_by_text("Lecture: playlists, rooms").click()
+    page.locator("#lecture-open-room").click()
+    link = page.locator("#lecture-room-link textarea")
+    expect(link).to_have_value(re.compile(r"room=[A-Z2-9]{6}"), timeout=10_000)
+    return link.input_value()
+
+
+def guess(page, choice):
+    from playwright.sync_api import expect
+
+    page.locator("#lecture-choices").get_by_label(choice, exact=True).check()
+    page.locator("#lecture-lock").click()
+    expect(page.locator("#lecture-reveal")).to_contain_text(f"Your guess: {choice}", timeout=10_000)
+
+
+def test_guess_then_reveal_with_two_rooms(open_page):
+    from playwright.sync_api import expect
+
+    presenter = open_page(f"?playlist={LECTURE}&step=9")
+    expect(presenter.locator("#lecture-step")).to_contain_text("9/14", timeout=10_000)
+    link = open_room(presenter)
+    assert f"playlist={LECTURE}" in link and "step=9" in link
+    query = "?" + link.split("?", 1)[1]
+    other_presenter = open_page(f"?playlist={LECTURE}&step=9")
+    other_link = open_room(other_presenter)
+    assert other_link != link
+
+    for choice, page in (("normal_0.01", open_page(query)), ("xavier", open_page(query))):
+        expect(page.locator("#lecture-step")).to_contain_text("9/14", timeout=10_000)
+        guess(page, choice)
+    guess(open_page("?" + other_link.split("?", 1)[1]), "normal_0.05")
+
+    # each presenter sees its own room's guesses only (the tally refreshes every 2 s)
+    tally = presenter.locator("#lecture-tally")
+    expect(tally).to_contain_text("The class's guesses (2)", timeout=15_000)
+    assert "normal_0.05" in tally.inner_text() and "0 (0%)" in tally.inner_text()
+    expect(other_presenter.locator("#lecture-tally")).to_contain_text("The class's guesses (1)", timeout=15_000)
+
+    # the verdicts stay hidden until the run ends, then the measured answer shows beside the class's
+    assert guessing(presenter)
+    presenter.locator("#init-run").click()
+    reveal = presenter.locator("#lecture-reveal")
+    expect(reveal).to_contain_text("Measured: normal_0.01", timeout=60_000)
+    expect(tally).to_contain_text("← measured")
+    presenter.wait_for_function("!document.body.classList.contains('cnnbp-guessing')", timeout=10_000)
+    verdicts = presenter.locator("#init-verdicts .verdicts")
+    assert verdicts.evaluate("e => getComputedStyle(e).visibility") == "visible" and "classic MLP" in verdicts.inner_text()
+    presenter.screenshot(path=str(SHOTS / "share-reveal.png"))
+
+
+def test_a_replay_says_so_and_run_live_trains(open_page):
+    from playwright.sync_api import expect
+
+    page = open_page(f"?playlist={LECTURE}&step=10")
+    status = page.locator("#init-status")
+    expect(status).to_contain_text("A recorded run is ready", timeout=10_000)
+    page.locator("#init-run").click()
+    expect(status).to_contain_text("replay of a recorded run", timeout=30_000)
+    expect(page.locator("#lecture-reveal")).to_contain_text("Measured: kaiming", timeout=30_000)
+    page.locator("#lecture-run-live").click()
+    expect(status).not_to_contain_text("replay", timeout=120_000)
+    expect(status).to_contain_text("done in", timeout=120_000)
+
+
+def test_download_the_take_home_and_run_its_script(open_page, tmp_path):
+    from playwright.sync_api import expect
+
+    page = open_page("?lesson=preprocessing&parts=cloud&seed=4&cloud_points=200")
+    expect(page.locator("#preprocessing-status")).to_contain_text("Opened from a link", timeout=10_000)
+    page.locator("#preprocessing-run").click()
+    expect(page.locator("#preprocessing-status")).to_contain_text("done in", timeout=120_000)
+    open_share(page, "preprocessing")
+    page.locator("#preprocessing-export").click()
+    link = page.locator("#preprocessing-download a").first
+    link.wait_for(timeout=60_000)
+    with page.expect_download() as download:
+        link.click()
+    path = tmp_path / "export.zip"
+    download.value.save_as(path)
+    with zipfile.ZipFile(path) as z:
+        z.extractall(tmp_path)
+    folder = tmp_path / "cnnbp-preprocessing-seed4"
+    assert "Data preprocessing" in (folder / "report.html").read_text() or (folder / "report.html").exists()
+    out = subprocess.run([sys.executable, "reproduce.py"], cwd=folder, capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(ROOT), "CPU_CORES": "1"})
+    assert out.returncode == 0 and "numbers: the same as numbers.json" in out.stdout, out.stdout + out.stderr[-1500:]

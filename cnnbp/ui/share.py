@@ -45,9 +45,14 @@ CSS = """
   box-shadow: 0 -2px 8px rgba(0,0,0,.15); }
 .lecture-bar .step-text { font-size: 18px; }
 .lecture-bar .step-text p { margin: 0; }
+#lecture-tally ul { margin: 0; padding-left: 1em; } #lecture-tally li { margin: 0; white-space: nowrap; }
 .share-box button { min-width: 0; }
+.cnnbp-guessing .verdicts { visibility: hidden; }
+/* room to scroll the page's end above the bar while it shows */
+body:has(#lecture-bar) .gradio-container { padding-bottom: 240px !important; }
 """
-HIDE_VERDICTS = "<style>.verdicts { visibility: hidden; }</style>"  # until the guessed run ends
+HIDE_VERDICTS = "hide"  # the guard's value while a guess waits for its run: the verdicts stay hidden
+GUARD_JS = "(g) => { document.body.classList.toggle('cnnbp-guessing', g === 'hide'); }"
 
 # PageDown/PageUp (what a presentation clicker sends) and Alt+Right/Left step the playlist; never
 # while typing into a field.
@@ -176,6 +181,7 @@ class Session:
     room: str | None = None
     presenter: bool = False
     guesses: dict[int, str] = field(default_factory=dict)  # step -> this page's guess
+    answers: dict[int, str | None] = field(default_factory=dict)  # step -> the measured answer, once revealed
 
     @property
     def preset(self) -> Preset | None:
@@ -198,9 +204,9 @@ def tally_markdown(counts: dict[str, int], answer: str | None = None) -> str:
     total = sum(counts.values())
     if not total:
         return "No guesses yet."
-    rows = [f"`{choice:<14}` {'█' * round(20 * n / total):<20} {n} ({n / total:.0%})"
+    rows = [f"- {choice}: {n} ({n / total:.0%}) {'█' * round(10 * n / total)}"
             + (" ← measured" if choice == answer else "") for choice, n in counts.items()]
-    return f"**The class's guesses** ({total}):\n\n" + "  \n".join(rows)
+    return f"**The class's guesses** ({total}):\n\n" + "\n".join(rows)
 
 
 def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
@@ -229,12 +235,13 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
             step_text = gr.Markdown(elem_classes=["step-text"], elem_id="lecture-step")
             nxt = gr.Button("Next ▶", size="sm", elem_id="lecture-next", scale=0, min_width=90)
             run_live = gr.Button("Run live", size="sm", elem_id="lecture-run-live", scale=0, min_width=90)
-        with gr.Row(visible=False, equal_height=True) as question_row:
-            choices = gr.Radio([], label="Your guess", elem_id="lecture-choices", scale=3)
-            lock = gr.Button("Lock in my guess", size="sm", variant="primary", elem_id="lecture-lock", scale=1)
+        with gr.Row(visible=False) as question_row:
+            choices = gr.Radio([], label="Your guess", elem_id="lecture-choices", scale=4)
+            lock = gr.Button("Lock in my guess", size="sm", variant="primary", elem_id="lecture-lock", scale=1,
+                             min_width=120)
             reveal = gr.Markdown(elem_id="lecture-reveal")
-            tally = gr.Markdown(elem_id="lecture-tally")
-        guard = gr.HTML("", elem_id="lecture-guard")
+            tally = gr.Markdown(elem_id="lecture-tally", min_height=0)
+        guard = gr.Textbox("", visible=False, elem_id="lecture-guard")
     timer = gr.Timer(2.0, active=False)
 
     widgets = [w for tab in shares for w in tab.widgets]
@@ -242,15 +249,15 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
     step_outputs = [session, tabs, bar, step_text, question_row, choices, reveal, tally, guard, timer,
                     room_link, *widgets, *statuses]
 
-    def show_step(s: Session, note: str = "", request: gr.Request | None = None) -> dict:
+    def show_step(s: Session, request: gr.Request | None = None) -> dict:
         """Every output that opening step ``s.step`` changes."""
         preset = s.preset
         tab = by_lesson[preset.lesson]
         frame = replays.find(preset.lesson, preset.cfg)
         if frame is not None and RESULTS.get(preset.lesson, preset.cfg) is None:
             # Run serves it at once from the result cache, and says it is a replay
-            note = f"{replays.REPLAY_NOTE} ({frame.message}); **Run live** trains it"
-            RESULTS.put(preset.lesson, preset.cfg, replace(frame, message=note))
+            replay_message = f"{replays.REPLAY_NOTE} ({frame.message}); **Run live** trains it"
+            RESULTS.put(preset.lesson, preset.cfg, replace(frame, message=replay_message))
         played = " A recorded run is ready: **Run** replays it at once, **Run live** trains it." if frame else ""
         q = preset.question
         out = {session: s, tabs: gr.Tabs(selected=preset.lesson), bar: gr.Column(visible=True),
@@ -258,7 +265,7 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
                question_row: gr.Row(visible=q is not None), reveal: "", tally: "",
                guard: HIDE_VERDICTS if q else "",
                timer: gr.Timer(active=bool(q and s.room and s.presenter)),
-               tab.status: f"{s.playlist.title}, step {s.step + 1}: {preset.title}. {note}Press **Run**.{played}"}
+               tab.status: f"Step {s.step + 1}: {preset.title}. Press **Run**.{played}"}
         if q:
             out[choices] = gr.Radio(list(q.choices), value=s.guesses.get(s.step), label=q.text)
         if s.room and s.presenter:
@@ -300,29 +307,32 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
             where = f" and sent to room {s.room}"
         return s, f"Your guess: **{choice}** (locked{where}). Now press **Run**."
 
-    def room_tally(s: Session, answer: str | None = None) -> str:
+    def room_tally(s: Session) -> str:
         if not (s.room and s.playlist and s.preset.question and ROOMS.exists(s.room)):
             return ""
-        return tally_markdown(ROOMS.tally(s.room, s.question_key(), s.preset.question.choices), answer)
+        return tally_markdown(ROOMS.tally(s.room, s.question_key(), s.preset.question.choices),
+                              s.answers.get(s.step))
 
     def make_reveal(tab: TabShare):
         def on_numbers(s: Session, *values):
             preset = s.preset if s.playlist else None
+            unchanged = gr.skip(), gr.skip(), gr.skip(), gr.skip()
             if preset is None or preset.question is None or preset.lesson != tab.lesson.name:
-                return gr.skip(), gr.skip(), gr.skip()
+                return unchanged
             try:
                 cfg = validate_config(tab.lesson.config, dict(zip(tab.names, values)))
             except ConfigError:
-                return gr.skip(), gr.skip(), gr.skip()
+                return unchanged
             frame = finished_run(tab.lesson.name, cfg)
             if frame is None:  # still running: the verdicts stay hidden
-                return gr.skip(), gr.skip(), gr.skip()
+                return unchanged
             answer = measured_answer(preset.question, frame.numbers, frame.verdicts)
             guess = s.guesses.get(s.step)
             verdict = ("" if guess is None else " · your guess: " + guess
                        + (" — right" if guess == answer else " — not this time"))
             measured = answer if answer is not None else "not measured by this run (was its part left out?)"
-            return f"**Measured: {measured}**{verdict}", "", room_tally(s, answer)
+            s = replace(s, answers={**s.answers, s.step: answer})
+            return s, f"**Measured: {measured}**{verdict}", "", room_tally(s)
         return on_numbers
 
     def open_class_room(s: Session, request: gr.Request):
@@ -374,7 +384,7 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
     nxt.click(step_by(+1), inputs=[session], outputs=step_outputs, **private)
     open_room.click(open_class_room, inputs=[session], outputs=step_outputs, **private)
     lock.click(lock_guess, inputs=[session, choices], outputs=[session, reveal], **private)
-    timer.tick(lambda s: room_tally(s), inputs=[session], outputs=[tally], **private)
+    timer.tick(room_tally, inputs=[session], outputs=[tally], **private)
 
     def drop_replay(s: Session):
         if s.playlist:
@@ -382,7 +392,8 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
 
     run_live.click(drop_replay, inputs=[session], **private).then(None, js=CLICK_RUN_JS)
     for tab in shares:
-        tab.numbers.change(make_reveal(tab), inputs=[session, *tab.widgets], outputs=[reveal, guard, tally],
+        tab.numbers.change(make_reveal(tab), inputs=[session, *tab.widgets], outputs=[session, reveal, guard, tally],
                            **private)
     demo.load(on_load, inputs=[session], outputs=step_outputs, **private)
     demo.load(None, js=KEYS_JS)
+    guard.change(None, inputs=[guard], js=GUARD_JS)
