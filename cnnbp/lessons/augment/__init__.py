@@ -29,7 +29,7 @@ LESSON = register(Lesson(
     tables=(("gallery", "What each augmentation does to the label"), ("accuracy", "Per seed and net"),
             ("flips", "Per class, per flip"), ("tta", "TTA per seed, with its cost"),
             ("ensemble", "Ensemble accuracy per K")),
-    quick={"dataset": "digits", "gallery_size": 4, "train_images": 100, "test_images": 200, "epochs": 5,
+    quick={"dataset": "digits", "gallery_size": 4, "train_images": 100, "test_images": 200, "epochs": 15,
            "seeds": 1, "tta_scales": ["1", "0.8"], "tta_examples": 2},
 ))
 

@@ -112,7 +112,8 @@ def crop_box(scale_w: torch.Tensor, scale_h: torch.Tensor, centre_x: torch.Tenso
 
 def _crop(n: int, strength: float, g: torch.Generator) -> torch.Tensor:
     area = _uniform(n, ranges(strength)["crop_min"], 1.0, g)
-    ratio = torch.exp(_uniform(n, math.log(3 / 4), math.log(4 / 3), g))
+    spread = math.log(4 / 3) * min(1.0, 2 * strength)  # v2's aspect ratios 3/4-4/3 from strength 0.5 up
+    ratio = torch.exp(_uniform(n, -spread, spread, g))
     w, h = (area * ratio).sqrt().clamp(max=1.0), (area / ratio).sqrt().clamp(max=1.0)
     cx, cy = (torch.rand(n, generator=g).double() * 2 - 1) * (1 - w), (torch.rand(n, generator=g).double() * 2 - 1) * (1 - h)
     return crop_box(w, h, cx, cy)
@@ -142,11 +143,16 @@ GEOMETRIC: dict[str, Callable[[int, float, torch.Generator], torch.Tensor]] = {
     "translate": _translate, "rotate": _rotate, "shear": _shear}
 
 
-def warp(x: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) sampled through (N, 3, 3) output -> input matrices (bilinear, zeros outside)."""
+INSIDE = {"crop", "hflip", "vflip"}  # they sample inside the image (up to half a pixel at its edge)
+
+
+def warp(x: torch.Tensor, matrices: torch.Tensor, *, padding: Literal["zeros", "border"] = "zeros") -> torch.Tensor:
+    """(N, C, H, W) sampled through (N, 3, 3) output -> input matrices (bilinear). Outside the image:
+    zeros (``v2.RandomAffine``'s fill 0), or for crops the edge pixels ("border", as ``v2.functional.resized_crop``
+    interpolates only inside the image)."""
     theta = matrices[:, :2].to(x.device, x.dtype)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode=padding, align_corners=False)
 
 
 # ---- elastic: a smooth random displacement per image ----
@@ -342,7 +348,7 @@ def augment(x: torch.Tensor, names: Sequence[str], *, strength: float, generator
     The batch mixes (mixup, cutmix) change the labels: with ``with_mix`` the result is
     ``(x, Mix or None)``; when both are chosen each batch takes one of them at random (as
     ``v2.RandomChoice([CutMix(), MixUp()])``)."""
-    n, g, pending = len(x), generator, None
+    n, g, pending, warped = len(x), generator, None, set()
     mixes = [name for name in names if AUGMENTATIONS[name].kind == "mix"]
     for name in names:
         aug = AUGMENTATIONS[name]
@@ -350,10 +356,10 @@ def augment(x: torch.Tensor, names: Sequence[str], *, strength: float, generator
             raise ValueError(f"{name} needs RGB images; these have {x.shape[1]} channel(s)")
         if aug.kind == "geometric":
             m = GEOMETRIC[name](n, strength, g)
-            pending = m if pending is None else pending @ m
+            pending, warped = (m if pending is None else pending @ m), warped | {name}
             continue
         if pending is not None:
-            x, pending = warp(x, pending), None
+            x, pending, warped = warp(x, pending, padding="border" if warped <= INSIDE else "zeros"), None, set()
         if aug.kind == "elastic":
             x = displace(x, elastic_displacement(n, tuple(x.shape[-2:]), strength, g))
         elif aug.kind == "photometric":
@@ -361,7 +367,7 @@ def augment(x: torch.Tensor, names: Sequence[str], *, strength: float, generator
         elif aug.kind == "policy":
             x = policy(name, x, strength, g)
     if pending is not None:
-        x = warp(x, pending)
+        x = warp(x, pending, padding="border" if warped <= INSIDE else "zeros")
     chosen_mix = None
     if mixes:
         which = mixes[int(torch.randint(len(mixes), (1,), generator=g))]

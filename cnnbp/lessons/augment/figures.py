@@ -3,11 +3,15 @@ DataFrames (nothing is computed here but the layout of the gallery's strips)."""
 
 from __future__ import annotations
 
+import base64
+import io
 import math
 from typing import Sequence
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from PIL import Image
 from plotly.subplots import make_subplots
 
 from cnnbp.lessons.augment.ensemble import EnsembleCurve
@@ -22,16 +26,21 @@ SUBTITLE = dict(size=14)
 ARM_COLOR = {"plain": color_for(0), "augmented": color_for(1)}
 
 
-def strip(images: list) -> list:
-    """(k, H, W, 3) nested lists -> one (H, k * (W + GAP_PX) - GAP_PX, 3) image, white between."""
-    white = [255, 255, 255]
-    rows = []
-    for r in range(len(images[0])):
-        row = []
-        for i, image in enumerate(images):
-            row += ([white] * GAP_PX if i else []) + image[r]
-        rows.append(row)
-    return rows
+def strip(images: np.ndarray) -> np.ndarray:
+    """(k, H, W, 3) uint8 -> one (H, k * (W + GAP_PX) - GAP_PX, 3) image, white between the copies."""
+    k, h, w, _ = images.shape
+    out = np.full((h, k * (w + GAP_PX) - GAP_PX, 3), 255, dtype=np.uint8)
+    for i, image in enumerate(images):
+        out[:, i * (w + GAP_PX): i * (w + GAP_PX) + w] = image
+    return out
+
+
+def png_source(image: np.ndarray) -> str:
+    """(H, W, 3) uint8 -> a PNG data URI: plotly sends it as is (a nested list of pixels is
+    validated value by value: seconds for a gallery)."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def gallery(rows: list[GalleryRow], source: str) -> go.Figure:
@@ -47,7 +56,7 @@ def gallery(rows: list[GalleryRow], source: str) -> go.Figure:
                                font=SUBTITLE, **at)
             fig.add_trace(go.Scatter(x=[], y=[], showlegend=False), **at)
         else:
-            fig.add_trace(go.Image(z=strip(row.images), name=row.name, hovertemplate=row.label + "<extra></extra>"),
+            fig.add_trace(go.Image(source=png_source(strip(row.images)), name=row.name, hovertemplate=row.label + "<extra></extra>"),
                           **at)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torchvision.transforms.v2 import functional as TF
 
@@ -25,7 +26,7 @@ class GalleryRow:
     name: str
     title: str  # the transforms.v2 name and range
     label: str  # what it does to the label, in words
-    images: list | None  # (k, H, W, 3) uint8 as nested lists; None where it does not apply
+    images: np.ndarray | None  # (k, H, W, 3) uint8; None where it does not apply
     mix: float | None = None  # MixUp / CutMix: the share of the first image's label
 
 
@@ -69,10 +70,10 @@ def _square(image: torch.Tensor) -> torch.Tensor:
     return TF.resize(TF.center_crop(image, [side, side]), [64, 64], antialias=True).clamp(0, 1)
 
 
-def to_rgb_uint8(x: torch.Tensor) -> list:
-    """(k, C, H, W) in [0, 1] -> (k, H, W, 3) uint8 nested lists (what plotly's Image draws)."""
+def to_rgb_uint8(x: torch.Tensor) -> np.ndarray:
+    """(k, C, H, W) in [0, 1] -> (k, H, W, 3) uint8."""
     x = x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
-    return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).tolist()
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
 def gallery(images: torch.Tensor, names: list[str], *, dataset: str | None, strength: float, seed: int

@@ -30,9 +30,10 @@ def gallery(state: RunState) -> Iterator[Update]:
     cfg = state.cfg
     images, source, dataset = source_images(_data(state), dataset=cfg.dataset, image_index=cfg.image_index,
                                             photo=cfg.photo, image=cfg.image, count=cfg.gallery_size)
-    rows = gallery_rows(images, cfg.gallery, dataset=dataset, strength=cfg.strength, seed=cfg.seed)
+    with torch_threads(THREADS):
+        rows = gallery_rows(images, cfg.gallery, dataset=dataset, strength=cfg.strength, seed=cfg.seed)
     numbers = [{"name": r.name, "title": r.title, "label": r.label, "mix": r.mix,
-                "pixel_mean": None if r.images is None else float(torch.tensor(r.images).double().mean() / 255)}
+                "pixel_mean": None if r.images is None else float(r.images.mean() / 255)}
                for r in rows]
     yield Update(1.0, f"gallery: {source} through {len(rows)} augmentations",
                  figures={"gallery": figures.gallery(rows, source)}, tables={"gallery": figures.gallery_table(rows)},
