@@ -115,7 +115,8 @@ def _crop(n: int, strength: float, g: torch.Generator) -> torch.Tensor:
     spread = math.log(4 / 3) * min(1.0, 2 * strength)  # v2's aspect ratios 3/4-4/3 from strength 0.5 up
     ratio = torch.exp(_uniform(n, -spread, spread, g))
     w, h = (area * ratio).sqrt().clamp(max=1.0), (area / ratio).sqrt().clamp(max=1.0)
-    cx, cy = (torch.rand(n, generator=g).double() * 2 - 1) * (1 - w), (torch.rand(n, generator=g).double() * 2 - 1) * (1 - h)
+    cx = (torch.rand(n, generator=g).double() * 2 - 1) * (1 - w)
+    cy = (torch.rand(n, generator=g).double() * 2 - 1) * (1 - h)
     return crop_box(w, h, cx, cy)
 
 

@@ -42,6 +42,12 @@ class EnsembleCurve:
         return True if self.gain >= ENSEMBLE_MARGIN else False if self.gain <= 0 else None
 
 
+def all_beat(curves: Sequence[EnsembleCurve]) -> bool | None:
+    """Every ensemble beats its mean member: True; one does not: False; else None."""
+    decided = [c.beats for c in curves]
+    return True if all(d is True for d in decided) else False if any(d is False for d in decided) else None
+
+
 def ensemble_curve(probabilities: Sequence[torch.Tensor], y: torch.Tensor) -> EnsembleCurve:
     """``probabilities``: each member's (N, classes) softmax on the same images."""
     stacked = torch.stack(list(probabilities))

@@ -56,8 +56,8 @@ def gallery(rows: list[GalleryRow], source: str) -> go.Figure:
                                font=SUBTITLE, **at)
             fig.add_trace(go.Scatter(x=[], y=[], showlegend=False), **at)
         else:
-            fig.add_trace(go.Image(source=png_source(strip(row.images)), name=row.name, hovertemplate=row.label + "<extra></extra>"),
-                          **at)
+            fig.add_trace(go.Image(source=png_source(strip(row.images)), name=row.name,
+                                   hovertemplate=row.label + "<extra></extra>"), **at)
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False)
     fig.for_each_annotation(lambda a: a.update(font=SUBTITLE))

@@ -11,7 +11,7 @@ import torch
 from cnnbp.data import ImageDataset, get_dataset
 from cnnbp.device import torch_threads
 from cnnbp.lessons.augment import figures, verdicts
-from cnnbp.lessons.augment.ensemble import ensemble_curve
+from cnnbp.lessons.augment.ensemble import all_beat, ensemble_curve
 from cnnbp.lessons.augment.flips import flipped_names
 from cnnbp.lessons.augment.gallery import gallery as gallery_rows
 from cnnbp.lessons.augment.gallery import source_images
@@ -115,7 +115,8 @@ def ensemble(state: RunState) -> Iterator[Update]:
     yield Update(1.0, f"ensembles of up to {cfg.seeds} nets", figures={"ensemble": figures.ensemble(curves)},
                  tables={"ensemble": figures.ensemble_table(curves)},
                  numbers={"ensemble": {arm: {**vars(c), "mean_member": c.mean_member, "gain": c.gain,
-                                             "beats": c.beats} for arm, c in curves.items()}},
+                                             "beats": c.beats} for arm, c in curves.items()},
+                          "ensembles_beat": all_beat(list(curves.values()))},
                  verdicts=[verdicts.ensemble(curves)])
 
 

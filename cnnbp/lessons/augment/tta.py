@@ -76,8 +76,9 @@ def predict_views(model: nn.Module, x: torch.Tensor, views: Sequence[View], *, b
     for view in views:
         probs = []
         for i in range(0, len(x), batch_size):
-            batch = x[i:i + batch_size]
-            seen = batch if view.name == "whole" else warp(batch, view.matrix().expand(len(batch), 3, 3), padding="border")
+            seen = x[i:i + batch_size]
+            if view.scale < 1.0 or view.flip:  # a crop resized back: "border", no zeros from outside the image
+                seen = warp(seen, view.matrix().expand(len(seen), 3, 3), padding="border")
             probs.append(F.softmax(model(seen), dim=1))
             passes += len(seen)
         out.append(torch.cat(probs))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from cnnbp.lessons.augment.ensemble import ENSEMBLE_MARGIN, EnsembleCurve
+from cnnbp.lessons.augment.ensemble import ENSEMBLE_MARGIN, EnsembleCurve, all_beat
 from cnnbp.lessons.augment.flips import FlipResult
 from cnnbp.lessons.augment.gallery import GalleryRow
 from cnnbp.lessons.augment.training import MIN_SEEDS, RAISE_MARGIN, ArmHistory, Raise
@@ -74,8 +74,7 @@ def ensemble(curves: dict[str, EnsembleCurve]) -> Verdict:
     label, claim = "an ensemble beats its mean member", "augment.ensemble_beats_member"
     parts = [f"{arm}: {len(c.members)} nets average {c.accuracy[-1]:.1%}, the mean member {c.mean_member:.1%} "
              f"(best {max(c.members):.1%}), {c.gain * 100:+.1f} points" for arm, c in curves.items()]
-    decided = [c.beats for c in curves.values()]
-    passed = True if all(d is True for d in decided) else False if any(d is False for d in decided) else None
+    passed = all_beat(list(curves.values()))
     text = ("; ".join(parts) + f". Line fixed before any run: +{ENSEMBLE_MARGIN * 100:g} point over the mean member "
             f"holds, no gain does not. Cost: K times the training and the forward passes.")
     if any(len(c.members) < 2 for c in curves.values()):

@@ -13,8 +13,8 @@ from cnnbp.lessons.augment.flips import flipped_names
 from cnnbp.lessons.augment.gallery import gallery, label_note, source_images
 from cnnbp.lessons.augment.training import (
     ArmHistory,
-    AugNet,
     Augmented,
+    AugNet,
     aug_net_macs,
     gains,
     make_trainers,
