@@ -36,30 +36,30 @@ LUMA = (0.2989, 0.587, 0.114)
 @dataclass(frozen=True)
 class Augmentation:
     name: str
-    title: str  # its transforms.v2 name and range at the given strength (filled in by ``describe``)
+    v2: str  # the transforms.v2 class it stands for
+    detail: str  # its range at a strength (filled in by ``describe``)
     kind: Kind
     rgb_only: bool = False  # saturation needs three channels
-    uses_strength: bool = True
 
 
 AUGMENTATIONS: dict[str, Augmentation] = {a.name: a for a in (
-    Augmentation("hflip", "RandomHorizontalFlip (p 0.5)", "geometric", uses_strength=False),
-    Augmentation("vflip", "RandomVerticalFlip (p 0.5)", "geometric", uses_strength=False),
-    Augmentation("crop", "RandomResizedCrop (area {crop_min:.0%}-100%)", "geometric"),
-    Augmentation("translate", "RandomAffine translate (up to {shift:.0%})", "geometric"),
-    Augmentation("rotate", "RandomRotation (up to {degrees:.0f} deg)", "geometric"),
-    Augmentation("shear", "RandomAffine shear (up to {shear:.0f} deg)", "geometric"),
-    Augmentation("elastic", "ElasticTransform (alpha {alpha:.0f})", "elastic"),
-    Augmentation("brightness", "ColorJitter brightness (x{low:.2f}-{high:.2f})", "photometric"),
-    Augmentation("contrast", "ColorJitter contrast (x{low:.2f}-{high:.2f})", "photometric"),
-    Augmentation("saturation", "ColorJitter saturation (x{low:.2f}-{high:.2f})", "photometric", rgb_only=True),
-    Augmentation("erasing", "RandomErasing (p 0.5, up to {erase:.0%} of the area)", "photometric"),
-    Augmentation("noise", "GaussianNoise (sigma {sigma:.2f})", "photometric"),
-    Augmentation("randaugment", "RandAugment (2 ops, magnitude {magnitude}/30)", "policy"),
-    Augmentation("trivialaugment", "TrivialAugmentWide (tuning-free: no strength)", "policy", uses_strength=False),
-    Augmentation("augmix", "AugMix (severity {severity})", "policy"),
-    Augmentation("mixup", "MixUp (alpha {mix_alpha:.2f})", "mix"),
-    Augmentation("cutmix", "CutMix (alpha {mix_alpha:.2f})", "mix"),
+    Augmentation("hflip", "RandomHorizontalFlip", "p 0.5", "geometric"),
+    Augmentation("vflip", "RandomVerticalFlip", "p 0.5", "geometric"),
+    Augmentation("crop", "RandomResizedCrop", "area {crop_min:.0%}-100%", "geometric"),
+    Augmentation("translate", "RandomAffine", "translate up to {shift:.0%}", "geometric"),
+    Augmentation("rotate", "RandomRotation", "up to {degrees:.0f} deg", "geometric"),
+    Augmentation("shear", "RandomAffine", "shear up to {shear:.0f} deg", "geometric"),
+    Augmentation("elastic", "ElasticTransform", "alpha {alpha:.0f}", "elastic"),
+    Augmentation("brightness", "ColorJitter", "brightness x{low:.2f}-{high:.2f}", "photometric"),
+    Augmentation("contrast", "ColorJitter", "contrast x{low:.2f}-{high:.2f}", "photometric"),
+    Augmentation("saturation", "ColorJitter", "saturation x{low:.2f}-{high:.2f}", "photometric", rgb_only=True),
+    Augmentation("erasing", "RandomErasing", "p 0.5, up to {erase:.0%}", "photometric"),
+    Augmentation("noise", "GaussianNoise", "sigma {sigma:.2f}", "photometric"),
+    Augmentation("randaugment", "RandAugment", "2 ops at {magnitude}/30", "policy"),
+    Augmentation("trivialaugment", "TrivialAugmentWide", "no strength", "policy"),
+    Augmentation("augmix", "AugMix", "severity {severity}", "policy"),
+    Augmentation("mixup", "MixUp", "alpha {mix_alpha:.2f}", "mix"),
+    Augmentation("cutmix", "CutMix", "alpha {mix_alpha:.2f}", "mix"),
 )}
 
 
@@ -74,7 +74,8 @@ def ranges(strength: float) -> dict[str, float | int]:
 
 def describe(name: str, strength: float) -> str:
     """``describe("rotate", 0.5)`` -> 'RandomRotation (up to 15 deg)'."""
-    return AUGMENTATIONS[name].title.format(**ranges(strength))
+    aug = AUGMENTATIONS[name]
+    return f"{aug.v2} ({aug.detail.format(**ranges(strength))})"
 
 
 def _uniform(n: int, low: float, high: float, g: torch.Generator) -> torch.Tensor:

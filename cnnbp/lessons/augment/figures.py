@@ -46,7 +46,7 @@ def png_source(image: np.ndarray) -> str:
 def gallery(rows: list[GalleryRow], source: str) -> go.Figure:
     cols = 2
     n_rows = math.ceil(len(rows) / cols)
-    titles = [f"{r.name}: {r.title}" + (f", lam {r.mix:.2f}" if r.mix is not None else "") for r in rows]
+    titles = [r.title + (f", lam {r.mix:.2f}" if r.mix is not None else "") for r in rows]
     fig = make_subplots(rows=n_rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.03,
                         vertical_spacing=0.5 / max(n_rows, 1))
     for i, row in enumerate(rows):
@@ -106,7 +106,7 @@ def flips(result: FlipResult) -> go.Figure:
     fig = grouped_bars(groups, categories=result.classes, y_title="called another name",
                        title=wrap_title(f"Flipped test images the plain net calls by another name "
                                         f"({result.images} images, per class)"))
-    fig.update_traces(texttemplate="%{y:.0%}", textfont=dict(size=10))
+    fig.update_traces(text=None)  # 40 bars: the axis says it
     fig.update_yaxes(tickformat=".0%", range=[0, 1.1])
     return fig
 
