@@ -141,9 +141,11 @@ def _new_run(spec: RunSpec) -> NormRun:
 
 
 def train_side_by_side(data: ImageDataset, specs: Sequence[RunSpec], *, depth: int, width: int, groups: int,
-                       epochs: int, control: RunControl) -> Iterator[tuple[float, list[NormRun]]]:
+                       epochs: int, control: RunControl, stack: bool = True) -> Iterator[tuple[float, list[NormRun]]]:
     """Train every spec in lockstep on the whole training set; test accuracy at step 0 and
-    ``EVALS_PER_EPOCH`` times an epoch. Yields (progress, runs) at each evaluation."""
+    ``EVALS_PER_EPOCH`` times an epoch. Yields (progress, runs) at each evaluation. ``stack``: the
+    seeds of one norm step as one model (``cnnbp/train/stacked.py``; measured 1.3-1.8x faster a
+    step for 3 seeds on one thread, ``bench/norms.py``), the same numbers up to float rounding."""
     trainers = [make_trainer(data, s, depth=depth, width=width, groups=groups, epochs=epochs) for s in specs]
     runs = [_new_run(s) for s in specs]
     with torch_threads(THREADS):
@@ -157,7 +159,8 @@ def train_side_by_side(data: ImageDataset, specs: Sequence[RunSpec], *, depth: i
             _evaluate(runs[i], trainer)
 
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
-    for progress in lockstep(trainers, runs, control, eval_every=eval_every, on_eval=on_eval, threads=THREADS):
+    for progress in lockstep(trainers, runs, control, eval_every=eval_every, on_eval=on_eval, threads=THREADS,
+                             stack=stack):
         yield progress, runs
 
 
