@@ -1,6 +1,13 @@
-"""Bench: the normalisation lesson on its defaults, the time a class waits.
+"""Bench: the normalisation lesson on its defaults, the time a class waits, and its comparison
+of 5 norms x 3 seeds: seeds stacked vs one model at a time vs the notebook loop.
 
-    python bench/norms.py [--repeats 1] [--cores 2]
+    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson]
+
+The comparison (the compare part's training and evaluations, no figures): each norm's 3 seeds
+stepped as one stacked model (what the lesson does) against the same 15 trainings one model at a
+time (their accuracies printed side by side: equal up to float rounding), then against the notebook
+loop (bench/baselines.py: DataLoader at batch 64, torch's threads, one model after another) trained
+until each model reaches the accuracy its counterpart reached; the ratios are taken in this process.
 
 The whole lesson on its default settings (picture, equivalences, contrast, 5 norms x 3 seeds
 side by side, the batch-size sweep, batch size 1, the SyncBatchNorm simulation), start to the
@@ -39,10 +46,46 @@ def one_run() -> tuple[float, float, dict[str, float]]:
     return time.perf_counter() - wall, time.process_time() - cpu, parts
 
 
+def compare_seconds(stack: bool) -> tuple[float, dict[str, float]]:
+    """The compare part's training on the defaults: seconds and each run's final test accuracy."""
+    from cnnbp.data import get_dataset
+    from cnnbp.lessons.norms.config import NormsConfig
+    from cnnbp.lessons.norms.training import train_side_by_side
+    from cnnbp.train import RunControl
+
+    cfg = NormsConfig()
+    data = get_dataset(cfg.dataset, seed=cfg.seed)
+    start = time.perf_counter()
+    for _, runs in train_side_by_side(data, cfg.compare_specs(), depth=cfg.depth, width=cfg.width, groups=cfg.groups,
+                                      epochs=cfg.epochs, control=RunControl(budget_s=float("inf")), stack=stack):
+        pass
+    return time.perf_counter() - start, {r.name: r.final_accuracy for r in runs}
+
+
+def compare_bench(repeats: int) -> None:
+    from bench.all import load
+    from bench.baselines import norms_comparison
+
+    stacked, alone = [], []
+    for _ in range(repeats):  # side by side in every repeat
+        stacked.append(compare_seconds(stack=True))
+        alone.append(compare_seconds(stack=False))
+    s, a = statistics.median(t for t, _ in stacked), statistics.median(t for t, _ in alone)
+    diff = max(abs(stacked[0][1][k] - alone[0][1][k]) for k in alone[0][1])
+    accs = list(stacked[0][1].values())
+    print(f"compare part, {len(accs)} CNNs, training + evaluations: seeds stacked {s:.2f} s, one model at a time "
+          f"{a:.2f} s ({a / s:.2f}x); largest difference in a final accuracy {diff:.3f}; accuracies "
+          f"{min(accs):.1%}-{max(accs):.1%}, {sum(x >= 0.97 for x in accs)}/{len(accs)} at >= 97% ({load()})")
+    c = norms_comparison()
+    print(f"the lesson's compare part (figures included) {c.ours_s:.2f} s vs the notebook loop {c.naive_s:.2f} s "
+          f"({c.naive_s / c.ours_s:.2f}x): {c.note} ({load()})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--no-lesson", action="store_true", help="only the comparison")
     args = parser.parse_args()
     os.environ[CORES_ENV] = str(args.cores)
     from cnnbp.device import set_threads_once
@@ -51,8 +94,11 @@ def main() -> None:
     threads = set_threads_once()
     for _ in run_lesson("norms", {"parts": ["contrast"], "epochs": 1, "seeds": 1, "norms": ["batch"]}):
         pass  # warm-up: imports, the digits
-    for _ in run_lesson("norms", {"parts": ["compare"], "epochs": 1, "seeds": 1, "norms": ["batch"]}):
-        pass  # warm-up: the optimiser's first construction imports torch's compiler stack
+    for _ in run_lesson("norms", {"parts": ["compare"], "epochs": 1, "seeds": 2, "norms": ["batch"]}):
+        pass  # warm-up: the optimiser's first construction imports torch's compiler stack; a stack's first step
+    if args.no_lesson:
+        compare_bench(args.repeats)
+        return
     runs = [one_run() for _ in range(args.repeats)]
     walls = [r[0] for r in runs]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
@@ -61,6 +107,7 @@ def main() -> None:
           f"{[round(w, 1) for w in walls]}, {statistics.median(r[1] for r in runs):.1f} s CPU")
     for part, seconds in runs[len(runs) // 2][2].items():
         print(f"  {part:13s} {seconds:6.2f} s")
+    compare_bench(args.repeats)
 
 
 if __name__ == "__main__":

@@ -157,11 +157,12 @@ class Trainer:
         idx = self._order[i * self.batch_size : (i + 1) * self.batch_size].to(self.device)
         return self.train_split[0][idx], self.train_split[1][idx]
 
-    def step(self) -> TrainEvent:
-        """One optimisation step; a non-finite loss marks the trainer diverged."""
+    def step(self, batch: Split | None = None) -> TrainEvent:
+        """One optimisation step; a non-finite loss marks the trainer diverged. ``batch``: this
+        step's batch if it was drawn already (by the stack this trainer was part of)."""
         start = time.perf_counter()
         train_mode(self.model)
-        x, y = self._next_batch()
+        x, y = batch if batch is not None else self._next_batch()
         logits = self.model(x)
         loss = self.loss(logits, y)
         self.step_count += 1
@@ -192,30 +193,50 @@ class Trainer:
 
 
 def lockstep(trainers: list[Trainer], histories: list[History], control: RunControl, *, eval_every: int,
-             on_eval: Callable[[int, Trainer], None], threads: int | None = None) -> Iterator[float]:
+             on_eval: Callable[[int, Trainer], None], threads: int | None = None,
+             stack: bool = False) -> Iterator[float]:
     """Step every unfinished trainer once per round, so all curves grow together on screen.
 
     Each step is recorded in ``histories[i]`` (``History.record``); every ``eval_every`` rounds
     (and after the last)
     ``on_eval(i, trainer)`` for each trainer that has not diverged, then yield the progress
     (0, 1]. Returns between two steps once ``control`` says stop. ``threads``: torch
-    intra-op threads while stepping (restored before every yield).
+    intra-op threads while stepping (restored before every yield). ``stack``: trainers of one
+    architecture and recipe step as one model (``train/stacked.py``: the same numbers up to
+    float rounding, fewer ops a step); the others one at a time.
     """
+    from cnnbp.train.stacked import StackedTrainers, lockstep_groups
+
+    groups = [(idx, StackedTrainers([trainers[i] for i in idx]) if stack and len(idx) > 1 else None)
+              for idx in (lockstep_groups(trainers) if stack else [[i] for i in range(len(trainers))])]
     total = max(t.total_steps for t in trainers)
-    for step in range(1, total + 1):
-        at_eval = step % eval_every == 0 or step == total
-        with torch_threads(threads) if threads else contextlib.nullcontext():
-            for i, trainer in enumerate(trainers):
-                if control.stop_reason():
-                    return
-                if not trainer.done:
-                    histories[i].record(trainer.step())
+    try:
+        for step in range(1, total + 1):
+            at_eval = step % eval_every == 0 or step == total
+            with torch_threads(threads) if threads else contextlib.nullcontext():
+                for idx, stacked in groups:
+                    if control.stop_reason():
+                        return
+                    if stacked is not None:
+                        for member, event in stacked.step() if not stacked.done else []:
+                            histories[idx[member]].record(event)
+                    elif not trainers[idx[0]].done:
+                        histories[idx[0]].record(trainers[idx[0]].step())
+                if at_eval:
+                    _sync(groups, momentum=False)
+                    for i, trainer in enumerate(trainers):
+                        if not trainer.diverged:
+                            on_eval(i, trainer)
             if at_eval:
-                for i, trainer in enumerate(trainers):
-                    if not trainer.diverged:
-                        on_eval(i, trainer)
-        if at_eval:
-            yield step / total
+                yield step / total
+    finally:  # stopped or finished: every model is its own again for whoever reads it next
+        _sync(groups, momentum=True)
+
+
+def _sync(groups: list, *, momentum: bool) -> None:
+    for _, stacked in groups:
+        if stacked is not None:
+            stacked.sync(momentum=momentum)
 
 
 def interleave(trainers: list[Trainer], control: RunControl | None = None) -> Iterator[TrainEvent]:

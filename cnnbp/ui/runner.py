@@ -51,6 +51,11 @@ class SessionControls:
         control.cancel()
         return True
 
+    def active(self) -> int:
+        """Runs going now (the start-up warm-up waits for none before its heavy work)."""
+        with self._lock:
+            return len(self._controls)
+
     def finish(self, session: str, control: RunControl) -> None:
         with self._lock:
             if self._controls.get(session) is control:

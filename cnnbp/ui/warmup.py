@@ -6,11 +6,17 @@ that should fall on a student's click, and none of it may block the first page l
 daemon thread. Then it runs every
 lesson's default settings into the result cache, so a class pressing Run on the defaults is
 served at once; a real request cancels that (between two steps) and takes the cores.
+
+The heavy one-time work (UMAP's compile: numba caches on disk only functions marked ``cache=True``,
+and umap-learn marks almost none, so every process compiles again) starts only while no user's
+run is going, and the thread runs at the lowest CPU priority: a class pressing Run in the first
+minute gets the cores, not the compiler.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -19,6 +25,30 @@ from cnnbp.train import RunControl
 log = logging.getLogger("cnnbp.warmup")
 READY = threading.Event()  # set once the one-time imports are done (or failed: it is only an optimisation)
 DEFAULTS_CONTROL = RunControl()  # the default-settings runs; cancelled by the first real request
+
+
+WARMUP_NICE = 19  # the warm-up thread's nice value: the scheduler runs a user's threads first
+QUIET_POLL_S = 0.2
+
+
+def lower_this_threads_priority() -> bool:
+    """Give the calling thread the lowest CPU priority (Linux: a thread has its own nice value);
+    False where the platform does not allow it."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARMUP_NICE)
+        return True
+    except (AttributeError, OSError):  # no setpriority (Windows), or not permitted
+        return False
+
+
+def wait_while_users_run(active=None, *, poll_s: float = QUIET_POLL_S) -> None:
+    """Block while any user's run is going (``active()``: the runner's count of live runs)."""
+    if active is None:
+        from cnnbp.ui.runner import CONTROLS
+
+        active = CONTROLS.active
+    while active():
+        time.sleep(poll_s)
 
 
 def yield_to_user() -> None:
@@ -84,7 +114,9 @@ def warm_umap() -> float | None:
 
 
 def _warm_all(defaults: bool) -> None:
+    lower_this_threads_priority()
     warm_up()
+    wait_while_users_run()  # the compile cannot be interrupted: start it only between runs
     warm_umap()
     if defaults:
         try:

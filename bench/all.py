@@ -1,0 +1,211 @@
+"""Bench: every registered lesson and the speed issue's figures, in one process, as README rows.
+
+    python bench/all.py                      # everything (CPU_CORES=2 for the 2-core figures)
+    python bench/all.py --lessons norms,init --no-memory
+    python bench/all.py --device cuda        # the same on a GPU (bench/gpu.py adds the claims ledger)
+
+1. Warm-up: every lesson's Quick settings once (imports, numba's UMAP compile, first allocations),
+   as the app's start-up warm-up does, so no row pays a one-time cost.
+2. Every lesson in LESSONS (so new lessons join by registering) on its defaults, click to final
+   frame: wall seconds, the first frame, the longest wait between two frames, the largest update
+   (what the tab would send: changed figures as plotly JSON, changed tables, the numbers when the
+   verdicts change, the verdict lines), and the server's own estimate (``cost_seconds``) beside it.
+3. Naive baselines measured here, next to what the lessons do (``bench/baselines.py``): the norms
+   comparison against the notebook loop, occlusion against one forward per position, ... ; each a ratio.
+4. Embeddings of 2,000 points once warm (PCA, UMAP, t-SNE) and UMAP cold (its first call in a fresh
+   process: what the warm-up pays); occlusion of a 28 x 28 input over 169 positions.
+5. Resident memory of the process (the app's UI built, results kept in its cache as the app keeps
+   them) after every lesson ran once and after a second round: flat means no leak.
+
+Every figure is printed with the 1-minute load average when it was taken: on a shared machine the
+absolute times inflate, the ratios (taken in this process, one after the other) much less.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
+
+TARGETS = {"run_s": 10.0, "first_frame_s": 0.5, "gap_s": 0.5, "update_kib": 100.0, "rss_mb": 2048.0}
+
+
+def load() -> str:
+    """The 1-minute load average, printed beside every figure."""
+    return f"load {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "load ?"
+
+
+def rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # peak, not current: macOS
+
+
+def update_bytes(frame, lesson) -> dict[str, int]:
+    """Bytes of what the tab sends for ``frame``, by component: the runner's own mapping of a Frame
+    onto its components, each value serialised as Gradio does (a plotly figure as its JSON; a value
+    after a ``gr.skip()`` goes whole, not as a diff)."""
+    import pandas as pd
+
+    from cnnbp.ui.runner import frame_outputs
+
+    names = ["status", "verdicts", *(n for n, _ in lesson.figures), *(n for n, _ in lesson.tables), "numbers"]
+    sizes = {}
+    for name, value in zip(names, frame_outputs(frame, lesson)):
+        if hasattr(value, "to_json") and not isinstance(value, pd.DataFrame):  # a plotly figure
+            sizes[name] = len(value.to_json())
+        elif isinstance(value, pd.DataFrame):
+            sizes[name] = len(value.to_json(orient="split", default_handler=str))
+        elif isinstance(value, (dict, list)):
+            sizes[name] = len(json.dumps(value, default=str))
+        elif isinstance(value, str):
+            sizes[name] = len(value)
+    return sizes
+
+
+@dataclass
+class LessonTiming:
+    name: str
+    seconds: float = 0.0
+    first_frame_s: float = 0.0
+    longest_gap_s: float = 0.0
+    largest_update_kib: float = 0.0
+    largest_component: str = ""
+    largest_without_numbers_kib: float = 0.0  # the figures, tables and verdicts of one frame
+    frames: int = 0
+    estimate_s: float = 0.0
+    load: str = ""
+    message: str = ""
+    gaps: list[float] = field(default_factory=list)
+
+
+def time_lesson(name: str, values: dict | None = None, *, measure_updates: bool = True) -> LessonTiming:
+    """One run of ``name`` from the click to its final frame, frame by frame."""
+    from cnnbp.lessons.base import get_lesson, validate_config
+    from cnnbp.train import RunControl
+
+    lesson = get_lesson(name)
+    out = LessonTiming(name)
+    start = time.perf_counter()
+    cfg = validate_config(lesson.config, values)
+    out.estimate_s = cfg.cost_seconds()
+    last, frame = start, None
+    for frame in lesson.run(cfg, RunControl(budget_s=float("inf"))):
+        now = time.perf_counter()
+        if out.frames == 0:
+            out.first_frame_s = now - start
+        else:
+            out.gaps.append(now - last)
+        out.frames += 1
+        if measure_updates:
+            sizes = update_bytes(frame, lesson)
+            if sum(sizes.values()) / 1024 > out.largest_update_kib:
+                out.largest_update_kib = sum(sizes.values()) / 1024
+                out.largest_component = max(sizes, key=sizes.get)
+            shown = sum(v for k, v in sizes.items() if k != "numbers") / 1024
+            out.largest_without_numbers_kib = max(out.largest_without_numbers_kib, shown)
+        last = time.perf_counter()  # measuring the update is the bench's cost, not the lesson's
+        start += last - now
+    out.seconds = last - start
+    out.longest_gap_s = max(out.gaps, default=0.0)
+    out.message, out.load = frame.message, load()
+    if not (frame.done and frame.message.startswith("done in")):
+        raise RuntimeError(f"{name} did not finish: {frame.message}")
+    return out
+
+
+def warm_up(names: list[str]) -> float:
+    """Every lesson's Quick settings once, and UMAP's compile: the one-time costs."""
+    from cnnbp.lessons.base import get_lesson
+    from cnnbp.ui.warmup import warm_umap
+    from cnnbp.ui.warmup import warm_up as warm_imports
+
+    start = time.perf_counter()
+    warm_imports()
+    warm_umap()
+    for name in names:
+        time_lesson(name, dict(get_lesson(name).quick), measure_updates=False)
+    return time.perf_counter() - start
+
+
+def lesson_rows(names: list[str]) -> list[LessonTiming]:
+    print("\n| lesson | default run | first frame | longest wait between frames | largest update (its biggest "
+          "part) | largest without the numbers JSON | server's estimate | load |")
+    print("|---|---|---|---|---|---|---|---|")
+    rows = []
+    for name in names:
+        t = time_lesson(name)
+        rows.append(t)
+        flag = "" if t.seconds < TARGETS["run_s"] else " (over 10 s)"
+        kib = f"{t.largest_update_kib:.0f} KiB ({t.largest_component})"
+        print(f"| {name} | {t.seconds:.1f} s{flag} | {t.first_frame_s * 1000:.0f} ms | {t.longest_gap_s:.2f} s | "
+              f"{kib}{'' if t.largest_update_kib < TARGETS['update_kib'] else ' (over 100)'} | "
+              f"{t.largest_without_numbers_kib:.0f} KiB | "
+              f"{t.estimate_s:.1f} s ({t.seconds / max(t.estimate_s, 1e-9):.1f}x) | {t.load} |", flush=True)
+    return rows
+
+
+def memory_rows(names: list[str], rounds: int = 2) -> None:
+    """RSS with the UI built, after each round of every lesson's defaults kept in the result cache."""
+    import app  # noqa: F401  (builds the Blocks as the server does, without launching)
+    from cnnbp.lessons.base import get_lesson, merge_frames, validate_config
+    from cnnbp.train import RunControl
+    from cnnbp.ui.cache import RESULTS
+
+    figures = [f"UI built: {rss_mb():.0f} MB"]
+    for r in range(rounds):
+        for name in names:
+            lesson = get_lesson(name)
+            cfg = validate_config(lesson.config)
+            RESULTS.put(name, cfg, merge_frames(lesson.run(cfg, RunControl(budget_s=float("inf")))))
+        figures.append(f"after round {r + 1}: {rss_mb():.0f} MB ({load()})")
+    print(f"\nresident memory, every lesson's defaults run and kept as the app keeps them: {'; '.join(figures)} "
+          f"(target under {TARGETS['rss_mb'] / 1024:.0f} GB, flat over the second round)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lessons", default="", help="comma-separated lesson names (default: every registered one)")
+    parser.add_argument("--device", default="", help="cpu, cuda, ...: sets CNNBP_DEVICE for this run")
+    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--no-embeddings", action="store_true")
+    args = parser.parse_args()
+    if args.device:
+        os.environ["CNNBP_DEVICE"] = args.device
+    from cnnbp.device import pick_device, set_threads_once
+    from cnnbp.lessons import LESSONS
+
+    threads = set_threads_once()
+    names = [n.strip() for n in args.lessons.split(",") if n.strip()] or list(LESSONS)
+    print(f"device {pick_device()}, torch threads {threads}, {os.cpu_count()} CPUs; {load()} at the start")
+    print(f"warm-up (Quick settings of {len(names)} lessons, UMAP's compile): {warm_up(names):.1f} s ({load()})")
+    lesson_rows(names)
+    if not args.no_baselines:
+        from bench import baselines
+
+        baselines.print_rows(names)
+    if not args.no_embeddings:
+        from bench import baselines
+
+        baselines.embedding_rows()
+    if not args.no_memory:
+        memory_rows(names)
+    print(f"\n{load()} at the end")
+
+
+if __name__ == "__main__":
+    main()

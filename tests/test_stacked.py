@@ -1,0 +1,91 @@
+"""K small CNNs stepped as one (train/stacked.py): the same numbers as one at a time."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from cnnbp.device import derive_seed, make_generator
+from cnnbp.nn import SmallCNN, init_model
+from cnnbp.nn.norms import NORMS
+from cnnbp.train import RunControl, Trainer, lockstep
+from cnnbp.train.history import History
+from cnnbp.train.stacked import StackedCNN, lockstep_groups, stack_key
+
+CPU = torch.device("cpu")
+# A grouped conv sums in its own order: equal to float32 rounding over a few steps
+CLOSE = dict(rtol=1e-4, atol=1e-5)
+
+
+def data(n: int = 96, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 3
+    x = torch.randn(n, 1, 8, 8, generator=g) * 0.5 + y.float().view(-1, 1, 1, 1)
+    return x, y
+
+
+def net(norm: str, seed: int, **kw) -> SmallCNN:
+    model = SmallCNN(1, 3, depth=3, width=8, norm=norm, image_size=8, **kw)
+    return init_model(model, "kaiming", "relu", generator=make_generator(derive_seed(seed, "stacked-test")))
+
+
+def trainers(norm: str, *, lr: float = 0.05, seeds=(0, 1, 2), **kw) -> list[Trainer]:
+    return [Trainer(f"{norm} {s}", net(norm, s, **kw), data(), data(30, seed=9), batch_size=16, epochs=2, lr=lr,
+                    generator=make_generator(derive_seed(s, "order")), device=CPU) for s in seeds]
+
+
+def train(ts: list[Trainer], *, stack: bool) -> tuple[list[History], list[list[float]]]:
+    histories = [History() for _ in ts]
+    accuracy = [[] for _ in ts]
+    for _ in lockstep(ts, histories, RunControl(budget_s=float("inf")), eval_every=5, stack=stack,
+                      on_eval=lambda i, t: accuracy[i].append(t.evaluate()[1])):
+        pass
+    return histories, accuracy
+
+
+@pytest.mark.parametrize("norm", list(NORMS))
+def test_stacked_training_gives_each_model_its_own_numbers(norm):
+    alone, stacked = trainers(norm), trainers(norm)
+    assert len(lockstep_groups(stacked)) == 1  # one architecture and recipe: one stack
+    h_alone, acc_alone = train(alone, stack=False)
+    h_stacked, acc_stacked = train(stacked, stack=True)
+    for a, b in zip(h_alone, h_stacked):
+        assert a.steps == b.steps and len(a.loss) == 12
+        torch.testing.assert_close(torch.tensor(b.loss), torch.tensor(a.loss), **CLOSE)
+    assert acc_stacked == acc_alone
+    for a, b in zip(alone, stacked):  # every parameter, running statistic and momentum buffer handed back
+        sa, sb = a.model.state_dict(), b.model.state_dict()
+        for name in sa:
+            torch.testing.assert_close(sb[name], sa[name], **CLOSE)
+        for pa, pb in zip(a.model.parameters(), b.model.parameters()):
+            torch.testing.assert_close(b.optimizer.state[pb]["momentum_buffer"],
+                                       a.optimizer.state[pa]["momentum_buffer"], **CLOSE)
+
+
+def test_the_stack_reads_each_models_own_input_block():
+    models = [net("group", s) for s in range(3)]
+    xs = [data(seed=s)[0][:5] for s in range(3)]
+    out = StackedCNN(models)(torch.cat(xs, dim=1))  # (5, 3, classes)
+    for k, (m, x) in enumerate(zip(models, xs)):
+        torch.testing.assert_close(out[:, k], m(x), **CLOSE)
+
+
+def test_a_diverging_member_ends_as_it_does_alone():
+    alone, stacked = trainers("none", lr=40.0), trainers("none", lr=40.0)
+    h_alone, _ = train(alone, stack=False)
+    h_stacked, _ = train(stacked, stack=True)
+    assert any(h.diverged_at for h in h_alone)
+    assert [h.diverged_at for h in h_stacked] == [h.diverged_at for h in h_alone]
+    for a, b in zip(h_alone, h_stacked):
+        assert len(a.loss) == len(b.loss)
+        torch.testing.assert_close(torch.tensor(b.loss[:3]), torch.tensor(a.loss[:3]), **CLOSE)
+
+
+def test_what_cannot_stack_steps_alone():
+    assert stack_key(trainers("batch", dropout=0.5)[0]) is None  # dropout draws its own masks
+    focal = trainers("batch")[0]
+    focal.loss = lambda logits, y: F.cross_entropy(logits, y) * 2
+    assert stack_key(focal) is None
+    mixed = trainers("batch") + trainers("group")
+    assert lockstep_groups(mixed) == [[0, 1, 2], [3, 4, 5]]
