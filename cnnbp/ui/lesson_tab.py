@@ -54,8 +54,11 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
                     widgets = build_widgets(lesson.config, prefix=lesson.name)
             with gr.Column(scale=3):
                 verdicts = gr.HTML(elem_id=f"{lesson.name}-verdicts")
-                plots = [gr.Plot(label=caption, elem_id=f"{lesson.name}-plot-{name}")
-                         for name, caption in lesson.figures]
+                plots = []
+                for name, caption in lesson.figures:
+                    # The figure's own title heads it; Gradio's label box would lie over that title.
+                    plots.append(gr.Plot(label=caption, show_label=False, elem_id=f"{lesson.name}-plot-{name}"))
+                    gr.Markdown(caption, elem_classes=["figure-caption"])
                 tables = []
                 for name, caption in lesson.tables:
                     with gr.Accordion(caption, open=False):
