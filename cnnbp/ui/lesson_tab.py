@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from cnnbp.lessons.base import Lesson
-from cnnbp.ui.runner import make_handler, stop_handler
+from cnnbp.ui.runner import make_handler, make_request_handler, make_stop_handler
 from cnnbp.ui.widgets import build_widgets
 
 HEAVY = "heavy"  # one concurrency group for every training event: 2 cores, one run at a time
@@ -110,8 +110,11 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> None:
         # Gradio's `cancels=` would drop that frame, so it is not used.
         # Stop answers in its own line, never in the status line: its reply (a separate HTTP
         # response) could land after the run's last frame and overwrite "stopped by the user".
-        stop.click(stop_handler, inputs=None, outputs=[stop_note], api_name=f"{lesson.name}_stop", queue=False)
-        run.click(lambda: "", inputs=None, outputs=[stop_note], queue=False, api_visibility="private")
+        stop.click(make_stop_handler(lesson.name), inputs=None, outputs=[stop_note], api_name=f"{lesson.name}_stop",
+                   queue=False)
+        # Counted at the click, before the run may wait in the queue: a Stop meanwhile still reaches it.
+        run.click(make_request_handler(lesson.name), inputs=None, outputs=[stop_note], queue=False,
+                  api_visibility="private")
 
 
 def live_triggers(lesson: Lesson, widgets: dict[str, gr.components.Component]) -> list:
