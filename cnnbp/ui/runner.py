@@ -22,6 +22,7 @@ from cnnbp.lessons.base import ConfigError, Frame, Lesson, Verdict, merge_frames
 from cnnbp.train import RunControl
 from cnnbp.ui import warmup
 from cnnbp.ui.cache import RESULTS
+from cnnbp.ui.slots import SLOTS, kind_of
 from cnnbp.ui.widgets import upload_fields
 
 log = logging.getLogger("cnnbp.ui")
@@ -126,6 +127,11 @@ def frame_outputs(frame: Frame, lesson: Lesson, *, note: str = "") -> list[Any]:
     return values
 
 
+def waiting_outputs(lesson: Lesson, line: str) -> list[Any]:
+    """The status line alone, every other output unchanged."""
+    return [line, *[gr.skip()] * (2 + len(lesson.figures) + len(lesson.tables))]
+
+
 def uploaded_path(value: Any) -> Any:
     """An upload box's raw value (``preprocess=False``: a FileData dict, or None) -> the file's path.
 
@@ -157,7 +163,14 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
             if cached is not None:  # the same lesson, settings and seed ran before: same numbers
                 yield frame_outputs(cached, lesson, note="served from the cache of identical runs")
                 return
-            yield from run_live(lesson, cfg, control, progress)
+            kind = kind_of(cfg.cost_seconds())
+            if not (yield from SLOTS.wait(kind, control, lambda line: waiting_outputs(lesson, line))):
+                yield waiting_outputs(lesson, "stopped by the user before it started")
+                return
+            try:
+                yield from run_live(lesson, cfg, control, progress)
+            finally:
+                SLOTS.release(kind)
         finally:
             control.cancel()  # the browser went away or Stop was pressed: stop between steps
             CONTROLS.finish(session, lesson.name, control)
