@@ -139,10 +139,19 @@ def wrap_subplot_titles(fig: go.Figure) -> int:
     return most
 
 
+def _values_on(fig: go.Figure, name: str) -> list[float]:
+    """The finite numbers drawn along axis ``name`` ("x", "y2", ...) or an axis sharing its
+    range (``matches``), by every trace on it."""
+    letter, axes = name[0], _axes(fig, name[0])
+    shared = {n for n, ax in axes.items() if n == name or ax.matches == name}
+    return [v for t in fig.data if (getattr(t, f"{letter}axis", None) or letter) in shared
+            and getattr(t, letter, None) is not None
+            for v in getattr(t, letter)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+
+
 def _numeric_extent(fig: go.Figure, axis: str) -> float:
-    """How far the x values of the traces drawn on x axis ``axis`` ("x", "x2", ...) spread."""
-    values = [v for t in fig.data if (getattr(t, "xaxis", None) or "x") == axis and getattr(t, "x", None) is not None
-              for v in t.x if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    values = _values_on(fig, axis)
     return max(values) - min(values) if values else 0.0
 
 
@@ -162,13 +171,7 @@ def thin_ticks(fig: go.Figure) -> None:
 
 
 def _positive_extent(fig: go.Figure, name: str) -> tuple[float, float] | None:
-    """The smallest and largest positive value drawn on axis ``name`` ("x", "y2", ...) or on an
-    axis that shares its range (``matches``)."""
-    letter, axes = name[0], _axes(fig, name[0])
-    shared = {n for n, ax in axes.items() if n == name or ax.matches == name}
-    values = [v for t in fig.data if (getattr(t, f"{letter}axis", None) or letter) in shared
-              and getattr(t, letter, None) is not None
-              for v in getattr(t, letter) if isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0]
+    values = [v for v in _values_on(fig, name) if v > 0]
     return (min(values), max(values)) if values else None
 
 
@@ -214,6 +217,24 @@ def wrap_category_ticks(fig: go.Figure) -> int:
     return most
 
 
+MIN_ACCURACY_SPAN = 0.2  # an accuracy axis shows at least 20 points: 1.4 points stay small
+
+
+def honest_accuracy_axes(fig: go.Figure) -> None:
+    """An accuracy axis (its title says so, values in [0, 1]) that plotly would fit tightly to
+    a 1.4-point difference (0.97-0.985 looks dramatic) spans at least MIN_ACCURACY_SPAN."""
+    for name, ax in _axes(fig, "y").items():
+        if ax.range is not None or "accuracy" not in (ax.title.text or "").lower():
+            continue
+        values = _values_on(fig, name)
+        if not values or min(values) < 0 or max(values) > 1:
+            continue
+        low, high = min(values), max(values)
+        if high - low < MIN_ACCURACY_SPAN:
+            top = min(1.02, max(high + 0.02, low + MIN_ACCURACY_SPAN))
+            ax.range = [max(0.0, top - MIN_ACCURACY_SPAN - 0.02), top]
+
+
 def wrap_axis_titles(fig: go.Figure, height: int) -> int:
     """Wrap x-axis titles to their column's width and y-axis titles to their panel's height (a y
     title taller than its panel runs into the figure title); returns the most lines an x title takes."""
@@ -240,6 +261,7 @@ def apply_layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
     space_columns(fig)
     thin_ticks(fig)
     thin_log_ticks(fig, height)
+    honest_accuracy_axes(fig)
     tick_lines = wrap_category_ticks(fig)
     sub_lines = wrap_subplot_titles(fig)
     x_lines = wrap_axis_titles(fig, height) + tick_lines - 1
@@ -323,6 +345,46 @@ def per_layer_profiles(series: Sequence[dict], *, panels: Sequence[tuple[str, st
     return apply_layout(fig, title, height=420)
 
 
+OFF_SCALE_QUANTILE = 0.9  # most points of most curves lie below it: a diverged run does not
+OFF_SCALE_HEADROOM = 1.5  # the axis ends this far above that quantile when a curve leaves the scale
+
+
+def off_scale_cap(series: Sequence[Sequence[float | None]]) -> float | None:
+    """The top of a linear axis that keeps one diverged run (a loss of 1e22, or NaN) from
+    flattening the others: OFF_SCALE_HEADROOM x the OFF_SCALE_QUANTILE of every finite value,
+    or None when every value fits under it anyway.
+
+    >>> off_scale_cap([[2.3, 2.0, 1.5, 1.0], [2.3, 2.1, 9e21, None]])
+    3.45
+    >>> off_scale_cap([[2.3, 2.0, 1.5, 1.0]]) is None
+    True
+    """
+    finite = sorted(v for ys in series for v in ys if v is not None and math.isfinite(v))
+    if len(finite) < 4:
+        return None
+    cap = round(finite[int(OFF_SCALE_QUANTILE * (len(finite) - 1))] * OFF_SCALE_HEADROOM, 6)
+    beyond = any(v is None or not math.isfinite(v) or v > cap for ys in series for v in ys)
+    return cap if cap > 0 and beyond else None
+
+
+def mark_off_scale(fig: go.Figure, curves: Sequence[dict], *, cap: float, row: int, col: int) -> None:
+    """Cap the y axis at ``cap`` and mark where each curve (``name``, ``x``, ``y``, ``color``) first
+    leaves it (beyond the cap, or not a number): a triangle at the top edge, "diverged" beside
+    it, the value in its hover text. The curves' data stay as measured."""
+    for c in curves:
+        at = next((i for i, v in enumerate(c["y"]) if v is None or not math.isfinite(v) or v > cap), None)
+        if at is None:
+            continue
+        value = c["y"][at]
+        fig.add_trace(go.Scatter(
+            x=[c["x"][at]], y=[cap], mode="markers+text", name=f"{c['name']}: off the scale",
+            text=["diverged"], textposition="bottom left", showlegend=False, cliponaxis=False,
+            marker=dict(symbol="triangle-up", size=14, color=c["color"]),
+            hovertemplate=f"{c['name']}: loss {value if value is not None else 'NaN'} at step %{{x}}<extra></extra>"),
+            row=row, col=col)
+    fig.update_yaxes(range=[0, cap], row=row, col=col)
+
+
 def training_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
     """Training loss per step and test accuracy at each evaluation, one line per variant.
     ``histories``: dicts with ``name``, ``color_key``, ``dash_key``, ``steps``, ``loss``,
@@ -342,6 +404,11 @@ def training_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="loss", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=2)
+    cap = off_scale_cap([h["loss"] for h in histories])
+    if cap is not None:  # a diverged run: the others keep their scale, it is marked at the top
+        mark_off_scale(fig, [dict(name=h["name"], x=h["steps"], y=h["loss"], color=trace.line.color)
+                             for h, trace in zip(histories, fig.data[::2])], cap=cap, row=1, col=1)
+        fig.update_yaxes(title_text="loss (axis capped)", row=1, col=1)
     return apply_layout(fig, title, height=420)
 
 
