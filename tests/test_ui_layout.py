@@ -37,3 +37,51 @@ def test_figure_style_large_type_legend_below_and_any_trace_kind():
     assert fig.layout.legend.yref == "container" and fig.layout.legend.y == 0  # below the axes
     assert fig.layout.margin.b >= 70 + 28 and fig.layout.height == 300 + 28  # one legend row
     assert wrap_title("aaa bbb ccc", 7) == "aaa bbb<br>ccc"
+
+
+def test_a_diverged_run_is_marked_and_does_not_flatten_the_others():
+    from cnnbp.plots.common import training_curves
+
+    steps = list(range(1, 11))
+    fine = [2.3, 2.0, 1.8, 1.6, 1.4, 1.3, 1.2, 1.1, 1.0, 0.9]
+    diverged = [2.3, 2.2, 2.4, 5.0, 40.0, 5e22, float("nan"), float("nan"), float("nan"), float("nan")]
+    fig = training_curves([dict(name=n, color_key=n, dash_key=0, steps=steps, loss=loss, eval_steps=[0],
+                                test_accuracy=[0.1]) for n, loss in (("fine", fine), ("lr 0.5", diverged))], title="t")
+    top = fig.layout.yaxis.range[1]
+    assert top < 10  # the fine curve's 2.3 -> 0.9 fills the axis; 5e22 would make it a flat line
+    marks = [t for t in fig.data if t.name == "lr 0.5: off the scale"]
+    assert len(marks) == 1 and list(marks[0].x) == [5] and list(marks[0].y) == [top]  # first step past the top
+    assert list(next(t for t in fig.data if t.name == "lr 0.5").y)[5] == 5e22  # the data stay as measured
+    calm = training_curves([dict(name="fine", color_key=0, dash_key=0, steps=steps, loss=fine, eval_steps=[0],
+                                 test_accuracy=[0.1])], title="t")
+    assert calm.layout.yaxis.range is None and len(calm.data) == 2  # nothing to cap
+
+
+def test_small_accuracy_differences_keep_an_honest_axis():
+    import plotly.graph_objects as go
+
+    from cnnbp.plots.common import MIN_ACCURACY_SPAN, apply_layout
+
+    fig = go.Figure(go.Scatter(x=[1, 2], y=[0.970, 0.984]))
+    fig.update_yaxes(title_text="final test accuracy")
+    low, high = apply_layout(fig, "t").layout.yaxis.range
+    assert high - low >= MIN_ACCURACY_SPAN and low <= 0.97 and high >= 0.984
+
+
+def test_layout_makes_room_at_the_narrowest_width():
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    from cnnbp.plots.common import GAP_PX, NARROWEST_PLOT_PX, apply_layout, wrap_title
+
+    assert wrap_title("over-sampling", 9) == "over-<br>sampling"
+    fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.05)
+    fig.add_trace(go.Scatter(x=list(range(22)), y=[1] * 22), row=1, col=1)
+    fig.add_trace(go.Bar(x=["majority baseline", "over-sampling", "balanced batches"], y=[1, 2, 3]), row=1, col=2)
+    fig.update_xaxes(dtick=1, row=1, col=1)
+    fig.update_yaxes(title_text="score", row=1, col=2)
+    apply_layout(fig, "t")
+    gap = fig.layout.xaxis2.domain[0] - fig.layout.xaxis.domain[1]
+    assert gap * NARROWEST_PLOT_PX >= GAP_PX["titled"] - 1  # room for y2's ticks and title
+    assert fig.layout.xaxis.dtick >= 2  # 22 labels of 2 digits do not fit ~280 px one by one
+    assert fig.layout.xaxis2.ticktext and all("<br>" in t for t in fig.layout.xaxis2.ticktext[::2])

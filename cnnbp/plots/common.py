@@ -6,6 +6,8 @@ can read the figure's data back and compare it with the numbers.
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Sequence
 
 import plotly.graph_objects as go
@@ -19,7 +21,7 @@ DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
 # Read from the back of a lecture hall on a 1024 x 768 projector: ticks and legends >= 16 px.
 FONT = dict(size=16)
 TITLE_FONT = dict(size=19)
-TITLE_CHARS = 62  # a 19 px title line that fits the figure's width beside the settings at 1024 px
+TITLE_CHARS = 54  # a 19 px title line that fits the figure's width beside the settings at 1024 px
 LEGEND_ROW_PX = 28
 
 
@@ -28,17 +30,21 @@ def color_for(index: int) -> str:
 
 
 def wrap_title(title: str, width: int = TITLE_CHARS) -> str:
-    """Break a long title at spaces into lines of at most ``width`` characters (plotly does not
-    wrap, it clips), keeping any line breaks already in it."""
+    """Break a long title at spaces (or after a hyphen, in a word too long for a line) into lines
+    of at most ``width`` characters (plotly does not wrap, it clips), keeping any line breaks
+    already in it."""
     lines: list[str] = []
     for part in title.split("<br>"):
         line = ""
         for word in part.split(" "):
-            if line and len(line) + 1 + len(word) > width:
-                lines.append(line)
-                line = word
-            else:
-                line = f"{line} {word}" if line else word
+            pieces = re.findall(r"[^-]+-?|-", word) if len(word) > width and "-" in word else [word]
+            for k, piece in enumerate(pieces):
+                joined = (line + piece) if k else (f"{line} {piece}" if line else piece)
+                if line and len(joined) > width:
+                    lines.append(line)
+                    line = piece
+                else:
+                    line = joined
         lines.append(line)
     return "<br>".join(lines)
 
@@ -57,19 +63,216 @@ def legend_rows(fig: go.Figure, width_px: int = 640) -> int:
     return rows
 
 
+# The narrowest plotting width a figure gets: beside the settings column at 1024 x 768 the figure
+# is 682 px wide, less the side margins. Spacing and wrapping are sized for it.
+NARROWEST_PLOT_PX = 590
+CHAR_PX = 0.56  # a character's average width in ems (the sans-serif the page uses)
+# What a y axis needs to its left between two columns of panels: tick labels, then its title.
+GAP_PX = {"titled": 95, "ticks": 60, "bare": 16}
+
+
+def _axes(fig: go.Figure, kind: str) -> dict[str, object]:
+    """``{"x": xaxis, "x2": xaxis2, ...}`` (kind "x" or "y"), or ``{"scene": ..., "scene2": ...}``,
+    for those the figure defines."""
+    key = re.compile(rf"^{kind}axis(\d*)$" if kind in ("x", "y") else rf"^{kind}(\d*)$")
+    found = (key.match(k) for k in fig.layout.to_plotly_json())
+    axes = {f"{kind}{m.group(1)}": fig.layout[m.group(0)] for m in found if m}
+    if kind in ("x", "y") and kind not in axes:  # a go.Figure's first axes exist before they are set
+        axes[kind] = fig.layout[f"{kind}axis"]
+    return axes
+
+
+def _y_axis_needs(axis) -> str:
+    if axis.showticklabels is False or axis.visible is False:
+        return "bare"
+    if axis.matches and axis.showticklabels is None:
+        return "bare"  # a shared axis: make_subplots hides its labels beside the first column
+    return "titled" if axis.title.text else "ticks"
+
+
+def space_columns(fig: go.Figure) -> None:
+    """Widen the gaps between columns of subplots so that a y axis's tick labels and title never
+    run into the panel to their left (make_subplots' fractions are too small at 1024 px)."""
+    xaxes, yaxes = _axes(fig, "x"), _axes(fig, "y")
+    columns = sorted({tuple(round(d, 4) for d in ax.domain) for ax in xaxes.values() if ax.domain})
+    if len(columns) < 2 or any(b[0] < a[1] for a, b in zip(columns, columns[1:])):
+        return  # one column, or overlapping domains (insets): nothing to space
+    need = [0.0] * len(columns)
+    for name, ax in yaxes.items():
+        x = xaxes.get(str(ax.anchor or "x"))
+        if x is None or not x.domain:
+            continue
+        col = columns.index(tuple(round(d, 4) for d in x.domain))
+        need[col] = max(need[col], GAP_PX[_y_axis_needs(ax)] / NARROWEST_PLOT_PX)
+    gaps = [max(b[0] - a[1], need[i + 1]) for i, (a, b) in enumerate(zip(columns, columns[1:]))]
+    if all(abs(g - (b[0] - a[1])) < 1e-9 for g, a, b in zip(gaps, columns, columns[1:])):
+        return
+    widths = [b - a for a, b in columns]
+    scale = (1 - sum(gaps)) / sum(widths)
+    new, left = {}, 0.0
+    for i, (a, b) in enumerate(columns):
+        new[(a, b)] = [left, min(1.0, left + (b - a) * scale)]
+        left = new[(a, b)][1] + (gaps[i] if i < len(gaps) else 0)
+    for ax in xaxes.values():
+        if ax.domain:
+            ax.domain = new[tuple(round(d, 4) for d in ax.domain)]
+    for ann in fig.layout.annotations:  # subplot titles sit at their column's centre
+        if ann.xref == "paper" and ann.xanchor == "center" and ann.textangle is None:
+            for (a, b), (na, nb) in new.items():
+                if abs(ann.x - (a + b) / 2) < 1e-3:
+                    ann.x = (na + nb) / 2
+
+
+def wrap_subplot_titles(fig: go.Figure) -> int:
+    """Wrap each subplot title to its column's width at 1024 px; returns the most lines one takes."""
+    most = 1
+    for ann in fig.layout.annotations:
+        if not (ann.xref == "paper" and ann.yanchor == "bottom" and ann.textangle is None and ann.text):
+            continue
+        columns = [ax.domain for ax in _axes(fig, "x").values() if ax.domain]
+        columns += [scene.domain.x for scene in _axes(fig, "scene").values() if scene.domain.x]
+        span = next((b - a for a, b in columns if a - 1e-3 <= ann.x <= b + 1e-3), 1.0)
+        size = (ann.font.size if ann.font and ann.font.size else FONT["size"])
+        chars = max(8, int(span * NARROWEST_PLOT_PX / (CHAR_PX * size)))
+        ann.text = wrap_title(ann.text, chars)
+        most = max(most, ann.text.count("<br>") + 1)
+    return most
+
+
+def _values_on(fig: go.Figure, name: str) -> list[float]:
+    """The finite numbers drawn along axis ``name`` ("x", "y2", ...) or an axis sharing its
+    range (``matches``), by every trace on it."""
+    letter, axes = name[0], _axes(fig, name[0])
+    shared = {n for n, ax in axes.items() if n == name or ax.matches == name}
+    return [v for t in fig.data if (getattr(t, f"{letter}axis", None) or letter) in shared
+            and getattr(t, letter, None) is not None
+            for v in getattr(t, letter)
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+
+
+def _numeric_extent(fig: go.Figure, axis: str) -> float:
+    values = _values_on(fig, axis)
+    return max(values) - min(values) if values else 0.0
+
+
+def thin_ticks(fig: go.Figure) -> None:
+    """A fixed tick step (``dtick``) that would crowd its labels at 1024 px ("1-1" for 1 and 11)
+    grows to 2, 5, 10, ... times itself until they fit."""
+    for name, ax in _axes(fig, "x").items():
+        if not isinstance(ax.dtick, (int, float)) or ax.type in ("log", "category", "date"):
+            continue
+        extent = _numeric_extent(fig, name)
+        span = (ax.domain[1] - ax.domain[0]) if ax.domain else 1.0
+        label_px = (len(f"{extent:g}") + 1) * CHAR_PX * FONT["size"] + 10
+        for step in (1, 2, 5, 10, 20, 50, 100):
+            if extent / (ax.dtick * step) * label_px <= span * NARROWEST_PLOT_PX:
+                break
+        ax.dtick *= step
+
+
+def _positive_extent(fig: go.Figure, name: str) -> tuple[float, float] | None:
+    values = [v for v in _values_on(fig, name) if v > 0]
+    return (min(values), max(values)) if values else None
+
+
+def thin_log_ticks(fig: go.Figure, height: int) -> None:
+    """Label a log axis 1-2-5 or by decades when its decades are too short for plotly's 1..9
+    labels at 16 px (which crowd into "9 8 7 6" and "5 0.001 2")."""
+    for letter, length, one_label_px in (("x", NARROWEST_PLOT_PX, 48), ("y", height - 150, 28)):
+        for name, ax in _axes(fig, letter).items():
+            if ax.type != "log" or ax.dtick is not None or ax.tickvals is not None:
+                continue
+            extent = _positive_extent(fig, name)
+            if ax.range is not None:
+                decades = abs(ax.range[1] - ax.range[0])
+            elif extent is not None:
+                decades = math.log10(extent[1] / extent[0])
+            else:
+                continue
+            span = (ax.domain[1] - ax.domain[0]) if ax.domain else 1.0
+            per_decade = span * length / max(decades, 1e-9)
+            if per_decade < 9 * one_label_px * 0.6:  # plotly would write 2..9 (or 2 and 5) in it
+                ax.dtick = "D2" if per_decade >= 3 * one_label_px else 1
+
+
+def wrap_category_ticks(fig: go.Figure) -> int:
+    """Long category labels on an x axis are written over several lines, level, instead of being
+    turned on their side (plotly's way, which takes most of the figure's height); returns the
+    most lines a label takes. The traces keep their categories: only the tick text changes."""
+    most = 1
+    for name, ax in _axes(fig, "x").items():
+        if ax.ticktext is not None or ax.type in ("log", "date", "linear"):
+            continue
+        labels = list(dict.fromkeys(v for t in fig.data if (getattr(t, "xaxis", None) or "x") == name
+                                    and getattr(t, "x", None) is not None for v in t.x if isinstance(v, str)))
+        if not labels:
+            continue
+        span = (ax.domain[1] - ax.domain[0]) if ax.domain else 1.0
+        chars = max(6, int(span * NARROWEST_PLOT_PX / len(labels) / (CHAR_PX * FONT["size"])) - 1)
+        if max(len(label) for part in labels for label in part.split("<br>")) <= chars:
+            continue
+        wrapped = [wrap_title(label, chars) for label in labels]
+        ax.update(tickmode="array", tickvals=labels, ticktext=wrapped, tickangle=0)
+        most = max(most, *(w.count("<br>") + 1 for w in wrapped))
+    return most
+
+
+MIN_ACCURACY_SPAN = 0.2  # an accuracy axis shows at least 20 points: 1.4 points stay small
+
+
+def honest_accuracy_axes(fig: go.Figure) -> None:
+    """An accuracy axis (its title says so, values in [0, 1]) that plotly would fit tightly to
+    a 1.4-point difference (0.97-0.985 looks dramatic) spans at least MIN_ACCURACY_SPAN."""
+    for name, ax in _axes(fig, "y").items():
+        if ax.range is not None or "accuracy" not in (ax.title.text or "").lower():
+            continue
+        values = _values_on(fig, name)
+        if not values or min(values) < 0 or max(values) > 1:
+            continue
+        low, high = min(values), max(values)
+        if high - low < MIN_ACCURACY_SPAN:
+            top = min(1.02, max(high + 0.02, low + MIN_ACCURACY_SPAN))
+            ax.range = [max(0.0, top - MIN_ACCURACY_SPAN - 0.02), top]
+
+
+def wrap_axis_titles(fig: go.Figure, height: int) -> int:
+    """Wrap x-axis titles to their column's width and y-axis titles to their panel's height (a y
+    title taller than its panel runs into the figure title); returns the most lines an x title takes."""
+    most = 1
+    chars = lambda px: max(8, int(px / (CHAR_PX * FONT["size"])))  # noqa: E731
+    for letter, extent in (("x", NARROWEST_PLOT_PX), ("y", height - 150)):
+        for ax in _axes(fig, letter).values():
+            if not ax.title.text:
+                continue
+            span = (ax.domain[1] - ax.domain[0]) if ax.domain else 1.0
+            ax.title.text = wrap_title(ax.title.text, chars(span * extent))
+            if letter == "x":
+                most = max(most, ax.title.text.count("<br>") + 1)
+    return most
+
+
 def apply_layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
     """The app's one figure style: large type, the legend below the plot in its own margin (never
-    over an axis), its height grown by what the title and legend take. The title is not wrapped
-    here (tests read ``layout.title.text`` as the lesson wrote it): a lesson wraps a long title
-    with ``wrap_title`` itself."""
+    over an axis), its height grown by what the title and legend take, titles wrapped to the
+    narrowest width the page gives a figure (plotly clips, it does not wrap), columns of subplots
+    spaced so that no axis title runs into the next panel. (A test that matches words of a title
+    reads it with ``.replace("<br>", " ")``.)"""
+    title = wrap_title(title)
+    space_columns(fig)
+    thin_ticks(fig)
+    thin_log_ticks(fig, height)
+    honest_accuracy_axes(fig)
+    tick_lines = wrap_category_ticks(fig)
+    sub_lines = wrap_subplot_titles(fig)
+    x_lines = wrap_axis_titles(fig, height) + tick_lines - 1
     title_lines = title.count("<br>") + 1
     rows = legend_rows(fig)
-    top = 34 + 38 * title_lines
-    bottom = 70 + LEGEND_ROW_PX * rows
+    top = 34 + 38 * title_lines + 20 * (sub_lines - 1)
+    bottom = 70 + LEGEND_ROW_PX * rows + 20 * (x_lines - 1)
     fig.update_layout(
         title=dict(text=title, x=0.01, xanchor="left", font=TITLE_FONT, yref="container", y=1.0,
                    yanchor="top", pad=dict(t=10 + 16 * (title_lines - 1))),
-        height=height + 26 * (title_lines - 1) + LEGEND_ROW_PX * rows,
+        height=height + 26 * (title_lines - 1) + 20 * (sub_lines + x_lines - 2) + LEGEND_ROW_PX * rows,
         font=FONT, template="plotly_white", margin=dict(l=70, r=20, t=top, b=bottom),
         legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left",
                     font=FONT),
@@ -112,11 +315,11 @@ def layer_histograms(
     if len(groups) > 1:
         buttons = [dict(label=g, method="update",
                         args=[{"visible": [r["group"] == g for r in rows]},
-                              {"title.text": f"{title}: {g}"}]) for g in groups]
+                              {"title.text": wrap_title(f"{title}: {g}")}]) for g in groups]
         fig.update_layout(updatemenus=[dict(type="buttons", direction="right", buttons=buttons,
                                             x=1.0, xanchor="right", y=1.12, yanchor="bottom")])
     apply_layout(fig, f"{title}: {groups[0]}", height=max(260, 130 * n_rows + 90))
-    fig.update_layout(bargap=0, margin=dict(l=20, r=110, t=80, b=30))
+    fig.update_layout(bargap=0, margin=dict(l=20, r=110, b=30))  # the top: room for the title
     return fig
 
 
@@ -142,6 +345,46 @@ def per_layer_profiles(series: Sequence[dict], *, panels: Sequence[tuple[str, st
     return apply_layout(fig, title, height=420)
 
 
+OFF_SCALE_QUANTILE = 0.9  # most points of most curves lie below it: a diverged run does not
+OFF_SCALE_HEADROOM = 1.5  # the axis ends this far above that quantile when a curve leaves the scale
+
+
+def off_scale_cap(series: Sequence[Sequence[float | None]]) -> float | None:
+    """The top of a linear axis that keeps one diverged run (a loss of 1e22, or NaN) from
+    flattening the others: OFF_SCALE_HEADROOM x the OFF_SCALE_QUANTILE of every finite value,
+    or None when every value fits under it anyway.
+
+    >>> off_scale_cap([[2.3, 2.0, 1.5, 1.0], [2.3, 2.1, 9e21, None]])
+    3.45
+    >>> off_scale_cap([[2.3, 2.0, 1.5, 1.0]]) is None
+    True
+    """
+    finite = sorted(v for ys in series for v in ys if v is not None and math.isfinite(v))
+    if len(finite) < 4:
+        return None
+    cap = round(finite[int(OFF_SCALE_QUANTILE * (len(finite) - 1))] * OFF_SCALE_HEADROOM, 6)
+    beyond = any(v is None or not math.isfinite(v) or v > cap for ys in series for v in ys)
+    return cap if cap > 0 and beyond else None
+
+
+def mark_off_scale(fig: go.Figure, curves: Sequence[dict], *, cap: float, row: int, col: int) -> None:
+    """Cap the y axis at ``cap`` and mark where each curve (``name``, ``x``, ``y``, ``color``) first
+    leaves it (beyond the cap, or not a number): a triangle at the top edge, "diverged" beside
+    it, the value in its hover text. The curves' data stay as measured."""
+    for c in curves:
+        at = next((i for i, v in enumerate(c["y"]) if v is None or not math.isfinite(v) or v > cap), None)
+        if at is None:
+            continue
+        value = c["y"][at]
+        fig.add_trace(go.Scatter(
+            x=[c["x"][at]], y=[cap], mode="markers+text", name=f"{c['name']}: off the scale",
+            text=["diverged"], textposition="bottom left", showlegend=False, cliponaxis=False,
+            marker=dict(symbol="triangle-up", size=14, color=c["color"]),
+            hovertemplate=f"{c['name']}: loss {value if value is not None else 'NaN'} at step %{{x}}<extra></extra>"),
+            row=row, col=col)
+    fig.update_yaxes(range=[0, cap], row=row, col=col)
+
+
 def training_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
     """Training loss per step and test accuracy at each evaluation, one line per variant.
     ``histories``: dicts with ``name``, ``color_key``, ``dash_key``, ``steps``, ``loss``,
@@ -161,6 +404,11 @@ def training_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="loss", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=2)
+    cap = off_scale_cap([h["loss"] for h in histories])
+    if cap is not None:  # a diverged run: the others keep their scale, it is marked at the top
+        mark_off_scale(fig, [dict(name=h["name"], x=h["steps"], y=h["loss"], color=trace.line.color)
+                             for h, trace in zip(histories, fig.data[::2])], cap=cap, row=1, col=1)
+        fig.update_yaxes(title_text="loss (axis capped)", row=1, col=1)
     return apply_layout(fig, title, height=420)
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import gradio as gr
 
 from cnnbp.lessons.base import Lesson
-from cnnbp.ui.runner import make_handler, stop_handler
+from cnnbp.ui.runner import make_handler, make_request_handler, make_stop_handler
 from cnnbp.ui.share import TabShare, add_to_tab
 from cnnbp.ui.uploads import build_uploads
 from cnnbp.ui.widgets import build_widgets
 
-HEAVY = "heavy"  # one concurrency group for every training event: 2 cores, one run at a time
+HEAVY = "heavy"  # one concurrency group for every run event; the handlers share the cores by kind
+# (cnnbp.ui.slots: a short run never waits behind a long one). Gradio's limit only caps the
+# threads that may wait there; beyond it Gradio's own queue holds the clicks.
+RUN_THREADS = 16
 
 
 def quick_values(lesson: Lesson, names: list[str]) -> list:
@@ -37,7 +40,7 @@ def quick_message(lesson: Lesson, names: list[str], before: list, after: list) -
         + ". Press **Run**."
 
 
-def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> TabShare:
+def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) -> TabShare:
     with gr.Tab(tab_label(lesson), id=lesson.name):
         gr.Markdown(f"### {lesson.title}\n{lesson.summary}")
         # Run and Stop first, in a bar that stays at the top while the figures scroll.
@@ -58,8 +61,11 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> TabShare:
                 shared = add_to_tab(lesson, widgets, status)  # link, preset file, take-home
             with gr.Column(scale=3):
                 verdicts = gr.HTML(elem_id=f"{lesson.name}-verdicts")
-                plots = [gr.Plot(label=caption, elem_id=f"{lesson.name}-plot-{name}")
-                         for name, caption in lesson.figures]
+                plots = []
+                for name, caption in lesson.figures:
+                    # The figure's own title heads it; Gradio's label box would lie over that title.
+                    plots.append(gr.Plot(label=caption, show_label=False, elem_id=f"{lesson.name}-plot-{name}"))
+                    gr.Markdown(caption, elem_classes=["figure-caption"])
                 tables = []
                 for name, caption in lesson.tables:
                     with gr.Accordion(caption, open=False):
@@ -111,8 +117,11 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = 1) -> TabShare:
         # Gradio's `cancels=` would drop that frame, so it is not used.
         # Stop answers in its own line, never in the status line: its reply (a separate HTTP
         # response) could land after the run's last frame and overwrite "stopped by the user".
-        stop.click(stop_handler, inputs=None, outputs=[stop_note], api_name=f"{lesson.name}_stop", queue=False)
-        run.click(lambda: "", inputs=None, outputs=[stop_note], queue=False, api_visibility="private")
+        stop.click(make_stop_handler(lesson.name), inputs=None, outputs=[stop_note], api_name=f"{lesson.name}_stop",
+                   queue=False)
+        # Counted at the click, before the run may wait in the queue: a Stop meanwhile still reaches it.
+        run.click(make_request_handler(lesson.name), inputs=None, outputs=[stop_note], queue=False,
+                  api_visibility="private")
     return shared.with_numbers(numbers)
 
 

@@ -22,44 +22,72 @@ from cnnbp.lessons.base import ConfigError, Frame, Lesson, Verdict, merge_frames
 from cnnbp.train import RunControl
 from cnnbp.ui import warmup
 from cnnbp.ui.cache import RESULTS
+from cnnbp.ui.slots import SLOTS, kind_of
 from cnnbp.ui.widgets import upload_fields
 
 log = logging.getLogger("cnnbp.ui")
 
 
 class SessionControls:
-    """The RunControl of each session's current run, so its Stop button can reach it."""
+    """The RunControl of each session's current run of each tab, so that tab's Stop reaches it.
+
+    Keyed by (session, tab): one browser page is one session for every tab, and a Stop in one
+    tab must not stop (or miss) a run of another. A Run click is counted at once (``requested``,
+    a queue-free event) while its run may still wait in the queue for a free slot; a Stop then
+    finds no running control but a waiting run, and that run stops as it starts instead of
+    running to the end unstoppable.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._controls: dict[str, RunControl] = {}
+        self._controls: dict[tuple[str, str], RunControl] = {}
+        self._waiting: dict[tuple[str, str], int] = {}  # Run clicks whose run has not started yet
+        self._stop_waiting: set[tuple[str, str]] = set()
 
-    def start(self, session: str) -> RunControl:
-        control = RunControl()
+    def requested(self, session: str, tab: str) -> None:
+        """A Run click: its run may wait in the queue before ``start``."""
         with self._lock:
-            previous = self._controls.get(session)
+            self._waiting[session, tab] = self._waiting.get((session, tab), 0) + 1
+
+    def start(self, session: str, tab: str) -> RunControl:
+        """A run of ``tab`` begins. A second Run in the same tab replaces the first; a Stop pressed
+        while this run waited in the queue stops it at once."""
+        control = RunControl()
+        key = (session, tab)
+        with self._lock:
+            previous = self._controls.get(key)
             if previous is not None:
-                previous.cancel()  # a second Run in the same tab replaces the first
-            self._controls[session] = control
+                previous.cancel()
+            self._controls[key] = control
+            # may go below zero for an API call, which has no click: it then never counts as waiting
+            self._waiting[key] = self._waiting.get(key, 0) - 1
+            if key in self._stop_waiting:
+                self._stop_waiting.discard(key)
+                control.cancel()
         return control
 
-    def stop(self, session: str) -> bool:
+    def stop(self, session: str, tab: str) -> str:
+        """Stop ``tab``'s run in this session: "running", "waiting" (it stops as it starts) or "none"."""
+        key = (session, tab)
         with self._lock:
-            control = self._controls.get(session)
-        if control is None:
-            return False
-        control.cancel()
-        return True
+            control = self._controls.get(key)
+            if control is not None:
+                control.cancel()
+                return "running"
+            if self._waiting.get(key, 0) > 0:
+                self._stop_waiting.add(key)
+                return "waiting"
+            return "none"
 
     def active(self) -> int:
         """Runs going now (the start-up warm-up waits for none before its heavy work)."""
         with self._lock:
             return len(self._controls)
 
-    def finish(self, session: str, control: RunControl) -> None:
+    def finish(self, session: str, tab: str, control: RunControl) -> None:
         with self._lock:
-            if self._controls.get(session) is control:
-                del self._controls[session]
+            if self._controls.get((session, tab)) is control:
+                del self._controls[session, tab]
 
 
 CONTROLS = SessionControls()
@@ -104,6 +132,11 @@ def frame_outputs(frame: Frame, lesson: Lesson, *, note: str = "") -> list[Any]:
     return values
 
 
+def waiting_outputs(lesson: Lesson, line: str) -> list[Any]:
+    """The status line alone, every other output unchanged."""
+    return [line, *[gr.skip()] * (2 + len(lesson.figures) + len(lesson.tables))]
+
+
 def uploaded_path(value: Any) -> Any:
     """An upload box's raw value (``preprocess=False``: a FileData dict, or None) -> the file's path.
 
@@ -122,15 +155,30 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
     def handler(*args: Any) -> Iterator[list[Any]]:
         values, request, progress = args[: len(names)], args[len(names)], args[len(names) + 1]
         values = [uploaded_path(v) if n in uploads else v for n, v in zip(names, values)]
+        session = session_of(request)
+        # Taken first, whatever follows (a refused setting, a cached result): this run is no
+        # longer waiting, and a Stop pressed while it waited has cancelled it already.
+        control = CONTROLS.start(session, lesson.name)
         try:
-            cfg = validate_config(lesson.config, dict(zip(names, values)))
-        except ConfigError as err:
-            raise gr.Error(str(err), print_exception=False) from None
-        cached = RESULTS.get(lesson.name, cfg)
-        if cached is not None:  # the same lesson, settings and seed ran before: same numbers
-            yield frame_outputs(cached, lesson, note="served from the cache of identical runs")
-            return
-        yield from run_live(lesson, cfg, request, progress)
+            try:
+                cfg = validate_config(lesson.config, dict(zip(names, values)))
+            except ConfigError as err:
+                raise gr.Error(without_paths(str(err)), print_exception=False) from None
+            cached = RESULTS.get(lesson.name, cfg)
+            if cached is not None:  # the same lesson, settings and seed ran before: same numbers
+                yield frame_outputs(cached, lesson, note="served from the cache of identical runs")
+                return
+            kind = kind_of(cfg.cost_seconds())
+            if not (yield from SLOTS.wait(kind, control, lambda line: waiting_outputs(lesson, line))):
+                yield waiting_outputs(lesson, "stopped by the user before it started")
+                return
+            try:
+                yield from run_live(lesson, cfg, control, progress)
+            finally:
+                SLOTS.release(kind)
+        finally:
+            control.cancel()  # the browser went away or Stop was pressed: stop between steps
+            CONTROLS.finish(session, lesson.name, control)
 
     params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
     params += [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request),
@@ -141,11 +189,9 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
     return maybe_zero_gpu(handler)
 
 
-def run_live(lesson: Lesson, cfg: Any, request: Any, progress: Any) -> Iterator[list[Any]]:
+def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any) -> Iterator[list[Any]]:
     """Run the lesson, stream its frames, cache the finished result."""
     warmup.yield_to_user()
-    session = getattr(request, "session_hash", None) or "anonymous"
-    control = CONTROLS.start(session)
     frames: list[Frame] = []
     try:
         for frame in lesson.run(cfg, control):
@@ -163,10 +209,7 @@ def run_live(lesson: Lesson, cfg: Any, request: Any, progress: Any) -> Iterator[
                        "again (the memory has been freed)", print_exception=False) from None
     except Exception as err:  # reported in one line; the traceback stays in the server log
         log.exception("lesson %s failed", lesson.name)
-        raise gr.Error(f"the run failed: {type(err).__name__}: {err}", print_exception=False) from None
-    finally:
-        control.cancel()  # the browser went away or Stop was pressed: stop between steps
-        CONTROLS.finish(session, control)
+        raise gr.Error(without_paths(f"the run failed: {type(err).__name__}: {err}"), print_exception=False) from None
 
 
 def maybe_zero_gpu(fn: Callable) -> Callable:
@@ -177,7 +220,38 @@ def maybe_zero_gpu(fn: Callable) -> Callable:
 
     return spaces.GPU(duration=120)(fn)
 
-def stop_handler(request: gr.Request) -> str:
-    """Stop this session's run; the run's own last frame then says "stopped by the user"."""
-    stopped = CONTROLS.stop(getattr(request, "session_hash", None) or "anonymous")
-    return "**stopping** after the current step" if stopped else "nothing is running"
+SERVER_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?(?:[\\/][\w.\-+~@]+){2,}[\\/]?")
+
+
+def without_paths(message: str) -> str:
+    """A message for the page: every server path in it shortened to its last part (an error from
+    deep inside a library may quote where a file lives on the server)."""
+    return SERVER_PATH.sub(lambda m: m.group(0).rstrip("/\\").replace("\\", "/").rsplit("/", 1)[-1], message)
+
+
+def session_of(request: Any) -> str:
+    return getattr(request, "session_hash", None) or "anonymous"
+
+
+STOP_REPLIES = {"running": "**stopping** after the current step",
+                "waiting": "**stopped** before it started (it was waiting for a free slot)",
+                "none": "nothing is running"}
+
+
+def make_stop_handler(tab: str) -> Callable[[gr.Request], str]:
+    def stop(request: gr.Request) -> str:
+        """Stop this session's run of the tab; the run's own last frame then says "stopped by the user"."""
+        return STOP_REPLIES[CONTROLS.stop(session_of(request), tab)]
+
+    stop.__name__ = f"stop_{tab}"
+    return stop
+
+
+def make_request_handler(tab: str) -> Callable[[gr.Request], str]:
+    def requested(request: gr.Request) -> str:
+        """A Run click, counted before its run may wait in the queue; clears Stop's last reply."""
+        CONTROLS.requested(session_of(request), tab)
+        return ""
+
+    requested.__name__ = f"requested_{tab}"
+    return requested

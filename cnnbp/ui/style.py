@@ -18,4 +18,5 @@ CSS = """
 .v-note { border-color: #5a5a5a; } .v-note .v-word { background: #5a5a5a; }
 .run-bar { position: sticky; top: 0; z-index: 20; background: var(--background-fill-primary);
   padding: 4px 0; }
+.figure-caption p { font-size: 17px; margin: 0 0 14px 4px; }
 """

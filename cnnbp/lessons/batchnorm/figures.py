@@ -53,9 +53,7 @@ def running_stats(run: dict, *, title: str) -> go.Figure:
     fig.update_xaxes(title_text="training step (one minibatch)")
     fig.update_yaxes(title_text="running mean", row=1, col=1)
     fig.update_yaxes(title_text="error (log)", type="log", row=1, col=2)
-    apply_layout(fig, title, height=460)
-    fig.update_layout(legend=dict(y=-0.5), margin=dict(b=150))
-    return fig
+    return apply_layout(fig, title, height=460)
 
 
 def difference_bars(bars: Sequence[dict], *, tolerance: float, floor: float, title: str) -> go.Figure:

@@ -77,9 +77,7 @@ def expectation(exp: Expectation) -> go.Figure:
                                  meta=f"predicted {name}", line=dict(color=color_for(i), dash="dot")))
     fig.update_xaxes(title_text="training passes averaged (k)", type="log")
     fig.update_yaxes(title_text="||mean - eval|| / ||eval||", type="log")
-    apply_layout(fig, title, height=480)
-    fig.update_layout(legend=dict(y=-0.3), margin=dict(b=130))  # seven entries: room below the x title
-    return fig
+    return apply_layout(fig, title, height=480)
 
 
 def expectation_table(exp: Expectation) -> pd.DataFrame:

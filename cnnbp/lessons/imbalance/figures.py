@@ -29,8 +29,8 @@ def _colour(name: str, order: Sequence[str]) -> str:
 
 
 def legend_below(fig: go.Figure, *, height: int) -> go.Figure:
-    """The legend hangs below the x-axis title (several rows of method names would cover it)."""
-    fig.update_layout(height=height, legend=dict(yanchor="top", y=-0.2), margin=dict(b=140))
+    """A taller figure: apply_layout's legend hangs below the x-axis title in its own margin."""
+    fig.update_layout(height=height + fig.layout.height - 380)
     return fig
 
 

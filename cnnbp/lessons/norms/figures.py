@@ -66,7 +66,7 @@ def tensor_picture(panels: Sequence[dict], *, title: str, n_cols: int = 2) -> go
         fig.update_layout({f"scene{'' if k == 0 else k + 1}": dict(
             **axes, aspectmode="cube", camera=dict(eye=dict(x=1.6, y=-1.6, z=1.0)))})
     apply_layout(fig, title, height=380 * n_rows + 60)
-    fig.update_layout(margin=dict(l=0, r=0, t=70, b=10))
+    fig.update_layout(margin=dict(l=0, r=0, b=10))  # the top: apply_layout's room for the titles
     return fig
 
 

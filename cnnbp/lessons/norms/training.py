@@ -143,7 +143,8 @@ def _new_run(spec: RunSpec) -> NormRun:
 
 def train_side_by_side(data: ImageDataset, specs: Sequence[RunSpec], *, depth: int, width: int, groups: int,
                        epochs: int, control: RunControl, stack: bool = True,
-                       keep: Callable[[dict[str, SmallCNN]], None] | None = None) -> Iterator[tuple[float, list[NormRun]]]:
+                       keep: Callable[[dict[str, SmallCNN]], None] | None = None
+                       ) -> Iterator[tuple[float, list[NormRun]]]:
     """Train every spec in lockstep on the whole training set; test accuracy at step 0 and
     ``EVALS_PER_EPOCH`` times an epoch. Yields (progress, runs) at each evaluation. ``stack``: the
     seeds of one norm step as one model (``cnnbp/train/stacked.py``; measured 1.3-1.8x faster a

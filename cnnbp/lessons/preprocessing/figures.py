@@ -146,9 +146,7 @@ def image_statistics(*, mean_image: np.ndarray, raw_range: tuple[float, float], 
     fig.update_yaxes(title_text="pixel value", row=1, col=2)
     fig.update_yaxes(title_text="pixel value", row=1, col=3)
     fig.update_layout(barmode="group")
-    apply_layout(fig, title, height=420)
-    fig.update_layout(legend=dict(y=-0.45))
-    return fig
+    return apply_layout(fig, title, height=420)
 
 
 def loss_and_accuracy(histories: Sequence[dict], *, title: str, target_loss: float | None = None) -> go.Figure:

@@ -78,7 +78,7 @@ def test_sizes_and_selection_show_the_numbers(final):
     sel = final.numbers["selection"]
     assert [r["source"] for r in sel["rows"]] == list(sources_mod.SOURCES)
     assert [t.x[0] for t in final.figures["selection"].data] == [r["similarity"] for r in sel["rows"]]
-    assert f"{sel['spearman']:.2f}" in final.figures["selection"].layout.title.text
+    assert f"{sel['spearman']:.2f}" in final.figures["selection"].layout.title.text.replace("<br>", " ")
 
 
 def test_rule_of_thumb_cells_reuse_the_sweep_and_name_the_best(final):

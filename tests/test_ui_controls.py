@@ -1,0 +1,47 @@
+"""Stop reaches the right run: per (session, tab), and a run still waiting in the queue."""
+
+from cnnbp.ui.runner import SessionControls, without_paths
+
+
+def test_stop_reaches_only_its_own_tab():
+    controls = SessionControls()
+    init = controls.start("s", "init")
+    norms = controls.start("s", "norms")  # the same page, another tab
+    assert controls.stop("s", "init") == "running"
+    assert init.stop_reason() == "stopped by the user" and norms.stop_reason() is None
+    assert controls.stop("other session", "norms") == "none" and norms.stop_reason() is None
+
+
+def test_a_stop_while_the_run_waits_stops_it_as_it_starts():
+    controls = SessionControls()
+    controls.requested("s", "init")  # the click; the run waits in the queue
+    assert controls.stop("s", "init") == "waiting"
+    assert controls.start("s", "init").stop_reason() == "stopped by the user"
+    # that Stop is spent: the next run goes on
+    controls.requested("s", "init")
+    assert controls.start("s", "init").stop_reason() is None
+
+
+def test_no_click_waiting_means_nothing_to_stop():
+    controls = SessionControls()
+    control = controls.start("s", "init")  # an API call: no click counted before it
+    controls.finish("s", "init", control)
+    assert controls.stop("s", "init") == "none"
+    assert controls.start("s", "init").stop_reason() is None  # a later run is not stopped
+    # a click whose queue-free count lands after its run started does not arm a Stop either
+    controls.requested("s", "init")
+    assert controls.stop("s", "init") == "running"
+
+
+def test_a_second_run_in_the_same_tab_replaces_the_first():
+    controls = SessionControls()
+    first = controls.start("s", "init")
+    second = controls.start("s", "init")
+    assert first.stop_reason() and second.stop_reason() is None
+    controls.finish("s", "init", first)  # the first's end does not forget the second
+    assert controls.stop("s", "init") == "running" and second.stop_reason()
+
+
+def test_messages_never_show_a_server_path():
+    msg = without_paths("No such file: /root/.cache/torch/hub/checkpoints/resnet18.pth; ratio 3/4/5")
+    assert msg == "No such file: resnet18.pth; ratio 3/4/5"

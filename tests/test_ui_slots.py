@@ -1,0 +1,65 @@
+"""A class on one server: a long run does not block a short one (two API clients, like two
+students), a waiting run can be stopped, and the run slots count as they should."""
+
+import threading
+import time
+
+from cnnbp.lessons import LESSONS
+from cnnbp.lessons.base import validate_config
+from cnnbp.train import RunControl
+from cnnbp.ui.slots import SHORT_S, Slots, kind_of
+from cnnbp.ui.widgets import field_order
+
+
+def positional(name: str, values: dict) -> list:
+    lesson = LESSONS[name]
+    cfg = validate_config(lesson.config, values).model_dump()
+    return [cfg[n] for n in field_order(lesson.config)]
+
+
+def test_kinds_split_at_the_short_line():
+    assert kind_of(SHORT_S) == "short" and kind_of(SHORT_S + 0.1) == "long"
+    for lesson in LESSONS.values():  # every lesson's quick settings are a short run
+        assert kind_of(validate_config(lesson.config, lesson.quick).cost_seconds()) == "short", lesson.name
+
+
+def test_a_waiting_run_says_so_and_can_be_stopped():
+    slots = Slots({"long": 1})
+    holder = RunControl()
+    assert next(slots.wait("long", holder), None) is None  # free: held at once, nothing shown
+    waiter = RunControl()
+    lines = slots.wait("long", waiter)
+    assert "waiting for the long-run slot (1 waiting" in next(lines)
+    waiter.cancel()
+    try:
+        next(lines)
+        raise AssertionError("a stopped run kept waiting")
+    except StopIteration as end:
+        assert end.value is False
+    slots.release("long")
+    assert next(slots.wait("long", RunControl()), None) is None  # the slot went back
+
+
+def test_a_long_run_does_not_block_a_short_one(server_url):
+    """Client A starts a long run (batchnorm defaults, an unseen seed so no cache serves it);
+    client B's quick dropout run, started after it, finishes while A still runs; then A's Stop
+    (its own session) ends it."""
+    from gradio_client import Client
+
+    long_values = {"seed": 9_731}
+    assert kind_of(validate_config(LESSONS["batchnorm"].config, long_values).cost_seconds()) == "long"
+    a, b = Client(server_url, verbose=False), Client(server_url, verbose=False)
+    long_job = a.submit(*positional("batchnorm", long_values), api_name="/batchnorm")
+    deadline = time.monotonic() + 60
+    while not long_job.outputs() and time.monotonic() < deadline:  # its first frame: it is running
+        time.sleep(0.2)
+    start = time.monotonic()
+    b.predict(*positional("dropout", dict(LESSONS["dropout"].quick, seed=9_731)), api_name="/dropout")
+    short_s = time.monotonic() - start
+    assert not long_job.done(), f"the long run ended before the short one ({short_s:.1f} s)"
+    print(f"\nshort run beside a long one: {short_s:.1f} s")
+    stopper = threading.Thread(target=a.predict, kwargs={"api_name": "/batchnorm_stop"})
+    stopper.start()
+    stopper.join(30)
+    outputs = long_job.result(timeout=120)
+    assert "stopped by the user" in outputs[0]
