@@ -76,7 +76,7 @@ def test_sizes_and_selection_show_the_numbers(final):
     ft = next(t for t in fig.data if t.name == "finetune" and t.xaxis == "x")
     assert list(ft.y) == [r["accuracy"]["finetune"] for r in rows]
     sel = final.numbers["selection"]
-    assert [r["source"] for r in sel["rows"]] == list(sources_mod.SOURCES)
+    assert [r["source"] for r in sel["rows"]] == list(sources_mod.RANKED)
     assert [t.x[0] for t in final.figures["selection"].data] == [r["similarity"] for r in sel["rows"]]
     assert f"{sel['spearman']:.2f}" in final.figures["selection"].layout.title.text
 
