@@ -44,3 +44,11 @@ def test_the_part_end_to_end():
     verdicts = {v.label: v for v in final.verdicts}
     assert verdicts["a domain shift costs accuracy"].passed is True
     assert verdicts["MNIST pretraining helps the shifted digits"].passed is None  # one seed: cannot tell
+
+
+def test_the_domain_shift_claim():
+    from cnnbp.claims import run_claim
+
+    result = run_claim("transfer.domain_shift_costs_accuracy")
+    assert not result.error and result.passed is True
+    assert "96.9%" in result.measured and "55.6%" in result.measured
