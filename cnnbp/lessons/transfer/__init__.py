@@ -25,11 +25,20 @@ LESSON = register(Lesson(
         ("sizes", "Accuracy, and steps until it stays at a target accuracy, against images per class"),
         ("rule", "The rule-of-thumb table measured: {similar, dissimilar} source x {small, large} target"),
         ("selection", "Source selection: feature similarity vs transfer accuracy"),
+        ("imagenet", "From ImageNet (EfficientNet-Lite0) to MNIST / Fashion-MNIST: training loss and test accuracy "
+                     "per strategy (dashed: the linear probe on frozen ImageNet features)"),
+        ("imagenet_rule", "The rule-of-thumb table from ImageNet: {similar, dissimilar} target x {small, large} k"),
+        ("domain_shift", "Domain shift: a CNN trained on MNIST, untouched and fine-tuned, on the 8x8 digits and on "
+                         "Fashion-MNIST"),
     ),
     tables=(("strategies", "Per strategy: accuracy, trainable parameters, steps until it stays at the target "
                            "accuracy"),
             ("sizes", "Per target-set size"), ("rule", "The lecture's 2x2 table with the measured accuracies"),
-            ("selection", "Per source")),
+            ("selection", "Per source"),
+            ("imagenet", "From ImageNet, per strategy: accuracy, trainable weights and their share, steps to the "
+                         "target accuracy"),
+            ("imagenet_rule", "The 2x2 table from ImageNet"),
+            ("domain_shift", "Domain shift: per target and strategy")),
     # sizes stay at their default: the browser test checks list values as dropdown tokens, and a text box
     # (list of numbers) has none
     # one seed: the comparative verdicts say they cannot tell (they need 3), which is what 20 steps on

@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 
 from cnnbp.claims import register_claim
-from cnnbp.lessons.transfer import verdicts
+from cnnbp.lessons.transfer import imagenet_source, verdicts
 from cnnbp.lessons.transfer.comparison import Scores, SeedScores, forgetting, forgetting_rows
 from cnnbp.lessons.transfer.config import AVAILABLE, TransferConfig
 from cnnbp.lessons.transfer.selection import SeedSelection, Selection, rank_sources
@@ -122,3 +122,63 @@ def similarity_ranks_sources(seed: int) -> tuple[bool | None, str]:
         f"{len(pooled.results[0].rows)} source-target pairs, {cfg.images_per_class} images per class, linear probe, "
         f"seeds {'/'.join(map(str, seeds))}: Spearman {rhos(pooled)} pooled ("
         + "; ".join(f"{t}: {rhos(sel)}" for t, sel in by_target.items()) + "). " + verdicts.selection_call(pooled))
+
+
+# The same claims on real data, beside the toy ones: ImageNet (EfficientNet-Lite0) -> Fashion-MNIST (the
+# similar target: ImageNet has its kinds of object), the lesson's ImageNet settings; and the MNIST source
+# on the bundled 8x8 digits.
+@functools.lru_cache(maxsize=16)
+def _imagenet_scores(seed: int, per_class: int, strategies: tuple[str, ...]) -> Scores:
+    from cnnbp.lessons.transfer import imagenet_parts
+
+    cfg = defaults(seed)
+    result = None
+    for _, _, result in imagenet_parts.measure(cfg, imagenet_source.SIMILAR_TARGET, per_class, {seed: strategies},
+                                               _unbounded()):
+        pass
+    return result.scores.rows[0]
+
+
+def _imagenet_seed_scores(seed: int, per_class: int, strategies: tuple[str, ...]) -> SeedScores:
+    cfg = defaults(seed)
+    return SeedScores([_imagenet_scores(s, per_class, strategies) for s in cfg.verdict_seeds()],
+                      steps=cfg.imagenet_steps, eval_every=max(1, cfg.imagenet_steps // EVALS))
+
+
+@register_claim("transfer.imagenet_small_frozen_beats_scratch", lesson="transfer", source="000, 001, 003, 004",
+                statement="on real images: a small target similar to the source (ImageNet -> Fashion-MNIST): frozen "
+                          "features + a linear classifier beat training from scratch")
+def imagenet_small_frozen_beats_scratch(seed: int) -> tuple[bool | None, str]:
+    cfg = defaults(seed)
+    scores = _imagenet_seed_scores(seed, cfg.imagenet_per_class, ("linear_probe", "scratch"))
+    return scores.ahead("linear_probe", "scratch").holds, (
+        f"ImageNet (EfficientNet-Lite0) -> {imagenet_source.SIMILAR_TARGET}, {cfg.imagenet_per_class} images per "
+        f"class at {cfg.imagenet_size} px, seeds {'/'.join(map(str, scores.seeds))}: linear probe "
+        f"{_values(scores, 'linear_probe')} vs scratch {_values(scores, 'scratch')} ({cfg.imagenet_steps} steps). "
+        + verdicts.imagenet_frozen_call(scores))
+
+
+@register_claim("transfer.imagenet_large_finetune_beats_freezing", lesson="transfer", source="000, 001, 004",
+                statement="on real images: a large target (ImageNet -> Fashion-MNIST): fine-tuning beats freezing")
+def imagenet_large_finetune_beats_freezing(seed: int) -> tuple[bool | None, str]:
+    cfg = defaults(seed)
+    scores = _imagenet_seed_scores(seed, cfg.imagenet_large, ("linear_probe", "top"))
+    return scores.ahead("top", "linear_probe").holds, (
+        f"ImageNet -> {imagenet_source.SIMILAR_TARGET}, {cfg.imagenet_large} images per class at {cfg.imagenet_size} "
+        f"px, seeds {'/'.join(map(str, scores.seeds))}: the last {cfg.imagenet_stages} stage(s) and head fine-tuned "
+        f"{_values(scores, 'top')} vs frozen features + logistic regression {_values(scores, 'linear_probe')} "
+        f"({cfg.imagenet_steps} steps; fine-tuning all 3.4M weights is not measured here: about a minute a run on "
+        "a CPU). " + verdicts.imagenet_finetune_call(scores))
+
+
+@register_claim("transfer.domain_shift_costs_accuracy", lesson="transfer", source="001",
+                statement="supervised pretraining under a domain shift (train on MNIST, test on other digits): the "
+                          "accuracy drops")
+def domain_shift_costs_accuracy(seed: int) -> tuple[bool | None, str]:
+    from cnnbp.lessons.transfer import domain_shift
+
+    own, shifted = domain_shift.direct_accuracy(load_source(domain_shift.SOURCE))
+    return own - shifted > domain_shift.SHIFT_LINE, (
+        f"the shipped MNIST CNN untouched: {own:.1%} on MNIST's test set, {shifted:.1%} on the bundled 8x8 digits "
+        f"(upsampled to 28x28): {own - shifted:+.1%}, line {domain_shift.SHIFT_LINE:.0%} (one model: the same at "
+        "every seed)")

@@ -112,12 +112,20 @@ class SeedScores:
 
     @property
     def convergence(self) -> Lead:
-        """Steps by which fine-tuning settles at the target before scratch does. The evaluations
+        """Steps by which fine-tuning settles at the target before scratch does."""
+        return self.settles_earlier("finetune")
+
+    def settles_earlier(self, strategy: str, than: str = "scratch") -> Lead:
+        """Steps by which ``strategy`` settles at the target before ``than`` does. The evaluations
         are ``eval_every`` steps apart, so a lead must pass one interval to be seen."""
         never = self.steps + self.eval_every
         steps = lambda s: never if s is None else s  # noqa: E731
-        return Lead(tuple(steps(r.steps_to["scratch"]) - steps(r.steps_to["finetune"]) for r in self.rows),
+        return Lead(tuple(steps(r.steps_to[than]) - steps(r.steps_to[strategy]) for r in self.rows),
                     self.eval_every)
+
+    def ahead(self, strategy: str, of: str) -> Lead:
+        """``strategy``'s accuracy lead over ``of``'s, seed by seed."""
+        return Lead(tuple(r.accuracy[strategy] - r.accuracy[of] for r in self.rows), ACCURACY_MARGIN)
 
 
 @dataclass

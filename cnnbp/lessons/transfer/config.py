@@ -8,17 +8,20 @@ from pydantic import Field, field_validator, model_validator
 
 from cnnbp.data import dataset_shape
 from cnnbp.lessons.base import LessonConfig, choice, gflop_seconds
-from cnnbp.lessons.transfer import backbones
+from cnnbp.lessons.transfer import backbones, imagenet_source
 from cnnbp.lessons.transfer.lora import max_rank
 from cnnbp.lessons.transfer.models import DEPTH, WIDTH, build_cnn
-from cnnbp.lessons.transfer.sources import SOURCES, Source, read_card, source_problem
+from cnnbp.lessons.transfer.sources import RANKED, SOURCES, Source, read_card, source_problem
 from cnnbp.lessons.transfer.strategies import EVALS, SGD_STRATEGIES, STRATEGIES, Run
 from cnnbp.lessons.transfer.tasks import SHAPES_TARGET_POOL, SHAPES_TEST
 from cnnbp.nn import small_cnn_macs
 
-PartName = Literal["compare", "forgetting", "sizes", "rule", "selection"]
+PartName = Literal["compare", "forgetting", "sizes", "rule", "selection", "imagenet", "imagenet_rule", "domain_shift"]
+# The default run: the small sources. The ImageNet and MNIST parts are chosen on top (each fits 10 s on its own;
+# together with the defaults they would not).
 PART_NAMES: tuple[str, ...] = ("compare", "forgetting", "sizes", "rule", "selection")
 Strategy = Literal["linear_probe", "freeze", "finetune", "discriminative", "lora", "scratch"]
+ImagenetStrategy = Literal["linear_probe", "top", "lora", "finetune_all", "scratch"]
 Target = Literal["digits_5to9", "shapes_inverted"]
 SOURCE_CHOICES = {**SOURCES, backbones.NAME: None}
 # Images per class each target has (tested against the data): the slider's upper end per target.
@@ -59,6 +62,24 @@ class TransferConfig(LessonConfig):
                        "...; each draws its own target images): each extra seed trains again only the runs those "
                        "verdicts compare; with fewer than 3 they say they cannot tell")
 
+    imagenet_target: Literal["mnist", "fashion_mnist"] = Field(
+        "fashion_mnist", description="imagenet parts: the shipped set the ImageNet network transfers to")
+    imagenet_per_class: int = Field(10, ge=1, le=300, description="imagenet: k training images per class")
+    imagenet_size: int = Field(48, ge=32, le=112, description="imagenet: input size the 28x28 images are resized "
+                               "to (features of 1,000 images: ~1 s at 48, ~3 s at 64 on one idle core)")
+    imagenet_strategies: list[ImagenetStrategy] = Field(
+        ["linear_probe", "top", "lora", "scratch"], min_length=1,
+        description="imagenet: strategies (finetune_all trains all 3.4M weights from the images: about a minute "
+                    "on a CPU, hence off by default)")
+    imagenet_stages: int = Field(1, ge=1, le=3, description="imagenet: last block groups (of 7) that 'top' and "
+                                 "'lora' train, with the head conv (1: 1.0M weights; 2: 2.7M, 4x slower a step)")
+    imagenet_lr: float = Field(0.01, gt=0.0, le=1.0, description="imagenet: SGD rate of top, lora and finetune_all "
+                               "(scratch uses lr)")
+    imagenet_steps: int = Field(60, ge=10, le=1000, description="imagenet: SGD steps of every run")
+    imagenet_target_accuracy: float = Field(0.6, gt=0.0, le=1.0, description="imagenet: accuracy for 'steps to "
+                                            "reach'")
+    imagenet_large: int = Field(100, ge=2, le=300, description="imagenet_rule: k of the 'large' target")
+
     @field_validator("sizes", mode="before")
     @classmethod
     def _sizes_as_text(cls, value: Any) -> Any:
@@ -80,7 +101,7 @@ class TransferConfig(LessonConfig):
                 problem = source_problem(name)
                 if problem:
                     raise ValueError(f"the rule part needs {name}: {problem}")
-        if "selection" in self.parts and sum(not source_problem(n) for n in SOURCES) < 2:
+        if "selection" in self.parts and sum(not source_problem(n) for n in RANKED) < 2:
             raise ValueError("the selection part ranks the shipped sources and needs at least 2 that load; "
                              "rebuild the others with: python -m cnnbp pretrain NAME")
         if resnet and "forgetting" in self.parts:
@@ -102,6 +123,7 @@ class TransferConfig(LessonConfig):
             if self.lora_rank > limit:
                 raise ValueError(f"lora_rank ({self.lora_rank}) is larger than the smallest wrapped layer allows "
                                  f"({limit}: min(outputs, inputs) of the {self.source} conv with the fewest)")
+        self._check_imagenet()
         have = AVAILABLE[self.target]
         for name, n in [("images_per_class", self.images_per_class), *[("sizes", s) for s in self.sizes]]:
             if n > have:
@@ -112,6 +134,16 @@ class TransferConfig(LessonConfig):
         if len(set(self.sizes)) != len(self.sizes):
             raise ValueError(f"sizes: duplicates in {self.sizes}")
         return self
+
+    def _check_imagenet(self) -> None:
+        if not {"imagenet", "imagenet_rule"} & set(self.parts):
+            return
+        problem = imagenet_source.unavailable_reason()
+        if problem:
+            raise ValueError(problem)
+        if "imagenet_rule" in self.parts and self.imagenet_large <= self.imagenet_per_class:
+            raise ValueError(f"imagenet_large ({self.imagenet_large}) must be more than imagenet_per_class "
+                             f"({self.imagenet_per_class}): the rule part compares a small and a large target")
 
     def verdict_seeds(self) -> list[int]:
         """The run's seed, then the others the comparative verdicts are decided over."""
@@ -160,7 +192,23 @@ class TransferConfig(LessonConfig):
             other = _step_seconds(3, 16, self.batch_size) * self.steps
             cost += 2 * (2 * other + per_run("scratch") + 3 * eval_s + 0.5)
         if "selection" in self.parts:  # loading a source and its probes; each further seed's probes
-            cost += len(SOURCES) * (0.6 + 0.2 * (self.seeds - 1))
+            cost += len(RANKED) * (0.6 + 0.2 * (self.seeds - 1))
+        if "domain_shift" in self.parts:  # two targets, fine-tuned and scratch at every seed, 28x28 at worst
+            cost += 2 * self.seeds * (2 * (_step_seconds(1, 28, self.batch_size) * self.steps + eval_s) + 0.5)
+        return cost + self._imagenet_cost()
+
+    def _imagenet_cost(self) -> float:
+        settings = dict(size=self.imagenet_size, stages=self.imagenet_stages, steps=self.imagenet_steps)
+        cost = 0.0
+        if "imagenet" in self.parts:
+            from cnnbp.lessons.transfer.imagenet_parts import chosen_runs
+
+            cost += imagenet_source.cost_seconds(strategies=chosen_runs(self), per_class=self.imagenet_per_class,
+                                                 **settings)
+        if "imagenet_rule" in self.parts:
+            rule = {self.seed: ("linear_probe", "top", "scratch")}
+            cost += 2 * sum(imagenet_source.cost_seconds(strategies=rule, per_class=k, **settings)
+                            for k in (self.imagenet_per_class, self.imagenet_large))
         return cost
 
 

@@ -15,7 +15,13 @@ from cnnbp.lessons.transfer.config import TransferConfig
 from cnnbp.lessons.transfer.selection import SeedSelection
 from cnnbp.lessons.transfer.strategies import History
 from cnnbp.lessons.transfer.sweep import SIZE_STRATEGIES, RuleCell
-from cnnbp.lessons.transfer.verdicts import convergence_call, finetune_call, forgetting_call, selection_call
+from cnnbp.lessons.transfer.verdicts import (
+    convergence_call,
+    finetune_call,
+    forgetting_call,
+    imagenet_convergence_call,
+    selection_call,
+)
 from cnnbp.plots.common import apply_layout, color_for, training_curves
 
 OTHER_SEEDS = "other verdict seeds"  # the legend entry of the thin curves
@@ -50,6 +56,43 @@ def curves_figure(histories: Sequence[History], probe: float | None, cfg: Transf
                                  text=list(settled), mode="markers", name="settles at the target",
                                  marker=dict(symbol="diamond", size=9, color="black")), row=1, col=2)
     return fig
+
+
+def imagenet_curves(histories: Sequence[History], scores: SeedScores | None, cfg: TransferConfig) -> go.Figure:
+    """The ImageNet part's curves: every run (other verdict seeds thin), the linear probe dashed,
+    the target accuracy dotted."""
+    title = (f"ImageNet (EfficientNet-Lite0) -> {cfg.imagenet_target}, {cfg.imagenet_per_class} per class at "
+             f"{cfg.imagenet_size} px")
+    if scores is not None and {"top", "scratch"} <= scores.rows[0].steps_to.keys():
+        title += (f"<br><sup>settles at {cfg.imagenet_target_accuracy:.0%}: "
+                  f"{imagenet_convergence_call(scores)}</sup>")
+    rows = [{**h.as_dict(), "color_key": h.strategy, "dash_key": 0} for h in histories]
+    fig = training_curves(rows, title=title)
+    for trace in fig.data:
+        if ", seed " in trace.name:
+            trace.update(opacity=0.35, line_width=1, showlegend=False)
+    last = max((h.eval_steps[-1] for h in histories if h.eval_steps), default=cfg.imagenet_steps)
+    probe = scores.rows[0].accuracy.get("linear_probe") if scores is not None else None
+    if probe is not None:
+        fig.add_trace(go.Scatter(x=[0, last], y=[probe, probe], mode="lines", name="linear probe (frozen)",
+                                 line=dict(color="black", dash="dash")), row=1, col=2)
+    fig.add_trace(go.Scatter(x=[0, last], y=[cfg.imagenet_target_accuracy] * 2, mode="lines",
+                             name="target accuracy", line=dict(color="grey", dash="dot", width=1)), row=1, col=2)
+    return fig
+
+
+def imagenet_rule_figure(cells: Sequence[dict], cfg: TransferConfig) -> go.Figure:
+    """The 2x2 table from ImageNet as bars: one group per cell, one bar per strategy."""
+    labels = [f"{c['similarity']}: {c['target']},<br>{c['size']} ({c['per_class']}/class)<br>"
+              f"best: {', '.join(c['best'])}" for c in cells]
+    fig = go.Figure()
+    for i, s in enumerate(cells[0]["accuracy"]):
+        values = [c["accuracy"][s] for c in cells]
+        fig.add_trace(go.Bar(x=labels, y=values, name=s, marker_color=color_for(i),
+                             text=[f"{v:.0%}" for v in values], textposition="outside"))
+    fig.update_yaxes(title_text="test accuracy", range=[0, 1.15])
+    return apply_layout(fig, f"The rule of thumb from ImageNet (seed {cfg.seed}; similar: Fashion-MNIST, "
+                             "dissimilar: MNIST, by their classes)", height=460)
 
 
 def stages_figure(per_stage: Sequence[float], scratch: float | None, cfg: TransferConfig) -> go.Figure:

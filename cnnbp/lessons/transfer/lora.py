@@ -105,12 +105,14 @@ class LoRALinear(_LoRA):
 def apply_lora(model: nn.Module, *, rank: int, generator: torch.Generator,
                skip: tuple[str, ...] = ("head",)) -> list[str]:
     """Replace every Conv2d/Linear of ``model`` (except the modules named in ``skip``, e.g. a
-    new head that trains in full) by its LoRA wrapper, in place; freeze every other parameter
-    outside ``skip``. Returns the wrapped layers' names. A rank that does not fit some layer
-    fails before anything is changed."""
+    new head that trains in full, and grouped convs: a depthwise kernel is one small matrix per
+    channel, nothing a low-rank change saves on) by its LoRA wrapper, in place; freeze every other
+    parameter outside ``skip``. Returns the wrapped layers' names. A rank that does not fit some
+    layer fails before anything is changed."""
     skipped = lambda name: any(name == s or name.startswith(s + ".") for s in skip)  # noqa: E731
+    grouped = lambda m: isinstance(m, nn.Conv2d) and m.groups != 1  # noqa: E731
     targets = [(name, m) for name, m in model.named_modules()
-               if isinstance(m, (nn.Conv2d, nn.Linear)) and not skipped(name)]
+               if isinstance(m, (nn.Conv2d, nn.Linear)) and not skipped(name) and not grouped(m)]
     if not targets:
         raise ValueError("apply_lora found no Conv2d or Linear layer to wrap")
     too_small = [(name, max_rank(m)) for name, m in targets if rank > max_rank(m)]

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from cnnbp.lessons.base import Part, RunState, Update
-from cnnbp.lessons.transfer import backbones, figures
+from cnnbp.lessons.transfer import backbones, domain_shift, figures, imagenet_parts
 from cnnbp.lessons.transfer.comparison import Comparison, Scores, SeedScores, forgetting_rows
 from cnnbp.lessons.transfer.comparison import forgetting as measure_forgetting
 from cnnbp.lessons.transfer.config import DISSIMILAR, SIMILAR, TransferConfig
@@ -203,6 +203,9 @@ PARTS = (
     Part("sizes", 0.3, sizes),
     Part("rule", 0.2, rule),
     Part("selection", 0.1, selection),
+    Part("imagenet", 0.3, imagenet_parts.imagenet),
+    Part("imagenet_rule", 0.3, imagenet_parts.imagenet_rule),
+    Part("domain_shift", 0.3, domain_shift.domain_shift),
 )
 
 

@@ -17,7 +17,7 @@ import torch
 from cnnbp.lessons.transfer.adapters import adapt_images
 from cnnbp.lessons.transfer.comparison import Lead
 from cnnbp.lessons.transfer.models import embed, num_stages
-from cnnbp.lessons.transfer.sources import SOURCES, Source, load_source, source_problem
+from cnnbp.lessons.transfer.sources import RANKED, Source, load_source, source_problem
 from cnnbp.lessons.transfer.strategies import linear_probe, make_split
 from cnnbp.lessons.transfer.tasks import Task, get_source_task
 
@@ -88,7 +88,7 @@ def rank_sources(task: Task, samples: Mapping[int, tuple[torch.Tensor, torch.Ten
     mean-feature similarity with those images and the linear-probe accuracy (top stage) they give
     on the target test set."""
     rows: dict[int, list[dict]] = {seed: [] for seed in samples}
-    for name in SOURCES:
+    for name in RANKED:
         if source_problem(name):
             continue
         src = load_source(name)

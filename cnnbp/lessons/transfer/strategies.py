@@ -207,20 +207,26 @@ def train_runs(runs: Sequence[Run], splits: Mapping[int, Split], *, source: Sour
 
 
 def linear_probe(model: nn.Module, split: Split, *, stage: int) -> float:
-    """Test accuracy of a logistic regression on the frozen stage-``stage`` embeddings
-    (standardised with the training images' mean and std)."""
+    """Test accuracy of a logistic regression on the frozen stage-``stage`` embeddings."""
+    with torch_threads(1):
+        f_train = embed(model, split.x_train, stage=stage).numpy()  # (N, C_stage)
+        f_test = embed(model, split.x_test, stage=stage).numpy()
+    return fit_probe(f_train, split.y_train.numpy(), f_test, split.y_test.numpy())
+
+
+def fit_probe(f_train: np.ndarray, y_train: np.ndarray, f_test: np.ndarray, y_test: np.ndarray) -> float:
+    """Test accuracy of a logistic regression on frozen features (standardised with the training
+    features' mean and std)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
     from threadpoolctl import threadpool_limits  # comes with scikit-learn
 
     # One thread: these fits are tiny, and BLAS threads fighting for two busy cores made them 5x slower.
-    with torch_threads(1), threadpool_limits(1):
-        f_train = embed(model, split.x_train, stage=stage).numpy()  # (N, C_stage)
-        f_test = embed(model, split.x_test, stage=stage).numpy()
+    with threadpool_limits(1):
         scaler = StandardScaler().fit(f_train)
         clf = LogisticRegression(C=PROBE_C, max_iter=PROBE_MAX_ITER)
-        clf.fit(scaler.transform(f_train), split.y_train.numpy())
-        return float(np.mean(clf.predict(scaler.transform(f_test)) == split.y_test.numpy()))
+        clf.fit(scaler.transform(f_train), y_train)
+        return float(np.mean(clf.predict(scaler.transform(f_test)) == y_test))
 
 
 def stage_probes(model: nn.Module, split: Split) -> list[float]:

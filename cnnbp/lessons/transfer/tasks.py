@@ -104,10 +104,14 @@ def get_source_task(name: str) -> Task:
     if name == "shapes_textured":
         return _shapes("textured", n_train=SHAPES_SOURCE_TRAIN, seed=0, name=name,
                        description="shapes with striped/checked textures (16x16 RGB), 4 classes")
+    if name == "mnist":
+        ds = get_dataset("mnist", seed=DATA_SEED)
+        return Task(name, "MNIST digits (28x28 grey, the shipped 8,000 / 2,000), labelled", ds.x_train, ds.y_train,
+                    ds.x_test, ds.y_test, tuple(ds.classes))
     raise ValueError(f"unknown source task {name!r}; choose from {', '.join(SOURCE_TASKS)}")
 
 
-SOURCE_TASKS = ("digits_0to4", "digits_rotation", "shapes_flat", "shapes_textured")
+SOURCE_TASKS = ("digits_0to4", "digits_rotation", "shapes_flat", "shapes_textured", "mnist")
 
 
 @functools.lru_cache(maxsize=4)
@@ -134,17 +138,24 @@ def subsample(task: Task, per_class: int, *, seed: int) -> tuple[torch.Tensor, t
     >>> torch.bincount(y).tolist()
     [3, 3, 3, 3, 3]
     """
-    if per_class < 1:
-        raise ValueError(f"per_class must be >= 1, got {per_class}")
-    rng = np.random.default_rng(seed)
-    y = task.y_train.numpy()
-    picked = []
-    for k in range(task.num_classes):
-        order = rng.permutation(np.flatnonzero(y == k))  # the same order for every per_class: nested
-        picked.append(order[:per_class])
-    idx = torch.from_numpy(np.concatenate(picked))
+    idx = torch.from_numpy(subsample_indices(task.y_train, task.num_classes, per_class, seed=seed))
     return task.x_train[idx], task.y_train[idx]
 
 
+def subsample_indices(y: torch.Tensor, num_classes: int, per_class: int, *, seed: int) -> np.ndarray:
+    """Rows of ``per_class`` labels of every class in ``y`` (all of a class when it has fewer),
+    class by class, each class in an order drawn from ``seed``: nested in ``per_class``.
+
+    >>> subsample_indices(torch.tensor([0, 1, 0, 1, 0]), 2, 2, seed=0).tolist()
+    [4, 0, 3, 1]
+    """
+    if per_class < 1:
+        raise ValueError(f"per_class must be >= 1, got {per_class}")
+    rng = np.random.default_rng(seed)
+    labels = y.numpy()
+    picked = [rng.permutation(np.flatnonzero(labels == k))[:per_class] for k in range(num_classes)]
+    return np.concatenate(picked)
+
+
 __all__ = ["DATA_SEED", "SOURCE_TASKS", "TARGETS", "Task", "get_source_task", "get_target",
-           "rotation_task", "subsample"]
+           "rotation_task", "subsample", "subsample_indices"]

@@ -61,6 +61,22 @@ def finetune_call(scores: SeedScores) -> str:
                 no=f"Freezing ahead by more than {POINTS}", margin=POINTS)
 
 
+def imagenet_convergence_call(scores: SeedScores) -> str:
+    return call(scores.settles_earlier("top"), yes="Fine-tuned from ImageNet settles more than one evaluation earlier",
+                no="Scratch settles more than one evaluation earlier",
+                margin=f"one evaluation ({scores.eval_every} steps)")
+
+
+def imagenet_frozen_call(scores: SeedScores) -> str:
+    return call(scores.ahead("linear_probe", "scratch"), yes=f"ImageNet features ahead by more than {POINTS}",
+                no=f"Scratch ahead by more than {POINTS}", margin=POINTS)
+
+
+def imagenet_finetune_call(scores: SeedScores) -> str:
+    return call(scores.ahead("top", "linear_probe"), yes=f"Fine-tuning the top ahead by more than {POINTS}",
+                no=f"The frozen features ahead by more than {POINTS}", margin=POINTS)
+
+
 def forgetting_call(result: Forgetting) -> str:
     margin = f"{FORGET_MARGIN * 100:g} points"
     return call(result.lead, yes=f"The larger rate loses more than {margin} more of the source task",
@@ -168,3 +184,93 @@ def selection_verdict(cfg: TransferConfig, result: SeedSelection) -> Verdict:
              f"{RHO_LINE:g}; with {len(order)} sources it moves in steps of {step:.1f}). "
              f"At seed {result.seeds[0]}: " + ", ".join(f"{r['source']} {r['similarity']:.3f} -> {r['accuracy']:.1%}"
                                                        for r in order) + ". " + selection_call(result))
+
+
+def imagenet_verdicts(cfg: TransferConfig, scores: SeedScores, table: list[dict]) -> list[Verdict]:
+    """The ImageNet part: frozen features vs scratch and top vs scratch to the target accuracy over
+    the verdict seeds; LoRA's and the whole network's accuracy as notes at the run's seed."""
+    from cnnbp.lessons.transfer.imagenet_source import SIMILAR_TARGET
+
+    out = []
+    has = scores.rows[0].accuracy.keys()
+    similar = cfg.imagenet_target == SIMILAR_TARGET
+    kind = "similar: ImageNet has its kinds of object" if similar else "dissimilar: no digit class in ImageNet"
+    where = (f"ImageNet -> {cfg.imagenet_target} ({kind}), {cfg.imagenet_per_class} images per class at "
+             f"{cfg.imagenet_size} px, {_seeds(scores.seeds)}")
+    if {"linear_probe", "scratch"} <= has:
+        out.append(Verdict(
+            label="ImageNet features beat scratch (small target)",
+            claim="transfer.imagenet_small_frozen_beats_scratch" if similar else None,
+            passed=scores.ahead("linear_probe", "scratch").holds,
+            text=f"Frozen ImageNet features + logistic regression: "
+                 f"{_per_seed([r.accuracy['linear_probe'] for r in scores.rows])}; scratch (our small CNN on the "
+                 f"28x28 images, {cfg.imagenet_steps} steps): {_per_seed([r.accuracy['scratch'] for r in scores.rows])}"
+                 f" ({where}). " + imagenet_frozen_call(scores)))
+    if {"top", "scratch"} <= has:
+        out.append(Verdict(
+            label="ImageNet-pretrained converges faster", passed=scores.settles_earlier("top").holds,
+            text=f"Steps until the test accuracy stays at or above {cfg.imagenet_target_accuracy:.0%}: fine-tuned "
+                 f"top {_per_seed(scores.settled('top'), '{}')}, scratch {_per_seed(scores.settled('scratch'), '{}')} "
+                 f"(of {cfg.imagenet_steps}; {where}). " + imagenet_convergence_call(scores)))
+    rows = {r["strategy"]: r for r in table}
+    if "lora" in rows:
+        ref, lora = rows.get("top"), rows["lora"]
+        out.append(Verdict(
+            label="LoRA from ImageNet", passed=None,
+            text=f"LoRA rank {cfg.lora_rank} on the last {cfg.imagenet_stages} stage(s): {lora['accuracy']:.1%} "
+                 f"with {lora['trainable']:,} trainable weights ({lora['share']:.1%} of the network)"
+                 + (f"; fine-tuning those stages in full: {ref['accuracy']:.1%} with {ref['trainable']:,} "
+                    f"({ref['share']:.0%})" if ref else "") + f"; seed {cfg.seed}."))
+    if "finetune_all" in rows:
+        out.append(Verdict(
+            label="fine-tune all from ImageNet", passed=None,
+            text=f"Every weight trained from the {cfg.imagenet_size} px images: {rows['finetune_all']['accuracy']:.1%} "
+                 f"after {cfg.imagenet_steps} steps ({rows['finetune_all']['trainable']:,} weights); seed {cfg.seed}."))
+    return out
+
+
+# The lecture's advice per cell, in the ImageNet part's strategies (000, 001, 002)
+IMAGENET_ADVICE = {("similar", "small"): ("linear_probe",), ("similar", "large"): ("top",),
+                   ("dissimilar", "small"): ("linear_probe",), ("dissimilar", "large"): ("scratch",)}
+
+
+def imagenet_rule_verdicts(cfg: TransferConfig, cells: list[dict]) -> list[Verdict]:
+    agree = sum(any(s in IMAGENET_ADVICE[(c["similarity"], c["size"])] for s in c["best"]) for c in cells)
+    parts = [f"{c['similarity']} ({c['target']}) / {c['size']} ({c['per_class']}/class): {', '.join(c['best'])} "
+             f"(lecture: {' or '.join(IMAGENET_ADVICE[(c['similarity'], c['size'])])})" for c in cells]
+    return [Verdict(label="rule of thumb from ImageNet", passed=None,
+                    text=f"Best strategy per cell from ImageNet at {cfg.imagenet_size} px (seed {cfg.seed}; within "
+                         f"{POINTS} of the top count as tied; 'similar' is an assumption: Fashion-MNIST's clothes and "
+                         "shoes are ImageNet kinds of object, digits are not; the dissimilar/small advice says a "
+                         "linear classifier from lower layers, ours reads the top): " + "; ".join(parts)
+                         + f". The lecture's advice is among the best in {agree} of 4 cells.")]
+
+
+def domain_shift_verdicts(cfg: TransferConfig, result) -> list[Verdict]:
+    """The domain-shift part (``domain_shift.ShiftResult``): what the shift costs the source untouched,
+    MNIST-pretrained vs scratch on the shifted digits, and whether that help shrinks on Fashion-MNIST."""
+    from cnnbp.lessons.transfer.domain_shift import DISSIMILAR, SHIFT_LINE, SHIFTED
+
+    digits, fashion = result.scores[SHIFTED], result.scores[DISSIMILAR]
+    where = f"{cfg.images_per_class} images per class, {cfg.steps} steps, {_seeds(digits.seeds)}"
+    pretrained = call(digits.ahead("finetune", "scratch"), yes=f"Fine-tuned from MNIST ahead by more than {POINTS}",
+                      no=f"Scratch ahead by more than {POINTS}", margin=POINTS)
+    less = call(result.helps_less_when_dissimilar, yes=f"The gain is larger on the shifted digits by more than "
+                f"{POINTS}", no=f"The gain is larger on Fashion-MNIST by more than {POINTS}", margin=POINTS)
+    return [
+        Verdict(label="a domain shift costs accuracy", claim="transfer.domain_shift_costs_accuracy",
+                passed=result.drop > SHIFT_LINE,
+                text=f"The MNIST-trained CNN, untouched: {result.own:.1%} on MNIST's test set, {result.shifted:.1%} "
+                     f"on the bundled 8x8 digits (the same ten classes from another scan, upsampled to 28x28): "
+                     f"{result.drop:+.1%} (line: more than {SHIFT_LINE:.0%} lost; one shipped model, no seed)."),
+        Verdict(label="MNIST pretraining helps the shifted digits", passed=digits.ahead("finetune", "scratch").holds,
+                text=f"8x8 digits: fine-tuned from MNIST {_per_seed([r.accuracy['finetune'] for r in digits.rows])}, "
+                     f"linear probe on its features {_per_seed([r.accuracy['linear_probe'] for r in digits.rows])}, "
+                     f"scratch {_per_seed([r.accuracy['scratch'] for r in digits.rows])} ({where}). " + pretrained),
+        Verdict(label="less help on a dissimilar target", passed=result.helps_less_when_dissimilar.holds,
+                text=f"Fine-tuned minus scratch: {_per_seed(result.gain(SHIFTED), '{:+.1%}')} on the digits, "
+                     f"{_per_seed(result.gain(DISSIMILAR), '{:+.1%}')} on Fashion-MNIST (fine-tuned "
+                     f"{_per_seed([r.accuracy['finetune'] for r in fashion.rows])}, linear probe "
+                     f"{_per_seed([r.accuracy['linear_probe'] for r in fashion.rows])}, scratch "
+                     f"{_per_seed([r.accuracy['scratch'] for r in fashion.rows])}; {where}). " + less),
+    ]

@@ -40,7 +40,10 @@ class VisualiseConfig(LessonConfig):
                                "efficientnet_lite0_imagenet: the packaged ImageNet EfficientNet-Lite0 on a photo "
                                "(top-5, filters, feature maps, occlusion, Grad-CAM)")
     dataset: Dataset = Field(
-        "digits", description="training data (shapes: 16x16 RGB with object masks)")
+        "digits", description="training data (shapes: 16x16 RGB with object masks; mnist, fashion_mnist: the "
+                              "shipped 28x28 sets, 8,000 / 10,000 training images: several times slower to train)")
+    kernel: int = Field(3, ge=3, le=5, description="conv kernel side, 3 or 5 (5: the lecture's smooth-filter "
+                        "claim on 28x28 MNIST)")
     depth: int = Field(4, ge=2, le=6, description="conv layers (2x2 pooling after every second)")
     width: int = Field(8, ge=4, le=32, description="channels of the first conv layer (doubles at each pooling)")
     norm: Literal["none", "batch"] = Field("batch", description="normalisation after each conv")
@@ -93,6 +96,13 @@ class VisualiseConfig(LessonConfig):
             if not set(IMAGENET_VIEWS) & set(info.data.get("parts", [])):
                 raise ValueError(f"with {EFFICIENTNET} choose at least one of {', '.join(IMAGENET_VIEWS)} in parts")
         return model
+
+    @field_validator("kernel")
+    @classmethod
+    def _odd_kernel(cls, kernel: int) -> int:
+        if kernel % 2 == 0:
+            raise ValueError(f"kernel ({kernel}) must be odd (3 or 5): a conv keeps the image size only then")
+        return kernel
 
     @field_validator("photo")
     @classmethod
@@ -168,7 +178,7 @@ class VisualiseConfig(LessonConfig):
 
     def train_settings(self) -> TrainSettings:
         return TrainSettings(self.dataset, self.depth, self.width, self.norm, self.epochs, self.lr,
-                             self.batch_size, self.seed)
+                             self.batch_size, self.seed, self.kernel)
 
     # ---- the cost: each part's estimate (the run's progress shares too), and their sum ----
 
@@ -176,7 +186,7 @@ class VisualiseConfig(LessonConfig):
         """Flops of one image through the model (2 per multiply-add)."""
         shape = data_shape(self.dataset)
         return 2 * small_cnn_macs(in_channels=shape.channels, image_size=shape.size, depth=self.depth,
-                                  width=self.width, num_classes=shape.classes)
+                                  width=self.width, kernel=self.kernel, num_classes=shape.classes)
 
     def training_seconds(self) -> float:
         shape, forward = data_shape(self.dataset), self.forward_flops()

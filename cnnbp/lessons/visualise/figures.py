@@ -99,8 +99,9 @@ def occlusion_maps(rows: Sequence[dict], *, window: int, title: str) -> go.Figur
     titles = []
     for r in rows:
         mass = f", mass on object {r['mass_inside']:.0%}" if r.get("mass_inside") is not None else ""
+        mark = {True: " RIGHT", False: " WRONG"}.get(r.get("right"), "")
         first = (f"upload, predicted {r['pred']}" if r.get("index") is None
-                 else f"true {r['true']}, predicted {r['pred']}")
+                 else f"true {r['true']}, predicted {r['pred']}{mark}")
         titles += [first, f"P({r['true']}){mass}" if r.get("index") is not None else f"P({r['pred']})",
                    f"P({r['pred']})"]
     fig = make_subplots(rows=len(rows), cols=3, subplot_titles=titles, horizontal_spacing=0.05,
@@ -232,15 +233,18 @@ def dead_table(layers: Sequence[dict]) -> pd.DataFrame:
                           "dead channels": ", ".join(map(str, layer["dead"]))} for layer in layers])
 
 
-def occlusion_figure(rows: Sequence[dict], *, window: int, stride: int, fill: str) -> go.Figure:
+def occlusion_figure(rows: Sequence[dict], *, window: int, stride: int, fill: str, accuracy: float) -> go.Figure:
+    right = [r["right"] for r in rows if r.get("right") is not None]
     return occlusion_maps(rows, window=window, title=f"Occlusion: probability with a {window}x{window} {fill} "
-                                                     f"window centred at each position (stride {stride})")
+                                                     f"window centred at each position (stride {stride})<br><sup>the "
+                                                     f"model explained: {accuracy:.1%} test accuracy; "
+                                                     f"{sum(right)} of {len(right)} examples here right</sup>")
 
 
 def occlusion_table(rows: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame([{"image": r["index"] if r["index"] is not None else "upload",
                           "true": r["true"] if r["index"] is not None else "unknown",
-                          "predicted": r["pred"], "P(true)": r["base_p_true"],
+                          "predicted": r["pred"], "right": r.get("right"), "P(true)": r["base_p_true"],
                           "lowest P(true) under the window": float(np.min(r["p_true"])),
                           "mass on object": r["mass_inside"]} for r in rows])
 

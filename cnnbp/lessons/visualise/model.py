@@ -29,7 +29,7 @@ from cnnbp.nn.models import ConvBlock
 from cnnbp.train import RunControl, Trainer
 from cnnbp.train.history import History
 
-Dataset = Literal["digits", "shapes"]
+Dataset = Literal["digits", "shapes", "mnist", "fashion_mnist"]
 # shapes drawn at 16x16: 4x cheaper than 32x32 and it still trains to ~80% in seconds
 LOAD_OPTIONS: dict[str, dict] = {"shapes": {"size": 16}}
 INK = 0.5  # digits have no masks: a pixel brighter than this is "the object" (the ink)
@@ -60,7 +60,8 @@ def data_shape(name: Dataset) -> DatasetShape:
 
 
 def load_data(name: Dataset, *, seed: int) -> ImageDataset:
-    """Digits (8x8 grey), or shapes at 16x16 RGB with their object masks."""
+    """Digits (8x8 grey), shapes at 16x16 RGB with their object masks, or the shipped MNIST /
+    Fashion-MNIST (28x28 grey)."""
     return get_dataset(name, seed=seed, **LOAD_OPTIONS.get(name, {}))
 
 
@@ -81,6 +82,7 @@ class TrainSettings:
     lr: float
     batch_size: int
     seed: int
+    kernel: int = 3  # every conv's side (MNIST's 28x28 leaves room for the lecture's 5x5 first-layer filters)
 
 
 @dataclass(kw_only=True)
@@ -97,7 +99,7 @@ class Trained(History):
 def build_model(data: ImageDataset, s: TrainSettings) -> SmallCNN:
     """A SmallCNN with Kaiming weights drawn from the run's own stream (never torch's global RNG)."""
     model = SmallCNN(data.in_channels, data.num_classes, depth=s.depth, width=s.width, norm=s.norm,
-                     image_size=data.image_size[0])
+                     kernel=s.kernel, image_size=data.image_size[0])
     return init_model(model, "kaiming", "relu", generator=make_generator(derive_seed(s.seed, "visualise", "init")))
 
 

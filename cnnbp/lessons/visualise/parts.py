@@ -197,9 +197,12 @@ def occlusion(state: RunState) -> Iterator[Update]:
                "models": [vars(t) for t in o.tests], "effect": o.effect.as_dict() if o.effect else None}
     positions = len(rows[0]["tops"]) * len(rows[0]["lefts"])
     yield Update(1.0, f"occlusion maps: {positions} positions per image, {len(rows) + test.images} images",
-                 figures={"occlusion": figs.occlusion_figure(rows, **window)},
+                 figures={"occlusion": figs.occlusion_figure(rows, accuracy=state.trained.test_accuracy[-1],
+                                                             **window)},
                  tables={"occlusion": figs.occlusion_table(rows)},
-                 verdicts=[verdicts.occlusion_on_object(o, mask_source=mask_source, seed=cfg.seed, **window)],
+                 verdicts=[verdicts.occlusion_on_object(o, mask_source=mask_source, seed=cfg.seed, **window),
+                           verdicts.model_explained(state.trained, rows, dataset=cfg.dataset,
+                                                    test_images=len(state.data.y_test))],
                  numbers={"occlusion": {"maps": rows, "summary": summary}})
 
 
@@ -236,6 +239,7 @@ def _occlusion_maps(state: RunState) -> list[dict]:
         rows.append({"image": images[j].tolist(), "index": i,
                      "true": data.classes[true],  # an upload's: its predicted class
                      "pred": data.classes[int(pred[j])],
+                     "right": None if i is None else int(pred[j]) == true,
                      "p_true": result.scores[j, :, true].view(ny, nx).tolist(),
                      "p_pred": result.scores[j, :, int(pred[j])].view(ny, nx).tolist(),
                      "base_p_true": float(result.base[j, true]), "tops": result.rows, "lefts": result.cols,

@@ -173,3 +173,15 @@ def cam_randomisation(c: SanityCheck) -> Verdict:
         f"network's map: {steps}. The line, fixed before running: below {c.line} once the head and the last "
         f"stages are random. " + ("It is: the map depends on the learned weights, so it explains the model."
                                   if c.map_changes else "It is not: the map barely depends on the learned weights.")))
+
+
+def model_explained(trained, rows: Sequence[dict], *, dataset: str, test_images: int) -> Verdict:
+    """A note: how good the model is that the maps explain, and which of the shown examples it gets right
+    (a map of a misclassified image explains a mistake)."""
+    shown = [r for r in rows if r.get("right") is not None]
+    wrong = [f"#{r['index']} ({r['true']} taken for {r['pred']})" for r in shown if not r["right"]]
+    return Verdict(label="the model explained", passed=None,
+                   text=f"Test accuracy of the CNN these maps explain: {trained.test_accuracy[-1]:.1%} on the "
+                        f"{test_images} test images of {dataset}. Of the {len(shown)} examples shown, "
+                        f"{len(shown) - len(wrong)} are classified right"
+                        + (f"; wrong: {', '.join(wrong)} (their maps explain a mistake)." if wrong else "."))
