@@ -8,7 +8,9 @@
    from what it kept, no training: the calculator's answer time; ratio against 1.
 3. The calculator part alone (parse, recurrence, torch's count on the meta device, figure and table).
 4. Counting VGG-16 at 224 x 224 on the meta device against the naive way: real weights (138M
-   parameters drawn) and a real forward under FlopCounterMode on the CPU (15.5 G multiply-adds).
+   parameters drawn) and a real forward under FlopCounterMode on the CPU (15.5 G multiply-adds);
+   then all four architectures both ways: the naive default run is the default run with the
+   models part counted the naive way.
 5. A yardstick for a shared machine: the preprocessing lesson's defaults, which README gives as
    1.6-1.9 s on the idle 2-core machine, timed here between the runs above; their ratio scales
    the seconds above to an idle machine (an estimate, printed as one).
@@ -65,18 +67,27 @@ def calculator_only(change: dict) -> float:
     return timed(lambda: list(parts.calculator(state)))
 
 
-def vgg_counted(device: str) -> float:
+def counted(build, input_shape: tuple[int, int, int], device: str) -> float:
+    """Seconds to count one architecture on ``device``: meta (no weights, no arithmetic) or the CPU."""
     def run() -> None:
         with torch.device(device):
-            model = torchvision.models.vgg16(weights=None)
+            model = build()
         if device == "meta":
-            count(model, (3, 224, 224))
+            count(model, input_shape)
         else:
             from torch.utils.flop_counter import FlopCounterMode
 
             with FlopCounterMode(display=False), torch.no_grad():
-                model(torch.zeros(1, 3, 224, 224))
+                model(torch.zeros(1, *input_shape))
     return timed(run)
+
+
+def vgg_counted(device: str) -> float:
+    return counted(lambda: torchvision.models.vgg16(weights=None), (3, 224, 224), device)
+
+
+def all_counted(device: str) -> float:
+    return sum(counted(a.build, a.input_shape, device) for a in parts.ARCHITECTURES.values())
 
 
 def main() -> None:
@@ -92,13 +103,15 @@ def main() -> None:
     calc = [calculator_only(c) for c in LIVE_CHANGES for _ in range(args.repeats)]
     meta = statistics.median(vgg_counted("meta") for _ in range(args.repeats))
     real = statistics.median(vgg_counted("cpu") for _ in range(max(1, args.repeats // 2)))
+    all_meta, all_real = all_counted("meta"), all_counted("cpu")
     print(f"1. default run (stacks trained afresh): {full:.2f} s")
     print(f"2. live change, whole lesson re-run:    median {statistics.median(live) * 1e3:.0f} ms, "
           f"max {max(live) * 1e3:.0f} ms over {len(live)}; default run / live = {full / statistics.median(live):.0f}x")
     print(f"3. calculator part alone:               median {statistics.median(calc) * 1e3:.1f} ms, "
           f"max {max(calc) * 1e3:.1f} ms")
     print(f"4. VGG-16 counted: meta device {meta * 1e3:.0f} ms, real weights + CPU forward {real:.2f} s: "
-          f"{real / meta:.0f}x")
+          f"{real / meta:.0f}x; all four: {all_meta:.2f} s vs {all_real:.2f} s; the default run counting them "
+          f"the naive way: {full - all_meta + all_real:.1f} s vs {full:.1f} s")
     print(f"5. yardstick: preprocessing's defaults {statistics.median(yardstick):.2f} s here, {PREPROCESSING_IDLE_S} s "
           f"idle: this machine is {factor:.1f}x slower now; so on an idle one about: "
           f"default run {full / factor:.1f} s, "

@@ -35,7 +35,6 @@ class Architecture:
     build: Callable[[], nn.Module]  # called under ``torch.device("meta")``
     input_shape: tuple[int, int, int]  # (C, H, W)
     spec: str | None = None  # the same network in the calculator's syntax, where it can be written
-    reported: tuple[float, float] | None = None  # the library's own (parameters, "GFLOPS") from its model card
     note: str = ""
 
 
@@ -88,7 +87,7 @@ ARCHITECTURES: dict[str, Architecture] = {
     "efficientnet_lite0": Architecture("EfficientNet-Lite0", _efficientnet, (3, 224, 224),
                                        note="depthwise convs: C_in/groups = 1 multiply-add per tap"),
 }
-CARDS = {"vgg16": "VGG16_Weights", "resnet18": "ResNet18_Weights"}
+CARDS = {"vgg16": "VGG16_Weights", "resnet18": "ResNet18_Weights"}  # torchvision's weights enums (metadata only)
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ class Summary:
     params_by_recurrence: int | None  # the calculator's count of the same stack (None: not a plain stack)
     macs_by_recurrence: int | None
     rf_size: int | None  # the calculator's receptive field of the last conv or pool
-    reported: tuple[float, float] | None
+    reported: tuple[float, float] | None  # the model card's (parameters, "GFLOPS"), where there is one
     reference_macs: int | None  # the app's own cost model (small_cnn_macs) where it applies
     note: str
 
