@@ -6,7 +6,9 @@
    default augmentations (rotations up to 15 deg and shifts up to 10%, at strength 0.5): the
    lesson's path (one ``grid_sample`` per batch tensor, every image its own draw from a seeded
    generator) against ``transforms.v2.RandomAffine`` on each image as a PIL image (the classic
-   ``Dataset.__getitem__`` pipeline: tensor -> PIL -> augment -> tensor) and on each image tensor.
+   ``Dataset.__getitem__`` pipeline: tensor -> PIL -> augment -> tensor) and on each image tensor,
+   all on the one torch thread the lesson trains on (two threads on these small ops lose to the
+   threads' start-up, many times over when another process holds a core).
 2. The whole lesson on its defaults, start to final frame, and the dropout lesson's defaults in
    the same process: the ratio carries this machine's load over to the idle figure the README
    gives for dropout (8.2-9.1 s on an idle 2-core machine).
@@ -29,9 +31,10 @@ from torchvision.transforms.v2 import functional as TF  # noqa: E402
 
 from bench.common import bench_args, lesson_seconds, timed  # noqa: E402
 from cnnbp.data import get_dataset  # noqa: E402
+from cnnbp.device import torch_threads  # noqa: E402
 from cnnbp.lessons.augment.augmentations import augment, ranges  # noqa: E402
 from cnnbp.lessons.augment.config import AugmentConfig  # noqa: E402
-from cnnbp.lessons.augment.training import splits  # noqa: E402
+from cnnbp.lessons.augment.training import THREADS, splits  # noqa: E402
 
 CFG = AugmentConfig()
 DROPOUT_IDLE_S = (8.2, 9.1)  # README, "whole lesson on its defaults", idle 2-core machine
@@ -62,12 +65,14 @@ def main() -> None:
 
     ways = {"batch tensor (the lesson)": batched, "image by image, PIL": per_pil_image,
             "image by image, tensor": per_tensor_image}
-    for fn in ways.values():
-        fn()  # warm-up
-    times = {name: statistics.median(timed(fn) for _ in range(args.repeats)) for name, fn in ways.items()}
+    with torch_threads(THREADS):
+        for fn in ways.values():
+            fn()  # warm-up
+        times = {name: statistics.median(timed(fn) for _ in range(args.repeats)) for name, fn in ways.items()}
     base = times["batch tensor (the lesson)"]
     print(f"torch threads: {threads}; load average {os.getloadavg()[0]:.1f}; median of {args.repeats}")
-    print(f"one epoch, {len(x)} images in batches of {CFG.batch_size}, {' + '.join(CFG.augmentations)}:")
+    print(f"one epoch, {len(x)} images in batches of {CFG.batch_size}, {' + '.join(CFG.augmentations)}, "
+          f"{THREADS} thread:")
     for name, t in times.items():
         print(f"  {name:28s} {t * 1000:8.1f} ms  ({t / base:.1f}x the batch path)")
 

@@ -57,8 +57,8 @@ def source_images(data: ImageDataset, *, dataset: str, image_index: int, photo: 
     if image is not None or photo != "none":
         first = (load_image(image, channels=3, size=(64, 64)) if image is not None
                  else _square(photos.photo_tensor(photo)))
-        others = [_square(photos.photo_tensor(p)) for p in photos.available_photos() if p != photo]
-        batch = torch.stack([first, *others][:count] * count)[:count]
+        pool = [first, *(_square(photos.photo_tensor(p)) for p in photos.available_photos() if p != photo)]
+        batch = torch.stack([pool[i % len(pool)] for i in range(count)])
         return batch, ("your upload" if image is not None else photo) + " (64x64 RGB)", None
     idx = [(image_index + i) % len(data.x_test) for i in range(count)]
     label = data.classes[int(data.y_test[image_index])]

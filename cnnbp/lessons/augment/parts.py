@@ -89,7 +89,7 @@ def tta(state: RunState) -> Iterator[Update]:
         single.append(accuracy(state.probs[seed, "augmented"], y))
         averaged.append(accuracy(pred.average, y))
         passes = pred.forward_passes
-        shown = shown or pred
+        shown = pred if shown is None else shown  # the first seed's views are the ones drawn
         yield Update((i + 1) / cfg.seeds, f"TTA: {len(views)} views of {len(x)} images, seed {seed}")
     result = TTAResult(cfg.seed_list, single, averaged, len(views), passes)
     k = cfg.tta_examples

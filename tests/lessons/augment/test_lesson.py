@@ -108,3 +108,17 @@ def test_shapes_take_colour_jitter_and_mirrors_by_default():
 def test_the_claims_are_registered_with_the_lesson():
     mine = {c.id for c in CLAIMS.values() if c.lesson == "augment"}
     assert mine == {"augment.raises_test_accuracy", "augment.tta_raises_or_ties", "augment.ensemble_beats_member"}
+
+
+def test_the_claims_read_the_lessons_own_predicates(final, monkeypatch):
+    """Each claim's verdict is the number the lesson computed (here the quick run's, one seed:
+    cannot tell), and its text carries the measurement."""
+    from cnnbp.lessons.augment import claims
+
+    monkeypatch.setattr(claims, "_numbers", lambda seed: final.numbers)
+    for check, key in ((claims.raises_test_accuracy, final.numbers["over_seeds"]["raises"]),
+                       (claims.tta_raises_or_ties, final.numbers["tta"]["raises_or_ties"]),
+                       (claims.ensemble_beats_member, final.numbers["ensembles_beat"])):
+        passed, measured = check(0)
+        assert passed is key is None and "300 training images" in measured
+    assert "views" in claims.tta_raises_or_ties(0)[1]
