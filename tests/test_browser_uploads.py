@@ -11,26 +11,14 @@ import httpx
 import pytest
 
 from cnnbp.nn.checkpoints import load_checkpoint
-from tests.browser import ARGS, CHROMIUM, require_browser
+from tests import test_browser
 from tests.data.test_hostile_uploads import class_folders, make_zip
 from tests.test_browser import SHOTS, open_tab, set_number
 
+page = test_browser.page  # the same headless Chromium fixture
+
 # 60 a class: 144 training images at the 80/20 split, over the norms quick run's 128-image sweep
 COUNTS = {"cat": 60, "dog": 60, "fox": 60}
-
-
-@pytest.fixture(scope="module")
-def page(server_url):
-    require_browser()
-    from playwright.sync_api import sync_playwright
-
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1024, "height": 768})
-        page.goto(server_url, wait_until="networkidle")
-        yield page
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +34,7 @@ def run_and_wait(page, lesson: str) -> None:
 
 
 def test_upload_train_in_two_tabs_and_download(page, pets_zip, server_url):
+    page.set_viewport_size({"width": 1024, "height": 768})  # the projector
     open_tab(page, "Norm layers")
     page.locator("#norms-quick").click()
     page.locator("#norms-own-data").get_by_text("Your own data (zip)").click()
