@@ -44,6 +44,7 @@ from pathlib import Path, PurePosixPath
 
 import torch
 
+from .files import read_limited
 from .session import SessionSet, register
 from .uploads import MAX_UPLOAD_BYTES, UploadError, open_image, to_mode, to_tensor
 
@@ -242,21 +243,9 @@ def read_archive(source: bytes | str | Path, *, title: str | None = None, size: 
 
 
 def _read_archive_bytes(source: bytes | str | Path, title: str | None) -> tuple[bytes, str]:
-    if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise UploadError(f"no such file: {path.name}")
-        if path.stat().st_size > MAX_ARCHIVE_BYTES:
-            raise UploadError(f"the zip is {path.stat().st_size / 2**20:.1f} MB; the limit is "
-                              f"{MAX_ARCHIVE_BYTES // 2**20} MB")
-        data = path.read_bytes()
-        title = title or path.stem
-    if len(data) > MAX_ARCHIVE_BYTES:
-        raise UploadError(f"the zip is {len(data) / 2**20:.1f} MB; the limit is {MAX_ARCHIVE_BYTES // 2**20} MB")
-    if not data:
-        raise UploadError("the file is empty")
+    data = read_limited(source, limit=MAX_ARCHIVE_BYTES, what="zip", error=UploadError)
+    if title is None and not isinstance(source, (bytes, bytearray)):
+        title = Path(source).stem
     return data, _class_name(title or "upload")
 
 

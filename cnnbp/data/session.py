@@ -2,13 +2,14 @@
 
 An uploaded set is held in memory under a name ``upload-<20 hex digits>`` drawn from
 :mod:`secrets` (80 random bits): the name is the capability. Only the session that uploaded it
-holds the name (the browser keeps it in that session's ``gr.State`` and its own dropdown; the
-CLI registers the zip it was given in its own process; an API client gets it back from the
-upload endpoint), so no other session can list, guess or use the set. A Config's ``dataset``
-field accepts the lesson's built-in names and any name of a set registered now, nothing else:
-an unknown or forgotten upload name is refused like any unknown name. Sets are dropped when
-their session ends (:func:`forget`), and at most :data:`MAX_SESSION_SETS` are held at once
-(the oldest goes first), so uploads cannot fill the server's memory.
+holds the name (the server maps the browser session to it and puts it only in that session's
+dropdowns; the CLI registers the zip it was given in its own process; an API client gets it back
+from the upload endpoint), so no other session can list, guess or use the set. A Config's
+``dataset`` field accepts the lesson's built-in names and any name of a set held now, nothing
+else: an unknown or dropped upload name is refused in its own line. Nothing is on disk; a set is
+dropped when its session uploads another (:func:`forget`), when unused for :data:`MAX_IDLE_S`,
+and beyond :data:`MAX_SESSION_SETS` sets (the least recently used first), so uploads cannot
+fill the server's memory.
 
 >>> choices = dataset_choices("digits", "mnist")
 >>> list(choices), "digits" in choices, "cifar100" in choices
@@ -23,6 +24,7 @@ from __future__ import annotations
 import re
 import secrets
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -36,6 +38,7 @@ from .splits import stratified_split
 PREFIX = "upload-"
 NAME_PATTERN = re.compile(rf"^{PREFIX}[0-9a-f]{{20}}$")
 MAX_SESSION_SETS = 16  # x at most ~9 MB each (3,000 images of 3 x 32 x 32 uint8)
+MAX_IDLE_S = 3 * 3600  # a set nobody used for this long is dropped (its session is surely over)
 TEST_FRACTION = 0.2
 
 
@@ -69,35 +72,50 @@ def _test_rows(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 class _Store:
-    """name -> SessionSet, bounded and locked (every session's thread reads and writes it)."""
+    """name -> SessionSet, bounded and locked (every session's thread reads and writes it); a set
+    unused for ``max_idle_s`` is dropped at the next upload."""
 
-    def __init__(self, max_sets: int) -> None:
-        self.max_sets = max_sets
+    def __init__(self, max_sets: int, max_idle_s: float) -> None:
+        self.max_sets, self.max_idle_s = max_sets, max_idle_s
         self._lock = threading.Lock()
         self._sets: OrderedDict[str, SessionSet] = OrderedDict()
+        self._used: dict[str, float] = {}
 
     def add(self, entry: SessionSet) -> str:
         name = PREFIX + secrets.token_hex(10)
+        now = time.monotonic()
         with self._lock:
-            self._sets[name] = entry
+            for old in [n for n, t in self._used.items() if now - t > self.max_idle_s]:
+                self._drop(old)
+            self._sets[name], self._used[name] = entry, now
             while len(self._sets) > self.max_sets:
-                self._sets.popitem(last=False)  # the oldest upload goes first
+                self._drop(next(iter(self._sets)))  # the least recently used goes first
         return name
 
     def get(self, name: str) -> SessionSet | None:
         with self._lock:
-            return self._sets.get(name)
+            entry = self._sets.get(name)
+            if entry is not None:
+                self._sets.move_to_end(name)
+                self._used[name] = time.monotonic()
+            return entry
+
+    def _drop(self, name: str) -> None:
+        self._sets.pop(name, None)
+        self._used.pop(name, None)
 
     def forget(self, name: str | None) -> bool:
         with self._lock:
-            return self._sets.pop(name, None) is not None if name else False
+            held = name in self._sets
+            self._drop(name)
+            return held
 
     def __len__(self) -> int:
         with self._lock:
             return len(self._sets)
 
 
-STORE = _Store(MAX_SESSION_SETS)
+STORE = _Store(MAX_SESSION_SETS, MAX_IDLE_S)
 
 
 def register(entry: SessionSet) -> str:

@@ -19,6 +19,8 @@ from pathlib import Path
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from .files import read_limited
+
 MAX_UPLOAD_BYTES = 5 * 1024 * 1024  # as the server's max_file_size
 MAX_PIXELS = 4096 * 4096  # a decoded image larger than this is refused before decoding
 FORMATS = ("PNG", "JPEG")
@@ -29,21 +31,7 @@ class UploadError(ValueError):
 
 
 def _read(source: bytes | str | Path) -> bytes:
-    if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise UploadError(f"no such file: {path.name}")
-        if path.stat().st_size > MAX_UPLOAD_BYTES:
-            raise UploadError(f"the file is {path.stat().st_size / 1e6:.1f} MB; the limit is "
-                              f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB")
-        data = path.read_bytes()
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise UploadError(f"the file is {len(data) / 1e6:.1f} MB; the limit is {MAX_UPLOAD_BYTES / 1e6:.0f} MB")
-    if not data:
-        raise UploadError("the file is empty")
-    return data
+    return read_limited(source, limit=MAX_UPLOAD_BYTES, what="file", error=UploadError)
 
 
 def load_image(source: bytes | str | Path, *, channels: int, size: tuple[int, int]) -> torch.Tensor:

@@ -37,6 +37,7 @@ from pydantic import BaseModel
 from torch import nn
 
 from cnnbp.cache import BoundedCache
+from cnnbp.data.files import read_limited
 from cnnbp.nn.models import SmallCNN
 
 FORMAT, VERSION = "cnnbp-checkpoint", 1
@@ -98,21 +99,7 @@ def checkpoint_bytes(model: SmallCNN, *, classes: tuple[str, ...] | list[str], t
 # ---- loading ----
 
 def _read(source: bytes | str | Path, limit: int, what: str) -> bytes:
-    if isinstance(source, (bytes, bytearray)):
-        data = bytes(source)
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise CheckpointError(f"no such file: {path.name}")
-        if path.stat().st_size > limit:
-            raise CheckpointError(f"the {what} is {path.stat().st_size / 2**20:.1f} MB; the limit is "
-                                  f"{limit / 2**20:.0f} MB")
-        data = path.read_bytes()
-    if len(data) > limit:
-        raise CheckpointError(f"the {what} is {len(data) / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB")
-    if not data:
-        raise CheckpointError(f"the {what} is empty")
-    return data
+    return read_limited(source, limit=limit, what=what, error=CheckpointError)
 
 
 def _unpickle(data: bytes) -> object:

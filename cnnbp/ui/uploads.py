@@ -1,12 +1,14 @@
 """The class's own data and models in the browser: a zip upload under a lesson's settings, and a
 Download of the models a run trained.
 
-A zip becomes a dataset of this browser session only (:mod:`cnnbp.data.session`): its secret name
-lives in the session's ``gr.State`` and in this session's dataset dropdowns (every tab's: one
-upload serves all lessons), never in another session's page. The set is dropped when the
-session ends (``demo.unload``, at once when the tab closes; the State's delete callback as a
-backstop) or when a new upload replaces it. The zip is decoded in memory; the only copy on disk
-is the one Gradio keeps in its own upload folder (deleted by ``delete_cache``).
+A zip becomes a dataset of this browser session only (:mod:`cnnbp.data.session`): the server maps
+the session to the set's secret name and puts it only into this session's dataset dropdowns (the
+uploading tab's at once, every other tab's when its dropdown is opened: one upload serves all
+lessons), never into another session's page. A new upload replaces the session's last one; the
+store drops sets unused for hours and beyond a bound. No ``gr.State`` or ``demo.unload`` is
+used: either makes every page hold a heartbeat connection open (Gradio's only way to learn a
+session ended), for memory that the bounded store frees anyway. The zip is decoded in memory;
+the only copy on disk is the one Gradio keeps in its own upload folder (``delete_cache``).
 
 The API takes the same zip: ``/upload_data`` returns the set's name, which any lesson endpoint
 then takes as its ``dataset``.
@@ -18,7 +20,6 @@ import secrets
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ KEEPS_MODELS = ("norms",)
 
 
 class SessionUploads:
-    """browser session -> the name of its uploaded set, so the session's end can drop it."""
+    """browser session -> the name of its uploaded set (a new upload replaces and drops the last)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -50,10 +51,9 @@ class SessionUploads:
         if old and old != name:
             forget(old)
 
-    def end(self, session: str) -> None:
+    def get(self, session: str | None) -> str | None:
         with self._lock:
-            name = self._names.pop(session, None)
-        forget(name)
+            return self._names.get(session or "")
 
 
 SESSIONS = SessionUploads()
@@ -74,45 +74,41 @@ def upload_data(archive: Any, request: gr.Request | None = None) -> str:
     return name
 
 
-def end_session(request: gr.Request) -> None:
-    SESSIONS.end(getattr(request, "session_hash", None) or "")
+def upload_and_select(archive: Any, request: gr.Request) -> tuple[Any, str]:
+    """The uploading tab: its dropdown gets the set, selected, and the note says what was read."""
+    return dataset_update(upload_data(archive, request), select=True)
 
 
-def dataset_update(name: str | None) -> tuple[Any, str]:
-    """A session's dropdown and note once its upload changed: the built-in sets plus the upload, selected."""
-    if not name:
-        return gr.skip(), ""
+def offer_session_upload(request: gr.Request) -> tuple[Any, str]:
+    """Another tab's dropdown, as it opens: this session's upload added to its choices."""
+    name = SESSIONS.get(getattr(request, "session_hash", None))
+    return dataset_update(name, select=False) if name else (gr.skip(), gr.skip())
+
+
+def dataset_update(name: str, *, select: bool) -> tuple[Any, str]:
+    """A dropdown offering the built-in sets plus the session's upload, and the note about it."""
     try:
         entry = session_set(name)
     except ValueError as err:
-        return gr.update(choices=list(LESSON_DATASETS), value=LESSON_DATASETS[0]), str(err)
+        return gr.update(choices=list(LESSON_DATASETS)), str(err)
     label = f"{entry.title} (your upload)"
-    return (gr.update(choices=[*LESSON_DATASETS, (label, name)], value=name),
-            f"**{label}**: {entry.note}. Selected as the dataset in every tab.")
+    choices = [*LESSON_DATASETS, (label, name)]
+    return (gr.update(choices=choices, value=name) if select else gr.update(choices=choices),
+            f"**{label}**: {entry.note}. Offered as the dataset in every tab.")
 
 
-@dataclass
-class _Shared:
-    state: gr.State  # this session's upload name
+_API_DOORS: set[int] = set()
 
 
-_SHARED: dict[int, _Shared] = {}
-
-
-def _shared() -> _Shared:
-    """The one upload State of the Blocks being built (tabs share it), with its unload hook and API."""
+def _api_door() -> None:
+    """Once per Blocks: /upload_data for API clients (a hidden file box in, the set's name out)."""
     root = gr.context.Context.root_block
-    key = id(root)
-    if key not in _SHARED:
-        state = gr.State(None, delete_callback=forget)
-        root.unload(end_session)
-        with gr.Group(visible=False):  # the API's own door: a file in, the name out
-            api_file = gr.File(file_types=[".zip"])
-            api_name = gr.Textbox()
-            api_button = gr.Button()
-        api_button.click(upload_data, inputs=api_file, outputs=api_name, api_name="upload_data", queue=False)
-        _SHARED[key] = _Shared(state)
-    return _SHARED[key]
+    if id(root) in _API_DOORS:
+        return
+    _API_DOORS.add(id(root))
+    with gr.Group(visible=False):
+        api_file, api_name, api_button = gr.File(file_types=[".zip"]), gr.Textbox(), gr.Button()
+    api_button.click(upload_data, inputs=api_file, outputs=api_name, api_name="upload_data", queue=False)
 
 
 def build_uploads(lesson: Lesson, widgets: dict[str, gr.components.Component]) -> None:
@@ -122,18 +118,20 @@ def build_uploads(lesson: Lesson, widgets: dict[str, gr.components.Component]) -
     takes_uploads = field is not None and any(getattr(m, "registry", None) is LESSON_SET_CHOICES
                                               for m in field.metadata)
     if takes_uploads:
-        shared = _shared()
-        with gr.Accordion("Your own data (zip)", open=False):
+        _api_door()
+        with gr.Accordion("Your own data (zip)", open=False, elem_id=f"{lesson.name}-own-data"):
             gr.Markdown(f"Class folders (`cat/001.png`, `dog/001.png`) or a CSV of file names and labels: "
-                        f"{limits_text()}. Only this browser session sees it; it is dropped when you close the tab.")
+                        f"{limits_text()}. Only this browser session sees it.")
             archive = gr.File(label="zip of images", file_types=[".zip"], elem_id=f"{lesson.name}-data-zip")
             note = gr.Markdown(elem_id=f"{lesson.name}-data-note")
-        archive.upload(upload_data, inputs=archive, outputs=shared.state, api_visibility="private", queue=False)
-        shared.state.change(dataset_update, inputs=shared.state, outputs=[widgets["dataset"], note], queue=False,
-                            api_visibility="private")
+        dropdown = widgets["dataset"]
+        archive.upload(upload_and_select, inputs=archive, outputs=[dropdown, note], api_visibility="private",
+                       queue=False, preprocess=False)
+        dropdown.focus(offer_session_upload, inputs=None, outputs=[dropdown, note], api_visibility="private",
+                       queue=False)
     if lesson.name in KEEPS_MODELS:
         names = list(widgets)
-        with gr.Accordion("Download the trained models", open=False):
+        with gr.Accordion("Download the trained models", open=False, elem_id=f"{lesson.name}-download"):
             button = gr.Button("Prepare the last run's models (.zip of .pt)", elem_id=f"{lesson.name}-models")
             models = gr.File(label="trained models", elem_id=f"{lesson.name}-models-file")
         button.click(lambda *values: models_file(lesson, names, values), inputs=[widgets[n] for n in names],

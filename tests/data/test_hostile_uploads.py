@@ -253,7 +253,7 @@ def test_an_empty_zip_and_not_a_zip(sandbox):
     refuse(sandbox, make_zip({}), r"^the zip is empty")
     refuse(sandbox, make_zip({"cat/": b"", "__MACOSX/._x": b"", ".DS_Store": b""}), r"^the zip is empty")
     refuse(sandbox, image_bytes((0, 0, 0)), r"^not a zip archive")
-    refuse(sandbox, b"", r"^the file is empty")
+    refuse(sandbox, b"", r"^the zip is empty$")
 
 
 def test_other_file_types_are_named(sandbox):

@@ -153,7 +153,7 @@ def test_the_norms_lesson_keeps_its_first_seeds_models_for_download():
     from cnnbp.nn.checkpoints import kept_models, run_key
     from cnnbp.train import RunControl
 
-    settings = {**LESSONS["norms"].quick, "parts": ["compare"], "norms": ["batch", "group"], "seeds": 2}
+    settings = {**LESSONS["norms"].quick, "parts": ["compare", "sync"], "norms": ["batch", "group"], "seeds": 2}
     final = merge_frames(list(run_lesson("norms", settings, control=RunControl())))
     kept = kept_models(run_key("norms", validate_config(LESSONS["norms"].config, settings)))
     assert sorted(kept) == ["batch, seed 0", "group, seed 0"]  # the first seed's, one per norm

@@ -144,8 +144,7 @@ def sync(state: RunState) -> Iterator[Update]:
     check = check_against_batchnorm(features[0], devices=max(cfg.device_list()), seed=cfg.seed)
     specs = cfg.sync_specs()
     runs: list[NormRun] = []
-    for reached, runs in train_side_by_side(data, specs, epochs=cfg.epochs, control=state.control,
-                                            keep=_keeper(cfg, data), **_cnn(cfg)):
+    for reached, runs in train_side_by_side(data, specs, epochs=cfg.epochs, control=state.control, **_cnn(cfg)):
         yield Update(min(reached, 0.99), f"SyncBatchNorm simulation: training {len(specs)} CNNs: {reached:.0%}")
     if state.control.stop_reason():
         return
