@@ -1,7 +1,7 @@
 """Transfer learning (lectures 000-004): registers the lesson "transfer" and its claims."""
 
 from cnnbp.lessons.base import Lesson, register
-from cnnbp.lessons.transfer.config import TransferConfig
+from cnnbp.lessons.transfer.config import PART_NAMES, TransferConfig
 from cnnbp.lessons.transfer.parts import PARTS, start_message
 
 LESSON = register(Lesson(
@@ -43,7 +43,10 @@ LESSON = register(Lesson(
     # (list of numbers) has none
     # one seed: the comparative verdicts say they cannot tell (they need 3), which is what 20 steps on
     # 5 images per class allow
+    # every part, the ImageNet ones on 2 and 4 images per class for 10 steps, scored on 100 test images per set
     quick={"strategies": ["linear_probe", "freeze", "finetune", "lora", "scratch"], "steps": 20,
-           "images_per_class": 5, "seeds": 1},
+           "images_per_class": 5, "seeds": 1, "parts": list(PART_NAMES) + ["imagenet", "imagenet_rule", "domain_shift"],
+           "imagenet_per_class": 2, "imagenet_large": 4, "imagenet_steps": 10, "shift_steps": 10,
+           "imagenet_test_per_class": 10},
 ))
 from cnnbp.lessons.transfer import claims  # noqa: E402,F401  (registers the transfer claims)

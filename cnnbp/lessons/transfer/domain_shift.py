@@ -89,11 +89,12 @@ def measure(cfg: TransferConfig, control) -> Iterator[tuple[str, ShiftResult | N
     yield f"MNIST source: {own:.1%} on MNIST, {shifted:.1%} on the 8x8 digits untouched", None
     scores = {}
     for target in (SHIFTED, DISSIMILAR):
-        measured = measure_scores(cfg, source, get_shift_target(target), cfg.images_per_class, control,
-                                  {s: TRAINED for s in cfg.verdict_seeds()})
+        measured = measure_scores(cfg.model_copy(update={"steps": cfg.shift_steps}), source, get_shift_target(target),
+                                  cfg.images_per_class, control, {s: TRAINED for s in cfg.verdict_seeds()})
         if measured is None:
             return
-        scores[target] = SeedScores(list(measured.values()), steps=cfg.steps, eval_every=max(1, cfg.steps // EVALS))
+        scores[target] = SeedScores(list(measured.values()), steps=cfg.shift_steps,
+                                    eval_every=max(1, cfg.shift_steps // EVALS))
         yield f"MNIST source -> {target} done", None
     yield "", ShiftResult(own, shifted, scores)
 
