@@ -11,8 +11,10 @@ LESSON = register(Lesson(
             "on a small target every way the lecture names, side by side: frozen features + a linear classifier "
             "from each stage, freeze the bottom n stages, fine-tune all, discriminative learning rates, LoRA, "
             "scratch; forgetting at a large fine-tuning rate; the target-set size swept; and 002's recipe for "
-            "picking a source (mean-feature similarity) against the accuracy each source gives. The comparative "
-            "verdicts are decided over several seeds, or say they cannot tell.",
+            "picking a source (mean-feature similarity) against the accuracy each source gives. Add the parts "
+            "imagenet and imagenet_rule for a real ImageNet network (EfficientNet-Lite0) on MNIST / Fashion-MNIST "
+            "with k images per class, and domain_shift for a CNN trained on MNIST used on other digits. The "
+            "comparative verdicts are decided over several seeds, or say they cannot tell.",
     config=TransferConfig,
     parts=PARTS,
     start=start_message,
