@@ -194,9 +194,10 @@ def selection_figure(result: SeedSelection, cfg: TransferConfig) -> go.Figure:
     fig.update_xaxes(title_text="cosine similarity of the mean feature vectors")
     fig.update_yaxes(title_text="linear-probe test accuracy on the target")
     rhos = " / ".join(f"{r.spearman:.2f}" for r in result.results)
-    return apply_layout(fig, f"Which source for {cfg.target}? ({cfg.images_per_class} per class; Spearman rank "
-                             f"correlation {rhos} at seeds {' / '.join(map(str, result.seeds))})"
-                             f"<br><sup>{selection_call(result)}</sup>")
+    seeds = " / ".join(map(str, result.seeds))
+    return apply_layout(fig, wrap_title(f"Which source for {cfg.target}? ({cfg.images_per_class} per class; "
+                                        f"Spearman rank correlation {rhos} at seeds {seeds})"
+                                        f"<br><sup>{selection_call(result)}</sup>"))
 
 
 def sizes_table(rows: Sequence[Scores]) -> pd.DataFrame:
