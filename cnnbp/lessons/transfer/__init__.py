@@ -1,7 +1,7 @@
 """Transfer learning (lectures 000-004): registers the lesson "transfer" and its claims."""
 
 from cnnbp.lessons.base import Lesson, register
-from cnnbp.lessons.transfer.config import TransferConfig
+from cnnbp.lessons.transfer.config import PART_NAMES, TransferConfig
 from cnnbp.lessons.transfer.parts import PARTS, start_message
 
 LESSON = register(Lesson(
@@ -11,8 +11,10 @@ LESSON = register(Lesson(
             "on a small target every way the lecture names, side by side: frozen features + a linear classifier "
             "from each stage, freeze the bottom n stages, fine-tune all, discriminative learning rates, LoRA, "
             "scratch; forgetting at a large fine-tuning rate; the target-set size swept; and 002's recipe for "
-            "picking a source (mean-feature similarity) against the accuracy each source gives. The comparative "
-            "verdicts are decided over several seeds, or say they cannot tell.",
+            "picking a source (mean-feature similarity) against the accuracy each source gives. Add the parts "
+            "imagenet and imagenet_rule for a real ImageNet network (EfficientNet-Lite0) on MNIST / Fashion-MNIST "
+            "with k images per class, and domain_shift for a CNN trained on MNIST used on other digits. The "
+            "comparative verdicts are decided over several seeds, or say they cannot tell.",
     config=TransferConfig,
     parts=PARTS,
     start=start_message,
@@ -43,7 +45,10 @@ LESSON = register(Lesson(
     # (list of numbers) has none
     # one seed: the comparative verdicts say they cannot tell (they need 3), which is what 20 steps on
     # 5 images per class allow
+    # every part, the ImageNet ones on 2 and 4 images per class for 10 steps, scored on 100 test images per set
     quick={"strategies": ["linear_probe", "freeze", "finetune", "lora", "scratch"], "steps": 20,
-           "images_per_class": 5, "seeds": 1},
+           "images_per_class": 5, "seeds": 1, "parts": list(PART_NAMES) + ["imagenet", "imagenet_rule", "domain_shift"],
+           "imagenet_per_class": 2, "imagenet_large": 4, "imagenet_steps": 10, "shift_steps": 10,
+           "imagenet_test_per_class": 10},
 ))
 from cnnbp.lessons.transfer import claims  # noqa: E402,F401  (registers the transfer claims)

@@ -78,6 +78,10 @@ class TransferConfig(LessonConfig):
     imagenet_steps: int = Field(60, ge=10, le=1000, description="imagenet: SGD steps of every run")
     imagenet_target_accuracy: float = Field(0.6, gt=0.0, le=1.0, description="imagenet: accuracy for 'steps to "
                                             "reach'")
+    shift_steps: int = Field(60, ge=10, le=1000, description="domain_shift: SGD steps of every run (fine-tuned and "
+                             "scratch on the 8x8 digits and on Fashion-MNIST)")
+    imagenet_test_per_class: int = Field(50, ge=10, le=50, description="imagenet parts: test images per class "
+                                         "(a fixed subset of the shipped test split; 50: one image is 0.2 points)")
     imagenet_large: int = Field(100, ge=2, le=300, description="imagenet_rule: k of the 'large' target")
 
     @field_validator("sizes", mode="before")
@@ -194,11 +198,13 @@ class TransferConfig(LessonConfig):
         if "selection" in self.parts:  # loading a source and its probes; each further seed's probes
             cost += len(RANKED) * (0.6 + 0.2 * (self.seeds - 1))
         if "domain_shift" in self.parts:  # two targets, fine-tuned and scratch at every seed, 28x28 at worst
-            cost += 2 * self.seeds * (2 * (_step_seconds(1, 28, self.batch_size) * self.steps + eval_s) + 0.5)
+            shift_eval = (EVALS + 1) * 500 * _step_seconds(1, 28, self.batch_size) / self.batch_size / 3
+            cost += 2 * self.seeds * (2 * (_step_seconds(1, 28, self.batch_size) * self.shift_steps + shift_eval) + 0.5)
         return cost + self._imagenet_cost()
 
     def _imagenet_cost(self) -> float:
-        settings = dict(size=self.imagenet_size, stages=self.imagenet_stages, steps=self.imagenet_steps)
+        settings = dict(size=self.imagenet_size, stages=self.imagenet_stages, steps=self.imagenet_steps,
+                        test_per_class=self.imagenet_test_per_class)
         cost = 0.0
         if "imagenet" in self.parts:
             from cnnbp.lessons.transfer.imagenet_parts import chosen_runs

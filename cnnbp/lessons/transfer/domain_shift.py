@@ -89,11 +89,12 @@ def measure(cfg: TransferConfig, control) -> Iterator[tuple[str, ShiftResult | N
     yield f"MNIST source: {own:.1%} on MNIST, {shifted:.1%} on the 8x8 digits untouched", None
     scores = {}
     for target in (SHIFTED, DISSIMILAR):
-        measured = measure_scores(cfg, source, get_shift_target(target), cfg.images_per_class, control,
-                                  {s: TRAINED for s in cfg.verdict_seeds()})
+        measured = measure_scores(cfg.model_copy(update={"steps": cfg.shift_steps}), source, get_shift_target(target),
+                                  cfg.images_per_class, control, {s: TRAINED for s in cfg.verdict_seeds()})
         if measured is None:
             return
-        scores[target] = SeedScores(list(measured.values()), steps=cfg.steps, eval_every=max(1, cfg.steps // EVALS))
+        scores[target] = SeedScores(list(measured.values()), steps=cfg.shift_steps,
+                                    eval_every=max(1, cfg.shift_steps // EVALS))
         yield f"MNIST source -> {target} done", None
     yield "", ShiftResult(own, shifted, scores)
 
@@ -142,5 +143,5 @@ def shift_figure(result: ShiftResult, cfg: TransferConfig) -> go.Figure:
         fig.add_trace(go.Bar(x=xs, y=ys, name=strategy, marker_color=color_for(i), text=[f"{y:.0%}" for y in ys],
                              textposition="outside"))
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.15])
-    return apply_layout(fig, f"Domain shift: a CNN trained on MNIST, on other digits and on clothes "
-                             f"(seed {cfg.seed}; drop untouched: {result.drop:+.0%})", height=440)
+    return apply_layout(fig, f"Domain shift: a CNN trained on MNIST<br><sup>on other digits and on clothes (seed "
+                             f"{cfg.seed}); untouched it loses {result.drop:.0%} on the 8x8 digits</sup>", height=440)

@@ -22,9 +22,10 @@ from cnnbp.lessons.transfer.verdicts import (
     imagenet_convergence_call,
     selection_call,
 )
-from cnnbp.plots.common import apply_layout, color_for, training_curves
+from cnnbp.plots.common import apply_layout, color_for, training_curves, wrap_title
 
 OTHER_SEEDS = "other verdict seeds"  # the legend entry of the thin curves
+TICK_CHARS = 22  # a bar group's label per line: four groups side by side fit 1024 px without rotating
 
 
 def curves_figure(histories: Sequence[History], probe: float | None, cfg: TransferConfig,
@@ -61,8 +62,8 @@ def curves_figure(histories: Sequence[History], probe: float | None, cfg: Transf
 def imagenet_curves(histories: Sequence[History], scores: SeedScores | None, cfg: TransferConfig) -> go.Figure:
     """The ImageNet part's curves: every run (other verdict seeds thin), the linear probe dashed,
     the target accuracy dotted."""
-    title = (f"ImageNet (EfficientNet-Lite0) -> {cfg.imagenet_target}, {cfg.imagenet_per_class} per class at "
-             f"{cfg.imagenet_size} px")
+    title = wrap_title(f"ImageNet (EfficientNet-Lite0) -> {cfg.imagenet_target}, {cfg.imagenet_per_class} per "
+                       f"class at {cfg.imagenet_size} px")
     if scores is not None and {"top", "scratch"} <= scores.rows[0].steps_to.keys():
         title += (f"<br><sup>settles at {cfg.imagenet_target_accuracy:.0%}: "
                   f"{imagenet_convergence_call(scores)}</sup>")
@@ -83,16 +84,16 @@ def imagenet_curves(histories: Sequence[History], scores: SeedScores | None, cfg
 
 def imagenet_rule_figure(cells: Sequence[dict], cfg: TransferConfig) -> go.Figure:
     """The 2x2 table from ImageNet as bars: one group per cell, one bar per strategy."""
-    labels = [f"{c['similarity']}: {c['target']},<br>{c['size']} ({c['per_class']}/class)<br>"
-              f"best: {', '.join(c['best'])}" for c in cells]
+    labels = [wrap_title(f"{c['similarity']}, {c['size']}<br>{c['per_class']}/class<br>best: {', '.join(c['best'])}",
+                         TICK_CHARS) for c in cells]
     fig = go.Figure()
     for i, s in enumerate(cells[0]["accuracy"]):
         values = [c["accuracy"][s] for c in cells]
         fig.add_trace(go.Bar(x=labels, y=values, name=s, marker_color=color_for(i),
                              text=[f"{v:.0%}" for v in values], textposition="outside"))
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.15])
-    return apply_layout(fig, f"The rule of thumb from ImageNet (seed {cfg.seed}; similar: Fashion-MNIST, "
-                             "dissimilar: MNIST, by their classes)", height=460)
+    return apply_layout(fig, wrap_title(f"The rule of thumb from ImageNet (seed {cfg.seed})<br><sup>similar: "
+                                        "Fashion-MNIST, dissimilar: MNIST (by their classes)</sup>"), height=460)
 
 
 def stages_figure(per_stage: Sequence[float], scratch: float | None, cfg: TransferConfig) -> go.Figure:
@@ -170,8 +171,8 @@ def sizes_figure(rows: Sequence[Scores], cfg: TransferConfig, large: SeedScores 
 def rule_figure(cells: Sequence[RuleCell], cfg: TransferConfig) -> go.Figure:
     """The lecture's 2x2 table as bars: one group per cell ({similar, dissimilar} x {small, large}),
     one bar per strategy; the cell's label names the best ones and the lecture's advice."""
-    labels = [f"{c.similarity} source ({c.source}),<br>{c.size} target ({c.row.per_class}/class)<br>"
-              f"best: {', '.join(c.best)}; lecture: {c.lecture}" for c in cells]
+    labels = [wrap_title(f"{c.similarity} ({c.source}), {c.size} ({c.row.per_class}/class)<br>best: "
+                         f"{', '.join(c.best)}<br>lecture: {c.lecture}", TICK_CHARS) for c in cells]
     fig = go.Figure()
     for i, s in enumerate(SIZE_STRATEGIES):
         values = [c.row.accuracy[s] for c in cells]
@@ -193,9 +194,10 @@ def selection_figure(result: SeedSelection, cfg: TransferConfig) -> go.Figure:
     fig.update_xaxes(title_text="cosine similarity of the mean feature vectors")
     fig.update_yaxes(title_text="linear-probe test accuracy on the target")
     rhos = " / ".join(f"{r.spearman:.2f}" for r in result.results)
-    return apply_layout(fig, f"Which source for {cfg.target}? ({cfg.images_per_class} per class; Spearman rank "
-                             f"correlation {rhos} at seeds {' / '.join(map(str, result.seeds))})"
-                             f"<br><sup>{selection_call(result)}</sup>")
+    seeds = " / ".join(map(str, result.seeds))
+    return apply_layout(fig, wrap_title(f"Which source for {cfg.target}? ({cfg.images_per_class} per class; "
+                                        f"Spearman rank correlation {rhos} at seeds {seeds})"
+                                        f"<br><sup>{selection_call(result)}</sup>"))
 
 
 def sizes_table(rows: Sequence[Scores]) -> pd.DataFrame:

@@ -252,7 +252,7 @@ def domain_shift_verdicts(cfg: TransferConfig, result) -> list[Verdict]:
     from cnnbp.lessons.transfer.domain_shift import DISSIMILAR, SHIFT_LINE, SHIFTED
 
     digits, fashion = result.scores[SHIFTED], result.scores[DISSIMILAR]
-    where = f"{cfg.images_per_class} images per class, {cfg.steps} steps, {_seeds(digits.seeds)}"
+    where = f"{cfg.images_per_class} images per class, {cfg.shift_steps} steps, {_seeds(digits.seeds)}"
     pretrained = call(digits.ahead("finetune", "scratch"), yes=f"Fine-tuned from MNIST ahead by more than {POINTS}",
                       no=f"Scratch ahead by more than {POINTS}", margin=POINTS)
     less = call(result.helps_less_when_dissimilar, yes=f"The gain is larger on the shifted digits by more than "

@@ -261,16 +261,32 @@ def embeddings(state: RunState) -> Iterator[Update]:
     cfg, data = state.cfg, state.data
     with one_thread():
         c = embedding_comparison(state.trained, data, points=cfg.embed_points, methods=cfg.methods, seed=cfg.seed)
+        extra = imagenet_projections(data, points=cfg.embed_points, methods=cfg.methods, seed=cfg.seed) \
+            if cfg.imagenet_features else []
     entries = [{"features": p.features, "method": p.method, "x": p.points[:, 0].tolist(),
                 "y": p.points[:, 1].tolist(), "labels": c.labels.tolist(), "index": list(range(len(c.labels))),
                 "knn_accuracy": p.knn_accuracy, "trustworthiness": p.trustworthiness, "seconds": p.seconds}
-               for p in c.projections]
+               for p in [*c.projections, *extra]]
+    notes = [verdicts.imagenet_embedding(c, extra, dataset=cfg.dataset)] if extra else []
     yield Update(1.0, f"{len(entries)} projections of {len(c.labels)} images",
                  figures={"embeddings": figs.embeddings_figure(entries, classes=data.classes,
                                                                   images=data.x_test[:cfg.embed_points].tolist())},
                  tables={"embeddings": figs.embeddings_table(entries)},
-                 verdicts=[verdicts.embeddings_separate(c)],
+                 verdicts=[verdicts.embeddings_separate(c), *notes],
                  numbers={"embeddings": {"projections": entries, "chance": c.chance}})
+
+
+IMAGENET_FEATURE_SIZE = 48  # the transfer lesson's default: 28x28 images need no more (measured, linear probes)
+
+
+def imagenet_projections(data: ImageDataset, *, points: int, methods: list[str], seed: int) -> list[emb.Projection]:
+    """The ImageNet network's pooled features of the first ``points`` test images, in 2-D by each method."""
+    from cnnbp.nn import imagenet as net
+
+    x = net.to_network_input(data.x_test[:points], size=IMAGENET_FEATURE_SIZE)
+    features = net.features(x).numpy()  # (N, 1280)
+    labels = data.y_test[:points].numpy()
+    return [emb.embed(features, labels, features="imagenet", method=m, seed=seed) for m in methods]
 
 
 def embedding_comparison(t: Trained, data: ImageDataset, *, points: int, methods: list[str],

@@ -185,3 +185,14 @@ def model_explained(trained, rows: Sequence[dict], *, dataset: str, test_images:
                         f"{test_images} test images of {dataset}. Of the {len(shown)} examples shown, "
                         f"{len(shown) - len(wrong)} are classified right"
                         + (f"; wrong: {', '.join(wrong)} (their maps explain a mistake)." if wrong else "."))
+
+
+def imagenet_embedding(c: Comparison, imagenet: Sequence, *, dataset: str) -> Verdict:
+    """A note: k-NN accuracy and trustworthiness of the ImageNet network's features in 2-D beside the
+    small CNN's and the pixels' (``imagenet``: its projections, one per method)."""
+    parts = [f"{p.method}: ImageNet {p.knn_accuracy:.1%} (trust {p.trustworthiness:.2f}), small CNN "
+             f"{c.accuracy('cnn', p.method):.1%}, pixels {c.accuracy('pixels', p.method):.1%}" for p in imagenet]
+    return Verdict(label="ImageNet features in 2-D", passed=None,
+                   text=f"{NEIGHBOURS}-NN accuracy in the 2-D map of {len(c.labels)} {dataset} test images, the "
+                        "ImageNet EfficientNet-Lite0's pooled features (never trained on this set) against the small "
+                        f"CNN trained on it and the raw pixels: " + "; ".join(parts) + ".")

@@ -31,7 +31,7 @@ def test_shift_targets():
 
 
 def test_the_part_end_to_end():
-    final = merge_frames(list(run_lesson("transfer", {"parts": ["domain_shift"], "steps": 10, "seeds": 1,
+    final = merge_frames(list(run_lesson("transfer", {"parts": ["domain_shift"], "shift_steps": 10, "seeds": 1,
                                                       "images_per_class": 3})))
     assert final.message.startswith("done"), final.message
     numbers = final.numbers["domain_shift"]

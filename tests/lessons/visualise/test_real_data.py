@@ -58,3 +58,19 @@ def test_real_data_claims_are_registered_beside_the_toy_ones():
     for toy, real in (("visualise.filters_smoother", "visualise.filters_smoother_mnist"),
                       ("visualise.occlusion_on_object", "visualise.occlusion_on_object_mnist")):
         assert toy in CLAIMS and real in CLAIMS and CLAIMS[real].lesson == "visualise"
+
+
+def test_imagenet_features_projected_beside_the_small_cnns():
+    from cnnbp.nn import imagenet
+
+    if imagenet.unavailable_reason():
+        pytest.skip(imagenet.unavailable_reason())
+    final = merge_frames(list(run_lesson("visualise", {"dataset": "digits", "epochs": 1, "models": 1,
+                                                      "parts": ["embeddings"], "methods": ["pca"],
+                                                      "embed_points": 60, "imagenet_features": True})))
+    entries = final.numbers["embeddings"]["projections"]
+    assert [e["features"] for e in entries] == ["cnn", "pixels", "imagenet"]
+    titles = [a.text for a in final.figures["embeddings"].layout.annotations]
+    assert any(t.startswith("imagenet, pca: k-NN") for t in titles)
+    note = next(v for v in final.verdicts if v.label == "ImageNet features in 2-D")
+    assert f"ImageNet {entries[2]['knn_accuracy']:.1%}" in note.text and note.passed is None
