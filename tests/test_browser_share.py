@@ -37,7 +37,7 @@ def open_page(browser, server_url):
 
     def opener(query: str = ""):
         page = browser.new_page(viewport={"width": 1024, "height": 768}, accept_downloads=True)
-        page.goto(server_url + query, wait_until="load", timeout=60_000)
+        page.goto(server_url + query, wait_until="networkidle", timeout=60_000)
         page.locator("#lecture-panel").wait_for(timeout=60_000)  # the app is drawn (the load event follows)
         pages.append(page)
         return page
@@ -152,7 +152,8 @@ def test_guess_then_reveal_with_two_rooms(open_page):
     expect(tally).to_contain_text("← measured")
     presenter.wait_for_function("!document.body.classList.contains('cnnbp-guessing')", timeout=10_000)
     verdicts = presenter.locator("#init-verdicts .verdicts")
-    assert verdicts.evaluate("e => getComputedStyle(e).visibility") == "visible" and "classic MLP" in verdicts.inner_text()
+    assert verdicts.evaluate("e => getComputedStyle(e).visibility") == "visible"
+    assert "classic MLP" in verdicts.inner_text()
     presenter.screenshot(path=str(SHOTS / "share-reveal.png"))
 
 
@@ -192,3 +193,24 @@ def test_download_the_take_home_and_run_its_script(open_page, tmp_path):
     out = subprocess.run([sys.executable, "reproduce.py"], cwd=folder, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(ROOT), "CPU_CORES": "1"})
     assert out.returncode == 0 and "numbers: the same as numbers.json" in out.stdout, out.stdout + out.stderr[-1500:]
+
+
+def test_click_a_confusion_cell_to_see_its_images(open_page):
+    from playwright.sync_api import expect
+
+    page = open_page("?lesson=imbalance&steps=60&seeds=1&seed=2")
+    expect(page.locator("#imbalance-status")).to_contain_text("Opened from a link", timeout=10_000)
+    page.locator("#imbalance-run").click()
+    expect(page.locator("#imbalance-status")).to_contain_text("done in", timeout=180_000)
+    plot = page.locator("#imbalance-plot-confusion .js-plotly-plot")
+    plot.wait_for(timeout=30_000)
+    page.wait_for_timeout(1_500)  # the page hooks plotly's click within a second
+    # the first panel's top-left cell (true and predicted: the first class), clicked through plotly
+    cell = page.locator("#imbalance-plot-confusion .nsewdrag").first
+    cell.scroll_into_view_if_needed()
+    box = cell.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.25)
+    gallery = page.locator("#imbalance-cell-images")
+    expect(gallery).to_contain_text("true", timeout=30_000)
+    assert "predicted" in gallery.inner_text() and gallery.locator("img").count() > 0
+    page.screenshot(path=str(SHOTS / "share-confusion-click.png"))
