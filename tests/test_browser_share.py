@@ -214,3 +214,24 @@ def test_click_a_confusion_cell_to_see_its_images(open_page):
     expect(gallery).to_contain_text("true", timeout=30_000)
     assert "predicted" in gallery.inner_text() and gallery.locator("img").count() > 0
     page.screenshot(path=str(SHOTS / "share-confusion-click.png"))
+
+
+def test_an_embedding_point_shows_its_image(open_page):
+    """Plotly's click on a WebGL point needs a pixel-exact hit: the test sends plotly's own click
+    event for point #7 of the first panel, as plotly does on a hit."""
+    from playwright.sync_api import expect
+
+    page = open_page("?lesson=visualise&parts=embeddings&methods=pca&epochs=2&models=1&seed=3")
+    expect(page.locator("#visualise-status")).to_contain_text("Opened from a link", timeout=10_000)
+    page.locator("#visualise-run").click()
+    expect(page.locator("#visualise-status")).to_contain_text("done in", timeout=180_000)
+    page.wait_for_function("document.querySelector('#visualise-plot-embeddings .js-plotly-plot')"
+                           "?.dataset.cnnbpClick === '1'", timeout=30_000)
+    index = page.evaluate("""() => {
+        const plot = document.querySelector('#visualise-plot-embeddings .js-plotly-plot');
+        const trace = plot._fullData[0], i = trace.customdata[7];  // decoded arrays
+        plot.emit('plotly_click', {points: [{data: trace, customdata: i, x: trace.x[7], y: trace.y[7]}]});
+        return i; }""")
+    gallery = page.locator("#visualise-cell-images")
+    expect(gallery).to_contain_text(f"test image #{index}, class", timeout=30_000)
+    assert gallery.locator("img").count() == 1

@@ -71,22 +71,25 @@ KEYS_JS = """
   });
 }
 """
-# Click-through: plotly's click on a confusion matrix (its div re-made on each new figure, so look
-# again every second) writes the cell into the tab's hidden box, whose input event asks the server.
+# Click-through: plotly's click on a confusion matrix or an embedding (their divs are re-made with
+# each new figure, so look again every second) writes the point into the tab's hidden box, whose
+# change asks the server for the images.
 CLICK_JS = """
 () => {
   setInterval(() => {
-    document.querySelectorAll('[id$="-plot-confusion"] .js-plotly-plot').forEach((plot) => {
-      if (plot.dataset.cnnbpClick || typeof plot.on !== 'function') return;
-      plot.dataset.cnnbpClick = '1';
-      plot.on('plotly_click', (ev) => {
-        const pt = ev.points[0], lesson = plot.closest('[id$="-plot-confusion"]').id.replace('-plot-confusion', '');
-        const box = document.querySelector('#' + lesson + '-click textarea');
-        if (!box || !pt) return;
-        box.value = JSON.stringify({model: pt.data.name, true: String(pt.y), predicted: String(pt.x)});
-        box.dispatchEvent(new Event('input', {bubbles: true}));
+    document.querySelectorAll('[id$="-plot-confusion"] .js-plotly-plot, [id$="-plot-embeddings"] .js-plotly-plot')
+      .forEach((plot) => {
+        if (plot.dataset.cnnbpClick || typeof plot.on !== 'function') return;
+        plot.dataset.cnnbpClick = '1';
+        plot.on('plotly_click', (ev) => {
+          const pt = ev.points[0], lesson = plot.closest('[id*="-plot-"]').id.split('-plot-')[0];
+          const box = document.querySelector('#' + lesson + '-click textarea');
+          if (!box || !pt) return;
+          box.value = JSON.stringify({model: pt.data.name, true: String(pt.y), predicted: String(pt.x),
+                                      index: pt.customdata, at: Date.now()});
+          box.dispatchEvent(new Event('input', {bubbles: true}));
+        });
       });
-    });
   }, 1000);
 }
 """
@@ -186,7 +189,7 @@ def add_to_tab(lesson: Lesson, widgets: dict[str, gr.components.Component], stat
         return str(export_zip(name, cfg, frame))
 
     private = {"api_visibility": "private", "queue": False}
-    if name == "imbalance":
+    if name in ("imbalance", "visualise"):
         add_click_through(tab)
     link_button.click(make_link, inputs=tab.widgets, outputs=[link], **private)
     save.click(save_preset, inputs=tab.widgets, outputs=[download], **private)
@@ -196,24 +199,29 @@ def add_to_tab(lesson: Lesson, widgets: dict[str, gr.components.Component], stat
 
 
 def add_click_through(tab: TabShare) -> None:
-    """A confusion cell clicked -> its test images (cnnbp.clickthrough), in a gallery."""
-    from cnnbp.clickthrough import cell_images
+    """A clicked confusion cell (imbalance) or embedding point (visualise) -> its test images."""
+    from cnnbp.clickthrough import cell_images, embedding_image
 
     name = tab.lesson.name
     box = gr.Textbox(elem_id=f"{name}-click", elem_classes=["cnnbp-hidden"], show_label=False, container=False)
-    gallery = gr.Gallery(label="Click a cell of a confusion matrix: its test images", columns=4, height=240,
+    what = "a cell of a confusion matrix" if name == "imbalance" else "a point of an embedding"
+    gallery = gr.Gallery(label=f"Click {what}: its test images", columns=4, height=240,
                          elem_id=f"{name}-cell-images", interactive=False)
 
-    def show_cell(raw, *values):
+    def show(raw, *values):
         try:
-            cell = json.loads(raw)
-            caption, images = cell_images(tab.cfg(list(values)), str(cell["model"]), str(cell["true"]),
-                                          str(cell["predicted"]))
+            point, cfg = json.loads(raw), tab.cfg(list(values))
+            if name == "imbalance":
+                caption, images = cell_images(cfg, str(point["model"]), str(point["true"]), str(point["predicted"]))
+            else:
+                caption, image = embedding_image(cfg, int(point["index"]))
+                images = [image]
         except (ValueError, KeyError, TypeError) as err:
             raise gr.Error(str(err), print_exception=False) from None
         return gr.Gallery(value=images, label=caption)
 
-    box.change(show_cell, inputs=[box, *tab.widgets], outputs=[gallery], api_visibility="private")
+    # change, not input: the page sets the box's value itself (a click stamps it, so each one is new)
+    box.change(show, inputs=[box, *tab.widgets], outputs=[gallery], api_visibility="private")
 
 
 @dataclass

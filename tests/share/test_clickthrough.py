@@ -51,3 +51,22 @@ def test_refusals(run):
     PREDICTIONS.get(other.run_key(12))  # nothing kept for that seed
     with pytest.raises(ValueError, match="run the lesson on these settings first"):
         cell_indices(other, final.figures["confusion"].data[0].name, "0", "0")
+
+
+def test_an_embedding_point_is_the_test_image_its_index_names():
+    from cnnbp.clickthrough import embedding_image
+    from cnnbp.lessons.visualise.model import load_data
+
+    lesson = LESSONS["visualise"]
+    cfg = validate_config(lesson.config, {**lesson.quick, "parts": ["embeddings"], "methods": ["pca"], "seed": 3})
+    final = merge_frames(lesson.run(cfg, RunControl()))
+    data = load_data(cfg.dataset, seed=cfg.seed)
+    for p in final.numbers["embeddings"]["projections"]:  # every point's label is its test image's
+        assert list(data.y_test[p["index"]].numpy()) == list(p["labels"])
+    index = final.numbers["embeddings"]["projections"][0]["index"][7]
+    caption, image = embedding_image(cfg, index)
+    x = data.x_test[index].mean(dim=0).numpy()
+    assert caption == f"test image #{index}, class {data.classes[int(data.y_test[index])]}"
+    assert np.corrcoef(image.astype(float).ravel(), x.ravel())[0, 1] > 0.999  # the same picture, stretched
+    with pytest.raises(ValueError, match="no test image #99999"):
+        embedding_image(cfg, 99999)
