@@ -155,6 +155,13 @@ def test_guess_then_reveal_with_two_rooms(open_page):
     assert verdicts.evaluate("e => getComputedStyle(e).visibility") == "visible"
     assert "classic MLP" in verdicts.inner_text()
     presenter.screenshot(path=str(SHOTS / "share-reveal.png"))
+    # back and forth: a revealed step stays revealed
+    presenter.locator("#lecture-next").click()
+    expect(presenter.locator("#lecture-step")).to_contain_text("10/14")
+    assert guessing(presenter)
+    presenter.locator("#lecture-prev").click()
+    expect(reveal).to_contain_text("Measured: normal_0.01", timeout=10_000)
+    presenter.wait_for_function("!document.body.classList.contains('cnnbp-guessing')", timeout=10_000)
 
 
 def test_a_replay_says_so_and_run_live_trains(open_page):

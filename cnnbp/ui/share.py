@@ -321,10 +321,14 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
             RESULTS.put(preset.lesson, preset.cfg, replace(frame, message=replay_message))
         played = " A recorded run is ready: **Run** replays it at once, **Run live** trains it." if frame else ""
         q = preset.question
+        # A step revealed before (Previous, then Next again) stays revealed: its run, served again
+        # from the cache, may not change the numbers, so no change event would reveal it anew.
+        revealed = s.step in s.answers
         out = {tabs: gr.Tabs(selected=preset.lesson), bar: gr.Column(visible=True),
                step_text: f"**{s.step + 1}/{len(s.playlist.steps)} {preset.title}**: {preset.prompt}",
-               question_row: gr.Row(visible=q is not None), reveal: "", tally: "",
-               guard: HIDE_VERDICTS if q else "",
+               question_row: gr.Row(visible=q is not None),
+               reveal: reveal_text(s) if revealed else "", tally: room_tally(s),
+               guard: HIDE_VERDICTS if q and not revealed else "",
                timer: gr.Timer(active=bool(q and s.room and s.presenter)),
                tab.status: f"Step {s.step + 1}: {preset.title}. Press **Run**.{played}"}
         if q:
@@ -372,6 +376,14 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
             where = f" and sent to room {s.room}"
         return f"Your guess: **{choice}** (locked{where}). Now press **Run**."
 
+    def reveal_text(s: Session) -> str:
+        """The measured answer of this step's question beside this page's guess."""
+        answer, guess = s.answers.get(s.step), s.guesses.get(s.step)
+        verdict = ("" if guess is None else " · your guess: " + guess
+                   + (" — right" if guess == answer else " — not this time"))
+        measured = answer if answer is not None else "not measured by this run (was its part left out?)"
+        return f"**Measured: {measured}**{verdict}"
+
     def room_tally(s: Session) -> str:
         """The room's guesses on this step's question ("" outside a room)."""
         if not (s.room and s.playlist and s.preset.question and ROOMS.exists(s.room)):
@@ -396,14 +408,10 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
             frame = finished_run(tab.lesson.name, cfg)
             if frame is None:  # still running: the verdicts stay hidden
                 return unchanged
-            answer = measured_answer(preset.question, frame.numbers, frame.verdicts)
-            guess = s.guesses.get(s.step)
-            verdict = ("" if guess is None else " · your guess: " + guess
-                       + (" — right" if guess == answer else " — not this time"))
-            measured = answer if answer is not None else "not measured by this run (was its part left out?)"
-            s = replace(s, answers={**s.answers, s.step: answer})
+            s = replace(s, answers={**s.answers, s.step: measured_answer(preset.question, frame.numbers,
+                                                                          frame.verdicts)})
             SESSIONS.put(request.session_hash, s)
-            return f"**Measured: {measured}**{verdict}", "", room_tally(s)
+            return reveal_text(s), "", room_tally(s)
         return on_numbers
 
     def open_class_room(request: gr.Request):
