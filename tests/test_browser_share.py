@@ -37,7 +37,7 @@ def open_page(browser, server_url):
 
     def opener(query: str = ""):
         page = browser.new_page(viewport={"width": 1024, "height": 768}, accept_downloads=True)
-        page.goto(server_url + query, wait_until="load", timeout=60_000)
+        page.goto(server_url + query, wait_until="networkidle", timeout=60_000)
         page.locator("#lecture-panel").wait_for(timeout=60_000)  # the app is drawn (the load event follows)
         pages.append(page)
         return page
@@ -152,8 +152,16 @@ def test_guess_then_reveal_with_two_rooms(open_page):
     expect(tally).to_contain_text("← measured")
     presenter.wait_for_function("!document.body.classList.contains('cnnbp-guessing')", timeout=10_000)
     verdicts = presenter.locator("#init-verdicts .verdicts")
-    assert verdicts.evaluate("e => getComputedStyle(e).visibility") == "visible" and "classic MLP" in verdicts.inner_text()
+    assert verdicts.evaluate("e => getComputedStyle(e).visibility") == "visible"
+    assert "classic MLP" in verdicts.inner_text()
     presenter.screenshot(path=str(SHOTS / "share-reveal.png"))
+    # back and forth: a revealed step stays revealed
+    presenter.locator("#lecture-next").click()
+    expect(presenter.locator("#lecture-step")).to_contain_text("10/14")
+    assert guessing(presenter)
+    presenter.locator("#lecture-prev").click()
+    expect(reveal).to_contain_text("Measured: normal_0.01", timeout=10_000)
+    presenter.wait_for_function("!document.body.classList.contains('cnnbp-guessing')", timeout=10_000)
 
 
 def test_a_replay_says_so_and_run_live_trains(open_page):
@@ -192,3 +200,45 @@ def test_download_the_take_home_and_run_its_script(open_page, tmp_path):
     out = subprocess.run([sys.executable, "reproduce.py"], cwd=folder, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "PYTHONPATH": str(ROOT), "CPU_CORES": "1"})
     assert out.returncode == 0 and "numbers: the same as numbers.json" in out.stdout, out.stdout + out.stderr[-1500:]
+
+
+def test_click_a_confusion_cell_to_see_its_images(open_page):
+    from playwright.sync_api import expect
+
+    page = open_page("?lesson=imbalance&steps=60&seeds=1&seed=2")
+    expect(page.locator("#imbalance-status")).to_contain_text("Opened from a link", timeout=10_000)
+    page.locator("#imbalance-run").click()
+    expect(page.locator("#imbalance-status")).to_contain_text("done in", timeout=180_000)
+    plot = page.locator("#imbalance-plot-confusion .js-plotly-plot")
+    plot.wait_for(timeout=30_000)
+    page.wait_for_timeout(1_500)  # the page hooks plotly's click within a second
+    # the first panel's top-left cell (true and predicted: the first class), clicked through plotly
+    cell = page.locator("#imbalance-plot-confusion .nsewdrag").first
+    cell.scroll_into_view_if_needed()
+    box = cell.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.25)
+    gallery = page.locator("#imbalance-cell-images")
+    expect(gallery).to_contain_text("true", timeout=30_000)
+    assert "predicted" in gallery.inner_text() and gallery.locator("img").count() > 0
+    page.screenshot(path=str(SHOTS / "share-confusion-click.png"))
+
+
+def test_an_embedding_point_shows_its_image(open_page):
+    """Plotly's click on a WebGL point needs a pixel-exact hit: the test sends plotly's own click
+    event for point #7 of the first panel, as plotly does on a hit."""
+    from playwright.sync_api import expect
+
+    page = open_page("?lesson=visualise&parts=embeddings&methods=pca&epochs=2&models=1&seed=3")
+    expect(page.locator("#visualise-status")).to_contain_text("Opened from a link", timeout=10_000)
+    page.locator("#visualise-run").click()
+    expect(page.locator("#visualise-status")).to_contain_text("done in", timeout=180_000)
+    page.wait_for_function("document.querySelector('#visualise-plot-embeddings .js-plotly-plot')"
+                           "?.dataset.cnnbpClick === '1'", timeout=30_000)
+    index = page.evaluate("""() => {
+        const plot = document.querySelector('#visualise-plot-embeddings .js-plotly-plot');
+        const trace = plot._fullData[0], i = trace.customdata[7];  // decoded arrays
+        plot.emit('plotly_click', {points: [{data: trace, customdata: i, x: trace.x[7], y: trace.y[7]}]});
+        return i; }""")
+    gallery = page.locator("#visualise-cell-images")
+    expect(gallery).to_contain_text(f"test image #{index}, class", timeout=30_000)
+    assert gallery.locator("img").count() == 1

@@ -21,6 +21,7 @@ from urllib.parse import urlencode, urlsplit
 import gradio as gr
 
 from cnnbp import replays
+from cnnbp.cache import BoundedCache
 from cnnbp.export import export_zip
 from cnnbp.lessons.base import ConfigError, Lesson, LessonConfig, validate_config
 from cnnbp.presets import (
@@ -47,6 +48,7 @@ CSS = """
 .lecture-bar .step-text p { margin: 0; }
 #lecture-tally ul { margin: 0; padding-left: 1em; } #lecture-tally li { margin: 0; white-space: nowrap; }
 .share-box button { min-width: 0; }
+.cnnbp-hidden { display: none !important; }
 .cnnbp-guessing .verdicts { visibility: hidden; }
 /* room to scroll the page's end above the bar while it shows */
 body:has(#lecture-bar) .gradio-container { padding-bottom: 240px !important; }
@@ -67,6 +69,28 @@ KEYS_JS = """
     const b = id && document.getElementById(id);
     if (b && b.offsetParent !== null) { e.preventDefault(); b.click(); }
   });
+}
+"""
+# Click-through: plotly's click on a confusion matrix or an embedding (their divs are re-made with
+# each new figure, so look again every second) writes the point into the tab's hidden box, whose
+# change asks the server for the images.
+CLICK_JS = """
+() => {
+  setInterval(() => {
+    document.querySelectorAll('[id$="-plot-confusion"] .js-plotly-plot, [id$="-plot-embeddings"] .js-plotly-plot')
+      .forEach((plot) => {
+        if (plot.dataset.cnnbpClick || typeof plot.on !== 'function') return;
+        plot.dataset.cnnbpClick = '1';
+        plot.on('plotly_click', (ev) => {
+          const pt = ev.points[0], lesson = plot.closest('[id*="-plot-"]').id.split('-plot-')[0];
+          const box = document.querySelector('#' + lesson + '-click textarea');
+          if (!box || !pt) return;
+          box.value = JSON.stringify({model: pt.data.name, true: String(pt.y), predicted: String(pt.x),
+                                      index: pt.customdata, at: Date.now()});
+          box.dispatchEvent(new Event('input', {bubbles: true}));
+        });
+      });
+  }, 1000);
 }
 """
 # After "Run live" dropped the replay: press the Run button of the tab on screen.
@@ -165,11 +189,39 @@ def add_to_tab(lesson: Lesson, widgets: dict[str, gr.components.Component], stat
         return str(export_zip(name, cfg, frame))
 
     private = {"api_visibility": "private", "queue": False}
+    if name in ("imbalance", "visualise"):
+        add_click_through(tab)
     link_button.click(make_link, inputs=tab.widgets, outputs=[link], **private)
     save.click(save_preset, inputs=tab.widgets, outputs=[download], **private)
     load.upload(open_preset, inputs=[load], outputs=[*tab.widgets, status], **private)
     take_home.click(export, inputs=tab.widgets, outputs=[download], api_visibility="private")
     return tab
+
+
+def add_click_through(tab: TabShare) -> None:
+    """A clicked confusion cell (imbalance) or embedding point (visualise) -> its test images."""
+    from cnnbp.clickthrough import cell_images, embedding_image
+
+    name = tab.lesson.name
+    box = gr.Textbox(elem_id=f"{name}-click", elem_classes=["cnnbp-hidden"], show_label=False, container=False)
+    what = "a cell of a confusion matrix" if name == "imbalance" else "a point of an embedding"
+    gallery = gr.Gallery(label=f"Click {what}: its test images", columns=4, height=240,
+                         elem_id=f"{name}-cell-images", interactive=False)
+
+    def show(raw, *values):
+        try:
+            point, cfg = json.loads(raw), tab.cfg(list(values))
+            if name == "imbalance":
+                caption, images = cell_images(cfg, str(point["model"]), str(point["true"]), str(point["predicted"]))
+            else:
+                caption, image = embedding_image(cfg, int(point["index"]))
+                images = [image]
+        except (ValueError, KeyError, TypeError) as err:
+            raise gr.Error(str(err), print_exception=False) from None
+        return gr.Gallery(value=images, label=caption)
+
+    # change, not input: the page sets the box's value itself (a click stamps it, so each one is new)
+    box.change(show, inputs=[box, *tab.widgets], outputs=[gallery], api_visibility="private")
 
 
 @dataclass
@@ -209,12 +261,20 @@ def tally_markdown(counts: dict[str, int], answer: str | None = None) -> str:
     return f"**The class's guesses** ({total}):\n\n" + "\n".join(rows)
 
 
+# Each page's Session, kept here rather than in a gr.State (a State makes every page hold a
+# heartbeat connection open); bounded: a page unseen for 4,096 newer ones starts afresh.
+SESSIONS: BoundedCache[Session] = BoundedCache(4096)
+
+
+def session_of(request: gr.Request) -> Session:
+    return SESSIONS.get(request.session_hash) or Session()
+
+
 def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
     """The lecture panel (below the tabs), the step bar (fixed at the bottom while a playlist
     plays), and the page load that reads a link."""
     by_lesson = {tab.lesson.name: tab for tab in shares}
     playlists = shipped_playlists()
-    session = gr.State(Session())
     with gr.Accordion("Lecture: playlists, rooms, predict then reveal", open=False, elem_id="lecture-panel"):
         gr.Markdown("A playlist walks a lecture over the tabs, one preset per step (Next/Previous, or "
                     "PageDown/PageUp). Open a room and give its link to the class: every device sends a "
@@ -246,11 +306,12 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
 
     widgets = [w for tab in shares for w in tab.widgets]
     statuses = [tab.status for tab in shares]
-    step_outputs = [session, tabs, bar, step_text, question_row, choices, reveal, tally, guard, timer,
+    step_outputs = [tabs, bar, step_text, question_row, choices, reveal, tally, guard, timer,
                     room_link, *widgets, *statuses]
 
-    def show_step(s: Session, request: gr.Request | None = None) -> dict:
-        """Every output that opening step ``s.step`` changes."""
+    def show_step(s: Session, request: gr.Request) -> dict:
+        """Keep ``s`` as the page's session; every output that opening step ``s.step`` changes."""
+        SESSIONS.put(request.session_hash, s)
         preset = s.preset
         tab = by_lesson[preset.lesson]
         frame = replays.find(preset.lesson, preset.cfg)
@@ -260,10 +321,14 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
             RESULTS.put(preset.lesson, preset.cfg, replace(frame, message=replay_message))
         played = " A recorded run is ready: **Run** replays it at once, **Run live** trains it." if frame else ""
         q = preset.question
-        out = {session: s, tabs: gr.Tabs(selected=preset.lesson), bar: gr.Column(visible=True),
+        # A step revealed before (Previous, then Next again) stays revealed: its run, served again
+        # from the cache, may not change the numbers, so no change event would reveal it anew.
+        revealed = s.step in s.answers
+        out = {tabs: gr.Tabs(selected=preset.lesson), bar: gr.Column(visible=True),
                step_text: f"**{s.step + 1}/{len(s.playlist.steps)} {preset.title}**: {preset.prompt}",
-               question_row: gr.Row(visible=q is not None), reveal: "", tally: "",
-               guard: HIDE_VERDICTS if q else "",
+               question_row: gr.Row(visible=q is not None),
+               reveal: reveal_text(s) if revealed else "", tally: room_tally(s),
+               guard: HIDE_VERDICTS if q and not revealed else "",
                timer: gr.Timer(active=bool(q and s.room and s.presenter)),
                tab.status: f"Step {s.step + 1}: {preset.title}. Press **Run**.{played}"}
         if q:
@@ -273,12 +338,13 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
         out |= dict(zip(tab.widgets, tab.values(preset.cfg)))
         return out
 
-    def start_playlist(name, s: Session, request: gr.Request):
+    def start_playlist(request: gr.Request, name):
+        s = session_of(request)
         if name not in playlists:
             raise gr.Error("choose a playlist", print_exception=False)
         return show_step(Session(playlists[name], 0, s.room, s.presenter), request=request)
 
-    def upload_playlist(file, s: Session, request: gr.Request):
+    def upload_playlist(request: gr.Request, file):
         try:
             playlist = read_playlist(Path(file).read_bytes(), Path(file).stem)
         except ValueError as err:
@@ -286,18 +352,21 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
         return show_step(Session(playlist, 0), request=request)
 
     def step_by(delta: int):
-        def move(s: Session, request: gr.Request):
+        def move(request: gr.Request):
+            s = session_of(request)
             if s.playlist is None:
-                return {}
+                return {bar: gr.skip()}  # (an empty dict would read as one value)
             s = replace(s, step=min(max(s.step + delta, 0), len(s.playlist.steps) - 1))
             return show_step(s, request=request)
         return move
 
-    def lock_guess(s: Session, choice, request: gr.Request):
+    def lock_guess(request: gr.Request, choice):
+        s = session_of(request)
         q = s.preset.question if s.playlist else None
         if q is None or choice not in q.choices:
             raise gr.Error("choose one of the answers first", print_exception=False)
         s = replace(s, guesses={**s.guesses, s.step: choice})
+        SESSIONS.put(request.session_hash, s)
         where = ""
         if s.room:
             try:
@@ -305,18 +374,31 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
             except ValueError as err:
                 raise gr.Error(str(err), print_exception=False) from None
             where = f" and sent to room {s.room}"
-        return s, f"Your guess: **{choice}** (locked{where}). Now press **Run**."
+        return f"Your guess: **{choice}** (locked{where}). Now press **Run**."
+
+    def reveal_text(s: Session) -> str:
+        """The measured answer of this step's question beside this page's guess."""
+        answer, guess = s.answers.get(s.step), s.guesses.get(s.step)
+        verdict = ("" if guess is None else " · your guess: " + guess
+                   + (" — right" if guess == answer else " — not this time"))
+        measured = answer if answer is not None else "not measured by this run (was its part left out?)"
+        return f"**Measured: {measured}**{verdict}"
 
     def room_tally(s: Session) -> str:
+        """The room's guesses on this step's question ("" outside a room)."""
         if not (s.room and s.playlist and s.preset.question and ROOMS.exists(s.room)):
             return ""
         return tally_markdown(ROOMS.tally(s.room, s.question_key(), s.preset.question.choices),
                               s.answers.get(s.step))
 
+    def tick(request: gr.Request) -> str:
+        return room_tally(session_of(request))
+
     def make_reveal(tab: TabShare):
-        def on_numbers(s: Session, *values):
+        def on_numbers(request: gr.Request, *values):
+            s = session_of(request)
             preset = s.preset if s.playlist else None
-            unchanged = gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            unchanged = gr.skip(), gr.skip(), gr.skip()
             if preset is None or preset.question is None or preset.lesson != tab.lesson.name:
                 return unchanged
             try:
@@ -326,21 +408,19 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
             frame = finished_run(tab.lesson.name, cfg)
             if frame is None:  # still running: the verdicts stay hidden
                 return unchanged
-            answer = measured_answer(preset.question, frame.numbers, frame.verdicts)
-            guess = s.guesses.get(s.step)
-            verdict = ("" if guess is None else " · your guess: " + guess
-                       + (" — right" if guess == answer else " — not this time"))
-            measured = answer if answer is not None else "not measured by this run (was its part left out?)"
-            s = replace(s, answers={**s.answers, s.step: answer})
-            return s, f"**Measured: {measured}**{verdict}", "", room_tally(s)
+            s = replace(s, answers={**s.answers, s.step: measured_answer(preset.question, frame.numbers,
+                                                                          frame.verdicts)})
+            SESSIONS.put(request.session_hash, s)
+            return reveal_text(s), "", room_tally(s)
         return on_numbers
 
-    def open_class_room(s: Session, request: gr.Request):
+    def open_class_room(request: gr.Request):
+        s = session_of(request)
         if s.playlist is None:
             raise gr.Error("start a playlist first: a room votes on its questions", print_exception=False)
         return show_step(replace(s, room=ROOMS.create(), presenter=True), request=request)
 
-    def on_load(s: Session, request: gr.Request):
+    def on_load(request: gr.Request):
         params = dict(getattr(request, "query_params", {}) or {})
         try:
             if "playlist" in params:
@@ -352,9 +432,9 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
                 return {tabs: gr.Tabs(selected=lesson),
                         by_lesson[lesson].status: f"**Link refused**: {err}. The tab is on its defaults."}
             gr.Warning(f"Link refused: {err}")
-            return {}
-        if found is None:
-            return {}
+            return {bar: gr.skip()}
+        if found is None:  # a plain visit
+            return {bar: gr.skip()}
         lesson, cfg = found
         tab = by_lesson[lesson]
         return {tabs: gr.Tabs(selected=lesson), tab.status: "Opened from a link. Press **Run**.",
@@ -378,22 +458,24 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
                          request=request)
 
     private = {"api_visibility": "private", "queue": False}  # light handlers: never wait behind a run
-    start.click(start_playlist, inputs=[choose, session], outputs=step_outputs, **private)
-    upload.upload(upload_playlist, inputs=[upload, session], outputs=step_outputs, **private)
-    prev.click(step_by(-1), inputs=[session], outputs=step_outputs, **private)
-    nxt.click(step_by(+1), inputs=[session], outputs=step_outputs, **private)
-    open_room.click(open_class_room, inputs=[session], outputs=step_outputs, **private)
-    lock.click(lock_guess, inputs=[session, choices], outputs=[session, reveal], **private)
-    timer.tick(room_tally, inputs=[session], outputs=[tally], **private)
+    start.click(start_playlist, inputs=[choose], outputs=step_outputs, **private)
+    upload.upload(upload_playlist, inputs=[upload], outputs=step_outputs, **private)
+    prev.click(step_by(-1), inputs=None, outputs=step_outputs, **private)
+    nxt.click(step_by(+1), inputs=None, outputs=step_outputs, **private)
+    open_room.click(open_class_room, inputs=None, outputs=step_outputs, **private)
+    lock.click(lock_guess, inputs=[choices], outputs=[reveal], **private)
+    timer.tick(tick, inputs=None, outputs=[tally], **private)
 
-    def drop_replay(s: Session):
+    def drop_replay(request: gr.Request):
+        s = session_of(request)
         if s.playlist:
             RESULTS.discard(s.preset.lesson, s.preset.cfg)
 
-    run_live.click(drop_replay, inputs=[session], **private).then(None, js=CLICK_RUN_JS)
+    run_live.click(drop_replay, inputs=None, **private).then(None, js=CLICK_RUN_JS)
     for tab in shares:
-        tab.numbers.change(make_reveal(tab), inputs=[session, *tab.widgets], outputs=[session, reveal, guard, tally],
+        tab.numbers.change(make_reveal(tab), inputs=tab.widgets, outputs=[reveal, guard, tally],
                            **private)
-    demo.load(on_load, inputs=[session], outputs=step_outputs, **private)
+    demo.load(on_load, inputs=None, outputs=step_outputs, **private)
     demo.load(None, js=KEYS_JS)
+    demo.load(None, js=CLICK_JS)
     guard.change(None, inputs=[guard], js=GUARD_JS)
