@@ -52,10 +52,10 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
                 status = gr.Markdown("Press **Run**.", elem_id=f"{lesson.name}-status")
                 stop_note = gr.Markdown(elem_id=f"{lesson.name}-stop-note")
         with gr.Row():
-            with gr.Column(scale=1, min_width=260):
+            with gr.Column(scale=1, min_width=260, elem_classes=["settings-col"]):
                 with gr.Accordion("Settings", open=True):
                     widgets = build_widgets(lesson.config, prefix=lesson.name)
-            with gr.Column(scale=3):
+            with gr.Column(scale=3, elem_classes=["figures-col"]):
                 verdicts = gr.HTML(elem_id=f"{lesson.name}-verdicts")
                 plots = []
                 for name, caption in lesson.figures:
