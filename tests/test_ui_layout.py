@@ -85,3 +85,16 @@ def test_layout_makes_room_at_the_narrowest_width():
     assert gap * NARROWEST_PLOT_PX >= GAP_PX["titled"] - 1  # room for y2's ticks and title
     assert fig.layout.xaxis.dtick >= 2  # 22 labels of 2 digits do not fit ~280 px one by one
     assert fig.layout.xaxis2.ticktext and all("<br>" in t for t in fig.layout.xaxis2.ticktext[::2])
+
+
+def test_figure_captions_split_what_and_where_to_look():
+    from cnnbp.lessons import LESSONS
+    from cnnbp.ui.lesson_tab import figure_caption
+
+    assert figure_caption("CNN curves | Kaiming falls first") == ("CNN curves", "Kaiming falls first")
+    assert figure_caption("CNN curves") == ("CNN curves", "")  # a lesson without look lines still works
+    for lesson in LESSONS.values():
+        for name, caption in lesson.figures:
+            what, look = figure_caption(caption)
+            assert what and "|" not in look, (lesson.name, name)
+    assert all(figure_caption(c)[1] for _, c in LESSONS["init"].figures)
