@@ -8,6 +8,7 @@ Client-side only (the page's JS and CSS): nothing reaches the server, no other v
 TOGGLE_ID = "presenter-toggle"
 
 CSS = """
+.presenter-toggle { align-self: flex-start; max-height: 44px; }
 body.presenter .settings-col { display: none !important; }
 body.presenter .figures-col { min-width: 100% !important; flex-basis: 100% !important; }
 body.presenter .prose, body.presenter .prose p { font-size: 22px !important; }
