@@ -55,6 +55,9 @@ def test_a_diverged_run_is_marked_and_does_not_flatten_the_others():
     calm = training_curves([dict(name="fine", color_key=0, dash_key=0, steps=steps, loss=fine, eval_steps=[0],
                                  test_accuracy=[0.1])], title="t")
     assert calm.layout.yaxis.range is None and len(calm.data) == 2  # nothing to cap
+    logged = training_curves([dict(name="lr 0.5", color_key=0, dash_key=0, steps=steps, loss=diverged,
+                                   eval_steps=[0], test_accuracy=[0.1])], title="t", log_loss=True)
+    assert logged.layout.yaxis.type == "log" and logged.layout.yaxis.range is None  # decades: no cap
 
 
 def test_small_accuracy_differences_keep_an_honest_axis():

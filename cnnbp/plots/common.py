@@ -387,10 +387,12 @@ def mark_off_scale(fig: go.Figure, curves: Sequence[dict], *, cap: float, row: i
     fig.update_yaxes(range=[0, cap], row=row, col=col)
 
 
-def training_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
+def training_curves(histories: Sequence[dict], *, title: str, log_loss: bool = False) -> go.Figure:
     """Training loss per step and test accuracy at each evaluation, one line per variant.
     ``histories``: dicts with ``name``, ``color_key``, ``dash_key``, ``steps``, ``loss``,
-    ``eval_steps``, ``test_accuracy``."""
+    ``eval_steps``, ``test_accuracy``. A run that diverges leaves the loss axis at the top,
+    marked, so the others keep their scale; ``log_loss`` draws the loss on a log axis instead
+    (for a lesson whose point is losses decades apart)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=["training loss (cross-entropy)",
                                                         "test accuracy"], horizontal_spacing=0.1)
     color_keys = list(dict.fromkeys(h["color_key"] for h in histories))
@@ -406,8 +408,10 @@ def training_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="loss", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=2)
-    cap = off_scale_cap([h["loss"] for h in histories])
-    if cap is not None:  # a diverged run: the others keep their scale, it is marked at the top
+    cap = None if log_loss else off_scale_cap([h["loss"] for h in histories])
+    if log_loss:
+        fig.update_yaxes(type="log", row=1, col=1)
+    elif cap is not None:  # a diverged run: the others keep their scale, it is marked at the top
         mark_off_scale(fig, [dict(name=h["name"], x=h["steps"], y=h["loss"], color=trace.line.color)
                              for h, trace in zip(histories, fig.data[::2])], cap=cap, row=1, col=1)
         fig.update_yaxes(title_text="loss (axis capped)", row=1, col=1)
