@@ -101,3 +101,18 @@ def test_figure_captions_split_what_and_where_to_look():
             what, look = figure_caption(caption)
             assert what and "|" not in look, (lesson.name, name)
     assert all(figure_caption(c)[1] for _, c in LESSONS["init"].figures)
+
+
+def test_log_axes_label_only_what_fits():
+    import plotly.graph_objects as go
+
+    from cnnbp.plots.common import apply_layout
+
+    def dtick(y_low, y_high):
+        fig = go.Figure(go.Scatter(x=[1, 2], y=[y_low, y_high]))
+        fig.update_yaxes(type="log")
+        return apply_layout(fig, "t", height=420).layout.yaxis.dtick
+
+    assert dtick(0.5, 1.0) is None  # a third of a decade: plotly's own labels fit
+    assert dtick(0.06, 1.0) == "D2"  # 1.2 decades: 1, 2, 5 (8 and 9 would touch)
+    assert dtick(0.1, 1e22) >= 2  # a diverged loss: every n-th decade

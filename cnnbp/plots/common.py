@@ -50,6 +50,15 @@ def wrap_title(title: str, width: int = TITLE_CHARS) -> str:
     return "<br>".join(lines)
 
 
+def unwrap(text: str) -> str:
+    """A wrapped title as written (for a test that reads it back).
+
+    >>> unwrap(wrap_title("zero-centred data", 6))
+    'zero-centred data'
+    """
+    return text.replace("-<br>", "-").replace("<br>", " ")
+
+
 def legend_rows(fig: go.Figure, width_px: int = 640) -> int:
     """About how many rows the horizontal legend below the plot takes at ``width_px``."""
     names = [t.name for t in fig.data if getattr(t, "name", None) and getattr(t, "showlegend", None) is not False]
@@ -179,7 +188,8 @@ def _positive_extent(fig: go.Figure, name: str) -> tuple[float, float] | None:
 def thin_log_ticks(fig: go.Figure, height: int) -> None:
     """Label a log axis 1-2-5 or by decades when its decades are too short for plotly's 1..9
     labels at 16 px (which crowd into "9 8 7 6" and "5 0.001 2"): the closest two labels, 8 and
-    9, lie log10(9/8) of a decade apart, 1-2-5's closest log10(2)."""
+    9, lie log10(9/8) of a decade apart, 1-2-5's closest log10(2); many short decades are labelled
+    every n-th."""
     for letter, length, one_label_px in (("x", NARROWEST_PLOT_PX, 48), ("y", height - 150, 22)):
         for name, ax in _axes(fig, letter).items():
             if ax.type != "log" or ax.dtick is not None or ax.tickvals is not None:
@@ -193,8 +203,12 @@ def thin_log_ticks(fig: go.Figure, height: int) -> None:
                 continue
             span = (ax.domain[1] - ax.domain[0]) if ax.domain else 1.0
             per_decade = span * length / max(decades, 1e-9)
-            if per_decade * math.log10(9 / 8) < one_label_px:
-                ax.dtick = "D2" if per_decade * math.log10(2) >= one_label_px else 1
+            if per_decade * math.log10(9 / 8) >= one_label_px:
+                continue
+            if per_decade * math.log10(2) >= one_label_px:
+                ax.dtick = "D2"
+            else:  # every n-th decade, n as small as the labels allow (a diverged loss spans 20)
+                ax.dtick = max(1, math.ceil(1.3 * one_label_px / per_decade))
 
 
 def wrap_category_ticks(fig: go.Figure) -> int:
