@@ -219,6 +219,17 @@ def test_presenter_view_by_url_and_keys(page, server_url):
         second_name = list(LESSONS)[1]
         expect(page.locator(f"#{second_name}-status")).to_contain_text("%", timeout=60_000)  # the run began
         page.locator(f"#{second_name}-stop").click()
+        # The view as the hall sees it: Initialisation's quick run (cached by the tests above)
+        open_tab(page, "Init")
+        page.locator("#init-quick").click()
+        expect_value(page, "init", "width", LESSONS["init"].quick["width"])
+        page.locator("body").click(position={"x": 5, "y": 5})
+        page.keyboard.press("p")
+        page.keyboard.press("r")
+        expect(page.locator("#init-status")).to_contain_text("done in", timeout=180_000)
+        page.wait_for_timeout(1_500)
+        page.locator("#init-plot-classic_profiles").scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "presenter-1024x768.png"))
     finally:
         page.set_viewport_size({"width": 1400, "height": 1000})
         page.goto(server_url, wait_until="networkidle")
