@@ -6,6 +6,7 @@ Needs /usr/bin/chromium (Debian's `chromium`) and the `playwright` package; .ci/
 and sets CNNBP_REQUIRE_BROWSER=1 so that a missing browser fails CI instead of skipping.
 """
 
+import json
 import os
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def page(server_url):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.add_init_script(LONG_TASKS)
         page.goto(server_url, wait_until="networkidle")
         yield page
         browser.close()
@@ -75,6 +77,13 @@ def expect_value(page, lesson: str, field: str, value) -> None:
             expect(widget).to_contain_text(str(item), timeout=10_000)
 
 
+# Main-thread stalls ("long tasks": over 50 ms) as the browser reports them, kept on the page.
+LONG_TASKS = """
+window.__longTasks = [];
+new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push(
+  {start: e.startTime, ms: e.duration}); }).observe({type: "longtask", buffered: true});
+"""
+STALLS = SHOTS / "stalls.json"
 SIZES = [(1024, 768), (1400, 900)]  # a lecture hall's projector, a laptop
 FIGURE_BOXES = (Path(__file__).with_name("figure_boxes.js")).read_text()
 
@@ -90,6 +99,16 @@ def size_name(size: tuple[int, int]) -> str:
     return f"{size[0]}x{size[1]}"
 
 
+def record_stalls(lesson: str, stalls_ms: list[float]) -> None:
+    """Report the main-thread stalls of a run (a timing: reported, never asserted, since the
+    machine's load decides it as much as the page does) in screenshots/stalls.json."""
+    found = json.loads(STALLS.read_text()) if STALLS.exists() else {}
+    found[lesson] = {"longest_ms": round(max(stalls_ms, default=0.0)), "count": len(stalls_ms),
+                     "over_200_ms": sum(ms > 200 for ms in stalls_ms), "total_ms": round(sum(stalls_ms))}
+    STALLS.write_text(json.dumps(found, indent=1))
+    print(f"\n{lesson}: main-thread stalls {found[lesson]}")
+
+
 @pytest.mark.parametrize("name", list(LESSONS))
 def test_every_lesson_runs_in_the_browser(page, name):
     """Each tab's quick run at a projector's 1024 x 768: screenshots mid-run and done at both
@@ -102,6 +121,7 @@ def test_every_lesson_runs_in_the_browser(page, name):
     page.locator(f"#{name}-quick").click()  # every widget to the lesson's quick settings
     for field, value in lesson.quick.items():  # the page shows them before Run reads them
         expect_value(page, name, field, value)
+    stalls_before = page.evaluate("window.__longTasks.length")
     page.locator(f"#{name}-run").click()
     # Mid-run: the first figure has arrived (a cached run is done at once and says so).
     page.wait_for_function("(sel) => document.querySelector(sel) !== null",
@@ -119,6 +139,7 @@ def test_every_lesson_runs_in_the_browser(page, name):
         arg=[f"[id^={name}-plot-] [data-testid=plotly]", wanted], timeout=30_000)
     words = page.locator(f"#{name}-verdicts .v-word").all_inner_texts()
     assert words and set(words) <= {"HOLDS", "DOES NOT HOLD", "CAN'T TELL", "NOTE"}, words
+    record_stalls(name, page.evaluate("(n) => window.__longTasks.slice(n).map(t => t.ms)", stalls_before))
     problems = {}
     for size in SIZES:
         page.set_viewport_size(dict(zip(("width", "height"), size)))
@@ -169,3 +190,46 @@ def test_evidence_tab_lists_the_claims(page):
     table = page.locator("#evidence-table")
     table.get_by_text("init.kaiming_relu_scaled").wait_for(timeout=10_000)
     page.screenshot(path=str(SHOTS / "evidence.png"), full_page=True)
+
+
+def test_presenter_view_by_url_and_keys(page, server_url):
+    """?presenter=1 hides the settings and gives the figures the width; N opens the next tab,
+    P turns the view off again (the URL follows), R presses the shown tab's Run."""
+    from playwright.sync_api import expect
+
+    page.set_viewport_size({"width": 1024, "height": 768})
+    try:
+        page.goto(server_url + "?presenter=1", wait_until="networkidle")
+        expect(page.locator("body")).to_have_class("presenter", timeout=10_000)
+        first = tab_label(next(iter(LESSONS.values())))
+        open_tab(page, first)
+        name = next(iter(LESSONS))
+        assert not page.locator(".settings-col").first.is_visible()
+        figures = page.locator(f"#{name}-verdicts").locator("xpath=ancestor::*[contains(@class, 'figures-col')]")
+        assert figures.bounding_box()["width"] > 0.85 * 1024
+        page.locator("body").click(position={"x": 5, "y": 5})  # focus the page, not a field
+        page.keyboard.press("n")
+        second = tab_label(list(LESSONS.values())[1])
+        expect(page.get_by_role("tab", name=second, exact=True)).to_have_attribute("aria-selected", "true")
+        page.keyboard.press("p")
+        expect(page.locator("body")).not_to_have_class("presenter")
+        assert "presenter" not in page.url
+        assert page.locator(".settings-col").nth(1).is_visible()
+        page.keyboard.press("r")
+        second_name = list(LESSONS)[1]
+        expect(page.locator(f"#{second_name}-status")).to_contain_text("%", timeout=60_000)  # the run began
+        page.locator(f"#{second_name}-stop").click()
+        # The view as the hall sees it: Initialisation's quick run (cached by the tests above)
+        open_tab(page, "Init")
+        page.locator("#init-quick").click()
+        expect_value(page, "init", "width", LESSONS["init"].quick["width"])
+        page.locator("body").click(position={"x": 5, "y": 5})
+        page.keyboard.press("p")
+        page.keyboard.press("r")
+        expect(page.locator("#init-status")).to_contain_text("done in", timeout=180_000)
+        page.wait_for_timeout(1_500)
+        page.locator("#init-plot-classic_profiles").scroll_into_view_if_needed()
+        page.screenshot(path=str(SHOTS / "presenter-1024x768.png"))
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.goto(server_url, wait_until="networkidle")

@@ -55,6 +55,9 @@ def test_a_diverged_run_is_marked_and_does_not_flatten_the_others():
     calm = training_curves([dict(name="fine", color_key=0, dash_key=0, steps=steps, loss=fine, eval_steps=[0],
                                  test_accuracy=[0.1])], title="t")
     assert calm.layout.yaxis.range is None and len(calm.data) == 2  # nothing to cap
+    logged = training_curves([dict(name="lr 0.5", color_key=0, dash_key=0, steps=steps, loss=diverged,
+                                   eval_steps=[0], test_accuracy=[0.1])], title="t", log_loss=True)
+    assert logged.layout.yaxis.type == "log" and logged.layout.yaxis.range is None  # decades: no cap
 
 
 def test_small_accuracy_differences_keep_an_honest_axis():
@@ -85,3 +88,31 @@ def test_layout_makes_room_at_the_narrowest_width():
     assert gap * NARROWEST_PLOT_PX >= GAP_PX["titled"] - 1  # room for y2's ticks and title
     assert fig.layout.xaxis.dtick >= 2  # 22 labels of 2 digits do not fit ~280 px one by one
     assert fig.layout.xaxis2.ticktext and all("<br>" in t for t in fig.layout.xaxis2.ticktext[::2])
+
+
+def test_figure_captions_split_what_and_where_to_look():
+    from cnnbp.lessons import LESSONS
+    from cnnbp.ui.lesson_tab import figure_caption
+
+    assert figure_caption("CNN curves | Kaiming falls first") == ("CNN curves", "Kaiming falls first")
+    assert figure_caption("CNN curves") == ("CNN curves", "")  # a lesson without look lines still works
+    for lesson in LESSONS.values():
+        for name, caption in lesson.figures:
+            what, look = figure_caption(caption)
+            assert what and "|" not in look, (lesson.name, name)
+    assert all(figure_caption(c)[1] for _, c in LESSONS["init"].figures)
+
+
+def test_log_axes_label_only_what_fits():
+    import plotly.graph_objects as go
+
+    from cnnbp.plots.common import apply_layout
+
+    def dtick(y_low, y_high):
+        fig = go.Figure(go.Scatter(x=[1, 2], y=[y_low, y_high]))
+        fig.update_yaxes(type="log")
+        return apply_layout(fig, "t", height=420).layout.yaxis.dtick
+
+    assert dtick(0.5, 1.0) is None  # a third of a decade: plotly's own labels fit
+    assert dtick(0.06, 1.0) == "D2"  # 1.2 decades: 1, 2, 5 (8 and 9 would touch)
+    assert dtick(0.1, 1e22) >= 2  # a diverged loss: every n-th decade

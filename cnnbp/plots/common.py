@@ -21,6 +21,7 @@ DASHES = ["solid", "dash", "dot", "dashdot", "longdash", "longdashdot"]
 # Read from the back of a lecture hall on a 1024 x 768 projector: ticks and legends >= 16 px.
 FONT = dict(size=16)
 TITLE_FONT = dict(size=19)
+SMALL_FONT = dict(size=14)  # the panel titles and ticks of a grid of many small panels
 TITLE_CHARS = 54  # a 19 px title line that fits the figure's width beside the settings at 1024 px
 LEGEND_ROW_PX = 28
 
@@ -47,6 +48,15 @@ def wrap_title(title: str, width: int = TITLE_CHARS) -> str:
                     line = joined
         lines.append(line)
     return "<br>".join(lines)
+
+
+def unwrap(text: str) -> str:
+    """A wrapped title as written (for a test that reads it back).
+
+    >>> unwrap(wrap_title("zero-centred data", 6))
+    'zero-centred data'
+    """
+    return text.replace("-<br>", "-").replace("<br>", " ")
 
 
 def legend_rows(fig: go.Figure, width_px: int = 640) -> int:
@@ -177,8 +187,10 @@ def _positive_extent(fig: go.Figure, name: str) -> tuple[float, float] | None:
 
 def thin_log_ticks(fig: go.Figure, height: int) -> None:
     """Label a log axis 1-2-5 or by decades when its decades are too short for plotly's 1..9
-    labels at 16 px (which crowd into "9 8 7 6" and "5 0.001 2")."""
-    for letter, length, one_label_px in (("x", NARROWEST_PLOT_PX, 48), ("y", height - 150, 28)):
+    labels at 16 px (which crowd into "9 8 7 6" and "5 0.001 2"): the closest two labels, 8 and
+    9, lie log10(9/8) of a decade apart, 1-2-5's closest log10(2); many short decades are labelled
+    every n-th."""
+    for letter, length, one_label_px in (("x", NARROWEST_PLOT_PX, 48), ("y", height - 150, 22)):
         for name, ax in _axes(fig, letter).items():
             if ax.type != "log" or ax.dtick is not None or ax.tickvals is not None:
                 continue
@@ -191,8 +203,12 @@ def thin_log_ticks(fig: go.Figure, height: int) -> None:
                 continue
             span = (ax.domain[1] - ax.domain[0]) if ax.domain else 1.0
             per_decade = span * length / max(decades, 1e-9)
-            if per_decade < 9 * one_label_px * 0.6:  # plotly would write 2..9 (or 2 and 5) in it
-                ax.dtick = "D2" if per_decade >= 3 * one_label_px else 1
+            if per_decade * math.log10(9 / 8) >= one_label_px:
+                continue
+            if per_decade * math.log10(2) >= one_label_px:
+                ax.dtick = "D2"
+            else:  # every n-th decade, n as small as the labels allow (a diverged loss spans 20)
+                ax.dtick = max(1, math.ceil(1.3 * one_label_px / per_decade))
 
 
 def wrap_category_ticks(fig: go.Figure) -> int:
@@ -309,9 +325,9 @@ def layer_histograms(
                    + f"mean {r['mean']:.3g}, std {r['std']:.3g}</extra>"),
             row=row_labels.index(r["row"]) + 1, col=r["layer"] + 1,
         )
-    fig.update_xaxes(tickfont=dict(size=9), nticks=3)
+    fig.update_xaxes(tickfont=SMALL_FONT, nticks=3)
     fig.update_yaxes(showticklabels=False)
-    fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
+    fig.for_each_annotation(lambda a: a.update(font=SMALL_FONT))  # panel titles
     if len(groups) > 1:
         buttons = [dict(label=g, method="update",
                         args=[{"visible": [r["group"] == g for r in rows]},
@@ -385,10 +401,12 @@ def mark_off_scale(fig: go.Figure, curves: Sequence[dict], *, cap: float, row: i
     fig.update_yaxes(range=[0, cap], row=row, col=col)
 
 
-def training_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
+def training_curves(histories: Sequence[dict], *, title: str, log_loss: bool = False) -> go.Figure:
     """Training loss per step and test accuracy at each evaluation, one line per variant.
     ``histories``: dicts with ``name``, ``color_key``, ``dash_key``, ``steps``, ``loss``,
-    ``eval_steps``, ``test_accuracy``."""
+    ``eval_steps``, ``test_accuracy``. A run that diverges leaves the loss axis at the top,
+    marked, so the others keep their scale; ``log_loss`` draws the loss on a log axis instead
+    (for a lesson whose point is losses decades apart)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=["training loss (cross-entropy)",
                                                         "test accuracy"], horizontal_spacing=0.1)
     color_keys = list(dict.fromkeys(h["color_key"] for h in histories))
@@ -404,8 +422,10 @@ def training_curves(histories: Sequence[dict], *, title: str) -> go.Figure:
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="loss", row=1, col=1)
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=1, col=2)
-    cap = off_scale_cap([h["loss"] for h in histories])
-    if cap is not None:  # a diverged run: the others keep their scale, it is marked at the top
+    cap = None if log_loss else off_scale_cap([h["loss"] for h in histories])
+    if log_loss:
+        fig.update_yaxes(type="log", row=1, col=1)
+    elif cap is not None:  # a diverged run: the others keep their scale, it is marked at the top
         mark_off_scale(fig, [dict(name=h["name"], x=h["steps"], y=h["loss"], color=trace.line.color)
                              for h, trace in zip(histories, fig.data[::2])], cap=cap, row=1, col=1)
         fig.update_yaxes(title_text="loss (axis capped)", row=1, col=1)
@@ -428,7 +448,7 @@ def small_multiples(panels: Sequence[dict], *, n_cols: int, title: str, x_title:
     fig.update_xaxes(title_text=x_title, row=n_rows)
     fig.update_yaxes(type="log" if log_y else "linear")
     fig.update_yaxes(title_text=y_title, col=1)
-    fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
+    fig.for_each_annotation(lambda a: a.update(font=SMALL_FONT))  # panel titles
     return apply_layout(fig, title, height=max(300, 220 * n_rows + 120))
 
 

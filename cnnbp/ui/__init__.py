@@ -7,6 +7,7 @@ import os
 import gradio as gr
 
 from cnnbp.lessons import LESSONS
+from cnnbp.ui import presenter
 from cnnbp.ui.evidence_tab import build_evidence_tab
 from cnnbp.ui.lesson_tab import build_lesson_tab
 from cnnbp.ui.share import CSS as SHARE_CSS
@@ -26,13 +27,18 @@ def launch_options() -> dict:
     no folder beyond Gradio's own temp files is served (allowed_paths stays empty).
     Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT itself (default 127.0.0.1:7860).
     """
-    return {"show_error": False, "max_file_size": "5mb", "allowed_paths": [], "css": CSS + SHARE_CSS}
+    return {"show_error": False, "max_file_size": "5mb", "allowed_paths": [], "css": CSS + SHARE_CSS + presenter.CSS,
+            "js": presenter.JS}
 
 
 def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnbp", delete_cache=(3600, 3600)) as demo:
-        gr.Markdown(f"## {TITLE}\nEach tab turns a claim of the lecture into an experiment: change the "
-                    "settings, press **Run**, watch the curves come in, read the measured verdict.")
+        with gr.Row():
+            gr.Markdown(f"## {TITLE}\nEach tab turns a claim of the lecture into an experiment: change the "
+                        "settings, press **Run**, watch the curves come in, read the measured verdict.")
+            toggle = gr.Button("Presenter view (P)", elem_id=presenter.TOGGLE_ID, scale=0, min_width=170,
+                               size="sm", elem_classes=["presenter-toggle"])
+        toggle.click(None, js="() => { window.cnnbpPresenter(); }")  # the page alone: no server call
         with gr.Tabs(overflow_behavior="wrap") as tabs:
             shares = [build_lesson_tab(lesson) for lesson in LESSONS.values()]
             build_evidence_tab()

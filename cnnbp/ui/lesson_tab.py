@@ -33,6 +33,24 @@ def tab_label(lesson: Lesson) -> str:
     return SHORT.get(lesson.name, lesson.title)
 
 
+LOOK = " | "  # in a figure's caption: "what it shows | what to look at"
+
+
+def figure_caption(caption: str) -> tuple[str, str]:
+    """A lesson's figure caption -> (what the figure shows, what to look at in it, or "").
+
+    A lesson may follow the caption with " | " and one short line saying what to look at; the
+    line is shown under the figure. Captions without it keep working as before.
+
+    >>> figure_caption("CNN curves | Kaiming falls first")
+    ('CNN curves', 'Kaiming falls first')
+    >>> figure_caption("CNN curves")
+    ('CNN curves', '')
+    """
+    what, _, look = caption.partition(LOOK)
+    return what.strip(), look.strip()
+
+
 def quick_message(lesson: Lesson, names: list[str], before: list, after: list) -> str:
     """What the Quick settings button changed, for the status line."""
     changed = [f"{n} {b} \u2192 {a}" for n, b, a in zip(names, before, after) if b != a]
@@ -54,18 +72,20 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
                 status = gr.Markdown("Press **Run**.", elem_id=f"{lesson.name}-status")
                 stop_note = gr.Markdown(elem_id=f"{lesson.name}-stop-note")
         with gr.Row():
-            with gr.Column(scale=1, min_width=260):
+            with gr.Column(scale=1, min_width=260, elem_classes=["settings-col"]):
                 with gr.Accordion("Settings", open=True):
                     widgets = build_widgets(lesson.config, prefix=lesson.name)
                 build_uploads(lesson, widgets)  # own data (zip) and the trained models' download, where they apply
                 shared = add_to_tab(lesson, widgets, status)  # link, preset file, take-home
-            with gr.Column(scale=3):
+            with gr.Column(scale=3, elem_classes=["figures-col"]):
                 verdicts = gr.HTML(elem_id=f"{lesson.name}-verdicts")
                 plots = []
                 for name, caption in lesson.figures:
+                    what, look = figure_caption(caption)
                     # The figure's own title heads it; Gradio's label box would lie over that title.
-                    plots.append(gr.Plot(label=caption, show_label=False, elem_id=f"{lesson.name}-plot-{name}"))
-                    gr.Markdown(caption, elem_classes=["figure-caption"])
+                    plots.append(gr.Plot(label=what, show_label=False, elem_id=f"{lesson.name}-plot-{name}"))
+                    gr.Markdown(f"**What to look at:** {look}" if look else what,
+                                elem_classes=["figure-caption"], elem_id=f"{lesson.name}-caption-{name}")
                 tables = []
                 for name, caption in lesson.tables:
                     with gr.Accordion(caption, open=False):

@@ -168,7 +168,7 @@ def curves_figure(race: Race, cfg: ActivationsConfig) -> go.Figure:
         [dict(name=h.name, color_key=h.activation, dash_key=h.lr, steps=h.steps, loss=h.loss,
               eval_steps=h.eval_steps, test_accuracy=h.test_accuracy) for h in race.drawn],
         title=f"Small CNN on {cfg.dataset}: one activation per line (dash: learning rate)")
-    curves.update_yaxes(type="log", row=1, col=1)  # a diverging run's loss spans 20 decades
+    # a run that diverges (loss 1e22, then NaN) leaves the capped loss axis, marked "diverged"
     curves.add_hline(y=race.target, line_dash="dot", line_color="black", row=1, col=2,
                      annotation_text=f"target {race.target:.0%}")
     return curves

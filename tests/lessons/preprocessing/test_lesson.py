@@ -13,6 +13,7 @@ from cnnbp.lessons.preprocessing.config import PreprocessingConfig
 from cnnbp.lessons.preprocessing.figures import display_uint8
 from cnnbp.lessons.preprocessing.transforms import IMAGE_LABELS, VECTOR_LABELS
 from cnnbp.lessons.preprocessing.verdicts import num
+from cnnbp.plots.common import unwrap
 from cnnbp.train import RunControl
 
 QUICK = dict(get_lesson("preprocessing").quick)
@@ -27,7 +28,7 @@ def test_the_stream_shows_training_as_it_happens(frames):
 def test_cloud_figure_shows_the_points_with_equal_axes(final):
     cloud = final.numbers["cloud"]
     fig = final.figures["cloud"]
-    assert [a.text for a in fig.layout.annotations] == list(VECTOR_LABELS.values())
+    assert [unwrap(a.text) for a in fig.layout.annotations] == list(VECTOR_LABELS.values())  # panel titles
     for i, (name, trace) in enumerate(zip(cloud, fig.data)):
         points = np.array(cloud[name]["points"])
         np.testing.assert_allclose(trace.x, points[:, 0])
