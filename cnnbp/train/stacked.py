@@ -26,7 +26,12 @@ from torch import nn
 from cnnbp.nn.models import SmallCNN
 from cnnbp.train.engine import Trainer, TrainEvent, train_mode
 
-_ELEMENTWISE = (nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.Identity)
+# Modules that act on each channel alone (or on consecutive channels: maxout's pieces stay inside a
+# model's block), so K models side by side need one copy of them. Matched by class name so that
+# the activation registry's own modules join without this module importing it.
+_ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh,
+                nn.Softplus, nn.Hardtanh, nn.MaxPool2d, nn.AvgPool2d, nn.Identity)
+_ELEMENTWISE_NAMES = {"Maxout", "Swish"}
 
 
 def _cat(tensors: Sequence[torch.Tensor | None]) -> torch.Tensor | None:
@@ -72,7 +77,11 @@ def _stack_module(modules: Sequence[nn.Module]) -> nn.Module:
         return _stack_conv(modules)
     if isinstance(first, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)):
         return _stack_norm(modules)
-    if isinstance(first, _ELEMENTWISE):
+    if isinstance(first, _ELEMENTWISE) or type(first).__name__ in _ELEMENTWISE_NAMES:
+        if any(dict(m.named_parameters(recurse=False)) for m in modules):  # PReLU's slopes: not one copy
+            raise TypeError(f"cannot stack {type(first).__name__} with learned parameters")
+        if len({m.extra_repr() for m in modules}) != 1:
+            raise TypeError(f"the models' {type(first).__name__} differ: {sorted({m.extra_repr() for m in modules})}")
         return copy.deepcopy(first)
     if isinstance(first, nn.Sequential) or type(first).__name__ == "ConvBlock":
         out = copy.copy(first)  # same class and attributes, children replaced below
@@ -138,8 +147,9 @@ def stack_key(trainer: Trainer) -> tuple | None:
         _stack_module([model.blocks])
     except TypeError:
         return None
-    shapes = tuple((name, type(m).__name__, tuple((n, tuple(p.shape)) for n, p in m.named_parameters(recurse=False)),
-                    getattr(m, "num_groups", None)) for name, m in model.named_modules())
+    # every module's class and settings (a conv's shape, a norm's groups, a leaky slope) must agree
+    shapes = tuple((name, type(m).__name__, m.extra_repr(), getattr(m, "norm_position", None))
+                   for name, m in model.named_modules())
     hyper = {k: v for k, v in opt.defaults.items() if k in ("lr", "momentum", "dampening", "weight_decay", "nesterov")}
     return (shapes, tuple(sorted(hyper.items())), trainer.batch_size, trainer.steps_per_epoch, trainer.total_steps,
             str(trainer.device), len(trainer.train_split[0]))
