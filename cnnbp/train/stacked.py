@@ -130,11 +130,6 @@ def side_by_side_input(batches: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.cat(list(batches), dim=1)
 
 
-def stacked_losses(logits: torch.Tensor, targets: Sequence[torch.Tensor]) -> torch.Tensor:
-    """(K,) cross-entropy of each model on its own batch; their sum's gradient is each model's own."""
-    return torch.stack([F.cross_entropy(logits[:, i], y) for i, y in enumerate(targets)])
-
-
 def stack_key(trainer: Trainer) -> tuple | None:
     """Trainers with the same key can step as one :class:`StackedCNN`; None: this one cannot (a
     custom loss or sampler, per-layer learning rates, a module the stack does not know, dropout)."""
@@ -150,9 +145,14 @@ def stack_key(trainer: Trainer) -> tuple | None:
     # every module's class and settings (a conv's shape, a norm's groups, a leaky slope) must agree
     shapes = tuple((name, type(m).__name__, m.extra_repr(), getattr(m, "norm_position", None))
                    for name, m in model.named_modules())
-    hyper = {k: v for k, v in opt.defaults.items() if k in ("lr", "momentum", "dampening", "weight_decay", "nesterov")}
-    return (shapes, tuple(sorted(hyper.items())), trainer.batch_size, trainer.steps_per_epoch, trainer.total_steps,
-            str(trainer.device), len(trainer.train_split[0]))
+    return (shapes, tuple(sorted(_sgd_settings(opt).items())), trainer.batch_size, trainer.steps_per_epoch,
+            trainer.total_steps, str(trainer.device), len(trainer.train_split[0]))
+
+
+def _sgd_settings(optimizer: torch.optim.SGD) -> dict:
+    """The one parameter group's settings (its lr includes any per-layer scale)."""
+    group = optimizer.param_groups[0]
+    return {k: group[k] for k in ("lr", "momentum", "dampening", "weight_decay", "nesterov")}
 
 
 class StackedTrainers:
@@ -171,8 +171,7 @@ class StackedTrainers:
         self.members = list(trainers)
         first = self.members[0]
         self.model = StackedCNN([t.model for t in self.members]).to(first.device)
-        hyper = {k: first.optimizer.defaults[k] for k in ("lr", "momentum", "dampening", "weight_decay", "nesterov")}
-        self.optimizer = torch.optim.SGD(self.model.parameters(), **hyper)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), **_sgd_settings(first.optimizer))
         self.stacked = True
         self._synced = True
 
