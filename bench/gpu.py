@@ -79,7 +79,7 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(f"device {device} ({name}), torch {torch.__version__}, torch threads {set_threads_once()}; {load()}")
     if not args.no_lessons:
-        print(f"warm-up (Quick settings of every lesson): {warm_up(list(LESSONS)):.1f} s")
+        print(f"warm-up (imports, UMAP's compile; each lesson's Quick run before its row): {warm_up([]):.1f} s")
         lesson_rows(list(LESSONS))
     print(f"\nnorms, 15 variants (5 norms x 3 seeds, 2 epochs, seeds stacked): {fifteen_variants():.2f} s "
           f"(target under 2 s on an H200; {load()})")

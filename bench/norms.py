@@ -3,6 +3,9 @@ of 5 norms x 3 seeds: seeds stacked vs one model at a time vs the notebook loop.
 
     python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson]
 
+The batch-size sweep (2 norms x 3 batch sizes x 3 seeds, one after another): neighbouring seeds
+stacked vs one model at a time.
+
 The comparison (the compare part's training and evaluations, no figures): each norm's 3 seeds
 stepped as one stacked model (what the lesson does) against the same 15 trainings one model at a
 time (their accuracies printed side by side: equal up to float rounding), then against the notebook
@@ -62,6 +65,36 @@ def compare_seconds(stack: bool) -> tuple[float, dict[str, float]]:
     return time.perf_counter() - start, {r.name: r.final_accuracy for r in runs}
 
 
+def sweep_seconds(stack: bool) -> tuple[float, dict[str, float]]:
+    """The batch-size sweep's training on the defaults (2 norms x 3 batch sizes x 3 seeds)."""
+    from cnnbp.data import get_dataset
+    from cnnbp.lessons.norms.config import NormsConfig
+    from cnnbp.lessons.norms.training import train_final
+    from cnnbp.train import RunControl
+
+    cfg = NormsConfig()
+    data = get_dataset(cfg.dataset, seed=cfg.seed)
+    start = time.perf_counter()
+    for _, runs in train_final(data, cfg.sweep_specs(), depth=cfg.depth, width=cfg.width, groups=cfg.groups,
+                               epochs=cfg.sweep_epochs, control=RunControl(budget_s=float("inf")),
+                               train_images=cfg.sweep_images, stack=stack):
+        pass
+    return time.perf_counter() - start, {r.name: r.final_accuracy for r in runs}
+
+
+def sweep_bench(repeats: int) -> None:
+    from bench.all import load
+
+    stacked, alone = [], []
+    for _ in range(repeats):
+        stacked.append(sweep_seconds(stack=True))
+        alone.append(sweep_seconds(stack=False))
+    s, a = statistics.median(t for t, _ in stacked), statistics.median(t for t, _ in alone)
+    diff = max(abs(stacked[0][1][k] - alone[0][1][k]) for k in alone[0][1])
+    print(f"batch-size sweep, {len(alone[0][1])} CNNs: seeds stacked {s:.2f} s, one model at a time {a:.2f} s "
+          f"({a / s:.2f}x); largest difference in a final accuracy {diff:.3f} ({load()})")
+
+
 def compare_bench(repeats: int) -> None:
     from bench.all import load
     from bench.baselines import norms_comparison
@@ -97,6 +130,7 @@ def main() -> None:
     for _ in run_lesson("norms", {"parts": ["compare"], "epochs": 1, "seeds": 2, "norms": ["batch"]}):
         pass  # warm-up: the optimiser's first construction imports torch's compiler stack; a stack's first step
     if args.no_lesson:
+        sweep_bench(args.repeats)
         compare_bench(args.repeats)
         return
     runs = [one_run() for _ in range(args.repeats)]
@@ -107,6 +141,7 @@ def main() -> None:
           f"{[round(w, 1) for w in walls]}, {statistics.median(r[1] for r in runs):.1f} s CPU")
     for part, seconds in runs[len(runs) // 2][2].items():
         print(f"  {part:13s} {seconds:6.2f} s")
+    sweep_bench(args.repeats)
     compare_bench(args.repeats)
 
 

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 
 from cnnbp.device import derive_seed, make_generator
 from cnnbp.nn import SmallCNN, init_model
+from cnnbp.nn.activations import ACTIVATIONS
 from cnnbp.nn.norms import NORMS
 from cnnbp.train import RunControl, Trainer, lockstep
 from cnnbp.train.history import History
@@ -26,7 +27,7 @@ def data(n: int = 96, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def net(norm: str, seed: int, **kw) -> SmallCNN:
-    model = SmallCNN(1, 3, depth=3, width=8, norm=norm, image_size=8, **kw)
+    model = SmallCNN(1, 3, depth=3, width=8, norm=norm, image_size=8, **kw)  # activation= in kw
     return init_model(model, "kaiming", "relu", generator=make_generator(derive_seed(seed, "stacked-test")))
 
 
@@ -61,6 +62,25 @@ def test_stacked_training_gives_each_model_its_own_numbers(norm):
         for pa, pb in zip(a.model.parameters(), b.model.parameters()):
             torch.testing.assert_close(b.optimizer.state[pb]["momentum_buffer"],
                                        a.optimizer.state[pa]["momentum_buffer"], **CLOSE)
+
+
+@pytest.mark.parametrize("activation", list(ACTIVATIONS))
+def test_every_activation_stacks_with_the_same_numbers_or_steps_alone(activation):
+    alone, stacked = trainers("batch", activation=activation), trainers("batch", activation=activation)
+    if stack_key(stacked[0]) is None:  # e.g. PReLU's learned slopes: one at a time, as before
+        assert lockstep_groups(stacked) == [[0], [1], [2]]
+        return
+    h_alone, acc_alone = train(alone, stack=False)
+    h_stacked, acc_stacked = train(stacked, stack=True)
+    for a, b in zip(h_alone, h_stacked):
+        torch.testing.assert_close(torch.tensor(b.loss), torch.tensor(a.loss), **CLOSE)
+    assert acc_stacked == acc_alone
+
+
+def test_different_activation_settings_never_share_a_stack():
+    a = trainers("batch", activation="leaky_relu", act_options={"slope": 0.01}, seeds=(0,))
+    b = trainers("batch", activation="leaky_relu", act_options={"slope": 0.2}, seeds=(1,))
+    assert lockstep_groups(a + b) == [[0], [1]]
 
 
 def test_the_stack_reads_each_models_own_input_block():

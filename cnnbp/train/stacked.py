@@ -26,7 +26,12 @@ from torch import nn
 from cnnbp.nn.models import SmallCNN
 from cnnbp.train.engine import Trainer, TrainEvent, train_mode
 
-_ELEMENTWISE = (nn.ReLU, nn.MaxPool2d, nn.AvgPool2d, nn.Identity)
+# Modules that act on each channel alone (or on consecutive channels: maxout's pieces stay inside a
+# model's block), so K models side by side need one copy of them. Matched by class name so that
+# the activation registry's own modules join without this module importing it.
+_ELEMENTWISE = (nn.ReLU, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.Sigmoid, nn.Tanh,
+                nn.Softplus, nn.Hardtanh, nn.MaxPool2d, nn.AvgPool2d, nn.Identity)
+_ELEMENTWISE_NAMES = {"Maxout", "Swish"}
 
 
 def _cat(tensors: Sequence[torch.Tensor | None]) -> torch.Tensor | None:
@@ -72,7 +77,11 @@ def _stack_module(modules: Sequence[nn.Module]) -> nn.Module:
         return _stack_conv(modules)
     if isinstance(first, (nn.BatchNorm2d, nn.InstanceNorm2d, nn.GroupNorm)):
         return _stack_norm(modules)
-    if isinstance(first, _ELEMENTWISE):
+    if isinstance(first, _ELEMENTWISE) or type(first).__name__ in _ELEMENTWISE_NAMES:
+        if any(dict(m.named_parameters(recurse=False)) for m in modules):  # PReLU's slopes: not one copy
+            raise TypeError(f"cannot stack {type(first).__name__} with learned parameters")
+        if len({m.extra_repr() for m in modules}) != 1:
+            raise TypeError(f"the models' {type(first).__name__} differ: {sorted({m.extra_repr() for m in modules})}")
         return copy.deepcopy(first)
     if isinstance(first, nn.Sequential) or type(first).__name__ == "ConvBlock":
         out = copy.copy(first)  # same class and attributes, children replaced below
@@ -121,11 +130,6 @@ def side_by_side_input(batches: Sequence[torch.Tensor]) -> torch.Tensor:
     return torch.cat(list(batches), dim=1)
 
 
-def stacked_losses(logits: torch.Tensor, targets: Sequence[torch.Tensor]) -> torch.Tensor:
-    """(K,) cross-entropy of each model on its own batch; their sum's gradient is each model's own."""
-    return torch.stack([F.cross_entropy(logits[:, i], y) for i, y in enumerate(targets)])
-
-
 def stack_key(trainer: Trainer) -> tuple | None:
     """Trainers with the same key can step as one :class:`StackedCNN`; None: this one cannot (a
     custom loss or sampler, per-layer learning rates, a module the stack does not know, dropout)."""
@@ -138,11 +142,17 @@ def stack_key(trainer: Trainer) -> tuple | None:
         _stack_module([model.blocks])
     except TypeError:
         return None
-    shapes = tuple((name, type(m).__name__, tuple((n, tuple(p.shape)) for n, p in m.named_parameters(recurse=False)),
-                    getattr(m, "num_groups", None)) for name, m in model.named_modules())
-    hyper = {k: v for k, v in opt.defaults.items() if k in ("lr", "momentum", "dampening", "weight_decay", "nesterov")}
-    return (shapes, tuple(sorted(hyper.items())), trainer.batch_size, trainer.steps_per_epoch, trainer.total_steps,
-            str(trainer.device), len(trainer.train_split[0]))
+    # every module's class and settings (a conv's shape, a norm's groups, a leaky slope) must agree
+    shapes = tuple((name, type(m).__name__, m.extra_repr(), getattr(m, "norm_position", None))
+                   for name, m in model.named_modules())
+    return (shapes, tuple(sorted(_sgd_settings(opt).items())), trainer.batch_size, trainer.steps_per_epoch,
+            trainer.total_steps, str(trainer.device), len(trainer.train_split[0]))
+
+
+def _sgd_settings(optimizer: torch.optim.SGD) -> dict:
+    """The one parameter group's settings (its lr includes any per-layer scale)."""
+    group = optimizer.param_groups[0]
+    return {k: group[k] for k in ("lr", "momentum", "dampening", "weight_decay", "nesterov")}
 
 
 class StackedTrainers:
@@ -161,8 +171,7 @@ class StackedTrainers:
         self.members = list(trainers)
         first = self.members[0]
         self.model = StackedCNN([t.model for t in self.members]).to(first.device)
-        hyper = {k: first.optimizer.defaults[k] for k in ("lr", "momentum", "dampening", "weight_decay", "nesterov")}
-        self.optimizer = torch.optim.SGD(self.model.parameters(), **hyper)
+        self.optimizer = torch.optim.SGD(self.model.parameters(), **_sgd_settings(first.optimizer))
         self.stacked = True
         self._synced = True
 
