@@ -22,6 +22,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -53,8 +54,9 @@ class Server:
         env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "GRADIO_ANALYTICS_ENABLED": "False"}
         if queue_size:
             env["CNNBP_QUEUE_MAX_SIZE"] = str(queue_size)
+        self.log = tempfile.TemporaryFile(mode="w+")  # the app's output, shown if it fails to start
         self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}/"
         self.peak_rss_mb = 0.0
         self._stop = threading.Event()
@@ -66,7 +68,8 @@ class Server:
             except OSError:
                 if time.perf_counter() - start > START_TIMEOUT_S or self.proc.poll() is not None:
                     self.proc.kill()
-                    raise RuntimeError("the app did not start")
+                    self.log.seek(0)
+                    raise RuntimeError("the app did not start:\n" + self.log.read()[-3000:])
                 time.sleep(0.2)
         self.started_in = time.perf_counter() - start
         threading.Thread(target=self._watch_memory, daemon=True).start()

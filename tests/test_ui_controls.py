@@ -45,3 +45,21 @@ def test_a_second_run_in_the_same_tab_replaces_the_first():
 def test_messages_never_show_a_server_path():
     msg = without_paths("No such file: /root/.cache/torch/hub/checkpoints/resnet18.pth; ratio 3/4/5")
     assert msg == "No such file: resnet18.pth; ratio 3/4/5"
+
+
+def test_the_evidence_run_stops_between_claims_and_keeps_its_rows():
+    from cnnbp.train import RunControl
+    from cnnbp.ui import evidence_tab
+
+    control = RunControl()
+    rows = evidence_tab.measure_rows(control)
+    first_line, table = next(rows)
+    assert first_line.startswith("measuring ")
+    evidence_tab.MEASURED[table.loc[0, "claim"]] = {"verdict": "holds", "measured": "x", "seconds": 0.0}
+    try:
+        control.cancel()  # Stop while the first claim is measured: it ends before the second
+        line, table = next(rows)
+        assert line.startswith("stopped by the user after 1 of ") and table.loc[0, "verdict"] == "holds"
+        assert next(rows, None) is None
+    finally:
+        evidence_tab.MEASURED.clear()

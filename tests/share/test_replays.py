@@ -59,3 +59,19 @@ def test_unfinished_runs_and_foreign_files_are_refused(live):
     bad = {**record("init", cfg, final), "settings": {"width": 3}}
     with pytest.raises(ValueError, match="width"):
         restore(bad)
+
+
+@pytest.mark.parametrize("step", [6, 9, 10, 12])  # the cheap steps of lecture 7 (under 2 s each)
+def test_shipped_records_still_equal_a_live_run(step):
+    """At the thread count they were recorded at (CPU_CORES=1; another one moves float sums by
+    ~1e-5), the shipped records equal a live run exactly. A record goes stale when its lesson's
+    numbers change: re-record with ``CPU_CORES=1 python -m cnnbp.replays assets/playlists/NAME.json``."""
+    from cnnbp.device import torch_threads
+    from cnnbp.presets import shipped_playlists
+
+    preset = shipped_playlists()["003-training-neural-networks-1"].steps[step - 1]
+    recorded = find(preset.lesson, preset.cfg)
+    with torch_threads(1):
+        live = merge_frames(LESSONS[preset.lesson].run(preset.cfg, RunControl()))
+    assert json.dumps(recorded.numbers, sort_keys=True) == json.dumps(live.numbers, sort_keys=True)
+    assert [v.as_dict() for v in recorded.verdicts] == [v.as_dict() for v in live.verdicts]

@@ -112,3 +112,13 @@ def test_the_imagenet_part_end_to_end():
     again = list(run_lesson("transfer", settings))
     assert merge_frames(again).numbers["imagenet"] == numbers and store.computed == computed
     assert any("(0 images through the network" in f.message for f in again)
+
+
+def test_finetune_all_trains_every_weight_from_the_images():
+    from cnnbp.nn import imagenet
+
+    whole = source.build("finetune_all", num_classes=10, train_stages=1, size=32, lora_rank=2, seed=0)
+    shared = sum(p.numel() for p in imagenet.network().parameters())
+    trainable = sum(p.numel() for p in whole.parameters() if p.requires_grad)
+    assert trainable == shared - 1000 * 1281 + 10 * 1281  # the 1000-way classifier replaced by a 10-way one
+    assert whole(torch.rand(2, 1, 28, 28)).shape == (2, 10)  # grey 28x28 in, resized inside

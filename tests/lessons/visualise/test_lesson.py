@@ -323,8 +323,9 @@ def test_a_window_as_large_as_the_image_gives_no_nan():
     s = final.numbers["occlusion"]["summary"]
     assert (s["object_windows"], s["background_windows"]) == (0, 0)
     assert s["object_drop"] is None and s["background_drop"] is None
-    (v,) = final.verdicts
+    v, note = final.verdicts  # the occlusion verdict and its note on the model explained
     assert v.passed is None and "nan" not in v.text and "nothing is compared" in v.text
+    assert note.label == "the model explained" and "nan" not in note.text
     fig = final.figures["occlusion"]
     assert "nan" not in json.dumps(fig.to_plotly_json(), default=str).replace("nanmean", "")
 
