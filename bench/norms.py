@@ -1,7 +1,7 @@
 """Bench: the normalisation lesson on its defaults, the time a class waits, and its comparison
 of 5 norms x 3 seeds: seeds stacked vs one model at a time vs the notebook loop.
 
-    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson] [--epochs-to-97 10]
+    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson] [--ab] [--epochs-to-97 10]
 
 The batch-size sweep (2 norms x 3 batch sizes x 3 seeds, one after another): neighbouring seeds
 stacked vs one model at a time.
@@ -95,6 +95,26 @@ def sweep_bench(repeats: int) -> None:
           f"({a / s:.2f}x); largest difference in a final accuracy {diff:.3f} ({load()})")
 
 
+def lesson_ab(repeats: int) -> None:
+    """The whole lesson on its defaults with the seeds stacked and one model at a time, interleaved
+    (A B, then B A): the parts' training functions get ``stack=False`` for the B runs."""
+    import functools
+
+    from bench.all import load
+    from cnnbp.lessons.norms import parts, training
+
+    seconds: dict[bool, list[float]] = {True: [], False: []}
+    for r in range(repeats):
+        for stack in (True, False) if r % 2 == 0 else (False, True):
+            parts.train_side_by_side = functools.partial(training.train_side_by_side, stack=stack)
+            parts.train_final = functools.partial(training.train_final, stack=stack)
+            seconds[stack].append(one_run()[0])
+    parts.train_side_by_side, parts.train_final = training.train_side_by_side, training.train_final
+    s, a = statistics.median(seconds[True]), statistics.median(seconds[False])
+    print(f"norms lesson, defaults: seeds stacked {s:.1f} s {[round(t, 1) for t in seconds[True]]}, one model at a "
+          f"time {a:.1f} s {[round(t, 1) for t in seconds[False]]} ({a / s:.2f}x; {load()})")
+
+
 def epochs_to_97(max_epochs: int = 10) -> None:
     """For each norm, the first epoch at which all 3 seeds reach 97% test accuracy with the lesson's
     recipe (its CNN, SGD momentum 0.9, lr and batch of the defaults, each seed its own data order; the
@@ -147,6 +167,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--no-lesson", action="store_true", help="only the comparison")
+    parser.add_argument("--ab", action="store_true", help="only this: the lesson stacked vs one at a time")
     parser.add_argument("--epochs-to-97", type=int, default=0, metavar="N",
                         help="only this: per norm, the first of N epochs at which every seed reaches 97%%")
     args = parser.parse_args()
@@ -157,6 +178,11 @@ def main() -> None:
     threads = set_threads_once()
     if args.epochs_to_97:
         epochs_to_97(args.epochs_to_97)
+        return
+    if args.ab:
+        for _ in run_lesson("norms", {"parts": ["compare"], "epochs": 1, "seeds": 2, "norms": ["batch"]}):
+            pass  # warm-up
+        lesson_ab(max(args.repeats, 2))
         return
     for _ in run_lesson("norms", {"parts": ["contrast"], "epochs": 1, "seeds": 1, "norms": ["batch"]}):
         pass  # warm-up: imports, the digits
