@@ -1,7 +1,7 @@
 """Bench: the normalisation lesson on its defaults, the time a class waits, and its comparison
 of 5 norms x 3 seeds: seeds stacked vs one model at a time vs the notebook loop.
 
-    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson]
+    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson] [--ab] [--epochs-to-97 10]
 
 The batch-size sweep (2 norms x 3 batch sizes x 3 seeds, one after another): neighbouring seeds
 stacked vs one model at a time.
@@ -31,7 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
 
-from cnnbp.device import CORES_ENV  # noqa: E402
+from cnnbp.device import CORES_ENV, torch_threads  # noqa: E402
 
 
 def one_run() -> tuple[float, float, dict[str, float]]:
@@ -95,6 +95,54 @@ def sweep_bench(repeats: int) -> None:
           f"({a / s:.2f}x); largest difference in a final accuracy {diff:.3f} ({load()})")
 
 
+def lesson_ab(repeats: int) -> None:
+    """The whole lesson on its defaults with the seeds stacked and one model at a time, interleaved
+    (A B, then B A): the parts' training functions get ``stack=False`` for the B runs."""
+    import functools
+
+    from bench.all import load
+    from cnnbp.lessons.norms import parts, training
+
+    seconds: dict[bool, list[float]] = {True: [], False: []}
+    for r in range(repeats):
+        for stack in (True, False) if r % 2 == 0 else (False, True):
+            parts.train_side_by_side = functools.partial(training.train_side_by_side, stack=stack)
+            parts.train_final = functools.partial(training.train_final, stack=stack)
+            seconds[stack].append(one_run()[0])
+    parts.train_side_by_side, parts.train_final = training.train_side_by_side, training.train_final
+    s, a = statistics.median(seconds[True]), statistics.median(seconds[False])
+    print(f"norms lesson, defaults: seeds stacked {s:.1f} s {[round(t, 1) for t in seconds[True]]}, one model at a "
+          f"time {a:.1f} s {[round(t, 1) for t in seconds[False]]} ({a / s:.2f}x; {load()})")
+
+
+def epochs_to_97(max_epochs: int = 10) -> None:
+    """For each norm, the first epoch at which all 3 seeds reach 97% test accuracy with the lesson's
+    recipe (its CNN, SGD momentum 0.9, lr and batch of the defaults, each seed its own data order; the
+    seeds stacked), evaluating after every epoch up to ``max_epochs``."""
+    from bench.all import load
+    from cnnbp.data import get_dataset
+    from cnnbp.lessons.norms.config import NormsConfig
+    from cnnbp.lessons.norms.training import make_trainer
+    from cnnbp.train.stacked import StackedTrainers
+
+    cfg = NormsConfig()
+    data = get_dataset(cfg.dataset, seed=cfg.seed)
+    for norm in cfg.norms:
+        specs = [s for s in cfg.compare_specs() if s.norm == norm]
+        trainers = [make_trainer(data, s, depth=cfg.depth, width=cfg.width, groups=cfg.groups, epochs=max_epochs)
+                    for s in specs]
+        stack, per_epoch = StackedTrainers(trainers), []
+        with torch_threads(1):
+            while not stack.done:
+                stack.step()
+                if trainers[0].step_count % trainers[0].steps_per_epoch == 0:
+                    stack.sync()
+                    per_epoch.append(min(t.evaluate()[1] for t in trainers))
+        first = next((e + 1 for e, acc in enumerate(per_epoch) if acc >= 0.97), None)
+        print(f"{norm:9s} all {len(specs)} seeds at >= 97% first after epoch {first}; the worst seed by epoch: "
+              + " ".join(f"{a:.3f}" for a in per_epoch) + f" ({load()})", flush=True)
+
+
 def compare_bench(repeats: int) -> None:
     from bench.all import load
     from bench.baselines import norms_comparison
@@ -119,12 +167,23 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--no-lesson", action="store_true", help="only the comparison")
+    parser.add_argument("--ab", action="store_true", help="only this: the lesson stacked vs one at a time")
+    parser.add_argument("--epochs-to-97", type=int, default=0, metavar="N",
+                        help="only this: per norm, the first of N epochs at which every seed reaches 97%%")
     args = parser.parse_args()
     os.environ[CORES_ENV] = str(args.cores)
     from cnnbp.device import set_threads_once
     from cnnbp.lessons import run_lesson
 
     threads = set_threads_once()
+    if args.epochs_to_97:
+        epochs_to_97(args.epochs_to_97)
+        return
+    if args.ab:
+        for _ in run_lesson("norms", {"parts": ["compare"], "epochs": 1, "seeds": 2, "norms": ["batch"]}):
+            pass  # warm-up
+        lesson_ab(max(args.repeats, 2))
+        return
     for _ in run_lesson("norms", {"parts": ["contrast"], "epochs": 1, "seeds": 1, "norms": ["batch"]}):
         pass  # warm-up: imports, the digits
     for _ in run_lesson("norms", {"parts": ["compare"], "epochs": 1, "seeds": 2, "norms": ["batch"]}):
