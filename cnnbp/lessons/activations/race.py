@@ -193,5 +193,5 @@ def train_variants(
         evaluate(i, trainer)
     yield 0.0, histories
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
-    for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=evaluate, stack=True):
+    for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=evaluate):
         yield progress, histories

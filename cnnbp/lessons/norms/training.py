@@ -196,9 +196,9 @@ def train_final(data: ImageDataset, specs: Sequence[RunSpec], *, depth: int, wid
                 events = stacked.step() if stacked is not None else [(0, members[0].step())]
                 for k, event in events:
                     _record(mine[k], members[k], event)
-                    done += 1
-                    if done % STREAM_EVERY_STEPS == 0:
-                        yield done / total, runs
+                done, before = done + len(events), done
+                if done // STREAM_EVERY_STEPS > before // STREAM_EVERY_STEPS:  # a stack steps K at once
+                    yield done / total, runs
             if stacked is not None:
                 stacked.sync()
             for run, trainer in zip(mine, members):
