@@ -133,7 +133,7 @@ def test_every_lesson_runs_in_the_browser(page, name):
     expect(page.locator(f"#{name}-status")).to_contain_text("done in", timeout=180_000)
     # Every figure draws (one may be optional); plotly draws after the last frame arrives, all at
     # once when the run came from the cache, so wait for the drawings rather than count at once.
-    wanted = len(lesson.figures) - 1
+    wanted = len([n for n, _ in lesson.figures if n not in lesson.optional]) - 1
     page.wait_for_function(
         "([sel, n]) => document.querySelectorAll(sel).length >= n",
         arg=[f"[id^={name}-plot-] [data-testid=plotly]", wanted], timeout=30_000)

@@ -14,12 +14,12 @@ from cnnbp.ui.runner import SessionControls
 
 def test_the_runner_counts_the_runs_going():
     controls = SessionControls()
-    a, b = controls.start("a"), controls.start("b")
+    a, b = controls.start("a", "init"), controls.start("b", "init")
     assert controls.active() == 2
-    controls.finish("a", a)
-    controls.start("b")  # a second Run in the same tab replaces the first
+    controls.finish("a", "init", a)
+    controls.start("b", "init")  # a second Run in the same tab replaces the first
     assert controls.active() == 1
-    controls.finish("b", b)  # the replaced run's finish leaves the new one counted
+    controls.finish("b", "init", b)  # the replaced run's finish leaves the new one counted
     assert controls.active() == 1
 
 

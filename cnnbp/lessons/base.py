@@ -252,6 +252,9 @@ class Lesson:
     # Fields whose change re-runs the lesson at once in the UI (no Run click): for settings a
     # lesson answers from cached results in milliseconds, e.g. a decision threshold.
     live: tuple[str, ...] = ()
+    # Figures and tables that only parts left out of the quick settings draw (too slow for a
+    # few seconds); those parts' own tests check them, the protocol tests the rest.
+    optional: tuple[str, ...] = ()
     parts: tuple[Part, ...] = ()  # in the order they run
     # The first frame's message, from the Config and the chosen parts (before any work).
     start: Callable[[Any, list[Part]], str] = _start_message

@@ -113,7 +113,8 @@ def model_layers(s: Summary) -> go.Figure:
                          name="parameters", hovertemplate="%{x}: %{y:,}<extra></extra>"), row=1, col=1)
     fig.add_trace(go.Bar(x=names, y=[layer.macs for layer in weighted], marker_color=colours, showlegend=False,
                          name="multiply-adds", hovertemplate="%{x}: %{y:,}<extra></extra>"), row=2, col=1)
-    fig.update_xaxes(showticklabels=len(names) <= 30, tickangle=-60, tickfont=dict(size=11), row=2, col=1)
+    # Vertical labels: slanted ones' boxes overlap at VGG-16's 16 layers in 682 px; past 24 none fit.
+    fig.update_xaxes(showticklabels=len(names) <= 24, tickangle=-90, tickfont=dict(size=11), row=2, col=1)
     largest = s.largest
     title = (f"{s.label}: {human(s.params)} parameters, {s.fc_share:.0%} in fc layers (largest: {largest.name}, "
              f"{largest.params / s.params:.0%}); {human(s.macs)} multiply-adds")

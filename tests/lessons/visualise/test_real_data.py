@@ -10,6 +10,7 @@ from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
 from cnnbp.lessons.visualise.config import VisualiseConfig
 from cnnbp.lessons.visualise.model import conv_blocks
+from cnnbp.plots.common import unwrap
 
 LESSON = get_lesson("visualise")
 
@@ -23,8 +24,9 @@ def test_occlusion_examples_say_right_or_wrong_and_the_accuracy_is_shown(final):
     for r in rows:
         mark = "RIGHT" if r["right"] else "WRONG"
         assert f"true {r['true']}, predicted {r['pred']} {mark}" in titles
-    assert f"{accuracy:.1%} test accuracy" in fig.layout.title.text
-    assert f"{sum(r['right'] for r in rows)} of {len(rows)} examples here right" in fig.layout.title.text
+    title = unwrap(fig.layout.title.text)
+    assert f"{accuracy:.1%} test accuracy" in title
+    assert f"{sum(r['right'] for r in rows)} of {len(rows)} examples here right" in title
     note = next(v for v in final.verdicts if v.label == "the model explained")
     assert note.passed is None and f"{accuracy:.1%}" in note.text
     assert list(final.tables["occlusion"]["right"]) == [r["right"] for r in rows]
