@@ -281,7 +281,21 @@ def read_playlist(data: Any, name: str = "") -> Playlist:
 
 
 @functools.cache
+def _read_shipped() -> tuple[dict[str, Playlist], dict[str, str]]:
+    playlists, problems = {}, {}
+    for path in sorted(PLAYLISTS_DIR.glob("*.json")):
+        try:
+            playlists[path.stem] = read_playlist(path.read_text(encoding="utf-8"), path.stem)
+        except ConfigError as err:  # e.g. a step on an altered shipped source: that playlist says so,
+            problems[path.stem] = str(err)  # the app and every other playlist keep working
+    return playlists, problems
+
+
 def shipped_playlists() -> dict[str, Playlist]:
-    """The playlists in assets/playlists/, by name, in file-name order (the lectures' order)."""
-    return {path.stem: read_playlist(path.read_text(encoding="utf-8"), path.stem)
-            for path in sorted(PLAYLISTS_DIR.glob("*.json"))}
+    """The playlists in assets/playlists/ that read cleanly, by name, in file-name order (the lectures')."""
+    return _read_shipped()[0]
+
+
+def unreadable_playlists() -> dict[str, str]:
+    """The shipped playlists that cannot be read here, each with its one-line reason."""
+    return _read_shipped()[1]

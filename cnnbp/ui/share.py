@@ -35,6 +35,7 @@ from cnnbp.presets import (
     settings_of,
     shipped_playlists,
     to_query,
+    unreadable_playlists,
     upload_names,
 )
 from cnnbp.rooms import ROOMS, normalise
@@ -278,7 +279,8 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
     with gr.Accordion("Lecture: playlists, rooms, predict then reveal", open=False, elem_id="lecture-panel"):
         gr.Markdown("A playlist walks a lecture over the tabs, one preset per step (Next/Previous, or "
                     "PageDown/PageUp). Open a room and give its link to the class: every device sends a "
-                    "guess before the run, you see the distribution beside the measured answer.")
+                    "guess before the run, you see the distribution beside the measured answer."
+                    + "".join(f"\n\n*Not offered here:* {line}" for line in unreadable_playlists().values()))
         with gr.Row():
             choose = gr.Dropdown([(p.title, n) for n, p in playlists.items()], label="Playlist",
                                  value=next(iter(playlists), None), elem_id="lecture-choose", scale=3)
