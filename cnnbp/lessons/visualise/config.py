@@ -10,8 +10,8 @@ from cnnbp.data import photos
 from cnnbp.data.uploads import UploadError, load_image
 from cnnbp.lessons.base import LessonConfig, gflop_seconds
 from cnnbp.lessons.visualise import embeddings as emb
-from cnnbp.lessons.visualise import imagenet
-from cnnbp.lessons.visualise.model import Dataset, TrainSettings, conv_channels, data_shape
+from cnnbp.lessons.visualise import imagenet, loaded
+from cnnbp.lessons.visualise.model import Dataset, TrainSettings, conv_blocks, conv_channels, data_shape, load_data
 from cnnbp.lessons.visualise.occlusion import MASK_IMAGES
 from cnnbp.nn import imagenet as imagenet_net
 from cnnbp.nn import small_cnn_macs
@@ -43,6 +43,10 @@ class VisualiseConfig(LessonConfig):
     dataset: Dataset = Field(
         "digits", description="training data (shapes: 16x16 RGB with object masks; mnist, fashion_mnist: the "
                               "shipped 28x28 sets, 8,000 / 10,000 training images: several times slower to train)")
+    model_file: str | None = Field(None, max_length=4096, description="optional .pt model file (another tab's "
+                                   "Download, or your own SmallCNN checkpoint): looked inside instead of training "
+                                   "one; it must fit the dataset (channels, size, classes)",
+                                   json_schema_extra={"upload": "model"})
     kernel: int = Field(3, ge=3, le=5, description="conv kernel side, 3 or 5 (5: the lecture's smooth-filter "
                         "claim on 28x28 MNIST)")
     depth: int = Field(4, ge=2, le=6, description="conv layers (2x2 pooling after every second)")
@@ -100,6 +104,17 @@ class VisualiseConfig(LessonConfig):
             if not set(IMAGENET_VIEWS) & set(info.data.get("parts", [])):
                 raise ValueError(f"with {EFFICIENTNET} choose at least one of {', '.join(IMAGENET_VIEWS)} in parts")
         return model
+
+    @field_validator("model_file")
+    @classmethod
+    def _model_file_fits(cls, model_file: str | None, info: ValidationInfo) -> str | None:
+        dataset = info.data.get("dataset")
+        if model_file is not None and dataset is not None:
+            if info.data.get("model") != "trained":
+                raise ValueError(f"model_file replaces the trained model: choose model 'trained', not "
+                                 f"{info.data.get('model')}")
+            loaded.check_fits(loaded.load_model_file(model_file), load_data(dataset, seed=0))
+        return model_file
 
     @field_validator("imagenet_features")
     @classmethod
@@ -162,6 +177,10 @@ class VisualiseConfig(LessonConfig):
     @classmethod
     def _layer_fits(cls, layer: int, info: ValidationInfo) -> int:
         depth = info.data.get("depth")
+        if info.data.get("model_file"):
+            depth = loaded.conv_count(loaded.load_model_file(info.data["model_file"]))
+            if layer > depth:
+                raise ValueError(f"layer ({layer}) must be at most the model file's {depth} conv layers")
         if depth is not None and layer > depth:
             raise ValueError(f"layer ({layer}) must be at most the depth ({depth})")
         return layer
@@ -170,7 +189,13 @@ class VisualiseConfig(LessonConfig):
     @classmethod
     def _channel_fits(cls, channel: int, info: ValidationInfo) -> int:
         d = info.data
-        if all(k in d for k in ("dataset", "width", "layer")):
+        if d.get("model_file") and "layer" in d:
+            blocks = conv_blocks(loaded.load_model_file(d["model_file"]).model)
+            channels = blocks[d["layer"] - 1].conv.out_channels
+            if channel >= channels:
+                raise ValueError(f"channel ({channel}) must be below the {channels} channels of the model file's "
+                                 f"conv{d['layer']}")
+        elif all(k in d for k in ("dataset", "width", "layer")):
             channels = conv_channels(d["dataset"], d["width"], d["layer"])
             if channel >= channels:
                 raise ValueError(f"channel ({channel}) must be below the {channels} channels of conv{d['layer']}")
@@ -197,11 +222,16 @@ class VisualiseConfig(LessonConfig):
     def forward_flops(self) -> float:
         """Flops of one image through the model (2 per multiply-add)."""
         shape = data_shape(self.dataset)
-        return 2 * small_cnn_macs(in_channels=shape.channels, image_size=shape.size, depth=self.depth,
-                                  width=self.width, kernel=self.kernel, num_classes=shape.classes)
+        net = dict(depth=self.depth, width=self.width, kernel=self.kernel)
+        if self.model_file:  # the file's network, not the sliders'
+            net = {k: loaded.load_model_file(self.model_file).model.settings[k] for k in net}
+        return 2 * small_cnn_macs(in_channels=shape.channels, image_size=shape.size, num_classes=shape.classes,
+                                  **net)
 
     def training_seconds(self) -> float:
         shape, forward = data_shape(self.dataset), self.forward_flops()
+        if self.model_file:  # nothing trains: one pass over the test split measures the loaded model
+            return gflop_seconds(forward * shape.n_test) * SLOWDOWN
         train = 3 * forward * shape.n_train * self.epochs  # forward + backward ~ 3 forwards
         evals = forward * shape.n_test * (2 * self.epochs + 1)
         return gflop_seconds(train + evals) * SLOWDOWN
@@ -227,7 +257,8 @@ class VisualiseConfig(LessonConfig):
         return self.training_seconds() * (self.models - 1) if self.needs_replicates() else 0.0
 
     def needs_replicates(self) -> bool:
-        return self.model == "trained" and self.models > 1 and bool({"weights", "occlusion"} & set(self.parts))
+        views = {"weights", "occlusion"} & set(self.parts)
+        return self.model == "trained" and not self.model_file and self.models > 1 and bool(views)
 
     def photo_windows(self) -> tuple[tuple[int, int], tuple[int, int]]:
         """(window, stride) of the coarse map (twice the refined ones, within the image) and of the refined one."""

@@ -21,7 +21,7 @@ from cnnbp.data.uploads import load_image
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.visualise import embeddings as emb
 from cnnbp.lessons.visualise import figures as figs
-from cnnbp.lessons.visualise import imagenet, verdicts
+from cnnbp.lessons.visualise import imagenet, loaded, verdicts
 from cnnbp.lessons.visualise import top_images as top
 from cnnbp.lessons.visualise.config import (
     EFFICIENTNET,
@@ -72,6 +72,8 @@ def start(cfg: VisualiseConfig, parts: list[Part]) -> str:
         return (f"EfficientNet-Lite0 (ImageNet) on {'your upload' if cfg.image else cfg.photo}: "
                 f"{', '.join(v for v in cfg.parts if v in IMAGENET_VIEWS)}"
                 + (f" ({', '.join(skipped)}: small CNN only, not run)" if skipped else ""))
+    if cfg.model_file:
+        return f"starting: {len(cfg.parts)} views on your model file, measured on {cfg.dataset}"
     return f"starting: {len(cfg.parts)} views on a small CNN trained on {cfg.dataset}"
 
 
@@ -83,6 +85,9 @@ def training(state: RunState) -> Iterator[Update]:
     state.data = load_data(cfg.dataset, seed=cfg.seed)
     state.upload = (load_image(cfg.image, channels=state.data.in_channels, size=state.data.image_size)
                     if cfg.image else None)
+    if cfg.model_file:
+        yield from _loaded(state)
+        return
     trained = MODELS.get(cfg.train_settings())
     drawn_at = None  # (snapshots, evaluations) that the figures last sent show
     if trained is None:
@@ -102,10 +107,24 @@ def training(state: RunState) -> Iterator[Update]:
     state.trained = trained
     data = state.data
     update = _training_update(trained, cfg, figures=drawn_at != (len(trained.snapshots), len(trained.eval_steps)))
-    update["numbers"]["model"] = {
-        "source": source, "seconds": trained.seconds, "test_accuracy": trained.test_accuracy[-1],
-        "layer_shapes": [list(s) for s in layer_shapes(trained.model, data.image_size, data.in_channels)]}
+    update["numbers"]["model"] = _model_numbers(trained, data, source)
     yield Update(1.0, f"model {message}; test accuracy {trained.test_accuracy[-1]:.1%}", **update)
+
+
+def _model_numbers(trained: Trained, data: ImageDataset, source: str) -> dict:
+    return {"source": source, "seconds": trained.seconds, "test_accuracy": trained.test_accuracy[-1],
+            "layer_shapes": [list(s) for s in layer_shapes(trained.model, data.image_size, data.in_channels)]}
+
+
+def _loaded(state: RunState) -> Iterator[Update]:
+    """The model file in place of training: measured on the test split; its filters beside a Kaiming draw."""
+    cfg = state.cfg
+    model_file = loaded.load_model_file(cfg.model_file)
+    state.trained = trained = loaded.as_trained(model_file, state.data, seed=cfg.seed)
+    numbers = {"model": {**_model_numbers(trained, state.data, "model file"), "describe": model_file.describe()}}
+    yield Update(1.0, f"model file loaded ({model_file.describe()}); test accuracy {trained.test_accuracy[-1]:.1%} "
+                      f"on {cfg.dataset}", figures={"filters": figs.filters_figure(_filter_snapshots(trained))},
+                 numbers=numbers)
 
 
 def _training_update(t: Trained, cfg: VisualiseConfig, *, figures: bool = True) -> dict:
@@ -147,6 +166,9 @@ def _models(state: RunState) -> list[tuple[Trained, ImageDataset]]:
 
 def weights(state: RunState) -> Iterator[Update]:
     t, data = state.trained, state.data
+    if state.cfg.model_file:
+        yield from _loaded_weights(state)
+        return
     (_, first), (after, last) = t.snapshots[0], t.snapshots[-1]
     s = smoothing([(m.snapshots[0][1], m.snapshots[-1][1]) for m, _ in _models(state)])
     # the filters figure is the training part's (drawn from the same snapshots)
@@ -344,8 +366,7 @@ def imagenet_filters(state: RunState) -> Iterator[Update]:
     """ResNet-18's ImageNet-trained first-layer filters against Kaiming draws of the same shape,
     one per seed of ``models`` (the figure shows the first)."""
     trained = imagenet.first_layer_filters()
-    draws = [imagenet.kaiming_like(trained, seed=s) for s in range(state.cfg.seed, state.cfg.seed + state.cfg.models)]
-    s = smoothing([(init, trained) for init in draws])
+    s, draws = _against_draws(trained, state.cfg)
     snapshots = [{"label": "Kaiming init (same shape)", "weights": draws[0].tolist(), "smoothness": s.init[0]},
                  {"label": "ImageNet-trained", "weights": trained.tolist(), "smoothness": s.trained[0]}]
     yield Update(1.0, "ResNet-18 first-layer filters measured",
@@ -353,6 +374,24 @@ def imagenet_filters(state: RunState) -> Iterator[Update]:
                  verdicts=[verdicts.imagenet_filters_smoother(s, shape=tuple(trained.shape))],
                  numbers={"filters": {"init": s.init[0], "trained": s.trained[0], "model": "resnet18_imagenet",
                                       "draws": s.init, "change": s.change.as_dict()}})
+
+
+def _loaded_weights(state: RunState) -> Iterator[Update]:
+    """A model file's first-layer filters against Kaiming draws of the same shape (it has no init of ours)."""
+    trained = state.trained.snapshots[-1][1]
+    s, _ = _against_draws(trained, state.cfg)
+    yield Update(1.0, "the model file's first-layer filters measured",
+                 verdicts=[verdicts.imagenet_filters_smoother(s, shape=tuple(trained.shape),
+                                                              network="The model file's conv1",
+                                                              after="after its training")],
+                 numbers={"filters": {"init": s.init[0], "trained": s.trained[0], "model": "model file",
+                                      "weights": trained.tolist(), "draws": s.init, "change": s.change.as_dict()}})
+
+
+def _against_draws(trained: torch.Tensor, cfg: VisualiseConfig):
+    """The smoothing of ``trained`` against one Kaiming draw of its shape per seed of ``models``; the draws."""
+    draws = [imagenet.kaiming_like(trained, seed=s) for s in range(cfg.seed, cfg.seed + cfg.models)]
+    return smoothing([(init, trained) for init in draws]), draws
 
 
 # ---- which parts run, and their shares of the run ------------------------------------------
@@ -371,7 +410,8 @@ def _view(name: str, run) -> Part:
 
 
 def _training_share(cfg: VisualiseConfig) -> float:
-    return 0.0 if MODELS.get(cfg.train_settings()) is not None else cfg.training_seconds()
+    cached = not cfg.model_file and MODELS.get(cfg.train_settings()) is not None
+    return 0.0 if cached else cfg.training_seconds()
 
 
 def _other_seeds_share(cfg: VisualiseConfig) -> float:
