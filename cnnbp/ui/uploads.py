@@ -34,7 +34,7 @@ from cnnbp.nn import checkpoints
 from cnnbp.ui.runner import uploaded_path
 
 # Lessons whose runs keep their trained models for download (their parts call checkpoints.keep_models).
-KEEPS_MODELS = ("norms",)
+KEEPS_MODELS = ("norms", "visualise")
 
 
 class SessionUploads:

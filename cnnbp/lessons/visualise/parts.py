@@ -56,6 +56,7 @@ from cnnbp.lessons.visualise.occlusion import (
     occlusion_scores,
 )
 from cnnbp.lessons.visualise.synthesis import NO_PRIOR, maximise
+from cnnbp.nn import checkpoints
 
 # A view without an estimate of its own (filters, feature maps, top images) costs tens of
 # milliseconds: its share of the progress bar.
@@ -106,6 +107,9 @@ def training(state: RunState) -> Iterator[Update]:
         source = message = "reused from the model cache (same training settings)"
     state.trained = trained
     data = state.data
+    # kept for the tab's Download (and the CLI's --save-models): train here, look inside it in another tab
+    checkpoints.keep_models(checkpoints.run_key("visualise", cfg), {f"visualise, seed {cfg.seed}": trained.model},
+                            classes=data.classes, trained_on=data.name)
     update = _training_update(trained, cfg, figures=drawn_at != (len(trained.snapshots), len(trained.eval_steps)))
     update["numbers"]["model"] = _model_numbers(trained, data, source)
     yield Update(1.0, f"model {message}; test accuracy {trained.test_accuracy[-1]:.1%}", **update)

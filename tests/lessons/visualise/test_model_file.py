@@ -109,3 +109,20 @@ def test_the_cli_runs_visualise_on_a_model_file(norms_model, tmp_path):
     assert "The model file's conv1 ((8, 1, 3, 3))" in out.stdout and "2 Kaiming draws" in out.stdout
     numbers = json.loads((tmp_path / "report" / "numbers.json").read_text())
     assert numbers["model"]["test_accuracy"] == pytest.approx(norms_accuracy, abs=1e-6)
+
+
+def test_the_trained_model_is_kept_for_download_and_loads_back_with_the_same_numbers(tmp_path):
+    from cnnbp.ui.uploads import KEEPS_MODELS
+
+    assert "visualise" in KEEPS_MODELS  # the tab shows the Download button
+    settings = {**VISUALISE.quick, "epochs": 1, "parts": ["weights"], "seed": 5}
+    trained = merge_frames(list(run_lesson("visualise", settings, control=RunControl())))
+    kept = kept_models(run_key("visualise", validate_config(VISUALISE.config, settings)))
+    assert list(kept) == ["visualise, seed 5"]
+    path = tmp_path / "visualise_seed_5.pt"
+    path.write_bytes(kept["visualise, seed 5"])
+    again = merge_frames(list(run_lesson("visualise", {**settings, "model_file": str(path)}, control=RunControl())))
+    assert again.numbers["model"]["test_accuracy"] == trained.numbers["model"]["test_accuracy"]
+    assert again.numbers["model"]["layer_shapes"] == trained.numbers["model"]["layer_shapes"]
+    assert again.numbers["filters"]["weights"] == trained.numbers["filters"]["weights"]
+    assert "trained on digits, visualise, seed 5" in again.numbers["model"]["describe"]
