@@ -6,12 +6,12 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from cnnbp.data import photos
+from cnnbp.data import LESSON_SET_CHOICES, dataset_label, photos
 from cnnbp.data.uploads import UploadError, load_image
-from cnnbp.lessons.base import LessonConfig, gflop_seconds
+from cnnbp.lessons.base import LessonConfig, choice, gflop_seconds
 from cnnbp.lessons.visualise import embeddings as emb
 from cnnbp.lessons.visualise import imagenet, loaded
-from cnnbp.lessons.visualise.model import Dataset, TrainSettings, conv_blocks, conv_channels, data_shape, load_data
+from cnnbp.lessons.visualise.model import TrainSettings, conv_blocks, conv_channels, data_shape, load_data
 from cnnbp.lessons.visualise.occlusion import MASK_IMAGES
 from cnnbp.nn import imagenet as imagenet_net
 from cnnbp.nn import small_cnn_macs
@@ -40,9 +40,10 @@ class VisualiseConfig(LessonConfig):
                                "ImageNet ResNet-18 first-layer filters, only where its weights are cached here; "
                                "efficientnet_lite0_imagenet: the packaged ImageNet EfficientNet-Lite0 on a photo "
                                "(top-5, filters, feature maps, occlusion, Grad-CAM)")
-    dataset: Dataset = Field(
+    dataset: choice(LESSON_SET_CHOICES, "dataset") = Field(
         "digits", description="training data (shapes: 16x16 RGB with object masks; mnist, fashion_mnist: the "
-                              "shipped 28x28 sets, 8,000 / 10,000 training images: several times slower to train)")
+                              "shipped 28x28 sets, 8,000 / 10,000 training images: several times slower to train; "
+                              "or your own upload, 32x32)")
     model_file: str | None = Field(None, max_length=4096, description="optional .pt model file (another tab's "
                                    "Download, or your own SmallCNN checkpoint): looked inside instead of training "
                                    "one; it must fit the dataset (channels, size, classes)",
@@ -147,7 +148,7 @@ class VisualiseConfig(LessonConfig):
         dataset = info.data.get("dataset")
         if dataset is not None and window > data_shape(dataset).size:
             raise ValueError(f"window ({window}) must not exceed the {data_shape(dataset).size}-pixel images "
-                             f"of {dataset}")
+                             f"of {dataset_label(dataset)}")
         return window
 
     @field_validator("stride", "photo_stride")
@@ -164,13 +165,14 @@ class VisualiseConfig(LessonConfig):
     @classmethod
     def _within_test_set(cls, value: int, info: ValidationInfo) -> int:
         dataset = info.data.get("dataset")
-        if dataset is None:
-            return value
+        if dataset is None or (info.field_name == "embed_points" and "embeddings" not in info.data.get("parts", [])):
+            return value  # the projection's points matter only where it runs (an upload may have few test images)
         n_test = data_shape(dataset).n_test
         is_index = info.field_name == "image_index"
         if value + is_index > n_test:  # an index names one image more than it counts
             relation = "be below" if is_index else "not exceed"
-            raise ValueError(f"{info.field_name} ({value}) must {relation} the {n_test} test images of {dataset}")
+            raise ValueError(f"{info.field_name} ({value}) must {relation} the {n_test} test images of "
+                             f"{dataset_label(dataset)}")
         return value
 
     @field_validator("layer")

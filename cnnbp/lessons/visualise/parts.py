@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from cnnbp.data import ImageDataset
+from cnnbp.data import ImageDataset, dataset_label
 from cnnbp.data.uploads import load_image
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.visualise import embeddings as emb
@@ -74,8 +74,8 @@ def start(cfg: VisualiseConfig, parts: list[Part]) -> str:
                 f"{', '.join(v for v in cfg.parts if v in IMAGENET_VIEWS)}"
                 + (f" ({', '.join(skipped)}: small CNN only, not run)" if skipped else ""))
     if cfg.model_file:
-        return f"starting: {len(cfg.parts)} views on your model file, measured on {cfg.dataset}"
-    return f"starting: {len(cfg.parts)} views on a small CNN trained on {cfg.dataset}"
+        return f"starting: {len(cfg.parts)} views on your model file, measured on {dataset_label(cfg.dataset)}"
+    return f"starting: {len(cfg.parts)} views on a small CNN trained on {dataset_label(cfg.dataset)}"
 
 
 # ---- the model -----------------------------------------------------------------------------
@@ -97,7 +97,7 @@ def training(state: RunState) -> Iterator[Update]:
             now = (len(trained.snapshots), len(trained.eval_steps))
             redraw = now[0] > (drawn_at or (0, 0))[0]
             drawn_at = now if redraw else drawn_at
-            yield Update(reached, f"training the CNN on {cfg.dataset}: {reached:.0%}",
+            yield Update(reached, f"training the CNN on {dataset_label(cfg.dataset)}: {reached:.0%}",
                          **_training_update(trained, cfg, figures=redraw))
         if state.control.stop_reason():  # a half-trained model is neither cached nor looked at
             return
@@ -127,16 +127,16 @@ def _loaded(state: RunState) -> Iterator[Update]:
     state.trained = trained = loaded.as_trained(model_file, state.data, seed=cfg.seed)
     numbers = {"model": {**_model_numbers(trained, state.data, "model file"), "describe": model_file.describe()}}
     yield Update(1.0, f"model file loaded ({model_file.describe()}); test accuracy {trained.test_accuracy[-1]:.1%} "
-                      f"on {cfg.dataset}", figures={"filters": figs.filters_figure(_filter_snapshots(trained))},
-                 numbers=numbers)
+                      f"on {dataset_label(cfg.dataset)}",
+                 figures={"filters": figs.filters_figure(_filter_snapshots(trained))}, numbers=numbers)
 
 
 def _training_update(t: Trained, cfg: VisualiseConfig, *, figures: bool = True) -> dict:
     snapshots = [{"label": label, "smoothness": neighbour_correlation(w)} for label, w in t.snapshots]
     numbers = {"steps": t.steps, "loss": t.loss, "eval_steps": t.eval_steps, "test_accuracy": t.test_accuracy,
                "diverged_at": t.diverged_at, "seconds": t.seconds, "snapshots": snapshots}
-    drawn = {"training": figs.training_figure(numbers, dataset=cfg.dataset, depth=cfg.depth, width=cfg.width,
-                                              lr=cfg.lr),
+    drawn = {"training": figs.training_figure(numbers, dataset=dataset_label(cfg.dataset), depth=cfg.depth,
+                                              width=cfg.width, lr=cfg.lr),
              "filters": figs.filters_figure(_filter_snapshots(t))} if figures else {}
     return dict(figures=drawn, numbers={"training": numbers})
 
@@ -227,7 +227,7 @@ def occlusion(state: RunState) -> Iterator[Update]:
                                                              **window)},
                  tables={"occlusion": figs.occlusion_table(rows)},
                  verdicts=[verdicts.occlusion_on_object(o, mask_source=mask_source, seed=cfg.seed, **window),
-                           verdicts.model_explained(state.trained, rows, dataset=cfg.dataset,
+                           verdicts.model_explained(state.trained, rows, dataset=dataset_label(cfg.dataset),
                                                     test_images=len(state.data.y_test))],
                  numbers={"occlusion": {"maps": rows, "summary": summary}})
 
@@ -293,7 +293,7 @@ def embeddings(state: RunState) -> Iterator[Update]:
                 "y": p.points[:, 1].tolist(), "labels": c.labels.tolist(), "index": list(range(len(c.labels))),
                 "knn_accuracy": p.knn_accuracy, "trustworthiness": p.trustworthiness, "seconds": p.seconds}
                for p in [*c.projections, *extra]]
-    notes = [verdicts.imagenet_embedding(c, extra, dataset=cfg.dataset)] if extra else []
+    notes = [verdicts.imagenet_embedding(c, extra, dataset=dataset_label(cfg.dataset))] if extra else []
     yield Update(1.0, f"{len(entries)} projections of {len(c.labels)} images",
                  figures={"embeddings": figs.embeddings_figure(entries, classes=data.classes,
                                                                   images=data.x_test[:cfg.embed_points].tolist())},

@@ -5,6 +5,8 @@ one line."""
 from __future__ import annotations
 
 import json
+import tempfile
+from pathlib import Path
 
 import gradio as gr
 import pytest
@@ -14,7 +16,7 @@ from cnnbp.lessons import LESSONS
 from cnnbp.lessons.base import ConfigError, merge_frames, run_lesson, validate_config
 from cnnbp.lessons.visualise.model import load_data
 from cnnbp.nn import SmallCNN
-from cnnbp.nn.checkpoints import checkpoint_bytes, kept_models, run_key
+from cnnbp.nn.checkpoints import checkpoint_bytes, kept_models, load_checkpoint, run_key
 from cnnbp.train import RunControl
 from cnnbp.ui.widgets import build_widgets
 from tests.test_cli import cli
@@ -126,3 +128,26 @@ def test_the_trained_model_is_kept_for_download_and_loads_back_with_the_same_num
     assert again.numbers["model"]["layer_shapes"] == trained.numbers["model"]["layer_shapes"]
     assert again.numbers["filters"]["weights"] == trained.numbers["filters"]["weights"]
     assert "trained on digits, visualise, seed 5" in again.numbers["model"]["describe"]
+
+
+def test_on_an_uploaded_set_the_norms_model_of_that_set_is_looked_inside():
+    from cnnbp.data.archives import register_archive
+    from tests.data.test_hostile_uploads import class_folders, make_zip
+
+    name, _ = register_archive(make_zip(class_folders({"cat": 12, "dog": 12, "fox": 12}, size=(20, 20))),
+                               title="pets")
+    norms = {**NORMS, "dataset": name, "width": 8, "depth": 2, "epochs": 1}
+    merge_frames(list(run_lesson("norms", norms, control=RunControl())))
+    kept = kept_models(run_key("norms", validate_config(LESSONS["norms"].config, norms)))
+    settings = {**VISUALISE.quick, "dataset": name, "parts": ["weights", "activations"], "layer": 1, "epochs": 1}
+    own = merge_frames(list(run_lesson("visualise", settings, control=RunControl())))  # trained here on the upload
+    assert own.numbers["model"]["layer_shapes"][0] == [8, 32, 32]  # 32x32 RGB, width 8
+    assert name not in own.message and name not in str(own.figures["training"].layout.title.text)
+    assert "your upload 'pets'" in own.figures["training"].layout.title.text
+    path = Path(tempfile.mkdtemp()) / "pets.pt"
+    path.write_bytes(kept["batch, seed 0"])
+    theirs = merge_frames(list(run_lesson("visualise", {**settings, "model_file": str(path)}, control=RunControl())))
+    net = load_checkpoint(path).model
+    assert theirs.numbers["model"]["test_accuracy"] == direct_accuracy(net, name, seed=0)
+    with pytest.raises(ConfigError, match="the model does not fit digits: the model takes 3-channel images"):
+        validate_config(VISUALISE.config, {**settings, "dataset": "digits", "model_file": str(path)})
