@@ -128,7 +128,7 @@ def _loaded(state: RunState) -> Iterator[Update]:
     numbers = {"model": {**_model_numbers(trained, state.data, "model file"), "describe": model_file.describe()}}
     yield Update(1.0, f"model file loaded ({model_file.describe()}); test accuracy {trained.test_accuracy[-1]:.1%} "
                       f"on {dataset_label(cfg.dataset)}",
-                 figures={"filters": figs.filters_figure(_filter_snapshots(trained))}, numbers=numbers)
+                 figures={"filters": figs.model_file_filters_figure(_filter_snapshots(trained))}, numbers=numbers)
 
 
 def _training_update(t: Trained, cfg: VisualiseConfig, *, figures: bool = True) -> dict:

@@ -52,6 +52,7 @@ def test_the_visualise_lesson_explains_the_norms_model_not_one_of_its_own(norms_
     model = final.numbers["model"]
     assert model["source"] == "model file" and "norm batch" in model["describe"]
     assert "training" not in final.figures  # nothing was trained
+    assert final.figures["filters"].layout.title.text.startswith("The model file's first-layer filters")
     # the accuracy shown is the file's model measured directly, and the one the norms lesson measured
     loaded = torch.load(path, weights_only=True)
     net = SmallCNN(**loaded["settings"])
@@ -95,6 +96,20 @@ def test_a_renamed_class_is_named_in_the_refusal(tmp_path):
     path.write_bytes(checkpoint_bytes(net, classes=tuple("abcdefghij")))
     with pytest.raises(ConfigError, match=r"the class names differ \(model: a, b, c, d; data: 0, 1, 2, 3\)"):
         validate_config(VISUALISE.config, {**VISUALISE.quick, "model_file": str(path)})
+
+
+def test_a_bare_state_dict_loads_with_its_settings_json_beside_it(tmp_path):
+    net = SmallCNN(1, 10, depth=2, width=4, image_size=8)
+    torch.save(net.state_dict(), tmp_path / "net.pt")
+    meta = {"architecture": "small_cnn", "settings": net.settings, "input": {"channels": 1, "size": 8},
+            "classes": [str(d) for d in range(10)]}
+    (tmp_path / "net.json").write_text(json.dumps(meta))
+    cfg = validate_config(VISUALISE.config, {**VISUALISE.quick, "model_file": str(tmp_path / "net.pt"), "layer": 2})
+    assert cfg.training_seconds() < validate_config(VISUALISE.config, VISUALISE.quick).training_seconds()
+    alone = tmp_path / "alone.pt"  # the same weights with no JSON beside them
+    alone.write_bytes((tmp_path / "net.pt").read_bytes())
+    with pytest.raises(ConfigError, match="bare state_dict: give its settings too"):
+        validate_config(VISUALISE.config, {**VISUALISE.quick, "model_file": str(alone)})
 
 
 def test_the_model_field_is_a_pt_upload_box():
