@@ -1,6 +1,7 @@
 """Train in one tab, look inside in another, in a real browser: upload a zip of three classes in the
 Norm layers tab, train there, download the trained models, then load one in the Visualising tab on
-the same upload and see its filters. Screenshots go where tests/test_browser.py puts its own."""
+the same upload and see its filters; the Transfer tab offers the upload as the ImageNet target.
+Screenshots go where tests/test_browser.py puts its own."""
 
 from __future__ import annotations
 
@@ -68,3 +69,9 @@ def test_train_norms_on_an_upload_then_look_inside_it_in_the_visualising_tab(pag
     assert filters.locator(".js-plotly-plot").count() == 1
     assert "loaded" in filters.inner_text()  # the panel of the file's filters, beside the Kaiming draw
     page.screenshot(path=str(SHOTS / "own-visualise-model-file-1024x768.png"))
+
+    # the Transfer tab offers the same upload as the ImageNet part's target
+    open_tab(page, tab_label(LESSONS["transfer"]))
+    page.locator("#transfer-imagenet_target input").click()
+    page.get_by_role("option", name="pets (your upload)").click(timeout=30_000)
+    assert page.locator("#transfer-imagenet_target input").input_value() == "pets (your upload)"
