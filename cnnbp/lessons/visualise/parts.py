@@ -126,8 +126,10 @@ def _loaded(state: RunState) -> Iterator[Update]:
     model_file = loaded.load_model_file(cfg.model_file)
     state.trained = trained = loaded.as_trained(model_file, state.data, seed=cfg.seed)
     numbers = {"model": {**_model_numbers(trained, state.data, "model file"), "describe": model_file.describe()}}
+    # the split is this run's seed's: a file trained on another seed's split may have seen some of these images
     yield Update(1.0, f"model file loaded ({model_file.describe()}); test accuracy {trained.test_accuracy[-1]:.1%} "
-                      f"on {dataset_label(cfg.dataset)}",
+                      f"on {dataset_label(cfg.dataset)}'s test split at seed {cfg.seed} (the file's own split if it "
+                      "was trained at this seed)",
                  figures={"filters": figs.model_file_filters_figure(_filter_snapshots(trained))}, numbers=numbers)
 
 

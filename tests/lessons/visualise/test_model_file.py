@@ -166,3 +166,25 @@ def test_on_an_uploaded_set_the_norms_model_of_that_set_is_looked_inside():
     assert theirs.numbers["model"]["test_accuracy"] == direct_accuracy(net, name, seed=0)
     with pytest.raises(ConfigError, match="the model does not fit digits: the model takes 3-channel images"):
         validate_config(VISUALISE.config, {**settings, "dataset": "digits", "model_file": str(path)})
+
+
+def test_through_the_api_a_model_file_is_used_and_a_foreign_one_refused_without_the_path(client, norms_model,
+                                                                                         tmp_path):
+    from gradio_client import handle_file
+
+    from cnnbp.ui.widgets import field_order
+
+    path, norms_accuracy = norms_model
+    values = validate_config(VISUALISE.config, {**VISUALISE.quick, "parts": ["weights"], "seed": 0}).model_dump()
+    out = client.predict(*[{**values, "model_file": handle_file(str(path))}[n] for n in field_order(VISUALISE.config)],
+                         api_name="/visualise")
+    assert "done in" in out[0] and out[-1]["model"]["test_accuracy"] == pytest.approx(norms_accuracy, abs=1e-6)
+    shapes = SmallCNN(3, 4, depth=2, width=4, image_size=16)
+    foreign = tmp_path / "shapes_net.pt"
+    foreign.write_bytes(checkpoint_bytes(shapes, classes=("circle", "square", "triangle", "cross")))
+    with pytest.raises(Exception) as err:
+        client.predict(*[{**values, "model_file": handle_file(str(foreign))}[n] for n in field_order(VISUALISE.config)],
+                       api_name="/visualise")
+    message = str(err.value)
+    assert message.startswith("model_file: the model does not fit digits: the model takes 3-channel images"), message
+    assert "/tmp" not in message and "Traceback" not in message
