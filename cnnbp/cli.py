@@ -286,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "(becomes the dataset)")
     run.add_argument("--model", metavar="FILE", help="your own trained model (.pt), for lessons that take one")
     run.add_argument("--save-models", metavar="DIR", help="write the models the run trained as checkpoints "
-                     "(lessons that keep them: norms)")
+                     "(lessons that keep them: norms, visualise)")
     run.set_defaults(func=cmd_run)
     model = sub.add_parser("model", help="describe a model file; with data, check it against them and measure "
                            "its test accuracy")

@@ -27,14 +27,14 @@ import gradio as gr
 
 from cnnbp.data import LESSON_DATASETS, LESSON_SET_CHOICES
 from cnnbp.data.archives import limits_text, register_archive
-from cnnbp.data.session import forget, session_set
+from cnnbp.data.session import DatasetChoices, forget, session_set
 from cnnbp.data.uploads import UploadError
 from cnnbp.lessons.base import ConfigError, Lesson, validate_config
 from cnnbp.nn import checkpoints
 from cnnbp.ui.runner import uploaded_path
 
 # Lessons whose runs keep their trained models for download (their parts call checkpoints.keep_models).
-KEEPS_MODELS = ("norms",)
+KEEPS_MODELS = ("norms", "visualise")
 
 
 class SessionUploads:
@@ -85,14 +85,23 @@ def offer_session_upload(request: gr.Request) -> tuple[Any, str]:
     return dataset_update(name, select=False) if name else (gr.skip(), gr.skip())
 
 
-def dataset_update(name: str, *, select: bool) -> tuple[Any, str]:
+def offer_upload_in(builtins: tuple[str, ...]):
+    """A focus handler for another dataset field (transfer's ``imagenet_target``): its ``builtins``
+    plus this session's upload."""
+    def offer(request: gr.Request) -> Any:
+        name = SESSIONS.get(getattr(request, "session_hash", None))
+        return dataset_update(name, select=False, builtins=builtins)[0] if name else gr.skip()
+    return offer
+
+
+def dataset_update(name: str, *, select: bool, builtins: tuple[str, ...] = LESSON_DATASETS) -> tuple[Any, str]:
     """A dropdown offering the built-in sets plus the session's upload, and the note about it."""
     try:
         entry = session_set(name)
     except ValueError as err:
-        return gr.update(choices=list(LESSON_DATASETS)), str(err)
+        return gr.update(choices=list(builtins)), str(err)
     label = f"{entry.title} (your upload)"
-    choices = [*LESSON_DATASETS, (label, name)]
+    choices = [*builtins, (label, name)]
     return (gr.update(choices=choices, value=name) if select else gr.update(choices=choices),
             f"**{label}**: {entry.note}. Offered as the dataset in every tab.")
 
@@ -129,6 +138,12 @@ def build_uploads(lesson: Lesson, widgets: dict[str, gr.components.Component]) -
                        queue=False, preprocess=False)
         dropdown.focus(offer_session_upload, inputs=None, outputs=[dropdown, note], api_visibility="private",
                        queue=False)
+    for name, info in lesson.config.model_fields.items():  # other fields that take an upload as their data
+        registry = next((m.registry for m in info.metadata if isinstance(getattr(m, "registry", None),
+                                                                         DatasetChoices)), None)
+        if name != "dataset" and registry is not None and name in widgets:
+            widgets[name].focus(offer_upload_in(tuple(registry)), inputs=None, outputs=widgets[name],
+                                api_visibility="private", queue=False)
     if lesson.name in KEEPS_MODELS:
         names = list(widgets)
         with gr.Accordion("Download the trained models", open=False, elem_id=f"{lesson.name}-download"):

@@ -29,8 +29,8 @@ def _bounds(info) -> tuple[float | None, float | None]:
 
 
 def upload_kind(info) -> str | None:
-    """``"image"`` for a Config field declared ``json_schema_extra={"upload": "image"}`` (its value is
-    the path of an uploaded file), else None."""
+    """``"image"`` or ``"model"`` for a Config field declared ``json_schema_extra={"upload": ...}`` (its
+    value is the path of an uploaded file), else None."""
     extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
     return extra.get("upload")
 
@@ -48,6 +48,8 @@ def widget_for(name: str, info, *, elem_id: str | None = None) -> gr.components.
     if upload_kind(info) == "image":  # a file-path field: an upload box (PNG/JPEG checked by the Config)
         return gr.Image(type="filepath", sources=["upload"], label=f"{label}: {info.description}",
                         elem_id=elem_id, height=180)
+    if upload_kind(info) == "model":  # a checkpoint file: read with weights_only by the Config's validator
+        return gr.File(label=f"{label}: {info.description}", file_types=[".pt"], elem_id=elem_id, height=120)
     options = field_choices(info)
     annotation = info.annotation
     if options is not None:

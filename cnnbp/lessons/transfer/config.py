@@ -62,8 +62,9 @@ class TransferConfig(LessonConfig):
                        "...; each draws its own target images): each extra seed trains again only the runs those "
                        "verdicts compare; with fewer than 3 they say they cannot tell")
 
-    imagenet_target: Literal["mnist", "fashion_mnist"] = Field(
-        "fashion_mnist", description="imagenet parts: the shipped set the ImageNet network transfers to")
+    imagenet_target: choice(imagenet_source.TARGET_CHOICES, "dataset") = Field(
+        "fashion_mnist", description="imagenet parts: the set the ImageNet network transfers to (a shipped one, or "
+                                     "your own upload: 32x32, with at least 10 test images per class)")
     imagenet_per_class: int = Field(10, ge=1, le=300, description="imagenet: k training images per class")
     imagenet_size: int = Field(48, ge=32, le=112, description="imagenet: input size the 28x28 images are resized "
                                "to (features of 1,000 images: ~1 s at 48, ~3 s at 64 on one idle core)")
@@ -148,6 +149,11 @@ class TransferConfig(LessonConfig):
         if "imagenet_rule" in self.parts and self.imagenet_large <= self.imagenet_per_class:
             raise ValueError(f"imagenet_large ({self.imagenet_large}) must be more than imagenet_per_class "
                              f"({self.imagenet_per_class}): the rule part compares a small and a large target")
+        # the imagenet part trains on imagenet_target (the rule part on both shipped sets, whatever was chosen)
+        problem = "imagenet" in self.parts and imagenet_source.target_problem(
+            self.imagenet_target, per_class=self.imagenet_per_class, test_per_class=self.imagenet_test_per_class)
+        if problem:
+            raise ValueError(f"imagenet_target: {problem}")
 
     def verdict_seeds(self) -> list[int]:
         """The run's seed, then the others the comparative verdicts are decided over."""
@@ -204,7 +210,8 @@ class TransferConfig(LessonConfig):
 
     def _imagenet_cost(self) -> float:
         settings = dict(size=self.imagenet_size, stages=self.imagenet_stages, steps=self.imagenet_steps,
-                        test_per_class=self.imagenet_test_per_class)
+                        test_per_class=self.imagenet_test_per_class,
+                        classes=dataset_shape(self.imagenet_target).classes)
         cost = 0.0
         if "imagenet" in self.parts:
             from cnnbp.lessons.transfer.imagenet_parts import chosen_runs

@@ -10,6 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnbp.data import dataset_label
 from cnnbp.lessons.transfer.comparison import Forgetting, Scores, SeedScores
 from cnnbp.lessons.transfer.config import TransferConfig
 from cnnbp.lessons.transfer.selection import SeedSelection
@@ -62,8 +63,8 @@ def curves_figure(histories: Sequence[History], probe: float | None, cfg: Transf
 def imagenet_curves(histories: Sequence[History], scores: SeedScores | None, cfg: TransferConfig) -> go.Figure:
     """The ImageNet part's curves: every run (other verdict seeds thin), the linear probe dashed,
     the target accuracy dotted."""
-    title = wrap_title(f"ImageNet (EfficientNet-Lite0) -> {cfg.imagenet_target}, {cfg.imagenet_per_class} per "
-                       f"class at {cfg.imagenet_size} px")
+    title = wrap_title(f"ImageNet (EfficientNet-Lite0) -> {dataset_label(cfg.imagenet_target)}, "
+                       f"{cfg.imagenet_per_class} per class at {cfg.imagenet_size} px")
     if scores is not None and {"top", "scratch"} <= scores.rows[0].steps_to.keys():
         title += (f"<br><sup>settles at {cfg.imagenet_target_accuracy:.0%}: "
                   f"{imagenet_convergence_call(scores)}</sup>")

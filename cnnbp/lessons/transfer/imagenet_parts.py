@@ -10,6 +10,7 @@ from typing import Iterator, Mapping, Sequence
 
 import pandas as pd
 
+from cnnbp.data import dataset_label
 from cnnbp.lessons.base import RunState, Update
 from cnnbp.lessons.transfer import figures
 from cnnbp.lessons.transfer import imagenet_source as source
@@ -81,7 +82,7 @@ def chosen_runs(cfg: TransferConfig) -> dict[int, tuple[str, ...]]:
 def imagenet(state: RunState) -> Iterator[Update]:
     """Every chosen strategy from the ImageNet network on k images per class, curves streaming."""
     cfg: TransferConfig = state.cfg
-    yield Update(0.02, f"ImageNet features of {cfg.imagenet_target} at {cfg.imagenet_size} px ...")
+    yield Update(0.02, f"ImageNet features of {dataset_label(cfg.imagenet_target)} at {cfg.imagenet_size} px ...")
     result = None
     for progress, histories, result in measure(cfg, cfg.imagenet_target, cfg.imagenet_per_class, chosen_runs(cfg),
                                                state.control):

@@ -33,7 +33,8 @@ import torch
 from torch import nn
 
 from cnnbp.cache import BoundedCache
-from cnnbp.data import get_dataset
+from cnnbp.data import dataset_label, get_dataset
+from cnnbp.data.session import dataset_choices, is_session_name
 from cnnbp.device import derive_seed, make_generator
 from cnnbp.lessons.transfer.lora import apply_lora
 from cnnbp.lessons.transfer.models import build_cnn, count_params
@@ -48,6 +49,9 @@ TARGETS = {"mnist": "MNIST digits, 28x28 grey (no digit class in ImageNet)",
 # The rule of thumb with this source: Fashion-MNIST shows objects ImageNet has classes for (jersey, sandal,
 # running shoe, bag ...), MNIST's digits have none. An assumption the verdicts state, not a measurement.
 SIMILAR_TARGET, DISSIMILAR_TARGET = "fashion_mnist", "mnist"
+# The target field's choices: the shipped sets, or this session's upload (32x32 grey or RGB, resized like them)
+TARGET_CHOICES = dataset_choices(*TARGETS)
+MIN_TEST_PER_CLASS = 10
 STRATEGIES = {
     "linear_probe": "frozen ImageNet features (1280, pooled) + logistic regression",
     "top": "fine-tune the last n stages and the head conv, new classifier (bottom frozen, cached)",
@@ -82,17 +86,52 @@ class ImagenetTarget:
         return len(self.classes)
 
 
-@functools.lru_cache(maxsize=4)
 def get_target(name: str, test_per_class: int = TEST_PER_CLASS) -> ImagenetTarget:
-    """``name``'s shipped set (cached: never modify the tensors); the test subset is drawn with a
-    constant seed, so every run and seed is scored on the same images (a smaller subset is nested
-    in a larger one, and shares its cached activations)."""
+    """``name``'s whole training pool and a test subset drawn with a constant seed, so every run and
+    seed is scored on the same images (a smaller subset is nested in a larger one, and shares its
+    cached activations). The shipped sets are cached (never modify the tensors); an upload is held
+    by its session, not pinned here."""
+    if is_session_name(name):
+        return _target(name, test_per_class)
     if name not in TARGETS:
         raise ValueError(f"unknown ImageNet target {name!r}; choose from {', '.join(TARGETS)}")
+    return _shipped_target(name, test_per_class)
+
+
+@functools.lru_cache(maxsize=4)
+def _shipped_target(name: str, test_per_class: int) -> ImagenetTarget:
+    return _target(name, test_per_class)
+
+
+def _target(name: str, test_per_class: int) -> ImagenetTarget:
     ds = get_dataset(name, seed=DATA_SEED)
     test_index = subsample_indices(ds.y_test, len(ds.classes), test_per_class, seed=DATA_SEED)
     return ImagenetTarget(name, ds.x_train, ds.y_train, ds.x_test[test_index], ds.y_test[test_index],
                           test_index, tuple(ds.classes))
+
+
+def target_problem(name: str, *, per_class: int, test_per_class: int) -> str:
+    """'' when an upload has ``per_class`` training and ``test_per_class`` test images in each class
+    (always so for the shipped sets), else the one line what is short."""
+    if not is_session_name(name):
+        return ""
+    ds = get_dataset(name, seed=DATA_SEED)
+    fewest = {split: int(torch.bincount(y, minlength=ds.num_classes).min())
+              for split, y in (("training", ds.y_train), ("test", ds.y_test))}
+    for split, wanted in (("training", per_class), ("test", test_per_class)):
+        if wanted > fewest[split]:
+            return (f"{dataset_label(name)} has {fewest[split]} {split} images in its smallest class, fewer than the "
+                    f"{wanted} per class asked for; lower it or upload more images per class")
+    return ""
+
+
+def target_kind(name: str) -> tuple[str, bool]:
+    """How the verdicts describe a target's distance from ImageNet; whether it is the lecture's similar case."""
+    if name == SIMILAR_TARGET:
+        return "similar: ImageNet has its kinds of object", True
+    if name == DISSIMILAR_TARGET:
+        return "dissimilar: no digit class in ImageNet", False
+    return "your own data", False
 
 
 def unavailable_reason() -> str:
@@ -229,10 +268,13 @@ def linear_probe(split: CachedSplit, train_stages: int) -> float:
                      pooled_features(split.a_test, train_stages).numpy(), split.y_test.numpy())
 
 
-def build(strategy: str, *, num_classes: int, train_stages: int, size: int, lora_rank: int, seed: int) -> nn.Module:
-    """A fresh network for ``strategy``, its new classifier drawn from a named stream of ``seed``."""
+def build(strategy: str, *, num_classes: int, train_stages: int, size: int, lora_rank: int, seed: int,
+          image_shape: tuple[int, int] = (1, 28)) -> nn.Module:
+    """A fresh network for ``strategy``, its new classifier drawn from a named stream of ``seed``
+    (``image_shape``: the target's channels and side, which scratch takes as they are)."""
     if strategy == "scratch":
-        return build_cnn(channels=1, num_classes=num_classes, size=28, seed=seed, key="scratch-init")
+        return build_cnn(channels=image_shape[0], num_classes=num_classes, size=image_shape[1], seed=seed,
+                         key="scratch-init")
     head = nn.Linear(imagenet.FEATURE_DIM, num_classes)
     bound = 1.0 / imagenet.FEATURE_DIM ** 0.5
     with torch.no_grad():
@@ -268,7 +310,7 @@ def train(runs: Sequence[Run], splits: dict[int, CachedSplit], *, num_classes: i
     for run in runs:
         split = splits[run.seed]
         model = build(run.strategy, num_classes=num_classes, train_stages=train_stages, size=size,
-                      lora_rank=lora_rank, seed=run.seed)
+                      lora_rank=lora_rank, seed=run.seed, image_shape=(split.x_train.shape[1], split.x_train.shape[-1]))
         images = run.strategy in ("scratch", "finetune_all")
         train_set = (split.x_train if images else split.a_train, split.y_train)
         test_set = (split.x_test if images else split.a_test, split.y_test)
@@ -301,9 +343,9 @@ PROBE_SECONDS = 0.5
 
 
 def cost_seconds(*, strategies: Mapping[int, Sequence[str]], per_class: int, size: int, stages: int,
-                 steps: int, test_per_class: int = TEST_PER_CLASS) -> float:
+                 steps: int, test_per_class: int = TEST_PER_CLASS, classes: int = CLASSES) -> float:
     """Estimated seconds of one ``measure`` on an idle core, with an empty activation cache."""
-    images = (per_class * len(strategies) + test_per_class) * CLASSES
+    images = (per_class * len(strategies) + test_per_class) * classes
     cost = images * FEATURE_SECONDS * (size / 48) ** 2
     for chosen in strategies.values():
         for st in chosen:

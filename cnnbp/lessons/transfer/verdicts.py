@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from cnnbp.data import dataset_label, dataset_shape
 from cnnbp.lessons.base import Verdict
 from cnnbp.lessons.transfer.comparison import (
     ACCURACY_MARGIN,
@@ -189,13 +190,13 @@ def selection_verdict(cfg: TransferConfig, result: SeedSelection) -> Verdict:
 def imagenet_verdicts(cfg: TransferConfig, scores: SeedScores, table: list[dict]) -> list[Verdict]:
     """The ImageNet part: frozen features vs scratch and top vs scratch to the target accuracy over
     the verdict seeds; LoRA's and the whole network's accuracy as notes at the run's seed."""
-    from cnnbp.lessons.transfer.imagenet_source import SIMILAR_TARGET
+    from cnnbp.lessons.transfer.imagenet_source import target_kind
 
     out = []
     has = scores.rows[0].accuracy.keys()
-    similar = cfg.imagenet_target == SIMILAR_TARGET
-    kind = "similar: ImageNet has its kinds of object" if similar else "dissimilar: no digit class in ImageNet"
-    where = (f"ImageNet -> {cfg.imagenet_target} ({kind}), {cfg.imagenet_per_class} images per class at "
+    kind, similar = target_kind(cfg.imagenet_target)
+    side = dataset_shape(cfg.imagenet_target).size
+    where = (f"ImageNet -> {dataset_label(cfg.imagenet_target)} ({kind}), {cfg.imagenet_per_class} images per class at "
              f"{cfg.imagenet_size} px, {_seeds(scores.seeds)}")
     if {"linear_probe", "scratch"} <= has:
         out.append(Verdict(
@@ -204,7 +205,8 @@ def imagenet_verdicts(cfg: TransferConfig, scores: SeedScores, table: list[dict]
             passed=scores.ahead("linear_probe", "scratch").holds,
             text=f"Frozen ImageNet features + logistic regression: "
                  f"{_per_seed([r.accuracy['linear_probe'] for r in scores.rows])}; scratch (our small CNN on the "
-                 f"28x28 images, {cfg.imagenet_steps} steps): {_per_seed([r.accuracy['scratch'] for r in scores.rows])}"
+                 f"{side}x{side} images, {cfg.imagenet_steps} steps): "
+                 f"{_per_seed([r.accuracy['scratch'] for r in scores.rows])}"
                  f" ({where}). " + imagenet_frozen_call(scores)))
     if {"top", "scratch"} <= has:
         out.append(Verdict(

@@ -6,12 +6,12 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from cnnbp.data import photos
+from cnnbp.data import LESSON_SET_CHOICES, dataset_label, photos
 from cnnbp.data.uploads import UploadError, load_image
-from cnnbp.lessons.base import LessonConfig, gflop_seconds
+from cnnbp.lessons.base import LessonConfig, choice, gflop_seconds
 from cnnbp.lessons.visualise import embeddings as emb
-from cnnbp.lessons.visualise import imagenet
-from cnnbp.lessons.visualise.model import Dataset, TrainSettings, conv_channels, data_shape
+from cnnbp.lessons.visualise import imagenet, loaded
+from cnnbp.lessons.visualise.model import TrainSettings, conv_blocks, conv_channels, data_shape, load_data
 from cnnbp.lessons.visualise.occlusion import MASK_IMAGES
 from cnnbp.nn import imagenet as imagenet_net
 from cnnbp.nn import small_cnn_macs
@@ -40,9 +40,14 @@ class VisualiseConfig(LessonConfig):
                                "ImageNet ResNet-18 first-layer filters, only where its weights are cached here; "
                                "efficientnet_lite0_imagenet: the packaged ImageNet EfficientNet-Lite0 on a photo "
                                "(top-5, filters, feature maps, occlusion, Grad-CAM)")
-    dataset: Dataset = Field(
+    dataset: choice(LESSON_SET_CHOICES, "dataset") = Field(
         "digits", description="training data (shapes: 16x16 RGB with object masks; mnist, fashion_mnist: the "
-                              "shipped 28x28 sets, 8,000 / 10,000 training images: several times slower to train)")
+                              "shipped 28x28 sets, 8,000 / 10,000 training images: several times slower to train; "
+                              "or your own upload, 32x32)")
+    model_file: str | None = Field(None, max_length=4096, description="optional .pt model file (another tab's "
+                                   "Download, or your own SmallCNN checkpoint): looked inside instead of training "
+                                   "one; it must fit the dataset (channels, size, classes)",
+                                   json_schema_extra={"upload": "model"})
     kernel: int = Field(3, ge=3, le=5, description="conv kernel side, 3 or 5 (5: the lecture's smooth-filter "
                         "claim on 28x28 MNIST)")
     depth: int = Field(4, ge=2, le=6, description="conv layers (2x2 pooling after every second)")
@@ -101,6 +106,17 @@ class VisualiseConfig(LessonConfig):
                 raise ValueError(f"with {EFFICIENTNET} choose at least one of {', '.join(IMAGENET_VIEWS)} in parts")
         return model
 
+    @field_validator("model_file")
+    @classmethod
+    def _model_file_fits(cls, model_file: str | None, info: ValidationInfo) -> str | None:
+        dataset = info.data.get("dataset")
+        if model_file is not None and dataset is not None:
+            if info.data.get("model") != "trained":
+                raise ValueError(f"model_file replaces the trained model: choose model 'trained', not "
+                                 f"{info.data.get('model')}")
+            loaded.check_fits(loaded.load_model_file(model_file), load_data(dataset, seed=0))
+        return model_file
+
     @field_validator("imagenet_features")
     @classmethod
     def _imagenet_features_available(cls, wanted: bool) -> bool:
@@ -132,7 +148,7 @@ class VisualiseConfig(LessonConfig):
         dataset = info.data.get("dataset")
         if dataset is not None and window > data_shape(dataset).size:
             raise ValueError(f"window ({window}) must not exceed the {data_shape(dataset).size}-pixel images "
-                             f"of {dataset}")
+                             f"of {dataset_label(dataset)}")
         return window
 
     @field_validator("stride", "photo_stride")
@@ -149,19 +165,24 @@ class VisualiseConfig(LessonConfig):
     @classmethod
     def _within_test_set(cls, value: int, info: ValidationInfo) -> int:
         dataset = info.data.get("dataset")
-        if dataset is None:
-            return value
+        if dataset is None or (info.field_name == "embed_points" and "embeddings" not in info.data.get("parts", [])):
+            return value  # the projection's points matter only where it runs (an upload may have few test images)
         n_test = data_shape(dataset).n_test
         is_index = info.field_name == "image_index"
         if value + is_index > n_test:  # an index names one image more than it counts
             relation = "be below" if is_index else "not exceed"
-            raise ValueError(f"{info.field_name} ({value}) must {relation} the {n_test} test images of {dataset}")
+            raise ValueError(f"{info.field_name} ({value}) must {relation} the {n_test} test images of "
+                             f"{dataset_label(dataset)}")
         return value
 
     @field_validator("layer")
     @classmethod
     def _layer_fits(cls, layer: int, info: ValidationInfo) -> int:
         depth = info.data.get("depth")
+        if info.data.get("model_file"):
+            depth = loaded.conv_count(loaded.load_model_file(info.data["model_file"]))
+            if layer > depth:
+                raise ValueError(f"layer ({layer}) must be at most the model file's {depth} conv layers")
         if depth is not None and layer > depth:
             raise ValueError(f"layer ({layer}) must be at most the depth ({depth})")
         return layer
@@ -170,7 +191,13 @@ class VisualiseConfig(LessonConfig):
     @classmethod
     def _channel_fits(cls, channel: int, info: ValidationInfo) -> int:
         d = info.data
-        if all(k in d for k in ("dataset", "width", "layer")):
+        if d.get("model_file") and "layer" in d:
+            blocks = conv_blocks(loaded.load_model_file(d["model_file"]).model)
+            channels = blocks[d["layer"] - 1].conv.out_channels
+            if channel >= channels:
+                raise ValueError(f"channel ({channel}) must be below the {channels} channels of the model file's "
+                                 f"conv{d['layer']}")
+        elif all(k in d for k in ("dataset", "width", "layer")):
             channels = conv_channels(d["dataset"], d["width"], d["layer"])
             if channel >= channels:
                 raise ValueError(f"channel ({channel}) must be below the {channels} channels of conv{d['layer']}")
@@ -197,11 +224,16 @@ class VisualiseConfig(LessonConfig):
     def forward_flops(self) -> float:
         """Flops of one image through the model (2 per multiply-add)."""
         shape = data_shape(self.dataset)
-        return 2 * small_cnn_macs(in_channels=shape.channels, image_size=shape.size, depth=self.depth,
-                                  width=self.width, kernel=self.kernel, num_classes=shape.classes)
+        net = dict(depth=self.depth, width=self.width, kernel=self.kernel)
+        if self.model_file:  # the file's network, not the sliders'
+            net = {k: loaded.load_model_file(self.model_file).model.settings[k] for k in net}
+        return 2 * small_cnn_macs(in_channels=shape.channels, image_size=shape.size, num_classes=shape.classes,
+                                  **net)
 
     def training_seconds(self) -> float:
         shape, forward = data_shape(self.dataset), self.forward_flops()
+        if self.model_file:  # nothing trains: one pass over the test split measures the loaded model
+            return gflop_seconds(forward * shape.n_test) * SLOWDOWN
         train = 3 * forward * shape.n_train * self.epochs  # forward + backward ~ 3 forwards
         evals = forward * shape.n_test * (2 * self.epochs + 1)
         return gflop_seconds(train + evals) * SLOWDOWN
@@ -227,7 +259,8 @@ class VisualiseConfig(LessonConfig):
         return self.training_seconds() * (self.models - 1) if self.needs_replicates() else 0.0
 
     def needs_replicates(self) -> bool:
-        return self.model == "trained" and self.models > 1 and bool({"weights", "occlusion"} & set(self.parts))
+        views = {"weights", "occlusion"} & set(self.parts)
+        return self.model == "trained" and not self.model_file and self.models > 1 and bool(views)
 
     def photo_windows(self) -> tuple[tuple[int, int], tuple[int, int]]:
         """(window, stride) of the coarse map (twice the refined ones, within the image) and of the refined one."""

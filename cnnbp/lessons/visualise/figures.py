@@ -219,6 +219,11 @@ def filters_figure(snapshots: Sequence[dict]) -> go.Figure:
     return filter_grid(snapshots, title="First-layer filters as training goes on (each scaled to its own range)")
 
 
+def model_file_filters_figure(snapshots: Sequence[dict]) -> go.Figure:
+    return filter_grid(snapshots, title="The model file's first-layer filters beside a Kaiming draw of their shape "
+                                        "(each scaled to its own range)")
+
+
 def imagenet_filters_figure(snapshots: Sequence[dict]) -> go.Figure:
     return filter_grid(snapshots, title="ResNet-18 first-layer filters (each scaled to its own range)")
 

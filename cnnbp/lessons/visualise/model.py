@@ -16,7 +16,7 @@ import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Iterator, Literal
+from typing import Iterator
 
 import torch
 
@@ -29,7 +29,7 @@ from cnnbp.nn.models import ConvBlock
 from cnnbp.train import RunControl, Trainer
 from cnnbp.train.history import History
 
-Dataset = Literal["digits", "shapes", "mnist", "fashion_mnist"]
+Dataset = str  # a name of cnnbp.data.LESSON_SET_CHOICES: digits, shapes, mnist, fashion_mnist or this session's upload
 # shapes drawn at 16x16: 4x cheaper than 32x32 and it still trains to ~80% in seconds
 LOAD_OPTIONS: dict[str, dict] = {"shapes": {"size": 16}}
 INK = 0.5  # digits have no masks: a pixel brighter than this is "the object" (the ink)

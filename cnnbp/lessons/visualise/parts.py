@@ -16,12 +16,12 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from cnnbp.data import ImageDataset
+from cnnbp.data import ImageDataset, dataset_label
 from cnnbp.data.uploads import load_image
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.visualise import embeddings as emb
 from cnnbp.lessons.visualise import figures as figs
-from cnnbp.lessons.visualise import imagenet, verdicts
+from cnnbp.lessons.visualise import imagenet, loaded, verdicts
 from cnnbp.lessons.visualise import top_images as top
 from cnnbp.lessons.visualise.config import (
     EFFICIENTNET,
@@ -56,6 +56,7 @@ from cnnbp.lessons.visualise.occlusion import (
     occlusion_scores,
 )
 from cnnbp.lessons.visualise.synthesis import NO_PRIOR, maximise
+from cnnbp.nn import checkpoints
 
 # A view without an estimate of its own (filters, feature maps, top images) costs tens of
 # milliseconds: its share of the progress bar.
@@ -72,7 +73,9 @@ def start(cfg: VisualiseConfig, parts: list[Part]) -> str:
         return (f"EfficientNet-Lite0 (ImageNet) on {'your upload' if cfg.image else cfg.photo}: "
                 f"{', '.join(v for v in cfg.parts if v in IMAGENET_VIEWS)}"
                 + (f" ({', '.join(skipped)}: small CNN only, not run)" if skipped else ""))
-    return f"starting: {len(cfg.parts)} views on a small CNN trained on {cfg.dataset}"
+    if cfg.model_file:
+        return f"starting: {len(cfg.parts)} views on your model file, measured on {dataset_label(cfg.dataset)}"
+    return f"starting: {len(cfg.parts)} views on a small CNN trained on {dataset_label(cfg.dataset)}"
 
 
 # ---- the model -----------------------------------------------------------------------------
@@ -83,6 +86,9 @@ def training(state: RunState) -> Iterator[Update]:
     state.data = load_data(cfg.dataset, seed=cfg.seed)
     state.upload = (load_image(cfg.image, channels=state.data.in_channels, size=state.data.image_size)
                     if cfg.image else None)
+    if cfg.model_file:
+        yield from _loaded(state)
+        return
     trained = MODELS.get(cfg.train_settings())
     drawn_at = None  # (snapshots, evaluations) that the figures last sent show
     if trained is None:
@@ -91,7 +97,7 @@ def training(state: RunState) -> Iterator[Update]:
             now = (len(trained.snapshots), len(trained.eval_steps))
             redraw = now[0] > (drawn_at or (0, 0))[0]
             drawn_at = now if redraw else drawn_at
-            yield Update(reached, f"training the CNN on {cfg.dataset}: {reached:.0%}",
+            yield Update(reached, f"training the CNN on {dataset_label(cfg.dataset)}: {reached:.0%}",
                          **_training_update(trained, cfg, figures=redraw))
         if state.control.stop_reason():  # a half-trained model is neither cached nor looked at
             return
@@ -101,19 +107,38 @@ def training(state: RunState) -> Iterator[Update]:
         source = message = "reused from the model cache (same training settings)"
     state.trained = trained
     data = state.data
+    # kept for the tab's Download (and the CLI's --save-models): train here, look inside it in another tab
+    checkpoints.keep_models(checkpoints.run_key("visualise", cfg), {f"visualise, seed {cfg.seed}": trained.model},
+                            classes=data.classes, trained_on=data.name)
     update = _training_update(trained, cfg, figures=drawn_at != (len(trained.snapshots), len(trained.eval_steps)))
-    update["numbers"]["model"] = {
-        "source": source, "seconds": trained.seconds, "test_accuracy": trained.test_accuracy[-1],
-        "layer_shapes": [list(s) for s in layer_shapes(trained.model, data.image_size, data.in_channels)]}
+    update["numbers"]["model"] = _model_numbers(trained, data, source)
     yield Update(1.0, f"model {message}; test accuracy {trained.test_accuracy[-1]:.1%}", **update)
+
+
+def _model_numbers(trained: Trained, data: ImageDataset, source: str) -> dict:
+    return {"source": source, "seconds": trained.seconds, "test_accuracy": trained.test_accuracy[-1],
+            "layer_shapes": [list(s) for s in layer_shapes(trained.model, data.image_size, data.in_channels)]}
+
+
+def _loaded(state: RunState) -> Iterator[Update]:
+    """The model file in place of training: measured on the test split; its filters beside a Kaiming draw."""
+    cfg = state.cfg
+    model_file = loaded.load_model_file(cfg.model_file)
+    state.trained = trained = loaded.as_trained(model_file, state.data, seed=cfg.seed)
+    numbers = {"model": {**_model_numbers(trained, state.data, "model file"), "describe": model_file.describe()}}
+    # the split is this run's seed's: a file trained on another seed's split may have seen some of these images
+    yield Update(1.0, f"model file loaded ({model_file.describe()}); test accuracy {trained.test_accuracy[-1]:.1%} "
+                      f"on {dataset_label(cfg.dataset)}'s test split at seed {cfg.seed} (the file's own split if it "
+                      "was trained at this seed)",
+                 figures={"filters": figs.model_file_filters_figure(_filter_snapshots(trained))}, numbers=numbers)
 
 
 def _training_update(t: Trained, cfg: VisualiseConfig, *, figures: bool = True) -> dict:
     snapshots = [{"label": label, "smoothness": neighbour_correlation(w)} for label, w in t.snapshots]
     numbers = {"steps": t.steps, "loss": t.loss, "eval_steps": t.eval_steps, "test_accuracy": t.test_accuracy,
                "diverged_at": t.diverged_at, "seconds": t.seconds, "snapshots": snapshots}
-    drawn = {"training": figs.training_figure(numbers, dataset=cfg.dataset, depth=cfg.depth, width=cfg.width,
-                                              lr=cfg.lr),
+    drawn = {"training": figs.training_figure(numbers, dataset=dataset_label(cfg.dataset), depth=cfg.depth,
+                                              width=cfg.width, lr=cfg.lr),
              "filters": figs.filters_figure(_filter_snapshots(t))} if figures else {}
     return dict(figures=drawn, numbers={"training": numbers})
 
@@ -147,6 +172,9 @@ def _models(state: RunState) -> list[tuple[Trained, ImageDataset]]:
 
 def weights(state: RunState) -> Iterator[Update]:
     t, data = state.trained, state.data
+    if state.cfg.model_file:
+        yield from _loaded_weights(state)
+        return
     (_, first), (after, last) = t.snapshots[0], t.snapshots[-1]
     s = smoothing([(m.snapshots[0][1], m.snapshots[-1][1]) for m, _ in _models(state)])
     # the filters figure is the training part's (drawn from the same snapshots)
@@ -201,7 +229,7 @@ def occlusion(state: RunState) -> Iterator[Update]:
                                                              **window)},
                  tables={"occlusion": figs.occlusion_table(rows)},
                  verdicts=[verdicts.occlusion_on_object(o, mask_source=mask_source, seed=cfg.seed, **window),
-                           verdicts.model_explained(state.trained, rows, dataset=cfg.dataset,
+                           verdicts.model_explained(state.trained, rows, dataset=dataset_label(cfg.dataset),
                                                     test_images=len(state.data.y_test))],
                  numbers={"occlusion": {"maps": rows, "summary": summary}})
 
@@ -267,7 +295,7 @@ def embeddings(state: RunState) -> Iterator[Update]:
                 "y": p.points[:, 1].tolist(), "labels": c.labels.tolist(), "index": list(range(len(c.labels))),
                 "knn_accuracy": p.knn_accuracy, "trustworthiness": p.trustworthiness, "seconds": p.seconds}
                for p in [*c.projections, *extra]]
-    notes = [verdicts.imagenet_embedding(c, extra, dataset=cfg.dataset)] if extra else []
+    notes = [verdicts.imagenet_embedding(c, extra, dataset=dataset_label(cfg.dataset))] if extra else []
     yield Update(1.0, f"{len(entries)} projections of {len(c.labels)} images",
                  figures={"embeddings": figs.embeddings_figure(entries, classes=data.classes,
                                                                   images=data.x_test[:cfg.embed_points].tolist())},
@@ -344,8 +372,7 @@ def imagenet_filters(state: RunState) -> Iterator[Update]:
     """ResNet-18's ImageNet-trained first-layer filters against Kaiming draws of the same shape,
     one per seed of ``models`` (the figure shows the first)."""
     trained = imagenet.first_layer_filters()
-    draws = [imagenet.kaiming_like(trained, seed=s) for s in range(state.cfg.seed, state.cfg.seed + state.cfg.models)]
-    s = smoothing([(init, trained) for init in draws])
+    s, draws = _against_draws(trained, state.cfg)
     snapshots = [{"label": "Kaiming init (same shape)", "weights": draws[0].tolist(), "smoothness": s.init[0]},
                  {"label": "ImageNet-trained", "weights": trained.tolist(), "smoothness": s.trained[0]}]
     yield Update(1.0, "ResNet-18 first-layer filters measured",
@@ -353,6 +380,24 @@ def imagenet_filters(state: RunState) -> Iterator[Update]:
                  verdicts=[verdicts.imagenet_filters_smoother(s, shape=tuple(trained.shape))],
                  numbers={"filters": {"init": s.init[0], "trained": s.trained[0], "model": "resnet18_imagenet",
                                       "draws": s.init, "change": s.change.as_dict()}})
+
+
+def _loaded_weights(state: RunState) -> Iterator[Update]:
+    """A model file's first-layer filters against Kaiming draws of the same shape (it has no init of ours)."""
+    trained = state.trained.snapshots[-1][1]
+    s, _ = _against_draws(trained, state.cfg)
+    yield Update(1.0, "the model file's first-layer filters measured",
+                 verdicts=[verdicts.imagenet_filters_smoother(s, shape=tuple(trained.shape),
+                                                              network="The model file's conv1",
+                                                              after="after its training")],
+                 numbers={"filters": {"init": s.init[0], "trained": s.trained[0], "model": "model file",
+                                      "weights": trained.tolist(), "draws": s.init, "change": s.change.as_dict()}})
+
+
+def _against_draws(trained: torch.Tensor, cfg: VisualiseConfig):
+    """The smoothing of ``trained`` against one Kaiming draw of its shape per seed of ``models``; the draws."""
+    draws = [imagenet.kaiming_like(trained, seed=s) for s in range(cfg.seed, cfg.seed + cfg.models)]
+    return smoothing([(init, trained) for init in draws]), draws
 
 
 # ---- which parts run, and their shares of the run ------------------------------------------
@@ -371,7 +416,8 @@ def _view(name: str, run) -> Part:
 
 
 def _training_share(cfg: VisualiseConfig) -> float:
-    return 0.0 if MODELS.get(cfg.train_settings()) is not None else cfg.training_seconds()
+    cached = not cfg.model_file and MODELS.get(cfg.train_settings()) is not None
+    return 0.0 if cached else cfg.training_seconds()
 
 
 def _other_seeds_share(cfg: VisualiseConfig) -> float:

@@ -47,10 +47,12 @@ def filters_smoother(s: Smoothing, *, shape: tuple[int, ...], after: str, image_
                    text=text)
 
 
-def imagenet_filters_smoother(s: Smoothing, *, shape: tuple[int, ...]) -> Verdict:
-    """``s``: the ImageNet filters against Kaiming draws of the same shape (one per seed)."""
+def imagenet_filters_smoother(s: Smoothing, *, shape: tuple[int, ...], network: str = "ResNet-18 conv1",
+                              after: str = "after ImageNet training") -> Verdict:
+    """``s``: a trained network's filters (ImageNet's, a model file's) against Kaiming draws of the same
+    shape (one per seed)."""
     n = len(s.init)
-    text = (f"ResNet-18 conv1 ({shape}): neighbour correlation {s.trained[0]:.2f} after ImageNet training, "
+    text = (f"{network} ({shape}): neighbour correlation {s.trained[0]:.2f} {after}, "
             f"{sum(s.init) / n:.2f} for {n} Kaiming draw{'s' * (n > 1)} of the same shape, a difference of "
             f"{s.change.said()}. " + _decided(s.smoother, s.change, yes="Smoother than random weights",
                                                no="Rougher than random weights"))

@@ -29,7 +29,7 @@ def call(client, **overrides):
 
 
 def test_the_image_field_is_an_upload_box():
-    assert upload_fields(LESSON.config) == {"image"}
+    assert upload_fields(LESSON.config) == {"image", "model_file"}
     with gr.Blocks():
         widgets = build_widgets(LESSON.config, prefix="t")
     assert isinstance(widgets["image"], gr.Image) and widgets["image"].type == "filepath"
