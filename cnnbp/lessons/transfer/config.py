@@ -6,7 +6,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from cnnbp.data import dataset_shape
+from cnnbp.data import dataset_label, dataset_shape
+from cnnbp.data.session import is_session_name
 from cnnbp.lessons.base import LessonConfig, choice, gflop_seconds
 from cnnbp.lessons.transfer import backbones, imagenet_source
 from cnnbp.lessons.transfer.lora import max_rank
@@ -84,6 +85,14 @@ class TransferConfig(LessonConfig):
     imagenet_test_per_class: int = Field(50, ge=10, le=50, description="imagenet parts: test images per class "
                                          "(a fixed subset of the shipped test split; 50: one image is 0.2 points)")
     imagenet_large: int = Field(100, ge=2, le=300, description="imagenet_rule: k of the 'large' target")
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _upload_is_an_imagenet_target(cls, value: Any) -> Any:
+        if is_session_name(value):
+            raise ValueError(f"{dataset_label(value)} is a target of the imagenet part: set imagenet_target to it "
+                             "(the shipped sources here take 8x8 grey digits or 16x16 RGB shapes, not 32x32 uploads)")
+        return value
 
     @field_validator("sizes", mode="before")
     @classmethod
