@@ -109,12 +109,15 @@ def model_layers(s: Summary) -> go.Figure:
     colours = [color_for(1 if layer.kind == "Linear" else 0) for layer in weighted]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, vertical_spacing=0.08,
                         subplot_titles=["parameters (fc layers in orange)", "multiply-adds"])
-    fig.add_trace(go.Bar(x=names, y=[layer.params for layer in weighted], marker_color=colours, showlegend=False,
-                         name="parameters", hovertemplate="%{x}: %{y:,}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Bar(x=names, y=[layer.macs for layer in weighted], marker_color=colours, showlegend=False,
-                         name="multiply-adds", hovertemplate="%{x}: %{y:,}<extra></extra>"), row=2, col=1)
-    # Vertical labels: slanted ones' boxes overlap at VGG-16's 16 layers in 682 px; past 24 none fit.
-    fig.update_xaxes(showticklabels=len(names) <= 24, tickangle=-90, tickfont=dict(size=11), row=2, col=1)
+    # The x axis is the layer's position (its name on hover and in the table): VGG-16's 16 names,
+    # even slanted, ran into each other at 682 px, and EfficientNet has 65 weighted layers.
+    order = list(range(1, len(weighted) + 1))
+    for row, values, label in ((1, [layer.params for layer in weighted], "parameters"),
+                               (2, [layer.macs for layer in weighted], "multiply-adds")):
+        fig.add_trace(go.Bar(x=order, y=values, marker_color=colours, showlegend=False, name=label,
+                             customdata=names, hovertemplate="%{x}. %{customdata}: %{y:,}<extra></extra>"),
+                      row=row, col=1)
+    fig.update_xaxes(title_text="weighted layer, in order (names in the table)", row=2, col=1)
     largest = s.largest
     title = (f"{s.label}: {human(s.params)} parameters, {s.fc_share:.0%} in fc layers (largest: {largest.name}, "
              f"{largest.params / s.params:.0%}); {human(s.macs)} multiply-adds")
