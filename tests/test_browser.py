@@ -167,7 +167,7 @@ def fresh_page(page, server_url):
     """A second page of the same browser. The module's page has drawn every tab's figures by now;
     on it the renderer stalled for over 30 s while Init streamed (issue 17's main-thread stalls,
     still open), so Stop's click timed out in the full file though Stop itself was never slow."""
-    other = page.context.new_page(viewport={"width": 1400, "height": 1000})
+    other = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
     other.goto(server_url, wait_until="networkidle")
     yield other
     other.close()
