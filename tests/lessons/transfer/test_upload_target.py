@@ -28,7 +28,7 @@ def pets():
 
 def settings(target: str, **kw) -> dict:
     return {**TRANSFER.quick, "parts": ["imagenet"], "imagenet_target": target, "imagenet_per_class": 5,
-            "seeds": 1, **kw}
+            "imagenet_steps": 10, "imagenet_test_per_class": 10, "seeds": 1, **kw}
 
 
 def test_imagenet_transfers_to_an_uploaded_set(pets):
