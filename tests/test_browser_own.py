@@ -41,7 +41,7 @@ def test_train_norms_on_an_upload_then_look_inside_it_in_the_visualising_tab(pag
     page.locator("#norms-data-note").get_by_text("pets (your upload)").wait_for(timeout=60_000)
     run_and_wait(page, "norms")
 
-    page.locator("#norms-download").get_by_text("Download the trained models").click()
+    page.locator("#norms-models-download").get_by_text("Download the trained models").click()
     page.locator("#norms-models").click()
     link = page.locator("#norms-models-file a").first
     link.wait_for(timeout=60_000)

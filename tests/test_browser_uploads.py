@@ -48,7 +48,7 @@ def test_upload_train_in_two_tabs_and_download(page, pets_zip, server_url):
     assert page.locator("#norms-verdicts .v-word").count() > 0
 
     # the models the run trained, as a zip of checkpoints of the uploaded classes
-    page.locator("#norms-download").get_by_text("Download the trained models").click()
+    page.locator("#norms-models-download").get_by_text("Download the trained models").click()
     page.locator("#norms-models").click()
     link = page.locator("#norms-models-file a").first
     link.wait_for(timeout=60_000)

@@ -146,7 +146,7 @@ def build_uploads(lesson: Lesson, widgets: dict[str, gr.components.Component]) -
                                 api_visibility="private", queue=False)
     if lesson.name in KEEPS_MODELS:
         names = list(widgets)
-        with gr.Accordion("Download the trained models", open=False, elem_id=f"{lesson.name}-download"):
+        with gr.Accordion("Download the trained models", open=False, elem_id=f"{lesson.name}-models-download"):
             button = gr.Button("Prepare the last run's models (.zip of .pt)", elem_id=f"{lesson.name}-models")
             models = gr.File(label="trained models", elem_id=f"{lesson.name}-models-file")
         button.click(lambda *values: models_file(lesson, names, values), inputs=[widgets[n] for n in names],
