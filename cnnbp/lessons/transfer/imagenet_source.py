@@ -38,10 +38,10 @@ from cnnbp.data.session import dataset_choices, is_session_name
 from cnnbp.device import derive_seed, make_generator
 from cnnbp.lessons.transfer.lora import apply_lora
 from cnnbp.lessons.transfer.models import build_cnn, count_params
-from cnnbp.lessons.transfer.strategies import EVALS, History, Run, fit_probe
+from cnnbp.lessons.transfer.strategies import History, Run, fit_probe, train_evaluated
 from cnnbp.lessons.transfer.tasks import DATA_SEED, subsample_indices
 from cnnbp.nn import imagenet
-from cnnbp.train import RunControl, Trainer, lockstep
+from cnnbp.train import RunControl, Trainer
 
 NAME = "efficientnet_lite0_imagenet"
 TARGETS = {"mnist": "MNIST digits, 28x28 grey (no digit class in ImageNet)",
@@ -321,16 +321,7 @@ def train(runs: Sequence[Run], splits: dict[int, CachedSplit], *, num_classes: i
         total += 0 if images else frozen_bottom
         histories.append(History(run.label, run.strategy, run.lr, run.seed, trainable, total))
 
-    def on_eval(i: int, trainer: Trainer) -> None:
-        histories[i].eval_steps.append(trainer.step_count)
-        histories[i].test_accuracy.append(trainer.evaluate()[1])
-
-    for i, trainer in enumerate(trainers):
-        on_eval(i, trainer)
-    yield 0.0, histories
-    for progress in lockstep(trainers, histories, control, eval_every=max(1, steps // EVALS), on_eval=on_eval,
-                             threads=1):
-        yield progress, histories
+    yield from train_evaluated(trainers, histories, control, steps)
 
 
 

@@ -187,16 +187,7 @@ def train_runs(runs: Sequence[Run], splits: Mapping[int, Split], *, source: Sour
         trainers.append(trainer)
         histories.append(history)
 
-    def on_eval(i: int, trainer: Trainer) -> None:
-        histories[i].eval_steps.append(trainer.step_count)
-        histories[i].test_accuracy.append(trainer.evaluate()[1])
-
-    for i, trainer in enumerate(trainers):
-        on_eval(i, trainer)
-    yield 0.0, histories
-    for progress in lockstep(trainers, histories, control, eval_every=max(1, steps // EVALS), on_eval=on_eval,
-                             threads=1):
-        yield progress, histories
+    yield from train_evaluated(trainers, histories, control, steps)
     for trainer, history in zip(trainers, histories):
         if history.source_before is not None and not trainer.diverged:
             body = copy.deepcopy(trainer.model)
@@ -233,3 +224,20 @@ def stage_probes(model: nn.Module, split: Split) -> list[float]:
     """The linear probe from every stage, bottom to top ("try a linear classifier from
     different stages" for dissimilar data)."""
     return [linear_probe(model, split, stage=k) for k in range(1, num_stages(model) + 1)]
+
+
+def train_evaluated(trainers: list[Trainer], histories: list[History], control: RunControl,
+                    steps: int) -> Iterator[tuple[float, list[History]]]:
+    """Train in lockstep with EVALS test evaluations a run (one before the first step); yield
+    (progress, histories) at each. Shared by the small sources' and ImageNet's strategies."""
+
+    def on_eval(i: int, trainer: Trainer) -> None:
+        histories[i].eval_steps.append(trainer.step_count)
+        histories[i].test_accuracy.append(trainer.evaluate()[1])
+
+    for i, trainer in enumerate(trainers):
+        on_eval(i, trainer)
+    yield 0.0, histories
+    for progress in lockstep(trainers, histories, control, eval_every=max(1, steps // EVALS), on_eval=on_eval,
+                             threads=1):
+        yield progress, histories
