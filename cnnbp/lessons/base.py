@@ -165,15 +165,19 @@ def _one_line(err: ValidationError) -> str:
 class Verdict:
     """One measured statement. ``passed`` is None for a plain observation or a result too
     close to call; ``claim`` is the id of the registered claim it measures, if any
-    (``cnnbp.claims.CLAIMS``), apart from ``label``, the short name shown beside it."""
+    (``cnnbp.claims.CLAIMS``), apart from ``label``, the short name shown beside it.
+    ``headline`` is the one line read from the back of a hall: the number that matters, in
+    words ("ReLU 1.9x faster than sigmoid"); ``text`` is the whole account, folded under it."""
 
     label: str
     text: str
     passed: bool | None = None
     claim: str | None = None
+    headline: str = ""
 
     def as_dict(self) -> dict:
-        return {"label": self.label, "claim": self.claim, "passed": self.passed, "text": self.text}
+        return {"label": self.label, "claim": self.claim, "passed": self.passed, "headline": self.headline,
+                "text": self.text}
 
 
 @dataclass
