@@ -57,7 +57,8 @@ def restore(data: Mapping[str, Any]) -> tuple[str, LessonConfig, Frame]:
         raise ValueError(f"not a recorded run (format {FORMAT!r})")
     lesson = data["lesson"]
     cfg = validate_config(get_lesson(lesson).config, data["settings"])
-    verdicts = [Verdict(v["label"], v["text"], v["passed"], v["claim"], v.get("headline", "")) for v in data["verdicts"]]
+    verdicts = [Verdict(v["label"], v["text"], v["passed"], v["claim"], v.get("headline", ""))
+                for v in data["verdicts"]]
     tables = {name: pd.DataFrame(t["data"], columns=t["columns"]) for name, t in data["tables"].items()}
     figures = {name: pio.from_json(json.dumps(fig), skip_invalid=True) for name, fig in data["figures"].items()}
     frame = Frame(1.0, data["message"], figures=figures, tables=tables, verdicts=verdicts,

@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnbp.data import ImageDataset
+from cnnbp.data.subsets import balanced_subset
 from cnnbp.device import derive_seed, make_generator, pick_device, torch_threads
 from cnnbp.lessons.augment.augmentations import Mix, augment
-from cnnbp.lessons.dropout.training import balanced_subset
 from cnnbp.nn import init_model
 from cnnbp.train import RunControl, Trainer, evaluate, lockstep
 from cnnbp.train.history import History

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from cnnbp.data import get_dataset
+from cnnbp.data.subsets import balanced_quotas, balanced_subset
 from cnnbp.lessons.dropout.masks import SeededDropout, apply_mask, draw_mask, dropout, eval_scale
 from cnnbp.lessons.dropout.mc import mc_average
 from cnnbp.lessons.dropout.mechanics import checkpoints, expectation, keep_fractions, lecture_net, mask_demo
@@ -18,8 +19,6 @@ from cnnbp.lessons.dropout.training import (
     DropoutNet,
     GapHistory,
     GapNarrowing,
-    balanced_quotas,
-    balanced_subset,
     dropout_net_macs,
     gap_narrowing,
     train_gap,
