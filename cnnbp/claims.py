@@ -34,6 +34,9 @@ class Claim:
     statement: str  # the lecture's claim, in one sentence
     source: str  # the seed text(s) that make it, e.g. "003"
     check: Callable[[int], tuple[bool | None, str]]  # seed -> (passed, measured)
+    # The claim in a few words, its number where the lecture gives one ("ReLU about 6x faster than
+    # sigmoid"): what a verdict's line shows beside the measured headline ("lecture: ...").
+    lecture: str = ""
 
 
 @dataclass
@@ -60,12 +63,13 @@ class ClaimResult:
 CLAIMS: dict[str, Claim] = {}
 
 
-def register_claim(id: str, *, lesson: str, statement: str, source: str) -> Callable:
-    """Decorator: register ``check(seed)`` as the test of ``statement``."""
+def register_claim(id: str, *, lesson: str, statement: str, source: str, lecture: str) -> Callable:
+    """Decorator: register ``check(seed)`` as the test of ``statement`` (``lecture``: the same claim in
+    a few words, for the line under a verdict's headline)."""
     def wrap(check: Callable[[int], tuple[bool | None, str]]) -> Callable[[int], tuple[bool | None, str]]:
         if id in CLAIMS:
             raise ValueError(f"claim {id!r} is registered twice")
-        CLAIMS[id] = Claim(id, lesson, statement, source, check)
+        CLAIMS[id] = Claim(id, lesson, statement, source, check, lecture)
         return check
     return wrap
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
 import typing
 from pathlib import Path
@@ -17,6 +18,7 @@ from cnnbp.export import write_report
 from cnnbp.lessons.base import LESSONS, ConfigError, Frame, field_choices, get_lesson, merge_frames, run_lesson
 from cnnbp.presets import read_preset
 from cnnbp.train import RunControl
+from cnnbp.verdict_line import plain_line
 
 BAR_WIDTH = 30
 
@@ -160,8 +162,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     bar.close()
     final = merge_frames(collected)
     for v in final.verdicts:
-        mark = {True: "[holds]", False: "[does not hold]", None: "-"}[v.passed]
-        print(f"{mark} {v.text}")
+        print(plain_line(v))
+        print(textwrap.indent(textwrap.fill(v.text, 100), "    "))
     if args.out:
         written = write_report(lesson.name, settings, final, Path(args.out))
         print(f"wrote {len(written)} files to {args.out}")

@@ -21,8 +21,8 @@ from typing import Any, Mapping
 
 from cnnbp.lessons.base import Frame, LessonConfig, get_lesson, validate_config
 from cnnbp.presets import make_preset
+from cnnbp.verdict_line import VERDICT_CSS, verdicts_html
 
-WORDS = {True: ("HOLDS", "#1a7f37"), False: ("DOES NOT HOLD", "#b42318"), None: ("NOTE", "#555")}
 REL_TOL = 1e-4  # another machine or thread count moves float sums by rounding (~1e-5 relative)
 
 
@@ -32,9 +32,6 @@ def report_html(lesson_name: str, cfg: LessonConfig, frame: Frame) -> str:
 
     lesson = get_lesson(lesson_name)
     captions = dict(lesson.figures) | dict(lesson.tables)
-    verdicts = "".join(
-        f'<li><b style="color:{WORDS[v.passed][1]}">{WORDS[v.passed][0]}</b> <b>{html.escape(v.label)}</b>: '
-        f"{html.escape(v.text)}</li>" for v in frame.verdicts)
     figures = "".join(
         f"<h2>{html.escape(captions.get(name, name))}</h2>"
         + fig.to_html(include_plotlyjs=False, full_html=False, default_width="100%")
@@ -47,10 +44,10 @@ def report_html(lesson_name: str, cfg: LessonConfig, frame: Frame) -> str:
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>cnnbp: {html.escape(lesson.title)}</title>"
         f"<script>{get_plotlyjs()}</script>"
         "<style>body{font-family:sans-serif;max-width:1100px;margin:auto;padding:1em}"
-        "table{border-collapse:collapse}td,th{padding:2px 8px;border-bottom:1px solid #ddd}</style>"
+        f"table{{border-collapse:collapse}}td,th{{padding:2px 8px;border-bottom:1px solid #ddd}}{VERDICT_CSS}</style>"
         f"</head><body><h1>{html.escape(lesson.title)}</h1><p>{html.escape(lesson.summary)}</p>"
         f"<p><i>{html.escape(frame.message)}</i></p><p><code>{settings}</code></p>"
-        f"<h2>Verdicts</h2><ul>{verdicts or '<li>none (the run stopped before any)</li>'}</ul>"
+        f"<h2>Verdicts</h2>{verdicts_html(frame.verdicts, unfolded=True) or '<p>none (the run stopped before any)</p>'}"
         f"{figures}{tables}</body></html>")
 
 
@@ -68,12 +65,14 @@ from pathlib import Path
 from cnnbp.export import compare_numbers
 from cnnbp.lessons import run_lesson
 from cnnbp.lessons.base import merge_frames
+from cnnbp.verdict_line import plain_line
 
 SETTINGS = {settings}
 
 final = merge_frames(run_lesson({lesson!r}, SETTINGS))
 for verdict in final.verdicts:
-    print(verdict.label + ":", verdict.text)
+    print(plain_line(verdict))
+    print("    " + verdict.text)
 recorded = Path(__file__).with_name("numbers.json")
 if recorded.exists():
     differences = compare_numbers(json.loads(recorded.read_text()), final.numbers)

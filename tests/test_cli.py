@@ -50,6 +50,8 @@ def test_run_writes_html_csv_json(tmp_path):
     verdicts = json.loads((tmp_path / "verdicts.json").read_text())["verdicts"]
     assert any(v["text"].startswith("relu + Kaiming") for v in verdicts)
     assert "relu + Kaiming" in out.stdout
+    for v in verdicts:  # each verdict's line: the word and the headline, then its text
+        assert v["headline"] and f"  {v['headline']}" in out.stdout
 
 
 @pytest.mark.parametrize("args, message", [

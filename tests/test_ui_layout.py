@@ -1,5 +1,7 @@
 """The verdict lines (a word and a colour class, not an emoji) and the tab's button texts."""
 
+import re
+
 from cnnbp.lessons.base import Verdict
 from cnnbp.ui.lesson_tab import quick_message
 from cnnbp.ui.runner import verdict_word, verdicts_markdown
@@ -18,6 +20,36 @@ def test_verdict_lines_have_no_emoji_and_escape_text():
     assert "relu &lt;b&gt;" in out and "1.9x &lt; 6x" in out
     assert not any(ord(c) > 0x2000 for c in out)  # no ✅/❌ (boxes without an emoji font)
     assert verdicts_markdown([]) == ""
+
+
+def test_a_verdict_line_is_word_headline_and_lecture_with_the_text_folded_under_it():
+    import cnnbp.lessons  # noqa: F401  (registers the claims)
+
+    v = Verdict("ReLU converges faster", "Steps to 80%: relu 57 <...>", True,
+                claim="activations.relu_faster_than_sigmoid", headline="ReLU 1.9x faster than sigmoid")
+    out = verdicts_markdown([v])
+    summary, folded = out.split("</summary>")
+    assert '<span class="v-word">HOLDS</span>' in summary
+    assert '<span class="v-headline">ReLU 1.9x faster than sigmoid</span>' in summary
+    assert '<span class="v-lecture">lecture: ReLU about 6x faster than sigmoid</span>' in summary
+    assert "Steps to 80%" not in summary and "relu 57 &lt;...&gt;" in folded and "ReLU converges faster" in folded
+    assert "<details " in out and " open" not in out  # folded until clicked
+
+
+def test_without_a_headline_or_a_claim_the_line_falls_back_to_label_and_text():
+    out = verdicts_markdown([Verdict("zig-zag", "an observation", None)])
+    summary, folded = out.split("</summary>")
+    assert "NOTE" in summary and "zig-zag" in summary and "an observation" in summary and "v-cut" in summary
+    assert "v-lecture" not in out and folded == "</details></div>"
+
+
+def test_verdict_type_is_large_enough_for_a_hall():
+    from cnnbp.ui.style import CSS
+
+    rule = r"^\.(verdict|v-word) \{[^}]*?font-size: (\d+)px"
+    sizes = {m.group(1): int(m.group(2)) for m in re.finditer(rule, CSS, re.M)}
+    headline = float(re.search(r"\.v-headline \{[^}]*font-size: ([\d.]+)em", CSS).group(1))
+    assert sizes["verdict"] * headline >= 18 and sizes["v-word"] >= 16
 
 
 def test_quick_message_names_what_changed():

@@ -6,7 +6,6 @@ training steps, and the run's last frame says so.
 
 from __future__ import annotations
 
-import html
 import importlib.util
 import inspect
 import logging
@@ -24,6 +23,7 @@ from cnnbp.ui import warmup
 from cnnbp.ui.cache import RESULTS
 from cnnbp.ui.slots import SLOTS, kind_of
 from cnnbp.ui.widgets import upload_fields
+from cnnbp.verdict_line import verdict_word, verdicts_html  # noqa: F401  (verdict_word: the tab's word)
 
 log = logging.getLogger("cnnbp.ui")
 
@@ -93,33 +93,10 @@ class SessionControls:
 CONTROLS = SessionControls()
 
 
-CANNOT_TELL = re.compile(r"can(?:'|no|not)?t tell|can not tell|could not tell|too close to call", re.I)
-
-
-def verdict_word(v: Verdict) -> tuple[str, str]:
-    """(word, css class) of a verdict, from its fields alone: words, not emoji (a hall PC without
-    an emoji font draws every emoji as the same box)."""
-    if v.passed is True:
-        return "HOLDS", "v-holds"
-    if v.passed is False:
-        return "DOES NOT HOLD", "v-fails"
-    if CANNOT_TELL.search(v.text):
-        return "CAN'T TELL", "v-canttell"
-    return "NOTE", "v-note"
-
-
 def verdicts_markdown(verdicts: list[Verdict]) -> str:
-    """One line per verdict: a coloured word, the label in bold, the text cut to one line; a click
-    unfolds the whole text (a <details> whose summary is everything: the text is in the page once)."""
-    if not verdicts:
-        return ""
-    rows = []
-    for v in verdicts:
-        word, cls = verdict_word(v)
-        rows.append(f'<details class="verdict {cls}"><summary><span class="v-word">{word}</span> '
-                    f'<b class="v-label">{html.escape(v.label)}</b> '
-                    f'<span class="v-text">{html.escape(v.text)}</span></summary></details>')
-    return '<div class="verdicts">' + "".join(rows) + "</div>"
+    """The tab's verdict lines (``cnnbp.verdict_line.verdicts_html``): a coloured word, the headline
+    in large type and the lecture's claim; a click unfolds the whole text."""
+    return verdicts_html(verdicts)
 
 
 def frame_outputs(frame: Frame, lesson: Lesson, *, note: str = "") -> list[Any]:

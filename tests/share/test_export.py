@@ -1,6 +1,7 @@
 """The take-home export: one page with every figure and plotly.js once, tables, numbers, a preset, and a
 script that reproduces the run (run here in a subprocess, as a student would)."""
 
+import html
 import json
 import os
 import subprocess
@@ -16,6 +17,7 @@ from cnnbp.lessons import LESSONS
 from cnnbp.lessons.base import merge_frames, validate_config
 from cnnbp.presets import read_preset
 from cnnbp.train import RunControl
+from cnnbp.verdict_line import verdict_word
 
 ROOT = Path(__file__).resolve().parents[2]
 LESSON = LESSONS["preprocessing"]
@@ -36,6 +38,10 @@ def test_report_has_every_figure_verdict_and_table_and_plotly_once(run, tmp_path
     assert page.count("Plotly.newPlot") == len(final.figures)
     assert page.count("plotly.js v") == 1  # the library's banner: inlined once
     assert LESSON.title in page and all(v.label in page for v in final.verdicts)
+    for v in final.verdicts:  # the verdict's line: its word and headline, the whole text under it
+        line = f'{verdict_word(v)[0]}</span><span class="v-line"><span class="v-headline">{html.escape(v.headline)}<'
+        assert line in page
+    assert page.count("<details class=\"verdict") == page.count(" open><summary>") == len(final.verdicts)
     for name, table in final.tables.items():
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / f"{name}.csv"), table, check_dtype=False)
     assert json.loads((tmp_path / "numbers.json").read_text()) == json.loads(json.dumps(final.numbers))

@@ -56,6 +56,7 @@ def _trained(nets: tuple[tuple[str, float], ...], seed: int, *, epochs: int, acc
 
 
 @register_claim("activations.saturation_kills_gradients", lesson="activations", source="003",
+                lecture="gradient gone at |x| = 10; ReLU's 0 for x < 0",
                 statement="sigmoid and tanh saturate: at x = -10 and 10 their gradient vanishes; "
                           "ReLU's gradient is 0 for every x < 0")
 def saturation_kills_gradients(seed: int) -> tuple[bool, str]:
@@ -74,6 +75,7 @@ def saturation_kills_gradients(seed: int) -> tuple[bool, str]:
 
 
 @register_claim("activations.same_sign_gradients", lesson="activations", source="003",
+                lecture="all-positive inputs: gradients share one sign",
                 statement="when a neuron's inputs are all positive, the gradients on all its weights "
                           "share one sign (per sample); zero-mean inputs do not")
 def same_sign_gradients(seed: int) -> tuple[bool, str]:
@@ -86,6 +88,7 @@ def same_sign_gradients(seed: int) -> tuple[bool, str]:
 
 
 @register_claim("activations.relu_faster_than_sigmoid", lesson="activations", source="003",
+                lecture="ReLU about 6x faster than sigmoid",
                 statement="ReLU converges much faster than sigmoid in practice (e.g. 6x)")
 def relu_faster_than_sigmoid(seed: int) -> tuple[bool | None, str]:
     lr = DEFAULTS.lr
@@ -96,6 +99,7 @@ def relu_faster_than_sigmoid(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("activations.high_lr_kills_relus", lesson="activations", source="003",
+                lecture="a too-large learning rate kills ReLUs",
                 statement="ReLU units can die: a too-large learning rate leaves more dead units "
                           "(use ReLU, be careful with your learning rates)")
 def high_lr_kills_relus(seed: int) -> tuple[bool | None, str]:
@@ -105,6 +109,7 @@ def high_lr_kills_relus(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("activations.selu_self_normalises", lesson="activations", source="003",
+                lecture="SELU keeps mean 0, std 1 without BatchNorm",
                 statement="SELU is self-normalising: a deep network without BatchNorm keeps its activations "
                           "at mean 0, std 1")
 def selu_self_normalises(seed: int) -> tuple[bool, str]:

@@ -45,9 +45,14 @@ def function_verdicts(curves: list[Curve], rows: PointTable, cfg: ActivationsCon
         checks = [rows.killed_at_10(n) for n in ("sigmoid", "tanh") if n in questions]
         if "relu" in questions:
             checks.append(rows.row("relu", -10.0)["grad"] == 0.0)
+        dead = [f"{n} f'(10) = {rows.row(n, 10.0)['grad_over_peak']:.1g} x peak" for n in ("sigmoid", "tanh")
+                if n in questions]
+        if "relu" in questions:
+            dead.append(f"ReLU f'(-10) = {rows.row('relu', -10.0)['grad']:g}")
         out.append(Verdict(
             label="x = -10, 0, 10",
             passed=all(checks),
+            headline="; ".join(dead),
             text=("The lecture's questions. " + "; ".join(parts) + ". "
                   + " ".join(_killed_words(n, rows.row(n, 10.0)["grad_over_peak"])
                              for n in ("sigmoid", "tanh") if n in questions)
@@ -59,6 +64,7 @@ def function_verdicts(curves: list[Curve], rows: PointTable, cfg: ActivationsCon
     sat = ", ".join(f"{c.name} {c.frac_saturated:.0%}{zero if c.zero_grad else ''}" for c in curves)
     out.append(Verdict(
         label="saturation",
+        headline="saturated share: " + ", ".join(f"{c.name} {c.frac_saturated:.0%}" for c in curves),
         text=(f"Share of [-{cfg.x_range:g}, {cfg.x_range:g}] where |f'(x)| < {cfg.saturation:g} x its peak: "
               f"{sat}."
               + (f" Maxout is drawn with fixed illustrative pieces, {maxout_formula()}: in a network they are "
@@ -76,6 +82,8 @@ def zero_centred_verdicts(signs: SameSign, paths: list[ZigzagPath], cfg: Activat
     out = [Verdict(
         label="same-sign gradients",
         passed=signs.holds,
+        headline=(f"one-signed gradients: {sigmoid.per_sample:.0%} with all-positive inputs, "
+                  f"{signs.kind('centred').per_sample:.0%} zero-mean"),
         text=(f"A sigmoid neuron with {cfg.fan_in} inputs, {cfg.samples} samples: share of per-sample gradients "
               f"on w with one sign in every component: {per_sample}. Averaged over minibatches of {MINIBATCH} "
               f"({sigmoid.minibatches} of them): {per_batch} (minibatches help, but all-positive inputs "
@@ -85,8 +93,11 @@ def zero_centred_verdicts(signs: SameSign, paths: list[ZigzagPath], cfg: Activat
     pos, zero = paths
     reach = lambda p: f"reached 10% of the start distance at step {p.steps_to_reach}" if p.steps_to_reach \
         else f"never within {CLOSE_ENOUGH:.0%} of the start distance"  # noqa: E731
+    steps = lambda p: f"step {p.steps_to_reach}" if p.steps_to_reach else "never"  # noqa: E731
     out.append(Verdict(
         label="zig-zag",
+        headline=(f"within {CLOSE_ENOUGH:.0%}: {steps(pos)} with all-positive inputs, {steps(zero)} with "
+                  "zero-mean"),
         text=(f"SGD on a linear neuron towards w* = {W_STAR}, lr {cfg.zigzag_lr:g}, {cfg.zigzag_steps} steps. "
               f"{pos.label}: {pos.same_sign_updates:.0%} of the updates moved both weights the same way; "
               f"{reach(pos)}; final distance {pos.final_distance:.3g}, path length {pos.path_length:.3g}. "
@@ -108,9 +119,11 @@ def selu_verdicts(profiles: list[DeepProfile], cfg: ActivationsConfig) -> list[V
         parts.append(f"{p.name}: mean {_span(p.mean)}, std {_span(p.std)} (layer 1: {p.std[0]:.2f}, layer "
                      f"{len(p.std)}: {p.std[-1]:.2f}) - {'normalised' if p.normalised() else 'not normalised'}")
     selu = next((p for p in profiles if p.activation == "selu"), None)
+    shown = [selu] + [p for p in profiles if p is not selu][:1] if selu else profiles[:2]
     return [Verdict(
         label="SELU self-normalises",
         passed=selu.normalised() if selu else None,
+        headline=f"std over {cfg.mlp_depth} layers: " + "; ".join(f"{p.name} {_span(p.std)}" for p in shown),
         text=(f"Deep plain MLP, {cfg.mlp_depth} layers of {cfg.mlp_width}, no BatchNorm, unit-Gaussian inputs; "
               f"'normalised' = every layer's |mean| <= {MEAN_TOLERANCE:g} and std in [{STD_BAND[0]:g}, "
               f"{STD_BAND[1]:g}]. " + "; ".join(parts) + "."),
@@ -140,6 +153,32 @@ def _speedup_words(s: Speedup) -> str:
     if s.high is not None:
         return f"at most {s.high:.2g}x (ReLU had not reached it)"
     return "no ratio (neither reached it, a net diverged, or the target was met before training)"
+
+
+def _speedup_short(s: Speedup) -> str:
+    if s.low is not None and s.low == s.high:
+        return f"{s.low:.2g}x"
+    if s.low is not None:
+        return f">={s.low:.2g}x"
+    if s.high is not None:
+        return f"<={s.high:.2g}x"
+    return "no ratio"
+
+
+def race_headline(race: Race) -> str:
+    """ReLU's speedup over sigmoid at every seed ("ReLU 2.1x/3.4x/2.9x faster than sigmoid"), or over
+    the first racer with a ratio at the run's seed when sigmoid does not race."""
+    speedups = race.speedups()
+    if speedups:
+        seeds = f" ({len(speedups)} seed{'s' * (len(speedups) > 1)})"
+        return "ReLU " + "/".join(_speedup_short(s) for s in speedups) + " faster than sigmoid" + seeds
+    ratios = race.ratio_to_relu()
+    for h in race.race:
+        e = ratios[h.name]
+        if h.activation != "relu" and e["ratio_to_relu"] is not None:
+            bound = ">=" if e["ratio_is_lower_bound"] else ""
+            return f"ReLU {bound}{e['ratio_to_relu']:.2g}x faster than {h.activation}"
+    return "no ratio: " + ", ".join(f"{h.activation} {h.test_accuracy[-1]:.0%}" for h in race.race)
 
 
 def _too_few_seeds(n: int) -> str:
@@ -202,7 +241,7 @@ def race_verdict(race: Race, cfg: ActivationsConfig) -> Verdict:
     if race.speedups():
         text += speedup_decision(race, cfg.total_steps(), cfg.epochs)
     return Verdict(label="ReLU converges faster", passed=race.relu_faster_than_sigmoid(), text=text,
-                   claim="activations.relu_faster_than_sigmoid")
+                   claim="activations.relu_faster_than_sigmoid", headline=race_headline(race))
 
 
 def _share(value: float | None) -> str:
@@ -242,7 +281,18 @@ def dead_verdict(race: Race, cfg: ActivationsConfig) -> Verdict:
     if race.dead_gaps():
         text += " " + dead_decision(race)
     return Verdict(label="dead units", passed=race.high_lr_kills_relus(), text=text,
-                   claim="activations.high_lr_kills_relus")
+                   claim="activations.high_lr_kills_relus", headline=dead_headline(race))
+
+
+def dead_headline(race: Race) -> str:
+    """ReLU's dead share at the two rates (one seed), or the gap at every seed."""
+    gaps = race.dead_gaps()
+    if len(gaps) > 1:
+        return (f"dead ReLUs at lr {race.dead_lr:g} vs {race.lr:g}: "
+                + "/".join("?" if g.difference is None else f"{g.difference * 100:+.0f}" for g in gaps) + " points")
+    if gaps:
+        return f"dead ReLUs: {_share(gaps[0].low)} at lr {race.lr:g}, {_share(gaps[0].high)} at lr {race.dead_lr:g}"
+    return "dead: " + ", ".join(f"{h.activation} {_share(h.final_dead)} at lr {h.lr:g}" for h in race.dead[:2])
 
 
 def training_verdicts(race: Race, cfg: ActivationsConfig) -> list[Verdict]:

@@ -14,6 +14,7 @@ CHANNELS = 16  # any C: the weights are k^2 C^2; 16 is the lesson's default
 
 
 @register_claim("architecture.conv_455_vs_fc", lesson="architecture", source="004",
+                lecture="455 parameters vs over 3,280,500,000",
                 statement="a conv layer of 5 filters 3x3x10 on a 90x90x10 input has 455 parameters; a fully "
                           "connected layer to the same 40,500 outputs has more than 3,280,500,000")
 def conv_455_vs_fc(seed: int) -> tuple[bool | None, str]:
@@ -23,6 +24,7 @@ def conv_455_vs_fc(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("architecture.stacked_3x3_fewer_weights", lesson="architecture", source="004",
+                lecture="two 3x3: a 5x5 field with 18C^2, not 25C^2",
                 statement="two stacked 3x3 convs see a 5x5 receptive field with 18C^2 weights instead of 25C^2 "
                           "(three: 7x7 with 27C^2 instead of 49C^2)")
 def stacked_3x3_fewer_weights(seed: int) -> tuple[bool | None, str]:
@@ -37,6 +39,7 @@ def stacked_3x3_fewer_weights(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("architecture.vgg16_params_in_fc", lesson="architecture", source="004",
+                lecture="about 138M parameters, most in the fc layers",
                 statement="VGG-16 has about 138M parameters, most of them in its fully connected layers")
 def vgg16_params_in_fc(seed: int) -> tuple[bool | None, str]:
     del seed

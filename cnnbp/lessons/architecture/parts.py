@@ -103,7 +103,8 @@ def models(state: RunState) -> Iterator[Update]:
         out.insert(0, verdicts.vgg_fc(summary("vgg16")))
     missing = [n for n in ARCHITECTURES if n not in names]
     if missing:
-        out.append(Verdict(label="not counted", text=f"{', '.join(missing)}: {imagenet_net.unavailable_reason()}"))
+        out.append(Verdict(label="not counted", headline=f"{len(missing)} network(s) not counted: {', '.join(missing)}",
+                           text=f"{', '.join(missing)}: {imagenet_net.unavailable_reason()}"))
     yield Update(1.0, f"{len(summaries)} architectures counted", figures={"model_layers": _model_figure(shown.name)},
                  tables={"models": figures.models_table(summaries), "model_layers": figures.model_layers_table(shown)},
                  numbers={"models": numbers, "model_shown": shown.name}, verdicts=out)

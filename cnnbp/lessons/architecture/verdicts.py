@@ -38,6 +38,7 @@ class ConvVsFc:
 
 def conv_vs_fc(c: ConvVsFc) -> Verdict:
     return Verdict(label="455 parameters vs more than 3.28e9", claim="architecture.conv_455_vs_fc", passed=c.holds,
+                   headline=f"conv: {c.conv_params:,} parameters; fully connected: {c.fc_params:,}",
                    text=(f"The lecture's 90x90x10 input through 5 filters 3x3x10, stride 1, pad 1: {c.out_shape}, "
                          f"5 x (3 x 3 x 10 + 1) = {c.conv_params} parameters (torch: {c.conv_params_torch}). A fully "
                          f"connected layer from its 81,000 inputs to the same 40,500 outputs: {c.fc_params:,} "
@@ -48,14 +49,17 @@ def conv_vs_fc(c: ConvVsFc) -> Verdict:
 def torch_agrees(rows: list[Row], params_torch: int, flops_torch: int, out_torch: str) -> Verdict:
     params, macs = sum(r.params for r in rows), sum(r.macs for r in rows)
     agree = params == params_torch and flops_torch == 2 * macs and out_torch == rows[-1].out.text
-    return Verdict(label="torch agrees with the calculator", passed=agree, text=(
+    return Verdict(label="torch agrees with the calculator", passed=agree,
+                   headline=(f"calculator {human(params)} parameters, {human(macs)} MACs; torch "
+                             f"{human(params_torch)}, {human(flops_torch / 2)}"), text=(
         f"Your stack: {params:,} parameters (torch's sum of numel: {params_torch:,}), {macs:,} multiply-adds "
         f"(torch's FlopCounterMode: {flops_torch:,} FLOPs = 2 x {flops_torch / 2:,.0f}), output {rows[-1].out.text} "
         f"(torch: {out_torch}); receptive field of the last layer {rows[-1].rf_size[0]}x{rows[-1].rf_size[1]}."))
 
 
 def too_large_for_torch(rows: list[Row]) -> Verdict:
-    return Verdict(label="torch agrees with the calculator", passed=None, text=(
+    return Verdict(label="torch agrees with the calculator", passed=None,
+                   headline=f"{human(sum(r.params for r in rows))} parameters: too large for torch to build", text=(
         f"Your stack: {human(sum(r.params for r in rows))} parameters, {human(sum(r.macs for r in rows))} "
         f"multiply-adds, output {rows[-1].out.text}: a weight or output of more than 2^62 elements, more than "
         "torch can build even on the meta device; the calculator's count stands alone."))
@@ -68,20 +72,25 @@ def advice(inp: Shape, rows: list[Row]) -> list[Verdict]:
     pools = [r for r in rows if r.layer.kind == "pool" or (r.layer.kind == "conv" and r.layer.stride > 1)]
     uneven = [r for r in pools if r.notes]
     out.append(Verdict(label="input divisible by 2 many times", passed=halves >= max(len(pools), 2) and not uneven,
+                       headline=f"{inp.height}x{inp.width} halves {halves} time(s); {len(pools)} downsampling(s)",
                        text=(f"{inp.height}x{inp.width} halves {halves} time(s) without a remainder; the stack "
                              f"downsamples {len(pools)} time(s)" + (
                                  f", and layer(s) {', '.join(str(r.index) for r in uneven)} drop rows or columns "
                                  "(see the table's notes)" if uneven else "") + ". 224 halves 5 times, 32 five.")))
     kinds = [r.layer.kind for r in rows]
     bad_pools = [r.index for r in rows if r.layer.kind == "pool" and (r.index == 1 or kinds[r.index - 2] != "conv")]
-    out.append(Verdict(label="a conv before each pool", passed=not bad_pools if "pool" in kinds else None, text=(
+    out.append(Verdict(label="a conv before each pool", passed=not bad_pools if "pool" in kinds else None,
+                       headline=(f"{kinds.count('pool')} pool(s), {len(bad_pools)} without a conv before"
+                                 if "pool" in kinds else "no pooling layer"), text=(
         "no pooling layer in the stack" if "pool" not in kinds else
         "every pool follows a conv" if not bad_pools else
         f"pool layer(s) {', '.join(map(str, bad_pools))} follow no conv")))
     large = [r for r in rows if r.layer.kind == "conv" and r.layer.kernel > SMALL_KERNEL]
     text = f"every conv is {SMALL_KERNEL}x{SMALL_KERNEL} or smaller" if not large else "; ".join(
         _stacked_instead(r.index, r.layer.kernel) for r in large)
-    out.append(Verdict(label="small filters", passed=not large if any(k == "conv" for k in kinds) else None, text=text))
+    kernels = [r.layer.kernel for r in rows if r.layer.kind == "conv"]
+    out.append(Verdict(label="small filters", passed=not large if kernels else None, text=text,
+                       headline=f"largest conv kernel {max(kernels)}x{max(kernels)}" if kernels else "no conv layer"))
     return out
 
 
@@ -96,7 +105,8 @@ def vgg_fc(s: Summary) -> Verdict:
     largest = s.largest
     holds = s.fc_share > 0.5 and largest.kind == "Linear"
     return Verdict(label="VGG-16's parameters sit in its fc layers", claim="architecture.vgg16_params_in_fc",
-                   passed=holds, text=(
+                   passed=holds, headline=f"VGG-16: {human(s.params)} parameters, {s.fc_share:.0%} in its fc layers",
+                   text=(
                        f"torchvision's VGG-16 built without weights: {s.params:,} parameters (sum of numel; our "
                        f"recurrence {s.params_by_recurrence:,}), {s.fc_params:,} ({s.fc_share:.1%}) in its 3 fc "
                        f"layers; the largest layer is {largest.name} ({largest.kind}, {largest.params:,}, "
@@ -111,7 +121,9 @@ def counters(summaries: list[Summary]) -> Verdict:
     cards = [s for s in summaries if s.reported]
     card_text = "; ".join(f"{s.label}'s model card says {s.reported[1]:g} 'GFLOPS', which are our "
                           f"{s.macs / 1e9:.3g} G multiply-adds" for s in cards)
-    return Verdict(label="counters", passed=exact, text=(
+    equal = sum(s.flops == 2 * s.macs for s in summaries)
+    return Verdict(label="counters", passed=exact,
+                   headline=f"torch's FLOPs = 2 x our multiply-adds on {equal} of {len(summaries)} networks", text=(
         f"On {len(summaries)} networks torch's FlopCounterMode reports exactly 2 x our multiply-adds "
         f"({'all equal' if exact else 'NOT all equal'}): it counts 2 per multiply-add of the convs and matrix "
         f"products, and no bias, normalisation, activation, pooling or residual add. {card_text}: papers and "
@@ -127,7 +139,9 @@ def same_field_fewer_weights(pairs: list[tuple[str, str, int, int, int, int]], c
     text = "; ".join(f"{STACKS[s].label}: a {rs}x{rs} field with {ws:,} weights ({ws // channels ** 2}C^2), "
                      f"{STACKS[lg].label}: {rl}x{rl} with {wl:,} ({wl // channels ** 2}C^2)"
                      for s, lg, rs, rl, ws, wl in pairs)
-    return Verdict(label="stacked 3x3 convs: same field, fewer weights", passed=holds,
+    headline = "; ".join(f"{STACKS[s].label}: {rs}x{rs} with {ws // channels ** 2}C^2, not {wl // channels ** 2}C^2"
+                         for s, lg, rs, rl, ws, wl in pairs)
+    return Verdict(label="stacked 3x3 convs: same field, fewer weights", passed=holds, headline=headline,
                    claim="architecture.stacked_3x3_fewer_weights",
                    text=f"C = {channels}, no biases, counted by torch; fields by the recurrence and by gradients. "
                         f"{text}. Each stacked conv adds a ReLU: {relus}.")
@@ -146,13 +160,17 @@ def trained(c: Comparison) -> Verdict:
         tail = f"Every seed falls more than {MARGIN:.0%} behind: worse here."
     else:
         tail = f"Seeds disagree about a {MARGIN:.0%} line: too close to call; more seeds or epochs can tell."
-    return Verdict(label=f"trained: {c.small} vs {c.large}", passed=c.no_worse, text=head + tail)
+    return Verdict(label=f"trained: {c.small} vs {c.large}", passed=c.no_worse, text=head + tail,
+                   headline=(f"{small.label} minus {large.label}: "
+                             + "/".join(f"{d * 100:+.1f}" for d in c.differences) + " points"))
 
 
 def effective(erf: EffectiveField, stack: str) -> Verdict:
     shape = ("gathered at its centre: the effective field is smaller than the theoretical one"
              if erf.centre > erf.centre_area else "no more at its centre than its area")
-    return Verdict(label="effective receptive field", passed=None, text=(
+    return Verdict(label="effective receptive field", passed=None,
+                   headline=f"{erf.centre:.0%} of the gradient on the central {erf.centre_area:.0%} of the field",
+                   text=(
         f"Unit (layer {erf.layer}, row {erf.row}, col {erf.col}) of the trained {stack} net: {erf.inside:.1%} of "
         f"|d unit / d input| lies inside its {erf.size}x{erf.size} theoretical field (no pixel outside can reach "
         f"it); the central window holds {erf.centre:.0%} of it on {erf.centre_area:.0%} of the area: {shape}."))

@@ -32,6 +32,7 @@ def _setting() -> str:
 
 
 @register_claim("augment.raises_test_accuracy", lesson="augment", source="004",
+                lecture="augmentation raises test accuracy",
                 statement="data augmentation raises test accuracy when the training set is small")
 def raises_test_accuracy(seed: int) -> tuple[bool | None, str]:
     over = _numbers(seed)["over_seeds"]
@@ -41,6 +42,7 @@ def raises_test_accuracy(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("augment.tta_raises_or_ties", lesson="augment", source="003",
+                lecture="TTA raises accuracy, or ties",
                 statement="test-time augmentation (averaging over crops and flips) raises accuracy further, "
                           "or at least ties")
 def tta_raises_or_ties(seed: int) -> tuple[bool | None, str]:
@@ -51,6 +53,7 @@ def tta_raises_or_ties(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("augment.ensemble_beats_member", lesson="augment", source="003",
+                lecture="an ensemble beats its average member",
                 statement="an ensemble of models trained from different seeds beats its average member")
 def ensemble_beats_member(seed: int) -> tuple[bool | None, str]:
     numbers = _numbers(seed)

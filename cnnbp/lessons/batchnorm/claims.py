@@ -19,6 +19,7 @@ DEFAULTS = BatchNormConfig()
 
 
 @register_claim("batchnorm.train_eval_differ_eval_is_formula", lesson="batchnorm", source="003",
+                lecture="test time uses the running averages",
                 statement="BatchNorm behaves differently in training and testing; at test time it uses the running "
                           "averages: y = gamma (x - running_mean) / sqrt(running_var + eps) + beta")
 def train_eval_differ_eval_is_formula(seed: int) -> tuple[bool, str]:
@@ -47,6 +48,7 @@ def bad_init_race(seed: int) -> SeededRace:
 
 
 @register_claim("batchnorm.robust_to_bad_init", lesson="batchnorm", source="003",
+                lecture="BN is robust to a bad init (std 0.01)",
                 statement="networks with BatchNorm are more robust to initialisation: from a bad init (std 0.01) "
                           "the BN net reaches the target accuracy where the plain net does not, or much slower, "
                           f"at every one of {DEFAULTS.seeds} seeds")
@@ -57,6 +59,7 @@ def robust_to_bad_init(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("batchnorm.folding_preserves_outputs_and_is_faster", lesson="batchnorm", source="003",
+                lecture="BN folds into the conv: same outputs, no overhead",
                 statement="at test time BN is a linear operator: it can be fused with the conv before it, with the "
                           "same outputs (within 1e-5) and zero overhead (the folded net measurably faster)")
 def folding_preserves_outputs_and_is_faster(seed: int) -> tuple[bool | None, str]:

@@ -31,7 +31,9 @@ def mode_verdicts(s: RunningStats, c: ModeChecks, cfg: BatchNormConfig) -> list[
               None: f"Not within {CONVERGED:g} by the last step: too few steps to tell, the update rule needs "
                     f"{s.rule_steps} (a lower momentum needs more)"}[s.converges]
     return [
-        Verdict(label="running statistics", passed=s.converges, text=(
+        Verdict(label="running statistics", passed=s.converges,
+                headline=(f"running mean off by {s.mean_error[-1]:.2g} std, variance by {s.var_error[-1]:.0%} "
+                          f"after {cfg.stat_steps} steps"), text=(
             f"A BatchNorm2d with momentum {cfg.bn_momentum:g} fed {cfg.stat_steps} shuffled minibatches of "
             f"{cfg.batch_size} ({cfg.stat_channels} channels of a fixed random conv of the {cfg.dataset} images). "
             f"Largest error over channels: running mean {s.mean_error[0]:.3g} data stds at the start, "
@@ -40,7 +42,9 @@ def mode_verdicts(s: RunningStats, c: ModeChecks, cfg: BatchNormConfig) -> list[
             f"{s.rule_steps} steps to {CONVERGED:g} from this start). PyTorch's running variance uses the unbiased "
             "batch variance; normalising uses the biased one.")),
         Verdict(label="train vs eval", passed=c.eval_uses_running_stats,
-                claim="batchnorm.train_eval_differ_eval_is_formula", text=(
+                claim="batchnorm.train_eval_differ_eval_is_formula",
+                headline=(f"eval = running-average formula to {c.eval_vs_formula:.1g}; train differs by "
+                          f"{c.train_vs_eval:.2g}"), text=(
             f"The same {c.batch} test maps: train-mode and eval-mode outputs differ by up to {c.train_vs_eval:.3g} "
             f"(outputs up to {c.output_scale:.3g}); eval output vs gamma (x - running_mean) / sqrt(running_var + "
             f"eps) + beta: max abs difference {c.eval_vs_formula:.2g}"
@@ -49,7 +53,8 @@ def mode_verdicts(s: RunningStats, c: ModeChecks, cfg: BatchNormConfig) -> list[
             + (" (equal)." if c.train_is_formula else " (not equal).")
             + f" In train mode one image's output depends on its batch-mates: {c.same_image_other_batch:.3g} "
             f"apart in two batches; in eval mode {c.same_image_other_batch_eval:.3g}.")),
-        Verdict(label="gamma, beta recover the identity", passed=c.identity_holds, text=(
+        Verdict(label="gamma, beta recover the identity", passed=c.identity_holds,
+                headline=f"gamma = sigma, beta = mu: output = input to {c.identity:.1g}", text=(
             f"With gamma = sqrt(batch var + eps) (the lecture's sigma) and beta = batch mean (mu), BN's output "
             f"equals its input to {c.identity:.2g} (inputs up to {c.input_scale:.3g}): BN can learn to undo "
             "itself, so normalising takes no expressive power away.")),
@@ -64,6 +69,28 @@ def where(h: History, target: float) -> str:
     if h.diverged_at is not None:
         return f"diverged at step {h.diverged_at}"
     return f"not reached in {h.steps[-1] if h.steps else 0} steps (best {max(h.test_accuracy):.1%})"
+
+
+def _steps(h: History, target: float) -> str:
+    s = h.steps_to(target)
+    if s is not None:
+        return f"{s} steps"
+    return "diverged" if h.diverged_at is not None else f"never (best {max(h.test_accuracy):.0%})"
+
+
+def race_short(r: Race) -> str:
+    """A race in a headline: "no BN 3.1x BN's steps", or where each got."""
+    b, p = r.bn_steps, r.plain_steps
+    if b and p is not None:
+        return f"no BN needs {p / b:.2g}x BN's steps"
+    return f"to {r.target:.0%}: BN {_steps(r.bn, r.target)}, no BN {_steps(r.plain, r.target)}"
+
+
+def seeded_short(r: SeededRace) -> str:
+    if len(r.races) == 1:
+        return race_short(r.races[0])
+    return f"BN wins at {sum(w is True for w in r.wins)} of {len(r.races)} seeds; seed {r.seeds[0]}: " \
+        + race_short(r.races[0])
 
 
 def race_words(r: Race) -> str:
@@ -104,13 +131,14 @@ def training_verdicts(histories: list[History], races: dict[str, SeededRace], bu
     if "bad init" in races:
         bad = races["bad init"]
         out.append(Verdict(label="BN is robust to a bad init", passed=bad.bn_wins, claim="batchnorm.robust_to_bad_init",
-                           text=(
+                           headline=seeded_short(bad), text=(
             f"Init {cfg.bad_init} ({INITS[cfg.bad_init].label}), lr {cfg.lr:g}, steps to {target}: "
             f"{seeded_words(bad)}. {rule}. The control, the good init ({good}) at seed {bad.seeds[0]}: "
             f"{race_words(bad.control)}.")))
     if "high lr" in races:
         high = races["high lr"]
-        out.append(Verdict(label="BN allows a higher learning rate", passed=high.bn_wins, text=(
+        out.append(Verdict(label="BN allows a higher learning rate", passed=high.bn_wins,
+                           headline=f"lr {cfg.high_lr:g}; " + seeded_short(high), text=(
             f"lr {cfg.high_lr:g} ({cfg.high_lr / cfg.lr:.3g}x lr), init {good}, steps to {target}: "
             f"{seeded_words(high)}. {rule}. The control, lr {cfg.lr:g} at seed {high.seeds[0]}: "
             f"{race_words(high.control)}.")))
@@ -120,7 +148,9 @@ def training_verdicts(histories: list[History], races: dict[str, SeededRace], bu
         other = by[cfg.placement_variant()]
         before, after = (bn, other) if cfg.norm_position == "before_act" else (other, bn)
         t = cfg.target_accuracy
-        out.append(Verdict(label="BN before or after the nonlinearity", text=(
+        out.append(Verdict(label="BN before or after the nonlinearity",
+                           headline=(f"final accuracy: BN before {before.test_accuracy[-1]:.0%}, after "
+                                     f"{after.test_accuracy[-1]:.0%}, none {plain.test_accuracy[-1]:.0%}"), text=(
             f"Init {good}, lr {cfg.lr:g}, seed {cfg.seed}, steps to {target}: BN before the activation "
             f"{where(before, t)} (final {before.test_accuracy[-1]:.1%}), after it {where(after, t)} (final "
             f"{after.test_accuracy[-1]:.1%}), no BN {where(plain, t)} (final {plain.test_accuracy[-1]:.1%}). "
@@ -138,7 +168,9 @@ def bug_verdict(bug: TrainModeBug, cfg: BatchNormConfig) -> Verdict:
               False: f"the lecture's warning, but here no train-mode evaluation falls {BUG_DROP * 100:.0f} points "
                      "below eval mode",
               None: f"too little to tell, as the net itself is not trained to {bug.target:.0%}"}[bug.shows]
-    return Verdict(label="the train-mode bug", passed=bug.shows, text=(
+    return Verdict(label="the train-mode bug", passed=bug.shows,
+                   headline=(f"without eval(): {worst['accuracy']:.0%} on {worst['evaluation'].split(',')[-1].strip()}"
+                             f", vs {bug.eval_accuracy:.0%} in eval mode"), text=(
         f"One trained BN net ({bug.model}, seed {cfg.seed}) on the {lesson_shape(cfg.dataset).n_test} test images: "
         f"{parts}. Forgetting model.eval() normalises each test batch by its own statistics: {effect} "
         f"(worst: {worst['evaluation']}, {worst['accuracy']:.1%} vs "
@@ -164,6 +196,7 @@ def fold_verdict(f: FoldResult, cfg: BatchNormConfig) -> Verdict:
     they differ or it is measurably slower; says nothing when the timing is too close to call."""
     ms = {k: v * 1e3 for k, v in f.seconds.items()}
     return Verdict(label="BN folds into the conv", passed=f.exact_and_faster,
+                   headline=f"folded: logits within {f.max_abs_diff:.1g}, {f.speedup:.2f}x as fast",
                    claim="batchnorm.folding_preserves_outputs_and_is_faster", text=(
         f"{f.batchnorms_before} BN layers folded into the convs before them ({f.batchnorms_after} left); on a batch "
         f"of {f.batch} images the logits (up to {f.max_abs_logit:.3g}) change by at most {f.max_abs_diff:.2g} "

@@ -29,6 +29,7 @@ def _expectations(seed: int) -> dict[float, Expectation]:
 
 
 @register_claim("dropout.inverted_keeps_mean", lesson="dropout", source="004",
+                lecture="inverted dropout keeps the expected activation",
                 statement="inverted dropout keeps the expected activation: the mean over many training passes "
                           "equals the eval-mode output (within the masks' sampling error)")
 def inverted_keeps_mean(seed: int) -> tuple[bool | None, str]:
@@ -45,6 +46,7 @@ def inverted_keeps_mean(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("dropout.test_time_scaling_same_net", lesson="dropout", source="004",
+                lecture="scale by the keep probability at test: same net",
                 statement="without inverted scaling, scaling the activations at test time (by the keep "
                           "probability) gives the same expected output: W2 * (1 - p) * max(0, W1 x + b1) + b2")
 def test_time_scaling_same_net(seed: int) -> tuple[bool, str]:
@@ -59,6 +61,7 @@ def test_time_scaling_same_net(seed: int) -> tuple[bool, str]:
 
 
 @register_claim("dropout.narrows_gap", lesson="dropout", source="004",
+                lecture="dropout narrows the train-test gap",
                 statement="dropout is a regulariser: on a small training set it narrows the gap between "
                           "train and test accuracy")
 def narrows_gap(seed: int) -> tuple[bool | None, str]:

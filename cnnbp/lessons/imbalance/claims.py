@@ -59,6 +59,7 @@ def _recalls(scored: dict[int, Scored], model: str, cls: int | None = None) -> s
 
 
 @register_claim("imbalance.accuracy_paradox", lesson="imbalance", source="000, 002",
+                lecture="majority-only model: high accuracy, no rare case",
                 statement="at a high imbalance the always-the-majority model has high accuracy and finds no "
                           "minority case (the accuracy paradox)")
 def accuracy_paradox(seed: int) -> tuple[bool, str]:
@@ -70,6 +71,7 @@ def accuracy_paradox(seed: int) -> tuple[bool, str]:
 
 
 @register_claim("imbalance.plain_below_balanced", lesson="imbalance", source="000, 001",
+                lecture="plain training misses the minority class",
                 statement="trained on imbalanced data, a model does not learn the minority class: its recall stays "
                           "well below that of the same model trained on balanced data")
 def plain_below_balanced(seed: int) -> tuple[bool | None, str]:
@@ -95,18 +97,21 @@ def _raises(method: str, seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("imbalance.oversampling_helps", lesson="imbalance", source="000",
+                lecture="over-sampling raises minority recall and F1",
                 statement="over-sampling the minority (copies) raises minority recall and macro-F1 over no fix")
 def oversampling_helps(seed: int) -> tuple[bool | None, str]:
     return _raises("oversample", seed)
 
 
 @register_claim("imbalance.reweighting_helps", lesson="imbalance", source="000, 001",
+                lecture="reweighting raises minority recall and F1",
                 statement="reweighting the loss by the class ratio raises minority recall and macro-F1 over no fix")
 def reweighting_helps(seed: int) -> tuple[bool | None, str]:
     return _raises("reweight", seed)
 
 
 @register_claim("imbalance.balanced_batches_help", lesson="imbalance", source="000",
+                lecture="balanced batches raise minority recall and F1",
                 statement="batch sampling (each class equally in every batch) raises minority recall and macro-F1 "
                           "over no fix")
 def balanced_batches_help(seed: int) -> tuple[bool | None, str]:
@@ -114,6 +119,7 @@ def balanced_batches_help(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("imbalance.undersampling_trades", lesson="imbalance", source="000",
+                lecture="under-sampling trades majority for minority",
                 statement="under-sampling the majority trades majority accuracy for minority recall")
 def undersampling_trades(seed: int) -> tuple[bool | None, str]:
     scored = _scored(_cfg(seed))
@@ -125,6 +131,7 @@ def undersampling_trades(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("imbalance.fpr_auc_when_positives_dominate", lesson="imbalance", source="002",
+                lecture="FPR and AUC expose the all-positive model",
                 statement="positives outnumber negatives: a model that predicts everything positive looks good on "
                           "accuracy and F1; its high FPR and low AUC tell the truth")
 def fpr_auc_when_positives_dominate(seed: int) -> tuple[bool, str]:
@@ -135,6 +142,7 @@ def fpr_auc_when_positives_dominate(seed: int) -> tuple[bool, str]:
 
 
 @register_claim("imbalance.f1_when_negatives_dominate", lesson="imbalance", source="002",
+                lecture="F1 shows what accuracy hides",
                 statement="negatives outnumber positives: precision and recall of the positives are low, and F1 "
                           "shows it where accuracy does not")
 def f1_when_negatives_dominate(seed: int) -> tuple[bool | None, str]:

@@ -28,7 +28,9 @@ def paradox(trained: TrainedRun, scored: Scored, cfg: ImbalanceConfig, shown: st
     else:
         passed = None
         text += " With a long tail its accuracy is the head class's share; the paradox is starkest in the binary task."
-    return Verdict("accuracy paradox", text, passed, claim="imbalance.accuracy_paradox")
+    return Verdict("accuracy paradox", text, passed, claim="imbalance.accuracy_paradox",
+                   headline=(f"always '{trained.classes[trained.majority]}': accuracy {base.accuracy:.1%}, rare "
+                             f"recall {base.recall[rare]:.0%}"))
 
 
 CLAIMS = {"oversample": "imbalance.oversampling_helps", "reweight": "imbalance.reweighting_helps",
@@ -68,7 +70,8 @@ def fixes(comparisons: dict[str, SeedComparison], scored: dict[int, Scored], tra
             f"points), macro-F1 {_per_seed(c.f1_change, points=False)}."
             + (f" On seed {'/'.join(map(str, never))} it never predicts the rare class." if never else "")
             + _decided(c.raises, c.seeds) + " " + LINES,
-            c.raises, claim=CLAIMS.get(method)))
+            c.raises, claim=CLAIMS.get(method),
+            headline=f"rare recall {recall(method, rare)}, plain training {recall('none', rare)}"))
     if "undersample" in comparisons:
         c = comparisons["undersample"]
         out.append(Verdict(
@@ -78,7 +81,9 @@ def fixes(comparisons: dict[str, SeedComparison], scored: dict[int, Scored], tra
             f"{recall('undersample', maj)}, rare-class recall {recall('none', rare)} -> {recall('undersample', rare)}."
             + _decided(c.trades, c.seeds) + f" Line: on every seed the majority loses recall and the rare class "
               f"gains {RECALL_GAIN:.0%} or more.",
-            c.trades, claim="imbalance.undersampling_trades"))
+            c.trades, claim="imbalance.undersampling_trades",
+            headline=(f"recall: majority {recall('none', maj)} -> {recall('undersample', maj)}, rare "
+                      f"{recall('none', rare)} -> {recall('undersample', rare)}")))
     return out
 
 
@@ -100,7 +105,8 @@ def scenarios(scen: dict[str, dict[str, BinaryReport]], trained: TrainedRun) -> 
            f"ratio")
         + f"; FPR = {b.fpr:g} and AUC = {b.roc_auc:g} tell the truth."
         + (f" Plain training: {_words(a['none'])}." if "none" in a else ""),
-        b.fpr_and_auc_expose, claim="imbalance.fpr_auc_when_positives_dominate")
+        b.fpr_and_auc_expose, claim="imbalance.fpr_auc_when_positives_dominate",
+        headline=f"all-positive model: F1 {b.f1:.2f}, but FPR {b.fpr:.2f} and AUC {b.roc_auc:.2f}")
     n = scen["negatives_outnumber_positives"]
     b = n[BASELINE]
     text = (f"Call '{rare_name}' positive ({b.positives} positives, {b.negatives} negatives). The always-negative "
@@ -114,5 +120,6 @@ def scenarios(scen: dict[str, dict[str, BinaryReport]], trained: TrainedRun) -> 
                  + (f"F1 is {p.accuracy - p.f1:.2f} below the accuracy, the low F1 tells the truth."
                     if p.f1 < p.accuracy else f"F1 is not below the accuracy ({p.f1 - p.accuracy:+.2f})."))
     negatives = Verdict("negatives outnumber positives", text, b.f1_exposes,
-                        claim="imbalance.f1_when_negatives_dominate")
+                        claim="imbalance.f1_when_negatives_dominate",
+                        headline=f"always-negative model: accuracy {b.accuracy:.1%}, F1 {b.f1:.2f}")
     return [positives, negatives]

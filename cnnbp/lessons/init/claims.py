@@ -36,6 +36,7 @@ def _profile(r: ClassicResult) -> str:
 
 
 @register_claim("init.small_std_collapses", lesson="init", source="003",
+                lecture="std 0.01: tanh activations collapse to 0",
                 statement="tanh, 6 layers of 4096, std 0.01: activations collapse towards zero")
 def small_std_collapses(seed: int) -> tuple[bool | None, str]:
     r = lecture_mlp("tanh", "normal_0.01", seed)
@@ -43,6 +44,7 @@ def small_std_collapses(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("init.large_std_saturates", lesson="init", source="003",
+                lecture="std 0.05: tanh saturates at +-1, gradients vanish",
                 statement="tanh with std 0.05: activations saturate at +-1 and local gradients vanish")
 def large_std_saturates(seed: int) -> tuple[bool, str]:
     r = lecture_mlp("tanh", "normal_0.05", seed)
@@ -53,6 +55,7 @@ def large_std_saturates(seed: int) -> tuple[bool, str]:
 
 
 @register_claim("init.xavier_tanh_scaled_relu_collapses", lesson="init", source="003",
+                lecture="Xavier: tanh stays scaled, ReLU collapses",
                 statement="Xavier keeps tanh activations nicely scaled in every layer; with ReLU they collapse")
 def xavier_tanh_vs_relu(seed: int) -> tuple[bool | None, str]:
     tanh, relu = lecture_mlp("tanh", "xavier", seed), lecture_mlp("relu", "xavier", seed)
@@ -62,6 +65,7 @@ def xavier_tanh_vs_relu(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("init.kaiming_relu_scaled", lesson="init", source="003",
+                lecture="Kaiming, std sqrt(2/Din), keeps ReLU scaled",
                 statement="Kaiming (std = sqrt(2/Din)) keeps ReLU activations scaled")
 def kaiming_relu_scaled(seed: int) -> tuple[bool | None, str]:
     r = lecture_mlp("relu", "kaiming", seed)
@@ -69,6 +73,7 @@ def kaiming_relu_scaled(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("init.constant_symmetry", lesson="init", source="003",
+                lecture="constant init: a layer's neurons stay identical",
                 statement="constant init: every neuron of a layer stays identical after training steps")
 def constant_symmetry(seed: int) -> tuple[bool, str]:
     contrast = symmetry_contrast(lesson_dataset("digits", seed=seed), activation="tanh", depth=4, width=16,

@@ -18,6 +18,8 @@ def classic_verdicts(results: list[ClassicResult]) -> list[Verdict]:
         last = r.layers[-1]
         out.append(Verdict(
             label=f"classic MLP, {r.activation} + {r.init}",
+            headline=(f"{r.activation} + {r.init}: std {stds[0]:.2g} -> {stds[-1]:.2g}, "
+                      f"x{r.per_layer_factor:.2f} per layer"),
             text=(f"{r.activation} + {get_init(r.init).label}: activation std {stds[0]:.3g} in layer 1 -> "
                   f"{stds[-1]:.3g} in layer {len(stds)} (x{r.per_layer_factor:.2f} per layer); "
                   f"last layer: {last.frac_saturated:.0%} saturated, mean local gradient "
@@ -53,7 +55,9 @@ def cnn_verdicts(histories: list[VariantHistory], num_classes: int) -> list[Verd
         else:
             tail = (f" No init reaches {line:.0%} (halfway from chance to 100%) in {steps} steps: too short to tell "
                     f"which init suits {activation}; more epochs can.")
-        out.append(Verdict(label=f"CNN with {activation}",
+        accuracy = [f"{h.init} " + ("diverged" if h.diverged_at is not None else f"{h.test_accuracy[-1]:.0%}")
+                    for h in ranked]
+        out.append(Verdict(label=f"CNN with {activation}", headline=f"{activation}: " + ", ".join(accuracy),
                            text=f"CNN with {activation}, test accuracy after training (chance {chance:.0%}): "
                                 + "; ".join(parts) + "." + tail))
     return out
@@ -64,6 +68,7 @@ def symmetry_verdict(contrast: SymmetryContrast) -> Verdict:
     distinct = lambda r: ", ".join(f"{s.distinct_units}/{s.units}" for s in r.after)  # noqa: E731
     return Verdict(
         label="constant init never breaks symmetry", claim="init.constant_symmetry", passed=contrast.holds,
+        headline=f"distinct neurons: constant {distinct(const)}; {other.init} {distinct(other)}",
         text=(f"After {const.steps} training steps with {contrast.activation}, constant init leaves "
               f"{distinct(const)} distinct neurons per hidden layer (largest spread "
               f"{max(s.spread for s in const.after):.2g} of the mean |w|; test accuracy "

@@ -23,6 +23,7 @@ SMALL_BATCH_SEEDS = 3  # seed, seed + 1, seed + 2: decided as the lesson decides
 
 
 @register_claim("norms.group_norm_equivalences", lesson="norms", source="001",
+                lecture="GN with 1 group = LN; with C groups = IN",
                 statement="GroupNorm with one group is LayerNorm over (C, H, W); GroupNorm with C groups is "
                           "InstanceNorm")
 def group_norm_equivalences(seed: int) -> tuple[bool, str]:
@@ -35,6 +36,7 @@ def group_norm_equivalences(seed: int) -> tuple[bool, str]:
 
 
 @register_claim("norms.batch_size_one_breaks_batchnorm", lesson="norms", source="000",
+                lecture="batch size 1: variance 0, BN does not work",
                 statement="with a batch size of 1 the variance is 0 (x_norm = x - m = 0) and batch normalisation "
                           "does not work")
 def batch_size_one_breaks_batchnorm(seed: int) -> tuple[bool, str]:
@@ -61,6 +63,7 @@ def _small_batch_runs(seed: int) -> tuple[NormRun, ...]:
 
 
 @register_claim("norms.group_beats_batch_at_batch_2", lesson="norms", source="001",
+                lecture="GroupNorm beats BatchNorm at batch size 2",
                 statement="when the batch is small (compute constraints), GroupNorm works where BatchNorm "
                           "degrades: at batch size 2 GroupNorm trains the better network")
 def group_beats_batch_at_batch_2(seed: int) -> tuple[bool | None, str]:
@@ -72,6 +75,7 @@ def group_beats_batch_at_batch_2(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("norms.instance_norm_contrast_invariance", lesson="norms", source="001",
+                lecture="InstanceNorm is invariant to contrast",
                 statement="InstanceNorm is invariant to the contrast of the content image")
 def instance_norm_contrast_invariance(seed: int) -> tuple[bool | None, str]:
     cfg = DEFAULTS

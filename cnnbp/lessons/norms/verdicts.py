@@ -29,7 +29,8 @@ def picture_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
     n, c, h, w = numbers["shape"]
     parts = [f"{p['label']} {p['set_size']} cells ({p['statistics']} statistics)" for p in numbers["norms"].values()]
     agree = all(p["torch_agrees"] for p in numbers["norms"].values())
-    return Verdict(label="N x C x H x W picture", passed=agree, text=(
+    cells = ", ".join(f"{p['label']} {p['set_size']}" for p in numbers["norms"].values())
+    return Verdict(label="N x C x H x W picture", passed=agree, headline=f"cells sharing statistics: {cells}", text=(
         f"A {n} x {c} x {h} x {w} tensor ({n} books, {c} pages per book, {h * w} words per page), the cell of book "
         f"{cfg.cell_sample}, page {cfg.cell_channel}: it shares its mean and variance with " + ", ".join(parts)
         + f" (GroupNorm with {cfg.picture_groups} groups). The lit cells are exactly those whose input moves "
@@ -39,7 +40,9 @@ def picture_verdict(numbers: dict, cfg: NormsConfig) -> Verdict:
 def equivalence_verdict(result: Equivalences) -> Verdict:
     parts = [f"{r['pair']} ({r['dtype']}): max abs diff {r['max_abs_diff']:.2g} (tolerance {r['tolerance']:g})"
              for r in result.rows]
+    largest = max(r["max_abs_diff"] for r in result.rows)
     return Verdict(label="GroupNorm equivalences", passed=result.equal, claim="norms.group_norm_equivalences",
+                   headline=f"GN(1 group) = LN, GN(C groups) = IN: largest difference {largest:.1g}",
                    text=f"On one N(0, 1) tensor of shape {tuple(result.rows[0]['shape'])}: " + "; ".join(parts) + ".")
 
 
@@ -58,8 +61,10 @@ def contrast_verdict(result: ContrastResult) -> Verdict:
     others = ", ".join(f"{n} {c[n]:.2g}" for n in c if n not in ("instance", "batch"))
     eps_note = (f"{result.instance_without_eps:.1g} with eps = 0, so the rest is eps's doing"
                 if result.instance_without_eps is not None else "a flat map: no eps-free figure")
+    headline = (f"BatchNorm moves only {c['batch']:.2g}: too small to tell" if result.ratio is None else
+                f"InstanceNorm moves {result.ratio:.2%} as much as BatchNorm")
     return Verdict(label="InstanceNorm contrast invariance", passed=result.invariant,
-                   claim="norms.instance_norm_contrast_invariance", text=(
+                   claim="norms.instance_norm_contrast_invariance", headline=headline, text=(
         f"Images x -> {result.scale:g} x + {result.shift:g} (not clipped, so the change stays affine), then one conv "
         f"layer and a norm; BatchNorm in eval, with its statistics fixed, is the control. {contrast_words(result)}; "
         f"invariant means below {INVARIANT_RATIO:.0%} of the control's change ({eps_note}). Max abs change of the "
@@ -94,7 +99,9 @@ def compare_verdict(numbers: dict, race: SideBySide, cfg: NormsConfig) -> Verdic
         spread = f" (seeds {', '.join(f'{a:.1%}' for a in r['seeds'])})" if len(r["seeds"]) > 1 else ""
         parts.append(f"{r['norm']} {r['mean']:.1%}{spread}, {r['seconds_per_epoch']:.2f} s/epoch")
     best = best_words(race)
-    return Verdict(label="norms side by side", text=(
+    means = ", ".join(f"{NAMES.get(r['norm'], r['norm'])} " + ("diverged" if r["mean"] is None else f"{r['mean']:.0%}")
+                      for r in numbers["summary"])
+    return Verdict(label="norms side by side", headline=f"final accuracy: {means}", text=(
         f"Same CNN ({cfg.depth} convs, width {cfg.width}), same data order and init per seed, "
         f"{counted(cfg.epochs, 'epoch')} at batch {cfg.batch_size}, lr {cfg.lr:g}; final test accuracy: "
         + "; ".join(parts) + f". {best[0].upper()}{best[1:]}."))
@@ -135,7 +142,10 @@ def sweep_verdict(summary: dict, race: Paired | None, cfg: NormsConfig) -> Verdi
                     + ", ".join(f"batch {b} {g * 100:+.1f} points" for b, g in gaps)
                     + f". At batch {smallest} BatchNorm's statistics in the first layers still pool {smallest} x "
                     f"{cfg.first_map_pixels()} positions per channel.")
+    at_smallest = ", ".join(f"{NAMES.get(norm, norm)} {v['mean'][v['batch_sizes'].index(smallest)]:.0%}"
+                            for norm, v in summary.items() if smallest in v["batch_sizes"])
     return Verdict(label="GroupNorm vs BatchNorm at small batches", passed=race.a_wins if race else None,
+                   headline=f"batch {smallest}: {at_smallest}",
                    claim="norms.group_beats_batch_at_batch_2" if smallest == 2 and race else None, text=(
         f"Final test accuracy, {cfg.sweep_images} training images, {counted(cfg.sweep_epochs, 'epoch')} at every "
         f"batch size (lr scaled linearly with the batch, as the GroupNorm paper trains), mean of "
@@ -166,6 +176,8 @@ def batch_one_verdict(result: BatchOneResult, cnn: NormRun | None, sweep: dict |
                          f"{counted(len(bn['seeds'][-1]), 'seed')})")
             text += "."
     return Verdict(label="batch size 1 breaks BatchNorm", passed=result.breaks_batchnorm,
+                   headline=(f"batch 1: x - m = {result.centred_max:g}, variance {result.variance_max:g}, input "
+                             f"gradient {result.input_grad_max:g}"),
                    claim="norms.batch_size_one_breaks_batchnorm", text=text)
 
 
@@ -177,7 +189,9 @@ def sync_verdict(numbers: dict, cfg: NormsConfig, compare: dict | None = None) -
                       f"{n['std_error']:.0%}" for n in numbers["noise"] if n["devices"] > 1)
     accs = "; ".join(f"{r['name']}: " + (f"{r['final_accuracy']:.1%}" if r["final_accuracy"] is not None
                                          else "diverged") for r in numbers["runs"])
-    return Verdict(label="SyncBatchNorm", passed=check["equal"], text=(
+    relative = max(check["relative_diff"].values())
+    return Verdict(label="SyncBatchNorm", passed=check["equal"],
+                   headline=f"{check['devices']} synced devices = whole-batch BN to {relative:.1g} (relative)", text=(
         f"Synchronised statistics over {check['devices']} simulated devices equal whole-batch BatchNorm: max abs "
         f"diff {diffs} (tolerance {check['tolerance']:g}, relative). "
         f"Per-device statistics of a batch of {cfg.sync_batch}: "

@@ -31,6 +31,7 @@ def _train(*, model: str, scale: float, offset: float, transforms: list[str], se
 
 
 @register_claim("preprocessing.standardised_trains_faster", lesson="preprocessing", source="003",
+                lecture="standardised inputs train faster",
                 statement="with the same optimiser and learning rate, standardised inputs train faster than raw ones")
 def standardised_trains_faster(seed: int) -> tuple[bool | None, str]:
     out, verdicts = [], []
@@ -52,6 +53,7 @@ def _all(outcomes: list[bool | None]) -> bool | None:
 
 
 @register_claim("preprocessing.loss_sensitive_before_normalisation", lesson="preprocessing", source="003",
+                lecture="loss very sensitive to the weights before normalising",
                 statement="before normalisation the loss is very sensitive to small changes in the weights")
 def loss_sensitive_before_normalisation(seed: int) -> tuple[bool | None, str]:
     measured = {}

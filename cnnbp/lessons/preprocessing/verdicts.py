@@ -27,7 +27,10 @@ def _fmt_pair(values: list[float]) -> str:
 def cloud_verdict(panels: list[Panel]) -> Verdict:
     s = {p.transform: p.stats() for p in panels}
     o, w = s["original"], s["whitened"]
-    return Verdict(label="point cloud", text=(
+    d = s["decorrelated"]
+    return Verdict(label="point cloud", headline=(
+        f"correlation {o['correlation']:.2f}; decorrelated {num(d['correlation'], '.2f')}; whitened variances "
+        f"{w['cov'][0][0]:.2f}, {w['cov'][1][1]:.2f}"), text=(
         f"Point cloud: mean {_fmt_pair(o['mean'])}, std {_fmt_pair(o['std'])}, correlation {o['correlation']:.3f}. "
         f"Centred: mean {_fmt_pair(s['centered']['mean'])}. Standardised: std {_fmt_pair(s['standardized']['std'])}, "
         f"correlation still {s['standardized']['correlation']:.3f}. Decorrelated (PCA): correlation "
@@ -47,7 +50,9 @@ def image_verdict(a: ImageAnalysis, n_train: int) -> Verdict:
     w = a.test_covariance_diag["whitened"]
     parts.append(f"Whitening fitted on train leaves the test pixel-vector variances between {min(w):.3g} and "
                  f"{max(w):.3g} (1 on train).")
-    return Verdict(label="image statistics", text=" ".join(parts))
+    short = lambda v: ", ".join(num(x) for x in v)  # noqa: E731
+    return Verdict(label="image statistics", text=" ".join(parts),
+                   headline=f"channel mean {short(a.channel_mean)}; std {short(a.channel_std)} ({n_train} images)")
 
 
 def describe_steps(result: TrainingResult, transform: str) -> str:
@@ -59,6 +64,15 @@ def describe_steps(result: TrainingResult, transform: str) -> str:
     diverged = sum(h.diverged_at is not None for h in hs)
     return (f"{IMAGE_LABELS[transform]}: loss target at step {show(steps)}, {TARGET_ACCURACY:.0%} test accuracy at "
             f"step {show(acc)} (median final loss {final:.3g}" + (f", {diverged} diverged" if diverged else "") + ")")
+
+
+def steps_headline(result: TrainingResult) -> str:
+    """Each input's steps to the loss target, run by run: "steps to loss 0.46: raw never/never, ..."."""
+    shown = [t for t in ("raw", "channel_std") if t in result.fitted] or list(result.fitted)[:3]
+    names = {"channel_std": "standardised"}
+    steps = lambda t: "/".join("never" if s is None else str(s)  # noqa: E731
+                               for s in (h.steps_to_loss(result.target_loss) for h in result.runs_of(t)))
+    return f"steps to loss {result.target_loss:.2g}: " + ", ".join(f"{names.get(t, t)} {steps(t)}" for t in shown)
 
 
 def _times(x: float) -> str:
@@ -93,8 +107,9 @@ def training_verdict(result: TrainingResult, cfg: PreprocessingConfig) -> Verdic
     if {"raw", "channel_std"} <= set(result.fitted):
         speedup = result.speedup()
         return Verdict(label="standardised inputs train faster", text=head + body + speedup_text(speedup,
-                       result.total_steps), passed=speedup.holds, claim="preprocessing.standardised_trains_faster")
-    return Verdict(label="training on preprocessed inputs", text=head + body.rstrip())
+                       result.total_steps), passed=speedup.holds, claim="preprocessing.standardised_trains_faster",
+                       headline=steps_headline(result))
+    return Verdict(label="training on preprocessed inputs", text=head + body.rstrip(), headline=steps_headline(result))
 
 
 def sensitivity_text(sens: SensitivityComparison) -> str:
@@ -121,8 +136,11 @@ def sensitivity_verdict(sens: SensitivityComparison) -> Verdict:
             f"every weight matrix changes the loss by (mean |dL|/L over {sens.runs} run(s) x {sens.directions} "
             f"directions): {parts}.")
     if sens.raw_ratio is None:
-        return Verdict(label="loss sensitivity", text=head)
+        return Verdict(label="loss sensitivity", text=head, headline=(
+            f"loss change at {sens.perturbation:g} x ||W||: "
+            + ", ".join(f"{t} {sens.change(t):.2g}" for t in sens.at_perturbation)))
     return Verdict(label="loss more sensitive before normalisation", passed=sens.raw_more_sensitive,
+                   headline=f"raw inputs {sens.raw_ratio:.2g}x as sensitive as standardised",
                    claim="preprocessing.loss_sensitive_before_normalisation", text=(
                        head + " " + sensitivity_text(sens) + " A pure scale leaves the relative sensitivity "
                        "unchanged; an offset (data far from the origin) raises it."))

@@ -51,6 +51,7 @@ def _values(scores: SeedScores, key: str) -> str:
 
 
 @register_claim("transfer.small_similar_frozen_beats_scratch", lesson="transfer", source="000, 001, 003, 004",
+                lecture="small similar target: frozen beats scratch",
                 statement="small target similar to the source: frozen features + a linear classifier beat training "
                           "from scratch")
 def small_similar_frozen_beats_scratch(seed: int) -> tuple[bool | None, str]:
@@ -62,6 +63,7 @@ def small_similar_frozen_beats_scratch(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("transfer.large_finetune_beats_freezing", lesson="transfer", source="000, 001, 004",
+                lecture="large target: fine-tuning beats freezing",
                 statement="large target: fine-tuning beats freezing the source")
 def large_finetune_beats_freezing(seed: int) -> tuple[bool | None, str]:
     cfg, scores = defaults(seed), _seed_scores(seed, LARGE)
@@ -72,6 +74,7 @@ def large_finetune_beats_freezing(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("transfer.pretrained_converges_faster", lesson="transfer", source="000, 002",
+                lecture="pretrained converges in fewer steps",
                 statement="a pretrained network reaches a target accuracy in fewer steps than one trained from scratch")
 def pretrained_converges_faster(seed: int) -> tuple[bool | None, str]:
     cfg, scores = defaults(seed), _seed_scores(seed, defaults(seed).images_per_class)
@@ -84,6 +87,7 @@ def pretrained_converges_faster(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("transfer.large_lr_forgets", lesson="transfer", source="000, 002",
+                lecture="a large fine-tuning rate forgets the source",
                 statement="a larger fine-tuning learning rate moves the model away from its learnt weights: it "
                           "forgets the source task")
 def large_lr_forgets(seed: int) -> tuple[bool | None, str]:
@@ -106,6 +110,7 @@ def large_lr_forgets(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("transfer.similarity_ranks_sources", lesson="transfer", source="002",
+                lecture="feature similarity ranks the sources",
                 statement="the similarity of the mean feature vectors of source and target data ranks the sources "
                           "in the order of their transfer accuracy")
 def similarity_ranks_sources(seed: int) -> tuple[bool | None, str]:
@@ -146,6 +151,7 @@ def _imagenet_seed_scores(seed: int, per_class: int, strategies: tuple[str, ...]
 
 
 @register_claim("transfer.imagenet_small_frozen_beats_scratch", lesson="transfer", source="000, 001, 003, 004",
+                lecture="small similar target: frozen beats scratch",
                 statement="on real images: a small target similar to the source (ImageNet -> Fashion-MNIST): frozen "
                           "features + a linear classifier beat training from scratch")
 def imagenet_small_frozen_beats_scratch(seed: int) -> tuple[bool | None, str]:
@@ -159,6 +165,7 @@ def imagenet_small_frozen_beats_scratch(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("transfer.imagenet_large_finetune_beats_freezing", lesson="transfer", source="000, 001, 004",
+                lecture="large target: fine-tuning beats freezing",
                 statement="on real images: a large target (ImageNet -> Fashion-MNIST): fine-tuning beats freezing")
 def imagenet_large_finetune_beats_freezing(seed: int) -> tuple[bool | None, str]:
     cfg = defaults(seed)
@@ -172,6 +179,7 @@ def imagenet_large_finetune_beats_freezing(seed: int) -> tuple[bool | None, str]
 
 
 @register_claim("transfer.domain_shift_costs_accuracy", lesson="transfer", source="001",
+                lecture="a domain shift lowers accuracy",
                 statement="supervised pretraining under a domain shift (train on MNIST, test on other digits): the "
                           "accuracy drops")
 def domain_shift_costs_accuracy(seed: int) -> tuple[bool | None, str]:

@@ -42,6 +42,15 @@ def _per_seed(values: Sequence, fmt: str = "{:.1%}") -> str:
     return " / ".join("never" if v is None else fmt.format(v) for v in values)
 
 
+def _short(values: Sequence, fmt: str = "{:.0%}") -> str:
+    """Per-seed values for a headline: "74%/71%/70%"."""
+    return "/".join("never" if v is None else fmt.format(v) for v in values)
+
+
+def _accuracy(scores: SeedScores, strategy: str) -> str:
+    return _short([r.accuracy[strategy] for r in scores.rows])
+
+
 def _seeds(seeds: Sequence[int]) -> str:
     return f"seed{'s' if len(seeds) > 1 else ''} {' / '.join(map(str, seeds))}"
 
@@ -97,6 +106,7 @@ def compare_verdicts(cfg: TransferConfig, result: Comparison, scores: SeedScores
         out.append(Verdict(
             label="frozen features beat scratch (small target)", claim="transfer.small_similar_frozen_beats_scratch",
             passed=scores.frozen_vs_scratch.holds,
+            headline=f"frozen features {_accuracy(scores, 'linear_probe')}, scratch {_accuracy(scores, 'scratch')}",
             text=f"Frozen {cfg.source} features (stage {cfg.stage}) + logistic regression: "
                  f"{_per_seed([r.accuracy['linear_probe'] for r in scores.rows])} test accuracy; scratch after "
                  f"{cfg.steps} steps: {_per_seed([r.accuracy['scratch'] for r in scores.rows])} ({where}). "
@@ -105,6 +115,8 @@ def compare_verdicts(cfg: TransferConfig, result: Comparison, scores: SeedScores
         out.append(Verdict(
             label="pretrained converges faster", claim="transfer.pretrained_converges_faster",
             passed=scores.convergence.holds,
+            headline=(f"steps to stay at {cfg.target_accuracy:.0%}: fine-tuned "
+                      f"{_short(scores.settled('finetune'), '{}')}, scratch {_short(scores.settled('scratch'), '{}')}"),
             text=f"Steps until the test accuracy stays at or above {cfg.target_accuracy:.0%} to the end (evaluated "
                  f"every {scores.eval_every} of {cfg.steps} steps; a curve that touches it and falls back has not "
                  f"reached it): fine-tuned {_per_seed(scores.settled('finetune'), '{}')}, scratch "
@@ -113,6 +125,8 @@ def compare_verdicts(cfg: TransferConfig, result: Comparison, scores: SeedScores
     if lora is not None and finetune is not None:
         out.append(Verdict(
             label="LoRA", passed=None,
+            headline=(f"LoRA {lora.final_accuracy:.0%} training {lora.trainable / lora.total:.0%} of the weights; full "
+                      f"fine-tuning {finetune.final_accuracy:.0%}"),
             text=f"LoRA rank {cfg.lora_rank}: {lora.final_accuracy:.1%} with {lora.trainable:,} trainable parameters "
                  f"({lora.trainable / lora.total:.0%}); full fine-tuning {finetune.final_accuracy:.1%} with "
                  f"{finetune.trainable:,} (100%); seed {cfg.seed}."))
@@ -125,6 +139,8 @@ def forgetting_verdict(cfg: TransferConfig, result: Forgetting) -> Verdict:
     seeds = [r["seed"] for r in result.low]
     return Verdict(
         label="a larger fine-tuning rate forgets", claim="transfer.large_lr_forgets", passed=result.lead.holds,
+        headline=(f"source task kept: {_short([r['after'] for r in result.low])} at lr {cfg.lr:g}, "
+                  f"{_short([r['after'] for r in result.high])} at lr {cfg.forget_lr:g}"),
         text=f"Source-task accuracy of {cfg.source}: {_per_seed([r['before'] for r in result.low])} before; after "
              f"fine-tuning at lr {cfg.lr:g}: {_per_seed([r['after'] for r in result.low])}, at lr {cfg.forget_lr:g}: "
              f"{_per_seed([r['after'] for r in result.high])} (target accuracy "
@@ -137,12 +153,16 @@ def size_verdicts(cfg: TransferConfig, rows: list[Scores], large: SeedScores) ->
     return [
         Verdict(label="fine-tuning beats freezing (large target)", claim="transfer.large_finetune_beats_freezing",
                 passed=large.finetune_vs_frozen.holds,
+                headline=(f"{top.per_class} per class: fine-tune all {_accuracy(large, 'finetune')}, frozen "
+                          f"{_short([r.frozen for r in large.rows])}"),
                 text=f"{top.per_class} images per class, {_seeds(large.seeds)}: fine-tune all "
                      f"{_per_seed([r.accuracy['finetune'] for r in large.rows])}; the better frozen one (linear "
                      f"probe {_per_seed([r.accuracy['linear_probe'] for r in large.rows])}, bottom "
                      f"{cfg.freeze_stages} stages frozen {_per_seed([r.accuracy['freeze'] for r in large.rows])}) "
                      f"{_per_seed([r.frozen for r in large.rows])}. " + finetune_call(large)),
         Verdict(label="gap at small data", passed=None,
+                headline=(f"pretrained minus scratch: {small.pretrained_gap * 100:+.0f} points at {small.per_class} "
+                          f"per class, {top.pretrained_gap * 100:+.0f} at {top.per_class}"),
                 text=f"Pretrained minus scratch at seed {cfg.seed}: {small.pretrained_gap:+.1%} at {small.per_class} "
                      f"per class, {top.pretrained_gap:+.1%} at {top.per_class} (lecture: 9.9 vs 3.5 AP, a gap that "
                      f"closes with data; one seed, and differences under {POINTS} are within the test set's noise)."),
@@ -153,6 +173,7 @@ def rule_verdicts(cfg: TransferConfig, cells: list[RuleCell]) -> list[Verdict]:
     agree = sum(c.agrees for c in cells)
     parts = [f"{c.similarity} / {c.size}: {', '.join(c.best)} (lecture: {c.lecture})" for c in cells]
     out = [Verdict(label="rule of thumb", passed=None,
+                   headline=f"the lecture's advice is among the best in {agree} of {len(cells)} cells",
                    text=f"Best strategy per cell on {cfg.target} (seed {cfg.seed}; strategies within {POINTS} of the "
                         "top count as tied): " + "; ".join(parts)
                         + f". The lecture's advice is among the best in {agree} of 4 cells.")]
@@ -170,7 +191,9 @@ def rule_verdicts(cfg: TransferConfig, cells: list[RuleCell]) -> list[Verdict]:
             f"{c.source} at {c.row.per_class}/class ({c.row.accuracy['finetune']:.1%})" for c in collapsed)
             + ": the rate is too large for that source, which says nothing about its features (its linear probe: "
             + ", ".join(f"{c.row.accuracy['linear_probe']:.1%}" for c in collapsed) + ").")
-    out.append(Verdict(label="negative transfer", passed=None, text=found))
+    out.append(Verdict(label="negative transfer", passed=None, text=found,
+                       headline=(f"negative transfer in {len(negative)} of {len(cells)} cells"
+                                 + (f"; {len(collapsed)} collapsed to chance" if collapsed else ""))))
     return out
 
 
@@ -180,6 +203,8 @@ def selection_verdict(cfg: TransferConfig, result: SeedSelection) -> Verdict:
     return Verdict(
         label="similarity ranks the sources", claim="transfer.similarity_ranks_sources",
         passed=result.ranks_sources.holds,
+        headline=(f"Spearman {_short([r.spearman for r in result.results], '{:.2f}')} between similarity and "
+                  "probe accuracy"),
         text=f"Spearman rank correlation of mean-feature cosine similarity and linear-probe accuracy on {cfg.target}: "
              f"{_per_seed([r.spearman for r in result.results], '{:.2f}')} ({_seeds(result.seeds)}; line "
              f"{RHO_LINE:g}; with {len(order)} sources it moves in steps of {step:.1f}). "
@@ -203,6 +228,7 @@ def imagenet_verdicts(cfg: TransferConfig, scores: SeedScores, table: list[dict]
             label="ImageNet features beat scratch (small target)",
             claim="transfer.imagenet_small_frozen_beats_scratch" if similar else None,
             passed=scores.ahead("linear_probe", "scratch").holds,
+            headline=f"ImageNet features {_accuracy(scores, 'linear_probe')}, scratch {_accuracy(scores, 'scratch')}",
             text=f"Frozen ImageNet features + logistic regression: "
                  f"{_per_seed([r.accuracy['linear_probe'] for r in scores.rows])}; scratch (our small CNN on the "
                  f"{side}x{side} images, {cfg.imagenet_steps} steps): "
@@ -211,6 +237,8 @@ def imagenet_verdicts(cfg: TransferConfig, scores: SeedScores, table: list[dict]
     if {"top", "scratch"} <= has:
         out.append(Verdict(
             label="ImageNet-pretrained converges faster", passed=scores.settles_earlier("top").holds,
+            headline=(f"steps to stay at {cfg.imagenet_target_accuracy:.0%}: fine-tuned top "
+                      f"{_short(scores.settled('top'), '{}')}, scratch {_short(scores.settled('scratch'), '{}')}"),
             text=f"Steps until the test accuracy stays at or above {cfg.imagenet_target_accuracy:.0%}: fine-tuned "
                  f"top {_per_seed(scores.settled('top'), '{}')}, scratch {_per_seed(scores.settled('scratch'), '{}')} "
                  f"(of {cfg.imagenet_steps}; {where}). " + imagenet_convergence_call(scores)))
@@ -219,6 +247,8 @@ def imagenet_verdicts(cfg: TransferConfig, scores: SeedScores, table: list[dict]
         ref, lora = rows.get("top"), rows["lora"]
         out.append(Verdict(
             label="LoRA from ImageNet", passed=None,
+            headline=(f"LoRA {lora['accuracy']:.0%} training {lora['share']:.1%} of the weights"
+                      + (f"; the stages in full {ref['accuracy']:.0%}" if ref else "")),
             text=f"LoRA rank {cfg.lora_rank} on the last {cfg.imagenet_stages} stage(s): {lora['accuracy']:.1%} "
                  f"with {lora['trainable']:,} trainable weights ({lora['share']:.1%} of the network)"
                  + (f"; fine-tuning those stages in full: {ref['accuracy']:.1%} with {ref['trainable']:,} "
@@ -226,6 +256,7 @@ def imagenet_verdicts(cfg: TransferConfig, scores: SeedScores, table: list[dict]
     if "finetune_all" in rows:
         out.append(Verdict(
             label="fine-tune all from ImageNet", passed=None,
+            headline=f"every weight trained: {rows['finetune_all']['accuracy']:.0%} after {cfg.imagenet_steps} steps",
             text=f"Every weight trained from the {cfg.imagenet_size} px images: {rows['finetune_all']['accuracy']:.1%} "
                  f"after {cfg.imagenet_steps} steps ({rows['finetune_all']['trainable']:,} weights); seed {cfg.seed}."))
     return out
@@ -241,6 +272,7 @@ def imagenet_rule_verdicts(cfg: TransferConfig, cells: list[dict]) -> list[Verdi
     parts = [f"{c['similarity']} ({c['target']}) / {c['size']} ({c['per_class']}/class): {', '.join(c['best'])} "
              f"(lecture: {' or '.join(IMAGENET_ADVICE[(c['similarity'], c['size'])])})" for c in cells]
     return [Verdict(label="rule of thumb from ImageNet", passed=None,
+                    headline=f"the lecture's advice is among the best in {agree} of {len(cells)} cells",
                     text=f"Best strategy per cell from ImageNet at {cfg.imagenet_size} px (seed {cfg.seed}; within "
                          f"{POINTS} of the top count as tied; 'similar' is an assumption: Fashion-MNIST's clothes and "
                          "shoes are ImageNet kinds of object, digits are not; the dissimilar/small advice says a "
@@ -262,14 +294,19 @@ def domain_shift_verdicts(cfg: TransferConfig, result) -> list[Verdict]:
     return [
         Verdict(label="a domain shift costs accuracy", claim="transfer.domain_shift_costs_accuracy",
                 passed=result.drop > SHIFT_LINE,
+                headline=f"MNIST's net: {result.own:.1%} on MNIST, {result.shifted:.1%} on other digits",
                 text=f"The MNIST-trained CNN, untouched: {result.own:.1%} on MNIST's test set, {result.shifted:.1%} "
                      f"on the bundled 8x8 digits (the same ten classes from another scan, upsampled to 28x28): "
                      f"{result.drop:+.1%} (line: more than {SHIFT_LINE:.0%} lost; one shipped model, no seed)."),
         Verdict(label="MNIST pretraining helps the shifted digits", passed=digits.ahead("finetune", "scratch").holds,
+                headline=(f"8x8 digits: from MNIST {_accuracy(digits, 'finetune')}, scratch "
+                          f"{_accuracy(digits, 'scratch')}"),
                 text=f"8x8 digits: fine-tuned from MNIST {_per_seed([r.accuracy['finetune'] for r in digits.rows])}, "
                      f"linear probe on its features {_per_seed([r.accuracy['linear_probe'] for r in digits.rows])}, "
                      f"scratch {_per_seed([r.accuracy['scratch'] for r in digits.rows])} ({where}). " + pretrained),
         Verdict(label="less help on a dissimilar target", passed=result.helps_less_when_dissimilar.holds,
+                headline=(f"fine-tuned minus scratch: {_short(result.gain(SHIFTED), '{:+.0%}')} on digits, "
+                          f"{_short(result.gain(DISSIMILAR), '{:+.0%}')} on Fashion-MNIST"),
                 text=f"Fine-tuned minus scratch: {_per_seed(result.gain(SHIFTED), '{:+.1%}')} on the digits, "
                      f"{_per_seed(result.gain(DISSIMILAR), '{:+.1%}')} on Fashion-MNIST (fine-tuned "
                      f"{_per_seed([r.accuracy['finetune'] for r in fashion.rows])}, linear probe "

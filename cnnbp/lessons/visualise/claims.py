@@ -40,6 +40,7 @@ def at_each_seed(cfg: VisualiseConfig) -> list[VisualiseConfig]:
 
 
 @register_claim("visualise.occlusion_on_object", lesson="visualise", source="004",
+                lecture="occluding the object hurts more",
                 statement="occluding the object lowers the probability of the correct class more than "
                           "occluding the background")
 def occlusion_on_object(seed: int) -> tuple[bool | None, str]:
@@ -60,6 +61,7 @@ def occlusion_on_object(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("visualise.embeddings_beat_pixels", lesson="visualise", source="004",
+                lecture="CNN neighbours alike for the CNN, not in pixels",
                 statement="in a 2-D embedding of the penultimate features, images close together are similar "
                           "for the CNN (same class) rather than in pixels")
 def embeddings_beat_pixels(seed: int) -> tuple[bool | None, str]:
@@ -74,6 +76,7 @@ def embeddings_beat_pixels(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("visualise.filters_smoother", lesson="visualise", source="004",
+                lecture="trained first-layer filters are smooth",
                 statement="trained first-layer filters are smooth; noisy ones mean the net needs more training")
 def filters_smoother(seed: int) -> tuple[bool | None, str]:
     digits = [trained(cfg) for cfg in at_each_seed(VisualiseConfig(seed=seed))]
@@ -97,6 +100,7 @@ def trained_mnist(cfg: VisualiseConfig) -> Trained:
 
 
 @register_claim("visualise.filters_smoother_mnist", lesson="visualise", source="004",
+                lecture="trained first-layer filters are smooth",
                 statement="on real images (MNIST 28x28, 5x5 first-layer kernels): trained first-layer filters are "
                           "smoother than at init")
 def filters_smoother_mnist(seed: int) -> tuple[bool | None, str]:
@@ -111,6 +115,7 @@ def filters_smoother_mnist(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim("visualise.occlusion_on_object_mnist", lesson="visualise", source="004",
+                lecture="occluding the object hurts more",
                 statement="on real images (MNIST 28x28, the ink as the object): occluding the object lowers the "
                           "probability of the correct class more than occluding the background")
 def occlusion_on_object_mnist(seed: int) -> tuple[bool | None, str]:

@@ -44,7 +44,8 @@ def filters_smoother(s: Smoothing, *, shape: tuple[int, ...], after: str, image_
             f"{image_size[0]}x{image_size[1]} images with 3x3 filters there is little room for smooth patterns, "
             "the lecture's AlexNet filters are 11x11.")
     return Verdict(label="trained filters are smoother", passed=s.smoother, claim="visualise.filters_smoother",
-                   text=text)
+                   text=text, headline=(f"neighbour correlation {sum(s.init) / n:.2f} at init, "
+                                        f"{sum(s.trained) / n:.2f} trained"))
 
 
 def imagenet_filters_smoother(s: Smoothing, *, shape: tuple[int, ...], network: str = "ResNet-18 conv1",
@@ -57,7 +58,8 @@ def imagenet_filters_smoother(s: Smoothing, *, shape: tuple[int, ...], network: 
             f"{s.change.said()}. " + _decided(s.smoother, s.change, yes="Smoother than random weights",
                                                no="Rougher than random weights"))
     return Verdict(label="trained filters are smoother", passed=s.smoother, claim="visualise.filters_smoother",
-                   text=text)
+                   text=text, headline=(f"neighbour correlation {s.trained[0]:.2f} trained, {sum(s.init) / n:.2f} "
+                                        "random"))
 
 
 def dead_filters(layers: Sequence[dict], *, images: int) -> Verdict:
@@ -65,6 +67,8 @@ def dead_filters(layers: Sequence[dict], *, images: int) -> Verdict:
     n_dead = sum(len(layer["dead"]) for layer in layers)
     return Verdict(
         label="dead filters",
+        headline=f"{n_dead} dead filters: " + ", ".join(f"{layer['name']} {len(layer['dead'])}/{len(layer['maps'])}"
+                                                         for layer in layers),
         text=(f"Dead filters (output zero on all {images} test images at every position): "
               + ", ".join(f"{layer['name']} {len(layer['dead'])}/{len(layer['maps'])}" for layer in layers)
               + f"; {n_dead} in all."))
@@ -93,6 +97,8 @@ def occlusion_on_object(o: ObjectEffect, *, window: int, stride: int, fill: str,
     if fill == "grey" and "ink" in mask_source:
         text += " (The digits' background is black: a grey window there adds grey ink rather than hiding nothing.)"
     return Verdict(label="occluding the object", passed=o.object_matters_more, text=text,
+                   headline=(f"P(true class) drops {said(t.object_drop)} on the object, {said(t.background_drop)} "
+                             "on the background"),
                    claim="visualise.occlusion_on_object")
 
 
@@ -110,7 +116,10 @@ def embeddings_separate(c: Comparison) -> Verdict:
             "the images: " + "; ".join(gain(m) for m in c.methods) + f" (chance {c.chance:.0%}). The CNN's map "
             f"separates the classes better in {len(better)} of {len(c.methods)} projections")
     text += f"; too close to call in {', '.join(close)} (more points would tell)." if close else "."
+    headline = f"{NEIGHBOURS}-NN in 2-D: " + "; ".join(
+        f"{m} CNN {c.accuracy('cnn', m):.0%}, pixels {c.accuracy('pixels', m):.0%}" for m in c.methods)
     return Verdict(label="similar for the CNN, not in pixels", passed=c.cnn_separates_better, text=text,
+                   headline=headline,
                    claim="visualise.embeddings_beat_pixels")
 
 
@@ -122,6 +131,8 @@ def channel_top_images(labels: Sequence[str], activations: Sequence[float], *, s
     common = max(labels, key=list(labels).count)
     return Verdict(
         label="images that excite a channel",
+        headline=(f"{list(labels).count(common)} of the top {len(labels)} are class {common} (chance "
+                  f"{share[common] * len(labels):.1f} of {len(labels)})"),
         text=(f"conv{layer} channel {channel} (receptive field {field}x{field} px): its top {len(labels)} "
               f"test images peak at {activations[0]:.2f} .. {activations[-1]:.2f}; "
               f"{list(labels).count(common)} of {len(labels)} are class {common}, which is {share[common]:.0%} of the "
@@ -133,6 +144,8 @@ def synthesised(plain: dict, prior: dict, *, layer: int, channel: int, steps: in
     """``plain``/``prior``: the synthesis numbers (activation per step, roughness) without and with the prior."""
     return Verdict(
         label="synthesised images",
+        headline=(f"mean output {plain['activation'][-1]:.2f} without a prior, {prior['activation'][-1]:.2f} with; "
+                  f"roughness {plain['roughness']:.2f} vs {prior['roughness']:.2f}"),
         text=(f"Gradient ascent on the pixels for conv{layer} channel {channel}, {steps} steps: "
               f"mean output {plain['activation'][-1]:.2f} without a prior (roughness {plain['roughness']:.2f}), "
               f"{prior['activation'][-1]:.2f} with jitter/blur/L2 (roughness {prior['roughness']:.2f}); roughness is "
@@ -144,7 +157,8 @@ def synthesised(plain: dict, prior: dict, *, layer: int, channel: int, steps: in
 
 def imagenet_top1(top5: Sequence[dict], *, photo: str) -> Verdict:
     rest = ", ".join(f"{t['class']} {t['probability']:.2f}" for t in top5[1:])
-    return Verdict(label="ImageNet top-1", text=f"EfficientNet-Lite0 on {photo}: top-1 {top5[0]['class']} "
+    return Verdict(label="ImageNet top-1", headline=f"top-1: {top5[0]['class']} ({top5[0]['probability']:.2f})",
+                   text=f"EfficientNet-Lite0 on {photo}: top-1 {top5[0]['class']} "
                    f"(probability {top5[0]['probability']:.2f}); then {rest}.")
 
 
@@ -154,6 +168,8 @@ def photo_occlusion_hottest(o: PhotoOcclusion, *, name: str, photo: str) -> Verd
     mass = "no positive sensitivity" if o.hottest_mass is None else (
         f"{o.hottest_mass:.0%} of the positive sensitivity lies in it, which covers {o.hottest_area:.0%} of the image")
     return Verdict(label="occlusion: the hottest window",
+                   headline=(f"P({name}) {o.base:.2f} -> {float(o.p_class.min()):.2f} with the window at rows "
+                             f"{t}-{t + o.window - 1}, columns {left}-{left + o.window - 1}"),
                    text=f"{photo}, {o.positions} positions of a {o.window}px grey window (stride {o.stride}): "
                         f"P({name}) {o.base:.2f} unoccluded falls most, to {float(o.p_class.min()):.2f}, with the "
                         f"window at rows {t}-{t + o.window - 1}, columns {left}-{left + o.window - 1}; {mass}. "
@@ -161,7 +177,8 @@ def photo_occlusion_hottest(o: PhotoOcclusion, *, name: str, photo: str) -> Verd
 
 
 def cam_agreement(a: Agreement, *, name: str) -> Verdict:
-    return Verdict(label="Grad-CAM vs occlusion", text=(
+    return Verdict(label="Grad-CAM vs occlusion", headline=(
+        f"Grad-CAM vs occlusion: Spearman {a.spearman:.2f}, top-10% overlap {a.top_overlap:.0%}"), text=(
         f"For {name}, on {AGREEMENT_CELLS}x{AGREEMENT_CELLS} cells: Spearman {a.spearman:.2f} between the occlusion "
         f"map and Grad-CAM (1: the same ranking, 0: unrelated); {a.top_overlap:.0%} of occlusion's top-10% cells are "
         "among Grad-CAM's. Two methods asking different questions (what hiding a patch costs vs where the last "
@@ -170,7 +187,9 @@ def cam_agreement(a: Agreement, *, name: str) -> Verdict:
 
 def cam_randomisation(c: SanityCheck) -> Verdict:
     steps = "; ".join(f"{s}: {r:.2f}" for s, r in zip(c.steps, c.correlations))
-    return Verdict(label="Grad-CAM changes when the weights are randomised", passed=c.map_changes, text=(
+    return Verdict(label="Grad-CAM changes when the weights are randomised", passed=c.map_changes,
+                   headline=(f"Spearman with the trained map: {c.correlations[0]:.2f} -> {c.correlations[-1]:.2f} as "
+                             "layers are randomised"), text=(
         f"Grad-CAM of a copy whose top layers are redrawn at random (cumulative), Spearman with the trained "
         f"network's map: {steps}. The line, fixed before running: below {c.line} once the head and the last "
         f"stages are random. " + ("It is: the map depends on the learned weights, so it explains the model."
@@ -183,6 +202,8 @@ def model_explained(trained, rows: Sequence[dict], *, dataset: str, test_images:
     shown = [r for r in rows if r.get("right") is not None]
     wrong = [f"#{r['index']} ({r['true']} taken for {r['pred']})" for r in shown if not r["right"]]
     return Verdict(label="the model explained", passed=None,
+                   headline=(f"test accuracy {trained.test_accuracy[-1]:.1%}; {len(shown) - len(wrong)} of "
+                             f"{len(shown)} examples right"),
                    text=f"Test accuracy of the CNN these maps explain: {trained.test_accuracy[-1]:.1%} on the "
                         f"{test_images} test images of {dataset}. Of the {len(shown)} examples shown, "
                         f"{len(shown) - len(wrong)} are classified right"
@@ -195,6 +216,9 @@ def imagenet_embedding(c: Comparison, imagenet: Sequence, *, dataset: str) -> Ve
     parts = [f"{p.method}: ImageNet {p.knn_accuracy:.1%} (trust {p.trustworthiness:.2f}), small CNN "
              f"{c.accuracy('cnn', p.method):.1%}, pixels {c.accuracy('pixels', p.method):.1%}" for p in imagenet]
     return Verdict(label="ImageNet features in 2-D", passed=None,
+                   headline=f"{NEIGHBOURS}-NN in 2-D: " + "; ".join(
+                       f"{p.method} ImageNet {p.knn_accuracy:.0%}, CNN {c.accuracy('cnn', p.method):.0%}"
+                       for p in imagenet),
                    text=f"{NEIGHBOURS}-NN accuracy in the 2-D map of {len(c.labels)} {dataset} test images, the "
                         "ImageNet EfficientNet-Lite0's pooled features (never trained on this set) against the small "
                         f"CNN trained on it and the raw pixels: " + "; ".join(parts) + ".")
