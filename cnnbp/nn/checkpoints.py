@@ -147,6 +147,24 @@ def load_checkpoint(source: bytes | str | Path, *, settings: bytes | str | Path 
     return _build(obj)
 
 
+# (path, size, mtime) -> the model: a Config's validation and its run read a file once (a few models at most)
+LOADED: BoundedCache[LoadedModel] = BoundedCache(4)
+
+
+def load_model_path(path: str | Path) -> LoadedModel:
+    """The model in the file at ``path`` (a checkpoint, or a bare state_dict with a JSON of the same
+    name beside it), cached by path, size and modification time; CheckpointError in one line.
+    The model is shared by every caller: copy it before training it."""
+    file = Path(path)
+    key = (str(file), *((file.stat().st_size, file.stat().st_mtime_ns) if file.is_file() else ()))
+    hit = LOADED.get(key)
+    if hit is None:
+        beside = file.with_suffix(".json")
+        hit = load_checkpoint(file, settings=beside if beside.is_file() else None)
+        LOADED.put(key, hit)
+    return hit
+
+
 def _read_json(source: bytes | str | Path) -> dict:
     try:
         meta = json.loads(_read(source, MAX_SETTINGS_BYTES, "settings file"))
@@ -252,10 +270,11 @@ def mismatch(loaded: LoadedModel, *, channels: int, size: int, classes: tuple[st
 KEPT: BoundedCache[dict[str, bytes]] = BoundedCache(16)
 
 
-def run_key(lesson: str, cfg: BaseModel) -> str:
+def run_key(lesson: str, cfg: BaseModel, *, exclude: tuple[str, ...] = ()) -> str:
     """The key a run's models are kept under: the lesson and its validated settings (seed and dataset
-    included: an upload's secret name is part of it, so only its session can ask for them)."""
-    return f"{lesson}:{cfg.model_dump_json()}"
+    included: an upload's secret name is part of it, so only its session can ask for them), less the
+    lesson's live fields (``exclude``: they re-score the same models, they train none)."""
+    return f"{lesson}:{cfg.model_dump_json(exclude=set(exclude))}"
 
 
 def keep_models(key: str, models: dict[str, SmallCNN], *, classes: tuple[str, ...], trained_on: str) -> None:

@@ -34,7 +34,7 @@ from cnnbp.nn import checkpoints
 from cnnbp.ui.runner import uploaded_path
 
 # Lessons whose runs keep their trained models for download (their parts call checkpoints.keep_models).
-KEEPS_MODELS = ("norms", "visualise")
+KEEPS_MODELS = ("norms", "visualise", "imbalance")
 
 
 class SessionUploads:
@@ -163,7 +163,7 @@ def models_file(lesson: Lesson, names: list[str], values: Any) -> str:
         cfg = validate_config(lesson.config, dict(zip(names, values)))
     except ConfigError as err:
         raise gr.Error(str(err), print_exception=False) from None
-    kept = checkpoints.kept_models(checkpoints.run_key(lesson.name, cfg))
+    kept = checkpoints.kept_models(checkpoints.run_key(lesson.name, cfg, exclude=lesson.live))
     if not kept:
         raise gr.Error("no trained models are kept for these settings: press Run first (runs stopped early "
                        "keep none)", print_exception=False)

@@ -2,7 +2,7 @@
 
 from cnnbp.lessons.base import Lesson, register
 from cnnbp.lessons.imbalance.config import ImbalanceConfig
-from cnnbp.lessons.imbalance.parts import PARTS, start_message
+from cnnbp.lessons.imbalance.parts import LIVE, PARTS, start_message
 from cnnbp.lessons.imbalance.training import LECTURE_METHODS
 
 LESSON = register(Lesson(
@@ -29,7 +29,7 @@ LESSON = register(Lesson(
             ("seeds", "Per method and seed: the recalls and macro-F1 the comparisons read"),
             ("scenarios", "The lecture's two scenarios (binary, same-ratio test set)")),
     quick={"methods": list(LECTURE_METHODS), "steps": 60, "seeds": 1},
-    live=("threshold",),
+    live=LIVE,
 ))
 
 from cnnbp.lessons.imbalance import claims  # noqa: E402,F401  (registers the imbalance claims)

@@ -24,7 +24,7 @@ class ImbalanceConfig(LessonConfig):
     task: Literal["binary", "multiclass"] = Field(
         "binary", description="binary: the rare class vs the rest (a rare disease); multiclass: a long tail")
     rare_class: int = Field(8, ge=0, le=9, description="binary: the positive, rare class; multiclass: the tail "
-                            "(8: it shares strokes with 3, 5, 9 and 0)")
+                            "(8: it shares strokes with 3, 5, 9 and 0; past a set's classes: its last class)")
     ratio: float = Field(50.0, ge=1.0, le=500.0, description="majority : minority images (binary: rest : rare; "
                          "multiclass: head : tail). 50: 26 rare digits against 1298")
     test_set: Literal["balanced", "same_ratio"] = Field(
@@ -49,12 +49,9 @@ class ImbalanceConfig(LessonConfig):
     @model_validator(mode="after")
     def _every_class_has_images(self) -> "ImbalanceConfig":
         train, test, names = pool_counts(self.dataset)
-        if self.rare_class >= len(names):
-            raise ValueError(f"rare_class: {dataset_label(self.dataset)} has classes 0..{len(names) - 1} "
-                             f"({', '.join(names)}), got {self.rare_class}")
         message = empty_class_message(self.train_counts(), names, where="training", ratio=self.ratio, pool=train)
         if message is None and self.test_set == "same_ratio":
-            counts = class_counts(test, task=self.task, rare=self.rare_class, ratio=self.ratio)
+            counts = class_counts(test, task=self.task, rare=self.rare, ratio=self.ratio)
             message = empty_class_message(counts, names, where="same-ratio test", ratio=self.ratio, pool=test)
             message = message and message + " or choose test_set balanced"
         if message:
@@ -62,7 +59,21 @@ class ImbalanceConfig(LessonConfig):
         return self
 
     def train_counts(self) -> tuple[int, ...]:
-        return class_counts(pool_counts(self.dataset)[0], task=self.task, rare=self.rare_class, ratio=self.ratio)
+        return class_counts(pool_counts(self.dataset)[0], task=self.task, rare=self.rare, ratio=self.ratio)
+
+    @property
+    def rare(self) -> int:
+        """The rare class trained on: ``rare_class``, or the set's last class when it has fewer classes
+        (the default 8 on a 4-class set or a 3-class upload); :meth:`rare_note` says so."""
+        return min(self.rare_class, len(pool_counts(self.dataset)[2]) - 1)
+
+    def rare_note(self) -> str:
+        """'' when ``rare_class`` is trained as chosen, else the line that says which class is rare instead."""
+        names = pool_counts(self.dataset)[2]
+        if self.rare == self.rare_class:
+            return ""
+        return (f"rare_class {self.rare_class} is past the {len(names)} classes of {dataset_label(self.dataset)}: "
+                f"its last class, {names[self.rare]} ({self.rare}), is the rare one")
 
     @property
     def seed_list(self) -> list[int]:

@@ -5,20 +5,36 @@ from __future__ import annotations
 
 from typing import Generator, Iterator
 
+from cnnbp.data import dataset_label
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.imbalance import figures, scoring, verdicts
 from cnnbp.lessons.imbalance.config import ImbalanceConfig
 from cnnbp.lessons.imbalance.metrics import as_dict
 from cnnbp.lessons.imbalance.training import BASELINE, PREDICTIONS, TrainedRun, build, train_and_keep
+from cnnbp.nn import checkpoints
 from cnnbp.train import RunControl
 
 KEPT = "the kept test predictions re-scored at threshold {:g}, no training"
+LIVE = ("threshold",)  # the lesson's live field: moving it re-scores, the same models stay kept
+
+
+def _noted(cfg: ImbalanceConfig, message: str) -> str:
+    note = cfg.rare_note()
+    return f"{message} ({note})" if note else message
 
 
 def start_message(cfg: ImbalanceConfig, parts: list[Part]) -> str:
     if all(PREDICTIONS.get(cfg.run_key(seed)) is not None for seed in cfg.seed_list):
-        return KEPT.format(cfg.threshold)
-    return f"building the {cfg.task} {cfg.dataset} set at 1:{cfg.ratio:g}"
+        return _noted(cfg, KEPT.format(cfg.threshold))
+    return _noted(cfg, f"building the {cfg.task} {dataset_label(cfg.dataset)} set at 1:{cfg.ratio:g}")
+
+
+def keep_models(cfg: ImbalanceConfig, trained: TrainedRun) -> None:
+    """The first seed's CNNs, one per method, kept for the tab's Download (and the CLI's --save-models)."""
+    checkpoints.keep_models(checkpoints.run_key("imbalance", cfg, exclude=LIVE),
+                            {f"{m}, seed {cfg.seed}": model for m, model in trained.models.items()},
+                            classes=trained.classes,
+                            trained_on=f"{dataset_label(cfg.dataset)}, {cfg.task} 1:{cfg.ratio:g}")
 
 
 def _threshold_free(trained: TrainedRun, cfg: ImbalanceConfig) -> dict:
@@ -67,8 +83,9 @@ def train(state: RunState) -> Iterator[Update]:
                 return
         runs.append(trained)
     state.runs = runs
+    keep_models(cfg, runs[0])
     message = f"{len(cfg.methods)} methods trained at {cfg.seeds} seeds" if trained_now else KEPT.format(cfg.threshold)
-    yield Update(1.0, message, figures=_threshold_free(runs[0], cfg))
+    yield Update(1.0, _noted(cfg, message), figures=_threshold_free(runs[0], cfg))
 
 
 def score(state: RunState) -> Iterator[Update]:

@@ -190,6 +190,7 @@ class TrainedRun:
     labels: dict[str, np.ndarray]  # test set -> (M,) true classes
     probs: dict[str, dict[str, np.ndarray]]  # test set -> method (and the baseline) -> (M, K)
     seconds: float
+    models: dict[str, SmallCNN] = field(default_factory=dict)  # method -> its trained CNN (for the Download)
     curves: dict | None = None  # test set -> model -> CurveMetrics, filled on first use
     figures: dict | None = None  # the threshold-free figures, built on first use
 
@@ -205,7 +206,8 @@ def finish(data: ImbalancedData, histories: list[MethodHistory], trainers: list[
         probs[name].update({t.name: t.probabilities(x) for t in trainers})
     counts = {"train": data.counts("train"), **{t: data.counts(t) for t in data.tests}}
     return TrainedRun(classes=data.classes, rare=data.rare, majority=majority, counts=counts,
-                      histories=histories, labels=labels, probs=probs, seconds=seconds)
+                      histories=histories, labels=labels, probs=probs, seconds=seconds,
+                      models={t.name: t.model.eval() for t in trainers})
 
 
 def eval_split(cfg: ImbalanceConfig, data: ImbalancedData) -> str:
@@ -214,7 +216,7 @@ def eval_split(cfg: ImbalanceConfig, data: ImbalancedData) -> str:
 
 
 def build(cfg: ImbalanceConfig, seed: int) -> ImbalancedData:
-    return build_data(cfg.dataset, task=cfg.task, rare=cfg.rare_class, ratio=cfg.ratio, seed=seed)
+    return build_data(cfg.dataset, task=cfg.task, rare=cfg.rare, ratio=cfg.ratio, seed=seed)
 
 
 def train_and_keep(cfg: ImbalanceConfig, seed: int, data: ImbalancedData,
@@ -248,5 +250,5 @@ def trained_runs(cfg: ImbalanceConfig) -> list[TrainedRun]:
 
 
 # One entry per seed of a comparison. A run keeps 8 methods x (72 + 332) x 2..10 float64
-# probabilities and its curves: 32 of them stay well under 10 MB.
+# probabilities and its curves, and its 8 CNNs (~25k weights, 100 KB each): 32 runs stay under 40 MB.
 PREDICTIONS: BoundedCache[TrainedRun] = BoundedCache(32)

@@ -91,12 +91,22 @@ def test_multiclass_tail_and_missing_same_ratio_test_set():
     ({"task": "multiclass", "ratio": 300}, "ratio: 1:300 leaves class '8' with no training image (from a pool of 139)"),
     ({"task": "multiclass", "ratio": 80, "test_set": "same_ratio"},
      "leaves class '8' with no same-ratio test image (from a pool of 35); lower the ratio or choose test_set balanced"),
-    ({"dataset": "shapes", "rare_class": 5}, "rare_class: shapes has classes 0..3"),
 ])
 def test_bad_settings_get_one_clear_line(values, fragment):
     with pytest.raises(ConfigError) as err:
         validate_config(ImbalanceConfig, values)
     assert fragment in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_rare_class_past_the_sets_classes_is_its_last_class_with_a_note():
+    """The default rare class 8 works on any offered set: a set with fewer classes takes its last."""
+    shapes = validate_config(ImbalanceConfig, {"dataset": "shapes", "steps": 20})  # 4 classes, rare_class 8
+    assert shapes.rare == 3 and shapes.train_counts()[3] < min(shapes.train_counts()[:3])
+    assert shapes.rare_note() == ("rare_class 8 is past the 4 classes of shapes: its last class, "
+                                  f"{pool_counts('shapes')[2][3]} (3), is the rare one")
+    assert validate_config(ImbalanceConfig, {"dataset": "shapes", "steps": 20, "rare_class": 1}).rare_note() == ""
+    digits = validate_config(ImbalanceConfig)  # the shipped default is untouched
+    assert digits.rare == digits.rare_class == 8 and digits.rare_note() == ""
 
 
 def test_defaults_fit_the_budget_and_cost_grows():
