@@ -63,3 +63,20 @@ def test_the_evidence_run_stops_between_claims_and_keeps_its_rows():
         assert next(rows, None) is None
     finally:
         evidence_tab.MEASURED.clear()
+
+
+def test_the_numbers_go_with_the_last_frame_only():
+    """A mid-run frame with verdicts sends its verdicts, not the numbers so far (they can be ~180 KiB);
+    the done frame and a stopped one (also ``done``) send them."""
+    import gradio as gr
+
+    from cnnbp.lessons.base import Frame, Lesson, LessonConfig, Verdict
+    from cnnbp.ui.runner import frame_outputs
+
+    lesson = Lesson(name="numberstest", title="", summary="", config=LessonConfig, figures=())
+    numbers = {"a": list(range(10))}
+    mid = frame_outputs(Frame(0.5, "half", verdicts=[Verdict("x", "y")], numbers=numbers), lesson)
+    assert mid[1] != gr.skip() and mid[-1] == gr.skip()
+    for last in (Frame(1.0, "done in 1.0 s", numbers=numbers, done=True),
+                 Frame(0.5, "stopped by the user after 50% of the run", numbers=numbers, done=True)):
+        assert frame_outputs(last, lesson)[-1] == numbers

@@ -100,12 +100,16 @@ def verdicts_markdown(verdicts: list[Verdict]) -> str:
 
 
 def frame_outputs(frame: Frame, lesson: Lesson, *, note: str = "") -> list[Any]:
-    """Status, verdicts, one value per figure and table (``gr.skip()`` when unchanged), numbers."""
+    """Status, verdicts, one value per figure and table (``gr.skip()`` when unchanged), numbers.
+
+    The numbers JSON goes with the last frame only (done or stopped): a frame with verdicts mid-run
+    would otherwise resend every number so far (up to ~180 KiB), and nothing reads them before the
+    end (the Share panel's reveal reads the finished run)."""
     status = f"**{frame.progress:.0%}**: {frame.message}" + (f" ({note})" if note else "")
     values: list[Any] = [status, verdicts_markdown(frame.verdicts) if frame.verdicts else gr.skip()]
     values += [frame.figures.get(name, gr.skip()) for name, _ in lesson.figures]
     values += [frame.tables[name] if name in frame.tables else gr.skip() for name, _ in lesson.tables]
-    values.append(frame.numbers if (frame.verdicts or frame.done) else gr.skip())
+    values.append(frame.numbers if frame.done else gr.skip())
     return values
 
 
