@@ -14,7 +14,7 @@ from typing import Iterator
 
 from cnnbp.data import ImageDataset, lesson_dataset
 from cnnbp.lessons.base import Part, RunState, Update
-from cnnbp.lessons.norms import axes, figures, verdicts
+from cnnbp.lessons.norms import axes, figures, real_data, verdicts
 from cnnbp.lessons.norms.batch_one import batch_one as batch_one_experiment
 from cnnbp.lessons.norms.contrast import contrast_on_dataset
 from cnnbp.lessons.norms.equivalences import LESSON_SHAPE
@@ -106,7 +106,8 @@ def sweep(state: RunState) -> Iterator[Update]:
     if state.control.stop_reason():
         return
     # the lecture's small-batch claim, GroupNorm vs BatchNorm at the smallest batch, where both ran
-    state.sweep_race = (group_vs_batch(runs, cfg.seed_list(cfg.sweep_seeds), min(cfg.batch_list()))
+    state.sweep_race = (group_vs_batch(runs, cfg.seed_list(cfg.sweep_seeds), min(cfg.batch_list()),
+                                       margin=real_data.margin_for(cfg.dataset))
                         if {"batch", "group"} <= set(cfg.sweep_norms) else None)
     state.sweep = {"runs": [dict(r.as_dict(), name=r.name) for r in runs],
                    "summary": summarise_by_batch(runs, cfg.sweep_norms, cfg.batch_list()),

@@ -23,12 +23,12 @@ from cnnbp.lessons.norms.training import NormRun
 MIN_SEEDS = 3  # with 3 seeds, two equal norms lead on all of them 1 time in 4 (either way): less is a coin
 
 
-def _ahead(a: float | None, b: float | None) -> int:
-    """+1: a finished with the higher accuracy, -1: b did, 0: level. A run that diverged or
-    stopped (None) is behind one that finished."""
+def _ahead(a: float | None, b: float | None, margin: float = 0.0) -> int:
+    """+1: a finished with the higher accuracy (by more than ``margin``), -1: b did, 0: level (within
+    it). A run that diverged or stopped (None) is behind one that finished."""
     if a is None or b is None:
         return (a is not None) - (b is not None)
-    return (a > b) - (a < b)
+    return (a - b > margin) - (b - a > margin)
 
 
 @dataclass
@@ -40,15 +40,16 @@ class Paired:
     seeds: list[int]
     a_accuracy: list[float | None]
     b_accuracy: list[float | None]
+    margin: float = 0.0  # a seed counts for a norm only when it is ahead by more than this (0: any lead)
 
     @property
     def a_ahead_on(self) -> int:
-        """Seeds on which a ends ahead of b."""
-        return sum(_ahead(x, y) > 0 for x, y in zip(self.a_accuracy, self.b_accuracy))
+        """Seeds on which a ends ahead of b (by more than the margin)."""
+        return sum(_ahead(x, y, self.margin) > 0 for x, y in zip(self.a_accuracy, self.b_accuracy))
 
     @property
     def b_ahead_on(self) -> int:
-        return sum(_ahead(x, y) < 0 for x, y in zip(self.a_accuracy, self.b_accuracy))
+        return sum(_ahead(x, y, self.margin) < 0 for x, y in zip(self.a_accuracy, self.b_accuracy))
 
     @property
     def enough_seeds(self) -> bool:
@@ -73,8 +74,8 @@ class Paired:
 
     def as_dict(self) -> dict:
         return {"a": self.a, "b": self.b, "seeds": self.seeds, "a_accuracy": self.a_accuracy,
-                "b_accuracy": self.b_accuracy, "a_ahead_on": self.a_ahead_on, "b_ahead_on": self.b_ahead_on,
-                "a_wins": self.a_wins}
+                "b_accuracy": self.b_accuracy, "margin": self.margin, "a_ahead_on": self.a_ahead_on,
+                "b_ahead_on": self.b_ahead_on, "a_wins": self.a_wins}
 
 
 @dataclass
@@ -134,10 +135,11 @@ def accuracies_by_seed(runs: Sequence[NormRun], norm: str, seeds: Sequence[int],
     return [found.get(seed) for seed in seeds]
 
 
-def group_vs_batch(runs: Sequence[NormRun], seeds: Sequence[int], batch_size: int) -> Paired:
-    """GroupNorm against BatchNorm at ``batch_size``, seed by seed: the lecture's small-batch claim."""
+def group_vs_batch(runs: Sequence[NormRun], seeds: Sequence[int], batch_size: int, *, margin: float = 0.0) -> Paired:
+    """GroupNorm against BatchNorm at ``batch_size``, seed by seed: the lecture's small-batch claim
+    (``margin``: the lead a seed needs, :data:`cnnbp.lessons.norms.real_data.MARGIN` on real images)."""
     return Paired("group", "batch", list(seeds), accuracies_by_seed(runs, "group", seeds, batch_size=batch_size),
-                  accuracies_by_seed(runs, "batch", seeds, batch_size=batch_size))
+                  accuracies_by_seed(runs, "batch", seeds, batch_size=batch_size), margin)
 
 
 def side_by_side(runs: Sequence[NormRun], norms: Sequence[str], seeds: Sequence[int]) -> SideBySide:

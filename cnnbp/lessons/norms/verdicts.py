@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from cnnbp.lessons.base import Verdict
+from cnnbp.lessons.norms import real_data
 from cnnbp.lessons.norms.batch_one import BatchOneResult
 from cnnbp.lessons.norms.contrast import CHANGED_ABOVE, INVARIANT_RATIO, ContrastResult
 from cnnbp.lessons.norms.equivalences import Equivalences
@@ -120,10 +121,11 @@ def race_words(race: Paired, names: dict[str, str]) -> str:
     a, b, n = names[race.a], names[race.b], len(race.seeds)
     if not race.enough_seeds:
         return f"{counted(n, 'seed')} cannot tell (a race is decided over at least {MIN_SEEDS})"
+    by = f" by more than {race.margin * 100:g} points" if race.margin else ""
     if race.a_wins is None:
-        return f"{a} ahead on {race.a_ahead_on} of {n} seeds, {b} on {race.b_ahead_on}: too close to call"
+        return f"{a} ahead{by} on {race.a_ahead_on} of {n} seeds, {b} on {race.b_ahead_on}: too close to call"
     winner = a if race.a_wins else b
-    return f"{winner} ahead on every one of the {n} seeds"
+    return f"{winner} ahead{by} on every one of the {n} seeds"
 
 
 def sweep_verdict(summary: dict, race: Paired | None, cfg: NormsConfig) -> Verdict:
@@ -146,10 +148,15 @@ def sweep_verdict(summary: dict, race: Paired | None, cfg: NormsConfig) -> Verdi
                             for norm, v in summary.items() if smallest in v["batch_sizes"])
     return Verdict(label="GroupNorm vs BatchNorm at small batches", passed=race.a_wins if race else None,
                    headline=f"batch {smallest}: {at_smallest}",
-                   claim="norms.group_beats_batch_at_batch_2" if smallest == 2 and race else None, text=(
+                   claim=small_batch_claim(cfg.dataset) if smallest == 2 and race else None, text=(
         f"Final test accuracy, {cfg.sweep_images} training images, {counted(cfg.sweep_epochs, 'epoch')} at every "
         f"batch size (lr scaled linearly with the batch, as the GroupNorm paper trains), mean of "
         f"{counted(cfg.sweep_seeds, 'seed')}: " + "; ".join(lines) + "." + decided))
+
+
+def small_batch_claim(dataset: str) -> str:
+    """The claim the batch-2 race measures: on real images its own, on the rest the digits' one."""
+    return real_data.CLAIM_ID if real_data.is_real(dataset) else "norms.group_beats_batch_at_batch_2"
 
 
 def batch_one_verdict(result: BatchOneResult, cnn: NormRun | None, sweep: dict | None, cfg: NormsConfig) -> Verdict:

@@ -203,7 +203,8 @@ def test_default_job_fits_the_budget():
 NORM_CLAIMS = sorted(c for c in CLAIMS if c.startswith("norms."))
 
 
-@pytest.mark.parametrize("claim_id", [c for c in NORM_CLAIMS if c != "norms.group_beats_batch_at_batch_2"])
+# the small-batch races (digits, real images) do not hold: tested on their own (here and in test_real_data.py)
+@pytest.mark.parametrize("claim_id", [c for c in NORM_CLAIMS if not c.startswith("norms.group_beats_batch_at_batch_2")])
 def test_each_claim_holds_and_reports_its_figure(claim_id):
     result = run_claim(claim_id)
     assert result.passed is True, result.measured
