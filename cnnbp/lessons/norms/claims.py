@@ -76,6 +76,7 @@ def group_beats_batch_at_batch_2(seed: int) -> tuple[bool | None, str]:
 
 
 @register_claim(real_data.CLAIM_ID, lesson="norms", source="001",
+                lecture="GroupNorm beats BatchNorm at batch size 2",
                 statement="on real images (Fashion-MNIST 28x28): when the batch is small, GroupNorm works where "
                           "BatchNorm degrades: at batch size 2 GroupNorm trains the better network")
 def group_beats_batch_at_batch_2_real(seed: int) -> tuple[bool | None, str]:
