@@ -89,7 +89,7 @@ VERDICT_CSS = """
 .v-lecture { display: inline-block; font-size: 0.8em; opacity: 0.8; font-style: italic; }
 .v-cut { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .verdict[open] .v-cut { white-space: normal; }
-.v-body { margin: 4px 0 6px 0; }
+.v-body { margin: 4px 0 6px 0; font-size: 0.85em; }
 .verdict .v-text { font-size: 17px; }
 .v-word { flex: none; display: inline-block; min-width: 7.6em; text-align: center; color: #fff; font-weight: 700;
   border-radius: 4px; padding: 0 6px; font-size: 16px; }
