@@ -75,24 +75,24 @@ def verdicts_html(verdicts: list[Verdict], *, unfolded: bool = False) -> str:
 
 
 VERDICT_CSS = """
-.verdicts { display: flex; flex-direction: column; gap: 6px; }
+.verdicts { display: flex; flex-direction: column; gap: 4px; }
 /* One line per verdict: the word, the headline in large type, the lecture's claim; a click unfolds
    the whole text. Sizes in em follow the verdict's font size (the presenter view enlarges it). */
-.verdict { font-size: 20px; line-height: 1.3; border-left: 8px solid #777; padding: 3px 8px; }
+.verdict { font-size: 20px; line-height: 1.25; border-left: 8px solid #777; padding: 2px 8px; }
 .verdict summary { cursor: pointer; list-style: none; display: flex; align-items: baseline; gap: 10px; }
 .verdict summary::-webkit-details-marker { display: none; }
 .verdict summary::after { content: ""; flex: none; align-self: center; margin-left: auto; padding: 4px;
   border: solid currentColor; border-width: 0 3px 3px 0; transform: rotate(-45deg); opacity: 0.55; }
 .verdict[open] summary::after { transform: rotate(45deg); }
 .v-line { flex: 1 1 auto; min-width: 0; }
-.v-headline { font-size: 1.1em; font-weight: 650; margin-right: 0.7em; }
-.v-lecture { display: inline-block; font-size: 0.85em; opacity: 0.8; font-style: italic; }
+.v-headline { font-weight: 600; margin-right: 0.7em; }
+.v-lecture { display: inline-block; font-size: 0.8em; opacity: 0.8; font-style: italic; }
 .v-cut { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .verdict[open] .v-cut { white-space: normal; }
-.v-body { margin: 4px 0 6px 0; }
+.v-body { margin: 4px 0 6px 0; font-size: 0.85em; }
 .verdict .v-text { font-size: 17px; }
-.v-word { flex: none; display: inline-block; min-width: 8.2em; text-align: center; color: #fff; font-weight: 700;
-  border-radius: 4px; padding: 0 6px; font-size: 17px; }
+.v-word { flex: none; display: inline-block; min-width: 7.6em; text-align: center; color: #fff; font-weight: 700;
+  border-radius: 4px; padding: 0 6px; font-size: 16px; }
 /* Okabe-Ito, darkened for white text: bluish green, vermillion, orange; grey for a note */
 .v-holds { border-color: #00735a; } .v-holds .v-word { background: #00735a; }
 .v-fails { border-color: #b8410a; } .v-fails .v-word { background: #b8410a; }

@@ -167,18 +167,19 @@ def _speedup_short(s: Speedup) -> str:
 
 def race_headline(race: Race) -> str:
     """ReLU's speedup over sigmoid at every seed ("ReLU 2.1x/3.4x/2.9x faster than sigmoid"), or over
-    the first racer with a ratio at the run's seed when sigmoid does not race."""
+    the first other racer with a ratio at the run's seed; where no ratio exists, each net's accuracy."""
     speedups = race.speedups()
-    if speedups:
-        seeds = f" ({len(speedups)} seed{'s' * (len(speedups) > 1)})"
-        return "ReLU " + "/".join(_speedup_short(s) for s in speedups) + " faster than sigmoid" + seeds
+    if any((s.low, s.high) != (None, None) for s in speedups):
+        if len(speedups) == 1:  # in words: "at least 1.2x"
+            return f"ReLU {_speedup_words(speedups[0]).split(' (')[0]} faster than sigmoid (1 seed)"
+        return "ReLU " + "/".join(_speedup_short(s) for s in speedups) + f" faster than sigmoid ({len(speedups)} seeds)"
     ratios = race.ratio_to_relu()
     for h in race.race:
-        e = ratios[h.name]
-        if h.activation != "relu" and e["ratio_to_relu"] is not None:
-            bound = ">=" if e["ratio_is_lower_bound"] else ""
-            return f"ReLU {bound}{e['ratio_to_relu']:.2g}x faster than {h.activation}"
-    return "no ratio: " + ", ".join(f"{h.activation} {h.test_accuracy[-1]:.0%}" for h in race.race)
+        ratio, bound = ratios[h.name]["ratio_to_relu"], ratios[h.name]["ratio_is_lower_bound"]
+        if h.activation != "relu" and ratio is not None:
+            return (f"ReLU {'at least ' * bound}{ratio:.2g}x faster than {h.activation}" if ratio >= 1
+                    else f"{h.activation} {1 / ratio:.2g}x faster than ReLU")
+    return "no ratio; final accuracy: " + ", ".join(f"{h.activation} {h.test_accuracy[-1]:.0%}" for h in race.race)
 
 
 def _too_few_seeds(n: int) -> str:

@@ -131,7 +131,7 @@ def training_verdicts(histories: list[History], races: dict[str, SeededRace], bu
     if "bad init" in races:
         bad = races["bad init"]
         out.append(Verdict(label="BN is robust to a bad init", passed=bad.bn_wins, claim="batchnorm.robust_to_bad_init",
-                           headline=seeded_short(bad), text=(
+                           headline=f"init {cfg.bad_init}; " + seeded_short(bad), text=(
             f"Init {cfg.bad_init} ({INITS[cfg.bad_init].label}), lr {cfg.lr:g}, steps to {target}: "
             f"{seeded_words(bad)}. {rule}. The control, the good init ({good}) at seed {bad.seeds[0]}: "
             f"{race_words(bad.control)}.")))

@@ -9,6 +9,7 @@ from cnnbp.lessons import run_lesson
 from cnnbp.lessons.base import merge_frames
 from cnnbp.lessons.transfer import domain_shift
 from cnnbp.lessons.transfer.sources import load_source, read_card
+from tests.lessons.test_headlines import assert_headlines
 
 
 def test_the_mnist_source_and_what_the_shift_costs():
@@ -42,6 +43,7 @@ def test_the_part_end_to_end():
     assert [bars[s]["8x8 digits,<br>3/class"] for s in ("linear_probe", "finetune", "scratch")] == [
         digits["accuracy"][s] for s in ("linear_probe", "finetune", "scratch")]
     verdicts = {v.label: v for v in final.verdicts}
+    assert_headlines(final.verdicts)
     assert verdicts["a domain shift costs accuracy"].passed is True
     assert verdicts["MNIST pretraining helps the shifted digits"].passed is None  # one seed: cannot tell
 

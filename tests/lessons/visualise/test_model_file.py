@@ -19,6 +19,7 @@ from cnnbp.nn import SmallCNN
 from cnnbp.nn.checkpoints import checkpoint_bytes, kept_models, load_checkpoint, run_key
 from cnnbp.train import RunControl
 from cnnbp.ui.widgets import build_widgets
+from tests.lessons.test_headlines import assert_headlines
 from tests.test_cli import cli
 
 VISUALISE = LESSONS["visualise"]
@@ -64,6 +65,7 @@ def test_the_visualise_lesson_explains_the_norms_model_not_one_of_its_own(norms_
     assert torch.allclose(torch.tensor(filters["weights"]), loaded["state_dict"]["blocks.0.conv.weight"])
     assert len(filters["draws"]) == 3 and filters["model"] == "model file"
     smooth = next(v for v in final.verdicts if v.claim == "visualise.filters_smoother")
+    assert_headlines(final.verdicts)
     assert smooth.text.startswith("The model file's conv1 ((8, 1, 3, 3))")
     explained = next(v for v in final.verdicts if v.label == "the model explained")
     assert f"{model['test_accuracy']:.1%} on the 360 test images of digits" in explained.text

@@ -11,6 +11,7 @@ from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
 from cnnbp.lessons.visualise.config import VisualiseConfig
 from cnnbp.lessons.visualise.model import conv_blocks
 from cnnbp.plots.common import unwrap
+from tests.lessons.test_headlines import assert_headlines
 
 LESSON = get_lesson("visualise")
 
@@ -39,6 +40,7 @@ def test_the_shipped_28x28_sets_train_and_explain(dataset):
     final = merge_frames(list(run_lesson("visualise", settings)))
     assert final.message.startswith("done"), final.message
     assert final.numbers["model"]["layer_shapes"][0][-1] == 28
+    assert_headlines(final.verdicts)
     weights = final.numbers["filters"]["weights"]
     assert len(weights[0][0]) == 5 and len(weights[0][0][0]) == 5  # (F, 1, 5, 5)
     assert final.numbers["model"]["test_accuracy"] > 0.5  # one epoch of 8,000-10,000 images, 10 classes
