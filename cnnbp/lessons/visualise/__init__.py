@@ -16,7 +16,8 @@ LESSON = register(Lesson(
             "The trained models are reused when only the view changes. With model efficientnet_lite0_imagenet, the "
             "packaged ImageNet EfficientNet-Lite0 looks at a bundled photo (chelsea the cat, ...) or yours: its top-5, "
             "first-layer filters, feature maps per stage, occlusion of the predicted class (coarse, then refined) "
-            "beside Grad-CAM, and whether Grad-CAM changes when the top layers are randomised.",
+            "beside Grad-CAM, whether Grad-CAM changes when the top layers are randomised, and the 1,000 shipped "
+            "Fashion-MNIST (or MNIST) images that most excite a chosen channel, with their receptive fields.",
     config=VisualiseConfig,
     parts=PARTS,
     start=start,

@@ -11,7 +11,7 @@ from cnnbp.data import LESSON_SET_CHOICES, dataset_label, photos
 from cnnbp.data.uploads import UploadError, load_image
 from cnnbp.lessons.base import Choice, LessonConfig, choice, gflop_seconds
 from cnnbp.lessons.visualise import embeddings as emb
-from cnnbp.lessons.visualise import imagenet, loaded
+from cnnbp.lessons.visualise import imagenet, imagenet_top, loaded
 from cnnbp.lessons.visualise.model import TrainSettings, conv_blocks, conv_channels, data_shape, load_data
 from cnnbp.lessons.visualise.occlusion import MASK_IMAGES
 from cnnbp.nn import imagenet as imagenet_net
@@ -28,7 +28,8 @@ FORWARD_224_S = 0.04
 NETWORK_BUILD_S = 1.0
 IMAGENET_FEATURE_S = 1.2e-3  # one image's features at 48 px, one idle core (measured ~1 s per 1,000 images)
 PHOTO_SIZE = 224
-IMAGENET_VIEWS = ("weights", "activations", "occlusion")  # the views the ImageNet network runs
+IMAGENET_VIEWS = ("weights", "activations", "occlusion", "top_images")  # the views the ImageNet network runs
+TOP_BACKWARD_S = 0.03  # one top image's receptive-field box: a forward and a backward at 48 px
 Photo = Literal["chelsea", "coffee", "astronaut", "rocket", "motorcycle", "camera", "china", "flower"]
 # measured, one thread: t-SNE and UMAP ~2-3 ms per point
 PROJECTION_S_PER_POINT = {"pca": 0.0002, "tsne": 0.004, "umap": 0.004}
@@ -111,6 +112,13 @@ class VisualiseConfig(LessonConfig):
                               json_schema_extra={"upload": "image"})
     photo: Photo = Field("chelsea", description="bundled photo the ImageNet network looks at (an upload replaces "
                          "it)")
+    top_set: Literal[imagenet_top.TOP_SETS] = Field(
+        "fashion_mnist", description=f"ImageNet top images: the shipped set searched ({imagenet_top.TOP_IMAGES:,} test "
+                                     f"images resized to {imagenet_top.TOP_SIZE} px)")
+    photo_stage: Literal[tuple(imagenet_top.STAGE_CHANNELS)] = Field(
+        "blocks.1", description="ImageNet top images: the stage of the channel (bn1: the stem, blocks.1/3/5, bn2: the "
+                                "head)")
+    photo_channel: int = Field(0, ge=0, le=1279, description="ImageNet top images: the channel of that stage")
     photo_window: int = Field(32, ge=8, le=112, description="ImageNet occlusion: the refined map's window, pixels "
                               "of the 224 x 224 input (the coarse map first uses twice the window and stride)")
     photo_stride: int = Field(16, ge=4, le=112, description="ImageNet occlusion: the refined map's stride, pixels")
@@ -145,6 +153,15 @@ class VisualiseConfig(LessonConfig):
             if not set(IMAGENET_VIEWS) & set(info.data.get("parts", [])):
                 raise ValueError(f"with {EFFICIENTNET} choose at least one of {', '.join(IMAGENET_VIEWS)} in parts")
         return model
+
+    @field_validator("photo_channel")
+    @classmethod
+    def _photo_channel_fits(cls, channel: int, info: ValidationInfo) -> int:
+        stage = info.data.get("photo_stage")
+        if stage is not None and channel >= imagenet_top.STAGE_CHANNELS[stage]:
+            raise ValueError(f"photo_channel ({channel}) must be below the {imagenet_top.STAGE_CHANNELS[stage]} "
+                             f"channels of {imagenet_top.stage_label(stage)}")
+        return channel
 
     @field_validator("model_file")
     @classmethod
@@ -316,8 +333,15 @@ class VisualiseConfig(LessonConfig):
         occlusion every position plus Grad-CAM (forward + backward) on the network and on one copy
         per randomisation step (a fresh copy ~0.15 s)."""
 
-        views = {"weights": FORWARD_224_S, "activations": FORWARD_224_S, "occlusion": self.photo_occlusion_seconds()}
+        views = {"weights": FORWARD_224_S, "activations": FORWARD_224_S, "occlusion": self.photo_occlusion_seconds(),
+                 "top_images": self.photo_top_seconds()}
         return NETWORK_BUILD_S + sum(views[v] for v in IMAGENET_VIEWS if v in self.parts)
+
+    def photo_top_seconds(self) -> float:
+        """The searched set's forward (0 when it is cached), then a forward and backward per top image."""
+        fill = 0.0 if imagenet_top.is_cached(self.top_set, seed=self.seed) else (
+            IMAGENET_FEATURE_S * imagenet_top.TOP_IMAGES)
+        return fill + TOP_BACKWARD_S * self.top_k
 
     def photo_occlusion_seconds(self) -> float:
         """Every window position of both maps, plus Grad-CAM (~3 forwards) on the network and on each

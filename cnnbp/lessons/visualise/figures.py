@@ -305,6 +305,13 @@ def imagenet_feature_maps_figure(image: list, stages: Sequence[dict], *, what: s
                         height=130 * (1 + len(stages)) + 80)
 
 
+def imagenet_top_images_figure(items: Sequence[dict], *, stage: str, channel: int, searched: str) -> go.Figure:
+    """The top images of an EfficientNet-Lite0 channel with their labels and the gradient-support box."""
+    labelled = [{**it, "index": f"{it['index']} {it['label']}"} for it in items]
+    return top_images(labelled, title=f"EfficientNet-Lite0 {stage}, channel {channel}: the {len(items)} of "
+                                      f"{searched} that excite it most (red: the pixels its strongest unit sees)")
+
+
 def zero_channels_table(stages: Sequence[dict]) -> pd.DataFrame:
     return pd.DataFrame([{"layer": s["name"], "channels": s["channels"], "dead": s["zero"],
                           "dead channels": f"{s['zero'] / s['channels']:.0%} all-zero on this photo"}

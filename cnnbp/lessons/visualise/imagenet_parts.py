@@ -1,6 +1,7 @@
 """The visualise lesson's parts on the packaged ImageNet EfficientNet-Lite0 (``model="efficientnet_lite0_imagenet"``):
 the photo and its top-5, the first-layer filters, feature maps per stage with their all-zero channels,
-then occlusion (coarse map first, refined second) beside Grad-CAM with the randomisation check.
+then occlusion (coarse map first, refined second) beside Grad-CAM with the randomisation check, and the
+images of a shipped set that most excite a chosen channel (:mod:`.imagenet_top`).
 
 ``photo_setup`` leaves ``state.net`` (the shared network, read only), ``state.x`` (the network input),
 ``state.x01`` (the same in [0, 1]), ``state.what`` and ``state.top5`` for the others.
@@ -18,6 +19,7 @@ from cnnbp.data.uploads import load_image
 from cnnbp.lessons.base import RunState, Update
 from cnnbp.lessons.visualise import explain as ex
 from cnnbp.lessons.visualise import figures as figs
+from cnnbp.lessons.visualise import imagenet_top as top
 from cnnbp.lessons.visualise import verdicts
 from cnnbp.lessons.visualise.config import PHOTO_SIZE
 from cnnbp.lessons.visualise.filters import neighbour_correlation
@@ -114,3 +116,32 @@ def _occ_numbers(o: ex.PhotoOcclusion) -> dict:
     return {"window": o.window, "stride": o.stride, "tops": o.tops, "lefts": o.lefts, "positions": o.positions,
             "p_class": o.p_class.tolist(), "base": o.base, "hottest": list(o.hottest), "hottest_mass": o.hottest_mass,
             "hottest_area": o.hottest_area, "seconds": o.seconds}
+
+
+def photo_top_images(state: RunState) -> Iterator[Update]:
+    """The top-k images of the chosen set for the chosen stage and channel, with their receptive-field crops."""
+    cfg = state.cfg
+    cached = top.is_cached(cfg.top_set, seed=cfg.seed)
+    with one_thread():
+        searched = top.searched_set(cfg.top_set, seed=cfg.seed)
+        found = top.top_images(searched, cfg.photo_stage, cfg.photo_channel, cfg.top_k)
+    pixels = top.shown(searched.images[[it.index for it in found]])
+    items = []
+    for it, image in zip(found, pixels):
+        t, left, bottom, right = it.box
+        items.append({"index": it.index, "label": it.label, "activation": it.activation, "unit": list(it.unit),
+                      "box": list(it.box), "image": image.tolist(),
+                      "crop": image[:, t:bottom + 1, left:right + 1].tolist()})
+    counts = {name: searched.labels.count(name) for name in sorted(set(searched.labels))}
+    share = {name: c / len(searched.labels) for name, c in counts.items()}
+    unit = dict(stage=top.stage_label(cfg.photo_stage), channel=cfg.photo_channel,
+                searched=f"{len(searched.labels):,} {cfg.top_set} test images at {top.TOP_SIZE} px")
+    how = "from the cache" if cached else f"one forward over the set in {searched.seconds:.1f} s"
+    yield Update(1.0, f"top {len(items)} of {unit['searched']} for {unit['stage']} channel {cfg.photo_channel} ({how})",
+                 figures={"top_images": figs.imagenet_top_images_figure(items, **unit)},
+                 verdicts=[verdicts.imagenet_top_images([it["label"] for it in items],
+                                                        [it["activation"] for it in items], share=share, **unit)],
+                 numbers={"top_images": {"model": "efficientnet_lite0_imagenet", "set": cfg.top_set,
+                                         "images": len(searched.labels), "size": top.TOP_SIZE,
+                                         "stage": cfg.photo_stage, "channel": cfg.photo_channel, "items": items,
+                                         "seconds": searched.seconds}})

@@ -32,7 +32,13 @@ from cnnbp.lessons.visualise.config import (
 )
 from cnnbp.lessons.visualise.features import channel_peaks, dead_channels, feature_maps
 from cnnbp.lessons.visualise.filters import neighbour_correlation, smoothing
-from cnnbp.lessons.visualise.imagenet_parts import photo_features, photo_filters, photo_occlusion, photo_setup
+from cnnbp.lessons.visualise.imagenet_parts import (
+    photo_features,
+    photo_filters,
+    photo_occlusion,
+    photo_setup,
+    photo_top_images,
+)
 from cnnbp.lessons.visualise.model import (
     MODELS,
     Trained,
@@ -432,6 +438,7 @@ PARTS = (
     Part("photo_features", FORWARD_224_S, photo_features, when=_photo_view("activations")),
     Part("photo_occlusion", lambda cfg: cfg.photo_occlusion_seconds(),
          photo_occlusion, when=_photo_view("occlusion")),
+    Part("photo_top_images", lambda cfg: cfg.photo_top_seconds(), photo_top_images, when=_photo_view("top_images")),
     Part("training", _training_share, training, when=_small_cnn),
     Part("other_seeds", _other_seeds_share, other_seeds, when=lambda cfg: cfg.needs_replicates()),
     _view("weights", weights),

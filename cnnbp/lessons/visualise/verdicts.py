@@ -222,3 +222,18 @@ def imagenet_embedding(c: Comparison, imagenet: Sequence, *, dataset: str) -> Ve
                    text=f"{NEIGHBOURS}-NN accuracy in the 2-D map of {len(c.labels)} {dataset} test images, the "
                         "ImageNet EfficientNet-Lite0's pooled features (never trained on this set) against the small "
                         f"CNN trained on it and the raw pixels: " + "; ".join(parts) + ".")
+
+
+def imagenet_top_images(labels: Sequence[str], activations: Sequence[float], *, share: dict[str, float], stage: str,
+                        channel: int, searched: str) -> Verdict:
+    """A note: which classes the top images of an ImageNet channel come from, against chance."""
+    common = max(labels, key=list(labels).count)
+    n, hits = len(labels), list(labels).count(common)
+    return Verdict(
+        label="images that excite an ImageNet channel", passed=None,
+        headline=f"{stage} ch {channel}: {hits} of {n} top images {common} ({share[common] * n:.1f} by chance)",
+        text=(f"EfficientNet-Lite0 {stage}, channel {channel}, over {searched}: its top {n} peak at "
+              f"{activations[0]:.2f} .. {activations[-1]:.2f}; {hits} of {n} are {common}, {share[common]:.0%} of "
+              f"the images searched ({share[common] * n:.1f} of {n} expected by chance). These are not ImageNet's "
+              "kind of photo: a channel tuned to fur or sky finds only its nearest stand-in here. One channel, "
+              "observed: not a test."))

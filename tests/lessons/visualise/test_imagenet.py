@@ -161,7 +161,7 @@ def test_a_missing_network_refuses_the_choice_only(monkeypatch):
 def test_the_cost_estimate_counts_every_position():
     cfg = validate_config(LESSON.config, {"model": MODEL})
     assert cfg.photo_positions() == (36, 169)
-    assert cfg.cost_seconds() == pytest.approx(1.0 + 2 * 0.04 + cfg.photo_occlusion_seconds())
+    assert cfg.cost_seconds() == pytest.approx(1.0 + 2 * 0.04 + cfg.photo_occlusion_seconds() + cfg.photo_top_seconds())
     assert 5 < cfg.cost_seconds() < 15
     fine = validate_config(LESSON.config, {"model": MODEL, "photo_window": 16, "photo_stride": 8})
     assert fine.photo_positions() == (169, 729) and fine.cost_seconds() > 2 * cfg.cost_seconds()
@@ -183,5 +183,5 @@ def test_an_upload_replaces_the_photo(tmp_path):
 
 def test_only_the_small_cnn_views_are_refused_in_one_line():
     with pytest.raises(ConfigError, match=r"^model: with efficientnet_lite0_imagenet choose at least one of weights, "
-                                          r"activations, occlusion in parts"):
+                                          r"activations, occlusion, top_images in parts"):
         validate_config(LESSON.config, {"model": MODEL, "parts": ["embeddings", "synthesis"]})
