@@ -80,3 +80,49 @@ def test_the_numbers_go_with_the_last_frame_only():
     for last in (Frame(1.0, "done in 1.0 s", numbers=numbers, done=True),
                  Frame(0.5, "stopped by the user after 50% of the run", numbers=numbers, done=True)):
         assert frame_outputs(last, lesson)[-1] == numbers
+
+
+def _frames(gate, control, *, fail: bool = False):
+    from cnnbp.lessons.base import Frame
+
+    yield Frame(0.0, "first")
+    while not (gate.wait(0.001) or control.stop_reason()):  # a part computing between two frames
+        pass
+    if fail:
+        raise ValueError("broken run")
+    yield Frame(1.0, "done in 1.0 s" if gate.is_set() else "stopped", done=True)
+
+
+def test_the_heartbeat_fills_a_long_wait_and_keeps_every_frame():
+    import threading
+
+    from cnnbp.train import RunControl
+    from cnnbp.ui.runner import with_heartbeat
+
+    gate, control = threading.Event(), RunControl()
+    stream = with_heartbeat(_frames(gate, control), control, interval=0.01)
+    assert next(stream).message == "first"
+    assert next(stream) is None  # the run is still inside its part: a heartbeat, not a frame
+    gate.set()
+    rest = [f.message for f in stream if f is not None]
+    assert rest == ["done in 1.0 s"] and control.stop_reason() is None  # a finished run is not cancelled
+
+
+def test_the_heartbeat_raises_the_runs_error_and_stops_a_run_the_page_left():
+    import threading
+
+    import pytest
+
+    from cnnbp.train import RunControl
+    from cnnbp.ui.runner import with_heartbeat
+
+    gate, control = threading.Event(), RunControl()
+    gate.set()
+    with pytest.raises(ValueError, match="broken run"):
+        list(with_heartbeat(_frames(gate, control, fail=True), control, interval=0.01))
+    gate, control = threading.Event(), RunControl()
+    stream = with_heartbeat(_frames(gate, control), control, interval=0.01)
+    next(stream)
+    stream.close()  # the page went away: the run is cancelled, and its worker has stopped
+    assert control.stop_reason() is not None
+    assert not [t for t in threading.enumerate() if t.name == "cnnbp-run"]

@@ -10,6 +10,7 @@ import importlib.util
 import inspect
 import logging
 import os
+import queue
 import re
 import threading
 from typing import Any, Callable, Iterator
@@ -17,7 +18,7 @@ from typing import Any, Callable, Iterator
 import gradio as gr
 import torch
 
-from cnnbp.lessons.base import ConfigError, Frame, Lesson, Verdict, merge_frames, validate_config
+from cnnbp.lessons.base import FRAME_INTERVAL_S, ConfigError, Frame, Lesson, Verdict, merge_frames, validate_config
 from cnnbp.train import RunControl
 from cnnbp.ui import warmup
 from cnnbp.ui.cache import RESULTS
@@ -170,12 +171,67 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
     return maybe_zero_gpu(handler)
 
 
+# The longest the page waits without an update: a part that computes for seconds between two of its
+# frames (a training to its end, a fit) still gets the status line's clock ticking at this pace.
+HEARTBEAT_S = FRAME_INTERVAL_S
+
+
+def with_heartbeat(frames: Iterator[Frame], control: RunControl, interval: float = HEARTBEAT_S
+                   ) -> Iterator[Frame | None]:
+    """``frames``, computed in a worker thread, with None whenever ``interval`` passes without one.
+
+    The worker never waits for the page (an unbounded queue of a few frames); if the page goes away
+    mid-run the run is cancelled and this waits for the worker to stop between two steps, so the
+    run's slot is never freed while it still computes. An exception in the run is raised here."""
+    items: queue.Queue = queue.Queue()
+    end = object()
+
+    def work() -> None:
+        try:
+            for frame in frames:
+                items.put(frame)
+        except BaseException as err:  # handed to the page's thread, which reports it
+            items.put(err)
+        else:
+            items.put(end)
+
+    worker = threading.Thread(target=work, name="cnnbp-run", daemon=True)
+    worker.start()
+    finished = False
+    try:
+        while True:
+            try:
+                item = items.get(timeout=interval)
+            except queue.Empty:
+                yield None
+                continue
+            finished = item is end or isinstance(item, BaseException)
+            if item is end:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        if not finished:  # the page went away mid-run: stop it between two steps
+            control.cancel()
+        worker.join()
+
+
+def heartbeat_outputs(lesson: Lesson, last: Frame, control: RunControl) -> list[Any]:
+    """The status line of the last frame with the run's clock, every other output unchanged."""
+    return waiting_outputs(lesson, f"**{last.progress:.0%}**: {last.message} · {control.elapsed():.1f} s")
+
+
 def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any) -> Iterator[list[Any]]:
-    """Run the lesson, stream its frames, cache the finished result."""
+    """Run the lesson, stream its frames (a heartbeat between two that come far apart), cache the
+    finished result."""
     warmup.yield_to_user()
     frames: list[Frame] = []
     try:
-        for frame in lesson.run(cfg, control):
+        for frame in with_heartbeat(lesson.run(cfg, control), control):
+            if frame is None:
+                yield heartbeat_outputs(lesson, frames[-1] if frames else Frame(0.0, "starting"), control)
+                continue
             frames.append(frame)
             progress(frame.progress, desc=frame.message)
             yield frame_outputs(frame, lesson)

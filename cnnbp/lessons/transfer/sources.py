@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cnnbp.device import derive_seed, make_generator, torch_threads
+from cnnbp.device import derive_seed, make_generator, pick_device, torch_threads
 from cnnbp.lessons.transfer.models import DEPTH, WIDTH, build_cnn, count_params
 from cnnbp.lessons.transfer.tasks import Task, get_source_task
-from cnnbp.train import RunControl, Trainer, evaluate, interleave
+from cnnbp.train import RunControl, Trainer, interleave
 
 SOURCES_DIR = Path(__file__).resolve().parents[3] / "assets" / "sources"
 
@@ -107,15 +107,15 @@ def pretrain(spec: SourceSpec, *, seed: int = 0, steps: int | None = None,
                       batch_size=spec.batch_size, epochs=-(-steps // per_epoch), lr=spec.lr,
                       optimizer=spec.optimizer, momentum=spec.momentum,
                       generator=make_generator(derive_seed(seed, "source-order", spec.name)),
-                      device=torch.device("cpu"))
+                      device=pick_device())  # CPU vs CUDA measured in bench/gpu.py
     trainer.total_steps = steps  # a step budget, not whole epochs
     start = time.perf_counter()
     with torch_threads(1):
         # no wall budget: a recipe runs to its end
         for _ in interleave([trainer], control or RunControl(budget_s=float("inf"))):
             pass
-        _, accuracy = evaluate(model, (task.x_test, task.y_test))
-    model.eval()
+        _, accuracy = trainer.evaluate()
+    model.eval().cpu()  # the lesson's probes and adapters read the source on the CPU
     _, total = count_params(model)
     card = {
         "name": spec.name,

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnbp.device import derive_seed, make_generator, torch_threads
+from cnnbp.device import derive_seed, make_generator, pick_device, torch_threads
 from cnnbp.lessons.transfer.adapters import adapt_images
 from cnnbp.lessons.transfer.lora import apply_lora
 from cnnbp.lessons.transfer.models import build_cnn, count_params, embed, num_stages, replace_head, stage_prefixes
@@ -164,7 +164,7 @@ def train_runs(runs: Sequence[Run], splits: Mapping[int, Split], *, source: Sour
     (progress, histories) at step 0 and at each of the ``EVALS`` evaluations. With ``source_test``
     (the source task's test set in its format), fine-tuned runs also get the source-task accuracy
     before and after (the source's own head put back on the fine-tuned body: forgetting)."""
-    device = torch.device("cpu")  # tiny convs: one CPU thread beats a GPU launch per layer
+    device = pick_device()  # CPU vs CUDA measured in bench/gpu.py
     trainers, histories = [], []
     for run in runs:
         seed, split = run.seed, splits[run.seed]
@@ -190,7 +190,7 @@ def train_runs(runs: Sequence[Run], splits: Mapping[int, Split], *, source: Sour
     yield from train_evaluated(trainers, histories, control, steps)
     for trainer, history in zip(trainers, histories):
         if history.source_before is not None and not trainer.diverged:
-            body = copy.deepcopy(trainer.model)
+            body = copy.deepcopy(trainer.model).cpu()  # beside the source's head, on the CPU
             body.head = source.model.head  # the source's own head on the fine-tuned body
             history.source_after = evaluate(body, source_test)[1]
         elif history.source_before is not None:
