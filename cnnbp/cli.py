@@ -93,36 +93,35 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def upload_field(lesson, kind: str) -> str | None:
-    """The Config field that takes an uploaded file of ``kind`` ("data": the dataset; "model": a
-    field marked ``json_schema_extra={"upload": "model"}``), or None."""
-    fields = lesson.config.model_fields
-    if kind == "data":
-        from cnnbp.data import LESSON_SET_CHOICES
+def upload_fields(lesson, kind: str) -> list[str]:
+    """The Config fields that take an uploaded file of ``kind``: "data", the fields choosing a dataset
+    that accept a session's upload (``dataset``; transfer's ``target`` and ``imagenet_target``);
+    "model", a field marked ``json_schema_extra={"upload": "model"}``."""
+    from cnnbp.data.session import DatasetChoices
 
-        info = fields.get("dataset")
-        ok = info is not None and any(getattr(m, "registry", None) is LESSON_SET_CHOICES for m in info.metadata)
-        return "dataset" if ok else None
-    return next((n for n, i in fields.items()
-                 if isinstance(i.json_schema_extra, dict) and i.json_schema_extra.get("upload") == kind), None)
+    def takes(info) -> bool:
+        if kind == "data":
+            return any(isinstance(getattr(m, "registry", None), DatasetChoices) for m in info.metadata)
+        return isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("upload") == kind
+    return [name for name, info in lesson.config.model_fields.items() if takes(info)]
 
 
 def own_files(lesson, args: argparse.Namespace) -> dict[str, str]:
     """--data and --model as settings: the zip becomes a dataset of this process (its name goes
-    into ``dataset``), the model file's path goes into the lesson's model field."""
+    into every field that chooses a dataset), the model file's path goes into the lesson's model field."""
     settings = {}
     for kind, value in (("data", args.data), ("model", args.model)):
         if not value:
             continue
-        field = upload_field(lesson, kind)
-        if field is None:
+        fields = upload_fields(lesson, kind)
+        if not fields:
             raise ValueError(f"lesson {lesson.name!r} takes no --{kind} file")
         if kind == "data":
             from cnnbp.data.archives import register_archive
 
             value, entry = register_archive(value)
             print(f"your data: {entry.note}", file=sys.stderr)
-        settings[field] = value
+        settings.update(dict.fromkeys(fields, value))
     return settings
 
 
@@ -131,7 +130,8 @@ def save_models(lesson, settings: dict, out: Path) -> list[Path]:
     from cnnbp.lessons.base import validate_config
     from cnnbp.nn import checkpoints
 
-    kept = checkpoints.kept_models(checkpoints.run_key(lesson.name, validate_config(lesson.config, settings)))
+    cfg = validate_config(lesson.config, settings)
+    kept = checkpoints.kept_models(checkpoints.run_key(lesson.name, cfg, exclude=lesson.live))
     if not kept:
         raise ValueError(f"lesson {lesson.name!r} kept no trained models for these settings")
     out.mkdir(parents=True, exist_ok=True)
@@ -285,10 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
                      "--quick and --set apply on top")
     run.add_argument("--quick", action="store_true", help="start from the lesson's small quick settings")
     run.add_argument("--data", metavar="ZIP", help="your own data: a zip of class folders or with a CSV of labels "
-                     "(becomes the dataset)")
-    run.add_argument("--model", metavar="FILE", help="your own trained model (.pt), for lessons that take one")
+                     "(becomes the dataset; transfer: the target and the ImageNet target)")
+    run.add_argument("--model", metavar="FILE", help="your own trained model (.pt), for lessons that take one "
+                     "(visualise: looked inside; transfer: the source)")
     run.add_argument("--save-models", metavar="DIR", help="write the models the run trained as checkpoints "
-                     "(lessons that keep them: norms, visualise)")
+                     "(lessons that keep them: norms, imbalance, visualise)")
     run.set_defaults(func=cmd_run)
     model = sub.add_parser("model", help="describe a model file; with data, check it against them and measure "
                            "its test accuracy")

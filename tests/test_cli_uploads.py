@@ -7,6 +7,7 @@ import zipfile
 
 from cnnbp.nn.checkpoints import load_checkpoint
 from tests.data.test_hostile_uploads import class_folders, make_zip
+from tests.pets import pets_archive
 from tests.test_cli import cli
 
 NORMS = ["--set", "parts=compare", "--set", "norms=batch,none", "--set", "epochs=1", "--set", "seeds=1",
@@ -50,3 +51,31 @@ def test_hostile_files_are_one_line_errors(tmp_path):
     assert not (tmp_path.parent / "evil.png").exists()
     with zipfile.ZipFile(evil) as z:
         assert "../evil.png" in z.namelist()  # the file was hostile, and nothing was written from it
+
+
+def test_train_in_imbalance_then_transfer_from_and_look_inside_the_saved_model(tmp_path):
+    """imbalance --data --save-models (its default rare class 8 on 3 classes: the last), then the saved
+    model as transfer's --model on the same upload as the target, and in visualise."""
+    data = tmp_path / "pets.zip"
+    data.write_bytes(pets_archive({"cat": 30, "dog": 30, "fox": 30}))
+    models = tmp_path / "models"
+    out = cli("run", "imbalance", "--data", str(data), "--set", "task=multiclass", "--set", "ratio=5", "--set",
+              "methods=none,oversample", "--set", "steps=10", "--set", "seeds=1", "--save-models", str(models))
+    assert out.returncode == 0, out.stderr
+    assert "wrote 2 trained models" in out.stdout and "fox (2), is the rare one" in out.stderr
+    model = models / "oversample_seed_0.pt"
+    assert load_checkpoint(model).classes == ("cat", "dog", "fox")
+
+    out = cli("run", "transfer", "--model", str(model), "--data", str(data), "--set", "parts=compare", "--set",
+              "strategies=linear_probe,finetune,scratch", "--set", "steps=10", "--set", "images_per_class=5",
+              "--set", "seeds=1", "--set", "stage=3", "--set", "freeze_stages=1")
+    assert out.returncode == 0, out.stderr
+    assert "Frozen your model 'oversample_seed_0.pt' features (stage 3)" in out.stdout
+    assert "5 images per class of your upload 'pets'" in out.stdout and "upload-" not in out.stdout + out.stderr
+
+    out = cli("run", "visualise", "--model", str(model), "--data", str(data), "--set", "parts=weights")
+    assert out.returncode == 0, out.stderr
+
+    refused = cli("run", "transfer", "--model", str(model), "--data", str(data))
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 2  # the data note, the error
+    assert refused.stderr.strip().splitlines()[-1].startswith("error: settings: ")

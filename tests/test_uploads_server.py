@@ -4,6 +4,7 @@ an upload never visible to another session."""
 
 from __future__ import annotations
 
+import html
 import io
 import zipfile
 from pathlib import Path
@@ -77,3 +78,34 @@ def test_a_made_up_upload_name_is_refused(client):
 def test_the_zip_is_read_in_memory(client, pets_zip):
     buf = io.BytesIO(pets_zip.read_bytes())
     assert zipfile.is_zipfile(buf)  # the API copes with the same file the CLI reads (see test_cli_uploads.py)
+
+
+def test_imbalance_models_out_and_one_in_as_the_transfer_source(client, pets_zip, tmp_path):
+    """/imbalance_models gives the models an imbalance run kept (its default rare class 8: the upload's
+    last); one goes back in as /transfer's model_file, with the upload as the target."""
+    name = client.predict(handle_file(str(pets_zip)), api_name="/upload_data")
+    imbalance = LESSONS["imbalance"]
+    values = {**defaults(imbalance), "dataset": name, "task": "multiclass", "ratio": 2.0,
+              "methods": ["none", "oversample"], "steps": 10, "seeds": 1}
+    status = client.predict(*positional(imbalance, values), api_name="/imbalance")[0]
+    assert status.startswith("**100%**"), status
+    archive = client.predict(*positional(imbalance, {**values, "threshold": 0.3}), api_name="/imbalance_models")
+    with zipfile.ZipFile(archive) as z:
+        assert sorted(z.namelist()) == ["none_seed_0.pt", "oversample_seed_0.pt"]
+        model = tmp_path / "oversample_seed_0.pt"
+        model.write_bytes(z.read("oversample_seed_0.pt"))
+    assert load_checkpoint(model).classes == ("cat", "dog", "fox")
+
+    transfer = LESSONS["transfer"]
+    settings = {**defaults(transfer), "target": name, "model_file": handle_file(str(model)), "parts": ["compare"],
+                "strategies": ["linear_probe", "finetune", "scratch"], "images_per_class": 5, "steps": 10,
+                "stage": 3, "freeze_stages": 1}
+    outputs = client.predict(*positional(transfer, settings), api_name="/transfer")
+    assert outputs[0].startswith("**100%**"), outputs[0]
+    texts = html.unescape(outputs[1])  # the verdicts' HTML
+    assert "Frozen your model 'oversample_seed_0.pt' features (stage 3)" in texts
+    assert "your upload 'pets'" in texts and name not in texts and str(tmp_path) not in texts
+    with pytest.raises(Exception) as err:  # forgetting needs the source's own test images: one line, no path
+        client.predict(*positional(transfer, {**settings, "parts": ["compare", "forgetting"]}), api_name="/transfer")
+    assert "forgetting needs the source's own test set" in str(err.value) and "/tmp" not in str(err.value)
+    session_sets.forget(name)

@@ -38,12 +38,22 @@ def unavailable_reason(path: Path | None = None) -> str:
     return ""
 
 
+RESNET_PARTS = ("conv1", "bn1", "maxpool", "layer1", "layer2", "layer3", "layer4", "fc")
+
+
+def is_resnet(net: nn.Module) -> bool:
+    """A torchvision or timm ResNet (the parts ResNetBackbone cuts into stages)."""
+    return all(isinstance(getattr(net, name, None), nn.Module) for name in RESNET_PARTS) and \
+        isinstance(getattr(net, "relu", None) or getattr(net, "act1", None), nn.Module)
+
+
 class ResNetBackbone(nn.Module):
-    """A torchvision ResNet as stages: blocks = (stem, layer1, ..., layer4), then GAP and ``head``."""
+    """A torchvision (or timm) ResNet as stages: blocks = (stem, layer1, ..., layer4), then GAP and ``head``."""
 
     def __init__(self, net: nn.Module):
         super().__init__()
-        stem = nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool)
+        act = getattr(net, "relu", None) or net.act1  # torchvision calls it relu, timm act1
+        stem = nn.Sequential(net.conv1, net.bn1, act, net.maxpool)
         self.blocks = nn.Sequential(stem, net.layer1, net.layer2, net.layer3, net.layer4)
         self.head = net.fc
         self.feature_dim = net.fc.in_features

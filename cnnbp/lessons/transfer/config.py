@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
+from torch import nn
 
 from cnnbp.data import dataset_label, dataset_shape
-from cnnbp.data.session import is_session_name
+from cnnbp.data.session import dataset_choices, is_session_name
 from cnnbp.lessons.base import LessonConfig, choice, gflop_seconds
 from cnnbp.lessons.transfer import backbones, imagenet_source
 from cnnbp.lessons.transfer.lora import max_rank
-from cnnbp.lessons.transfer.models import DEPTH, WIDTH, build_cnn
-from cnnbp.lessons.transfer.sources import RANKED, SOURCES, Source, read_card, source_problem
+from cnnbp.lessons.transfer.model_file import file_label, load_file_source
+from cnnbp.lessons.transfer.models import DEPTH, WIDTH, build_cnn, num_stages
+from cnnbp.lessons.transfer.sources import RANKED, SOURCES, Source, SourceError, read_card, source_problem
 from cnnbp.lessons.transfer.strategies import EVALS, SGD_STRATEGIES, STRATEGIES, Run
-from cnnbp.lessons.transfer.tasks import SHAPES_TARGET_POOL, SHAPES_TEST
-from cnnbp.nn import small_cnn_macs
+from cnnbp.lessons.transfer.tasks import SHAPES_TARGET_POOL, SHAPES_TEST, TARGETS, get_target
+from cnnbp.nn import SmallCNN, small_cnn_macs
 
 PartName = Literal["compare", "forgetting", "sizes", "rule", "selection", "imagenet", "imagenet_rule", "domain_shift"]
 # The default run: the small sources. The ImageNet and MNIST parts are chosen on top (each fits 10 s on its own;
@@ -23,7 +25,8 @@ PartName = Literal["compare", "forgetting", "sizes", "rule", "selection", "image
 PART_NAMES: tuple[str, ...] = ("compare", "forgetting", "sizes", "rule", "selection")
 Strategy = Literal["linear_probe", "freeze", "finetune", "discriminative", "lora", "scratch"]
 ImagenetStrategy = Literal["linear_probe", "top", "lora", "finetune_all", "scratch"]
-Target = Literal["digits_5to9", "shapes_inverted"]
+# The shipped targets, and this session's upload (resized to the source's input with a note)
+TARGET_CHOICES = dataset_choices(*TARGETS)
 SOURCE_CHOICES = {**SOURCES, backbones.NAME: None}
 # Images per class each target has (tested against the data): the slider's upper end per target.
 AVAILABLE = {"digits_5to9": 139, "shapes_inverted": SHAPES_TARGET_POOL}
@@ -38,11 +41,17 @@ RESNET_STEP_FLOPS_PER_IMAGE = 0.22e9  # ResNet-18 at 32x32, forward + backward
 
 class TransferConfig(LessonConfig):
     parts: list[PartName] = Field(list(PART_NAMES), min_length=1, description="which experiments to run")
-    target: Target = Field("digits_5to9", description="the target task (digits 5-9: new labels, same domain "
-                                                      "as the digits sources; shapes: the shapes sources' domain)")
+    target: choice(TARGET_CHOICES, "dataset") = Field(
+        "digits_5to9", description="the target task (digits 5-9: new labels, same domain as the digits sources; "
+                                   "shapes: the shapes sources' domain; or your own upload, resized to the source's "
+                                   "input)")
     source: choice(SOURCE_CHOICES, "source") = Field(
         "digits_0to4", description="the pretrained source (assets/sources; self-supervised: digits_rotation; "
                                    "resnet18_imagenet only where its weights are cached)")
+    model_file: str | None = Field(None, max_length=4096, description="optional .pt model file (another tab's "
+                                   "Download, or a torchvision/timm ResNet checkpoint): the source instead of "
+                                   "'source'; the target is resized to its input and a new head replaces its own",
+                                   json_schema_extra={"upload": "model"})
     strategies: list[Strategy] = Field(list(STRATEGIES), min_length=1, description="strategies to compare")
     images_per_class: int = Field(10, ge=1, le=1000, description="target training images per class "
                                   "(small data: 10; digits 5-9 have 139 per class)")
@@ -86,13 +95,39 @@ class TransferConfig(LessonConfig):
                                          "(a fixed subset of the shipped test split; 50: one image is 0.2 points)")
     imagenet_large: int = Field(100, ge=2, le=300, description="imagenet_rule: k of the 'large' target")
 
-    @field_validator("target", mode="before")
+    @field_validator("model_file")
     @classmethod
-    def _upload_is_an_imagenet_target(cls, value: Any) -> Any:
-        if is_session_name(value):
-            raise ValueError(f"{dataset_label(value)} is a target of the imagenet part: set imagenet_target to it "
-                             "(the shipped sources here take 8x8 grey digits or 16x16 RGB shapes, not 32x32 uploads)")
-        return value
+    def _model_file_is_a_source(cls, model_file: str | None) -> str | None:
+        if model_file is not None:
+            try:
+                load_file_source(model_file)
+            except SourceError as err:
+                raise ValueError(str(err)) from None
+        return model_file
+
+    @property
+    def source_label(self) -> str:
+        """How messages name the source: the shipped source's name, or the model file's own name."""
+        return file_label(self.model_file) if self.model_file else self.source
+
+    @property
+    def target_label(self) -> str:
+        """How messages name the target: its name, or the upload's title (never its secret name)."""
+        return dataset_label(self.target)
+
+    def _source_shape(self) -> tuple[int, int, int, str]:
+        """(input channels, stages, largest LoRA rank every wrapped conv takes, a line if it does not load)."""
+        if self.model_file:
+            src = load_file_source(self.model_file)  # cached: read once by its validator
+            convs = [m for m in src.model.modules() if isinstance(m, nn.Conv2d)]
+            return src.channels, num_stages(src.model), min(max_rank(m) for m in convs), ""
+        if self.source == backbones.NAME:  # ResNet: stem + 4 layers; 64 channels in its stem and 1x1 convs
+            return 3, 5, 64, backbones.unavailable_reason()
+        problem = source_problem(self.source)
+        if problem:
+            return 0, 0, 0, problem
+        channels = read_card(self.source)["input"]["channels"]
+        return channels, DEPTH, lora_rank_limit(channels), ""  # every shipped source: DEPTH conv blocks
 
     @field_validator("sizes", mode="before")
     @classmethod
@@ -106,10 +141,13 @@ class TransferConfig(LessonConfig):
 
     @model_validator(mode="after")
     def _check(self) -> "TransferConfig":
-        resnet = self.source == backbones.NAME
-        problem = backbones.unavailable_reason() if resnet else source_problem(self.source)
+        channels, stages, rank_limit, problem = self._source_shape()
         if problem:
             raise ValueError(problem)
+        if "rule" in self.parts and self.target not in SIMILAR:
+            raise ValueError(f"the rule part needs a target whose similar and dissimilar shipped sources are known "
+                             f"({', '.join(SIMILAR)}); leave 'rule' out of parts for {self.target_label} ('selection' "
+                             "ranks the sources for it)")
         if "rule" in self.parts:  # the rule-of-thumb table loads two other sources, whatever was chosen
             for name in dict.fromkeys((SIMILAR[self.target], DISSIMILAR[self.target])):
                 problem = source_problem(name)
@@ -118,30 +156,29 @@ class TransferConfig(LessonConfig):
         if "selection" in self.parts and sum(not source_problem(n) for n in RANKED) < 2:
             raise ValueError("the selection part ranks the shipped sources and needs at least 2 that load; "
                              "rebuild the others with: python -m cnnbp pretrain NAME")
-        if resnet and "forgetting" in self.parts:
-            raise ValueError("forgetting needs the source's own test set; ImageNet is not here: "
-                             "leave 'forgetting' out of parts for resnet18_imagenet")
-        channels = 3 if resnet else read_card(self.source)["input"]["channels"]
-        stages = 5 if resnet else DEPTH  # ResNet: stem + 4 layers; every shipped source: DEPTH conv blocks
+        if "forgetting" in self.parts and (self.model_file or self.source == backbones.NAME):
+            raise ValueError(f"forgetting needs the source's own test set, which {self.source_label} does not "
+                             f"bring here: leave 'forgetting' out of parts")
         if self.freeze_stages > stages:
             raise ValueError(f"freeze_stages ({self.freeze_stages}) is more than the source's {stages} stages; "
                              f"choose 0-{stages}")
         if self.stage > stages:
             raise ValueError(f"stage ({self.stage}) is more than the source's {stages} stages; choose 1-{stages}")
-        if resnet and "rule" in self.parts and max(self.stage, self.freeze_stages) > DEPTH:
+        if stages > DEPTH and "rule" in self.parts and max(self.stage, self.freeze_stages) > DEPTH:
             raise ValueError(f"the rule part runs stage {self.stage} and freeze_stages {self.freeze_stages} on the "
                              f"shipped sources too, which have {DEPTH} stages: choose at most {DEPTH} for both "
                              "or leave 'rule' out of parts")
         if "lora" in self.strategies and "compare" in self.parts:
-            limit = 64 if resnet else lora_rank_limit(channels)  # ResNet-18: 64 channels in its stem and 1x1 convs
-            if self.lora_rank > limit:
+            if self.lora_rank > rank_limit:
                 raise ValueError(f"lora_rank ({self.lora_rank}) is larger than the smallest wrapped layer allows "
-                                 f"({limit}: min(outputs, inputs) of the {self.source} conv with the fewest)")
+                                 f"({rank_limit}: min(outputs, inputs) of the {self.source_label} conv with the "
+                                 "fewest)")
         self._check_imagenet()
-        have = AVAILABLE[self.target]
-        for name, n in [("images_per_class", self.images_per_class), *[("sizes", s) for s in self.sizes]]:
+        have = AVAILABLE.get(self.target) or get_target(self.target).per_class_available()
+        swept = {"sizes", "rule"} & set(self.parts)  # the parts that train on the swept sizes
+        for name, n in [("images_per_class", self.images_per_class), *[("sizes", s) for s in self.sizes if swept]]:
             if n > have:
-                raise ValueError(f"{name}: {n} images per class, but {self.target} has {have} per class")
+                raise ValueError(f"{name}: {n} images per class, but {self.target_label} has {have} per class")
         if "forgetting" in self.parts and self.forget_lr <= self.lr:
             raise ValueError(f"forget_lr ({self.forget_lr:g}) must be larger than lr ({self.lr:g}) to compare "
                              "forgetting at a small and a large fine-tuning rate")
@@ -191,15 +228,15 @@ class TransferConfig(LessonConfig):
 
     def cost_seconds(self) -> float:
         digits = self.target == "digits_5to9"
-        native = (1, 8) if digits else (3, 16)
+        if is_session_name(self.target):  # an upload: its own format and test split
+            task = get_target(self.target)
+            native, test_images = (task.channels, task.size), len(task.y_test)
+        else:  # digits 5-9: half the digits' test split
+            native = (1, 8) if digits else (3, 16)
+            test_images = dataset_shape("digits").n_test // 2 if digits else SHAPES_TEST
         step_nat = _step_seconds(*native, self.batch_size)
-        if self.source == backbones.NAME:
-            step_src = gflop_seconds(RESNET_STEP_FLOPS_PER_IMAGE * self.batch_size)
-        else:
-            card_input = read_card(self.source)["input"]
-            step_src = _step_seconds(card_input["channels"], card_input["size"], self.batch_size)
+        step_src = self._source_step_seconds()
         per_run = lambda r: self.steps * (step_nat if r == "scratch" else step_src)  # noqa: E731
-        test_images = dataset_shape("digits").n_test // 2 if digits else SHAPES_TEST  # digits 5-9: half the test split
         eval_s = (EVALS + 1) * test_images * step_src / self.batch_size / 3  # a forward is a third of a step
         cost = sum(per_run(r.strategy) + eval_s for r in self.compare_runs())
         if "compare" in self.parts:
@@ -216,6 +253,19 @@ class TransferConfig(LessonConfig):
             shift_eval = (EVALS + 1) * 500 * _step_seconds(1, 28, self.batch_size) / self.batch_size / 3
             cost += 2 * self.seeds * (2 * (_step_seconds(1, 28, self.batch_size) * self.shift_steps + shift_eval) + 0.5)
         return cost + self._imagenet_cost()
+
+    def _source_step_seconds(self) -> float:
+        """One SGD step of a strategy on the source (a model file: its own architecture)."""
+        model = load_file_source(self.model_file).model if self.model_file else None
+        if self.source == backbones.NAME and model is None or model is not None and not isinstance(model, SmallCNN):
+            return gflop_seconds(RESNET_STEP_FLOPS_PER_IMAGE * self.batch_size)  # ResNet-18 at 32x32
+        if model is not None:
+            s = model.settings
+            macs = small_cnn_macs(in_channels=s["in_channels"], image_size=s["image_size"], depth=s["depth"],
+                                  width=s["width"], kernel=s["kernel"], num_classes=s["num_classes"])
+            return STEP_OVERHEAD_S + gflop_seconds(6 * macs * self.batch_size)
+        card_input = read_card(self.source)["input"]
+        return _step_seconds(card_input["channels"], card_input["size"], self.batch_size)
 
     def _imagenet_cost(self) -> float:
         settings = dict(size=self.imagenet_size, stages=self.imagenet_stages, steps=self.imagenet_steps,

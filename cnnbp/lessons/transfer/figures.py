@@ -34,8 +34,8 @@ def curves_figure(histories: Sequence[History], probe: float | None, cfg: Transf
     """Training loss and test accuracy per run (the run's seed in full, the other verdict seeds
     thin); the linear probe (no SGD curve) as a dashed level; the target accuracy dotted, and a
     diamond where each run settles at it: the step the convergence verdict reads."""
-    title = (f"{cfg.source} -> {cfg.target}, {cfg.images_per_class} images per class: training loss and test "
-             "accuracy per strategy")
+    title = (f"{cfg.source_label} -> {cfg.target_label}, {cfg.images_per_class} images per class: training loss "
+             "and test accuracy per strategy")
     if scores is not None and {"finetune", "scratch"} <= scores.rows[0].steps_to.keys():
         title += f"<br><sup>settles at {cfg.target_accuracy:.0%}: {convergence_call(scores)}</sup>"
     rows = [{**h.as_dict(), "color_key": h.strategy, "dash_key": h.lr} for h in histories]
@@ -108,7 +108,7 @@ def stages_figure(per_stage: Sequence[float], scratch: float | None, cfg: Transf
                                  line=dict(color="black", dash="dot")))
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.1])
     fig.update_xaxes(title_text="embedding taken after (bottom -> top)")
-    return apply_layout(fig, f"Linear probe from each stage of the frozen {cfg.source} "
+    return apply_layout(fig, f"Linear probe from each stage of the frozen {cfg.source_label} "
                              f"({cfg.images_per_class} per class, seed {cfg.seed})")
 
 
@@ -136,7 +136,8 @@ def forgetting_figure(result: Forgetting, cfg: TransferConfig) -> go.Figure:
         for i, (key, label) in enumerate([("before", "source task, before"), ("after", "source task, after"),
                                           ("target", "target task, after")])])
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.15])
-    return apply_layout(fig, f"Forgetting: {cfg.source}'s own task before and after fine-tuning on {cfg.target}"
+    return apply_layout(fig, f"Forgetting: {cfg.source_label}'s own task before and after fine-tuning on "
+                             f"{cfg.target_label}"
                              f"<br><sup>{forgetting_call(result)}</sup>")
 
 
@@ -163,7 +164,7 @@ def sizes_figure(rows: Sequence[Scores], cfg: TransferConfig, large: SeedScores 
     fig.update_xaxes(title_text="target images per class (log scale)", type="log")
     fig.update_yaxes(title_text="accuracy", range=[0, 1.05], row=1, col=1)
     fig.update_yaxes(title_text="steps", rangemode="tozero", row=1, col=2)
-    title = f"{cfg.source} -> {cfg.target}: accuracy and convergence against the target-set size"
+    title = f"{cfg.source_label} -> {cfg.target_label}: accuracy and convergence against the target-set size"
     if large is not None:
         title += f"<br><sup>fine-tuning vs freezing at {rows[-1].per_class} per class: {finetune_call(large)}</sup>"
     return apply_layout(fig, title, height=440)
@@ -180,7 +181,7 @@ def rule_figure(cells: Sequence[RuleCell], cfg: TransferConfig) -> go.Figure:
         fig.add_trace(go.Bar(x=labels, y=values, name=s, marker_color=color_for(i),
                              text=[f"{v:.0%}" for v in values], textposition="outside"))
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.15])
-    return apply_layout(fig, f"The rule of thumb on {cfg.target}: best strategies per cell (seed {cfg.seed})",
+    return apply_layout(fig, f"The rule of thumb on {cfg.target_label}: best strategies per cell (seed {cfg.seed})",
                         height=460)
 
 
@@ -196,7 +197,7 @@ def selection_figure(result: SeedSelection, cfg: TransferConfig) -> go.Figure:
     fig.update_yaxes(title_text="linear-probe test accuracy on the target")
     rhos = " / ".join(f"{r.spearman:.2f}" for r in result.results)
     seeds = " / ".join(map(str, result.seeds))
-    return apply_layout(fig, wrap_title(f"Which source for {cfg.target}? ({cfg.images_per_class} per class; "
+    return apply_layout(fig, wrap_title(f"Which source for {cfg.target_label}? ({cfg.images_per_class} per class; "
                                         f"Spearman rank correlation {rhos} at seeds {seeds})"
                                         f"<br><sup>{selection_call(result)}</sup>"))
 

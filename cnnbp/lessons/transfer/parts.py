@@ -15,6 +15,7 @@ from cnnbp.lessons.transfer import backbones, domain_shift, figures, imagenet_pa
 from cnnbp.lessons.transfer.comparison import Comparison, Scores, SeedScores, forgetting_rows
 from cnnbp.lessons.transfer.comparison import forgetting as measure_forgetting
 from cnnbp.lessons.transfer.config import DISSIMILAR, SIMILAR, TransferConfig
+from cnnbp.lessons.transfer.model_file import adaptation_note, load_file_source
 from cnnbp.lessons.transfer.models import embed
 from cnnbp.lessons.transfer.selection import rank_sources
 from cnnbp.lessons.transfer.sources import Source, load_source
@@ -30,17 +31,29 @@ from cnnbp.lessons.transfer.verdicts import (
 )
 
 
+def chosen_source(cfg: TransferConfig) -> Source:
+    """The source of this run: the model file, the ImageNet ResNet-18 or a shipped source (hash-checked)."""
+    if cfg.model_file:
+        return load_file_source(cfg.model_file)
+    return backbones.load_resnet18() if cfg.source == backbones.NAME else load_source(cfg.source)
+
+
 def source(state: RunState) -> Iterator[Update]:
-    """Load the source (hash-checked) and draw each verdict seed's target images."""
+    """Load the source and draw each verdict seed's target images; say how the target is adapted to it."""
     cfg: TransferConfig = state.cfg
-    state.source = backbones.load_resnet18() if cfg.source == backbones.NAME else load_source(cfg.source)
+    state.source = chosen_source(cfg)
     state.task = get_target(cfg.target)
     state.samples = {s: subsample(state.task, cfg.images_per_class, seed=s) for s in cfg.verdict_seeds()}
     card = state.source.card
-    yield Update(1.0, f"{cfg.source} loaded", numbers={
+    note = adaptation_note(state.source, state.task, target=cfg.target_label)
+    if cfg.model_file:
+        note = "; ".join(filter(None, [note, f"a new {state.task.num_classes}-class head replaces its "
+                                             f"{len(card['classes'])}-class one"]))
+    yield Update(1.0, f"{cfg.source_label} loaded" + (f" ({note})" if note else ""), numbers={
         "source": {k: card[k] for k in ("name", "task", "accuracy", "parameters", "sha256")},
-        "target": {"name": cfg.target, "per_class": cfg.images_per_class,
-                   "train_images": len(state.samples[cfg.seed][1]), "test_images": len(state.task.y_test)},
+        "target": {"name": cfg.target_label, "per_class": cfg.images_per_class,
+                   "train_images": len(state.samples[cfg.seed][1]), "test_images": len(state.task.y_test),
+                   "adapted": note},
         "verdict_seeds": cfg.verdict_seeds()})
 
 
@@ -158,9 +171,10 @@ def rule(state: RunState) -> Iterator[Update]:
     cells: list[RuleCell] = []
     chance = 1 / state.task.num_classes
     for kind, name in (("similar", SIMILAR[cfg.target]), ("dissimilar", DISSIMILAR[cfg.target])):
-        src = state.source if name == cfg.source else load_source(name)
+        chosen = name == cfg.source and not cfg.model_file  # the swept source's rows serve its cells
+        src = state.source if chosen else load_source(name)
         for size_kind, n in (("small", small), ("large", large)):
-            row = sweep.get(n) if name == cfg.source else None
+            row = sweep.get(n) if chosen else None
             if row is None:  # scratch never sees the source: the same size's scratch run is reused
                 scratch = sweep.get(n) or next((c.row for c in cells if c.row.per_class == n), None)
                 measured = measure_scores(cfg, src, state.task, n, state.control, {cfg.seed: (
@@ -210,4 +224,4 @@ PARTS = (
 
 
 def start_message(cfg: TransferConfig, parts: list[Part]) -> str:
-    return f"starting: source {cfg.source} -> target {cfg.target}, {len(cfg.parts)} parts"
+    return f"starting: source {cfg.source_label} -> target {cfg.target_label}, {len(cfg.parts)} parts"

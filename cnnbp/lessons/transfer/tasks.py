@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from cnnbp.data import get_dataset
+from cnnbp.data import dataset_label, get_dataset
+from cnnbp.data.session import is_session_name
 
 DATA_SEED = 0  # the one digits split every task shares: no source ever sees a target test image
 SHAPES_SIZE = 16  # 16x16 shapes: 4x the digits' pixels; enough for the shapes to be told apart
@@ -116,7 +117,12 @@ SOURCE_TASKS = ("digits_0to4", "digits_rotation", "shapes_flat", "shapes_texture
 
 @functools.lru_cache(maxsize=4)
 def get_target(name: str) -> Task:
-    """A target task's whole pool (cached: never modify the tensors)."""
+    """A target task's whole pool (cached: never modify the tensors): a shipped target, or the class's
+    own upload (its seeded 80/20 split at the data seed, 32x32 as read)."""
+    if is_session_name(name):
+        ds = get_dataset(name, seed=DATA_SEED)
+        return Task(name, f"{dataset_label(name)} ({ds.in_channels}x{ds.image_size[0]}x{ds.image_size[1]}, "
+                          f"{ds.num_classes} classes)", ds.x_train, ds.y_train, ds.x_test, ds.y_test, ds.classes)
     if name == "digits_5to9":
         return _digit_subset((5, 6, 7, 8, 9), name, "digits 5-9 (8x8 grey): new labels, same domain as digits 0-4")
     if name == "shapes_inverted":

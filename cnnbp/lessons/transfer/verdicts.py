@@ -101,13 +101,13 @@ def selection_call(result: SeedSelection) -> str:
 def compare_verdicts(cfg: TransferConfig, result: Comparison, scores: SeedScores) -> list[Verdict]:
     out = []
     has = scores.rows[0].accuracy.keys()
-    where = f"{cfg.images_per_class} images per class of {cfg.target}, {_seeds(scores.seeds)}"
+    where = f"{cfg.images_per_class} images per class of {cfg.target_label}, {_seeds(scores.seeds)}"
     if {"linear_probe", "scratch"} <= has:
         out.append(Verdict(
             label="frozen features beat scratch (small target)", claim="transfer.small_similar_frozen_beats_scratch",
             passed=scores.frozen_vs_scratch.holds,
             headline=f"frozen features {_accuracy(scores, 'linear_probe')}, scratch {_accuracy(scores, 'scratch')}",
-            text=f"Frozen {cfg.source} features (stage {cfg.stage}) + logistic regression: "
+            text=f"Frozen {cfg.source_label} features (stage {cfg.stage}) + logistic regression: "
                  f"{_per_seed([r.accuracy['linear_probe'] for r in scores.rows])} test accuracy; scratch after "
                  f"{cfg.steps} steps: {_per_seed([r.accuracy['scratch'] for r in scores.rows])} ({where}). "
                  + frozen_call(scores)))
@@ -205,7 +205,8 @@ def selection_verdict(cfg: TransferConfig, result: SeedSelection) -> Verdict:
         passed=result.ranks_sources.holds,
         headline=(f"Spearman {_short([r.spearman for r in result.results], '{:.2f}')} between similarity and "
                   "probe accuracy"),
-        text=f"Spearman rank correlation of mean-feature cosine similarity and linear-probe accuracy on {cfg.target}: "
+        text="Spearman rank correlation of mean-feature cosine similarity and linear-probe accuracy on "
+             f"{cfg.target_label}: "
              f"{_per_seed([r.spearman for r in result.results], '{:.2f}')} ({_seeds(result.seeds)}; line "
              f"{RHO_LINE:g}; with {len(order)} sources it moves in steps of {step:.1f}). "
              f"At seed {result.seeds[0]}: " + ", ".join(f"{r['source']} {r['similarity']:.3f} -> {r['accuracy']:.1%}"
