@@ -93,3 +93,35 @@ def torch_threads(n: int) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@functools.lru_cache(maxsize=1)
+def numerics_fingerprint() -> str:
+    """A short hash of what this machine's CPU kernels compute, bit for bit, for a few training
+    steps of a tiny CNN (convolutions, BatchNorm, GroupNorm, a linear layer, SGD with momentum) at
+    one thread.
+
+    Same settings and seed give the same numbers on one machine; another CPU may pick other
+    kernels (AVX-512 or AVX2 convolutions, another BLAS path) whose sums round differently, and a
+    training run carries a last-bit difference on into visibly different accuracies. Recordings of
+    exact numbers (tests/lessons/recorded/, the playlists' replays) carry this fingerprint, and are
+    compared with a live run only where the fingerprint is the same.
+    """
+    from torch import nn  # the module's own imports stay light: this runs only when recording or testing
+
+    with torch_threads(1), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Conv2d(8, 8, 3, padding=1), nn.GroupNorm(2, 8), nn.Tanh(), nn.Flatten(),
+                            nn.Linear(8 * 8 * 8, 4))
+        x, y = torch.randn(16, 3, 16, 16), torch.randint(0, 4, (16,))
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        for _ in range(5):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+    digest = hashlib.sha256()
+    for p in net.parameters():
+        digest.update(p.detach().numpy().tobytes())
+    return digest.hexdigest()[:12]

@@ -23,6 +23,7 @@ import pandas as pd
 import plotly.io as pio
 
 from cnnbp.cache import BoundedCache
+from cnnbp.device import numerics_fingerprint
 from cnnbp.lessons.base import Frame, LessonConfig, Verdict, get_lesson, merge_frames, validate_config
 from cnnbp.presets import PLAYLISTS_DIR, read_playlist, settings_of
 from cnnbp.train import RunControl
@@ -44,6 +45,7 @@ def record(lesson: str, cfg: LessonConfig, frame: Frame) -> dict:
         raise ValueError("only a finished run can be recorded")
     return {
         "format": FORMAT, "lesson": lesson, "settings": settings_of(lesson, cfg), "message": frame.message,
+        "numerics": numerics_fingerprint(),  # a live run equals the record where this is the same
         "verdicts": [v.as_dict() for v in frame.verdicts],
         "numbers": frame.numbers,
         "tables": {name: json.loads(t.to_json(orient="split", index=False)) for name, t in frame.tables.items()},

@@ -1,14 +1,16 @@
 """A recorded run plays back equal to the live run it recorded: numbers, verdicts, tables, figures."""
 
+import gzip
 import json
 
 import pandas as pd
 import plotly.io as pio
 import pytest
 
+from cnnbp.device import numerics_fingerprint
 from cnnbp.lessons import LESSONS
 from cnnbp.lessons.base import merge_frames, validate_config
-from cnnbp.replays import find, record, restore, run_key, save
+from cnnbp.replays import RUNS_DIR, find, record, restore, run_key, save
 from cnnbp.train import RunControl
 
 LESSON = LESSONS["init"]
@@ -71,6 +73,11 @@ def test_shipped_records_still_equal_a_live_run(step):
 
     preset = shipped_playlists()["003-training-neural-networks-1"].steps[step - 1]
     recorded = find(preset.lesson, preset.cfg)
+    path = RUNS_DIR / f"{run_key(preset.lesson, preset.cfg)}.json.gz"
+    numerics = json.loads(gzip.decompress(path.read_bytes())).get("numerics")
+    if numerics != numerics_fingerprint():
+        pytest.skip(f"recorded on a CPU whose kernels round differently (numerics {numerics}, here "
+                    f"{numerics_fingerprint()}): a live run here need not equal it to the last bit")
     with torch_threads(1):
         live = merge_frames(LESSONS[preset.lesson].run(preset.cfg, RunControl()))
     assert json.dumps(recorded.numbers, sort_keys=True) == json.dumps(live.numbers, sort_keys=True)
