@@ -91,7 +91,7 @@ VERDICT_CSS = """
 .verdict[open] .v-cut { white-space: normal; }
 .v-body { margin: 4px 0 6px 0; font-size: 0.85em; }
 .verdict .v-text { font-size: 17px; }
-.v-word { flex: none; display: inline-block; min-width: 7.6em; text-align: center; color: #fff; font-weight: 700;
+.v-word { flex: none; display: inline-block; min-width: 10em; text-align: center; color: #fff; font-weight: 700;
   border-radius: 4px; padding: 0 6px; font-size: 16px; }
 /* Okabe-Ito, darkened for white text: bluish green, vermillion, orange; grey for a note */
 .v-holds { border-color: #00735a; } .v-holds .v-word { background: #00735a; }
