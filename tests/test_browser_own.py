@@ -1,38 +1,32 @@
 """Train in one tab, look inside in another, in a real browser: upload a zip of three classes in the
 Norm layers tab, train there, download the trained models, then load one in the Visualising tab on
-the same upload and see its filters; the Transfer tab offers the upload as the ImageNet target.
-Screenshots go where tests/test_browser.py puts its own."""
+the same upload and see its filters; in the Transfer tab the same file is the source and the upload
+the target (and the upload is offered as the ImageNet target). Screenshots go where
+tests/test_browser.py puts its own."""
 
 from __future__ import annotations
 
-import io
-import zipfile
-
-import httpx
-import pytest
+from urllib.parse import urlencode
 
 from cnnbp.lessons import LESSONS
 from cnnbp.nn.checkpoints import load_checkpoint
 from cnnbp.ui.lesson_tab import tab_label
-from tests import test_browser
-from tests.data.test_hostile_uploads import class_folders, make_zip
+from tests import pets, test_browser
 from tests.test_browser import SHOTS, open_tab, set_number
-from tests.test_browser_uploads import run_and_wait
+from tests.test_browser_uploads import download_models, run_and_wait
 
 page = test_browser.page  # the same headless Chromium fixture
+pets_zip = pets.pets_zip  # the one zip every upload test uses
 
-# 100 a class: 80 train / 20 test each; the visualising tab's embeddings then take 50 of the 60 test images
-COUNTS = {"cat": 100, "dog": 100, "fox": 100}
-
-
-@pytest.fixture(scope="module")
-def pets_zip(tmp_path_factory):
-    path = tmp_path_factory.mktemp("own") / "pets.zip"
-    path.write_bytes(make_zip(class_folders(COUNTS, size=(24, 24))))
-    return path
+# The Transfer tab's settings, opened from a link before anything else (a link opens a new page: the
+# upload that follows belongs to that page's session): the strategies side by side, small and quick.
+TRANSFER_LINK = {"lesson": "transfer", "parts": "compare", "strategies": "linear_probe,finetune,scratch",
+                 "steps": 20, "images_per_class": 5, "seeds": 1, "stage": 2, "freeze_stages": 1}
 
 
-def test_train_norms_on_an_upload_then_look_inside_it_in_the_visualising_tab(page, pets_zip, server_url, tmp_path):
+def test_train_norms_on_an_upload_then_look_inside_it_and_transfer_from_it(page, pets_zip, server_url, tmp_path):
+    page.goto(f"{server_url}?{urlencode(TRANSFER_LINK)}", wait_until="networkidle")
+    page.locator("#transfer-status").get_by_text("Opened from a link").wait_for(timeout=30_000)
     page.set_viewport_size({"width": 1024, "height": 768})  # the projector
     open_tab(page, tab_label(LESSONS["norms"]))
     page.locator("#norms-quick").click()
@@ -41,15 +35,9 @@ def test_train_norms_on_an_upload_then_look_inside_it_in_the_visualising_tab(pag
     page.locator("#norms-data-note").get_by_text("pets (your upload)").wait_for(timeout=60_000)
     run_and_wait(page, "norms")
 
-    page.locator("#norms-models-download").get_by_text("Download the trained models").click()
-    page.locator("#norms-models").click()
-    link = page.locator("#norms-models-file a").first
-    link.wait_for(timeout=60_000)
-    archive = httpx.get(httpx.URL(server_url).join(link.get_attribute("href"))).content
-    with zipfile.ZipFile(io.BytesIO(archive)) as z:
-        first = sorted(z.namelist())[0]
-        model = tmp_path / first
-        model.write_bytes(z.read(first))
+    first, data = next(iter(download_models(page, "norms", server_url).items()))
+    model = tmp_path / first
+    model.write_bytes(data)
     loaded = load_checkpoint(model)
     assert loaded.classes == ("cat", "dog", "fox")
 
@@ -70,8 +58,18 @@ def test_train_norms_on_an_upload_then_look_inside_it_in_the_visualising_tab(pag
     assert "loaded" in filters.inner_text()  # the panel of the file's filters, beside the Kaiming draw
     page.screenshot(path=str(SHOTS / "own-visualise-model-file-1024x768.png"))
 
-    # the Transfer tab offers the same upload as the ImageNet part's target
+    # the Transfer tab: the downloaded model is the source, the upload the target of its strategies
     open_tab(page, tab_label(LESSONS["transfer"]))
+    page.locator("#transfer-target input").click()  # opening it offers this session's upload
+    page.get_by_role("option", name="pets (your upload)").click(timeout=30_000)
+    page.locator("#transfer-model_file input[type=file]").set_input_files(str(model))
+    page.locator("#transfer-model_file").get_by_text(first).wait_for(timeout=30_000)
+    run_and_wait(page, "transfer")
+    verdicts = page.locator("#transfer-verdicts").inner_text()
+    assert f"Frozen your model '{first}' features (stage 2)" in verdicts, verdicts
+    assert "5 images per class of your upload 'pets'" in verdicts and "upload-" not in verdicts
+    page.screenshot(path=str(SHOTS / "own-transfer-model-file-1024x768.png"))
+    # and it offers the same upload as the ImageNet part's target
     page.locator("#transfer-imagenet_target input").click()
     page.get_by_role("option", name="pets (your upload)").click(timeout=30_000)
     assert page.locator("#transfer-imagenet_target input").input_value() == "pets (your upload)"

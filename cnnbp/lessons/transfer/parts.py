@@ -53,7 +53,7 @@ def source(state: RunState) -> Iterator[Update]:
         "source": {k: card[k] for k in ("name", "task", "accuracy", "parameters", "sha256")},
         "target": {"name": cfg.target_label, "per_class": cfg.images_per_class,
                    "train_images": len(state.samples[cfg.seed][1]), "test_images": len(state.task.y_test),
-                   "adapted": note},
+                   **({"adapted": note} if note else {})},
         "verdict_seeds": cfg.verdict_seeds()})
 
 
