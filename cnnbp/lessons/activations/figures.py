@@ -25,6 +25,7 @@ from cnnbp.lessons.activations.race import PROBE_IMAGES
 from cnnbp.lessons.activations.selu import DeepProfile
 from cnnbp.lessons.activations.zero_centred import MINIBATCH, W_STAR, SignResult, ZigzagPath
 from cnnbp.plots.common import apply_layout, color_for
+from cnnbp.plots.drawn import drawn
 
 SATURATED_FILL = "rgba(214, 39, 40, 0.12)"
 GRID_COLUMNS = 4
@@ -40,11 +41,12 @@ def activation_grid(curves: Sequence[dict], *, n_cols: int, title: str, threshol
                         horizontal_spacing=0.04, vertical_spacing=0.1 if n_rows > 1 else 0.15)
     for i, c in enumerate(curves):
         row, col = i // n_cols + 1, i % n_cols + 1
-        fig.add_trace(go.Scatter(x=c["x"], y=c["value"], mode="lines", name="f(x)", legendgroup="f",
+        x = drawn(c["x"])
+        fig.add_trace(go.Scatter(x=x, y=drawn(c["value"]), mode="lines", name="f(x)", legendgroup="f",
                                  showlegend=i == 0, line=dict(color=color_for(0)),
                                  meta=c["name"], hovertemplate="x %{x:.3g}<br>f(x) %{y:.4g}<extra></extra>"),
                       row=row, col=col)
-        fig.add_trace(go.Scatter(x=c["x"], y=c["grad"], mode="lines", name="f'(x)", legendgroup="g",
+        fig.add_trace(go.Scatter(x=x, y=drawn(c["grad"]), mode="lines", name="f'(x)", legendgroup="g",
                                  showlegend=i == 0, line=dict(color=color_for(1), dash="dash"),
                                  meta=c["name"], hovertemplate="x %{x:.3g}<br>f'(x) %{y:.4g}<extra></extra>"),
                       row=row, col=col)

@@ -21,6 +21,7 @@ from cnnbp.lessons.preprocessing.sensitivity import SensitivityComparison
 from cnnbp.lessons.preprocessing.training import TARGET_ACCURACY, TrainingResult
 from cnnbp.lessons.preprocessing.transforms import IMAGE_LABELS, VECTOR_LABELS
 from cnnbp.plots.common import DASHES, apply_layout, color_for
+from cnnbp.plots.drawn import drawn
 
 PAD = 0.08  # share of the data range added around a scatter panel
 
@@ -48,7 +49,7 @@ def scatter_panels(panels: Sequence[dict], *, title: str, x_title: str, y_title:
             x, y = [q[0] for q in pts], [q[1] for q in pts]
             xs += x
             ys += y
-            fig.add_trace(go.Scatter(x=x, y=y, mode="markers", name=name, legendgroup=name,
+            fig.add_trace(go.Scatter(x=drawn(x), y=drawn(y), mode="markers", name=name, legendgroup=name,
                                      showlegend=col == 1, marker=dict(size=4, color=colour, opacity=0.6)),
                           row=1, col=col)
         # equal axes: the same span on both, so a circle looks like a circle
@@ -73,7 +74,7 @@ def covariance_panels(panels: Sequence[dict], *, title: str) -> go.Figure:
     for col, p in enumerate(panels, start=1):
         z = p["matrix"]
         zmax = float(np.abs(np.asarray(z)).max()) or 1.0
-        fig.add_trace(go.Heatmap(z=z, zmin=-zmax, zmax=zmax, colorscale="RdBu", reversescale=True,
+        fig.add_trace(go.Heatmap(z=drawn(z), zmin=-zmax, zmax=zmax, colorscale="RdBu", reversescale=True,
                                  showscale=col == len(panels), name=p["title"],
                                  colorbar=dict(title="cov / max", tickvals=[-zmax, 0, zmax],
                                                ticktext=["-max", "0", "+max"]),

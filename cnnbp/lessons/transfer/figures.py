@@ -24,9 +24,18 @@ from cnnbp.lessons.transfer.verdicts import (
     selection_call,
 )
 from cnnbp.plots.common import apply_layout, color_for, training_curves, wrap_title
+from cnnbp.plots.drawn import drawn
 
 OTHER_SEEDS = "other verdict seeds"  # the legend entry of the thin curves
 TICK_CHARS = 22  # a bar group's label per line: four groups side by side fit 1024 px without rotating
+
+
+def drawn_losses(fig: go.Figure) -> go.Figure:
+    """The loss panel's per-step series as float32 (``plots.drawn``): most of the figure's bytes."""
+    for trace in fig.data:
+        if trace.xaxis == "x":
+            trace.y = drawn(trace.y)
+    return fig
 
 
 def curves_figure(histories: Sequence[History], probe: float | None, cfg: TransferConfig,
@@ -39,7 +48,7 @@ def curves_figure(histories: Sequence[History], probe: float | None, cfg: Transf
     if scores is not None and {"finetune", "scratch"} <= scores.rows[0].steps_to.keys():
         title += f"<br><sup>settles at {cfg.target_accuracy:.0%}: {convergence_call(scores)}</sup>"
     rows = [{**h.as_dict(), "color_key": h.strategy, "dash_key": h.lr} for h in histories]
-    fig = training_curves(rows, title=title)
+    fig = drawn_losses(training_curves(rows, title=title))
     for trace in fig.data:
         if ", seed " in trace.name:  # a verdict seed other than the run's: thin, one legend entry for all
             trace.update(opacity=0.35, line_width=1, legendgroup=OTHER_SEEDS, showlegend=False)
@@ -69,7 +78,7 @@ def imagenet_curves(histories: Sequence[History], scores: SeedScores | None, cfg
         title += (f"<br><sup>settles at {cfg.imagenet_target_accuracy:.0%}: "
                   f"{imagenet_convergence_call(scores)}</sup>")
     rows = [{**h.as_dict(), "color_key": h.strategy, "dash_key": 0} for h in histories]
-    fig = training_curves(rows, title=title)
+    fig = drawn_losses(training_curves(rows, title=title))
     for trace in fig.data:
         if ", seed " in trace.name:
             trace.update(opacity=0.35, line_width=1, showlegend=False)
