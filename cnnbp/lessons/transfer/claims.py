@@ -179,6 +179,7 @@ def imagenet_large_finetune_beats_freezing(seed: int) -> tuple[bool | None, str]
 
 
 @register_claim("transfer.imagenet_large_finetune_all_beats_freezing", lesson="transfer", source="001, 003",
+                lecture="large similar target: fine-tune all layers",
                 statement="on real images: a large target similar to the source (ImageNet -> Fashion-MNIST): "
                           "fine-tuning all layers beats freezing them (frozen features + a linear classifier)")
 def imagenet_large_finetune_all_beats_freezing(seed: int) -> tuple[bool | None, str]:
