@@ -104,7 +104,8 @@ def record_stalls(lesson: str, stalls_ms: list[float]) -> None:
     machine's load decides it as much as the page does) in screenshots/stalls.json."""
     found = json.loads(STALLS.read_text()) if STALLS.exists() else {}
     found[lesson] = {"longest_ms": round(max(stalls_ms, default=0.0)), "count": len(stalls_ms),
-                     "over_200_ms": sum(ms > 200 for ms in stalls_ms), "total_ms": round(sum(stalls_ms))}
+                     "over_200_ms": sum(ms > 200 for ms in stalls_ms), "total_ms": round(sum(stalls_ms)),
+                     "load_average_1min": round(os.getloadavg()[0], 1)}
     STALLS.write_text(json.dumps(found, indent=1))
     print(f"\n{lesson}: main-thread stalls {found[lesson]}")
 

@@ -9,7 +9,8 @@ from cnnbp.plots.common import (
     per_layer_profiles,
     small_multiples,
     training_curves,
+    variant_colours,
 )
 
 __all__ = ["color_for", "grouped_bars", "heatmap", "layer_histograms", "per_layer_profiles",
-           "small_multiples", "training_curves"]
+           "small_multiples", "training_curves", "variant_colours"]

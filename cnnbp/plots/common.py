@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 # Okabe & Ito's colour-blind-safe palette (black last: reference lines are black), then darker
@@ -28,6 +29,55 @@ LEGEND_ROW_PX = 28
 
 def color_for(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
+
+
+# Variants: black stays the reference lines' colour; yellow, faint as a line on white, comes last.
+VARIANT_PALETTE = [c for c in PALETTE if c not in ("#000000", "#F0E442")] + ["#F0E442"]
+
+
+def variant_colours(names: Sequence[str]) -> dict[str, str]:
+    """One colour per variant for every figure of a tab, fixed in one place: a lesson lists every
+    variant it can draw (its registry's names, not the few a run chose) once, in a fixed order, and
+    each of its figures looks the colour up by name, so "relu" or "freeze" is the same colour in
+    every figure of the tab whatever else was chosen.
+
+    >>> colours = variant_colours(["sigmoid", "relu"])
+    >>> colours["relu"] == color_for(1)
+    True
+    """
+    names = list(dict.fromkeys(names))
+    if len(names) > len(VARIANT_PALETTE):
+        raise ValueError(f"{len(names)} variants, {len(VARIANT_PALETTE)} colours: more than a reader tells apart")
+    return dict(zip(names, VARIANT_PALETTE))
+
+
+def ordinal_colours(names: Sequence[str]) -> dict[str, str]:
+    """One colour per variant of an ordered kind (dropout's p: more of it, darker), from viridis
+    (colour-blind-safe, and readable by lightness alone), its faint yellow end left out.
+
+    >>> list(ordinal_colours(["p = 0", "p = 0.5"]).values())
+    ['#440154', '#7cd14f']
+    """
+    names = list(dict.fromkeys(names))
+    spots = [0.8 * i / max(1, len(names) - 1) for i in range(len(names))]
+    return {n: _hex(c) for n, c in zip(names, sample_colorscale("Viridis", spots))}
+
+
+def _hex(rgb: str) -> str:
+    """"rgb(68, 1, 84)" -> "#440154"."""
+    return "#" + "".join(f"{round(float(v)):02x}" for v in rgb[rgb.index("(") + 1:-1].split(","))
+
+
+def keyed_colours(keys: Sequence[str], colours: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The colour of each key: from the tab's ``colours`` (:func:`variant_colours`) where given,
+    else by first appearance (a chart whose variants are the run's own choices, such as dropout's p)."""
+    keys = list(dict.fromkeys(keys))
+    if colours is None:
+        return {k: color_for(i) for i, k in enumerate(keys)}
+    missing = [k for k in keys if k not in colours]
+    if missing:
+        raise KeyError(f"no colour for {missing}: add them to the tab's variant_colours")
+    return {k: colours[k] for k in keys}
 
 
 def wrap_title(title: str, width: int = TITLE_CHARS) -> str:
@@ -303,22 +353,25 @@ def layer_histograms(
     layer_labels: Sequence[str],
     groups: Sequence[str],
     title: str,
+    colours: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """The lecture's rows of histograms: one row per ``row_label``, one column per layer.
 
     ``rows``: dicts with ``group``, ``row``, ``layer`` (index), ``counts``, ``edges``, ``mean``,
     ``std``. Several ``groups`` (e.g. activations) share the grid; buttons switch between them.
+    ``colours``: the tab's colour per row label.
     """
     n_rows, n_cols = len(row_labels), len(layer_labels)
     fig = make_subplots(rows=n_rows, cols=n_cols, shared_yaxes=False,
                         horizontal_spacing=0.015, vertical_spacing=0.06 if n_rows > 1 else 0.1,
                         column_titles=list(layer_labels), row_titles=list(row_labels))
+    colour = keyed_colours(row_labels, colours)
     for r in rows:
         edges = r["edges"]
         centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
         fig.add_trace(
             go.Bar(x=centres, y=r["counts"], width=edges[1] - edges[0],
-                   marker_color=color_for(row_labels.index(r["row"])),
+                   marker_color=colour[r["row"]],
                    name=f"{r['group']} | {r['row']} | {layer_labels[r['layer']]}", showlegend=False,
                    visible=r["group"] == groups[0],
                    hovertemplate="value %{x:.3g}<br>count %{y}<extra>"
@@ -340,12 +393,13 @@ def layer_histograms(
 
 
 def per_layer_profiles(series: Sequence[dict], *, panels: Sequence[tuple[str, str, bool]],
-                       title: str, x_title: str = "layer") -> go.Figure:
+                       title: str, x_title: str = "layer", colours: Mapping[str, str] | None = None) -> go.Figure:
     """Side-by-side line panels over layers. ``series``: dicts with ``name``, ``color_key``,
-    ``dash_key`` and one list per panel key; ``panels``: (key, y title, log y)."""
+    ``dash_key`` and one list per panel key; ``panels``: (key, y title, log y); ``colours``: the
+    tab's colour per ``color_key`` (:func:`variant_colours`)."""
     fig = make_subplots(rows=1, cols=len(panels), subplot_titles=[p[1] for p in panels],
                         horizontal_spacing=0.08)
-    color_keys = list(dict.fromkeys(s["color_key"] for s in series))
+    colour = keyed_colours([s["color_key"] for s in series], colours)
     dash_keys = list(dict.fromkeys(s["dash_key"] for s in series))
     for col, (key, y_title, log_y) in enumerate(panels, start=1):
         for s in series:
@@ -353,7 +407,7 @@ def per_layer_profiles(series: Sequence[dict], *, panels: Sequence[tuple[str, st
             fig.add_trace(go.Scatter(
                 x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=s["name"],
                 legendgroup=s["name"], showlegend=col == 1,
-                line=dict(color=color_for(color_keys.index(s["color_key"])),
+                line=dict(color=colour[s["color_key"]],
                           dash=DASHES[dash_keys.index(s["dash_key"]) % len(DASHES)])),
                 row=1, col=col)
         fig.update_yaxes(title_text=y_title, type="log" if log_y else "linear", row=1, col=col)
@@ -401,18 +455,19 @@ def mark_off_scale(fig: go.Figure, curves: Sequence[dict], *, cap: float, row: i
     fig.update_yaxes(range=[0, cap], row=row, col=col)
 
 
-def training_curves(histories: Sequence[dict], *, title: str, log_loss: bool = False) -> go.Figure:
+def training_curves(histories: Sequence[dict], *, title: str, log_loss: bool = False,
+                    colours: Mapping[str, str] | None = None) -> go.Figure:
     """Training loss per step and test accuracy at each evaluation, one line per variant.
     ``histories``: dicts with ``name``, ``color_key``, ``dash_key``, ``steps``, ``loss``,
-    ``eval_steps``, ``test_accuracy``. A run that diverges leaves the loss axis at the top,
-    marked, so the others keep their scale; ``log_loss`` draws the loss on a log axis instead
-    (for a lesson whose point is losses decades apart)."""
+    ``eval_steps``, ``test_accuracy``; ``colours``: the tab's colour per ``color_key``. A run that
+    diverges leaves the loss axis at the top, marked, so the others keep their scale; ``log_loss``
+    draws the loss on a log axis instead (for a lesson whose point is losses decades apart)."""
     fig = make_subplots(rows=1, cols=2, subplot_titles=["training loss (cross-entropy)",
                                                         "test accuracy"], horizontal_spacing=0.1)
-    color_keys = list(dict.fromkeys(h["color_key"] for h in histories))
+    colour = keyed_colours([h["color_key"] for h in histories], colours)
     dash_keys = list(dict.fromkeys(h["dash_key"] for h in histories))
     for h in histories:
-        line = dict(color=color_for(color_keys.index(h["color_key"])),
+        line = dict(color=colour[h["color_key"]],
                     dash=DASHES[dash_keys.index(h["dash_key"]) % len(DASHES)])
         fig.add_trace(go.Scatter(x=h["steps"], y=h["loss"], mode="lines", name=h["name"],
                                  legendgroup=h["name"], line=line), row=1, col=1)
@@ -464,11 +519,15 @@ def heatmap(values: Sequence[Sequence[float]], *, x_labels: Sequence[str], y_lab
 
 
 def grouped_bars(groups: Sequence[dict], *, categories: Sequence[str], title: str, y_title: str,
-                 reference: Sequence[float] | None = None, reference_name: str = "") -> go.Figure:
-    """Bars per category, one bar per group (``name``, ``values``); an optional reference line."""
+                 reference: Sequence[float] | None = None, reference_name: str = "",
+                 colours: Mapping[str, str] | None = None) -> go.Figure:
+    """Bars per category, one bar per group (``name``, ``values``, optional ``color_key``: the name
+    if absent); an optional reference line; ``colours``: the tab's colour per ``color_key``."""
     fig = go.Figure()
-    for i, g in enumerate(groups):
-        fig.add_trace(go.Bar(x=list(categories), y=g["values"], name=g["name"], marker_color=color_for(i),
+    colour = keyed_colours([g.get("color_key", g["name"]) for g in groups], colours)
+    for g in groups:
+        fig.add_trace(go.Bar(x=list(categories), y=g["values"], name=g["name"],
+                             marker_color=colour[g.get("color_key", g["name"])],
                              text=[f"{v:g}" for v in g["values"]], textposition="outside"))
     if reference is not None:
         fig.add_trace(go.Scatter(x=list(categories), y=list(reference), mode="markers+lines",

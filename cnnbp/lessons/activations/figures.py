@@ -24,11 +24,13 @@ from cnnbp.lessons.activations.outcome import Race
 from cnnbp.lessons.activations.race import PROBE_IMAGES
 from cnnbp.lessons.activations.selu import DeepProfile
 from cnnbp.lessons.activations.zero_centred import MINIBATCH, W_STAR, SignResult, ZigzagPath
-from cnnbp.plots.common import apply_layout, color_for
+from cnnbp.nn.activations import ACTIVATIONS
+from cnnbp.plots.common import apply_layout, color_for, variant_colours
 from cnnbp.plots.drawn import drawn
 
 SATURATED_FILL = "rgba(214, 39, 40, 0.12)"
 GRID_COLUMNS = 4
+COLOURS = variant_colours(list(ACTIVATIONS))  # one colour per activation in every figure of the tab
 
 
 def activation_grid(curves: Sequence[dict], *, n_cols: int, title: str, threshold: float) -> go.Figure:
@@ -145,7 +147,7 @@ def selu_table(profiles: list[DeepProfile]) -> pd.DataFrame:
 def selu_figure(profiles: list[DeepProfile], cfg: ActivationsConfig) -> go.Figure:
     return plots.per_layer_profiles(
         [dict(name=p.name, color_key=p.activation, dash_key="all", mean=p.mean, std=p.std) for p in profiles],
-        panels=[("mean", "activation mean", False), ("std", "activation std", False)],
+        panels=[("mean", "activation mean", False), ("std", "activation std", False)], colours=COLOURS,
         title=f"Deep plain MLP ({cfg.mlp_depth} x {cfg.mlp_width}, no BatchNorm): mean and std per layer")
 
 
@@ -168,7 +170,7 @@ def race_table(race: Race) -> pd.DataFrame:
 def curves_figure(race: Race, cfg: ActivationsConfig) -> go.Figure:
     curves = plots.training_curves(
         [dict(name=h.name, color_key=h.activation, dash_key=h.lr, steps=h.steps, loss=h.loss,
-              eval_steps=h.eval_steps, test_accuracy=h.test_accuracy) for h in race.drawn],
+              eval_steps=h.eval_steps, test_accuracy=h.test_accuracy) for h in race.drawn], colours=COLOURS,
         title=f"Small CNN on {cfg.dataset}: one activation per line (dash: learning rate)")
     # a run that diverges (loss 1e22, then NaN) leaves the capped loss axis, marked "diverged"
     curves.add_hline(y=race.target, line_dash="dot", line_color="black", row=1, col=2,

@@ -19,11 +19,11 @@ from cnnbp.lessons.augment.flips import FlipResult
 from cnnbp.lessons.augment.gallery import GalleryRow
 from cnnbp.lessons.augment.training import ArmHistory
 from cnnbp.lessons.augment.tta import TTAResult
-from cnnbp.plots.common import DASHES, apply_layout, color_for, grouped_bars, wrap_title
+from cnnbp.plots.common import DASHES, apply_layout, grouped_bars, variant_colours, wrap_title
 
 GAP_PX = 2  # white pixels between the copies of a strip
 SUBTITLE = dict(size=14)
-ARM_COLOR = {"plain": color_for(0), "augmented": color_for(1)}
+COLOURS = variant_colours(["plain", "augmented"])  # one colour per arm in every figure of the tab
 
 
 def strip(images: np.ndarray) -> np.ndarray:
@@ -72,7 +72,7 @@ def curves(histories: Sequence[ArmHistory], seed: int, train_images: int) -> go.
     for h in histories:
         for j, (what, values) in enumerate((("test", h.test_accuracy), ("train", h.train_accuracy))):
             fig.add_trace(go.Scatter(x=h.eval_steps, y=values, mode="lines+markers", name=f"{what} {h.arm}",
-                                     meta=f"{what} {h.arm}", line=dict(color=ARM_COLOR[h.arm], dash=DASHES[j])))
+                                     meta=f"{what} {h.arm}", line=dict(color=COLOURS[h.arm], dash=DASHES[j])))
     fig.update_xaxes(title_text="step")
     fig.update_yaxes(title_text="accuracy", range=[0, 1.02])
     return apply_layout(fig, wrap_title(f"Seed {seed}, {train_images} training images: train (dashed) and test "
@@ -88,7 +88,7 @@ def accuracy(histories: Sequence[ArmHistory]) -> go.Figure:
         for col, values in ((1, [mine[s].test_accuracy[-1] for s in seeds]),
                             (2, [mine[s].train_accuracy[-1] - mine[s].test_accuracy[-1] for s in seeds])):
             fig.add_trace(go.Bar(x=[f"seed {s}" for s in seeds], y=values, name=arm, meta=f"{arm} {col}",
-                                 marker_color=ARM_COLOR[arm], showlegend=col == 1,
+                                 marker_color=COLOURS[arm], showlegend=col == 1,
                                  text=[f"{v:.1%}" for v in values], textposition="outside"), row=1, col=col)
     fig.update_yaxes(tickformat=".0%")
     fig.update_yaxes(range=[0, 1.1], row=1, col=1)
@@ -154,9 +154,9 @@ def ensemble(curves: dict[str, EnsembleCurve]) -> go.Figure:
     for arm, c in curves.items():
         ks = list(range(1, len(c.accuracy) + 1))
         fig.add_trace(go.Scatter(x=ks, y=c.accuracy, mode="lines+markers", name=f"ensemble, {arm}", meta=arm,
-                                 line=dict(color=ARM_COLOR[arm])))
+                                 line=dict(color=COLOURS[arm])))
         fig.add_trace(go.Scatter(x=ks, y=[c.mean_member] * len(ks), mode="lines", name=f"mean member, {arm}",
-                                 meta=f"mean {arm}", line=dict(color=ARM_COLOR[arm], dash="dot")))
+                                 meta=f"mean {arm}", line=dict(color=COLOURS[arm], dash="dot")))
     fig.update_xaxes(title_text="models averaged (K)", dtick=1)
     fig.update_yaxes(title_text="test accuracy", tickformat=".1%")
     return apply_layout(fig, wrap_title("Ensembles: accuracy of the average of K nets vs the mean single net "

@@ -19,12 +19,22 @@ from plotly.subplots import make_subplots
 from cnnbp.lessons.batchnorm.folding import FoldResult
 from cnnbp.lessons.batchnorm.modes import ModeChecks, RunningStats
 from cnnbp.lessons.batchnorm.training import History, SeededRace, TrainModeBug, Variant
-from cnnbp.plots.common import DASHES, apply_layout, color_for
+from cnnbp.plots.common import DASHES, apply_layout, color_for, keyed_colours, variant_colours
 
 if TYPE_CHECKING:
     from cnnbp.lessons.batchnorm.config import BatchNormConfig
 
 LOG_FLOOR = 1e-9  # an exact 0 on the log-scale difference chart
+NO_BN = "no BN"
+
+
+def bn_at(position: str) -> str:
+    """A BN net's legend name: "BN before act" for ``before_act``."""
+    return f"BN {position.replace('_', ' ')}"
+
+
+# One colour per net in every figure of the tab (the plain net and BN at either place)
+COLOURS = variant_colours([NO_BN, bn_at("before_act"), bn_at("after_act")])
 
 
 def running_stats(run: dict, *, title: str) -> go.Figure:
@@ -91,9 +101,10 @@ def scenario_curves(rows: Sequence[dict], *, target: float, title: str) -> go.Fi
     fig = make_subplots(rows=n, cols=2, subplot_titles=titles, horizontal_spacing=0.1,
                         vertical_spacing=0.12 if n > 1 else 0.15)
     keys = list(dict.fromkeys(h["color_key"] for r in rows for h in r["histories"]))
+    colour = keyed_colours(keys, COLOURS)
     for i, r in enumerate(rows, start=1):
         for h in r["histories"]:
-            line = dict(color=color_for(keys.index(h["color_key"])),
+            line = dict(color=colour[h["color_key"]],
                         dash=DASHES[keys.index(h["color_key"]) % len(DASHES)])
             shown = h["color_key"] not in {x["color_key"] for rr in rows[:i - 1] for x in rr["histories"]}
             fig.add_trace(go.Scatter(x=h["steps"], y=h["loss"], mode="lines", name=h["color_key"],
@@ -215,8 +226,8 @@ def curves_figure(histories: list[History], cfg: BatchNormConfig) -> go.Figure:
     rows = []
     for scenario in dict.fromkeys(h.variant.scenario for h in histories):
         rows.append({"title": scenario, "histories": [
-            dict(name=h.name, color_key="no BN" if h.variant.norm == "none" else
-                 f"BN {h.variant.norm_position.replace('_', ' ')}", steps=h.steps, loss=h.loss,
+            dict(name=h.name, color_key=NO_BN if h.variant.norm == "none" else bn_at(h.variant.norm_position),
+                 steps=h.steps, loss=h.loss,
                  eval_steps=h.eval_steps, test_accuracy=h.test_accuracy)
             for h in histories if h.variant.scenario == scenario]})
     return scenario_curves(rows, target=cfg.target_accuracy,

@@ -10,11 +10,14 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from cnnbp.lessons.dropout.config import DropoutConfig
+from cnnbp.lessons.dropout.config import DROP_PROBS, DropoutConfig
 from cnnbp.lessons.dropout.mc import MCResult
 from cnnbp.lessons.dropout.mechanics import Expectation, KeepFraction, MaskDemo, sampling_ratio
 from cnnbp.lessons.dropout.training import GapHistory, GapNarrowing, settled
-from cnnbp.plots.common import DASHES, apply_layout, color_for
+from cnnbp.plots.common import DASHES, apply_layout, color_for, ordinal_colours
+
+# One colour per drop probability (its net's legend name) in every figure of the tab: darker, less dropout
+COLOURS = ordinal_colours([f"p = {p:g}" for p in DROP_PROBS.values()])
 
 
 def masks(demo: MaskDemo, cfg: DropoutConfig) -> go.Figure:
@@ -97,8 +100,8 @@ def gap_curves(histories: list[GapHistory], cfg: DropoutConfig) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=["accuracy (dashed: train subset, solid: test)",
                                                         "train - test accuracy (the gap)"],
                         horizontal_spacing=0.1)
-    for i, h in enumerate(histories):
-        color = color_for(i)
+    for h in histories:
+        color = COLOURS[h["name"]]
         fig.add_trace(go.Scatter(x=h["eval_steps"], y=h["train_accuracy"], mode="lines", name=f"{h['name']} train",
                                  legendgroup=h["name"], showlegend=False, meta=f"train {h['name']}",
                                  line=dict(color=color, dash=DASHES[1])), row=1, col=1)
@@ -175,8 +178,8 @@ def mc(results: dict[str, MCResult]) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
                         subplot_titles=["distance to the eval pass (mean total variation of the softmax)",
                                         "test accuracy of the MC average (dotted: eval pass)"])
-    for i, s in enumerate(series):
-        color = color_for(i + 1)
+    for s in series:
+        color = COLOURS[s["name"]]
         fig.add_trace(go.Scatter(x=s["ks"], y=s["distance"], mode="lines+markers", name=s["name"],
                                  legendgroup=s["name"], meta=f"distance {s['name']}", line=dict(color=color)),
                       row=1, col=1)

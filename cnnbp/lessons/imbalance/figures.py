@@ -19,13 +19,13 @@ from cnnbp.lessons.imbalance.config import ImbalanceConfig
 from cnnbp.lessons.imbalance.metrics import CurveMetrics, ThresholdMetrics, as_dict
 from cnnbp.lessons.imbalance.scoring import Scored
 from cnnbp.lessons.imbalance.training import METHODS, MethodHistory, TrainedRun, method_label
-from cnnbp.plots.common import apply_layout, color_for, grouped_bars
+from cnnbp.plots.common import apply_layout, grouped_bars, variant_colours
 
 CHANCE = dict(color="grey", dash="dot")
 
 
 def _colour(name: str, order: Sequence[str]) -> str:
-    return "black" if name not in order else color_for(list(order).index(name))
+    return COLOURS[name] if name in order else "black"
 
 
 def legend_below(fig: go.Figure, *, height: int) -> go.Figure:
@@ -41,8 +41,8 @@ def class_histogram(counts: dict[str, Sequence[int]], *, classes: Sequence[str],
     images drawn per class); a balanced method is flat at 1/K."""
     fig = make_subplots(rows=1, cols=2, column_widths=[0.55, 0.45], horizontal_spacing=0.1,
                         subplot_titles=["images per class", "class share of the training batches"])
-    for i, (name, values) in enumerate(counts.items()):
-        fig.add_trace(go.Bar(x=list(classes), y=list(values), name=name, marker_color=color_for(i + 8),
+    for name, values in counts.items():
+        fig.add_trace(go.Bar(x=list(classes), y=list(values), name=name, marker_color=COLOURS[name],
                              text=[str(v) for v in values], textposition="outside"), row=1, col=1)
     for method, drawn in seen.items():
         total = max(1, sum(drawn))
@@ -152,6 +152,8 @@ def pr_curves(curves: Sequence[dict], *, prevalence: float, threshold: float, ti
 # ---- a trained run's figures and tables ----------------------------------------------------------
 
 ORDER = [method_label(m) for m in METHODS]  # every method keeps its colour whichever are chosen
+SET_NAMES = {"train": "training set", "balanced": "balanced test set", "same_ratio": "same-ratio test set"}
+COLOURS = variant_colours([*ORDER, *SET_NAMES.values()])  # one colour per method and per set in every figure
 
 
 def _set(name: str) -> str:
@@ -159,8 +161,7 @@ def _set(name: str) -> str:
 
 
 def histogram(counts: dict, seen: dict, classes: tuple[str, ...], cfg: ImbalanceConfig) -> go.Figure:
-    names = {"train": "training set", "balanced": "balanced test set", "same_ratio": "same-ratio test set"}
-    return class_histogram({names[k]: v for k, v in counts.items()}, classes=classes,
+    return class_histogram({SET_NAMES[k]: v for k, v in counts.items()}, classes=classes,
                            seen={method_label(m): s for m, s in seen.items()}, order=ORDER,
                            title=f"{cfg.dataset}, {cfg.task}, 1:{cfg.ratio:g}: images per class")
 

@@ -13,6 +13,10 @@ from cnnbp.lessons.init.classic import ClassicResult
 from cnnbp.lessons.init.cnn import VariantHistory
 from cnnbp.lessons.init.config import InitConfig
 from cnnbp.lessons.init.symmetry import SymmetryContrast
+from cnnbp.nn.inits import INITS
+
+# One colour per init in every figure of the tab, the lecture's three first (the most distinct colours)
+COLOURS = plots.variant_colours(["normal_0.01", "xavier", "kaiming", *INITS])
 
 # ---- the classic MLP ---------------------------------------------------------------------
 
@@ -22,14 +26,14 @@ def classic_figures(results: list[ClassicResult], cfg: InitConfig) -> dict:
                  mean=l.mean, std=l.std) for r in results for i, l in enumerate(r.layers)]
     hist = plots.layer_histograms(rows, row_labels=list(cfg.inits),
                                   layer_labels=[f"layer {i + 1}" for i in range(cfg.depth)],
-                                  groups=list(cfg.activations),
+                                  groups=list(cfg.activations), colours=COLOURS,
                                   title=f"Activations per layer, {cfg.depth} x {cfg.width} MLP, batch {cfg.batch_size}")
     series = [dict(name=f"{r.init} / {r.activation}", color_key=r.init, dash_key=r.activation,
                    std=r.stds(), mean=[l.mean for l in r.layers], grad_w=r.weight_grad_norm,
                    grad_h=[l.grad_norm for l in r.layers]) for r in results]
     profiles = plots.per_layer_profiles(
         series, panels=[("mean", "activation mean", False), ("std", "activation std", True),
-                        ("grad_w", "||dL/dW|| after one backward", True)],
+                        ("grad_w", "||dL/dW|| after one backward", True)], colours=COLOURS,
         title="Mean and std of the activations, and the weight gradient, per layer")
     return {"classic_histograms": hist, "classic_profiles": profiles}
 
@@ -54,7 +58,7 @@ def cnn_curves(histories: list[VariantHistory], cfg: InitConfig) -> go.Figure:
     return plots.training_curves(
         [dict(name=h.name, color_key=h.init, dash_key=h.activation, steps=h.steps, loss=h.loss,
               eval_steps=h.eval_steps, test_accuracy=h.test_accuracy) for h in histories],
-        title=f"Small CNN on {cfg.dataset}: init x activation")
+        title=f"Small CNN on {cfg.dataset}: init x activation", colours=COLOURS)
 
 
 def cnn_layer_std(histories: list[VariantHistory], cfg: InitConfig) -> go.Figure:
@@ -90,8 +94,9 @@ def symmetry_figure(contrast: SymmetryContrast):
     runs = (contrast.constant, contrast.other)
     layers = [s.layer for s in contrast.constant.after]
     return plots.grouped_bars(
-        [dict(name=f"{r.init} init", values=[s.distinct_units for s in r.after]) for r in runs],
-        categories=layers, reference=[s.units for s in contrast.constant.after], reference_name="units in the layer",
+        [dict(name=f"{r.init} init", color_key=r.init, values=[s.distinct_units for s in r.after]) for r in runs],
+        categories=layers, colours=COLOURS, reference=[s.units for s in contrast.constant.after],
+        reference_name="units in the layer",
         title=f"Distinct neurons per layer after {contrast.constant.steps} steps ({contrast.activation})",
         y_title="distinct neurons")
 

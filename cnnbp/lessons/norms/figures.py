@@ -22,13 +22,15 @@ from cnnbp.lessons.norms.equivalences import Equivalences
 from cnnbp.lessons.norms.races import Paired, SideBySide
 from cnnbp.lessons.norms.training import NormRun
 from cnnbp.lessons.norms.verdicts import NAMES, best_words, contrast_words, counted, race_words
-from cnnbp.plots.common import apply_layout, color_for, training_curves
+from cnnbp.nn.norms import NORMS
+from cnnbp.plots.common import apply_layout, color_for, keyed_colours, training_curves, variant_colours
 
 if TYPE_CHECKING:
     from cnnbp.lessons.norms.config import NormsConfig
 
 LIT = "#d62728"
 UNLIT = "#9e9e9e"
+COLOURS = variant_colours(list(NORMS))  # one colour per norm in every figure of the tab
 
 
 def _word(h: int, w: int, width: int) -> int:
@@ -90,19 +92,20 @@ def batch_sweep(series: Sequence[dict], *, title: str, extra: Sequence[dict] = (
     """Final test accuracy against the batch size (log axis, falling to the right), one line per
     norm (the mean over seeds) with each seed's dot. ``series``: dicts with ``name``,
     ``batch_sizes``, ``mean``, ``seeds`` ([batch][seed]). ``extra``: single points (``name``,
-    ``batch_size``, ``accuracy``, ``symbol``), e.g. BatchNorm at batch size 1."""
+    ``batch_size``, ``accuracy``, ``symbol``, ``color``), e.g. BatchNorm at batch size 1."""
     fig = go.Figure()
-    for i, s in enumerate(series):
+    colour = keyed_colours([s["name"] for s in series], COLOURS)
+    for s in series:
         fig.add_trace(go.Scatter(x=s["batch_sizes"], y=s["mean"], mode="lines+markers", name=s["name"],
-                                 legendgroup=s["name"], line=dict(color=color_for(i))))
+                                 legendgroup=s["name"], line=dict(color=colour[s["name"]])))
         fig.add_trace(go.Scatter(x=[b for b, accs in zip(s["batch_sizes"], s["seeds"]) for _ in accs],
                                  y=[a for accs in s["seeds"] for a in accs], mode="markers",
                                  name=f"{s['name']}, one seed", legendgroup=s["name"], showlegend=False,
-                                 marker=dict(color=color_for(i), size=5, opacity=0.5)))
+                                 marker=dict(color=colour[s["name"]], size=5, opacity=0.5)))
     for p in extra:
         fig.add_trace(go.Scatter(x=[p["batch_size"]], y=[p["accuracy"]], mode="markers+text", name=p["name"],
                                  text=[p["name"]], textposition="bottom center",
-                                 marker=dict(color="black", size=11, symbol=p.get("symbol", "x"))))
+                                 marker=dict(color=p.get("color", "black"), size=11, symbol=p.get("symbol", "x"))))
     ticks = sorted({b for s in series for b in s["batch_sizes"]} | {p["batch_size"] for p in extra}, reverse=True)
     fig.update_xaxes(title_text="batch size (images per step)", type="log", autorange="reversed",
                      tickvals=ticks, ticktext=[str(b) for b in ticks])
@@ -201,7 +204,8 @@ def compare_curves(runs: list[NormRun], cfg: NormsConfig) -> go.Figure:
     return training_curves(
         [dict(name=r.name, color_key=r.norm, dash_key=r.seed, steps=r.steps, loss=r.loss, eval_steps=r.eval_steps,
               test_accuracy=r.test_accuracy) for r in runs],
-        title=f"Same CNN on {cfg.dataset}, one norm per colour (dash: seed), batch {cfg.batch_size}, lr {cfg.lr:g}")
+        title=f"Same CNN on {cfg.dataset}, one norm per colour (dash: seed), batch {cfg.batch_size}, lr {cfg.lr:g}",
+        colours=COLOURS)
 
 
 def compare_bars(numbers: dict, race: SideBySide, cfg: NormsConfig) -> go.Figure:
@@ -221,7 +225,8 @@ def sweep_figure(numbers: dict, race: Paired | None, cfg: NormsConfig, batch_one
     series = [dict(name=norm, **s) for norm, s in numbers["summary"].items() if s["batch_sizes"]]
     extra = []
     if batch_one_run is not None and batch_one_run.final_accuracy is not None:
-        extra.append(dict(name="BatchNorm at batch 1", batch_size=1, accuracy=batch_one_run.final_accuracy))
+        extra.append(dict(name="BatchNorm at batch 1", batch_size=1, accuracy=batch_one_run.final_accuracy,
+                          color=COLOURS["batch"]))
     return batch_sweep(
         series, extra=extra,
         title=f"Final test accuracy as the batch shrinks ({cfg.sweep_images} training images, "

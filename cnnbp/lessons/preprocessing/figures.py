@@ -20,10 +20,12 @@ from cnnbp.lessons.preprocessing.config import PreprocessingConfig
 from cnnbp.lessons.preprocessing.sensitivity import SensitivityComparison
 from cnnbp.lessons.preprocessing.training import TARGET_ACCURACY, TrainingResult
 from cnnbp.lessons.preprocessing.transforms import IMAGE_LABELS, VECTOR_LABELS
-from cnnbp.plots.common import DASHES, apply_layout, color_for
+from cnnbp.plots.common import DASHES, apply_layout, color_for, keyed_colours, variant_colours
 from cnnbp.plots.drawn import drawn
 
 PAD = 0.08  # share of the data range added around a scatter panel
+# One colour per preprocessing in every figure of the tab, by the name its legends show
+COLOURS = variant_colours(list(IMAGE_LABELS.values()))
 
 
 def _range(values: Sequence[float]) -> list[float]:
@@ -133,10 +135,10 @@ def image_statistics(*, mean_image: np.ndarray, raw_range: tuple[float, float], 
     if z.shape[-1] == 1:
         z = np.repeat(z, 3, axis=-1)
     fig.add_trace(go.Image(z=z, name="mean image", hoverinfo="skip"), row=1, col=1)
-    names = list(dict.fromkeys(b["name"] for b in bars))
+    colour = keyed_colours([b["name"] for b in bars], COLOURS)
     for b in bars:
         x = [[b["name"]] * len(channels), list(channels)]
-        style = dict(color=color_for(names.index(b["name"])), pattern_shape="" if b["split"] == "train" else "/")
+        style = dict(color=colour[b["name"]], pattern_shape="" if b["split"] == "train" else "/")
         for col, key in ((2, "mean"), (3, "std")):
             fig.add_trace(go.Bar(x=x, y=b[key], name=f"{b['name']} ({b['split']})", legendgroup=b["name"] + b["split"],
                                  showlegend=col == 2, marker=style,
@@ -156,10 +158,10 @@ def loss_and_accuracy(histories: Sequence[dict], *, title: str, target_loss: flo
     ``color_key``, ``dash_key``, ``eval_steps``, ``train_loss``, ``test_accuracy``."""
     fig = make_subplots(rows=1, cols=2, horizontal_spacing=0.1,
                         subplot_titles=["training-set loss (cross-entropy, log scale)", "test accuracy"])
-    colors = list(dict.fromkeys(h["color_key"] for h in histories))
+    colour = keyed_colours([h["color_key"] for h in histories], COLOURS)
     dashes = list(dict.fromkeys(h["dash_key"] for h in histories))
     for h in histories:
-        line = dict(color=color_for(colors.index(h["color_key"])),
+        line = dict(color=colour[h["color_key"]],
                     dash=DASHES[dashes.index(h["dash_key"]) % len(DASHES)])
         fig.add_trace(go.Scatter(x=h["eval_steps"], y=h["train_loss"], mode="lines", name=h["name"],
                                  legendgroup=h["name"], line=line), row=1, col=1)
@@ -183,7 +185,7 @@ def sensitivity_curves(items: Sequence[dict], *, perturbation: float, title: str
                         subplot_titles=["loss along one random direction",
                                         "mean |ΔL| / L over random directions"])
     for i, it in enumerate(items):
-        line = dict(color=color_for(i), dash=DASHES[i % len(DASHES)])
+        line = dict(color=COLOURS[it["name"]], dash=DASHES[i % len(DASHES)])
         fig.add_trace(go.Scatter(x=it["slice_t"], y=it["slice_loss"], mode="lines", name=it["name"],
                                  legendgroup=it["name"], line=line), row=1, col=1)
         fig.add_trace(go.Scatter(x=it["sizes"], y=it["relative_change"], mode="lines+markers", name=it["name"],
@@ -275,7 +277,8 @@ def channel_table(a: ImageAnalysis) -> pd.DataFrame:
 
 def training_figure(result: TrainingResult, cfg: PreprocessingConfig) -> go.Figure:
     return loss_and_accuracy(
-        [dict(name=f"{IMAGE_LABELS[h.transform]}, run {h.run + 1}", color_key=h.transform, dash_key=h.run,
+        [dict(name=f"{IMAGE_LABELS[h.transform]}, run {h.run + 1}", color_key=IMAGE_LABELS[h.transform],
+              dash_key=h.run,
               eval_steps=h.eval_steps, train_loss=h.train_loss, test_accuracy=h.test_accuracy)
          for h in result.histories],
         title=f"{cfg.model} classifier on digits, raw = pixel x {cfg.input_scale:g} + {cfg.input_offset:g}; "

@@ -13,8 +13,9 @@ from plotly.subplots import make_subplots
 from cnnbp.data import dataset_label
 from cnnbp.lessons.transfer.comparison import Forgetting, Scores, SeedScores
 from cnnbp.lessons.transfer.config import TransferConfig
+from cnnbp.lessons.transfer.imagenet_source import STRATEGIES as IMAGENET_STRATEGIES
 from cnnbp.lessons.transfer.selection import SeedSelection
-from cnnbp.lessons.transfer.strategies import History
+from cnnbp.lessons.transfer.strategies import STRATEGIES, History
 from cnnbp.lessons.transfer.sweep import SIZE_STRATEGIES, RuleCell
 from cnnbp.lessons.transfer.verdicts import (
     convergence_call,
@@ -23,11 +24,14 @@ from cnnbp.lessons.transfer.verdicts import (
     imagenet_convergence_call,
     selection_call,
 )
-from cnnbp.plots.common import apply_layout, color_for, training_curves, wrap_title
+from cnnbp.plots.common import apply_layout, color_for, training_curves, variant_colours, wrap_title
 from cnnbp.plots.drawn import drawn
 
 OTHER_SEEDS = "other verdict seeds"  # the legend entry of the thin curves
 TICK_CHARS = 22  # a bar group's label per line: four groups side by side fit 1024 px without rotating
+# One colour per strategy in every figure of the tab (the small sources' and ImageNet's strategies)
+# (the 2x2 table's four first: the lecture's choices get the most distinct colours)
+COLOURS = variant_colours([*SIZE_STRATEGIES, "lora", "top", *STRATEGIES, *IMAGENET_STRATEGIES])
 
 
 def drawn_losses(fig: go.Figure) -> go.Figure:
@@ -48,7 +52,7 @@ def curves_figure(histories: Sequence[History], probe: float | None, cfg: Transf
     if scores is not None and {"finetune", "scratch"} <= scores.rows[0].steps_to.keys():
         title += f"<br><sup>settles at {cfg.target_accuracy:.0%}: {convergence_call(scores)}</sup>"
     rows = [{**h.as_dict(), "color_key": h.strategy, "dash_key": h.lr} for h in histories]
-    fig = drawn_losses(training_curves(rows, title=title))
+    fig = drawn_losses(training_curves(rows, title=title, colours=COLOURS))
     for trace in fig.data:
         if ", seed " in trace.name:  # a verdict seed other than the run's: thin, one legend entry for all
             trace.update(opacity=0.35, line_width=1, legendgroup=OTHER_SEEDS, showlegend=False)
@@ -56,7 +60,7 @@ def curves_figure(histories: Sequence[History], probe: float | None, cfg: Transf
     if probe is not None:
         fig.add_trace(go.Scatter(x=[0, last], y=[probe, probe], mode="lines",
                                  name=f"linear probe, stage {cfg.stage} (frozen)",
-                                 line=dict(color="black", dash="dash")), row=1, col=2)
+                                 line=dict(color=COLOURS["linear_probe"], dash="dash")), row=1, col=2)
     fig.add_trace(go.Scatter(x=[0, last], y=[cfg.target_accuracy] * 2, mode="lines", name="target accuracy",
                              line=dict(color="grey", dash="dot", width=1)), row=1, col=2)
     settled = {h.name: h.steps_to(cfg.target_accuracy) for h in histories
@@ -78,7 +82,7 @@ def imagenet_curves(histories: Sequence[History], scores: SeedScores | None, cfg
         title += (f"<br><sup>settles at {cfg.imagenet_target_accuracy:.0%}: "
                   f"{imagenet_convergence_call(scores)}</sup>")
     rows = [{**h.as_dict(), "color_key": h.strategy, "dash_key": 0} for h in histories]
-    fig = drawn_losses(training_curves(rows, title=title))
+    fig = drawn_losses(training_curves(rows, title=title, colours=COLOURS))
     for trace in fig.data:
         if ", seed " in trace.name:
             trace.update(opacity=0.35, line_width=1, showlegend=False)
@@ -86,7 +90,7 @@ def imagenet_curves(histories: Sequence[History], scores: SeedScores | None, cfg
     probe = scores.rows[0].accuracy.get("linear_probe") if scores is not None else None
     if probe is not None:
         fig.add_trace(go.Scatter(x=[0, last], y=[probe, probe], mode="lines", name="linear probe (frozen)",
-                                 line=dict(color="black", dash="dash")), row=1, col=2)
+                                 line=dict(color=COLOURS["linear_probe"], dash="dash")), row=1, col=2)
     fig.add_trace(go.Scatter(x=[0, last], y=[cfg.imagenet_target_accuracy] * 2, mode="lines",
                              name="target accuracy", line=dict(color="grey", dash="dot", width=1)), row=1, col=2)
     return fig
@@ -97,9 +101,9 @@ def imagenet_rule_figure(cells: Sequence[dict], cfg: TransferConfig) -> go.Figur
     labels = [wrap_title(f"{c['similarity']}, {c['size']}<br>{c['per_class']}/class<br>best: {', '.join(c['best'])}",
                          TICK_CHARS) for c in cells]
     fig = go.Figure()
-    for i, s in enumerate(cells[0]["accuracy"]):
+    for s in cells[0]["accuracy"]:
         values = [c["accuracy"][s] for c in cells]
-        fig.add_trace(go.Bar(x=labels, y=values, name=s, marker_color=color_for(i),
+        fig.add_trace(go.Bar(x=labels, y=values, name=s, marker_color=COLOURS[s],
                              text=[f"{v:.0%}" for v in values], textposition="outside"))
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.15])
     return apply_layout(fig, wrap_title(f"The rule of thumb from ImageNet (seed {cfg.seed})<br><sup>similar: "
@@ -109,12 +113,12 @@ def imagenet_rule_figure(cells: Sequence[dict], cfg: TransferConfig) -> go.Figur
 def stages_figure(per_stage: Sequence[float], scratch: float | None, cfg: TransferConfig) -> go.Figure:
     """Linear-probe test accuracy from each stage of the frozen source (the chosen one darker)."""
     stages = [f"stage {k}" for k in range(1, len(per_stage) + 1)]
-    colors = [color_for(0) if k == cfg.stage else "#9ecae1" for k in range(1, len(per_stage) + 1)]
+    colors = [COLOURS["linear_probe"] if k == cfg.stage else "#9ecae1" for k in range(1, len(per_stage) + 1)]
     fig = go.Figure(go.Bar(x=stages, y=list(per_stage), marker_color=colors, name="linear probe",
                            text=[f"{a:.0%}" for a in per_stage], textposition="outside"))
     if scratch is not None:
         fig.add_trace(go.Scatter(x=stages, y=[scratch] * len(stages), mode="lines", name="scratch (SGD)",
-                                 line=dict(color="black", dash="dot")))
+                                 line=dict(color=COLOURS["scratch"], dash="dot")))
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.1])
     fig.update_xaxes(title_text="embedding taken after (bottom -> top)")
     return apply_layout(fig, f"Linear probe from each stage of the frozen {cfg.source_label} "
@@ -126,10 +130,10 @@ def params_figure(strategy_rows: Sequence[dict], cfg: TransferConfig) -> go.Figu
     the run's own rate (the forgetting run at the large rate left out)."""
     fig = go.Figure()
     chosen = [r for r in strategy_rows if r["strategy"] in cfg.strategies and r["lr"] in (cfg.lr, None)]
-    for i, r in enumerate(chosen):
+    for r in chosen:
         fig.add_trace(go.Scatter(x=[r["trainable"]], y=[r["accuracy"]], mode="markers+text", name=r["name"],
                                  text=[f"{r['name']} ({r['share']:.0%} trainable)"], textposition="top center",
-                                 marker=dict(size=12, color=color_for(i))))
+                                 marker=dict(size=12, color=COLOURS[r["strategy"]])))
     fig.update_xaxes(title_text="trainable parameters (log scale)", type="log")
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.1])
     return apply_layout(fig, "Accuracy against trainable parameters (LoRA vs full fine-tuning)", height=420)
@@ -159,17 +163,17 @@ def sizes_figure(rows: Sequence[Scores], cfg: TransferConfig, large: SeedScores 
                         subplot_titles=["test accuracy", f"steps until the test accuracy stays at "
                                                          f"{cfg.target_accuracy:.0%}"])
     sizes = [r.per_class for r in rows]
-    for i, s in enumerate(SIZE_STRATEGIES):
+    for s in SIZE_STRATEGIES:
         fig.add_trace(go.Scatter(x=sizes, y=[r.accuracy[s] for r in rows], mode="lines+markers", name=s,
-                                 legendgroup=s, line=dict(color=color_for(i))), row=1, col=1)
+                                 legendgroup=s, line=dict(color=COLOURS[s])), row=1, col=1)
         if large is not None and s in ("freeze", "finetune"):
             others = large.rows[1:]
             fig.add_trace(go.Scatter(x=[r.per_class for r in others], y=[r.accuracy[s] for r in others],
                                      mode="markers", name=f"{s}, other seeds", legendgroup=s, showlegend=False,
-                                     marker=dict(color=color_for(i), symbol="circle-open", size=9)), row=1, col=1)
+                                     marker=dict(color=COLOURS[s], symbol="circle-open", size=9)), row=1, col=1)
         if s in ("finetune", "scratch"):
             fig.add_trace(go.Scatter(x=sizes, y=[r.steps_to[s] for r in rows], mode="lines+markers", name=s,
-                                     legendgroup=s, showlegend=False, line=dict(color=color_for(i))), row=1, col=2)
+                                     legendgroup=s, showlegend=False, line=dict(color=COLOURS[s])), row=1, col=2)
     fig.update_xaxes(title_text="target images per class (log scale)", type="log")
     fig.update_yaxes(title_text="accuracy", range=[0, 1.05], row=1, col=1)
     fig.update_yaxes(title_text="steps", rangemode="tozero", row=1, col=2)
@@ -185,9 +189,9 @@ def rule_figure(cells: Sequence[RuleCell], cfg: TransferConfig) -> go.Figure:
     labels = [wrap_title(f"{c.similarity} ({c.source}), {c.size} ({c.row.per_class}/class)<br>best: "
                          f"{', '.join(c.best)}<br>lecture: {c.lecture}", TICK_CHARS) for c in cells]
     fig = go.Figure()
-    for i, s in enumerate(SIZE_STRATEGIES):
+    for s in SIZE_STRATEGIES:
         values = [c.row.accuracy[s] for c in cells]
-        fig.add_trace(go.Bar(x=labels, y=values, name=s, marker_color=color_for(i),
+        fig.add_trace(go.Bar(x=labels, y=values, name=s, marker_color=COLOURS[s],
                              text=[f"{v:.0%}" for v in values], textposition="outside"))
     fig.update_yaxes(title_text="test accuracy", range=[0, 1.15])
     return apply_layout(fig, f"The rule of thumb on {cfg.target_label}: best strategies per cell (seed {cfg.seed})",
