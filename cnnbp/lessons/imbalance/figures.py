@@ -15,6 +15,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnbp.data import dataset_label
 from cnnbp.lessons.imbalance.config import ImbalanceConfig
 from cnnbp.lessons.imbalance.metrics import CurveMetrics, ThresholdMetrics, as_dict
 from cnnbp.lessons.imbalance.scoring import Scored
@@ -163,7 +164,7 @@ def _set(name: str) -> str:
 def histogram(counts: dict, seen: dict, classes: tuple[str, ...], cfg: ImbalanceConfig) -> go.Figure:
     return class_histogram({SET_NAMES[k]: v for k, v in counts.items()}, classes=classes,
                            seen={method_label(m): s for m, s in seen.items()}, order=ORDER,
-                           title=f"{cfg.dataset}, {cfg.task}, 1:{cfg.ratio:g}: images per class")
+                           title=f"{dataset_label(cfg.dataset)}, {cfg.task}, 1:{cfg.ratio:g}: images per class")
 
 
 def curves(histories: list[MethodHistory], cfg: ImbalanceConfig) -> go.Figure:

@@ -115,19 +115,19 @@ class TransferConfig(LessonConfig):
         """How messages name the target: its name, or the upload's title (never its secret name)."""
         return dataset_label(self.target)
 
-    def _source_shape(self) -> tuple[int, int, int, str]:
-        """(input channels, stages, largest LoRA rank every wrapped conv takes, a line if it does not load)."""
+    def _source_shape(self) -> tuple[int, int, str]:
+        """(stages, the largest LoRA rank every wrapped conv takes, a line if the source does not load)."""
         if self.model_file:
             src = load_file_source(self.model_file)  # cached: read once by its validator
             convs = [m for m in src.model.modules() if isinstance(m, nn.Conv2d)]
-            return src.channels, num_stages(src.model), min(max_rank(m) for m in convs), ""
+            return num_stages(src.model), min(max_rank(m) for m in convs), ""
         if self.source == backbones.NAME:  # ResNet: stem + 4 layers; 64 channels in its stem and 1x1 convs
-            return 3, 5, 64, backbones.unavailable_reason()
+            return 5, 64, backbones.unavailable_reason()
         problem = source_problem(self.source)
         if problem:
-            return 0, 0, 0, problem
+            return 0, 0, problem
         channels = read_card(self.source)["input"]["channels"]
-        return channels, DEPTH, lora_rank_limit(channels), ""  # every shipped source: DEPTH conv blocks
+        return DEPTH, lora_rank_limit(channels), ""  # every shipped source: DEPTH conv blocks
 
     @field_validator("sizes", mode="before")
     @classmethod
@@ -141,7 +141,7 @@ class TransferConfig(LessonConfig):
 
     @model_validator(mode="after")
     def _check(self) -> "TransferConfig":
-        channels, stages, rank_limit, problem = self._source_shape()
+        stages, rank_limit, problem = self._source_shape()
         if problem:
             raise ValueError(problem)
         if "rule" in self.parts and self.target not in SIMILAR:

@@ -35,6 +35,11 @@ def test_defaults_run_on_a_three_class_upload_and_keep_the_models(pets, tmp_path
     final = merge_frames(frames)
     assert final.done and final.numbers["rare"] == 2 and final.numbers["classes"] == ["cat", "dog", "fox"]
     assert final.numbers["counts"]["train"][2] * 5 == pytest.approx(final.numbers["counts"]["train"][0], abs=3)
+    # the upload is named by its title everywhere a person reads, never by its secret name
+    assert "your upload 'pets', multiclass, 1:5" in final.figures["histogram"].layout.title.text
+    shown = [f.message for f in frames] + [v.text for v in final.verdicts] + [fig.to_json() for fig in
+                                                                              final.figures.values()]
+    assert not [text for text in shown if pets in text]
 
     cfg = validate_config(IMBALANCE.config, values)
     kept = kept_models(run_key("imbalance", cfg, exclude=IMBALANCE.live))

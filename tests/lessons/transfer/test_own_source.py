@@ -135,8 +135,9 @@ def test_an_upload_is_the_target_of_a_shipped_source(pets):
     weights = {c: sum(p.numel() for p in build_cnn(channels=c, num_classes=3, size=32, seed=0).parameters())
                for c in (1, 3)}
     assert runs["scratch"]["total"] == weights[3] and runs["finetune"]["total"] == weights[1]
-    texts = " ".join(v.text for v in final.verdicts) + final.message
-    assert "your upload 'pets'" in texts and pets not in texts and pets not in json.dumps(frames[0].message)
+    texts = [f.message for f in frames] + [v.text for v in final.verdicts] + [fig.to_json() for fig in
+                                                                              final.figures.values()]
+    assert "your upload 'pets'" in " ".join(texts) and not [t for t in texts if pets in t]
     assert len(final.numbers["selection"]["rows"]) == 4  # every shipped source ranked for the upload
 
 
