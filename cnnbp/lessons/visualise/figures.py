@@ -318,6 +318,9 @@ def zero_channels_table(stages: Sequence[dict]) -> pd.DataFrame:
                          for s in stages])
 
 
+OVER = 0.6  # opacity of a map drawn over the photo
+
+
 def photo_explanation_figure(image: list, *, name: str, coarse: dict, refined: dict | None, cam: list,
                              randomised: list | None, randomised_label: str = "") -> go.Figure:
     """The photo, the drop of P(class) under the coarse and the refined occlusion windows (one scale), Grad-CAM,
@@ -329,22 +332,23 @@ def photo_explanation_figure(image: list, *, name: str, coarse: dict, refined: d
     drops = [o["base"] - np.asarray(o["p_class"]) for o in panels if o]
     top = max(1e-6, max(float(d.max()) for d in drops))
     fig = make_subplots(rows=1, cols=5, subplot_titles=titles, horizontal_spacing=0.02)
-    fig.add_trace(image_trace(np.asarray(image), name="photo"), row=1, col=1)
+    for col in range(1, 6):  # the photo, then under each map (drawn over it, half transparent)
+        fig.add_trace(image_trace(np.asarray(image), name="photo"), row=1, col=col)
     for j, o in enumerate(panels):
         if o is None:
             continue
         centre = (o["window"] - 1) / 2
         fig.add_trace(go.Heatmap(z=o["base"] - np.asarray(o["p_class"]), x=[c + centre for c in o["lefts"]],
-                                 y=[t + centre for t in o["tops"]], zmin=0, zmax=top, colorscale="Reds",
+                                 y=[t + centre for t in o["tops"]], zmin=0, zmax=top, colorscale="Reds", opacity=OVER,
                                  showscale=j == 0, colorbar=dict(title="drop of P", len=0.6), name=f"{o['window']}px",
                                  hovertemplate=f"{o['window']}px window centred at x %{{x}}, y %{{y}}: P falls by "
                                                "%{z:.3f}<extra></extra>"),
                       row=1, col=j + 2)
     for col, m, label in ((4, cam, "Grad-CAM"), (5, randomised, f"randomised {randomised_label}")):
         if m is not None:
-            fig.add_trace(go.Heatmap(z=m, colorscale="inferno", showscale=False, name=label,
+            fig.add_trace(go.Heatmap(z=m, colorscale="inferno", showscale=False, name=label, opacity=OVER,
                                      hovertemplate=label + ": x %{x}, y %{y}: %{z:.3g}<extra></extra>"),
                           row=1, col=col)
     _image_axes(fig)
     fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
-    return apply_layout(fig, f"{name}: occlusion (how far P falls) beside Grad-CAM", height=300)
+    return apply_layout(fig, f"{name}: occlusion (how far P falls) and Grad-CAM over the photo", height=300)

@@ -132,6 +132,8 @@ def photo_top_images(state: RunState) -> Iterator[Update]:
         items.append({"index": it.index, "label": it.label, "activation": it.activation, "unit": list(it.unit),
                       "box": list(it.box), "image": image.tolist(),
                       "crop": image[:, t:bottom + 1, left:right + 1].tolist()})
+    peaks = searched.peaks[cfg.photo_stage].values[:, cfg.photo_channel]
+    at_top = int((peaks == peaks.max()).sum())  # ties at the top (ReLU6's ceiling of 6 at the head): ordered by index
     counts = {name: searched.labels.count(name) for name in sorted(set(searched.labels))}
     share = {name: c / len(searched.labels) for name, c in counts.items()}
     unit = dict(stage=top.stage_label(cfg.photo_stage), channel=cfg.photo_channel,
@@ -140,8 +142,9 @@ def photo_top_images(state: RunState) -> Iterator[Update]:
     yield Update(1.0, f"top {len(items)} of {unit['searched']} for {unit['stage']} channel {cfg.photo_channel} ({how})",
                  figures={"top_images": figs.imagenet_top_images_figure(items, **unit)},
                  verdicts=[verdicts.imagenet_top_images([it["label"] for it in items],
-                                                        [it["activation"] for it in items], share=share, **unit)],
+                                                        [it["activation"] for it in items], share=share,
+                                                        at_top=at_top, **unit)],
                  numbers={"top_images": {"model": "efficientnet_lite0_imagenet", "set": cfg.top_set,
                                          "images": len(searched.labels), "size": top.TOP_SIZE,
                                          "stage": cfg.photo_stage, "channel": cfg.photo_channel, "items": items,
-                                         "seconds": searched.seconds}})
+                                         "at_top": at_top, "seconds": searched.seconds}})

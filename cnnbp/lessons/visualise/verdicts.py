@@ -225,15 +225,18 @@ def imagenet_embedding(c: Comparison, imagenet: Sequence, *, dataset: str) -> Ve
 
 
 def imagenet_top_images(labels: Sequence[str], activations: Sequence[float], *, share: dict[str, float], stage: str,
-                        channel: int, searched: str) -> Verdict:
-    """A note: which classes the top images of an ImageNet channel come from, against chance."""
+                        channel: int, searched: str, at_top: int = 1) -> Verdict:
+    """A note: which classes the top images of an ImageNet channel come from, against chance (``at_top``:
+    how many images share the largest peak; past k the top-k among them is by index, not by the channel)."""
     common = max(labels, key=list(labels).count)
     n, hits = len(labels), list(labels).count(common)
+    tied = (f" {at_top} images reach the same peak {activations[0]:.2f} (ReLU6's ceiling is 6): the {n} shown "
+            "are the first of them by index, not the channel's choice." if at_top > n else "")
     return Verdict(
         label="images that excite an ImageNet channel", passed=None,
         headline=f"{stage} ch {channel}: {hits} of {n} top images {common} ({share[common] * n:.1f} by chance)",
         text=(f"EfficientNet-Lite0 {stage}, channel {channel}, over {searched}: its top {n} peak at "
               f"{activations[0]:.2f} .. {activations[-1]:.2f}; {hits} of {n} are {common}, {share[common]:.0%} of "
               f"the images searched ({share[common] * n:.1f} of {n} expected by chance). These are not ImageNet's "
-              "kind of photo: a channel tuned to fur or sky finds only its nearest stand-in here. One channel, "
-              "observed: not a test."))
+              "kind of photo: a channel tuned to fur or sky finds only its nearest stand-in here." + tied
+              + " One channel, observed: not a test."))

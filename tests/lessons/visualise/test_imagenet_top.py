@@ -117,8 +117,13 @@ def test_another_channel_reads_the_cache(run):
                                             "photo_channel": 1000, "top_k": 3})
     assert other.photo_top_seconds() == pytest.approx(3 * 0.03)
     final = list(LESSON.run(other, RunControl()))[-1]
-    assert [it["index"] for it in final.numbers["top_images"]["items"]] == \
-        [it.index for it in top.top_images(top.searched_set("fashion_mnist", seed=cfg.seed), "bn2", 1000, 3)]
+    t = final.numbers["top_images"]
+    searched = top.searched_set("fashion_mnist", seed=cfg.seed)
+    assert [it["index"] for it in t["items"]] == [it.index for it in top.top_images(searched, "bn2", 1000, 3)]
+    peaks = searched.peaks["bn2"].values[:, 1000]
+    assert t["at_top"] == int((peaks == peaks.max()).sum()) >= 1
+    note = next(v for v in final.verdicts if v.label == "images that excite an ImageNet channel")
+    assert ("first of them by index" in note.text) == (t["at_top"] > 3)
 
 
 def test_a_channel_beyond_the_stage_is_refused_in_one_line():
