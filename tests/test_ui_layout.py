@@ -1,14 +1,9 @@
 """The verdict lines (a word and a colour class, not an emoji) and the tab's button texts."""
 
-import json
 import re
-import shutil
-import subprocess
-
-import pytest
 
 from cnnbp.lessons.base import Verdict
-from cnnbp.ui.lesson_tab import settings_button_js, shown_value
+from cnnbp.ui.lesson_tab import quick_message
 from cnnbp.ui.runner import verdict_word, verdicts_markdown
 
 
@@ -58,28 +53,10 @@ def test_verdict_type_is_large_enough_for_a_hall():
     assert "px" not in headline and sizes["verdict"] * scale >= 18 and sizes["v-word"] >= 16
 
 
-def run_js(handler: str, *before) -> list:
-    """Call a page-side handler in node, as the page would with the widgets' values."""
-    node = shutil.which("node")
-    if node is None:
-        pytest.skip("node is not installed (the browser test clicks the buttons too)")
-    script = f"console.log(JSON.stringify(({handler})(...{json.dumps(before)})))"
-    return json.loads(subprocess.run([node, "-e", script], capture_output=True, text=True, check=True).stdout)
-
-
-def test_quick_settings_set_every_widget_and_say_what_changed():
-    handler = settings_button_js("Quick settings", ["width", "depth", "acts"], [256, 6, ["relu", "tanh"]])
-    *values, msg = run_js(handler, 1024, 6, ["relu"])
-    assert values == [256, 6, ["relu", "tanh"]]
-    assert msg == "Quick settings: width 1024 \u2192 256, acts relu \u2192 relu, tanh. Press **Run**."
-    assert run_js(handler, 256, 6, ["relu", "tanh"])[-1] == "Quick settings: nothing to change. Press **Run**."
-
-
-def test_a_text_box_gets_the_text_of_its_setting():
-    import gradio as gr
-
-    assert shown_value(gr.Textbox(), [3, 10]) == "[3, 10]" and shown_value(gr.Textbox(), None) == ""
-    assert shown_value(gr.Dropdown(["a", "b"], multiselect=True), ("a", "b")) == ["a", "b"]
+def test_quick_message_names_what_changed():
+    msg = quick_message(None, ["width", "depth"], [1024, 6], [256, 6])
+    assert "width 1024 → 256" in msg and "depth" not in msg
+    assert "nothing to change" in quick_message(None, ["w"], [1], [1])
 
 
 def test_figure_style_large_type_legend_below_and_any_trace_kind():

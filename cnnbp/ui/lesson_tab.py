@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import gradio as gr
 
 from cnnbp.lessons.base import Lesson
@@ -53,28 +51,11 @@ def figure_caption(caption: str) -> tuple[str, str]:
     return what.strip(), look.strip()
 
 
-def shown_value(widget: gr.components.Component, value):
-    """A setting as its widget holds it in the page (a text box holds the text of a list)."""
-    if isinstance(widget, gr.Textbox):
-        return "" if value is None else str(value)
-    return list(value) if isinstance(value, tuple) else value
-
-
-def settings_button_js(what: str, names: list[str], values: list) -> str:
-    """The browser-side handler of Quick settings / Reset to defaults: every widget to ``values``
-    and a status line saying what changed ("Quick settings: width 1024 \u2192 256. Press **Run**.").
-
-    Run in the page alone: an event with a Python function puts each of its outputs (here every
-    widget of the tab) into Gradio's list of loading states, and Gradio then re-renders every
-    entry of that list at each message of any later run (the stalls of issue 17)."""
-    return f"""(...before) => {{
-  const names = {json.dumps(names)}, after = {json.dumps(values)};
-  const text = (v) => Array.isArray(v) ? v.join(", ") : String(v);
-  const changed = names.map((n, i) => JSON.stringify(before[i] ?? null) === JSON.stringify(after[i]) ? null
-    : `${{n}} ${{text(before[i])}} \u2192 ${{text(after[i])}}`).filter((c) => c !== null);
-  const line = changed.length ? changed.join(", ") : "nothing to change";
-  return [...after, {json.dumps(what + ": ")} + line + ". Press **Run**."];
-}}"""
+def quick_message(lesson: Lesson, names: list[str], before: list, after: list) -> str:
+    """What the Quick settings button changed, for the status line."""
+    changed = [f"{n} {b} \u2192 {a}" for n, b, a in zip(names, before, after) if b != a]
+    return ("Quick settings: " + ", ".join(changed) if changed else "Quick settings: nothing to change") \
+        + ". Press **Run**."
 
 
 def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) -> TabShare:
@@ -113,16 +94,24 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
                     numbers = gr.JSON(label="numbers")
         names = list(widgets)
         # A live demo in a lecture, or a student on two cores: every widget to the lesson's small
-        # settings (the ones the tests run), the rest to their defaults. In the page alone: no
-        # server work, no API, no loading state for every widget (see settings_button_js).
+        # settings (the ones the tests run), the rest to their defaults. No server work, no API.
         fields = lesson.config.model_fields
+        defaults = [fields[n].default for n in names]
+
+        def to_quick(*before):
+            after = quick_values(lesson, names)
+            return [*after, quick_message(lesson, names, list(before), after)]
+
+        def to_defaults(*before):
+            changed = [n for n, b, a in zip(names, before, defaults) if b != a]
+            note = ("Reset to defaults: " + ", ".join(changed)) if changed else "Already at the defaults"
+            return [*defaults, note + ". Press **Run**."]
+
         widget_list = [widgets[n] for n in names]
-        quick_shown = [shown_value(w, v) for w, v in zip(widget_list, quick_values(lesson, names))]
-        default_shown = [shown_value(widgets[n], fields[n].default) for n in names]
-        quick.click(None, inputs=widget_list, outputs=[*widget_list, status],
-                    js=settings_button_js("Quick settings", names, quick_shown))
-        reset.click(None, inputs=widget_list, outputs=[*widget_list, status],
-                    js=settings_button_js("Reset to defaults", names, default_shown))
+        quick.click(to_quick, inputs=widget_list, outputs=[*widget_list, status], queue=False,
+                    api_visibility="private")
+        reset.click(to_defaults, inputs=widget_list, outputs=[*widget_list, status], queue=False,
+                    api_visibility="private")
         handler = make_handler(lesson, names)
         inputs, outputs = [widgets[n] for n in names], [status, verdicts, *plots, *tables, numbers]
         run.click(
