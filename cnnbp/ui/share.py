@@ -16,7 +16,7 @@ import json
 import tempfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import gradio as gr
 
@@ -94,6 +94,20 @@ CLICK_JS = """
   }, 1000);
 }
 """
+# A page opened from a link (a lesson's settings or a playlist step) presses the hidden link button
+# once it is on the page; a plain visit sends nothing.
+OPEN_LINK_JS = """
+() => {
+  const q = new URLSearchParams(window.location.search);
+  if (!q.has('lesson') && !q.has('playlist')) return;
+  const press = (tries) => {
+    const b = document.getElementById('link-opener');
+    if (b) b.click(); else if (tries > 0) setTimeout(() => press(tries - 1), 100);
+  };
+  press(100);
+}
+"""
+URL_QUERY_JS = "() => window.location.search"
 # After "Run live" dropped the replay: press the Run button of the tab on screen.
 CLICK_RUN_JS = """
 () => { const b = [...document.querySelectorAll('button[id$="-run"]')].find((x) => x.offsetParent !== null);
@@ -305,6 +319,12 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
             tally = gr.Markdown(elem_id="lecture-tally", min_height=0)
         guard = gr.Textbox("", visible=False, elem_id="lecture-guard")
     timer = gr.Timer(2.0, active=False)
+    # A link (?lesson=... or ?playlist=...) is opened by this hidden button, which the page clicks only
+    # when its URL asks for one. An event at every page load with every tab's widgets as outputs made
+    # Gradio's page update ~350 components' loading state at every later message of every run
+    # (stalls of seconds while a run streams, measured in the browser test).
+    link_query = gr.Textbox(visible=False)
+    open_link = gr.Button("open link", elem_id="link-opener", elem_classes=["cnnbp-hidden"])
 
     widgets = [w for tab in shares for w in tab.widgets]
     statuses = [tab.status for tab in shares]
@@ -422,8 +442,8 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
             raise gr.Error("start a playlist first: a room votes on its questions", print_exception=False)
         return show_step(replace(s, room=ROOMS.create(), presenter=True), request=request)
 
-    def on_load(request: gr.Request):
-        params = dict(getattr(request, "query_params", {}) or {})
+    def on_link(query: str, request: gr.Request):
+        params = dict(parse_qsl((query or "").lstrip("?")))
         try:
             if "playlist" in params:
                 return open_link_playlist(params, request)
@@ -477,7 +497,8 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
     for tab in shares:
         tab.numbers.change(make_reveal(tab), inputs=tab.widgets, outputs=[reveal, guard, tally],
                            **private)
-    demo.load(on_load, inputs=None, outputs=step_outputs, **private)
+    open_link.click(on_link, inputs=[link_query], outputs=step_outputs, js=URL_QUERY_JS, **private)
+    demo.load(None, js=OPEN_LINK_JS)
     demo.load(None, js=KEYS_JS)
     demo.load(None, js=CLICK_JS)
     guard.change(None, inputs=[guard], js=GUARD_JS)
