@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlencode
 
+from cnnbp.data.session import is_session_name
 from cnnbp.lessons.base import ConfigError, LessonConfig, get_lesson, validate_config
 
 FORMAT = "cnnbp-preset"
@@ -124,9 +125,11 @@ def upload_names(config: type[LessonConfig]) -> set[str]:
 
 
 def settings_of(lesson: str, cfg: LessonConfig) -> dict:
-    """Every setting of ``cfg`` as plain JSON values, upload fields left out."""
+    """Every setting of ``cfg`` as plain JSON values, upload fields and a session's uploaded set left out
+    (an upload's secret name is the key to it: a link must not hand it on; the link opens on the
+    field's default)."""
     skip = upload_names(type(cfg))
-    return {k: v for k, v in cfg.model_dump(mode="json").items() if k not in skip}
+    return {k: v for k, v in cfg.model_dump(mode="json").items() if k not in skip and not is_session_name(v)}
 
 
 def make_preset(lesson: str, cfg: LessonConfig, **extra: Any) -> dict:
@@ -142,6 +145,9 @@ def _lesson_config(lesson: Any, settings: Any) -> tuple[str, LessonConfig]:
     uploads = sorted(upload_names(config) & set(settings))
     if uploads:
         raise ConfigError(f"{uploads[0]}: a file upload cannot come from a preset or a link; upload it in the tab")
+    held = sorted(k for k, v in settings.items() if is_session_name(v))
+    if held:
+        raise ConfigError(f"{held[0]}: an uploaded set cannot come from a preset or a link; upload it in the tab")
     return lesson, validate_config(config, settings)
 
 

@@ -88,3 +88,26 @@ def test_a_preset_run_gives_the_numbers_of_the_run_it_was_made_from():
     from_link = read_query(to_query("preprocessing", cfg))
     assert final_numbers(from_file.lesson, from_file.settings()) == direct
     assert final_numbers(from_link[0], from_link[1].model_dump()) == direct
+
+
+def test_an_uploaded_set_never_travels_in_a_link_or_a_preset():
+    """An upload's secret name is the key to it: a link or preset leaves it out (the field falls back
+    to its default) and a link or preset that carries one is refused, so a shared link hands nobody
+    another session's data."""
+    from cnnbp.data.archives import register_archive
+    from cnnbp.data.session import forget
+    from tests.pets import pets_archive
+
+    name, _ = register_archive(pets_archive(), title="pets")
+    try:
+        cfg = validate_config(LESSONS["norms"].config, {**LESSONS["norms"].quick, "dataset": name})
+        query = to_query("norms", cfg)
+        assert name not in query and "dataset" not in query
+        preset = make_preset("norms", cfg)
+        assert name not in json.dumps(preset) and "dataset" not in preset["settings"]
+        with pytest.raises(ValueError, match="^dataset: an uploaded set cannot come from a preset or a link"):
+            read_query(f"lesson=norms&dataset={name}")
+        with pytest.raises(ValueError, match="^dataset: an uploaded set cannot come from a preset or a link"):
+            read_preset({**preset, "settings": {**preset["settings"], "dataset": name}})
+    finally:
+        forget(name)

@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from cnnbp import plots
+from cnnbp.data import dataset_label
 from cnnbp.lessons.activations.config import ActivationsConfig
 from cnnbp.lessons.activations.functions import Curve
 from cnnbp.lessons.activations.outcome import Race
@@ -171,7 +172,7 @@ def curves_figure(race: Race, cfg: ActivationsConfig) -> go.Figure:
     curves = plots.training_curves(
         [dict(name=h.name, color_key=h.activation, dash_key=h.lr, steps=h.steps, loss=h.loss,
               eval_steps=h.eval_steps, test_accuracy=h.test_accuracy) for h in race.drawn], colours=COLOURS,
-        title=f"Small CNN on {cfg.dataset}: one activation per line (dash: learning rate)")
+        title=f"Small CNN on {dataset_label(cfg.dataset)}: one activation per line (dash: learning rate)")
     # a run that diverges (loss 1e22, then NaN) leaves the capped loss axis, marked "diverged"
     curves.add_hline(y=race.target, line_dash="dot", line_color="black", row=1, col=2,
                      annotation_text=f"target {race.target:.0%}")

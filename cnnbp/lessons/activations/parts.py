@@ -9,6 +9,7 @@ from typing import Iterator
 
 import pandas as pd
 
+from cnnbp.data import dataset_label
 from cnnbp.lessons.activations import figures
 from cnnbp.lessons.activations.config import ActivationsConfig
 from cnnbp.lessons.activations.functions import Curve, activation_curves, peak_grad_with, point_table
@@ -104,7 +105,8 @@ def cnns(state: RunState) -> Iterator[Update]:
     for reached, histories in trained:
         race = race_of(histories, cfg)
         if reached < 1.0:
-            yield Update(reached, f"training {len(variants)} CNNs on {cfg.dataset} ({_seeds(cfg)}): {reached:.0%}",
+            yield Update(reached, f"training {len(variants)} CNNs on {dataset_label(cfg.dataset)} ({_seeds(cfg)}): "
+                                  f"{reached:.0%}",
                          figures=figures.training_figures(race, cfg), numbers=race_numbers(race, cfg))
     final = figures.training_figures(race, cfg)
     if race.race:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 
+from cnnbp.data import dataset_label
 from cnnbp.lessons.activations.config import ActivationsConfig
 from cnnbp.lessons.activations.functions import QUESTION_POINTS, SATURATED_AT_10, Curve, PointTable, maxout_formula
 from cnnbp.lessons.activations.outcome import (
@@ -220,7 +221,8 @@ def race_verdict(race: Race, cfg: ActivationsConfig) -> Verdict:
                                                     else f"not reached in {h.steps[-1] if h.steps else 0} steps")
         ratio = "" if h.activation == "relu" else f"{_ratio_words(ratios[h.name])}; "
         parts.append(f"{h.activation} {where} ({ratio}final {h.test_accuracy[-1]:.1%})")
-    text = (f"Steps to {race.target:.0%} test accuracy on {cfg.dataset} at seed {race.seed} (same CNN, data and "
+    text = (f"Steps to {race.target:.0%} test accuracy on {dataset_label(cfg.dataset)} at seed {race.seed} "
+            "(same CNN, data and "
             f"order; lr {race.lr:g}, evaluated every {cfg.eval_every()} steps): " + "; ".join(parts) + ".")
     relu = next((h for h in race.race if h.activation == "relu"), None)
     slow = [h for h in race.race if h.activation in ("sigmoid", "tanh")]

@@ -1,6 +1,7 @@
 """Data augmentation, test-time augmentation and ensembles (lectures 003 and 004): registers the
 lesson "augment" and its claims."""
 
+from cnnbp.data import dataset_label
 from cnnbp.lessons.augment.config import AugmentConfig
 from cnnbp.lessons.augment.parts import PARTS
 from cnnbp.lessons.base import Lesson, register
@@ -16,7 +17,7 @@ LESSON = register(Lesson(
             "the run's seeded stream.",
     config=AugmentConfig,
     parts=PARTS,
-    start=lambda cfg, parts: f"starting: {', '.join(p.name for p in parts)} on {cfg.dataset}",
+    start=lambda cfg, parts: f"starting: {', '.join(p.name for p in parts)} on {dataset_label(cfg.dataset)}",
     figures=(
         ("gallery", "One image through each augmentation: one batch of copies each"),
         ("curves", "Train and test accuracy while training, plain vs augmented (first seed)"),

@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnbp.data import dataset_label
 from cnnbp.lessons.batchnorm.folding import FoldResult
 from cnnbp.lessons.batchnorm.modes import ModeChecks, RunningStats
 from cnnbp.lessons.batchnorm.training import History, SeededRace, TrainModeBug, Variant
@@ -231,7 +232,7 @@ def curves_figure(histories: list[History], cfg: BatchNormConfig) -> go.Figure:
                  eval_steps=h.eval_steps, test_accuracy=h.test_accuracy)
             for h in histories if h.variant.scenario == scenario]})
     return scenario_curves(rows, target=cfg.target_accuracy,
-                           title=f"Small CNN on {cfg.dataset}, with and without BatchNorm "
+                           title=f"Small CNN on {dataset_label(cfg.dataset)}, with and without BatchNorm "
                                  f"(dotted: target {cfg.target_accuracy:.0%})")
 
 

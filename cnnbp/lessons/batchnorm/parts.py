@@ -8,7 +8,7 @@ from typing import Iterator
 
 import pandas as pd
 
-from cnnbp.data import lesson_dataset
+from cnnbp.data import dataset_label, lesson_dataset
 from cnnbp.device import pick_device, torch_threads
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.batchnorm import figures
@@ -66,7 +66,7 @@ def training(state: RunState) -> Iterator[Update]:
             runs, data, depth=cfg.depth, width=cfg.width, activation=cfg.activation, epochs=cfg.epochs,
             batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control):
         drawn_so_far = histories[:drawn]  # the curves are drawn only when the runner sends a frame
-        yield Update(reached, f"training {len(runs)} CNNs on {cfg.dataset}: {reached:.0%}",
+        yield Update(reached, f"training {len(runs)} CNNs on {dataset_label(cfg.dataset)}: {reached:.0%}",
                      figures={"curves": lambda h=drawn_so_far: figures.curves_figure(h, cfg)},
                      numbers=training_numbers(drawn_so_far, cfg))
     races = seeded_races(histories, cfg.pairs(), target=cfg.target_accuracy, total_steps=cfg.total_steps)

@@ -5,7 +5,7 @@ The tests they pass or fail are the result objects' own predicates (``RunningSta
 
 from __future__ import annotations
 
-from cnnbp.data import lesson_shape
+from cnnbp.data import dataset_label, lesson_shape
 from cnnbp.lessons.base import Verdict
 from cnnbp.lessons.batchnorm.config import BatchNormConfig
 from cnnbp.lessons.batchnorm.folding import FoldResult
@@ -35,7 +35,8 @@ def mode_verdicts(s: RunningStats, c: ModeChecks, cfg: BatchNormConfig) -> list[
                 headline=(f"running mean off by {s.mean_error[-1]:.2g} std, variance by {s.var_error[-1]:.0%} "
                           f"after {cfg.stat_steps} steps"), text=(
             f"A BatchNorm2d with momentum {cfg.bn_momentum:g} fed {cfg.stat_steps} shuffled minibatches of "
-            f"{cfg.batch_size} ({cfg.stat_channels} channels of a fixed random conv of the {cfg.dataset} images). "
+            f"{cfg.batch_size} ({cfg.stat_channels} channels of a fixed random conv of the "
+            f"{dataset_label(cfg.dataset)} images). "
             f"Largest error over channels: running mean {s.mean_error[0]:.3g} data stds at the start, "
             f"{s.mean_error[-1]:.3g} at the end; running variance {s.var_error[0]:.3g} relative, then "
             f"{s.var_error[-1]:.3g}. {settle} (the error decays as (1 - {cfg.bn_momentum:g})^step: "

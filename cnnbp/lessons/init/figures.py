@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from cnnbp import plots
+from cnnbp.data import dataset_label
 from cnnbp.lessons.init.classic import ClassicResult
 from cnnbp.lessons.init.cnn import VariantHistory
 from cnnbp.lessons.init.config import InitConfig
@@ -58,7 +59,7 @@ def cnn_curves(histories: list[VariantHistory], cfg: InitConfig) -> go.Figure:
     return plots.training_curves(
         [dict(name=h.name, color_key=h.init, dash_key=h.activation, steps=h.steps, loss=h.loss,
               eval_steps=h.eval_steps, test_accuracy=h.test_accuracy) for h in histories],
-        title=f"Small CNN on {cfg.dataset}: init x activation", colours=COLOURS)
+        title=f"Small CNN on {dataset_label(cfg.dataset)}: init x activation", colours=COLOURS)
 
 
 def cnn_layer_std(histories: list[VariantHistory], cfg: InitConfig) -> go.Figure:

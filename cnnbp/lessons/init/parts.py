@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from cnnbp.data import ImageDataset, lesson_dataset
+from cnnbp.data import ImageDataset, dataset_label, lesson_dataset
 from cnnbp.lessons.base import Part, RunState, Update
 from cnnbp.lessons.init import figures
 from cnnbp.lessons.init.classic import ClassicResult, classic_experiment
@@ -70,7 +70,7 @@ def cnn(state: RunState) -> Iterator[Update]:
     for reached, histories in train_grid(data, inits=cfg.inits, activations=cfg.activations, depth=cfg.cnn_depth,
                                          width=cfg.cnn_width, epochs=cfg.epochs, batch_size=cfg.cnn_batch_size,
                                          lr=cfg.lr, seed=cfg.seed, control=state.control):
-        yield Update(reached, f"training the CNN on {cfg.dataset}: {reached:.0%}",
+        yield Update(reached, f"training the CNN on {dataset_label(cfg.dataset)}: {reached:.0%}",
                      figures=figures.cnn_figures(histories, cfg),
                      numbers={"cnn": cnn_numbers(histories, data.num_classes)})
     yield Update(reached, f"CNN trained ({reached:.0%} of the steps)", figures=figures.cnn_figures(histories, cfg),

@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from cnnbp.data import dataset_label
 from cnnbp.lessons.norms.batch_one import BatchOneResult
 from cnnbp.lessons.norms.contrast import ContrastResult
 from cnnbp.lessons.norms.equivalences import Equivalences
@@ -204,7 +205,8 @@ def compare_curves(runs: list[NormRun], cfg: NormsConfig) -> go.Figure:
     return training_curves(
         [dict(name=r.name, color_key=r.norm, dash_key=r.seed, steps=r.steps, loss=r.loss, eval_steps=r.eval_steps,
               test_accuracy=r.test_accuracy) for r in runs],
-        title=f"Same CNN on {cfg.dataset}, one norm per colour (dash: seed), batch {cfg.batch_size}, lr {cfg.lr:g}",
+        title=(f"Same CNN on {dataset_label(cfg.dataset)}, one norm per colour (dash: seed), batch {cfg.batch_size}, "
+               f"lr {cfg.lr:g}"),
         colours=COLOURS)
 
 

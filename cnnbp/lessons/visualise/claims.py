@@ -10,6 +10,7 @@ when the object is hidden).
 from __future__ import annotations
 
 from cnnbp.claims import register_claim
+from cnnbp.data import dataset_label
 from cnnbp.lessons.visualise.config import VisualiseConfig
 from cnnbp.lessons.visualise.filters import smoothing
 from cnnbp.lessons.visualise.model import Trained, at_seeds, load_data, one_thread, trained_model
@@ -30,7 +31,7 @@ def trained(cfg: VisualiseConfig, *, budget_s: float | None = None) -> Trained:
     control = RunControl() if budget_s is None else RunControl(budget_s=budget_s)
     model = trained_model(load_data(cfg.dataset, seed=cfg.seed), cfg.train_settings(), control)
     if model is None:  # a half-trained model must neither be measured nor cached as these settings' model
-        raise RuntimeError(f"training the {cfg.dataset} model {control.stop_reason()}")
+        raise RuntimeError(f"training the {dataset_label(cfg.dataset)} model {control.stop_reason()}")
     return model
 
 
