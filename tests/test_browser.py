@@ -140,6 +140,9 @@ def test_every_lesson_runs_in_the_browser(page, name):
         arg=[f"[id^={name}-plot-] [data-testid=plotly]", wanted], timeout=30_000)
     words = page.locator(f"#{name}-verdicts .v-word").all_inner_texts()
     assert words and set(words) <= {"HOLDS", "DOES NOT HOLD", "CAN'T TELL", "NOTE"}, words
+    # Figures first: after Run, the first figure starts on the first screen, however many verdicts.
+    first = page.locator(f"[id^={name}-plot-]").first.bounding_box()
+    assert first["y"] < SIZES[0][1] - 150, f"the first figure starts at y = {first['y']:.0f} at 1024 x 768"
     record_stalls(name, page.evaluate("(n) => window.__longTasks.slice(n).map(t => t.ms)", stalls_before))
     problems = {}
     for size in SIZES:

@@ -142,7 +142,20 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
         # Counted at the click, before the run may wait in the queue: a Stop meanwhile still reaches it.
         run.click(make_request_handler(lesson.name), inputs=None, outputs=[stop_note], queue=False,
                   api_visibility="private")
+        # The class watches the figures, not the page's header: a Run pressed with the bar lower on
+        # the screen brings the bar to the top, the verdicts and figures under it.
+        run.click(None, js=SCROLL_TO_RUN_BAR_JS.replace("LESSON", lesson.name))
     return shared.with_numbers(numbers)
+
+
+SCROLL_TO_RUN_BAR_JS = """
+() => {
+  const bar = document.getElementById('LESSON-run')?.closest('.run-bar');
+  if (!bar) return;
+  const top = bar.getBoundingClientRect().top + window.scrollY;
+  if (window.scrollY < top - 1) window.scrollTo({top: top, behavior: 'smooth'});
+}
+"""
 
 
 def live_triggers(lesson: Lesson, widgets: dict[str, gr.components.Component]) -> list:
