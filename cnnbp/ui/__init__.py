@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import gradio as gr
+import plotly.graph_objects as go
 
 from cnnbp.lessons import LESSONS
 from cnnbp.ui import presenter
@@ -39,6 +40,9 @@ def build_demo() -> gr.Blocks:
             toggle = gr.Button("Presenter view (P)", elem_id=presenter.TOGGLE_ID, scale=0, min_width=170,
                                size="sm", elem_classes=["presenter-toggle"])
         toggle.click(None, js="() => { window.cnnbpPresenter(); }")  # the page alone: no server call
+        # plotly.js (megabytes of script) loads with the page's first figure: one empty figure, hidden,
+        # drawn at page load, so that loading it is not a stall of seconds inside the first run.
+        gr.Plot(go.Figure(), show_label=False, elem_classes=["cnnbp-hidden"], elem_id="plotly-preload")
         with gr.Tabs(overflow_behavior="wrap") as tabs:
             shares = [build_lesson_tab(lesson) for lesson in LESSONS.values()]
             build_evidence_tab()
