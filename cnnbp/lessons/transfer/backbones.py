@@ -1,7 +1,7 @@
 """torchvision's ImageNet ResNet-18 as a source, only where its weights are already on disk.
 
-Nothing is downloaded at run time: the option is offered when torchvision's cached file
-(``$TORCH_HOME/hub/checkpoints/resnet18-f37072fd.pth``) exists, and otherwise says why not.
+Nothing is downloaded at run time: the option is offered when torchvision's cached file exists
+(``cnnbp.nn.resnet18_weights``, the one place that says), and otherwise refused with the reason.
 The network is wrapped to look like our SmallCNN (``blocks``, ``head``, ``feature_dim``), so
 every strategy of the lesson applies; its five stages are the stem and layer1..layer4.
 Target images are resized to ``INPUT_SIZE`` by the lesson's adapter.
@@ -16,26 +16,18 @@ import torch
 from torch import nn
 
 from cnnbp.lessons.transfer.sources import Source, SourceError
+from cnnbp.nn import resnet18_weights
+from cnnbp.nn.resnet18_weights import FILE, weights_path  # noqa: F401  (FILE: the cached file's name)
 
 NAME = "resnet18_imagenet"
-FILE = "resnet18-f37072fd.pth"  # torchvision's ResNet18_Weights.IMAGENET1K_V1
 HASH_PREFIX = "f37072fd"  # torch.hub's convention: the file name carries the sha256's first digits
 INPUT_SIZE = 32  # 8x8 or 16x16 targets upsampled; a 32x32 input leaves a 1x1 map after layer4
 IMAGENET_TOP1 = 0.69758  # torchvision's published accuracy of these weights
 
 
-def weights_path() -> Path:
-    return Path(torch.hub.get_dir()) / "checkpoints" / FILE
-
-
 def unavailable_reason(path: Path | None = None) -> str:
     """'' when the ImageNet weights are cached here, else the one line saying why not."""
-    path = path or weights_path()
-    if not path.is_file():
-        return (f"{NAME} is unavailable: its ImageNet weights are not cached at {path} and this app downloads "
-                "nothing at run time (on a machine with internet: python -c \"import torchvision; "
-                "torchvision.models.resnet18(weights='IMAGENET1K_V1')\")")
-    return ""
+    return resnet18_weights.unavailable_reason(path or weights_path())
 
 
 RESNET_PARTS = ("conv1", "bn1", "maxpool", "layer1", "layer2", "layer3", "layer4", "fc")
@@ -78,15 +70,15 @@ def load_resnet18(path: Path | str | None = None, *, check_hash: bool = True) ->
         raise SourceError(problem)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if check_hash and not digest.startswith(HASH_PREFIX):
-        raise SourceError(f"{NAME}: {path} has sha256 {digest[:12]}..., not {HASH_PREFIX}...: the file is corrupt; "
-                          "delete it and fetch it again")
+        raise SourceError(f"{NAME}: {path.name} has sha256 {digest[:12]}..., not {HASH_PREFIX}...: the file is "
+                          "corrupt; delete it and fetch it again")
     net = resnet18(weights=None)
     try:
         net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
     except Exception as err:
-        raise SourceError(f"{NAME}: {path} is not a ResNet-18 state dict ({type(err).__name__})") from None
+        raise SourceError(f"{NAME}: {path.name} is not a ResNet-18 state dict ({type(err).__name__})") from None
     model = ResNetBackbone(net).eval()
     card = {"name": NAME, "task": "ImageNet-1k classification (torchvision IMAGENET1K_V1)", "self_supervised": False,
             "input": {"channels": 3, "size": INPUT_SIZE}, "accuracy": IMAGENET_TOP1,
-            "parameters": sum(p.numel() for p in model.parameters()), "sha256": digest, "file": str(path)}
+            "parameters": sum(p.numel() for p in model.parameters()), "sha256": digest, "file": path.name}
     return Source(NAME, model, card)

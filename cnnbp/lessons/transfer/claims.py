@@ -185,14 +185,12 @@ def imagenet_large_finetune_beats_freezing(seed: int) -> tuple[bool | None, str]
 def imagenet_large_finetune_all_beats_freezing(seed: int) -> tuple[bool | None, str]:
     cfg = defaults(seed)
     scores = _imagenet_seed_scores(seed, cfg.imagenet_large, ("linear_probe", "finetune_all"))
-    lead = scores.ahead("finetune_all", "linear_probe")
-    return lead.holds, (
+    return scores.ahead("finetune_all", "linear_probe").holds, (
         f"ImageNet -> {imagenet_source.SIMILAR_TARGET}, {cfg.imagenet_large} images per class at {cfg.imagenet_size} "
         f"px, seeds {'/'.join(map(str, scores.seeds))}: every weight fine-tuned {_values(scores, 'finetune_all')} "
         f"vs frozen features + logistic regression {_values(scores, 'linear_probe')} ({cfg.imagenet_steps} SGD steps "
         f"at lr {cfg.imagenet_lr:g}, batch {cfg.batch_size}). "
-        + verdicts.call(lead, yes=f"Fine-tuning all ahead by more than {verdicts.POINTS}",
-                        no=f"The frozen features ahead by more than {verdicts.POINTS}", margin=verdicts.POINTS))
+        + verdicts.imagenet_finetune_all_call(scores))
 
 
 @register_claim("transfer.domain_shift_costs_accuracy", lesson="transfer", source="001",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -10,6 +11,7 @@ from torch import nn
 from cnnbp.data import dataset_label, dataset_shape
 from cnnbp.data.session import dataset_choices, is_session_name
 from cnnbp.lessons.base import LessonConfig, choice, gflop_seconds
+from cnnbp.lessons.runnable import runnable_choice
 from cnnbp.lessons.transfer import backbones, imagenet_source
 from cnnbp.lessons.transfer.lora import max_rank
 from cnnbp.lessons.transfer.model_file import file_label, load_file_source
@@ -27,7 +29,9 @@ Strategy = Literal["linear_probe", "freeze", "finetune", "discriminative", "lora
 ImagenetStrategy = Literal["linear_probe", "top", "lora", "finetune_all", "scratch"]
 # The shipped targets, and this session's upload (resized to the source's input with a note)
 TARGET_CHOICES = dataset_choices(*TARGETS)
-SOURCE_CHOICES = {**SOURCES, backbones.NAME: None}
+# Each source and why it cannot run here ("" when it can): the dropdown offers only the runnable ones
+SOURCE_NEEDS = {**{name: functools.partial(source_problem, name) for name in SOURCES},
+                backbones.NAME: lambda: backbones.unavailable_reason()}
 # Images per class each target has (tested against the data): the slider's upper end per target.
 AVAILABLE = {"digits_5to9": 139, "shapes_inverted": SHAPES_TARGET_POOL}
 # The rule-of-thumb table: per target, a source of the same domain and one of another domain.
@@ -45,7 +49,7 @@ class TransferConfig(LessonConfig):
         "digits_5to9", description="the target task (digits 5-9: new labels, same domain as the digits sources; "
                                    "shapes: the shapes sources' domain; or your own upload, resized to the source's "
                                    "input)")
-    source: choice(SOURCE_CHOICES, "source") = Field(
+    source: runnable_choice(SOURCE_NEEDS, "source") = Field(
         "digits_0to4", description="the pretrained source (assets/sources; self-supervised: digits_rotation; "
                                    "resnet18_imagenet only where its weights are cached)")
     model_file: str | None = Field(None, max_length=4096, description="optional .pt model file (another tab's "
@@ -122,7 +126,7 @@ class TransferConfig(LessonConfig):
             convs = [m for m in src.model.modules() if isinstance(m, nn.Conv2d)]
             return num_stages(src.model), min(max_rank(m) for m in convs), ""
         if self.source == backbones.NAME:  # ResNet: stem + 4 layers; 64 channels in its stem and 1x1 convs
-            return 5, 64, backbones.unavailable_reason()
+            return 5, 64, ""  # its weights are here: the source's choice has checked
         problem = source_problem(self.source)
         if problem:
             return 0, 0, problem

@@ -21,6 +21,8 @@ from cnnbp.lessons.transfer.verdicts import imagenet_rule_verdicts, imagenet_ver
 from cnnbp.train import RunControl
 
 VERDICT_STRATEGIES = ("top", "scratch")  # what the other verdict seeds train: the convergence verdict's pair
+# every weight fine-tuned: the other verdict seeds train it where the probe runs too (its verdict's pair), ~15 s a seed
+ALL_VS_FROZEN = ("finetune_all",)
 RULE_STRATEGIES = ("linear_probe", "top", "scratch")
 
 
@@ -75,7 +77,8 @@ def chosen_runs(cfg: TransferConfig) -> dict[int, tuple[str, ...]]:
     """At the run's seed the chosen strategies; at the other verdict seeds the probe and what the
     verdicts compare."""
     mine = tuple(cfg.imagenet_strategies)
-    others = tuple(s for s in ("linear_probe", *VERDICT_STRATEGIES) if s in mine)
+    compared = ALL_VS_FROZEN if "linear_probe" in mine else ()
+    others = tuple(s for s in ("linear_probe", *VERDICT_STRATEGIES, *compared) if s in mine)
     return {s: mine if s == cfg.seed else others for s in cfg.verdict_seeds()}
 
 

@@ -87,6 +87,11 @@ def imagenet_finetune_call(scores: SeedScores) -> str:
                 no=f"The frozen features ahead by more than {POINTS}", margin=POINTS)
 
 
+def imagenet_finetune_all_call(scores: SeedScores) -> str:
+    return call(scores.ahead("finetune_all", "linear_probe"), yes=f"Fine-tuning all ahead by more than {POINTS}",
+                no=f"The frozen features ahead by more than {POINTS}", margin=POINTS)
+
+
 def forgetting_call(result: Forgetting) -> str:
     margin = f"{FORGET_MARGIN * 100:g} points"
     return call(result.lead, yes=f"The larger rate loses more than {margin} more of the source task",
@@ -214,8 +219,9 @@ def selection_verdict(cfg: TransferConfig, result: SeedSelection) -> Verdict:
 
 
 def imagenet_verdicts(cfg: TransferConfig, scores: SeedScores, table: list[dict]) -> list[Verdict]:
-    """The ImageNet part: frozen features vs scratch and top vs scratch to the target accuracy over
-    the verdict seeds; LoRA's and the whole network's accuracy as notes at the run's seed."""
+    """The ImageNet part: frozen features vs scratch, top vs scratch to the target accuracy, and every
+    weight fine-tuned vs frozen features (where both ran) over the verdict seeds; LoRA's accuracy (and the
+    whole network's, without the probe) as notes at the run's seed."""
     from cnnbp.lessons.transfer.imagenet_source import target_kind
 
     out = []
@@ -254,13 +260,38 @@ def imagenet_verdicts(cfg: TransferConfig, scores: SeedScores, table: list[dict]
                  f"with {lora['trainable']:,} trainable weights ({lora['share']:.1%} of the network)"
                  + (f"; fine-tuning those stages in full: {ref['accuracy']:.1%} with {ref['trainable']:,} "
                     f"({ref['share']:.0%})" if ref else "") + f"; seed {cfg.seed}."))
-    if "finetune_all" in rows:
+    if {"finetune_all", "linear_probe"} <= has:
+        out.append(_finetune_all_verdict(cfg, scores, rows["finetune_all"], where, large_similar=similar and (
+            cfg.imagenet_per_class >= cfg.imagenet_large)))
+    elif "finetune_all" in rows:
         out.append(Verdict(
             label="fine-tune all from ImageNet", passed=None,
             headline=f"every weight trained: {rows['finetune_all']['accuracy']:.0%} after {cfg.imagenet_steps} steps",
             text=f"Every weight trained from the {cfg.imagenet_size} px images: {rows['finetune_all']['accuracy']:.1%} "
                  f"after {cfg.imagenet_steps} steps ({rows['finetune_all']['trainable']:,} weights); seed {cfg.seed}."))
     return out
+
+
+def _finetune_all_verdict(cfg: TransferConfig, scores: SeedScores, row: dict, where: str, *,
+                          large_similar: bool) -> Verdict:
+    """Every weight fine-tuned vs frozen features + logistic regression over the verdict seeds: the
+    lecture's claim where the target is the similar one and at least as large as the claim's k."""
+    from cnnbp.lessons.transfer.imagenet_source import SIMILAR_TARGET
+
+    size = "large target" if large_similar else f"{cfg.imagenet_per_class}/class"
+    return Verdict(
+        label=f"fine-tuning all beats freezing ({size})",
+        claim="transfer.imagenet_large_finetune_all_beats_freezing" if large_similar else None,
+        passed=scores.ahead("finetune_all", "linear_probe").holds,
+        headline=(f"every weight fine-tuned {_accuracy(scores, 'finetune_all')}, frozen features "
+                  f"{_accuracy(scores, 'linear_probe')}"),
+        text=f"Every weight fine-tuned ({row['trainable']:,} weights, {cfg.imagenet_steps} SGD steps at lr "
+             f"{cfg.imagenet_lr:g}, batch {cfg.batch_size}): "
+             f"{_per_seed([r.accuracy['finetune_all'] for r in scores.rows])}; frozen ImageNet features + logistic "
+             f"regression: {_per_seed([r.accuracy['linear_probe'] for r in scores.rows])} ({where}"
+             + ("" if large_similar else f"; the lecture's claim is about a large similar target: "
+                f"{cfg.imagenet_large} or more images per class of {SIMILAR_TARGET}") + "). "
+             + imagenet_finetune_all_call(scores))
 
 
 # The lecture's advice per cell, in the ImageNet part's strategies (000, 001, 002)

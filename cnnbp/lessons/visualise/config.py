@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Annotated, Callable, Iterator, Literal, Mapping
+from typing import Callable, Literal
 
-from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from cnnbp.data import LESSON_SET_CHOICES, dataset_label, photos
 from cnnbp.data.uploads import UploadError, load_image
-from cnnbp.lessons.base import Choice, LessonConfig, choice, gflop_seconds
+from cnnbp.lessons.base import LessonConfig, choice, gflop_seconds
+from cnnbp.lessons.runnable import runnable_choice
 from cnnbp.lessons.visualise import embeddings as emb
 from cnnbp.lessons.visualise import imagenet, imagenet_top, loaded
 from cnnbp.lessons.visualise.model import TrainSettings, conv_blocks, conv_channels, data_shape, load_data
@@ -35,49 +35,13 @@ Photo = Literal["chelsea", "coffee", "astronaut", "rocket", "motorcycle", "camer
 PROJECTION_S_PER_POINT = {"pca": 0.0002, "tsne": 0.004, "umap": 0.004}
 
 
-def _resnet_reason() -> str:
-    """Why the cached ResNet-18 cannot run here, its file named but not where the server keeps it."""
-    path = imagenet.weights_path()
-    return imagenet.unavailable_reason().replace(str(path), path.name)
-
-
-# Each model and why it cannot run here ("" when it can), asked each time the choices are listed.
+# Each model and why it cannot run here ("" when it can): the dropdown offers only the runnable ones.
 MODEL_NEEDS: dict[str, Callable[[], str]] = {
     "trained": lambda: "",
-    "resnet18_imagenet": _resnet_reason,
+    "resnet18_imagenet": lambda: imagenet.unavailable_reason(),
     EFFICIENTNET: lambda: imagenet_net.unavailable_reason(),
 }
-
-
-class RunnableModels(Mapping):
-    """The models this machine can run now: the dropdown offers only these (a choice that could only
-    fail is not offered), and the API and the CLI refuse another in one line that says why."""
-
-    def __getitem__(self, name: str) -> str:
-        if name not in MODEL_NEEDS or MODEL_NEEDS[name]():
-            raise KeyError(name)
-        return name
-
-    def __iter__(self) -> Iterator[str]:
-        return (name for name, reason in MODEL_NEEDS.items() if not reason())
-
-    def __len__(self) -> int:
-        return sum(1 for _ in self)
-
-
-@dataclass(frozen=True)
-class RunnableChoice(Choice):
-    """A Choice whose refusal of a known but unrunnable model says why (missing weights or package)."""
-
-    def check(self, name: str) -> str:
-        reason = MODEL_NEEDS[name]() if name in MODEL_NEEDS else ""
-        if reason:
-            raise ValueError(reason)
-        return super().check(name)
-
-
-MODEL_CHOICE = RunnableChoice(RunnableModels(), "model")
-Model = Annotated[str, AfterValidator(MODEL_CHOICE.check), MODEL_CHOICE]
+Model = runnable_choice(MODEL_NEEDS, "model")
 
 
 class VisualiseConfig(LessonConfig):
@@ -144,7 +108,7 @@ class VisualiseConfig(LessonConfig):
     @field_validator("model")
     @classmethod
     def _model_available(cls, model: str, info: ValidationInfo) -> str:
-        if model == "resnet18_imagenet":  # runnable here: MODEL_CHOICE has checked
+        if model == "resnet18_imagenet":  # runnable here: the Model choice has checked
             other = [p for p in info.data.get("parts", []) if p != "weights"]
             if other:
                 raise ValueError(f"with resnet18_imagenet only the weights view runs here (the others need "

@@ -1,36 +1,24 @@
 """The torchvision ResNet-18 trained on ImageNet, where its weights are already on this machine.
 
 The app never downloads weights: the option is offered only when torch's hub cache holds the
-checkpoint torchvision would fetch (``ResNet18_Weights.IMAGENET1K_V1``), and otherwise says
-where it looked. Only the first-layer filters are read (no model is built, so no random init):
+checkpoint torchvision would fetch (``ResNet18_Weights.IMAGENET1K_V1``; ``cnnbp.nn.resnet18_weights``),
+and otherwise says why not. Only the first-layer filters are read (no model is built, so no random init):
 64 RGB 7x7 filters, the lecture's "smooth after training" picture on a real ImageNet net.
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import torch
 
 from cnnbp.device import derive_seed, make_generator
-
-
-def weights_path() -> Path:
-    """Where torchvision would cache ResNet-18's ImageNet weights (the file may be absent)."""
-    from torchvision.models import ResNet18_Weights
-
-    name = os.path.basename(ResNet18_Weights.IMAGENET1K_V1.url)
-    return Path(torch.hub.get_dir()) / "checkpoints" / name
+from cnnbp.nn import resnet18_weights
+from cnnbp.nn.resnet18_weights import weights_path
 
 
 def unavailable_reason() -> str:
     """"" when the weights are cached here, else one line saying why the option cannot run."""
-    path = weights_path()
-    if path.is_file():
-        return ""
-    return (f"the ImageNet ResNet-18 weights are not in torch's hub cache ({path}) and this app never "
-            "downloads weights; use the model trained here")
+    reason = resnet18_weights.unavailable_reason()
+    return reason and f"{reason}; use the model trained here"
 
 
 def first_layer_filters() -> torch.Tensor:

@@ -138,7 +138,7 @@ def test_resnet_option_says_why_it_is_unavailable():
     reason = unavailable_reason()
     if not reason:
         pytest.skip("ResNet-18 ImageNet weights are cached on this machine")
-    with pytest.raises(ConfigError, match="resnet18_imagenet is unavailable: its ImageNet weights are not cached"):
+    with pytest.raises(ConfigError, match="^source: the ImageNet ResNet-18 weights are not in torch's hub cache"):
         validate_config(TransferConfig, {"source": "resnet18_imagenet"})
 
 

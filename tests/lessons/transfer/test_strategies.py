@@ -180,7 +180,7 @@ def test_resnet18_loads_from_a_state_dict_the_test_saves(tmp_path):
     assert embed(src.model, x, stage=5).shape == (2, 512)
     with pytest.raises(SourceError, match="corrupt"):
         load_resnet18(path)  # a random state dict does not have torchvision's hash
-    assert "not cached at" in unavailable_reason(tmp_path / "absent.pth")
+    assert "not in torch's hub cache" in unavailable_reason(tmp_path / "absent.pth")
     (tmp_path / "bad.pth").write_bytes(b"junk")
     with pytest.raises(SourceError, match="not a ResNet-18 state dict"):
         load_resnet18(tmp_path / "bad.pth", check_hash=False)

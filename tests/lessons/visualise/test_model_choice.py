@@ -11,22 +11,12 @@ from cnnbp.lessons.base import ConfigError, validate_config
 from cnnbp.lessons.visualise import config as config_module
 from cnnbp.lessons.visualise.config import VisualiseConfig
 from cnnbp.lessons.visualise.imagenet import weights_path
-from cnnbp.ui.widgets import widget_for
-
-
-def offered() -> list[str]:
-    """The model dropdown's choices, as the tab builds it."""
-    return [value for _, value in widget_for("model", VisualiseConfig.model_fields["model"]).choices]
-
-
-@pytest.fixture
-def hub(monkeypatch, tmp_path):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    return tmp_path / "hub"
+from tests.lessons.choices import offered
 
 
 def test_resnet_is_offered_only_where_its_weights_are_cached(hub):
-    assert "resnet18_imagenet" not in offered() and "trained" in offered()
+    assert "resnet18_imagenet" not in offered(VisualiseConfig, "model")
+    assert "trained" in offered(VisualiseConfig, "model")
     with pytest.raises(ConfigError) as err:
         validate_config(VisualiseConfig, {"model": "resnet18_imagenet", "parts": ["weights"]})
     message = str(err.value)
@@ -34,7 +24,7 @@ def test_resnet_is_offered_only_where_its_weights_are_cached(hub):
     assert "\n" not in message and str(hub) not in message and "/" not in message.split("(got")[0]
     weights_path().parent.mkdir(parents=True)
     torch.save({"conv1.weight": torch.zeros(64, 3, 7, 7)}, weights_path())
-    assert "resnet18_imagenet" in offered()
+    assert "resnet18_imagenet" in offered(VisualiseConfig, "model")
     assert validate_config(VisualiseConfig, {"model": "resnet18_imagenet", "parts": ["weights"]}).model == \
         "resnet18_imagenet"
 
@@ -42,7 +32,7 @@ def test_resnet_is_offered_only_where_its_weights_are_cached(hub):
 def test_the_imagenet_network_is_not_offered_without_its_package(monkeypatch):
     monkeypatch.setattr(config_module.imagenet_net, "unavailable_reason",
                         lambda: "the ImageNet network needs timm, not installed here: pip install timm")
-    assert config_module.EFFICIENTNET not in offered()
+    assert config_module.EFFICIENTNET not in offered(VisualiseConfig, "model")
     with pytest.raises(ConfigError, match=r"^model: the ImageNet network needs timm"):
         validate_config(VisualiseConfig, {"model": config_module.EFFICIENTNET})
 
