@@ -40,6 +40,24 @@ def test_a_waiting_run_says_so_and_can_be_stopped():
     assert next(slots.wait("long", RunControl()), None) is None  # the slot went back
 
 
+def test_a_queued_run_is_not_dropped_when_its_wait_outlasts_its_budget():
+    """The wall budget counts from the start of the work: a run that waited in the queue longer than
+    its budget still runs once a slot is free (found by the load test: 30 clients at start-up)."""
+    slots = Slots({"long": 1})
+    assert next(slots.wait("long", RunControl()), None) is None
+    waiter = RunControl(budget_s=0.3)
+    lines = slots.wait("long", waiter)
+    assert "waiting" in next(lines)
+    time.sleep(0.6)  # past the budget while queued
+    threading.Timer(0.1, slots.release, args=("long",)).start()
+    try:
+        while True:
+            next(lines)
+    except StopIteration as end:
+        assert end.value is True
+    assert waiter.stop_reason() is None  # its budget starts now
+
+
 def test_a_long_run_does_not_block_a_short_one(server_url):
     """Client A starts a long run (batchnorm defaults, an unseen seed so no cache serves it);
     client B's quick dropout run, started after it, finishes while A still runs; then A's Stop

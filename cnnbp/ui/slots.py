@@ -44,7 +44,9 @@ class Slots:
         shown = ""
         try:
             while not free.acquire(timeout=POLL_S):
-                if control.stop_reason():
+                # Stop only: the wall budget counts from the start of the work (below), not from the
+                # click, or a run queued longer than its budget would be dropped unrun
+                if control.cancelled.is_set():
                     return False
                 line = f"waiting for the {kind}-run slot ({self._waiting[kind]} waiting; Stop works)"
                 if line != shown:
