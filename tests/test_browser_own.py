@@ -49,7 +49,7 @@ def test_train_norms_on_an_upload_then_look_inside_it_and_transfer_from_it(page,
     page.locator("#visualise-model_file input[type=file]").set_input_files(str(model))
     page.locator("#visualise-model_file").get_by_text(first).wait_for(timeout=30_000)
     run_and_wait(page, "visualise")
-    verdicts = page.locator("#visualise-verdicts").inner_text()
+    verdicts = page.locator("#visualise-verdicts").text_content()  # the texts folded under the headlines
     assert "The model file's conv1 ((8, 3, 3, 3))" in verdicts, verdicts
     assert "your upload 'pets'" in verdicts and "upload-" not in verdicts
     filters = page.locator("#visualise-plot-filters")
@@ -65,7 +65,7 @@ def test_train_norms_on_an_upload_then_look_inside_it_and_transfer_from_it(page,
     page.locator("#transfer-model_file input[type=file]").set_input_files(str(model))
     page.locator("#transfer-model_file").get_by_text(first).wait_for(timeout=30_000)
     run_and_wait(page, "transfer")
-    verdicts = page.locator("#transfer-verdicts").inner_text()
+    verdicts = page.locator("#transfer-verdicts").text_content()
     assert f"Frozen your model '{first}' features (stage 2)" in verdicts, verdicts
     assert "5 images per class of your upload 'pets'" in verdicts and "upload-" not in verdicts
     page.screenshot(path=str(SHOTS / "own-transfer-model-file-1024x768.png"))

@@ -153,7 +153,7 @@ def test_guess_then_reveal_with_two_rooms(open_page):
     presenter.wait_for_function("!document.body.classList.contains('cnnbp-guessing')", timeout=10_000)
     verdicts = presenter.locator("#init-verdicts .verdicts")
     assert verdicts.evaluate("e => getComputedStyle(e).visibility") == "visible"
-    assert "classic MLP" in verdicts.inner_text()
+    assert "classic MLP" in verdicts.text_content()  # folded under the headlines
     presenter.screenshot(path=str(SHOTS / "share-reveal.png"))
     # back and forth: a revealed step stays revealed
     presenter.locator("#lecture-next").click()
