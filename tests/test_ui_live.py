@@ -32,7 +32,7 @@ def lesson(live: tuple[str, ...] = ()) -> Lesson:
 
 
 def events(demo: gr.Blocks) -> list:
-    return [fn for fn in demo.fns.values() if fn.name.startswith("run_")]
+    return [fn for fn in demo.fns.values() if (fn.name or "").startswith("run_")]  # a js-only event has no name
 
 
 def build(live: tuple[str, ...]) -> gr.Blocks:

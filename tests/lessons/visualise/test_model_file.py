@@ -125,7 +125,8 @@ def test_the_cli_runs_visualise_on_a_model_file(norms_model, tmp_path):
     out = cli("run", "visualise", "--model", str(path), "--set", "parts=weights", "--set", "models=2",
               "--out", str(tmp_path / "report"))
     assert out.returncode == 0, out.stderr
-    assert "The model file's conv1 ((8, 1, 3, 3))" in out.stdout and "2 Kaiming draws" in out.stdout
+    said = " ".join(out.stdout.split())  # the CLI wraps each verdict's text under its line
+    assert "The model file's conv1 ((8, 1, 3, 3))" in said and "2 Kaiming draws" in said
     numbers = json.loads((tmp_path / "report" / "numbers.json").read_text())
     assert numbers["model"]["test_accuracy"] == pytest.approx(norms_accuracy, abs=1e-6)
 
