@@ -5,9 +5,11 @@ A lesson with no entry in BASELINES gets a row saying so (its own bench/<name>.p
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -192,12 +194,14 @@ def occlusion_28() -> Comparison:
                       f"forward per position (target under 50 ms)", t_b, t_n, "same scores")
 
 
-def umap_cold_seconds() -> float:
-    """UMAP's first call in a fresh process (import + numba compile), what the start-up warm-up pays."""
+def umap_cold_seconds(cache: str | None = None) -> float:
+    """UMAP's first call in a fresh process (import + compile, or + loading numba's disk cache),
+    what the start-up warm-up pays; ``cache``: the numba cache directory it uses."""
     code = ("import time; t = time.perf_counter(); from cnnbp.lessons.visualise.embeddings import warm_umap; "
             "warm_umap(); print(time.perf_counter() - t)")
+    env = {**os.environ, **({"NUMBA_CACHE_DIR": cache} if cache else {})}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=ROOT)
+                         cwd=ROOT, env=env)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -218,8 +222,11 @@ def embedding_rows() -> None:
         with one_thread():
             took = median_time(lambda: emb.project(pixels, method=method, seed=0), repeats=1 if method != "pca" else 5)
         print(f"| {method} | {_s(took)} | {_s(targets[method])} | {load()} |", flush=True)
-    cold = umap_cold_seconds()
-    print(f"| umap's first call in a fresh process (import + numba compile, the warm-up's share) | {_s(cold)} | "
-          f"off the click | {load()} |")
+    with tempfile.TemporaryDirectory() as empty:  # cnnbp/numba_cache.py: compiled once, then loaded
+        compiled, loaded = umap_cold_seconds(empty), umap_cold_seconds(empty)
+    print(f"| umap's first call in a fresh process, numba's disk cache empty (import + compile) | {_s(compiled)} "
+          f"| off the click | {load()} |")
+    print(f"| the same in the next process, kernels loaded from the cache | {_s(loaded)} "
+          f"({compiled / loaded:.1f}x) | off the click | {load()} |")
     o = occlusion_28()
     print(f"\n{o.what}: {_s(o.ours_s)} vs {_s(o.naive_s)} ({o.naive_s / o.ours_s:.1f}x), {o.note}, {load()}")

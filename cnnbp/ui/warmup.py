@@ -7,10 +7,10 @@ daemon thread. Then it runs every
 lesson's default settings into the result cache, so a class pressing Run on the defaults is
 served at once; a real request cancels that (between two steps) and takes the cores.
 
-The heavy one-time work (UMAP's compile: numba caches on disk only functions marked ``cache=True``,
-and umap-learn marks almost none, so every process compiles again) starts only while no user's
-run is going, and the thread runs at the lowest CPU priority: a class pressing Run in the first
-minute gets the cores, not the compiler.
+The heavy one-time work (UMAP's numba kernels: compiled by the first process on a machine, loaded
+from numba's disk cache by the next, see ``cnnbp/numba_cache.py``) starts only while no user's run
+is going, and the thread runs at the lowest CPU priority: a class pressing Run in the first minute
+gets the cores, not the compiler.
 """
 
 from __future__ import annotations

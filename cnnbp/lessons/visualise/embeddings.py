@@ -26,6 +26,7 @@ from typing import Literal
 import numpy as np
 
 from cnnbp.lessons.visualise.estimate import Estimate, estimate
+from cnnbp.numba_cache import import_umap
 
 Method = Literal["pca", "tsne", "umap"]
 METHODS: tuple[str, ...] = ("pca", "tsne", "umap")
@@ -40,7 +41,7 @@ def warm_umap() -> float:
     start = time.perf_counter()
     with _UMAP_LOCK:
         if not UMAP_READY.is_set():
-            import umap
+            umap = import_umap()
 
             x = np.random.default_rng(0).random((40, 4)).astype(np.float32)
             umap.UMAP(n_neighbors=5, n_epochs=10, random_state=0, n_jobs=1).fit_transform(x)
@@ -65,7 +66,7 @@ def project(x: np.ndarray, *, method: Method, seed: int) -> np.ndarray:
                     n_jobs=1).fit_transform(x).astype(np.float64)
     if method == "umap":
         warm_umap()  # no-op once warm
-        import umap
+        umap = import_umap()
 
         n_neighbors = min(15, len(x) - 1)
         return umap.UMAP(n_neighbors=n_neighbors, random_state=seed, n_jobs=1).fit_transform(x).astype(np.float64)
