@@ -36,7 +36,8 @@ def build_demo() -> gr.Blocks:
     with gr.Blocks(title="cnnbp", delete_cache=(3600, 3600)) as demo:
         with gr.Row():
             gr.Markdown(f"## {TITLE}\nEach tab turns a claim of the lecture into an experiment: change the "
-                        "settings, press **Run**, watch the curves come in, read the measured verdict.")
+                        "settings, press **Run**, watch the curves come in, read the measured verdict.",
+                        elem_classes=["page-head"])
             toggle = gr.Button("Presenter view (P)", elem_id=presenter.TOGGLE_ID, scale=0, min_width=170,
                                size="sm", elem_classes=["presenter-toggle"])
         toggle.click(None, js="() => { window.cnnbpPresenter(); }")  # the page alone: no server call

@@ -22,10 +22,10 @@ def quick_values(lesson: Lesson, names: list[str]) -> list:
     return [lesson.quick.get(n, fields[n].default) for n in names]
 
 
-# Tab labels short enough that every tab fits one click at 1024 px (the bar also wraps); the
-# lesson's full title heads the tab.
+# Tab labels short enough that every tab fits one row at 1024 px and two at 150% zoom (style.py
+# tightens the tabs' padding; the bar wraps, never a "..." menu); the lesson's full title heads the tab.
 SHORT = {"activations": "Activations", "preprocessing": "Preprocessing", "init": "Init",
-         "batchnorm": "BatchNorm", "norms": "Norm layers", "dropout": "Dropout",
+         "batchnorm": "BatchNorm", "norms": "Norm layers", "dropout": "Dropout", "augment": "Augment",
          "transfer": "Transfer", "imbalance": "Imbalance", "visualise": "Visualise", "architecture": "Architecture"}
 
 
@@ -60,7 +60,7 @@ def quick_message(lesson: Lesson, names: list[str], before: list, after: list) -
 
 def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) -> TabShare:
     with gr.Tab(tab_label(lesson), id=lesson.name):
-        gr.Markdown(f"### {lesson.title}\n{lesson.summary}")
+        gr.Markdown(f"### {lesson.title}\n{lesson.summary}", elem_classes=["lesson-head"])
         # Run and Stop first, in a bar that stays at the top while the figures scroll.
         with gr.Row(elem_classes=["run-bar"], equal_height=True):
             run = gr.Button("Run", variant="primary", elem_id=f"{lesson.name}-run", scale=1, min_width=100)

@@ -10,4 +10,16 @@ CSS = VERDICT_CSS + """
    it (Architecture's ten verdicts filled the whole first screen at 1024 x 768). */
 .figures-col .verdicts { max-height: 32vh; overflow-y: auto; overscroll-behavior: contain; }
 .figure-caption p { font-size: 17px; margin: 0 0 14px 4px; }
+/* Every tab in one click: one row of tabs at 1024 px, two at 150% zoom (683 px), none in a "..."
+   menu (Gradio's 16 px padding a side wrapped the bar at 1024 px). */
+.tab-container > button[role=tab] { padding: 0 9px; }
+/* At 150% zoom the page's header shrinks, a lesson's summary scrolls inside three lines and the
+   Run bar's buttons take one or two lines: the bar stays on the first screen of every tab. */
+@media (max-width: 800px) {
+  .page-head h2 { font-size: 20px; margin: 0; }
+  .page-head p { display: none; }
+  .lesson-head p { max-height: 4.8em; overflow-y: auto; }
+  .run-bar button { font-size: 16px; padding: 4px 8px; min-height: 0; }
+  .figures-col { order: -1; }  /* the settings column wraps under the figures, not over them */
+}
 """
