@@ -4,7 +4,9 @@
 
 1. The whole lesson on its default settings (functions, same-sign, zig-zag, deep MLP, 8 CNNs
    drawn and the verdicts' 6 at two further seeds, trained in one lockstep), start to the final
-   frame: the time a class waits.
+   frame: the time a class waits, the new path against the old one (bench/naive_paths.py: the
+   curves redrawn at every frame and every net stepped alone, against the redraw kept within a
+   fifth of the run and the nets of one activation and rate at the three seeds stacked).
 2. f and f' of every registry activation on the lesson's grid (601 points): one vectorised
    autograd pass per activation (what the lesson does) against the naive way, one autograd
    call per point. Both give the same numbers (checked); the ratio is the speed-up.
@@ -23,7 +25,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
 
 import cnnbp.lessons.activations  # noqa: E402,F401  (registers the lesson)
-from bench.common import bench_args, lesson_seconds, timed  # noqa: E402
+from bench.common import bench_args, timed  # noqa: E402
+from bench.naive_paths import old_vs_new  # noqa: E402
+from cnnbp.lessons.activations import race  # noqa: E402
 from cnnbp.lessons.activations.config import ActivationsConfig  # noqa: E402
 from cnnbp.lessons.activations.functions import GRID_POINTS, activation_curves, scalar_act  # noqa: E402
 from cnnbp.nn.activations import ACTIVATIONS  # noqa: E402
@@ -62,12 +66,9 @@ def main() -> None:
     t_naive = [timed(naive_curves) for _ in range(args.repeats)]
     t_ours = [timed(our_curves) for _ in range(args.repeats)]
 
-    lesson_seconds("activations")  # warm-up: imports, the digits, first-call allocations
-    t_run = [lesson_seconds("activations") for _ in range(args.repeats)]
-
-    mn, mo, mr = statistics.median(t_naive), statistics.median(t_ours), statistics.median(t_run)
+    mn, mo = statistics.median(t_naive), statistics.median(t_ours)
     print(f"torch threads: {threads}; median of {args.repeats}")
-    print(f"activations lesson, default settings, start to final frame: {mr:.2f} s  {[round(t, 2) for t in t_run]}")
+    old_vs_new("activations", race, repeats=args.repeats)
     print(f"f and f' of {len(ACTIVATIONS)} activations x {GRID_POINTS} points:")
     print(f"  naive, one autograd call per point: {mn * 1e3:.0f} ms  {[round(t * 1e3) for t in t_naive]}")
     print(f"  cnnbp, one autograd pass per activation: {mo * 1e3:.1f} ms  {[round(t * 1e3, 1) for t in t_ours]}")

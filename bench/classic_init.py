@@ -1,9 +1,12 @@
 """Bench: the classic init experiment (4 inits x 2 activations, 6 x 4096, batch 16, forward
-and backward) against the lecture's plain loop that draws fresh weights per configuration.
+and backward) against the lecture's plain loop that draws fresh weights per configuration; then
+the whole init lesson on its defaults, new path against old (bench/naive_paths.py: the CNN's
+curves redrawn at every frame and its 8 variants stepped alone, against the redraw kept within a
+fifth of the run and the 4 inits of each activation stacked).
 
     python bench/classic_init.py [--repeats 3]
 
-Prints both times and their ratio, measured in this process, one after the other.
+Prints the times and their ratios, measured in this process, one after the other.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
 
 from bench.common import bench_args, timed  # noqa: E402
-from cnnbp.lessons.init.classic import classic_experiment
-from cnnbp.nn import create_act, get_init
+from bench.naive_paths import old_vs_new  # noqa: E402
+from cnnbp.lessons.init import cnn  # noqa: E402
+from cnnbp.lessons.init.classic import classic_experiment  # noqa: E402
+from cnnbp.nn import create_act, get_init  # noqa: E402
 
 INITS = ["normal_0.01", "normal_0.05", "xavier", "kaiming"]
 ACTIVATIONS = ["tanh", "relu"]
@@ -62,6 +67,7 @@ def main() -> None:
     print(f"naive loop (fresh weights per configuration): {mn:.2f} s  {[round(t, 2) for t in t_naive]}")
     print(f"cnnbp classic_experiment (shared unit draws):  {mo:.2f} s  {[round(t, 2) for t in t_ours]}")
     print(f"speed-up: {mn / mo:.1f}x")
+    old_vs_new("init", cnn, repeats=args.repeats)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,11 @@
    sources at 3 seeds): start to the final frame, the first frame, the first training frame,
    and when each part ends.
 3. The cost estimate the server uses to refuse oversized jobs, next to the measured time.
+4. The new path against the old one (bench/naive_paths.py): the curves redrawn at every frame
+   and every run stepped alone, against the redraw kept within a fifth of the run and the runs
+   of one network and recipe (a strategy at the three seeds) stacked; CPU seconds and wall.
 
-4. ``--imagenet``: the ImageNet source's two costs against a naive baseline, in the same process:
+5. ``--imagenet``: the ImageNet source's two costs against a naive baseline, in the same process:
    features of 1,000 Fashion-MNIST images at 48 px (cached bottom activations: batched, then read
    from the cache on a second run) vs one image at a time through the whole network; and one SGD
    step (batch 32) of fine-tuning the last stage on the cached activations vs the same step that
@@ -35,8 +38,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 
 import cnnbp.lessons.transfer  # noqa: E402,F401  (registers the lesson)
 from bench.common import timed  # noqa: E402
+from bench.naive_paths import old_vs_new  # noqa: E402
 from cnnbp.device import set_threads_once  # noqa: E402
 from cnnbp.lessons import run_lesson  # noqa: E402
+from cnnbp.lessons.transfer import strategies  # noqa: E402
 from cnnbp.lessons.transfer.config import TransferConfig  # noqa: E402
 from cnnbp.lessons.transfer.sources import load_source  # noqa: E402
 from cnnbp.train import make_optimizer  # noqa: E402
@@ -143,6 +148,7 @@ def main() -> None:
     for key in runs[0]:
         print(f"{key:28s} {statistics.median(r[key] for r in runs):7.2f} s")
     print(f"{'cost estimate (server)':28s} {TransferConfig().cost_seconds():7.2f} s")
+    old_vs_new("transfer", strategies, repeats=args.repeats)
 
 
 if __name__ == "__main__":

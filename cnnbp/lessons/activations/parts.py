@@ -24,6 +24,7 @@ from cnnbp.lessons.activations.verdicts import (
 )
 from cnnbp.lessons.activations.zero_centred import same_sign_fractions, zigzag
 from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.redraw import Redraw
 
 
 def function_numbers(curves: list[Curve]) -> dict:
@@ -98,7 +99,7 @@ def cnns(state: RunState) -> Iterator[Update]:
     variants = cfg.variants()
     options = cfg.options()
     peaks = {a: peak_grad_with(a, options.get(a, {})) for a in dict.fromkeys(v.activation for v in variants)}
-    race, reached = race_of([], cfg), 0.0
+    race, reached, redraw = race_of([], cfg), 0.0, Redraw()
     trained = train_variants(variants, dataset=cfg.dataset, depth=cfg.cnn_depth, width=cfg.cnn_width,
                              epochs=cfg.epochs, batch_size=cfg.batch_size, options=options, peaks=peaks,
                              target=cfg.target_accuracy, control=state.control)
@@ -107,7 +108,7 @@ def cnns(state: RunState) -> Iterator[Update]:
         if reached < 1.0:
             yield Update(reached, f"training {len(variants)} CNNs on {dataset_label(cfg.dataset)} ({_seeds(cfg)}): "
                                   f"{reached:.0%}",
-                         figures=figures.training_figures(race, cfg), numbers=race_numbers(race, cfg))
+                         figures=redraw(figures.training_figures(race, cfg)), numbers=race_numbers(race, cfg))
     final = figures.training_figures(race, cfg)
     if race.race:
         final["steps_to_target"] = figures.steps_figure(race)

@@ -193,5 +193,6 @@ def train_variants(
         evaluate(i, trainer)
     yield 0.0, histories
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
-    for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=evaluate):
+    # stack: the nets of one activation and rate at several seeds step as one model (train/stacked.py)
+    for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=evaluate, stack=True):
         yield progress, histories

@@ -117,6 +117,7 @@ def train_grid(
     yield 0.0, histories
 
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
-    for progress in lockstep(trainers, histories, control, eval_every=eval_every,
+    # stack: the inits of one activation step as one model (train/stacked.py; equal up to float rounding)
+    for progress in lockstep(trainers, histories, control, eval_every=eval_every, stack=True,
                              on_eval=lambda i, trainer: _probe(trainer, histories[i], x_probe)):
         yield progress, histories

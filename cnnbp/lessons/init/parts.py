@@ -14,6 +14,7 @@ from cnnbp.lessons.init.cnn import VariantHistory, train_grid
 from cnnbp.lessons.init.config import InitConfig
 from cnnbp.lessons.init.symmetry import SymmetryContrast, symmetry_contrast
 from cnnbp.lessons.init.verdicts import classic_verdicts, cnn_verdicts, symmetry_verdict
+from cnnbp.lessons.redraw import Redraw
 
 
 def start_message(cfg: InitConfig, parts: list[Part]) -> str:
@@ -66,12 +67,12 @@ def _dataset(state: RunState) -> ImageDataset:
 def cnn(state: RunState) -> Iterator[Update]:
     cfg: InitConfig = state.cfg
     data = _dataset(state)
-    histories, reached = [], 0.0
+    histories, reached, redraw = [], 0.0, Redraw()
     for reached, histories in train_grid(data, inits=cfg.inits, activations=cfg.activations, depth=cfg.cnn_depth,
                                          width=cfg.cnn_width, epochs=cfg.epochs, batch_size=cfg.cnn_batch_size,
                                          lr=cfg.lr, seed=cfg.seed, control=state.control):
         yield Update(reached, f"training the CNN on {dataset_label(cfg.dataset)}: {reached:.0%}",
-                     figures=figures.cnn_figures(histories, cfg),
+                     figures=redraw(figures.cnn_figures(histories, cfg)),
                      numbers={"cnn": cnn_numbers(histories, data.num_classes)})
     yield Update(reached, f"CNN trained ({reached:.0%} of the steps)", figures=figures.cnn_figures(histories, cfg),
                  tables={"cnn": figures.cnn_table(histories)},

@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 
 from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.redraw import Redraw
 from cnnbp.lessons.transfer import backbones, domain_shift, figures, imagenet_parts
 from cnnbp.lessons.transfer.comparison import Comparison, Scores, SeedScores, forgetting_rows
 from cnnbp.lessons.transfer.comparison import forgetting as measure_forgetting
@@ -81,11 +82,12 @@ def compare(state: RunState) -> Iterator[Update]:
         source_test = (src_task.x_test, src_task.y_test)
     training = train_runs(runs, splits, control=state.control, source_test=source_test,
                           **cfg.train_kwargs(src, task.num_classes)) if runs else ()
+    redraw = Redraw()
     for progress, histories in training:
         result.histories = histories
         rows = [h.as_dict() for h in histories]
-        yield Update(0.95 * progress, f"training {len(runs)} runs: {progress:.0%}",
-                     figures={"curves": lambda: figures.curves_figure(histories, result.probe.get(cfg.seed), cfg)},
+        curves = lambda: figures.curves_figure(histories, result.probe.get(cfg.seed), cfg)  # noqa: E731
+        yield Update(0.95 * progress, f"training {len(runs)} runs: {progress:.0%}", figures=redraw({"curves": curves}),
                      numbers={**probe_numbers, "runs": rows})
     if state.control.stop_reason():
         return

@@ -238,6 +238,7 @@ def train_evaluated(trainers: list[Trainer], histories: list[History], control: 
     for i, trainer in enumerate(trainers):
         on_eval(i, trainer)
     yield 0.0, histories
+    # stack: runs of one network and recipe (a strategy at several seeds) step as one model (train/stacked.py)
     for progress in lockstep(trainers, histories, control, eval_every=max(1, steps // EVALS), on_eval=on_eval,
-                             threads=1):
+                             threads=1, stack=True):
         yield progress, histories

@@ -189,3 +189,29 @@ def test_each_claim_holds_and_reports_its_figure(claim_id):
     result = run_claim(claim_id)
     assert result.passed is True, result.measured
     assert any(ch.isdigit() for ch in result.measured)
+
+
+def test_the_nets_the_verdicts_read_at_three_seeds_step_as_one_stack(monkeypatch):
+    """ReLU and sigmoid at lr and ReLU at the high rate train at every verdict seed: each trio steps
+    as one stacked model (equal to one at a time up to float rounding: tests/test_stacked.py)."""
+    from cnnbp.lessons.activations import race
+    from cnnbp.train import RunControl
+    from cnnbp.train.stacked import lockstep_groups
+
+    seen = {}
+
+    def spy(trainers, histories, control, **kwargs):
+        seen.update(names=[(t.name, v.seed) for t, v in zip(trainers, variants)], groups=lockstep_groups(trainers),
+                    stack=kwargs.get("stack"))
+        return iter(())
+
+    monkeypatch.setattr(race, "lockstep", spy)
+    cfg = validate_config(ActivationsConfig, {"activations": ["sigmoid", "relu"], "dead_activations": ["relu"],
+                                              "cnn_depth": 2, "cnn_width": 4})
+    variants = cfg.variants()
+    list(race.train_variants(variants, dataset="digits", depth=2, width=4, epochs=1, batch_size=64, options={},
+                             peaks={"sigmoid": 0.25, "relu": 1.0}, target=0.8, control=RunControl()))
+    names = seen["names"]
+    trios = [[names[i] for i in group] for group in seen["groups"]]
+    assert seen["stack"] and sorted(trios) == sorted(
+        [[(net, seed) for seed in (0, 1, 2)] for net in ("sigmoid, lr 0.05", "relu, lr 0.05", "relu, lr 0.5")])

@@ -81,3 +81,24 @@ def test_layer_symmetry_counts_distinct_units():
         conv[0].weight[3] += 1.0
     (first,) = layer_symmetry(conv)
     assert (first.units, first.distinct_units) == (4, 2)
+
+
+def test_the_inits_of_one_activation_step_as_one_stack(monkeypatch):
+    """The grid's trainers go to lockstep with stacking on, grouped one stack per activation (the
+    stack's numbers equal one-at-a-time training up to float rounding: tests/test_stacked.py)."""
+    from cnnbp.data import lesson_dataset
+    from cnnbp.lessons.init import cnn
+    from cnnbp.train import RunControl
+    from cnnbp.train.stacked import lockstep_groups
+
+    seen = {}
+
+    def spy(trainers, histories, control, **kwargs):
+        seen.update(groups=lockstep_groups(trainers), stack=kwargs.get("stack"))
+        return iter(())
+
+    monkeypatch.setattr(cnn, "lockstep", spy)
+    list(cnn.train_grid(lesson_dataset("digits", seed=0), inits=["normal_0.01", "xavier", "kaiming"],
+                        activations=["tanh", "relu"], depth=2, width=4, epochs=1, batch_size=64, lr=0.05, seed=0,
+                        control=RunControl()))
+    assert seen == {"groups": [[0, 1, 2], [3, 4, 5]], "stack": True}
