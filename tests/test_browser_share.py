@@ -55,13 +55,21 @@ def number(page, lesson, field):
     return page.locator(f"#{lesson}-{field} input[type=number]").input_value()
 
 
+def expect_number(page, lesson, field, value):
+    """Wait for a widget's value: a step or a link fills its tab by a second event (the tab's opener)."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(f"#{lesson}-{field} input[type=number]")).to_have_value(str(value), timeout=10_000)
+
+
 def test_a_link_opens_the_tab_on_its_settings(open_page):
     from playwright.sync_api import expect
 
     page = open_page("?lesson=init&width=512&depth=3&seed=7&inits=xavier,kaiming")
     expect(page.get_by_role("tab", name="Init", exact=True)).to_have_attribute("aria-selected", "true")
     expect(page.locator("#init-status")).to_contain_text("Opened from a link", timeout=10_000)
-    assert (number(page, "init", "width"), number(page, "init", "depth")) == ("512", "3")
+    expect_number(page, "init", "width", 512)
+    expect_number(page, "init", "depth", 3)
     assert "xavier" in page.locator("#init-inits").inner_text()
     # the tab's own link says the same settings back
     open_share(page, "init")
@@ -86,7 +94,9 @@ def test_step_a_playlist_with_buttons_and_keys(open_page):
     page = open_page(f"?playlist={LECTURE}&step=9")
     step = page.locator("#lecture-step")
     expect(step).to_contain_text("9/14 Small random numbers", timeout=10_000)
-    assert number(page, "init", "width") == "512" and number(page, "init", "depth") == "6"
+    expect_number(page, "init", "width", 512)
+    expect_number(page, "init", "depth", 6)
+    expect(page.locator("#init-status")).to_contain_text("Step 9: Small random numbers")
     page.screenshot(path=str(SHOTS / "share-playlist-step.png"))
     page.locator("#lecture-next").click()
     expect(step).to_contain_text("10/14 ReLU needs Kaiming")
@@ -95,6 +105,12 @@ def test_step_a_playlist_with_buttons_and_keys(open_page):
     page.locator("#lecture-prev").click()
     expect(step).to_contain_text("8/14 Why normalise?")
     expect(page.get_by_role("tab", name="Preprocessing", exact=True)).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#preprocessing-status")).to_contain_text("Step 8: Why normalise?")
+    # Next twice at once: the second step's tab ends on the second step's settings
+    page.locator("#lecture-next").click()
+    page.locator("#lecture-next").click()
+    expect(step).to_contain_text("10/14 ReLU needs Kaiming")
+    expect(page.locator("#init-status")).to_contain_text("Step 10: ReLU needs Kaiming", timeout=10_000)
 
 
 def guessing(page) -> bool:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -108,6 +109,11 @@ OPEN_LINK_JS = """
 }
 """
 URL_QUERY_JS = "() => window.location.search"
+# A step or a link names the tab it opens in a hidden box; this presses that tab's own opener
+# (which sets its widgets and status line) and empties the box.
+PRESS_OPENER_JS = """
+(lesson) => { if (lesson) document.getElementById(lesson + '-opener')?.click(); return ''; }
+"""
 # After "Run live" dropped the replay: press the Run button of the tab on screen.
 CLICK_RUN_JS = """
 () => { const b = [...document.querySelectorAll('button[id$="-run"]')].find((x) => x.offsetParent !== null);
@@ -239,9 +245,19 @@ def add_click_through(tab: TabShare) -> None:
     box.change(show, inputs=[box, *tab.widgets], outputs=[gallery], api_visibility="private")
 
 
+@dataclass(frozen=True)
+class Opening:
+    """What a playlist step or a link sets in one tab: its settings (None: as they are) and its
+    status line."""
+
+    lesson: str
+    cfg: LessonConfig | None
+    status: str
+
+
 @dataclass
 class Session:
-    """One page's place in a lecture (kept in a gr.State)."""
+    """One page's place in a lecture, and what the tab it opened last is to show."""
 
     playlist: Playlist | None = None
     step: int = 0  # 0-based
@@ -249,6 +265,7 @@ class Session:
     presenter: bool = False
     guesses: dict[int, str] = field(default_factory=dict)  # step -> this page's guess
     answers: dict[int, str | None] = field(default_factory=dict)  # step -> the measured answer, once revealed
+    opening: Opening | None = None
 
     @property
     def preset(self) -> Preset | None:
@@ -279,6 +296,9 @@ def tally_markdown(counts: dict[str, int], answer: str | None = None) -> str:
 # Each page's Session, kept here rather than in a gr.State (a State makes every page hold a
 # heartbeat connection open); bounded: a page unseen for 4,096 newer ones starts afresh.
 SESSIONS: BoundedCache[Session] = BoundedCache(4096)
+
+
+STEPPING = threading.Lock()  # one step at a time: a step reads the page's session and writes it back
 
 
 def session_of(request: gr.Request) -> Session:
@@ -320,22 +340,37 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
         guard = gr.Textbox("", visible=False, elem_id="lecture-guard")
     timer = gr.Timer(2.0, active=False)
     # A link (?lesson=... or ?playlist=...) is opened by this hidden button, which the page clicks only
-    # when its URL asks for one. An event at every page load with every tab's widgets as outputs made
-    # Gradio's page update ~350 components' loading state at every later message of every run
-    # (stalls of seconds while a run streams, measured in the browser test).
+    # when its URL asks for one.
     link_query = gr.Textbox(visible=False)
     open_link = gr.Button("open link", elem_id="link-opener", elem_classes=["cnnbp-hidden"])
+    # A step or a link changes the bar and selects a tab, then names that tab here; the page then
+    # presses the tab's own hidden opener, whose event outputs that tab's widgets only. Gradio's page
+    # re-renders the loading state of every output an event ever had at every message of every later
+    # run: one event with every tab's widgets (~350) as outputs stalled the page while a lecture ran.
+    opened = gr.Textbox(visible=False)
+    openers = {tab.lesson.name: gr.Button("open", elem_id=f"{tab.lesson.name}-opener",
+                                          elem_classes=["cnnbp-hidden"]) for tab in shares}
+    step_outputs = [tabs, bar, step_text, question_row, choices, reveal, tally, guard, timer, room_link, opened]
 
-    widgets = [w for tab in shares for w in tab.widgets]
-    statuses = [tab.status for tab in shares]
-    step_outputs = [tabs, bar, step_text, question_row, choices, reveal, tally, guard, timer,
-                    room_link, *widgets, *statuses]
+    def open_in_tab(s: Session, opening: Opening, request: gr.Request) -> dict:
+        """Keep ``s`` as the page's session with ``opening`` for its tab's opener; select the tab."""
+        SESSIONS.put(request.session_hash, replace(s, opening=opening))
+        return {tabs: gr.Tabs(selected=opening.lesson), opened: opening.lesson}
+
+    def make_opener(tab: TabShare):
+        def open_tab(request: gr.Request) -> list:
+            """The tab's widgets and status line as the page's last step or link asks."""
+            o = session_of(request).opening
+            if o is None or o.lesson != tab.lesson.name:  # a later step opened another tab meanwhile
+                return [gr.skip()] * (len(tab.widgets) + 1)
+            values = tab.values(o.cfg) if o.cfg is not None else [gr.skip()] * len(tab.widgets)
+            return [*values, o.status]
+        return open_tab
 
     def show_step(s: Session, request: gr.Request) -> dict:
-        """Keep ``s`` as the page's session; every output that opening step ``s.step`` changes."""
-        SESSIONS.put(request.session_hash, s)
+        """Keep ``s`` as the page's session; every output of the bar that opening step ``s.step``
+        changes (the step's tab opens through its opener)."""
         preset = s.preset
-        tab = by_lesson[preset.lesson]
         frame = replays.find(preset.lesson, preset.cfg)
         if frame is not None and RESULTS.get(preset.lesson, preset.cfg) is None:
             # Run serves it at once from the result cache, and says it is a replay
@@ -346,18 +381,18 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
         # A step revealed before (Previous, then Next again) stays revealed: its run, served again
         # from the cache, may not change the numbers, so no change event would reveal it anew.
         revealed = s.step in s.answers
-        out = {tabs: gr.Tabs(selected=preset.lesson), bar: gr.Column(visible=True),
-               step_text: f"**{s.step + 1}/{len(s.playlist.steps)} {preset.title}**: {preset.prompt}",
-               question_row: gr.Row(visible=q is not None),
-               reveal: reveal_text(s) if revealed else "", tally: room_tally(s),
-               guard: HIDE_VERDICTS if q and not revealed else "",
-               timer: gr.Timer(active=bool(q and s.room and s.presenter)),
-               tab.status: f"Step {s.step + 1}: {preset.title}. Press **Run**.{played}"}
+        status = f"Step {s.step + 1}: {preset.title}. Press **Run**.{played}"
+        out = open_in_tab(s, Opening(preset.lesson, preset.cfg, status), request) | {
+            bar: gr.Column(visible=True),
+            step_text: f"**{s.step + 1}/{len(s.playlist.steps)} {preset.title}**: {preset.prompt}",
+            question_row: gr.Row(visible=q is not None),
+            reveal: reveal_text(s) if revealed else "", tally: room_tally(s),
+            guard: HIDE_VERDICTS if q and not revealed else "",
+            timer: gr.Timer(active=bool(q and s.room and s.presenter))}
         if q:
             out[choices] = gr.Radio(list(q.choices), value=s.guesses.get(s.step), label=q.text)
         if s.room and s.presenter:
             out[room_link] = f"{page_url(request)}?{s.query()}"
-        out |= dict(zip(tab.widgets, tab.values(preset.cfg)))
         return out
 
     def start_playlist(request: gr.Request, name):
@@ -375,11 +410,12 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
 
     def step_by(delta: int):
         def move(request: gr.Request):
-            s = session_of(request)
-            if s.playlist is None:
-                return {bar: gr.skip()}  # (an empty dict would read as one value)
-            s = replace(s, step=min(max(s.step + delta, 0), len(s.playlist.steps) - 1))
-            return show_step(s, request=request)
+            with STEPPING:  # a clicker's two quick PageDowns move two steps, not one twice
+                s = session_of(request)
+                if s.playlist is None:
+                    return {bar: gr.skip()}  # (an empty dict would read as one value)
+                s = replace(s, step=min(max(s.step + delta, 0), len(s.playlist.steps) - 1))
+                return show_step(s, request=request)
         return move
 
     def lock_guess(request: gr.Request, choice):
@@ -451,16 +487,14 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
         except ValueError as err:
             lesson = params.get("lesson")
             if lesson in by_lesson:  # the tab opens on its defaults, the refusal in its status line
-                return {tabs: gr.Tabs(selected=lesson),
-                        by_lesson[lesson].status: f"**Link refused**: {err}. The tab is on its defaults."}
+                refused = f"**Link refused**: {err}. The tab is on its defaults."
+                return open_in_tab(session_of(request), Opening(lesson, None, refused), request)
             gr.Warning(f"Link refused: {err}")
             return {bar: gr.skip()}
         if found is None:  # a plain visit
             return {bar: gr.skip()}
         lesson, cfg = found
-        tab = by_lesson[lesson]
-        return {tabs: gr.Tabs(selected=lesson), tab.status: "Opened from a link. Press **Run**.",
-                **dict(zip(tab.widgets, tab.values(cfg)))}
+        return open_in_tab(session_of(request), Opening(lesson, cfg, "Opened from a link. Press **Run**."), request)
 
     def open_link_playlist(params: dict, request: gr.Request) -> dict:
         name = params["playlist"]
@@ -480,11 +514,17 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
                          request=request)
 
     private = {"api_visibility": "private", "queue": False}  # light handlers: never wait behind a run
-    start.click(start_playlist, inputs=[choose], outputs=step_outputs, **private)
-    upload.upload(upload_playlist, inputs=[upload], outputs=step_outputs, **private)
-    prev.click(step_by(-1), inputs=None, outputs=step_outputs, **private)
-    nxt.click(step_by(+1), inputs=None, outputs=step_outputs, **private)
-    open_room.click(open_class_room, inputs=None, outputs=step_outputs, **private)
+    steps = [start.click(start_playlist, inputs=[choose], outputs=step_outputs, **private),
+             upload.upload(upload_playlist, inputs=[upload], outputs=step_outputs, **private),
+             prev.click(step_by(-1), inputs=None, outputs=step_outputs, **private),
+             nxt.click(step_by(+1), inputs=None, outputs=step_outputs, **private),
+             open_room.click(open_class_room, inputs=None, outputs=step_outputs, **private),
+             open_link.click(on_link, inputs=[link_query], outputs=step_outputs, js=URL_QUERY_JS, **private)]
+    for step in steps:
+        step.then(None, inputs=[opened], outputs=[opened], js=PRESS_OPENER_JS)  # the page alone
+    for tab in shares:
+        openers[tab.lesson.name].click(make_opener(tab), inputs=None, outputs=[*tab.widgets, tab.status],
+                                       **private)
     lock.click(lock_guess, inputs=[choices], outputs=[reveal], **private)
     timer.tick(tick, inputs=None, outputs=[tally], **private)
 
@@ -497,7 +537,6 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
     for tab in shares:
         tab.numbers.change(make_reveal(tab), inputs=tab.widgets, outputs=[reveal, guard, tally],
                            **private)
-    open_link.click(on_link, inputs=[link_query], outputs=step_outputs, js=URL_QUERY_JS, **private)
     demo.load(None, js=OPEN_LINK_JS)
     demo.load(None, js=KEYS_JS)
     demo.load(None, js=CLICK_JS)
