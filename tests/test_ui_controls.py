@@ -126,3 +126,55 @@ def test_the_heartbeat_raises_the_runs_error_and_stops_a_run_the_page_left():
     stream.close()  # the page went away: the run is cancelled, and its worker has stopped
     assert control.stop_reason() is not None
     assert not [t for t in threading.enumerate() if t.name == "cnnbp-run"]
+
+
+def test_the_pacer_sends_one_figure_at_a_time_and_loses_none():
+    """Figures wait for their turn (one per FIGURE_GAP_S, each at most every FIGURE_EVERY_S), the
+    latest version of each; the end of a run sends every one still waiting."""
+    from cnnbp.ui.pacing import FIGURE_EVERY_S, FIGURE_GAP_S, FigurePacer
+
+    now = [0.0]
+    pacer = FigurePacer(clock=lambda: now[0])
+    pacer.add({"a": 1, "b": 1, "c": 1})
+    assert pacer.take() == {"a": 1}
+    assert pacer.take() == {}  # within the gap
+    now[0] += FIGURE_GAP_S
+    pacer.add({"a": 2, "b": 2})  # b's newer version replaces the waiting one, in its place in line
+    assert pacer.take() == {"b": 2}
+    now[0] += FIGURE_GAP_S
+    assert pacer.take() == {"c": 1} and len(pacer) == 1  # a's second version waits its own pace
+    now[0] = max(now[0] + FIGURE_GAP_S, FIGURE_EVERY_S)
+    assert pacer.take() == {"a": 2} and len(pacer) == 0
+    pacer.add({"a": 3, "b": 3})
+    sent = {}
+    while len(pacer):
+        wait, figure = pacer.take_next()
+        assert 0.0 <= wait <= FIGURE_GAP_S
+        now[0] += wait  # drain() sleeps it
+        sent.update(figure)
+    assert sent == {"a": 3, "b": 3}
+
+
+def test_a_run_sends_at_most_one_figure_per_message_and_ends_with_every_figure():
+    """Through the tab's own handler: a frame that changes three figures reaches the page one figure
+    per message, and the last version of every figure arrives before the last frame."""
+    import gradio as gr
+
+    from cnnbp.lessons.base import Lesson, LessonConfig, Part, Update
+    from cnnbp.train import RunControl
+    from cnnbp.ui.runner import run_live
+
+    def draw(state):
+        for step in range(3):
+            yield Update((step + 1) / 3, f"step {step}", figures={n: f"{n}{step}" for n in "abc"})
+
+    lesson = Lesson(name="pacetest", title="", summary="", config=LessonConfig,
+                    figures=(("a", ""), ("b", ""), ("c", "")), parts=(Part("draw", 1.0, draw),))
+    messages = list(run_live(lesson, LessonConfig(), RunControl(), lambda *a, **k: None))
+    last = {}
+    for message in messages:
+        figures = [v for v in message[2:5] if v != gr.skip()]
+        assert len(figures) <= 1, message
+        last.update({n: v for n, v in zip("abc", message[2:5]) if v != gr.skip()})
+    assert last == {"a": "a2", "b": "b2", "c": "c2"}
+    assert "done in" in messages[-1][0]

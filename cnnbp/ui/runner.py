@@ -13,6 +13,8 @@ import os
 import queue
 import re
 import threading
+import time
+from dataclasses import replace
 from typing import Any, Callable, Iterator
 
 import gradio as gr
@@ -22,6 +24,7 @@ from cnnbp.lessons.base import ConfigError, Frame, Lesson, Verdict, merge_frames
 from cnnbp.train import RunControl
 from cnnbp.ui import warmup
 from cnnbp.ui.cache import RESULTS
+from cnnbp.ui.pacing import FigurePacer
 from cnnbp.ui.slots import SLOTS, kind_of
 from cnnbp.ui.widgets import upload_fields
 from cnnbp.verdict_line import verdict_word, verdicts_html  # noqa: F401  (verdict_word: the tab's word)
@@ -114,9 +117,30 @@ def frame_outputs(frame: Frame, lesson: Lesson, *, note: str = "") -> list[Any]:
     return values
 
 
-def waiting_outputs(lesson: Lesson, line: str) -> list[Any]:
-    """The status line alone, every other output unchanged."""
-    return [line, *[gr.skip()] * (2 + len(lesson.figures) + len(lesson.tables))]
+def waiting_outputs(lesson: Lesson, line: str, figures: dict[str, Any] | None = None) -> list[Any]:
+    """The status line and ``figures`` (by name), every other output unchanged."""
+    figures = figures or {}
+    return [line, gr.skip(), *[figures.get(name, gr.skip()) for name, _ in lesson.figures],
+            *[gr.skip()] * (1 + len(lesson.tables))]
+
+
+def drain(lesson: Lesson, pacer: FigurePacer, line: Callable[[], str]) -> Iterator[list[Any]]:
+    """Every figure still waiting in ``pacer``, one per message and spaced (each is drawn in its own
+    task of the page), under the status ``line()``."""
+    while len(pacer):
+        wait, figures = pacer.take_next()
+        time.sleep(wait)
+        yield waiting_outputs(lesson, line(), figures)
+
+
+def cached_outputs(cached: Frame, lesson: Lesson) -> Iterator[list[Any]]:
+    """A finished run from the cache: its figures paced like a live run's, then its last frame."""
+    pacer = FigurePacer()
+    pacer.add(cached.figures)
+    total = len(pacer)
+    yield from drain(lesson, pacer, lambda: f"**100%**: served from the cache of identical runs: drawing "
+                                            f"figure {total - len(pacer)} of {total}")
+    yield frame_outputs(replace(cached, figures={}), lesson, note="served from the cache of identical runs")
 
 
 def uploaded_path(value: Any) -> Any:
@@ -148,7 +172,7 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
                 raise gr.Error(without_paths(str(err)), print_exception=False) from None
             cached = RESULTS.get(lesson.name, cfg)
             if cached is not None:  # the same lesson, settings and seed ran before: same numbers
-                yield frame_outputs(cached, lesson, note="served from the cache of identical runs")
+                yield from cached_outputs(cached, lesson)
                 return
             kind = kind_of(cfg.cost_seconds())
             if not (yield from SLOTS.wait(kind, control, lambda line: waiting_outputs(lesson, line))):
@@ -157,7 +181,7 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
             try:
                 cached = RESULTS.get(lesson.name, cfg)  # the same run may have finished while this one waited
                 if cached is not None:
-                    yield frame_outputs(cached, lesson, note="served from the cache of identical runs")
+                    yield from cached_outputs(cached, lesson)
                     return
                 yield from run_live(lesson, cfg, control, progress)
             finally:
@@ -180,6 +204,7 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
 # the 0.5 s target by a margin: on a loaded machine the waiting thread wakes late (0.56 s measured at
 # 0.5, load 13).
 HEARTBEAT_S = 0.4
+TICK_S = 0.1  # how often the stream looks for a waiting figure that is due (cnnbp.ui.pacing)
 
 
 def with_heartbeat(frames: Iterator[Frame], control: RunControl, interval: float = HEARTBEAT_S
@@ -223,24 +248,36 @@ def with_heartbeat(frames: Iterator[Frame], control: RunControl, interval: float
         worker.join()
 
 
-def heartbeat_outputs(lesson: Lesson, last: Frame, control: RunControl) -> list[Any]:
-    """The status line of the last frame with the run's clock, every other output unchanged."""
-    return waiting_outputs(lesson, f"**{last.progress:.0%}**: {last.message} · {control.elapsed():.1f} s")
+def clock_line(last: Frame, control: RunControl) -> str:
+    """The status line of the last frame with the run's clock."""
+    return f"**{last.progress:.0%}**: {last.message} · {control.elapsed():.1f} s"
 
 
 def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any) -> Iterator[list[Any]]:
-    """Run the lesson, stream its frames (a heartbeat between two that come far apart), cache the
-    finished result."""
+    """Run the lesson and stream its frames, the figures paced (cnnbp.ui.pacing) and a heartbeat
+    between two frames that come far apart; cache the finished result."""
     warmup.yield_to_user()
     frames: list[Frame] = []
+    pacer = FigurePacer()
+    said = time.monotonic()  # when the page last heard from this run
     try:
-        for frame in with_heartbeat(lesson.run(cfg, control), control):
+        for frame in with_heartbeat(lesson.run(cfg, control), control, interval=TICK_S):
+            last = frames[-1] if frames else Frame(0.0, "starting")
             if frame is None:
-                yield heartbeat_outputs(lesson, frames[-1] if frames else Frame(0.0, "starting"), control)
+                figures = pacer.take()
+                if figures or time.monotonic() - said >= HEARTBEAT_S:
+                    yield waiting_outputs(lesson, clock_line(last, control), figures)
+                    said = time.monotonic()
                 continue
             frames.append(frame)
             progress(frame.progress, desc=frame.message)
-            yield frame_outputs(frame, lesson)
+            pacer.add(frame.figures)
+            if frame.done:  # every figure still waiting goes out before the last frame
+                yield from drain(lesson, pacer, lambda: clock_line(last, control))
+            yield frame_outputs(replace(frame, figures=pacer.take()), lesson)
+            said = time.monotonic()
+        if frames:  # a run that ended without a last frame of its own
+            yield from drain(lesson, pacer, lambda: clock_line(frames[-1], control))
         if not control.stop_reason():
             RESULTS.put(lesson.name, cfg, merge_frames(frames))
     except torch.cuda.OutOfMemoryError:
