@@ -72,7 +72,8 @@ def _probe(trainer: Trainer, history: VariantHistory, x_probe: torch.Tensor) -> 
     loss, acc = trainer.evaluate()
     model = trainer.model
     model.eval()
-    with torch.no_grad(), ActivationProbe(model, activation=history.activation) as probe:
+    # no histograms: the CNN's figures draw the std and the dead and saturated shares only
+    with torch.no_grad(), ActivationProbe(model, activation=history.activation, histograms=False) as probe:
         model(x_probe)
     model.train()
     stats = list(probe.stats.values())

@@ -102,3 +102,18 @@ def test_the_inits_of_one_activation_step_as_one_stack(monkeypatch):
                         activations=["tanh", "relu"], depth=2, width=4, epochs=1, batch_size=64, lr=0.05, seed=0,
                         control=RunControl()))
     assert seen == {"groups": [[0, 1, 2], [3, 4, 5]], "stack": True}
+
+
+def test_a_probe_without_histograms_keeps_every_other_statistic():
+    """The CNN's per-layer probe skips the histograms nothing of it draws (probes.summarize)."""
+    import torch
+
+    from cnnbp.nn.activations import create_act, grad_ratio
+    from cnnbp.probes import summarize
+
+    z = torch.randn(32, 4, 5, 5, generator=torch.Generator().manual_seed(0)) * 3
+    act = create_act("tanh")
+    ratio = grad_ratio(act, "tanh", z)
+    full, lean = summarize("l", act(z), ratio), summarize("l", act(z), ratio, histograms=False)
+    assert full.hist_counts and not lean.hist_counts and not lean.hist_edges
+    assert lean.as_row() == full.as_row()
