@@ -12,6 +12,10 @@
    median of the per-repeat ratios and its 95% interval printed.
 2. The whole lesson on its default settings, start to the final frame (after one quick run
    that pays the one-time imports, as the app's warm-up does): the time a class waits.
+3. Its training alone (every CNN of every seed, the races stopped where decided; no figures):
+   nets of one architecture and learning rate as one stacked model a step
+   (``train/stacked_mlp.py``) against the naive path, one net after another every step;
+   interleaved, medians of ``--lesson-repeats`` (at least 1), ratio.
 
 Everything is measured in this process, one after the other.
 """
@@ -19,6 +23,7 @@ Everything is measured in this process, one after the other.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -27,11 +32,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere, no install
 
 import cnnbp.lessons.batchnorm  # noqa: E402,F401  (registers the lesson)
-from cnnbp.data import get_dataset  # noqa: E402
+from cnnbp.data import (
+    get_dataset,  # noqa: E402
+    lesson_dataset,  # noqa: E402
+)
 from cnnbp.device import pick_device, set_threads_once, torch_threads  # noqa: E402
 from cnnbp.lessons import get_lesson, run_lesson  # noqa: E402
 from cnnbp.lessons.batchnorm.config import BatchNormConfig  # noqa: E402
 from cnnbp.lessons.batchnorm.folding import FOLD_TOL, calibrated_model, compare_folding, fold_inputs  # noqa: E402
+from cnnbp.lessons.batchnorm.training import train_runs  # noqa: E402
+from cnnbp.train import RunControl  # noqa: E402
 
 DEFAULTS = BatchNormConfig()
 
@@ -61,6 +71,17 @@ def default_run() -> tuple[float, str]:
     return time.perf_counter() - start, frames[-1].message
 
 
+def training_seconds(stack: bool) -> float:
+    cfg = DEFAULTS
+    data = {s: lesson_dataset(cfg.dataset, seed=s) for s in dict.fromkeys(r.seed for r in cfg.runs())}
+    start = time.perf_counter()
+    for _ in train_runs(cfg.runs(), data, depth=cfg.depth, width=cfg.width, activation=cfg.activation,
+                        epochs=cfg.epochs, batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum,
+                        control=RunControl(budget_s=float("inf")), stack=stack):
+        pass
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30, help="timed forwards per model and case")
@@ -78,6 +99,13 @@ def main() -> None:
         print(f"2. the lesson on its defaults ({len(DEFAULTS.variants())} CNNs x {DEFAULTS.epochs} epochs, one BN "
               f"layer, folding): median {statistics.median(t for t, _ in runs):.1f} s over {len(runs)} run(s) "
               f"(the lesson says: {runs[-1][1]})")
+    times = {True: [], False: []}
+    for _ in range(max(1, args.lesson_repeats)):
+        for stack in (True, False):
+            times[stack].append(training_seconds(stack))
+    new, naive = statistics.median(times[True]), statistics.median(times[False])
+    print(f"3. training {len(DEFAULTS.runs())} CNNs: stacked {new:.2f} s, one at a time {naive:.2f} s: "
+          f"{naive / new:.2f}x (load {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

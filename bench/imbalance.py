@@ -11,12 +11,16 @@
    verdict and figure, every seed) without training. The ratio full / re-scored is what the
    live threshold saves.
 3. Inside that re-run, the metrics of the shown seed alone (12 model x test-set pairs, no figures).
+4. The training at one seed (the 5 methods x 300 steps, 15 evaluations; no figures) as one
+   stacked model a step (``train/stacked_mlp.py``: each method its own sampler, loss and batch
+   size) against the naive path, one method after another every step; interleaved, medians, ratio.
 
 Everything is measured in this process, one after the other, medians of ``--repeats``.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import time
@@ -30,7 +34,8 @@ from cnnbp.lessons import run_lesson  # noqa: E402
 from cnnbp.lessons.base import validate_config  # noqa: E402
 from cnnbp.lessons.imbalance.config import ImbalanceConfig  # noqa: E402
 from cnnbp.lessons.imbalance.scoring import score  # noqa: E402
-from cnnbp.lessons.imbalance.training import PREDICTIONS  # noqa: E402
+from cnnbp.lessons.imbalance.training import PREDICTIONS, build, eval_split, train_methods  # noqa: E402
+from cnnbp.train import RunControl  # noqa: E402
 
 THRESHOLDS = (0.3, 0.1, 0.7, 0.2, 0.4)  # moved one after the other, as a slider would
 
@@ -58,6 +63,15 @@ def metrics_only(threshold: float) -> float:
     return time.perf_counter() - start
 
 
+def training_seconds(cfg: ImbalanceConfig, data, stack: bool) -> float:
+    start = time.perf_counter()
+    for _ in train_methods(data, cfg.methods, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, beta=cfg.beta,
+                           gamma=cfg.gamma, seed=cfg.seed, eval_split=eval_split(cfg, data),
+                           control=RunControl(budget_s=float("inf")), stack=stack):
+        pass
+    return time.perf_counter() - start
+
+
 def main() -> None:
     args, threads = bench_args(__doc__)
     cfg = validate_config(ImbalanceConfig, {})
@@ -74,6 +88,14 @@ def main() -> None:
           f"over {len(moved)} runs")
     print(f"  of which the shown seed's metrics (12 model x test-set pairs): median {s * 1000:.2f} ms")
     print(f"full run / threshold-only re-run: {f / m:.0f}x")
+    data = build(cfg, cfg.seed)
+    times = {True: [], False: []}
+    for _ in range(args.repeats):
+        for stack in (True, False):
+            times[stack].append(training_seconds(cfg, data, stack))
+    new, naive = statistics.median(times[True]), statistics.median(times[False])
+    print(f"training at one seed ({len(cfg.methods)} methods x {cfg.steps} steps): stacked {new:.2f} s, one at a "
+          f"time {naive:.2f} s: {naive / new:.2f}x (load {os.getloadavg()[0]:.1f})")
 
 
 if __name__ == "__main__":

@@ -194,7 +194,7 @@ class Trainer:
 
 def lockstep(trainers: list[Trainer], histories: list[History], control: RunControl, *, eval_every: int,
              on_eval: Callable[[int, Trainer], None], threads: int | None = None,
-             stack: bool = False) -> Iterator[float]:
+             stack: bool | Callable[[list[Trainer]], list[tuple[list[int], object]]] = False) -> Iterator[float]:
     """Step every unfinished trainer once per round, so all curves grow together on screen.
 
     Each step is recorded in ``histories[i]`` (``History.record``); every ``eval_every`` rounds
@@ -203,12 +203,15 @@ def lockstep(trainers: list[Trainer], histories: list[History], control: RunCont
     (0, 1]. Returns between two steps once ``control`` says stop. ``threads``: torch
     intra-op threads while stepping (restored before every yield). ``stack``: trainers of one
     architecture and recipe step as one model (``train/stacked.py``: the same numbers up to
-    float rounding, fewer ops a step); the others one at a time.
+    float rounding, fewer ops a step); the others one at a time. A function instead of True
+    groups and stacks them itself (``train/stacked_mlp.stack_groups``): it returns (indices, a stack
+    with ``step``, ``done`` and ``sync``, or None for one trainer alone) per group.
     """
     from cnnbp.train.stacked import StackedTrainers, lockstep_groups
 
-    groups = [(idx, StackedTrainers([trainers[i] for i in idx]) if stack and len(idx) > 1 else None)
-              for idx in (lockstep_groups(trainers) if stack else [[i] for i in range(len(trainers))])]
+    groups = stack(trainers) if callable(stack) else [
+        (idx, StackedTrainers([trainers[i] for i in idx]) if stack and len(idx) > 1 else None)
+        for idx in (lockstep_groups(trainers) if stack else [[i] for i in range(len(trainers))])]
     total = max(t.total_steps for t in trainers)
     try:
         for step in range(1, total + 1):

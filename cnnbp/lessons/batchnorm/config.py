@@ -143,7 +143,9 @@ class BatchNormConfig(LessonConfig):
             cost += gflop_seconds((train + evals) * nets + bug)
             # small nets are bound by per-call overhead, not flops: a fixed cost per step and evaluation
             steps = self.total_steps
-            cost += STEP_OVERHEAD_S * nets * (steps + EVALS_PER_EPOCH * self.epochs + 1)
+            # nets of one architecture and learning rate step as one stacked model: one overhead a step
+            stacks = len({(r.variant.norm, r.variant.norm_position, r.variant.lr) for r in self.runs()})
+            cost += STEP_OVERHEAD_S * (stacks * steps + nets * (EVALS_PER_EPOCH * self.epochs + 1))
         if "modes" in self.parts:  # a minibatch gathered from the feature maps and one BN on it, every step
             cost += MODES_S_PER_VALUE * self.stat_steps * self.batch_size * shape.size**2 * self.stat_channels
         if "folding" in self.parts:  # calibration pass + 3 nets x (repeats + 1) forwards of the batch

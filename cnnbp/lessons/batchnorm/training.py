@@ -24,6 +24,7 @@ from cnnbp.device import derive_seed, make_generator, torch_threads
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.train import RunControl, Trainer, evaluate, lockstep
 from cnnbp.train.history import History as BaseHistory
+from cnnbp.train.stacked_mlp import stack_groups
 
 # One thread: these nets are so small that a second thread costs more than it gives (measured
 # on the shared 2-core machine: 17 ms a step on one thread, 250-430 ms on two).
@@ -184,11 +185,13 @@ def build(data: ImageDataset, v: Variant, *, depth: int, width: int, activation:
 
 def train_runs(runs: Sequence[Run], data: Mapping[int, ImageDataset], *, depth: int, width: int,
                activation: str, epochs: int, batch_size: int, bn_momentum: float, control: RunControl,
-               threads: int | None = TRAIN_THREADS) -> Iterator[tuple[float, list[History], list[Trainer]]]:
+               threads: int | None = TRAIN_THREADS, stack: bool = True
+               ) -> Iterator[tuple[float, list[History], list[Trainer]]]:
     """Train every run in lockstep on ``data[run.seed]``; yield (progress, histories, trainers)
     at step 0 and at every evaluation (``EVALS_PER_EPOCH`` times an epoch). A run with ``until``
     stops at the evaluation that reaches it. ``threads``: torch threads while stepping (None:
-    leave the process's count)."""
+    leave the process's count). ``stack``: nets of one architecture and learning rate step as one
+    stacked model (False: one at a time, bench/batchnorm.py's naive path)."""
     trainers = []
     for r in runs:
         d = data[r.seed]
@@ -224,7 +227,10 @@ def train_runs(runs: Sequence[Run], data: Mapping[int, ImageDataset], *, depth: 
             probe(i, t)
     yield 0.0, histories, trainers
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
-    for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=probe, threads=threads):
+    # nets of one architecture and learning rate step as one stacked model (the same numbers up to
+    # float rounding); a run that is decided leaves its stack
+    for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=probe, threads=threads,
+                             stack=stack_groups if stack else False):
         yield progress, histories, trainers
 
 

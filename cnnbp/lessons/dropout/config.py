@@ -27,7 +27,7 @@ KEEP_PASSES = 1000  # passes of the hidden layer whose masks are counted for the
 # Seconds, measured on the 2-core development machine with other work beside it (the lesson
 # runs on one thread; defaults: 14 s estimated, 6-11 s measured):
 MASK_ENTRY_S = 1e-8  # per mask entry drawn and applied (expectation: passes x images x hidden)
-STEP_OVERHEAD_S = {"mlp": 1e-3, "cnn": 2e-3}  # per training step of these tiny nets, one thread
+STEP_OVERHEAD_S = {"mlp": 1e-3, "cnn": 2e-3}  # per training step of the stacked nets, one thread
 GFLOPS_ONE_THREAD = 10.0  # what one thread sustains on their small matmuls
 
 
@@ -91,10 +91,11 @@ class DropoutConfig(LessonConfig):
         flops_per_image = 2 * dropout_net_macs((DIGITS.channels, DIGITS.size, DIGITS.size), DIGITS.classes,
                                                arch=self.arch, width=self.width, depth=self.depth)
         image_s = flops_per_image / (GFLOPS_ONE_THREAD * 1e9)  # one image's forward pass, one thread
-        if "regularisation" in self.parts:
-            train = self.steps() * (STEP_OVERHEAD_S[self.arch] + 3 * image_s * self.batch_size)
-            evals = (EVALS_PER_RUN + 1) * (self.train_images + DIGITS.n_test) * image_s
-            cost += (train + evals) * len(self.ps) * self.seeds
+        if "regularisation" in self.parts:  # every net steps in one stacked model: one overhead a step
+            nets = len(self.ps) * self.seeds
+            train = self.steps() * (STEP_OVERHEAD_S[self.arch] + 3 * image_s * self.batch_size * nets)
+            evals = (EVALS_PER_RUN + 1) * (self.train_images + DIGITS.n_test) * image_s * nets
+            cost += train + evals
         if "mc" in self.parts:
             cost += len(self.ps) * self.mc_passes * DIGITS.n_test * image_s
         return cost

@@ -87,5 +87,14 @@ class SeededDropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return dropout(x, p=self.p, generator=self.generator, training=self.training, convention=self.convention)
 
+    def multiplier(self, like: torch.Tensor) -> torch.Tensor | None:
+        """The next training-mode mask times its scale, drawn as :meth:`forward` draws it (None at
+        p = 0: nothing drawn). ``x * multiplier(x)`` equals ``forward(x)`` bit for bit (x * mask is
+        exact for a 0/1 mask). K nets stacked as one (train/stacked_mlp.py) ask each net's layer."""
+        if self.p == 0.0:
+            return None
+        mask = draw_mask(like, p=self.p, generator=self.generator)
+        return apply_mask(mask, torch.ones_like(mask), p=self.p, convention=self.convention)
+
     def extra_repr(self) -> str:
         return f"p={self.p:g} (drop probability), {self.convention}"

@@ -13,7 +13,7 @@ from cnnbp.lessons.imbalance.scoring import MIN_SEEDS
 from cnnbp.lessons.imbalance.training import CNN_DEPTH, CNN_WIDTH, LECTURE_METHODS, METHODS, TRAIN_THREADS
 from cnnbp.nn import small_cnn_macs
 
-STEP_OVERHEAD_S = 0.002  # python + optimiser per step of a tiny CNN on 2 cores (measured ~2 ms)
+STEP_OVERHEAD_S = 0.002  # python + optimiser per step of a tiny CNN on 2 cores (measured ~2 ms; stacked: once)
 TOTAL_THREADS = 2  # what gflop_seconds assumes; the methods train on TRAIN_THREADS of them
 
 
@@ -93,5 +93,6 @@ class ImbalanceConfig(LessonConfig):
         macs = small_cnn_macs(in_channels=channels, image_size=size, depth=CNN_DEPTH, width=CNN_WIDTH,
                               num_classes=classes)
         # forward + backward ~ 6 flops per multiply-add, on TRAIN_THREADS of the cores gflop_seconds assumes
-        step = gflop_seconds(6 * macs * self.batch_size) * TOTAL_THREADS / TRAIN_THREADS + STEP_OVERHEAD_S
-        return step * self.steps * len(self.methods) * self.seeds
+        # the methods of one seed step as one stacked model: the overhead once a step, the flops per method
+        flops = gflop_seconds(6 * macs * self.batch_size) * TOTAL_THREADS / TRAIN_THREADS
+        return (flops * len(self.methods) + STEP_OVERHEAD_S) * self.steps * self.seeds

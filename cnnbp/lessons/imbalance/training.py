@@ -27,6 +27,7 @@ from cnnbp.lessons.imbalance.samplers import BalancedBatchSampler, EpochSampler,
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.train import RunControl, Trainer, lockstep
 from cnnbp.train.history import History
+from cnnbp.train.stacked_mlp import stack_groups
 
 if TYPE_CHECKING:  # the Config imports this module for METHODS
     from cnnbp.lessons.imbalance.config import ImbalanceConfig
@@ -146,10 +147,12 @@ def _evaluate(trainer: MethodTrainer, history: MethodHistory, x: torch.Tensor, y
 
 
 def train_methods(data: ImbalancedData, methods: Sequence[str], *, steps: int, batch_size: int, lr: float,
-                  beta: float, gamma: float, seed: int, eval_split: str,
-                  control: RunControl) -> Iterator[tuple[float, list[MethodHistory], list[MethodTrainer]]]:
+                  beta: float, gamma: float, seed: int, eval_split: str, control: RunControl,
+                  stack: bool = True) -> Iterator[tuple[float, list[MethodHistory], list[MethodTrainer]]]:
     """Train every method in lockstep; yield (progress, histories, trainers) at step 0 and at
-    each of the ``EVALS`` evaluations on the ``eval_split`` test set (argmax decisions)."""
+    each of the ``EVALS`` evaluations on the ``eval_split`` test set (argmax decisions).
+    ``stack``: the methods step as one stacked model (False: one at a time, bench/imbalance.py's
+    naive path)."""
     device = pick_device()
     counts = data.counts("train")
     x_eval, y_eval = data.tests[eval_split]
@@ -172,9 +175,10 @@ def train_methods(data: ImbalancedData, methods: Sequence[str], *, steps: int, b
         _evaluate(trainer, histories[i], x_eval, y_eval_np, data.rare)
 
     # One torch thread: for a CNN this small, a second thread costs more than it saves (10x slower
-    # measured with another process on the other core).
+    # measured with another process on the other core). Every method steps in one stacked model,
+    # each with its own sampler and loss (the same numbers up to float rounding).
     for progress in lockstep(trainers, histories, control, eval_every=max(1, steps // EVALS), on_eval=on_eval,
-                             threads=TRAIN_THREADS):
+                             threads=TRAIN_THREADS, stack=stack_groups if stack else False):
         yield progress, histories, trainers
 
 
