@@ -1,7 +1,7 @@
 """Bench: the normalisation lesson on its defaults, the time a class waits, and its comparison
 of 5 norms x 3 seeds: seeds stacked vs one model at a time vs the notebook loop.
 
-    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson] [--ab] [--epochs-to-97 10]
+    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson] [--ab] [--threads] [--epochs-to-97 10]
 
 The batch-size sweep (2 norms x 3 batch sizes x 3 seeds, one after another): neighbouring seeds
 stacked vs one model at a time.
@@ -18,6 +18,9 @@ final frame, on ``--cores`` torch threads (training itself runs on one: see
 ``cnnbp/lessons/norms/training.py``). Each part's share comes from the frame where its verdict
 arrives. Prints the wall and CPU seconds and the load average, so a figure taken on a busy
 machine reads as such. Imports, the digits and first-call allocations are warmed up first.
+
+``--threads``: the compare part's and the sweep's training on 1 vs 2 torch threads (the lesson
+trains on 1), interleaved, wall and CPU seconds.
 """
 
 from __future__ import annotations
@@ -93,6 +96,26 @@ def sweep_bench(repeats: int) -> None:
     diff = max(abs(stacked[0][1][k] - alone[0][1][k]) for k in alone[0][1])
     print(f"batch-size sweep, {len(alone[0][1])} CNNs: seeds stacked {s:.2f} s, one model at a time {a:.2f} s "
           f"({a / s:.2f}x); largest difference in a final accuracy {diff:.3f} ({load()})")
+
+
+def threads_bench(repeats: int) -> None:
+    """The compare part's and the sweep's training (seeds stacked) on 1 and on 2 torch threads
+    (``training.THREADS``, the lesson's 1), interleaved 1 2, then 2 1: wall and CPU seconds."""
+    from bench.all import load
+    from cnnbp.lessons.norms import training
+
+    for name, fn in (("compare part", compare_seconds), ("batch-size sweep", sweep_seconds)):
+        seconds: dict[int, list[tuple[float, float]]] = {1: [], 2: []}
+        for r in range(repeats):
+            for threads in (1, 2) if r % 2 == 0 else (2, 1):
+                training.THREADS, cpu = threads, time.process_time()
+                wall = fn(stack=True)[0]
+                seconds[threads].append((wall, time.process_time() - cpu))
+        training.THREADS = 1
+        w = {k: statistics.median(t for t, _ in v) for k, v in seconds.items()}
+        c = {k: statistics.median(t for _, t in v) for k, v in seconds.items()}
+        print(f"{name}, seeds stacked: 1 thread {w[1]:.2f} s wall ({c[1]:.2f} s CPU), 2 threads {w[2]:.2f} s wall "
+              f"({c[2]:.2f} s CPU): 2 threads {w[1] / w[2]:.2f}x ({load()})", flush=True)
 
 
 def lesson_ab(repeats: int) -> None:
@@ -189,6 +212,7 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--no-lesson", action="store_true", help="only the comparison")
     parser.add_argument("--ab", action="store_true", help="only this: the lesson stacked vs one at a time")
+    parser.add_argument("--threads", action="store_true", help="only this: training on 1 vs 2 torch threads")
     parser.add_argument("--epochs-to-97", type=int, default=0, metavar="N",
                         help="only this: per norm, the first of N epochs at which every seed reaches 97%%")
     args = parser.parse_args()
@@ -209,6 +233,9 @@ def main() -> None:
         pass  # warm-up: imports, the digits
     for _ in run_lesson("norms", {"parts": ["compare"], "epochs": 1, "seeds": 2, "norms": ["batch"]}):
         pass  # warm-up: the optimiser's first construction imports torch's compiler stack; a stack's first step
+    if args.threads:
+        threads_bench(max(args.repeats, 2))
+        return
     if args.no_lesson:
         sweep_bench(args.repeats)
         compare_bench(args.repeats)
