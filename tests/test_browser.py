@@ -8,6 +8,7 @@ and sets CNNBP_REQUIRE_BROWSER=1 so that a missing browser fails CI instead of s
 
 import json
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -200,6 +201,36 @@ def fresh_page(page, server_url):
     other.goto(server_url, wait_until="networkidle")
     yield other
     other.close()
+
+
+def test_quick_and_reset_reach_the_server(fresh_page):
+    """Quick settings and Reset run in the page alone; what they set is what the server gets: Quick
+    then Run computes the quick Config (taken out of the result cache first, so the run must compute
+    it), and after Reset the tab's link (made on the server from the widgets) names no setting."""
+    from playwright.sync_api import expect
+
+    from cnnbp.lessons.base import validate_config
+    from cnnbp.ui.cache import RESULTS
+
+    page, lesson = fresh_page, LESSONS["init"]
+    open_tab(page, "Init")
+    status = page.locator("#init-status")
+    page.locator("#init-quick").click()
+    default_width = lesson.config.model_fields["width"].default
+    expect(status).to_contain_text("Quick settings: ")
+    expect(status).to_contain_text(f"width {default_width} \u2192 {lesson.quick['width']}")
+    quick = validate_config(lesson.config, lesson.quick)
+    RESULTS.discard("init", quick)
+    page.locator("#init-run").click()
+    expect(status).to_contain_text("done in", timeout=180_000)
+    assert RESULTS.get("init", quick) is not None
+    page.locator("#init-reset").click()
+    expect(status).to_contain_text("Reset to defaults: ")
+    expect(status).to_contain_text(f"width {lesson.quick['width']} \u2192 {default_width}")
+    expect_value(page, "init", "width", default_width)
+    page.locator("#init-share").get_by_text("Share, preset, take-home").click()
+    page.locator("#init-link-button").click()
+    expect(page.locator("#init-link textarea")).to_have_value(re.compile(r"\?lesson=init$"), timeout=10_000)
 
 
 def test_stop_ends_a_long_run(fresh_page):

@@ -3,7 +3,7 @@
 import re
 
 from cnnbp.lessons.base import Verdict
-from cnnbp.ui.lesson_tab import quick_message
+from cnnbp.ui.lesson_tab import settings_message
 from cnnbp.ui.runner import verdict_word, verdicts_markdown
 
 
@@ -53,10 +53,11 @@ def test_verdict_type_is_large_enough_for_a_hall():
     assert "px" not in headline and sizes["verdict"] * scale >= 18 and sizes["v-word"] >= 16
 
 
-def test_quick_message_names_what_changed():
-    msg = quick_message(None, ["width", "depth"], [1024, 6], [256, 6])
-    assert "width 1024 → 256" in msg and "depth" not in msg
-    assert "nothing to change" in quick_message(None, ["w"], [1], [1])
+def test_quick_and_reset_say_in_one_line_what_changed():
+    msg = settings_message("Quick settings", ["width", "depth"], [1024, 6], [256, 6])
+    assert msg == "Quick settings: width 1024 → 256. Press **Run**."
+    unchanged = settings_message("Reset to defaults", ["w"], [1], [1])
+    assert unchanged == "Reset to defaults: nothing to change. Press **Run**."
 
 
 def test_figure_style_large_type_legend_below_and_any_trace_kind():

@@ -51,11 +51,10 @@ def figure_caption(caption: str) -> tuple[str, str]:
     return what.strip(), look.strip()
 
 
-def quick_message(lesson: Lesson, names: list[str], before: list, after: list) -> str:
-    """What the Quick settings button changed, for the status line."""
+def settings_message(what: str, names: list[str], before: list, after: list) -> str:
+    """What Quick settings or Reset to defaults (``what``) changed, in one status line."""
     changed = [f"{n} {b} \u2192 {a}" for n, b, a in zip(names, before, after) if b != a]
-    return ("Quick settings: " + ", ".join(changed) if changed else "Quick settings: nothing to change") \
-        + ". Press **Run**."
+    return f"{what}: {', '.join(changed) if changed else 'nothing to change'}. Press **Run**."
 
 
 def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) -> TabShare:
@@ -100,12 +99,10 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
 
         def to_quick(*before):
             after = quick_values(lesson, names)
-            return [*after, quick_message(lesson, names, list(before), after)]
+            return [*after, settings_message("Quick settings", names, list(before), after)]
 
         def to_defaults(*before):
-            changed = [n for n, b, a in zip(names, before, defaults) if b != a]
-            note = ("Reset to defaults: " + ", ".join(changed)) if changed else "Already at the defaults"
-            return [*defaults, note + ". Press **Run**."]
+            return [*defaults, settings_message("Reset to defaults", names, list(before), defaults)]
 
         widget_list = [widgets[n] for n in names]
         quick.click(to_quick, inputs=widget_list, outputs=[*widget_list, status], queue=False,

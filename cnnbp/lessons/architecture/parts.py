@@ -165,11 +165,16 @@ def receptive(state: RunState) -> Iterator[Update]:
     cfg: ArchitectureConfig = state.cfg
     run: StackRun = state.stack_run
     shown = cfg.stacks[0]
-    erf = effective_field(run.nets[shown], run.probe, stack=shown, layer=cfg.unit_layer, row=cfg.unit_row,
-                          col=cfg.unit_col)
-    image = run.probe[0].mean(dim=0).tolist()
+    key = (shown, cfg.unit_layer, cfg.unit_row, cfg.unit_col)
+    answer = run.fields.get(key)
+    if answer is None:
+        erf = effective_field(run.nets[shown], run.probe, stack=shown, layer=cfg.unit_layer, row=cfg.unit_row,
+                              col=cfg.unit_col)
+        answer = erf, figures.receptive(run.probe[0].mean(dim=0).tolist(), erf, shown)
+        run.fields.put(key, answer)
+    erf, figure = answer
     yield Update(1.0, f"receptive field of unit ({cfg.unit_layer}, {cfg.unit_row}, {cfg.unit_col})",
-                 figures={"receptive": figures.receptive(image, erf, shown)},
+                 figures={"receptive": figure},
                  numbers={"receptive": {**vars(erf), "rows": list(erf.rows), "cols": list(erf.cols)}},
                  verdicts=[verdicts.effective(erf, shown)])
 

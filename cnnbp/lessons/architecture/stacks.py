@@ -21,6 +21,7 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from cnnbp.cache import BoundedCache
 from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, pick_device
 from cnnbp.lessons.architecture.layers import Layer, parse_spec
@@ -161,6 +162,9 @@ class StackRun:
     seeds: list[int]
     probe: torch.Tensor | None = None  # (N, C, H, W) test images the receptive part reads
     figures: dict | None = None  # drawn once per run
+    # the receptive part's answers per (stack, unit layer, row, column): a live change of the
+    # calculator's settings then costs no gradients
+    fields: BoundedCache = field(default_factory=lambda: BoundedCache(16))
 
     def finals(self, stack: str) -> list[float]:
         return [h.final for h in self.histories if h.stack == stack]

@@ -97,6 +97,18 @@ def test_live_fields_rerun_without_training(final):
     assert again.numbers["stacks"] == final.numbers["stacks"]
 
 
+def test_a_change_of_the_calculator_alone_costs_only_the_calculator(final, monkeypatch):
+    """Another spec or input re-runs the calculator; the stacks and the unit's receptive field are
+    answered from what the run kept: no training, no gradients."""
+    calls = []
+    monkeypatch.setattr(parts, "effective_field", lambda *a, **k: calls.append(1))
+    changed = {**LESSON.quick, "layers": "conv 4 k3, pool 2, fc 10", "height": 12, "width": 12, "channels": 1}
+    again = merge_frames(list(run_lesson("architecture", changed)))
+    assert not calls, "a change of the calculator's settings computed the receptive field again"
+    assert again.numbers["calculator"]["layers"][-1]["output"] == "1x1x10"
+    assert again.numbers["receptive"] == final.numbers["receptive"]
+
+
 @pytest.mark.parametrize("claim", [c for c in CLAIMS if c.startswith("architecture.")])
 def test_every_claim_holds_exactly(claim):
     result = run_claim(claim, seed=0)
