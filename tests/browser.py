@@ -24,3 +24,14 @@ def require_browser():
         if os.environ.get("CNNBP_REQUIRE_BROWSER") == "1":
             pytest.fail(message)
         pytest.skip(message)
+
+
+def open_page(playwright, url: str, *, viewport: dict, init_script: str | None = None):
+    """Launch the headless Chromium and open ``url`` in it (``init_script`` runs before the page's own
+    scripts); returns (browser, page). The caller closes the browser."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    page = browser.new_page(viewport=viewport)
+    if init_script:
+        page.add_init_script(init_script)
+    page.goto(url, wait_until="networkidle")
+    return browser, page

@@ -11,6 +11,7 @@ import re
 from typing import Mapping, Sequence
 
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
@@ -25,6 +26,11 @@ TITLE_FONT = dict(size=19)
 SMALL_FONT = dict(size=14)  # the panel titles and ticks of a grid of many small panels
 TITLE_CHARS = 54  # a 19 px title line that fits the figure's width beside the settings at 1024 px
 LEGEND_ROW_PX = 28
+# plotly_white, with every axis's tick labels drawn without plotly's overflow check: it measures every
+# label of an axis once per label (a forced layout of the page each time), a sixth of the page's
+# main-thread time while a run streamed (issue 17); our margins hold the labels anyway.
+TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
+TEMPLATE.layout.xaxis.ticklabeloverflow = TEMPLATE.layout.yaxis.ticklabeloverflow = "allow"
 
 
 def color_for(index: int) -> str:
@@ -339,7 +345,7 @@ def apply_layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
         title=dict(text=title, x=0.01, xanchor="left", font=TITLE_FONT, yref="container", y=1.0,
                    yanchor="top", pad=dict(t=10 + 16 * (title_lines - 1))),
         height=height + 26 * (title_lines - 1) + 20 * (sub_lines + x_lines - 2) + LEGEND_ROW_PX * rows,
-        font=FONT, template="plotly_white", margin=dict(l=70, r=20, t=top, b=bottom),
+        font=FONT, template=TEMPLATE, margin=dict(l=70, r=20, t=top, b=bottom),
         legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left",
                     font=FONT),
     )

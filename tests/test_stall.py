@@ -1,0 +1,144 @@
+"""Issue 17's rendering check: how long the page's main thread stalls while a run streams.
+
+A real browser (headless Debian Chromium) runs a tab's quick settings at a projector's 1024 x 768
+with a PerformanceObserver on "longtask" (every main-thread task over 50 ms) from page load. Each
+tab's longest task, the tasks over 200 ms and their total are printed (``pytest -s``) and written to
+screenshots/stalls-streaming.json with the load average; a screenshot mid-run shows the figures still
+draw. The seed differs from the other browser tests' runs so that no run is served from the cache of
+identical runs: what is measured is a run that streams.
+
+A timing depends on the machine as much as on the page, so what is asserted is relative: the longest
+stall is one figure's drawing, not several in a row (ONE_DRAW_FACTOR); the issue's 200 ms is reported,
+not asserted (notes/stall.md has the numbers and the load they were taken at).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from cnnbp.lessons import LESSONS
+from cnnbp.ui.lesson_tab import tab_label
+from tests.browser import open_page, require_browser
+
+SHOTS = Path(os.environ.get("CNNBP_SCREENSHOTS", Path(__file__).resolve().parents[1] / "screenshots"))
+REPORT = SHOTS / "stalls-streaming.json"
+SEED = 11  # not the default: a fresh run that streams, not one served from the cache
+
+# Every main-thread task over 50 ms, kept on the page from its first script on; and every figure
+# plotly draws (Plotly.react, which Gradio's Plot calls), with its time: how much of a stall is drawing.
+LONG_TASKS = """
+window.__longTasks = [];
+new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push(
+  {start: e.startTime, ms: e.duration}); }).observe({type: "longtask", buffered: true});
+window.__draws = [];
+(() => {
+  let plotly;
+  const timed = (P) => {
+    if (!P || P.__timed) return P;
+    const react = P.react;
+    P.react = function (gd, ...rest) {
+      const t = performance.now();
+      const out = react.call(this, gd, ...rest);
+      window.__draws.push({start: t, ms: performance.now() - t, id: gd.closest('[id]')?.id});
+      return out;
+    };
+    P.__timed = true;
+    return P;
+  };
+  Object.defineProperty(window, 'Plotly', {configurable: true, get: () => plotly, set: (P) => { plotly = timed(P); }});
+})();
+"""
+
+# The longest main-thread task allowed while a tab streams, against its slowest single figure draw:
+# that draw with half again for margin, plus the page's own work in the same task (Gradio's status and
+# loading-state updates). A fixed number of ms would test the machine's load (one figure took 0.1 to
+# 2.5 s here, load 1 to 13), not the page.
+ONE_DRAW_FACTOR = 1.5
+PAGE_WORK_MS = 250
+TABS = os.environ.get("CNNBP_STALL_TABS", "activations,init,dropout,norms").split(",")
+
+
+@pytest.fixture(scope="module")
+def page(server_url):
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser, page = open_page(p, server_url, viewport={"width": 1024, "height": 768}, init_script=LONG_TASKS)
+        yield page
+        browser.close()
+
+
+def stall_report(stalls: list[dict], draws: list[dict]) -> dict:
+    """The run's long tasks (longest, how many, how many over 200 ms, their total) and its figure
+    draws (how many, the longest, and how many fell in a long task over 200 ms)."""
+    ms = [t["ms"] for t in stalls]
+    long = [t for t in stalls if t["ms"] > 200]
+    inside = [d for d in draws if any(t["start"] <= d["start"] <= t["start"] + t["ms"] for t in long)]
+    per_task = [sum(t["start"] <= d["start"] <= t["start"] + t["ms"] for d in draws) for t in stalls]
+    return {"longest_ms": round(max(ms, default=0.0)), "count": len(ms), "over_200_ms": len(long),
+            "total_ms": round(sum(ms)), "draws": len(draws),
+            "longest_draw_ms": round(max((d["ms"] for d in draws), default=0.0)),
+            "draws_in_stalls_over_200_ms": len(inside), "most_draws_in_one_task": max(per_task, default=0),
+            "load_average_1min": round(os.getloadavg()[0], 1),
+            "slowest_draws": [(d["id"], round(d["ms"])) for d in sorted(draws, key=lambda d: -d["ms"])[:4]]}
+
+
+def record(name: str, report: dict) -> None:
+    found = json.loads(REPORT.read_text()) if REPORT.exists() else {}
+    found[name] = report
+    REPORT.write_text(json.dumps(found, indent=1))
+    print(f"\n{name}: main-thread stalls while streaming {report}")
+
+
+def resize_listeners(page) -> tuple[int, int]:
+    """The window's resize listeners (plotly adds one per drawn figure) and the figures drawn on the page."""
+    cdp = page.context.new_cdp_session(page)
+    window = cdp.send("Runtime.evaluate", {"expression": "window"})["result"]["objectId"]
+    listeners = cdp.send("DOMDebugger.getEventListeners", {"objectId": window})["listeners"]
+    cdp.detach()
+    return sum(item["type"] == "resize" for item in listeners), page.locator(".js-plotly-plot").count()
+
+
+@pytest.mark.parametrize("name", TABS)
+def test_a_streaming_run_does_not_stall_the_page(page, name):
+    from playwright.sync_api import expect
+
+    lesson = LESSONS[name]
+    page.get_by_role("tab", name=tab_label(lesson), exact=True).click()
+    page.locator(f"#{name}-quick").click()
+    # the quick settings' reply (which also sets the seed) has landed before the seed is typed
+    expect(page.locator(f"#{name}-status")).to_contain_text("Quick settings:", timeout=10_000)
+    seed = page.locator(f"#{name}-seed input[type=number]")
+    if not seed.is_visible():  # under the closed "Advanced" accordion
+        page.locator(".label-wrap:visible", has_text="Advanced").click()
+        seed.wait_for(state="visible")
+    seed.fill(str(SEED))
+    seed.press("Enter")
+    expect(seed).to_have_value(str(SEED))
+    before = page.evaluate("[window.__longTasks.length, window.__draws.length]")
+    page.locator(f"#{name}-run").click()
+    page.wait_for_function("(sel) => document.querySelector(sel) !== null",
+                           arg=f"[id^={name}-plot-] [data-testid=plotly]", timeout=180_000)
+    page.wait_for_timeout(300)
+    # a 3D figure (norms) holds the page for seconds on a loaded machine without a GPU
+    page.screenshot(path=str(SHOTS / f"{name}-1024x768-streaming.png"), timeout=120_000)
+    status = page.locator(f"#{name}-status")
+    expect(status).to_contain_text("done in", timeout=240_000)
+    assert "served from the cache" not in status.inner_text()  # a run that streamed
+    page.wait_for_timeout(1_000)  # the last figures draw after the last frame
+    report = stall_report(*page.evaluate("([t, d]) => [window.__longTasks.slice(t), window.__draws.slice(d)]", before))
+    report["resize_listeners"], report["figures_on_page"] = resize_listeners(page)
+    record(name, report)
+    # The page never freezes for more than one figure's drawing: no task draws figures one after
+    # another (they arrive one per message), so the longest stall is the slowest figure plus the
+    # page's own work. (Before the pacing, 2 to 3 figures drew in one task: 2x the slowest draw.)
+    assert report["longest_ms"] <= ONE_DRAW_FACTOR * report["longest_draw_ms"] + PAGE_WORK_MS, (name, report)
+    # Old drawings are purged (cnnbp/ui/plot_cleanup.py): the window's resize listeners follow the
+    # figures on the page (about 3 each measured), not every update a run sent (95 in one activations run).
+    assert report["resize_listeners"] <= 4 * report["figures_on_page"] + 10, (name, report)
