@@ -26,7 +26,7 @@ from cnnbp.lessons.batchnorm.training import (
     train_runs,
 )
 from cnnbp.lessons.batchnorm.verdicts import fold_verdict, mode_verdicts, training_verdicts
-from cnnbp.lessons.live import LiveFigure
+from cnnbp.lessons.redraw import Redraw
 
 
 def modes(state: RunState) -> Iterator[Update]:
@@ -63,13 +63,13 @@ def training(state: RunState) -> Iterator[Update]:
     drawn = len(cfg.variants())  # the first seed's nets come first
     data = {s: lesson_dataset(cfg.dataset, seed=s) for s in dict.fromkeys(r.seed for r in runs)}
     histories, trainers, reached = [], [], 0.0
-    live = LiveFigure("curves", lambda hs: figures.curves_figure(hs, cfg))
+    redraw = Redraw()
     for reached, histories, trainers in train_runs(
             runs, data, depth=cfg.depth, width=cfg.width, activation=cfg.activation, epochs=cfg.epochs,
             batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control):
         drawn_so_far = histories[:drawn]  # the curves are drawn only when the runner sends a frame
         yield Update(reached, f"training {len(runs)} CNNs on {dataset_label(cfg.dataset)}: {reached:.0%}",
-                     figures=live.update(drawn_so_far),
+                     figures=redraw({"curves": lambda hs=drawn_so_far: figures.curves_figure(hs, cfg)}),
                      numbers=training_numbers(drawn_so_far, cfg))
     races = seeded_races(histories, cfg.pairs(), target=cfg.target_accuracy, total_steps=cfg.total_steps)
     found = {"curves": figures.curves_figure(histories[:drawn], cfg),

@@ -15,7 +15,7 @@ from cnnbp.lessons.dropout import figures, mechanics, verdicts
 from cnnbp.lessons.dropout.config import DIGITS, KEEP_PASSES, MASK_COLS
 from cnnbp.lessons.dropout.mc import mc_average
 from cnnbp.lessons.dropout.training import THREADS, GapHistory, GapNarrowing, gap_narrowing, settled, train_gap
-from cnnbp.lessons.live import LiveFigure
+from cnnbp.lessons.redraw import Redraw
 
 
 def _digits(state: RunState) -> ImageDataset:
@@ -69,7 +69,7 @@ def regularisation(state: RunState) -> Iterator[Update]:
     cfg, shown = state.cfg, state.cfg.seed
     datasets = {seed: _digits(state) if seed == shown else get_dataset("digits", seed=seed) for seed in cfg.seed_list}
     reached, histories, trainers = 0.0, {}, {}
-    live = LiveFigure("gap_curves", lambda hs: figures.gap_curves(hs, cfg))
+    redraw = Redraw()
     for reached, histories, trainers in train_gap(
             datasets, cfg.ps, arch=cfg.arch, width=cfg.width, depth=cfg.depth, train_images=cfg.train_images,
             epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, control=state.control):
@@ -77,7 +77,7 @@ def regularisation(state: RunState) -> Iterator[Update]:
             shown_now = histories[shown]
             yield Update(reached, f"training {len(cfg.ps)} nets at {cfg.seeds} seeds on {cfg.train_images} digits: "
                                   f"{reached:.0%}",
-                         figures=live.update(shown_now),  # drawn when sent
+                         figures=redraw({"gap_curves": lambda hs=shown_now: figures.gap_curves(hs, cfg)}),
                          numbers={"regularisation": {h.name: h.numbers() for h in shown_now}})
     state.histories, state.trainers = histories[shown], trainers[shown]
     state.narrowing = narrowing = gap_narrowing(histories)

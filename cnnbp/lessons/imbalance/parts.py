@@ -11,7 +11,7 @@ from cnnbp.lessons.imbalance import figures, scoring, verdicts
 from cnnbp.lessons.imbalance.config import ImbalanceConfig
 from cnnbp.lessons.imbalance.metrics import as_dict
 from cnnbp.lessons.imbalance.training import BASELINE, PREDICTIONS, TrainedRun, build, train_and_keep
-from cnnbp.lessons.live import LiveFigure
+from cnnbp.lessons.redraw import Redraw
 from cnnbp.nn import checkpoints
 from cnnbp.train import RunControl
 
@@ -58,13 +58,13 @@ def _train_one(cfg: ImbalanceConfig, seed: int, control: RunControl, *, shown: b
         yield Update(done + 0.02 * share, f"training {len(cfg.methods)} methods for {cfg.steps} steps each",
                      figures={"histogram": figures.histogram(counts, {}, data.classes, cfg)},
                      numbers={"classes": list(data.classes), "rare": data.rare, "counts": counts})
-    live = LiveFigure("curves", lambda hs: figures.curves(hs, cfg))
+    redraw = Redraw()
     for progress, histories, trained in train_and_keep(cfg, seed, data, control):
         if trained is not None:
             return trained
         if shown:
             yield Update(done + share * (0.02 + 0.98 * progress), f"training {len(cfg.methods)} methods: "
-                         f"{progress:.0%}", figures=live.update(histories),
+                         f"{progress:.0%}", figures=redraw({"curves": lambda hs=histories: figures.curves(hs, cfg)}),
                          numbers={"histories": [vars(h) for h in histories]})
         else:
             yield Update(done + share * progress, f"training {len(cfg.methods)} methods at seed {seed} "
