@@ -133,6 +133,26 @@ def test_a_member_that_finishes_early_leaves_with_its_own_state():
     assert_same_training(alone, stacked, h_alone, h_stacked)
 
 
+def test_a_batchnorm_cnn_that_finishes_early_leaves_with_its_running_statistics():
+    def nets() -> list[Trainer]:
+        return [Trainer(f"bn {s}", init_model(SmallCNN(1, 3, depth=2, width=4, norm="batch", image_size=8), "kaiming",
+                                              "relu", generator=make_generator(derive_seed(s, "init"))),
+                        data(seed=s), data(30, seed=9), batch_size=16, epochs=3, lr=0.05,
+                        generator=make_generator(derive_seed(s, "order")), device=CPU) for s in (0, 1, 2)]
+
+    def stop_early(i: int, t: Trainer) -> None:
+        if i == 1 and t.step_count >= 6:
+            t.total_steps = t.step_count
+
+    alone, stacked = nets(), nets()
+    assert len(stack_groups(stacked)) == 1
+    h_alone, acc_alone = train(alone, stack=False, on_eval=stop_early)
+    h_stacked, acc_stacked = train(stacked, stack=stack_groups, on_eval=stop_early)
+    assert len(h_stacked[1].steps) == 6 and len(h_stacked[0].steps) == 12
+    assert_same_training(alone, stacked, h_alone, h_stacked)  # state_dict: running means and variances too
+    assert acc_stacked == acc_alone
+
+
 def test_a_diverging_member_stops_as_it_does_alone_and_the_others_go_on():
     lrs = (0.05, 50.0, 0.05)
 

@@ -274,10 +274,15 @@ class StackedTrainers:
         return events
 
     def _write(self, ks: list[int], *, momentum: bool) -> None:
-        """Write stack slots ``ks``' parameters (and momentum buffers) into their members."""
+        """Write stack slots ``ks``' parameters, running statistics (and momentum buffers) into
+        their members."""
+        buffers = dict(self.model.named_buffers())
         with torch.no_grad():
             for k in ks:
                 member = self.members[self.active[k]]
+                for name, buffer in member.model.named_buffers():  # BatchNorm's, in a StackedCNN's blocks
+                    whole = buffers[name]
+                    buffer.copy_(whole if whole.ndim == 0 else whole.chunk(len(self.active))[k])
                 for param, whole, stacked in self._slices(member.model):
                     param.copy_(_share(whole, k, len(self.active), stacked))
                     buf = self.optimizer.state.get(whole, {}).get("momentum_buffer") if momentum else None
@@ -291,8 +296,6 @@ class StackedTrainers:
         if not self.active or (self._synced and not momentum):
             return
         self._write(list(range(len(self.active))), momentum=momentum)
-        if self.kind == "cnn":  # running statistics, if any (no sampler: equal batches)
-            self.model.unstack_into([self.members[i].model for i in self.active])
         self._synced = True
 
 
