@@ -199,11 +199,11 @@ def space_columns(fig: go.Figure) -> None:
 def wrap_subplot_titles(fig: go.Figure) -> int:
     """Wrap each subplot title to its column's width at 1024 px; returns the most lines one takes."""
     most = 1
+    columns = [ax.domain for ax in _axes(fig, "x").values() if ax.domain]
+    columns += [scene.domain.x for scene in _axes(fig, "scene").values() if scene.domain.x]
     for ann in fig.layout.annotations:
         if not (ann.xref == "paper" and ann.yanchor == "bottom" and ann.textangle is None and ann.text):
             continue
-        columns = [ax.domain for ax in _axes(fig, "x").values() if ax.domain]
-        columns += [scene.domain.x for scene in _axes(fig, "scene").values() if scene.domain.x]
         span = next((b - a for a, b in columns if a - 1e-3 <= ann.x <= b + 1e-3), 1.0)
         size = (ann.font.size if ann.font and ann.font.size else FONT["size"])
         chars = max(8, int(span * NARROWEST_PLOT_PX / (CHAR_PX * size)))
