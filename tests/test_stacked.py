@@ -109,3 +109,15 @@ def test_what_cannot_stack_steps_alone():
     assert stack_key(focal) is None
     mixed = trainers("batch") + trainers("group")
     assert lockstep_groups(mixed) == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_trainers_on_images_of_another_size_never_share_a_stack():
+    """A SmallCNN pools adaptively, so one model takes 8x8 and 28x28 images; a stack cannot (its
+    members' batches go side by side in the channels). Found by the transfer lesson's domain shift."""
+    def sized(size: int, seed: int) -> Trainer:
+        x = torch.randn(48, 1, size, size, generator=torch.Generator().manual_seed(seed))
+        return Trainer(f"{size}px {seed}", net("batch", seed), (x, torch.arange(48) % 3), data(30, seed=9),
+                       batch_size=16, epochs=2, lr=0.05, generator=make_generator(derive_seed(seed, "order")),
+                       device=CPU)
+
+    assert lockstep_groups([sized(8, 0), sized(28, 1), sized(8, 2)]) == [[0, 2], [1]]

@@ -146,7 +146,8 @@ def stack_key(trainer: Trainer) -> tuple | None:
     shapes = tuple((name, type(m).__name__, m.extra_repr(), getattr(m, "norm_position", None))
                    for name, m in model.named_modules())
     return (shapes, tuple(sorted(_sgd_settings(opt).items())), trainer.batch_size, trainer.steps_per_epoch,
-            trainer.total_steps, str(trainer.device), len(trainer.train_split[0]))
+            trainer.total_steps, str(trainer.device), len(trainer.train_split[0]),
+            tuple(trainer.train_split[0].shape[1:]))  # SmallCNN pools adaptively: one model, any image size
 
 
 def _sgd_settings(optimizer: torch.optim.SGD) -> dict:

@@ -168,6 +168,7 @@ def stack_key(trainer: Trainer) -> tuple | None:
     shapes = tuple((name, type(m).__name__, m.extra_repr(), getattr(m, "norm_position", None))
                    for name, m in model.named_modules() if not _is_mask(m))
     return (kind, shapes, sgd, trainer.total_steps, str(trainer.device),
+            tuple(trainer.train_split[0].shape[1:]),  # a SmallCNN pools adaptively: one model, any image size
             None if trainer.sampler is not None else (trainer.batch_size, len(trainer.train_split[0])))
 
 
