@@ -142,18 +142,22 @@ def stack_key(trainer: Trainer) -> tuple | None:
         _stack_module([model.blocks])
     except TypeError:
         return None
-    # every module's class and settings (a conv's shape, a norm's groups, a leaky slope) must agree
-    shapes = tuple((name, type(m).__name__, m.extra_repr(), getattr(m, "norm_position", None))
-                   for name, m in model.named_modules())
-    return (shapes, tuple(sorted(_sgd_settings(opt).items())), trainer.batch_size, trainer.steps_per_epoch,
-            trainer.total_steps, str(trainer.device), len(trainer.train_split[0]),
+    return (module_signature(model), tuple(sorted(sgd_settings(opt).items())), trainer.batch_size,
+            trainer.steps_per_epoch, trainer.total_steps, str(trainer.device), len(trainer.train_split[0]),
             tuple(trainer.train_split[0].shape[1:]))  # SmallCNN pools adaptively: one model, any image size
 
 
-def _sgd_settings(optimizer: torch.optim.SGD) -> dict:
+def module_signature(model: nn.Module, keep=lambda module: True) -> tuple:
+    """Every kept module's name, class and settings (a conv's shape, a norm's groups, a leaky slope):
+    models that stack must agree on all of it."""
+    return tuple((name, type(m).__name__, m.extra_repr(), getattr(m, "norm_position", None))
+                 for name, m in model.named_modules() if keep(m))
+
+
+def sgd_settings(optimizer: torch.optim.SGD) -> dict:
     """The one parameter group's settings (its lr includes any per-layer scale)."""
     group = optimizer.param_groups[0]
-    return {k: group[k] for k in ("lr", "momentum", "dampening", "weight_decay", "nesterov")}
+    return {k: group[k] for k in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize")}
 
 
 class StackedTrainers:
@@ -172,7 +176,7 @@ class StackedTrainers:
         self.members = list(trainers)
         first = self.members[0]
         self.model = StackedCNN([t.model for t in self.members]).to(first.device)
-        self.optimizer = torch.optim.SGD(self.model.parameters(), **_sgd_settings(first.optimizer))
+        self.optimizer = torch.optim.SGD(self.model.parameters(), **sgd_settings(first.optimizer))
         self.stacked = True
         self._synced = True
 

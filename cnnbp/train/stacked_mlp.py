@@ -33,7 +33,7 @@ from torch import nn
 
 from cnnbp.nn.models import SmallCNN
 from cnnbp.train.engine import Trainer, TrainEvent, train_mode
-from cnnbp.train.stacked import StackedCNN, _stack_module, side_by_side_input
+from cnnbp.train.stacked import StackedCNN, _stack_module, module_signature, sgd_settings, side_by_side_input
 
 _BATCH_STATS = (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm, nn.GroupNorm)
 
@@ -135,8 +135,7 @@ def _has_batch_stats(model: nn.Module) -> bool:
 def _sgd_settings(optimizer: torch.optim.Optimizer) -> tuple | None:
     if type(optimizer) is not torch.optim.SGD or len(optimizer.param_groups) != 1:
         return None
-    group = optimizer.param_groups[0]
-    return tuple(group[k] for k in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize"))
+    return tuple(sorted(sgd_settings(optimizer).items()))
 
 
 def stack_key(trainer: Trainer) -> tuple | None:
@@ -165,8 +164,7 @@ def stack_key(trainer: Trainer) -> tuple | None:
         return None
     if trainer.sampler is not None and _has_batch_stats(model):
         return None  # padded batches would enter the batch statistics
-    shapes = tuple((name, type(m).__name__, m.extra_repr(), getattr(m, "norm_position", None))
-                   for name, m in model.named_modules() if not _is_mask(m))
+    shapes = module_signature(model, keep=lambda m: not _is_mask(m))
     return (kind, shapes, sgd, trainer.total_steps, str(trainer.device),
             tuple(trainer.train_split[0].shape[1:]),  # a SmallCNN pools adaptively: one model, any image size
             None if trainer.sampler is not None else (trainer.batch_size, len(trainer.train_split[0])))
