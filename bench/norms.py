@@ -63,7 +63,8 @@ def compare_seconds(stack: bool) -> tuple[float, dict[str, float]]:
     data = get_dataset(cfg.dataset, seed=cfg.seed)
     start = time.perf_counter()
     for _, runs in train_side_by_side(data, cfg.compare_specs(), depth=cfg.depth, width=cfg.width, groups=cfg.groups,
-                                      epochs=cfg.epochs, control=RunControl(budget_s=float("inf")), stack=stack):
+                                      epochs=cfg.epochs, evals_per_epoch=cfg.evals_per_epoch,
+                                      control=RunControl(budget_s=float("inf")), stack=stack):
         pass
     return time.perf_counter() - start, {r.name: r.final_accuracy for r in runs}
 

@@ -1,7 +1,7 @@
 """Normalisation layers (lectures 000, 001, 003): registers the lesson "norms" and its claims."""
 
 from cnnbp.lessons.base import Lesson, register
-from cnnbp.lessons.norms.config import NormsConfig
+from cnnbp.lessons.norms.config import PART_NAMES, NormsConfig
 from cnnbp.lessons.norms.parts import PARTS, start_message
 
 LESSON = register(Lesson(
@@ -20,15 +20,17 @@ LESSON = register(Lesson(
         ("contrast", "Contrast change: InstanceNorm vs BatchNorm (eval) outputs"),
         ("compare_curves", "The same CNN with each norm: training loss and test accuracy"),
         ("compare_final", "Final test accuracy and time per epoch, per norm"),
-        ("sweep", "Final test accuracy as the batch size falls (and BatchNorm at batch 1)"),
-        ("sync_noise", "SyncBatchNorm: per-device statistics' error vs images per device"),
-        ("sync_accuracy", "SyncBatchNorm: accuracy with per-device vs synchronised statistics"),
+        ("sweep", "Final test accuracy as the batch size falls (and BatchNorm at batch 1): tick sweep in parts"),
+        ("sync_noise", "SyncBatchNorm: per-device statistics' error vs images per device: tick sync in parts"),
+        ("sync_accuracy", "SyncBatchNorm: accuracy with per-device vs synchronised statistics: tick sync in parts"),
     ),
     tables=(("picture", "Reduction axes per norm"), ("equivalences", "GroupNorm's equivalences: max abs difference"),
             ("contrast", "Contrast change: max abs output change per norm"),
             ("compare", "Side by side: final accuracy and time per epoch"), ("sweep", "Batch-size sweep, per run"),
             ("batch_one", "Batch size 1: what PyTorch does"), ("sync", "SyncBatchNorm simulation")),
-    quick={"epochs": 1, "seeds": 1, "sweep_images": 128, "sweep_epochs": 1, "sweep_seeds": 1, "width": 8,
+    # every part (sweep and sync are not in the default run), evaluated 4 times an epoch as before
+    quick={"parts": list(PART_NAMES), "evals_per_epoch": 4,
+           "epochs": 1, "seeds": 1, "sweep_images": 128, "sweep_epochs": 1, "sweep_seeds": 1, "width": 8,
            "groups": 2, "norms": ["none", "batch", "group"], "sweep_batches": ["16", "2"],
            "sync_devices": ["2", "8"]},
 ))

@@ -10,12 +10,15 @@ from pydantic import Field, ValidationInfo, field_validator
 from cnnbp.data import LESSON_SET_CHOICES, dataset_label, lesson_shape
 from cnnbp.lessons.base import LessonConfig, choice, choices, gflop_seconds
 from cnnbp.lessons.norms import axes
-from cnnbp.lessons.norms.training import EVALS_PER_EPOCH, RunSpec
+from cnnbp.lessons.norms.training import RunSpec
 from cnnbp.nn import small_cnn_macs
 from cnnbp.nn.norms import NORMS
 
 PartName = Literal["picture", "equivalences", "contrast", "compare", "sweep", "batch_one", "sync"]
 PART_NAMES: tuple[str, ...] = ("picture", "equivalences", "contrast", "compare", "sweep", "batch_one", "sync")
+# The default run: every part but the batch-size sweep (7.6 s idle) and SyncBatchNorm's training
+# (5.1 s), each one tick away; with them the run took 24 s, over a lecture's 10 s.
+DEFAULT_PARTS: tuple[str, ...] = ("picture", "equivalences", "contrast", "compare", "batch_one")
 SWEEP_NORMS = {k: NORMS[k] for k in ("batch", "group", "layer", "instance", "none")}
 BATCH_SIZES = {str(b): b for b in (64, 32, 16, 8, 4, 2)}  # the sweep's choices, largest first
 DEVICE_COUNTS = {str(k): k for k in (1, 2, 4, 8, 16, 32)}
@@ -25,7 +28,8 @@ STEP_OVERHEAD_S = 0.003
 
 
 class NormsConfig(LessonConfig):
-    parts: list[PartName] = Field(list(PART_NAMES), min_length=1, description="which experiments to run")
+    parts: list[PartName] = Field(list(DEFAULT_PARTS), min_length=1, description="which experiments to run "
+                                  "(sweep and sync: about 8 and 5 s more; batch_one trains its CNN with the sweep)")
     # The picture: a small tensor, so every cell is a visible marker.
     picture_batch: int = Field(4, ge=1, le=8, description="picture: N, the books")
     picture_channels: int = Field(6, ge=1, le=16, description="picture: C, the pages per book (lecture: 6)")
@@ -47,6 +51,9 @@ class NormsConfig(LessonConfig):
     # 2 epochs: three seeds of five norms in the time two seeds took at 3 (BatchNorm is at 96-98% by then)
     epochs: int = Field(2, ge=1, le=20, description="epochs of the side-by-side and SyncBatchNorm runs")
     batch_size: int = Field(32, ge=2, le=256, description="minibatch of the side-by-side runs")
+    # 2: the curves' shape at a quarter of the training's cost in evaluations (4 took 27% of it)
+    evals_per_epoch: int = Field(2, ge=1, le=8, description="test accuracy so many times an epoch in the "
+                                 "side-by-side and SyncBatchNorm runs")
     lr: float = Field(0.05, gt=0.0, le=1.0, description="SGD learning rate (momentum 0.9) at batch_size; "
                       "other batch sizes get lr x batch / batch_size (the linear scaling rule)")
     seeds: int = Field(3, ge=1, le=5, description="seeds of the side-by-side runs: a norm is named best only "
@@ -158,7 +165,7 @@ class NormsConfig(LessonConfig):
             return count * STEP_OVERHEAD_S + gflop_seconds(6 * macs * images * epochs)
 
         evaluate = gflop_seconds(2 * macs * shape.n_test)  # one test-set forward
-        streamed_evals = evaluate * (EVALS_PER_EPOCH * self.epochs + 1)  # a side-by-side run's evaluations
+        streamed_evals = evaluate * (self.evals_per_epoch * self.epochs + 1)  # a side-by-side run's evaluations
         cost = 0.0
         if "compare" in self.parts:
             per_run = steps(self.batch_size, shape.n_train, self.epochs) + streamed_evals
@@ -166,7 +173,7 @@ class NormsConfig(LessonConfig):
         if "sweep" in self.parts:
             cost += sum(steps(s.batch_size, self.sweep_images, self.sweep_epochs) + evaluate
                         for s in self.sweep_specs())
-        if "batch_one" in self.parts:
+        if "batch_one" in self.parts and "sweep" in self.parts:  # its CNN trains with the sweep
             cost += steps(1, self.sweep_images, self.sweep_epochs) + evaluate
         if "sync" in self.parts:
             per_run = steps(self.sync_batch, shape.n_train, self.epochs) + streamed_evals

@@ -81,8 +81,8 @@ def compare(state: RunState) -> Iterator[Update]:
     cfg, data = state.cfg, _data(state)
     specs = cfg.compare_specs()
     runs: list[NormRun] = []
-    for reached, runs in train_side_by_side(data, specs, epochs=cfg.epochs, control=state.control,
-                                            keep=_keeper(cfg, data), **_cnn(cfg)):
+    for reached, runs in train_side_by_side(data, specs, epochs=cfg.epochs, evals_per_epoch=cfg.evals_per_epoch,
+                                            control=state.control, keep=_keeper(cfg, data), **_cnn(cfg)):
         yield Update(min(reached, 0.99), f"training {len(specs)} CNNs side by side: {reached:.0%}",
                      figures={"compare_curves": figures.compare_curves(runs, cfg)},
                      numbers={"compare": summarise_by_norm(runs, cfg.norms)})
@@ -120,15 +120,16 @@ def sweep(state: RunState) -> Iterator[Update]:
 
 
 def batch_one(state: RunState) -> Iterator[Update]:
-    cfg, data = state.cfg, _data(state)
+    cfg = state.cfg
     result = batch_one_experiment(seed=cfg.seed)
-    yield Update(0.0, "batch size 1: PyTorch's answer caught; training a BatchNorm CNN at batch size 1")
     runs: list[NormRun] = []
-    for reached, runs in train_final(data, [cfg.batch_one_spec()], epochs=cfg.sweep_epochs, control=state.control,
-                                     train_images=cfg.sweep_images, **_cnn(cfg)):
-        yield Update(min(reached, 0.99), f"BatchNorm CNN at batch size 1: {reached:.0%}")
-    if state.control.stop_reason():
-        return
+    if "sweep" in cfg.parts:  # the CNN at batch 1 is one more point of the sweep's figure: it trains with it
+        yield Update(0.0, "batch size 1: PyTorch's answer caught; training a BatchNorm CNN at batch size 1")
+        for reached, runs in train_final(_data(state), [cfg.batch_one_spec()], epochs=cfg.sweep_epochs,
+                                         control=state.control, train_images=cfg.sweep_images, **_cnn(cfg)):
+            yield Update(min(reached, 0.99), f"BatchNorm CNN at batch size 1: {reached:.0%}")
+        if state.control.stop_reason():
+            return
     cnn = runs[0] if runs and (runs[0].final_accuracy is not None or runs[0].diverged_at) else None
     sweep_done = getattr(state, "sweep", None)
     yield Update(1.0, "batch size 1 shown",
@@ -145,7 +146,8 @@ def sync(state: RunState) -> Iterator[Update]:
     check = check_against_batchnorm(features[0], devices=max(cfg.device_list()), seed=cfg.seed)
     specs = cfg.sync_specs()
     runs: list[NormRun] = []
-    for reached, runs in train_side_by_side(data, specs, epochs=cfg.epochs, control=state.control, **_cnn(cfg)):
+    for reached, runs in train_side_by_side(data, specs, epochs=cfg.epochs, evals_per_epoch=cfg.evals_per_epoch,
+                                            control=state.control, **_cnn(cfg)):
         yield Update(min(reached, 0.99), f"SyncBatchNorm simulation: training {len(specs)} CNNs: {reached:.0%}")
     if state.control.stop_reason():
         return
@@ -163,7 +165,7 @@ PARTS = (
     Part("contrast", 0.02, contrast),
     Part("compare", 0.35, compare),
     Part("sweep", 0.35, sweep),
-    Part("batch_one", 0.12, batch_one),
+    Part("batch_one", lambda cfg: 0.12 if "sweep" in cfg.parts else 0.01, batch_one),  # trains with the sweep
     Part("sync", 0.14, sync),
 )
 

@@ -22,7 +22,6 @@ from cnnbp.train import RunControl, Trainer, lockstep
 from cnnbp.train.history import History
 from cnnbp.train.stacked import StackedTrainers, stack_key
 
-EVALS_PER_EPOCH = 4  # test accuracy 4 times an epoch in the streamed comparison
 THREADS = 1  # see the module docstring
 STREAM_EVERY_STEPS = 64  # a sequential run reports progress every 64 steps
 
@@ -142,11 +141,11 @@ def _new_run(spec: RunSpec) -> NormRun:
 
 
 def train_side_by_side(data: ImageDataset, specs: Sequence[RunSpec], *, depth: int, width: int, groups: int,
-                       epochs: int, control: RunControl, stack: bool = True,
+                       epochs: int, evals_per_epoch: int, control: RunControl, stack: bool = True,
                        keep: Callable[[dict[str, SmallCNN]], None] | None = None
                        ) -> Iterator[tuple[float, list[NormRun]]]:
     """Train every spec in lockstep on the whole training set; test accuracy at step 0 and
-    ``EVALS_PER_EPOCH`` times an epoch. Yields (progress, runs) at each evaluation. ``stack``: the
+    ``evals_per_epoch`` times an epoch. Yields (progress, runs) at each evaluation. ``stack``: the
     seeds of one norm step as one model (``cnnbp/train/stacked.py``; measured 1.3-1.8x faster a
     step for 3 seeds on one thread, ``bench/norms.py``), the same numbers up to float rounding.
     ``keep`` receives the trained models by run name at the end, unless stopped (the Download button's)."""
@@ -162,7 +161,7 @@ def train_side_by_side(data: ImageDataset, specs: Sequence[RunSpec], *, depth: i
         if not runs[i].eval_steps or runs[i].eval_steps[-1] != trainer.step_count:
             _evaluate(runs[i], trainer)
 
-    eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
+    eval_every = max(1, trainers[0].steps_per_epoch // evals_per_epoch)
     for progress in lockstep(trainers, runs, control, eval_every=eval_every, on_eval=on_eval, threads=THREADS,
                              stack=stack):
         yield progress, runs

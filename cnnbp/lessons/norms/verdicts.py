@@ -170,7 +170,9 @@ def batch_one_verdict(result: BatchOneResult, cnn: NormRun | None, sweep: dict |
         text += (f"On conv features PyTorch accepts batch size 1 (each channel still has H x W values): the "
                  f"statistics are one image's own, so in training BatchNorm2d is InstanceNorm (max abs diff "
                  f"{result.conv_vs_instance:.2g}), while eval uses running averages of them. ")
-    if cnn is not None:
+    if "sweep" not in cfg.parts:
+        text += "Tick sweep in parts to train a BatchNorm CNN at batch 1 beside the sweep's batch sizes."
+    elif cnn is not None:
         if cnn.final_accuracy is None:
             text += f"Our BatchNorm CNN at batch 1 diverged at step {cnn.diverged_at}."
         else:

@@ -34,5 +34,5 @@ def test_the_sweep_stacks_its_seeds_with_the_same_numbers(norm):
 
 def test_the_side_by_side_comparison_stacks_its_seeds_with_the_same_numbers():
     specs = [RunSpec(n, s, 8, 0.05) for s in range(3) for n in ("batch", "group")]
-    same_runs(last(train_side_by_side(DATA, specs, stack=True, **CNN)),
-              last(train_side_by_side(DATA, specs, stack=False, **CNN)))
+    same_runs(last(train_side_by_side(DATA, specs, stack=True, evals_per_epoch=4, **CNN)),
+              last(train_side_by_side(DATA, specs, stack=False, evals_per_epoch=4, **CNN)))
