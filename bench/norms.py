@@ -37,19 +37,46 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywher
 from cnnbp.device import CORES_ENV, torch_threads  # noqa: E402
 
 
-def one_run() -> tuple[float, float, dict[str, float]]:
-    from cnnbp.lessons import run_lesson
-    from cnnbp.lessons.norms.parts import PARTS
+def one_run(settings: dict | None = None) -> tuple[float, float, dict[str, float]]:
+    """The lesson on ``settings`` over its defaults, start to final frame: wall and CPU seconds, and
+    each chosen part's wall seconds."""
+    from cnnbp.lessons import get_lesson, run_lesson
+    from cnnbp.lessons.base import validate_config
+    from cnnbp.train import RunControl
 
+    cfg = validate_config(get_lesson("norms").config, settings or {})
+    chosen = [p.name for p in get_lesson("norms").parts if p.chosen(cfg)]
     wall, cpu = time.perf_counter(), time.process_time()
     parts, seen, last = {}, 0, wall
-    for frame in run_lesson("norms", {}):
+    for frame in run_lesson("norms", settings or {}, control=RunControl(budget_s=float("inf"))):  # a busy machine
         if len(frame.verdicts) > seen:  # each part ends with its verdict
             now = time.perf_counter()
-            parts[PARTS[len(parts)].name] = now - last
+            parts[chosen[len(parts)]] = now - last
             seen, last = len(frame.verdicts), now
     assert frame.done and frame.message.startswith("done in"), frame.message
     return time.perf_counter() - wall, time.process_time() - cpu, parts
+
+
+# The defaults before issue 15's cut: every part, 4 evaluations an epoch.
+OLD_DEFAULTS = {"parts": ["picture", "equivalences", "contrast", "compare", "sweep", "batch_one", "sync"],
+                "evals_per_epoch": 4}
+
+
+def old_vs_new(repeats: int) -> None:
+    """The default run against the defaults before the cut, interleaved (new old, then old new)."""
+    from bench.all import load
+
+    got: dict[str, list] = {"new": [], "old": []}
+    for r in range(repeats):
+        for name in ("new", "old") if r % 2 == 0 else ("old", "new"):
+            got[name].append(one_run(OLD_DEFAULTS if name == "old" else None))
+    for name, runs in got.items():
+        w, c = statistics.median(x[0] for x in runs), statistics.median(x[1] for x in runs)
+        parts = runs[len(runs) // 2][2]
+        print(f"norms defaults {name}: {w:.1f} s wall, {c:.1f} s CPU (median of {repeats}); parts "
+              + ", ".join(f"{k} {v:.1f}" for k, v in parts.items()) + f" ({load()})", flush=True)
+    cpu = {name: statistics.median(x[1] for x in runs) for name, runs in got.items()}
+    print(f"new / old CPU: {cpu['new'] / cpu['old']:.2f}")
 
 
 def compare_seconds(stack: bool) -> tuple[float, dict[str, float]]:
@@ -212,6 +239,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--no-lesson", action="store_true", help="only the comparison")
+    parser.add_argument("--old-vs-new", action="store_true", help="only this: the defaults against the old ones")
     parser.add_argument("--ab", action="store_true", help="only this: the lesson stacked vs one at a time")
     parser.add_argument("--threads", action="store_true", help="only this: training on 1 vs 2 torch threads")
     parser.add_argument("--epochs-to-97", type=int, default=0, metavar="N",
@@ -234,6 +262,9 @@ def main() -> None:
         pass  # warm-up: imports, the digits
     for _ in run_lesson("norms", {"parts": ["compare"], "epochs": 1, "seeds": 2, "norms": ["batch"]}):
         pass  # warm-up: the optimiser's first construction imports torch's compiler stack; a stack's first step
+    if args.old_vs_new:
+        old_vs_new(args.repeats)
+        return
     if args.threads:
         threads_bench(max(args.repeats, 2))
         return

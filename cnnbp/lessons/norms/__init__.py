@@ -16,7 +16,7 @@ LESSON = register(Lesson(
     parts=PARTS,
     start=start_message,
     figures=(
-        ("picture", "N books x C pages x H*W words: the cells one statistic averages (3-D, drag to turn)"),
+        ("picture", "N books x C pages x H*W words: the cells one statistic averages, per norm"),
         ("contrast", "Contrast change: InstanceNorm vs BatchNorm (eval) outputs"),
         ("compare_curves", "The same CNN with each norm: training loss and test accuracy"),
         ("compare_final", "Final test accuracy and time per epoch, per norm"),

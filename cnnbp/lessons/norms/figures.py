@@ -3,13 +3,12 @@ figures and DataFrames. The chart types come first, then each part's figures and
 
 >>> fig = tensor_picture([dict(kind="instance", title="InstanceNorm", shape=[2, 2, 1, 2],
 ...                            lit=[[0, 0, 0, 0], [0, 0, 0, 1]], chosen=[0, 0, 0, 0])], title="demo")
->>> [t.name for t in fig.data]
-['InstanceNorm: shares the statistic', 'InstanceNorm: other cells', 'InstanceNorm: chosen cell']
+>>> fig.data[0].z
+([2, 1, None, 0, 0], [0, 0, None, 0, 0])
 """
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING, Sequence
 
 import pandas as pd
@@ -29,47 +28,58 @@ from cnnbp.plots.common import apply_layout, color_for, keyed_colours, training_
 if TYPE_CHECKING:
     from cnnbp.lessons.norms.config import NormsConfig
 
-LIT = "#d62728"
-UNLIT = "#9e9e9e"
 COLOURS = variant_colours(list(NORMS))  # one colour per norm in every figure of the tab
 
 
-def _word(h: int, w: int, width: int) -> int:
-    return h * width + w
+OTHER_CELL = "#e8e8e8"  # a cell the statistic does not cover
+CHOSEN_CELL = "#000000"
+# The value a cell gets in a panel's grid: what colour it is drawn in.
+OTHER, SHARES, CHOSEN = 0, 1, 2
 
 
-def tensor_picture(panels: Sequence[dict], *, title: str, n_cols: int = 2) -> go.Figure:
-    """One 3-D panel per norm: every cell of an (N, C, H, W) tensor as a marker at (book n,
-    page c, word h*W + w); the cells averaged together with the chosen one light up.
+def picture_grid(shape: Sequence[int], lit: Sequence[Sequence[int]], chosen: Sequence[int]) -> list[list]:
+    """An (N, C, H, W) tensor flattened to a C x N (H W + 1) grid: row c is page c; book n is the
+    block of H W columns from n (H W + 1), word (h, w) its column h W + w; one empty column (None)
+    between books. Each cell: OTHER, SHARES (averaged with the chosen cell) or CHOSEN.
+
+    >>> picture_grid([2, 2, 1, 1], lit=[[0, 1, 0, 0], [1, 1, 0, 0]], chosen=[0, 1, 0, 0])
+    [[0, None, 0], [2, None, 1]]
+    """
+    n, c, h, w = shape
+    words = h * w
+    grid = [[None if (col + 1) % (words + 1) == 0 else OTHER for col in range(n * (words + 1) - 1)]
+            for _ in range(c)]
+    for book, page, row, col in lit:
+        grid[page][book * (words + 1) + row * w + col] = SHARES
+    book, page, row, col = chosen
+    grid[page][book * (words + 1) + row * w + col] = CHOSEN
+    return grid
+
+
+def tensor_picture(panels: Sequence[dict], *, title: str) -> go.Figure:
+    """One flat panel per norm, one above the other (the GroupNorm paper's picture unfolded): every
+    cell of an (N, C, H, W) tensor as a square, pages down, books across with their H x W words side
+    by side (:func:`picture_grid`); the cells averaged with the chosen one (black) in the norm's colour.
 
     ``panels``: dicts with ``kind``, ``title``, ``shape`` (N, C, H, W), ``lit`` (the lit cells
     as [n, c, h, w] lists) and ``chosen`` (the chosen cell)."""
-    n_rows = max(1, -(-len(panels) // n_cols))
-    fig = make_subplots(rows=n_rows, cols=n_cols, specs=[[{"type": "scene"}] * n_cols] * n_rows,
-                        subplot_titles=[p["title"] for p in panels], horizontal_spacing=0.02,
-                        vertical_spacing=0.08)
+    fig = make_subplots(rows=len(panels), cols=1, subplot_titles=[p["title"] for p in panels],
+                        vertical_spacing=0.32 / max(1, len(panels)))
     for i, p in enumerate(panels):
         n, c, h, w = p["shape"]
-        lit = {tuple(cell) for cell in p["lit"]}
-        cells = list(itertools.product(range(n), range(c), range(h), range(w)))
-        groups = [("shares the statistic", [x for x in cells if x in lit], dict(size=6, color=LIT), 0.95),
-                  ("other cells", [x for x in cells if x not in lit], dict(size=4, color=UNLIT), 0.3),
-                  ("chosen cell", [tuple(p["chosen"])], dict(size=9, color="black", symbol="diamond"), 1.0)]
-        for name, members, marker, opacity in groups:
-            fig.add_trace(go.Scatter3d(opacity=opacity,
-                x=[m[0] for m in members], y=[m[1] for m in members], z=[_word(m[2], m[3], w) for m in members],
-                mode="markers", marker=marker, name=f"{p['title']}: {name}", meta=p["kind"],
-                showlegend=False,
-                text=[f"book {m[0]}, page {m[1]}, word ({m[2]}, {m[3]})" for m in members],
-                hovertemplate="%{text}<extra>" + name + "</extra>"),
-                row=i // n_cols + 1, col=i % n_cols + 1)
-    axes = dict(xaxis=dict(title="N: book", dtick=1), yaxis=dict(title="C: page", dtick=1),
-                zaxis=dict(title="H x W: word", dtick=1))
-    for k in range(len(panels)):
-        fig.update_layout({f"scene{'' if k == 0 else k + 1}": dict(
-            **axes, aspectmode="cube", camera=dict(eye=dict(x=1.6, y=-1.6, z=1.0)))})
-    apply_layout(fig, title, height=380 * n_rows + 60)
-    fig.update_layout(margin=dict(l=0, r=0, b=10))  # the top: apply_layout's room for the titles
+        words, colour = h * w, COLOURS[p["kind"]]
+        steps = [(0, OTHER_CELL), (1 / 3, OTHER_CELL), (1 / 3, colour), (2 / 3, colour), (2 / 3, CHOSEN_CELL),
+                 (1, CHOSEN_CELL)]  # OTHER, SHARES, CHOSEN: one flat colour each
+        hover = [[f"book {col // (words + 1)}, page {page}, word {col % (words + 1)}" for col in range(len(row))]
+                 for page, row in enumerate(picture_grid(p["shape"], p["lit"], p["chosen"]))]
+        fig.add_trace(go.Heatmap(z=picture_grid(p["shape"], p["lit"], p["chosen"]), zmin=0, zmax=2,
+                                 colorscale=steps, showscale=False, xgap=2, ygap=2, name=p["title"], meta=p["kind"],
+                                 text=hover, hovertemplate="%{text}<extra></extra>"), row=i + 1, col=1)
+        fig.update_xaxes(tickvals=[b * (words + 1) + (words - 1) / 2 for b in range(n)],
+                         ticktext=[f"book {b}" for b in range(n)], showgrid=False, zeroline=False, row=i + 1, col=1)
+        fig.update_yaxes(autorange="reversed", tickvals=list(range(c)), showgrid=False, zeroline=False,
+                         title_text="page", row=i + 1, col=1)
+    apply_layout(fig, title, height=170 * len(panels) + 40)
     return fig
 
 
@@ -160,7 +170,7 @@ def lines_over(series: Sequence[dict], *, x_title: str, y_title: str, title: str
 
 def _picture_title(kind: str, p: dict, cfg: NormsConfig) -> str:
     label = f"GroupNorm, G = {cfg.picture_groups}" if kind == "group" else p["label"]
-    return f"{label}: over {p['axes']}, {p['set_size']} cells per statistic<br><sup>{p['reading']}</sup>"
+    return f"{label}: over {p['axes']}, {p['set_size']} cells per statistic"
 
 
 def picture_figure(numbers: dict, cfg: NormsConfig) -> go.Figure:
@@ -169,7 +179,7 @@ def picture_figure(numbers: dict, cfg: NormsConfig) -> go.Figure:
     n, c, h, w = numbers["shape"]
     return tensor_picture(
         panels, title=f"{n} books x {c} pages x {h * w} words: the cells averaged with book {cfg.cell_sample}, "
-                      f"page {cfg.cell_channel} (red)")
+                      f"page {cfg.cell_channel} (black), in each norm's colour")
 
 
 def picture_table(numbers: dict) -> pd.DataFrame:

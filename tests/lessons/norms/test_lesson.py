@@ -10,8 +10,10 @@ import cnnbp.lessons.norms  # noqa: F401  (registers the lesson and its claims)
 from cnnbp.claims import CLAIMS, run_claim
 from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
+from cnnbp.lessons.norms import axes, figures
 from cnnbp.lessons.norms.config import PART_NAMES, NormsConfig
 from cnnbp.lessons.norms.contrast import INVARIANT_RATIO
+from cnnbp.lessons.norms.figures import CHOSEN
 from cnnbp.lessons.norms.races import SideBySide
 from cnnbp.lessons.norms.verdicts import compare_verdict
 from tests.lessons.quick import quick_frames
@@ -29,18 +31,46 @@ def test_the_stream_shows_training_as_it_happens():
     assert any(f.message.startswith("training") and "compare_curves" in f.figures for f in quick_frames("norms"))
 
 
-def test_picture_lights_the_cells_of_the_numbers(final):
+def shaded(fig, kind: str, shape) -> tuple[set, set]:
+    """The cells the picture's ``kind`` panel shades as (n, c, h, w), and the one drawn as chosen: read
+    back from its grid (page c is row c, book n the n-th block of H W columns, one empty column between)."""
+    _, _, h, w = shape
+    grid = next(t for t in fig.data if t.meta == kind).z
+    cells = {(col // (h * w + 1), c, col % (h * w + 1) // w, col % (h * w + 1) % w): v
+             for c, row in enumerate(grid) for col, v in enumerate(row) if v is not None}
+    assert sum(v is None for v in grid[0]) == shape[0] - 1  # the gaps between books
+    return {x for x, v in cells.items() if v}, {x for x, v in cells.items() if v == CHOSEN}
+
+
+def test_picture_shades_the_cells_of_the_numbers(final):
     pic = final.numbers["picture"]
     assert pic["shape"] == [4, 6, 3, 3] and pic["chosen"] == [0, 1, 0, 0]
+    words = [(h, w) for h in range(3) for w in range(3)]
+    expected = {"batch": {(n, 1, *x) for n in range(4) for x in words},  # page 1 of every book
+                "layer": {(0, c, *x) for c in range(6) for x in words},  # all of book 0
+                "instance": {(0, 1, *x) for x in words},  # page 1 of book 0
+                "group": {(0, c, *x) for c in (0, 1) for x in words}}  # GroupNorm(3, 6): page 1's chapter, pages 0-1
     for kind, p in pic["norms"].items():
         assert p["torch_agrees"] is True
-        lit = next(t for t in final.figures["picture"].data
-                   if t.meta == kind and t.name.endswith("shares the statistic"))
-        assert sorted(zip(lit.x, lit.y, lit.z)) == sorted((n, c, h * 3 + w) for n, c, h, w in p["lit"])
+        assert shaded(final.figures["picture"], kind, pic["shape"]) == (expected[kind], {(0, 1, 0, 0)})
+        assert {tuple(x) for x in p["lit"]} == expected[kind]
     assert {k: p["set_size"] for k, p in pic["norms"].items()} == {"batch": 36, "layer": 54, "instance": 9,
                                                                    "group": 18}
-    # GroupNorm(3, 6): book 0, pages 0 and 1 (page 1's chapter)
-    assert {(n, c) for n, c, _, _ in pic["norms"]["group"]["lit"]} == {(0, 0), (0, 1)}
+
+
+def test_picture_follows_its_settings():
+    cfg = NormsConfig(picture_batch=2, picture_channels=4, picture_size=2, picture_groups=2, cell_sample=1,
+                      cell_channel=3)
+    numbers = axes.picture((2, 4, 2, 2), (1, 3, 0, 0), groups=2, seed=0)
+    fig = figures.picture_figure(numbers, cfg)
+    words = [(0, 0), (0, 1), (1, 0), (1, 1)]
+    expected = {"batch": {(n, 3, *x) for n in range(2) for x in words},
+                "layer": {(1, c, *x) for c in range(4) for x in words},
+                "instance": {(1, 3, *x) for x in words}, "group": {(1, c, *x) for c in (2, 3) for x in words}}
+    for kind, cells in expected.items():
+        assert shaded(fig, kind, (2, 4, 2, 2)) == (cells, {(1, 3, 0, 0)})
+    grid = fig.data[0].z
+    assert len(grid) == 4 and len(grid[0]) == 2 * 4 + 1  # 4 pages; 2 books of 4 words and one gap
 
 
 def test_tables_and_bars_show_the_numbers(final):
