@@ -64,7 +64,7 @@ def tensor_picture(panels: Sequence[dict], *, title: str) -> go.Figure:
     ``panels``: dicts with ``kind``, ``title``, ``shape`` (N, C, H, W), ``lit`` (the lit cells
     as [n, c, h, w] lists) and ``chosen`` (the chosen cell)."""
     fig = make_subplots(rows=len(panels), cols=1, subplot_titles=[p["title"] for p in panels],
-                        vertical_spacing=0.32 / max(1, len(panels)))
+                        vertical_spacing=0.44 / max(1, len(panels)))
     for i, p in enumerate(panels):
         n, c, h, w = p["shape"]
         words, colour = h * w, COLOURS[p["kind"]]
@@ -79,7 +79,9 @@ def tensor_picture(panels: Sequence[dict], *, title: str) -> go.Figure:
                          ticktext=[f"book {b}" for b in range(n)], showgrid=False, zeroline=False, row=i + 1, col=1)
         fig.update_yaxes(autorange="reversed", tickvals=list(range(c)), showgrid=False, zeroline=False,
                          title_text="page", row=i + 1, col=1)
-    apply_layout(fig, title, height=170 * len(panels) + 40)
+    n, _, h, w = panels[-1]["shape"]
+    fig.update_xaxes(title_text=f"{n} books side by side, each its {h} x {w} words", row=len(panels), col=1)
+    apply_layout(fig, title, height=185 * len(panels) + 40)
     return fig
 
 
