@@ -4,13 +4,14 @@
 
 1. The one-time costs a fresh process pays first (loading a source with its hash check,
    torch's optimiser import), kept apart from the lesson's own time.
-2. The whole lesson on its default settings (digits 0-4 -> 5-9, 10 images per class: four
-   linear probes, six SGD runs of 150 steps in lockstep with the 3 runs each of the two other
-   verdict seeds, the size sweep of 3 sizes x 3 runs (the 10-per-class row is the compare
-   part's) and 2 x 2 runs at the largest size for the other seeds, the rule-of-thumb cells of
-   the dissimilar source (2 sizes x 2 runs at 3x16x16), source selection over the four shipped
-   sources at 3 seeds): start to the final frame, the first frame, the first training frame,
-   and when each part ends.
+2. The whole lesson on its default settings (digits 0-4 -> 5-9, 10 images per class, 75 steps: four
+   linear probes, six SGD runs in lockstep with the 3 runs each of the two other verdict seeds,
+   the size sweep [3, 10, 100] (3 runs at 3 per class; the 10-per-class row is the compare part's)
+   and 2 x 2 runs at the largest size for the other seeds, source selection over the four shipped
+   sources at 3 seeds; the rule-of-thumb table is one tick away: ``--rule`` adds it): start to the
+   final frame, figures built, in wall and CPU seconds (one torch thread: CPU seconds are close to
+   the idle wall time whatever the load), the first frame, the first training frame, and when each
+   part ends.
 3. The cost estimate the server uses to refuse oversized jobs, next to the measured time.
 4. The new path against the old one (bench/naive_paths.py): the curves redrawn at every frame
    and every run stepped alone, against the redraw kept within a fifth of the run and the runs
@@ -28,6 +29,7 @@ Everything in this process, one after the other; medians of ``--repeats``.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -42,15 +44,15 @@ from bench.naive_paths import old_vs_new  # noqa: E402
 from cnnbp.device import set_threads_once  # noqa: E402
 from cnnbp.lessons import run_lesson  # noqa: E402
 from cnnbp.lessons.transfer import strategies  # noqa: E402
-from cnnbp.lessons.transfer.config import TransferConfig  # noqa: E402
+from cnnbp.lessons.transfer.config import DEFAULT_PARTS, TransferConfig  # noqa: E402
 from cnnbp.lessons.transfer.sources import load_source  # noqa: E402
 from cnnbp.train import make_optimizer  # noqa: E402
 
 
-def one_run() -> dict[str, float]:
-    start = time.perf_counter()
+def one_run(settings: dict) -> dict[str, float]:
+    start, cpu = time.perf_counter(), time.process_time()
     marks: dict[str, float] = {}
-    for frame in run_lesson("transfer", {}):
+    for frame in run_lesson("transfer", settings):
         now = time.perf_counter() - start
         marks.setdefault("first frame", now)
         if frame.message.startswith("training"):
@@ -62,6 +64,7 @@ def one_run() -> dict[str, float]:
         if frame.message.startswith("rule-of-thumb table"):
             marks["rule of thumb done"] = now
     marks["whole lesson"] = time.perf_counter() - start
+    marks["whole lesson, CPU"] = time.process_time() - cpu
     return marks
 
 
@@ -134,6 +137,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--imagenet", action="store_true", help="only the ImageNet source's features and steps")
+    parser.add_argument("--rule", action="store_true", help="the defaults with the rule-of-thumb part added")
     args = parser.parse_args()
     threads = set_threads_once()
     if args.imagenet:
@@ -144,10 +148,12 @@ def main() -> None:
     source = load_source("digits_0to4")
     make_optimizer(source.model, lr=0.1)  # pays torch's one-time optimiser (dynamo) import
     print(f"torch threads: {threads}; one-time load + optimiser import: {time.perf_counter() - t:.2f} s")
-    runs = [one_run() for _ in range(args.repeats)]
+    settings = {"parts": [*DEFAULT_PARTS, "rule"]} if args.rule else {}
+    runs = [one_run(settings) for _ in range(args.repeats)]
     for key in runs[0]:
         print(f"{key:28s} {statistics.median(r[key] for r in runs):7.2f} s")
-    print(f"{'cost estimate (server)':28s} {TransferConfig().cost_seconds():7.2f} s")
+    print(f"{'cost estimate (server)':28s} {TransferConfig(**settings).cost_seconds():7.2f} s")
+    print(f"load average: {' '.join(f'{v:.1f}' for v in os.getloadavg())}")
     old_vs_new("transfer", strategies, repeats=args.repeats)
 
 

@@ -50,19 +50,31 @@ def stage_prefixes(model: nn.Module, stages: range | list[int]) -> list[str]:
     return [f"blocks.{i}." for s in stages for i in ranges[s]]
 
 
-@torch.no_grad()
 def embed(model: nn.Module, x: torch.Tensor, *, stage: int, batch_size: int = 512) -> torch.Tensor:
     """Global-average-pooled activations after ``stage`` (1-based; the last stage gives the
     penultimate embedding the head reads): (N, C, H, W) -> (N, channels of that stage)."""
-    ranges = stage_ranges(model)
-    if not 1 <= stage <= len(ranges):
-        raise ValueError(f"stage must be in [1, {len(ranges)}], got {stage}")
-    body = model.blocks[: ranges[stage - 1].stop]
+    n = len(stage_ranges(model))
+    if not 1 <= stage <= n:
+        raise ValueError(f"stage must be in [1, {n}], got {stage}")
+    return embed_stages(model, x, upto=stage, batch_size=batch_size)[-1]
+
+
+@torch.no_grad()
+def embed_stages(model: nn.Module, x: torch.Tensor, *, upto: int | None = None,
+                 batch_size: int = 512) -> list[torch.Tensor]:
+    """:func:`embed` at stages 1 .. ``upto`` (default: all) from one pass through the blocks."""
+    ends = [r.stop for r in stage_ranges(model)][:upto]
     was_training = model.training
     model.eval()
-    out = torch.cat([body(x[i : i + batch_size]).mean(dim=(2, 3)) for i in range(0, len(x), batch_size)])
+    per_batch = []
+    for i in range(0, len(x), batch_size):
+        h, pooled = x[i : i + batch_size], []
+        for start, stop in zip([0, *ends], ends):
+            h = model.blocks[start:stop](h)
+            pooled.append(h.mean(dim=(2, 3)))
+        per_batch.append(pooled)
     model.train(was_training)
-    return out  # (N, C_stage)
+    return [torch.cat(parts) for parts in zip(*per_batch)]  # per stage: (N, C_stage)
 
 
 def replace_head(model: nn.Module, num_classes: int, *, generator: torch.Generator) -> nn.Module:

@@ -17,7 +17,7 @@ from cnnbp.lessons.transfer.comparison import Comparison, Scores, SeedScores, fo
 from cnnbp.lessons.transfer.comparison import forgetting as measure_forgetting
 from cnnbp.lessons.transfer.config import DISSIMILAR, SIMILAR, TransferConfig
 from cnnbp.lessons.transfer.model_file import adaptation_note, load_file_source
-from cnnbp.lessons.transfer.models import embed
+from cnnbp.lessons.transfer.models import embed, num_stages
 from cnnbp.lessons.transfer.selection import rank_sources
 from cnnbp.lessons.transfer.sources import Source, load_source
 from cnnbp.lessons.transfer.strategies import EVALS, linear_probe, make_split, stage_probes, train_runs
@@ -198,7 +198,10 @@ def selection(state: RunState) -> Iterator[Update]:
     """002's recipe: every shipped source's mean-feature similarity against the accuracy it gives,
     at every verdict seed."""
     cfg: TransferConfig = state.cfg
-    result = rank_sources(state.task, state.samples)
+    comparison = getattr(state, "comparison", None)
+    reusable = comparison and not cfg.model_file and cfg.stage == num_stages(state.source.model)
+    known = {(cfg.source, s): acc for s, acc in comparison.probe.items()} if reusable else {}
+    result = rank_sources(state.task, state.samples, known)  # the compare part's top-stage probes reused
     main = result.results[0]
     yield Update(1.0, "sources ranked by feature similarity",
                  figures={"selection": figures.selection_figure(result, cfg)},

@@ -14,11 +14,12 @@ from typing import Mapping, Sequence
 import numpy as np
 import torch
 
+from cnnbp.device import torch_threads
 from cnnbp.lessons.transfer.adapters import adapt_images
 from cnnbp.lessons.transfer.comparison import Lead
 from cnnbp.lessons.transfer.models import embed, num_stages
 from cnnbp.lessons.transfer.sources import RANKED, Source, load_source, source_problem
-from cnnbp.lessons.transfer.strategies import linear_probe, make_split
+from cnnbp.lessons.transfer.strategies import fit_probe
 from cnnbp.lessons.transfer.tasks import Task, get_source_task
 
 SIMILARITY_IMAGES = 512  # source images averaged into its mean feature vector
@@ -30,12 +31,23 @@ RHO_LINE = 0.5
 def mean_feature_similarity(source: Source, target_images: torch.Tensor) -> float:
     """Cosine similarity of the mean penultimate feature vector of the source's own training
     images and of ``target_images`` (adapted to the source's format), both through the source."""
-    own = get_source_task(source.name).x_train[:SIMILARITY_IMAGES]
-    last = num_stages(source.model)
-    mu_s = embed(source.model, own, stage=last).mean(0)  # (C,)
-    mu_t = embed(source.model, adapt_images(target_images, channels=source.channels, size=source.size),
-                 stage=last).mean(0)
-    return float(torch.nn.functional.cosine_similarity(mu_s, mu_t, dim=0))
+    return _cosine(own_mean(source), _top_features(source, target_images).mean(0))
+
+
+def own_mean(source: Source) -> torch.Tensor:
+    """The mean penultimate feature vector of the source's own training images (C,)."""
+    return _top_features(source, get_source_task(source.name).x_train[:SIMILARITY_IMAGES], adapt=False).mean(0)
+
+
+def _top_features(source: Source, images: torch.Tensor, *, adapt: bool = True) -> torch.Tensor:
+    """Penultimate embeddings of ``images`` through ``source`` (adapted to its format first)."""
+    if adapt:
+        images = adapt_images(images, channels=source.channels, size=source.size)
+    return embed(source.model, images, stage=num_stages(source.model))
+
+
+def _cosine(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float(torch.nn.functional.cosine_similarity(a, b, dim=0))
 
 
 def _ranks(values: Sequence[float]) -> np.ndarray:
@@ -83,17 +95,28 @@ class SeedSelection:
         return Lead(tuple(r.spearman - RHO_LINE for r in self.results), 0.0)
 
 
-def rank_sources(task: Task, samples: Mapping[int, tuple[torch.Tensor, torch.Tensor]]) -> SeedSelection:
+def rank_sources(task: Task, samples: Mapping[int, tuple[torch.Tensor, torch.Tensor]],
+                 known: Mapping[tuple[str, int], float] | None = None) -> SeedSelection:
     """For every shipped source and every seed's target images ``samples[seed] = (x, y)``: the
     mean-feature similarity with those images and the linear-probe accuracy (top stage) they give
-    on the target test set."""
+    on the target test set. ``known[(source, seed)]``: a top-stage probe accuracy measured already
+    (the compare part's) on the same images. The source's own mean and the test set's features are
+    computed once per source, each seed's training features once for both numbers."""
     rows: dict[int, list[dict]] = {seed: [] for seed in samples}
+    known = known or {}
     for name in RANKED:
         if source_problem(name):
             continue
         src = load_source(name)
-        for seed, (x, y) in samples.items():
-            rows[seed].append({"source": name, "similarity": mean_feature_similarity(src, x),
-                               "accuracy": linear_probe(src.model, make_split(task, x, y, src),
-                                                        stage=num_stages(src.model))})
+        with torch_threads(1):  # as linear_probe: tiny batches
+            mu_s = own_mean(src)
+            f_test = None
+            for seed, (x, y) in samples.items():
+                f_train = _top_features(src, x)
+                accuracy = known.get((name, seed))
+                if accuracy is None:
+                    f_test = _top_features(src, task.x_test) if f_test is None else f_test
+                    accuracy = fit_probe(f_train.numpy(), y.numpy(), f_test.numpy(), task.y_test.numpy())
+                rows[seed].append({"source": name, "similarity": _cosine(mu_s, f_train.mean(0)),
+                                   "accuracy": accuracy})
     return SeedSelection(list(samples), [Selection(r) for r in rows.values()])

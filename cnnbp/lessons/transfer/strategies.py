@@ -22,7 +22,15 @@ from torch import nn
 from cnnbp.device import derive_seed, make_generator, pick_device, torch_threads
 from cnnbp.lessons.transfer.adapters import adapt_images
 from cnnbp.lessons.transfer.lora import apply_lora
-from cnnbp.lessons.transfer.models import build_cnn, count_params, embed, num_stages, replace_head, stage_prefixes
+from cnnbp.lessons.transfer.models import (
+    build_cnn,
+    count_params,
+    embed,
+    embed_stages,
+    num_stages,
+    replace_head,
+    stage_prefixes,
+)
 from cnnbp.lessons.transfer.sources import Source
 from cnnbp.lessons.transfer.tasks import Task
 from cnnbp.train import RunControl, Trainer, evaluate, freeze, lockstep
@@ -166,6 +174,7 @@ def train_runs(runs: Sequence[Run], splits: Mapping[int, Split], *, source: Sour
     before and after (the source's own head put back on the fine-tuned body: forgetting)."""
     device = pick_device()  # CPU vs CUDA measured in bench/gpu.py
     trainers, histories = [], []
+    before = None  # the untouched source on its own task: one evaluation, however many runs fine-tune it
     for run in runs:
         seed, split = run.seed, splits[run.seed]
         n = len(split.y_train)
@@ -183,7 +192,8 @@ def train_runs(runs: Sequence[Run], splits: Mapping[int, Split], *, source: Sour
         trainable, total = count_params(model)
         history = History(run.label, run.strategy, run.lr, seed, trainable, total)
         if source_test is not None and run.strategy in ("finetune", "discriminative"):
-            history.source_before = evaluate(source.model, source_test)[1]
+            before = evaluate(source.model, source_test)[1] if before is None else before
+            history.source_before = before
         trainers.append(trainer)
         histories.append(history)
 
@@ -222,8 +232,11 @@ def fit_probe(f_train: np.ndarray, y_train: np.ndarray, f_test: np.ndarray, y_te
 
 def stage_probes(model: nn.Module, split: Split) -> list[float]:
     """The linear probe from every stage, bottom to top ("try a linear classifier from
-    different stages" for dissimilar data)."""
-    return [linear_probe(model, split, stage=k) for k in range(1, num_stages(model) + 1)]
+    different stages" for dissimilar data); each set's embeddings from one pass."""
+    with torch_threads(1):
+        f_train, f_test = embed_stages(model, split.x_train), embed_stages(model, split.x_test)
+    return [fit_probe(a.numpy(), split.y_train.numpy(), b.numpy(), split.y_test.numpy())
+            for a, b in zip(f_train, f_test)]
 
 
 def train_evaluated(trainers: list[Trainer], histories: list[History], control: RunControl,
