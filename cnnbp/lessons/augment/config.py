@@ -52,14 +52,15 @@ class AugmentConfig(LessonConfig):
     train_images: int = Field(300, ge=20, le=10_000, description="training subset, balanced over the classes "
                               "(small: augmentation matters most with little data)")
     test_images: int = Field(1000, ge=100, le=2000, description="test subset, balanced over the classes")
-    epochs: int = Field(20, ge=1, le=200, description="passes over the subset")
+    epochs: int = Field(10, ge=1, le=200, description="passes over the subset (the training "
+                        "time grows with them)")
     batch_size: int = Field(32, ge=4, le=256, description="minibatch size")
     lr: float = Field(0.003, gt=0.0, le=0.1, description="Adam learning rate")
     seeds: int = Field(MIN_SEEDS, ge=1, le=5, description=f"training seeds: a plain and an augmented net at each "
                        f"(the same subset); the verdicts need {MIN_SEEDS}; the ensembles average them")
     tta_scales: choices(TTA_SCALES, "scale") = Field(
-        ["1", "0.9", "0.8"], description="test-time crops: the whole image at 1, else the 4 corners and the centre "
-        "at that share of the side, each resized back")
+        ["1", "0.8"], description="test-time crops: the whole image at 1, else the 4 corners and the centre "
+        "at that share of the side, each resized back (each scale below 1 adds 5 forward passes an image)")
     tta_flips: Literal["auto", "on", "off"] = Field(
         "auto", description="add each view's mirror image (auto: only where a mirror keeps the label, not digits)")
     tta_examples: int = Field(4, ge=1, le=8, description="test images whose every view is shown")

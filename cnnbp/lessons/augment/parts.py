@@ -15,7 +15,7 @@ from cnnbp.lessons.augment.ensemble import all_beat, ensemble_curve
 from cnnbp.lessons.augment.flips import flipped_names
 from cnnbp.lessons.augment.gallery import gallery as gallery_rows
 from cnnbp.lessons.augment.gallery import source_images
-from cnnbp.lessons.augment.training import THREADS, gains, make_trainers, probabilities, splits, train_arms
+from cnnbp.lessons.augment.training import THREADS, finish, gains, make_trainers, splits, train_arms
 from cnnbp.lessons.augment.tta import TTAResult, accuracy, predict_views
 from cnnbp.lessons.base import Part, RunState, Update
 
@@ -50,14 +50,13 @@ def training(state: RunState) -> Iterator[Update]:
                                         epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr)
     seen = [h for h in histories if h.seed == shown]
     reached = 0.0
-    for reached in train_arms(trainers, histories, state.control):
+    for reached in train_arms(trainers, histories, state.control, shown=shown):
         if reached < 1.0:
             yield Update(reached, f"training {len(trainers)} nets ({cfg.seeds} seeds x plain / augmented) on "
                                   f"{cfg.train_images} images: {reached:.0%}",
                          figures={"curves": lambda: figures.curves(seen, shown, cfg.train_images)},
                          numbers={"training": {h.name: h.numbers() for h in seen}})
-    with torch_threads(THREADS):
-        state.probs = {(h.seed, h.arm): probabilities(t.model, split.test[0]) for t, h in zip(trainers, histories)}
+    state.probs = {(h.seed, h.arm): p for h, p in zip(histories, finish(trainers, histories))}
     state.trainers = {(h.seed, h.arm): t for t, h in zip(trainers, histories)}
     result = gains(histories)
     yield Update(reached, f"{len(trainers)} nets trained ({reached:.0%} of the steps)",
@@ -84,9 +83,10 @@ def tta(state: RunState) -> Iterator[Update]:
     views = cfg.views()
     single, averaged, passes, shown = [], [], 0, None
     for i, seed in enumerate(cfg.seed_list):
+        whole = state.probs[seed, "augmented"]  # the net's own test prediction: the whole view, computed once
         with torch_threads(THREADS):
-            pred = predict_views(state.trainers[seed, "augmented"].model, x, views)
-        single.append(accuracy(state.probs[seed, "augmented"], y))
+            pred = predict_views(state.trainers[seed, "augmented"].model, x, views, whole=whole)
+        single.append(accuracy(whole, y))
         averaged.append(accuracy(pred.average, y))
         passes = pred.forward_passes
         shown = pred if shown is None else shown  # the first seed's views are the ones drawn

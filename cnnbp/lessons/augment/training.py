@@ -32,6 +32,7 @@ from cnnbp.train.history import History
 
 ARMS = ("plain", "augmented")
 EVALS_PER_RUN = 5  # points on each accuracy curve (each costs a pass over the train and test subsets)
+EVAL_BATCH = 1024  # as ``train.evaluate``: the same batches, the same numbers
 THREADS = 1  # these nets are tiny: a second thread costs more than it saves while training
 CHANNELS = (6, 12)  # conv 3x3 -> ReLU -> max-pool 2, twice, then a linear head (LeNet-5 had 6 and 16)
 # Fixed before any run, from the effect seen on MNIST with 300 images (about +2 to +3 points for
@@ -133,6 +134,21 @@ def _record(trainer: Trainer, history: ArmHistory) -> None:
     history.test_accuracy.append(trainer.evaluate()[1])
 
 
+@torch.no_grad()
+def _record_final(trainer: Trainer, history: ArmHistory) -> torch.Tensor:
+    """The last point of both curves (a diverged net keeps its last one from before, if any);
+    returns the test softmax (N, classes) from the same forward pass that counts the test accuracy
+    (``evaluate``'s batches, so the same numbers)."""
+    trainer.model.eval()
+    x, y = trainer.test_split
+    logits = torch.cat([trainer.model(x[i:i + EVAL_BATCH]) for i in range(0, len(x), EVAL_BATCH)])
+    if not (trainer.diverged and history.eval_steps):
+        history.eval_steps.append(trainer.step_count)
+        history.train_accuracy.append(evaluate(trainer.model, trainer.train_split)[1])
+        history.test_accuracy.append(int((logits.argmax(1) == y).sum()) / len(y))
+    return F.softmax(logits, dim=1)
+
+
 def make_trainers(data: ImageDataset, split: Splits, seeds: Sequence[int], names: Sequence[str], *,
                   strength: float, epochs: int, batch_size: int, lr: float) -> tuple[list[Trainer], list[ArmHistory]]:
     """For each seed, a plain and an augmented net (same initial weights, same batch order)."""
@@ -151,15 +167,30 @@ def make_trainers(data: ImageDataset, split: Splits, seeds: Sequence[int], names
     return trainers, histories
 
 
-def train_arms(trainers: list[Trainer], histories: list[ArmHistory], control: RunControl) -> Iterator[float]:
-    """Every net in lockstep; yields the progress at step 0 and at every evaluation."""
+def train_arms(trainers: list[Trainer], histories: list[ArmHistory], control: RunControl, *,
+               shown: int) -> Iterator[float]:
+    """Every net in lockstep; yields the progress at step 0 and at every evaluation. Only the nets
+    of seed ``shown`` (the curves on screen) are evaluated on the way; every net's last point is
+    :func:`finish`'s."""
+    drawn = [h.seed == shown for h in histories]
     with torch_threads(THREADS):
-        for trainer, history in zip(trainers, histories):
-            _record(trainer, history)
+        for trainer, history, draw in zip(trainers, histories, drawn):
+            if draw:
+                _record(trainer, history)
     yield 0.0
     eval_every = max(1, math.ceil(trainers[0].total_steps / EVALS_PER_RUN))
-    yield from lockstep(trainers, histories, control, eval_every=eval_every, threads=THREADS,
-                        on_eval=lambda i, t: _record(t, histories[i]))
+
+    def on_eval(i: int, trainer: Trainer) -> None:
+        if drawn[i] and not trainer.done:
+            _record(trainer, histories[i])
+
+    yield from lockstep(trainers, histories, control, eval_every=eval_every, threads=THREADS, on_eval=on_eval)
+
+
+def finish(trainers: list[Trainer], histories: list[ArmHistory]) -> list[torch.Tensor]:
+    """Every net's last point, as it is now (finished, stopped or diverged), and its test softmax."""
+    with torch_threads(THREADS):
+        return [_record_final(t, h) for t, h in zip(trainers, histories)]
 
 
 @dataclass

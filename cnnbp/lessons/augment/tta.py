@@ -59,7 +59,7 @@ def tta_views(scales: Sequence[float], *, flips: bool) -> list[View]:
 class ViewPredictions:
     views: list[str]
     probabilities: torch.Tensor  # (V, N, classes) softmax of each view
-    forward_passes: int  # images that went through the model (counted as they go)
+    forward_passes: int  # images through the model for these views (a view passed in ``known`` counts too)
 
     @property
     def average(self) -> torch.Tensor:
@@ -68,19 +68,24 @@ class ViewPredictions:
 
 
 @torch.no_grad()
-def predict_views(model: nn.Module, x: torch.Tensor, views: Sequence[View], *, batch_size: int = 1000
-                  ) -> ViewPredictions:
-    """Every view of every image through ``model`` in eval mode."""
+def predict_views(model: nn.Module, x: torch.Tensor, views: Sequence[View], *, batch_size: int = 1000,
+                  whole: torch.Tensor | None = None) -> ViewPredictions:
+    """Every view of every image through ``model`` in eval mode. ``whole``: the (N, classes)
+    softmax of the unchanged images, if the caller has it already (the net's own test prediction):
+    the whole view then costs no second pass here, though it still counts as TTA's cost."""
     model.eval()
     out, passes = [], 0
     for view in views:
+        passes += len(x)
+        if whole is not None and view.scale == 1.0 and not view.flip:
+            out.append(whole)
+            continue
         probs = []
         for i in range(0, len(x), batch_size):
             seen = x[i:i + batch_size]
             if view.scale < 1.0 or view.flip:  # a crop resized back: "border", no zeros from outside the image
                 seen = warp(seen, view.matrix().expand(len(seen), 3, 3), padding="border")
             probs.append(F.softmax(model(seen), dim=1))
-            passes += len(seen)
         out.append(torch.cat(probs))
     return ViewPredictions([v.name for v in views], torch.stack(out), passes)
 

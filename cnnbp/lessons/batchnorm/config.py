@@ -49,7 +49,7 @@ class BatchNormConfig(LessonConfig):
                                   "the placement part also trains the other")
     bad_init: choice(INITS, "init") = Field(
         "normal_0.01", description="the bad init (lecture: small random numbers, std 0.01)")
-    epochs: int = Field(6, ge=1, le=30, description="training epochs")
+    epochs: int = Field(4, ge=1, le=30, description="training epochs")
     batch_size: int = Field(64, ge=4, le=512, description="training minibatch (and the single layer's batch)")
     lr: float = Field(0.05, gt=0.0, le=2.0, description="SGD learning rate (momentum 0.9)")
     high_lr: float = Field(0.5, gt=0.0, le=5.0, description="the high learning rate (default: 10x lr)")
@@ -59,7 +59,7 @@ class BatchNormConfig(LessonConfig):
         f"decided over {MIN_SEEDS} or more, all agreeing"))
     bug_batch: int = Field(8, ge=1, le=256, description="small test batch for the evaluate-in-train-mode bug")
     fold_batch: int = Field(256, ge=1, le=4096, description="images per forward when timing the folded net")
-    fold_repeats: int = Field(100, ge=3, le=500, description="timed forwards of each net, side by side (the "
+    fold_repeats: int = Field(40, ge=3, le=500, description="timed forwards of each net, side by side (the "
                               "median speedup and its 95% interval reported; 6 or more give an interval)")
 
     @model_validator(mode="after")

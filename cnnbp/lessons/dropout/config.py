@@ -46,7 +46,7 @@ class DropoutConfig(LessonConfig):
         "(include 0 for the gap without dropout)")
     arch: Literal["mlp", "cnn"] = Field("mlp", description="mlp: digits' 64 pixels -> hidden layers; cnn: two "
                                         "conv blocks first; dropout after every hidden layer either way")
-    width: int = Field(256, ge=16, le=1024, description="units per hidden layer", json_schema_extra={"step": 16})
+    width: int = Field(128, ge=16, le=1024, description="units per hidden layer", json_schema_extra={"step": 16})
     depth: int = Field(2, ge=1, le=4, description="hidden layers, each followed by ReLU and dropout")
     train_images: int = Field(100, ge=20, le=DIGITS.n_train, description="training subset, balanced over the 10 "
                               "digits (small: the plain net overfits)")

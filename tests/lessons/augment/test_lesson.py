@@ -101,7 +101,8 @@ def test_settings_that_do_not_fit_are_refused_in_one_line(values, field):
 
 
 def test_shapes_take_colour_jitter_and_mirrors_by_default():
-    cfg = validate_config(AugmentConfig, {"dataset": "shapes", "augmentations": ["saturation", "hflip"]})
+    cfg = validate_config(AugmentConfig, {"dataset": "shapes", "augmentations": ["saturation", "hflip"],
+                                          "tta_scales": ["1", "0.9", "0.8"]})
     assert cfg.flips_keep_label and len(cfg.views()) == 2 * 11
 
 

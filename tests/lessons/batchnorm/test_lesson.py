@@ -201,7 +201,7 @@ def test_cost_grows_with_the_job_and_counts_what_flops_miss():
     assert BatchNormConfig(parts=["modes"]).cost_seconds() < 1
     # tiny nets on tiny batches: the per-step overhead counts, not only the flops (once a step for each
     # stack of nets of one architecture and learning rate: 5 at the first seed)
-    assert BatchNormConfig(depth=1, width=4, batch_size=4).cost_seconds() > 5 * 360 * 6 * 0.004
+    assert BatchNormConfig(depth=1, width=4, batch_size=4, epochs=6).cost_seconds() > 5 * 360 * 6 * 0.004
     # the single BN layer on the shapes, 2000 steps of 512 x 16 maps of 32 x 32: ~40 ms a step measured
     # (over a minute in all), once estimated at 17 s and accepted
     with pytest.raises(ConfigError, match="too big: estimated"):
