@@ -1,6 +1,6 @@
 """The label-imbalance claims of lectures 000-002, measured on the lesson's default settings
-(binary digits, '8' against the rest at 1:50, the lecture's five methods, 300 steps, threshold
-0.5). A claim that trains reads the lesson's own comparison at the given seed and the next
+(binary digits, '8' against the rest at 1:50, the lecture's five methods, its default steps,
+threshold 0.5). A claim that trains reads the lesson's own comparison at the given seed and the next
 ones (seeds: the lesson's default), with the same predicates as its verdicts."""
 
 from __future__ import annotations

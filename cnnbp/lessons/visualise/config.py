@@ -31,8 +31,9 @@ PHOTO_SIZE = 224
 IMAGENET_VIEWS = ("weights", "activations", "occlusion", "top_images")  # the views the ImageNet network runs
 TOP_BACKWARD_S = 0.03  # one top image's receptive-field box: a forward and a backward at 48 px
 Photo = Literal["chelsea", "coffee", "astronaut", "rocket", "motorcycle", "camera", "china", "flower"]
-# measured, one thread: t-SNE and UMAP ~2-3 ms per point
-PROJECTION_S_PER_POINT = {"pca": 0.0002, "tsne": 0.004, "umap": 0.004}
+# one projection with its quality figures, per point, one thread: t-SNE ~2-3 ms; UMAP once warm ~1.5 ms
+# (measured 2026-12-01 at 360 digits points; the 4 ms written before over-estimated it 2.6x)
+PROJECTION_S_PER_POINT = {"pca": 0.0002, "tsne": 0.004, "umap": 0.0015}
 
 
 # Each model and why it cannot run here ("" when it can): the dropdown offers only the runnable ones.

@@ -21,6 +21,7 @@ from cnnbp.lessons.imbalance.config import ImbalanceConfig
 from cnnbp.lessons.imbalance.data import build_data, class_counts, load_pool, long_tail_counts, pool_counts
 from cnnbp.lessons.imbalance.losses import effective_number_weights, focal_loss, inverse_frequency_weights
 from cnnbp.lessons.imbalance.metrics import (
+    argmax_scores,
     binary_report,
     curve_metrics,
     decide,
@@ -112,7 +113,8 @@ def test_a_rare_class_past_the_sets_classes_is_its_last_class_with_a_note():
 def test_defaults_fit_the_budget_and_cost_grows():
     cfg = validate_config(ImbalanceConfig)
     assert 5 < cfg.cost_seconds() < 40
-    assert validate_config(ImbalanceConfig, {"steps": 600}).cost_seconds() == pytest.approx(2 * cfg.cost_seconds())
+    assert validate_config(ImbalanceConfig, {"steps": 2 * cfg.steps}).cost_seconds() == pytest.approx(
+        2 * cfg.cost_seconds())
     assert validate_config(ImbalanceConfig, {"seeds": 1}).cost_seconds() == pytest.approx(cfg.cost_seconds() / 3)
 
 
@@ -242,6 +244,20 @@ def test_threshold_metrics_are_sklearns(k, threshold):
         for c in range(k):  # FPR of class c: its one-vs-rest confusion
             tn, fp, fn, tp = skm.confusion_matrix(y == c, pred == c, labels=[False, True]).ravel()
             assert m.fpr[c] == (fp / (fp + tn) if fp + tn else 0.0)
+
+
+@pytest.mark.parametrize("k", [2, 4, 10])
+def test_the_training_curves_scores_are_sklearns(k):
+    for seed in range(5):
+        y, probs = random_case(k, 60, seed)
+        if seed == 4:
+            y[y == 1] = 0  # a class with no image
+        pred = probs.argmax(axis=1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # sklearn warns about the class with no image
+            expected = (skm.balanced_accuracy_score(y, pred), skm.recall_score(y == k - 1, pred == k - 1,
+                                                                               zero_division=0))
+        assert argmax_scores(y, pred, rare=k - 1, num_classes=k) == expected
 
 
 def test_decision_rule():
