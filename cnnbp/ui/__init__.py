@@ -8,7 +8,7 @@ import gradio as gr
 import plotly.graph_objects as go
 
 from cnnbp.lessons import LESSONS
-from cnnbp.ui import plot_cleanup, presenter
+from cnnbp.ui import plot_in_place, presenter
 from cnnbp.ui.evidence_tab import build_evidence_tab
 from cnnbp.ui.lesson_tab import build_lesson_tab
 from cnnbp.ui.share import CSS as SHARE_CSS
@@ -44,7 +44,7 @@ def build_demo() -> gr.Blocks:
         # plotly.js (megabytes of script) loads with the page's first figure: one empty figure, hidden,
         # drawn at page load, so that loading it is not a stall of seconds inside the first run.
         gr.Plot(go.Figure(), show_label=False, elem_classes=["cnnbp-hidden"], elem_id="plotly-preload")
-        demo.load(None, js=plot_cleanup.JS)  # a figure's old drawing purged (the page alone)
+        demo.load(None, js=plot_in_place.JS)  # a figure updated in its old drawing (the page alone)
         with gr.Tabs(overflow_behavior="wrap") as tabs:
             shares = [build_lesson_tab(lesson) for lesson in LESSONS.values()]
             build_evidence_tab()

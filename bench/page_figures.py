@@ -1,0 +1,164 @@
+"""A figure update in the page: drawn in place (cnnbp/ui/plot_in_place.py) vs drawn from scratch in a
+new div (what Gradio 6.31's Plot does), interleaved in one Gradio page in headless Chromium.
+
+Per tab, in one page: two streaming runs of the quick settings (new seeds, so none comes from the
+cache), one with the page drawing every update from scratch (``window.cnnbpFreshDraws``) and one in
+place, in alternating order; the longest main-thread task of each (a PerformanceObserver on
+"longtask") and the load average are printed. The page records every figure Gradio sends (the
+arguments of each ``Plotly.react``); the recorded updates are then replayed in that tab, each one both
+ways, in alternating order, into two extra drawings under the tab's figures (so the page around them
+is the real one): the naive way draws into a new div and drops the old one, the other updates one div.
+Printed: the median and longest time from the call to the next frame (the draw and the browser's
+layout after it), and the ratio of medians. Runs take the machine's load as it comes: compare the two
+columns of one line, not lines of two runs.
+
+    python bench/page_figures.py [--tabs activations,init] [--repeats 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+os.environ.setdefault("CPU_CORES", "1")
+
+RECORD = """
+window.__longTasks = [];
+new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push(e.duration); })
+  .observe({type: "longtask", buffered: true});
+window.__figs = [];
+(() => {
+  let plotly;
+  const recorded = (P) => {
+    if (!P || P.__recorded) return P;
+    const react = P.react;
+    P.react = function (gd, data, layout, config) {
+      const id = gd.closest('[id]')?.id;
+      if (id && !id.startsWith('plotly-preload')) window.__figs.push({id, fig: JSON.stringify({data, layout, config})});
+      return react.call(this, gd, data, layout, config);
+    };
+    P.__recorded = true;
+    return P;
+  };
+  Object.defineProperty(window, 'Plotly', {configurable: true, get: () => plotly,
+                                           set: (P) => { plotly = recorded(P); }});
+})();
+"""
+
+# Replays update ``i`` of the recording both ways; returns [ms in place, ms from scratch].
+REPLAY = """
+async ([i, freshFirst]) => {
+  const P = window.Plotly, {id, fig} = window.__figs[i];
+  const hosts = (window.__hosts ||= {});
+  if (!hosts[id]) {
+    const below = document.getElementById(id);
+    const make = () => {
+      const d = document.createElement('div');
+      below.parentNode.insertBefore(d, below.nextSibling);
+      return d;
+    };
+    hosts[id] = {inPlace: make(), freshHolder: make(), fresh: null};
+    hosts[id].inPlace.appendChild(document.createElement('div'));
+  }
+  const h = hosts[id];
+  const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r)));
+  const time = async (draw) => {
+    await frame();
+    const {data, layout, config} = JSON.parse(fig);
+    const t = performance.now();
+    draw(data, layout, config);
+    await frame();
+    return performance.now() - t;
+  };
+  const inPlace = () => time((d, l, c) => P.react(h.inPlace.firstChild, d, l, c));
+  const fresh = () => time((d, l, c) => {
+    const div = document.createElement('div');
+    h.freshHolder.appendChild(div);
+    if (h.fresh) { h.fresh.remove(); P.purge(h.fresh); }
+    h.fresh = div;
+    P.react(div, d, l, c);
+  });
+  if (freshFirst) { const f = await fresh(); return [await inPlace(), f]; }
+  const a = await inPlace(); return [a, await fresh()];
+}
+"""
+
+
+def run_tab(page, name: str, seed: int, *, fresh: bool) -> tuple[int, float]:
+    """One streaming run of tab ``name``; returns where its recorded figures start and its longest task (ms)."""
+    from playwright.sync_api import expect
+
+    from cnnbp.lessons import LESSONS
+    from cnnbp.ui.lesson_tab import tab_label
+
+    page.get_by_role("tab", name=tab_label(LESSONS[name]), exact=True).click()
+    page.locator(f"#{name}-quick").click()
+    expect(page.locator(f"#{name}-status")).to_contain_text("Quick settings:", timeout=10_000)
+    box = page.locator(f"#{name}-seed input[type=number]")
+    if not box.is_visible():
+        page.locator(".label-wrap:visible", has_text="Advanced").click()
+        box.wait_for(state="visible")
+    box.fill(str(seed))
+    box.press("Enter")
+    expect(box).to_have_value(str(seed))
+    page.evaluate(f"window.cnnbpFreshDraws = {str(fresh).lower()}")
+    start, tasks = page.evaluate("[window.__figs.length, window.__longTasks.length]")
+    page.locator(f"#{name}-run").click()
+    status = page.locator(f"#{name}-status")
+    expect(status).to_contain_text("done in", timeout=300_000)
+    assert "served from the cache" not in status.inner_text()
+    page.wait_for_timeout(2_000)  # the last figures draw after the last frame
+    return start, page.evaluate("(n) => Math.max(0, ...window.__longTasks.slice(n))", tasks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tabs", default="activations,preprocessing,init,batchnorm,dropout")
+    parser.add_argument("--repeats", type=int, default=1, help="replays of each tab's recorded updates")
+    parser.add_argument("--seed", type=int, default=12)
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+
+    import app
+    from cnnbp.ui import launch_options
+    from tests.browser import open_page
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                    **launch_options())
+    with sync_playwright() as p:
+        browser, page = open_page(p, f"http://127.0.0.1:{port}/", viewport={"width": 1024, "height": 768},
+                                  init_script=RECORD)
+        for k, name in enumerate(args.tabs.split(",")):
+            longest = {}
+            for fresh in ([True, False] if k % 2 == 0 else [False, True]):
+                start, longest[fresh] = run_tab(page, name, args.seed + fresh, fresh=fresh)
+            print(f"{name}: longest task drawing from scratch {longest[True]:.0f} ms, "
+                  f"in place {longest[False]:.0f} ms; load {os.getloadavg()[0]:.1f}", flush=True)
+            end = page.evaluate("window.__figs.length")
+            in_place, fresh = [], []
+            for r in range(args.repeats):
+                for i in range(start, end):
+                    a, b = page.evaluate(REPLAY, [i, (i + r) % 2 == 1])
+                    in_place.append(a)
+                    fresh.append(b)
+            ratio = statistics.median(fresh) / statistics.median(in_place)
+            print(f"{name} replayed: {end - start} updates x {args.repeats}; "
+                  f"from scratch median {statistics.median(fresh):.0f} ms "
+                  f"(longest {max(fresh):.0f}), in place median {statistics.median(in_place):.0f} ms "
+                  f"(longest {max(in_place):.0f}); {ratio:.2f}x; load {os.getloadavg()[0]:.1f}", flush=True)
+        browser.close()
+    app.demo.close()
+
+
+if __name__ == "__main__":
+    main()
