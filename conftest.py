@@ -25,18 +25,28 @@ def pytest_collection_modifyitems(items):
             item.add_marker("alone")
 
 
+def _lock_files() -> list[Path]:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # the same in every worker of one run
+    return [Path(tempfile.gettempdir()) / f"cnnbp-tests-{run}.{name}" for name in ("gate", "lock")] if run else []
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")  # the same in every worker of one run
-    if not run:
+    files = _lock_files()
+    if not files:
         yield
         return
     alone = item.get_closest_marker("alone") is not None
     with ExitStack() as stack:
-        gate, tests = (stack.enter_context(open(Path(tempfile.gettempdir()) / f"cnnbp-tests-{run}.{name}", "a"))
-                       for name in ("gate", "lock"))
+        gate, tests = (stack.enter_context(open(path, "a")) for path in files)
         fcntl.flock(gate, fcntl.LOCK_EX)
         fcntl.flock(tests, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
         if not alone:
             fcntl.flock(gate, fcntl.LOCK_UN)
         yield  # closing the files releases the locks
+
+
+def pytest_sessionfinish(session):
+    # a worker that is done removes the files; one still running makes them again, with no one to share them
+    for path in _lock_files():
+        path.unlink(missing_ok=True)
