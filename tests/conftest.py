@@ -5,6 +5,10 @@ import os
 # the two cores for four.
 os.environ.setdefault("CNNBP_DEVICE", "cpu")
 os.environ.setdefault("CPU_CORES", "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # torch's own default is every core, in each worker: spinning threads
+    import torch
+
+    torch.set_num_threads(1)
 
 import socket
 import time
