@@ -1,12 +1,37 @@
 import os
 
-# Tests run on the CPU with a fixed thread count, whatever the machine, so numbers repeat.
+# Tests run on the CPU with a fixed thread count, whatever the machine, so numbers repeat. Under
+# pytest-xdist (CI: `-n 2` on two cores) each worker gets one thread: two threads per worker would ask
+# the two cores for four.
 os.environ.setdefault("CNNBP_DEVICE", "cpu")
-os.environ.setdefault("CPU_CORES", "2")
+os.environ.setdefault("CPU_CORES", "1" if os.environ.get("PYTEST_XDIST_WORKER") else "2")
+if os.environ.get("PYTEST_XDIST_WORKER"):  # torch's own default is every core, in each worker: spinning threads
+    import torch
+
+    torch.set_num_threads(1)
 
 import socket
+import time
+from unittest import mock
 
 import pytest
+
+
+def _answers_within(url: str, seconds: float = 60.0) -> bool:
+    """Gradio's launch gives up when the app's first page takes over 3 s, as it can on a loaded
+    machine (two test workers and a browser on two cores): wait longer instead."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.head(url, timeout=10).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
 
 
 @pytest.fixture(scope="session")
@@ -18,8 +43,9 @@ def server_url():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                    **launch_options())
+    with mock.patch("gradio.networking.url_ok", _answers_within):
+        app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                        **launch_options())
     try:
         yield f"http://127.0.0.1:{port}/"
     finally:
