@@ -4,7 +4,7 @@ config.py (settings, cost), parts.py (the run), verdicts.py, figures.py, claims.
 experiments: functions.py, zero_centred.py, selu.py, race.py.
 """
 
-from cnnbp.lessons.activations.config import ActivationsConfig
+from cnnbp.lessons.activations.config import PART_NAMES, ActivationsConfig
 from cnnbp.lessons.activations.parts import PARTS, start_message
 from cnnbp.lessons.base import Lesson, register
 
@@ -26,11 +26,13 @@ LESSON = register(Lesson(
         ("selu", "Deep plain MLP: per-layer mean and std, SELU vs ReLU vs tanh"),
         ("race_curves", "CNN training loss and test accuracy, one line per activation"),
         ("steps_to_target", "Steps to the target accuracy"),
-        ("dead", "Dead units per layer during training, low vs high learning rate"),
+        ("dead", "Dead units per layer during training, low vs high learning rate: tick dead in parts"),
     ),
     tables=(("at_points", "x = -10, 0, 10: value and gradient"), ("same_sign", "Same-sign gradients and the zig-zag"),
             ("selu", "Deep MLP, per layer"), ("race", "CNN, per variant")),
-    quick={"functions": ["sigmoid", "tanh", "relu", "leaky_relu", "maxout"], "mlp_depth": 20, "mlp_width": 128,
+    # every part (dead is not in the default run)
+    quick={"parts": list(PART_NAMES), "functions": ["sigmoid", "tanh", "relu", "leaky_relu", "maxout"],
+           "mlp_depth": 20, "mlp_width": 128,
            "activations": ["sigmoid", "relu"], "dead_activations": ["relu", "leaky_relu"], "epochs": 3,
            "seeds": 1},
 ))

@@ -11,7 +11,7 @@ import math
 import torch
 
 from cnnbp.claims import register_claim
-from cnnbp.lessons.activations.config import ActivationsConfig
+from cnnbp.lessons.activations.config import PART_NAMES, ActivationsConfig
 from cnnbp.lessons.activations.functions import (
     SATURATED_AT_10,
     peak_grad_with,
@@ -27,7 +27,7 @@ from cnnbp.lessons.activations.verdicts import dead_decision, speedup_decision
 from cnnbp.lessons.activations.zero_centred import MINIBATCH, same_sign_fractions
 from cnnbp.train import RunControl
 
-DEFAULTS = ActivationsConfig()
+DEFAULTS = ActivationsConfig(parts=list(PART_NAMES))  # every part: the dead-unit claim reads its own
 # The race claim trains longer than the lesson's 6 epochs (138 steps), which can show ReLU 3x
 # faster only where it needs at most 46 steps: 12 epochs (276 steps) tell it up to 92.
 RACE_EPOCHS = 12

@@ -10,7 +10,7 @@ import pytest
 import cnnbp.lessons.activations  # noqa: F401  (registers the lesson and its claims)
 from cnnbp.claims import CLAIMS, run_claim
 from cnnbp.lessons import get_lesson, run_lesson
-from cnnbp.lessons.activations.config import ActivationsConfig
+from cnnbp.lessons.activations.config import PART_NAMES, ActivationsConfig
 from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
 from tests.lessons.quick import quick_frames
 
@@ -145,14 +145,15 @@ def test_cli_strings_and_the_activation_alias():
 
 def test_variants_are_the_race_and_the_dead_pairs_then_what_the_verdicts_read_at_further_seeds():
     cfg = validate_config(ActivationsConfig, {"activations": ["sigmoid", "relu"], "dead_activations": ["relu"],
-                                              "seed": 7, "seeds": 2})
+                                              "seed": 7, "seeds": 2, "parts": ["race", "dead"]})
     # (activation, lr, init, seed, when its accuracy is measured, when its dead units are)
     assert [(v.activation, v.lr, v.init, v.seed, v.accuracy, v.dead) for v in cfg.variants()] == [
         ("sigmoid", 0.05, "xavier", 7, "every", "end"),  # drawn; no dead-unit curve drawn for it
         ("relu", 0.05, "kaiming", 7, "every", "every"), ("relu", 0.5, "kaiming", 7, "every", "every"),
         ("relu", 0.05, "kaiming", 8, "until", "end"), ("sigmoid", 0.05, "xavier", 8, "until", "never"),
         ("relu", 0.5, "kaiming", 8, "end", "end")]
-    no_pairs = validate_config(ActivationsConfig, {"activations": ["tanh"], "dead_activations": ["elu"]})
+    no_pairs = validate_config(ActivationsConfig, {"activations": ["tanh"], "dead_activations": ["elu"],
+                                                   "parts": ["race", "dead"]})
     assert {v.seed for v in no_pairs.variants()} == {0}  # nothing for a verdict to read at other seeds
     assert validate_config(ActivationsConfig, {"parts": ["functions", "selu"]}).variants() == []
 
@@ -163,10 +164,12 @@ def test_cost_grows_with_the_job_and_is_what_it_was():
     assert ActivationsConfig(parts=["functions"]).cost_seconds() == 0
     # one seed: the estimate before cnnbp.nn owned the MACs (24.5 s on the defaults, 670 s on the
     # shapes); each further seed adds the verdicts' 3 nets, without the probe at every evaluation
-    one_seed = ActivationsConfig(seeds=1).cost_seconds()
+    every_part = {"parts": list(PART_NAMES)}  # the figures above were taken with every part
+    one_seed = ActivationsConfig(seeds=1, **every_part).cost_seconds()
     assert one_seed == pytest.approx(24.5, rel=0.1)
-    assert ActivationsConfig(seeds=1, dataset="shapes").cost_seconds() == pytest.approx(670, rel=0.1)
-    assert one_seed < ActivationsConfig(seeds=2).cost_seconds() < ActivationsConfig().cost_seconds() < 2 * one_seed
+    assert ActivationsConfig(seeds=1, dataset="shapes", **every_part).cost_seconds() == pytest.approx(670, rel=0.1)
+    assert (one_seed < ActivationsConfig(seeds=2, **every_part).cost_seconds()
+            < ActivationsConfig(**every_part).cost_seconds() < 2 * one_seed)
 
 
 # ---- claims ---------------------------------------------------------------------------------
@@ -207,7 +210,7 @@ def test_the_nets_the_verdicts_read_at_three_seeds_step_as_one_stack(monkeypatch
 
     monkeypatch.setattr(race, "lockstep", spy)
     cfg = validate_config(ActivationsConfig, {"activations": ["sigmoid", "relu"], "dead_activations": ["relu"],
-                                              "cnn_depth": 2, "cnn_width": 4})
+                                              "cnn_depth": 2, "cnn_width": 4, "parts": ["race", "dead"]})
     variants = cfg.variants()
     list(race.train_variants(variants, dataset="digits", depth=2, width=4, epochs=1, batch_size=64, options={},
                              peaks={"sigmoid": 0.25, "relu": 1.0}, target=0.8, control=RunControl()))
