@@ -35,6 +35,18 @@ def verdict_word(v: Verdict) -> tuple[str, str]:
     return "NOTE", "v-note"
 
 
+def why_cannot_tell(v: Verdict) -> str:
+    """The clause of a can't-tell verdict's text that says why ("1 seed: too few to tell"), so the
+    line a hall reads is not a bare "CAN'T TELL" beside two numbers that look decisive; "" otherwise."""
+    if v.passed is not None or not (m := CANNOT_TELL.search(v.text)):
+        return ""
+    start = max(v.text.rfind(sep, 0, m.start()) for sep in (". ", "; ", ", "))
+    start = 0 if start < 0 else start + 2
+    ends = [i for sep in (". ", "; ", ", ", " (") if (i := v.text.find(sep, m.end())) >= 0]
+    clause = v.text[start:min(ends, default=len(v.text))].strip().rstrip(".")
+    return clause if len(clause) <= 90 else v.text[m.start():m.end()]
+
+
 def lecture_of(v: Verdict) -> str:
     """The lecture's claim the verdict measures, in a few words ("" when it measures none)."""
     claim = CLAIMS.get(v.claim) if v.claim else None
@@ -43,8 +55,9 @@ def lecture_of(v: Verdict) -> str:
 
 def plain_line(v: Verdict) -> str:
     """The verdict in one line of plain text: word, headline (or the label), the lecture's claim."""
-    lecture = lecture_of(v)
-    return f"{verdict_word(v)[0]}  {v.headline or v.label}" + (f"  (lecture: {lecture})" if lecture else "")
+    lecture, why = lecture_of(v), why_cannot_tell(v) if v.headline else ""
+    return (f"{verdict_word(v)[0]}  {v.headline or v.label}" + (f"  [{why}]" if why else "")
+            + (f"  (lecture: {lecture})" if lecture else ""))
 
 
 def verdicts_html(verdicts: list[Verdict], *, unfolded: bool = False) -> str:
@@ -59,7 +72,9 @@ def verdicts_html(verdicts: list[Verdict], *, unfolded: bool = False) -> str:
         word, cls = verdict_word(v)
         lecture = lecture_of(v)
         if v.headline:
+            why = why_cannot_tell(v)
             line = (f'<span class="v-headline">{html.escape(v.headline)}</span>'
+                    + (f'<span class="v-why">{html.escape(why)}</span>' if why else "")
                     + (f'<span class="v-lecture">lecture: {html.escape(lecture)}</span>' if lecture else ""))
             body = (f'<div class="v-body"><b class="v-label">{html.escape(v.label)}</b> '
                     f'<span class="v-text">{html.escape(v.text)}</span></div>')
@@ -86,6 +101,7 @@ VERDICT_CSS = """
 .verdict[open] summary::after { transform: rotate(45deg); }
 .v-line { flex: 1 1 auto; min-width: 0; }
 .v-headline { font-weight: 600; margin-right: 0.7em; }
+.v-why { display: inline-block; font-size: 0.8em; font-weight: 600; color: #8a5f00; margin-right: 0.7em; }
 .v-lecture { display: inline-block; font-size: 0.8em; opacity: 0.8; font-style: italic; }
 .v-cut { white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
 .verdict[open] .v-cut { white-space: normal; }

@@ -36,6 +36,21 @@ def test_a_verdict_line_is_word_headline_and_lecture_with_the_text_folded_under_
     assert "<details " in out and " open" not in out  # folded until clicked
 
 
+def test_a_cant_tell_line_says_why_beside_its_numbers():
+    from cnnbp.verdict_line import plain_line
+
+    text = ("Rare-class recall 69% against plain training's 0% (+69 points). 1 seed: too few to tell, a comparison "
+            "needs 3 (set seeds). Lines fixed before any run: ...")
+    v = Verdict("rare recall raised", text, None, headline="rare recall 69%, plain training 0%")
+    summary = verdicts_markdown([v]).split("</summary>")[0]
+    assert "CAN'T TELL" in summary and '<span class="v-why">1 seed: too few to tell</span>' in summary
+    assert plain_line(v) == "CAN'T TELL  rare recall 69%, plain training 0%  [1 seed: too few to tell]"
+    split = Verdict("r", "Gains +3/-2 points. The seeds disagree: cannot tell. Lines ...", None, headline="h")
+    assert '<span class="v-why">The seeds disagree: cannot tell</span>' in verdicts_markdown([split])
+    decided = Verdict("r", "It holds on every seed; cannot tell is for split seeds.", True, headline="h")
+    assert "v-why" not in verdicts_markdown([decided]) and "[" not in plain_line(decided)
+
+
 def test_without_a_headline_or_a_claim_the_line_falls_back_to_label_and_text():
     out = verdicts_markdown([Verdict("zig-zag", "an observation", None)])
     summary, folded = out.split("</summary>")
