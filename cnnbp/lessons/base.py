@@ -20,7 +20,7 @@ import time
 import typing
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Generator, Iterator, Mapping
 
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -201,7 +201,11 @@ class Update:
     ``numbers`` are merged into the run's numbers by top-level key (a part that streams sends
     its key again with the newer values); ``verdicts`` are appended to the run's verdicts. A
     figure may be given as a function of no arguments: it is drawn only when a frame is sent
-    (a part that trains yields every evaluation; drawing each one would cost more than training)."""
+    (a part that trains yields every evaluation; drawing each one would cost more than training).
+
+    ``beat``: a heartbeat (:func:`heartbeats`): only how far the part is, yielded from inside long
+    computations (every training round, every evaluation, every model) so that a frame can go out
+    every FRAME_INTERVAL_S; it never forces a frame of its own. A Stop ends the part there."""
 
     progress: float = 1.0
     message: str = ""
@@ -209,6 +213,47 @@ class Update:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     numbers: dict[str, Any] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
+    beat: bool = False
+
+
+def heartbeat(progress: float) -> Update:
+    """A part's "still working, this far" (progress in 0..1 of the part's own work)."""
+    return Update(progress, beat=True)
+
+
+def scaled(work: Iterator[float], start: float = 0.0, end: float = 1.0) -> Generator[float, None, Any]:
+    """Run ``work``, a computation that yields how far it is (0..1 of its own work) and returns its
+    result, yielding that progress scaled into [start, end]; return its result."""
+    work = iter(work)
+    while True:
+        try:
+            reached = next(work)
+        except StopIteration as finished:
+            return finished.value
+        yield start + (end - start) * min(max(float(reached), 0.0), 1.0)
+
+
+def result_of(work: Iterator[float]) -> Any:
+    """Run ``work`` (as in :func:`scaled`) to its end without streaming; its result (a claim's check)."""
+    work = iter(work)
+    while True:
+        try:
+            next(work)
+        except StopIteration as finished:
+            return finished.value
+
+
+def heartbeats(work: Iterator[float], start: float = 0.0, end: float = 1.0) -> Generator[Update, None, Any]:
+    """:func:`scaled`, each progress passed on as a heartbeat of the part; return ``work``'s result.
+
+        contrast = yield from heartbeats(symmetry_contrast(...), 0.0, 0.9)
+    """
+    progress = scaled(work, start, end)
+    while True:
+        try:
+            yield heartbeat(next(progress))
+        except StopIteration as finished:
+            return finished.value
 
 
 class RunState(SimpleNamespace):
@@ -260,6 +305,11 @@ class Lesson:
     # few seconds); those parts' own tests check them, the protocol tests the rest.
     optional: tuple[str, ...] = ()
     parts: tuple[Part, ...] = ()  # in the order they run
+    # Numbers the figures carry whole (example images' pixels, point clouds, matrices), as dotted
+    # paths into ``numbers`` ("*" for every key): the tab's numbers output (the page's JSON, the API)
+    # leaves them out and names them, to keep an update under 100 KiB; Frames, the CLI and the
+    # take-home keep every number.
+    drawn_numbers: tuple[str, ...] = ()
     # The first frame's message, from the Config and the chosen parts (before any work).
     start: Callable[[Any, list[Part]], str] = _start_message
 
@@ -279,7 +329,8 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
     Frames carry only the figures and tables that changed since the last frame, the verdicts
     when they changed, and every number so far. While a part streams, updates closer than
     FRAME_INTERVAL_S are folded into the next frame (nothing is lost); a part's first and last
-    updates, and any update with verdicts, are always sent. Between parts the run stops on a Stop or a
+    updates, and any update with verdicts, are always sent; a heartbeat (``Update.beat``) only when
+    a frame is due. Between parts, and at a part's heartbeat, the run stops on a Stop or a
     spent budget with a last frame that keeps what was measured.
     """
     parts = [p for p in lesson.parts if p.chosen(cfg)]
@@ -296,7 +347,11 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
         share = part.weight(cfg) / total
         pending = Frame(done, "")
         new_verdicts, last_sent = False, -math.inf  # a part's first update goes out at once
-        for update in part.run(state):
+        work = part.run(state)
+        for update in work:
+            if update.beat and control.stop_reason():  # a Stop ends the part at its next heartbeat too
+                work.close()
+                break
             # min: shares that sum to 1 in floats may overshoot it by an ulp
             pending.progress = min(1.0, max(pending.progress, done + share * min(max(update.progress, 0.0), 1.0)))
             pending.message = update.message or pending.message
@@ -306,7 +361,8 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
             verdicts += update.verdicts
             new_verdicts |= bool(update.verdicts)
             now = time.perf_counter()
-            if update.verdicts or update.progress >= 1.0 or now - last_sent >= FRAME_INTERVAL_S:
+            forced = not update.beat and (update.verdicts or update.progress >= 1.0)
+            if forced or now - last_sent >= FRAME_INTERVAL_S:
                 yield _send(pending, verdicts if new_verdicts else [], numbers)
                 pending, new_verdicts, last_sent = Frame(pending.progress, pending.message), False, now
         if pending.figures or pending.tables or new_verdicts:

@@ -192,9 +192,16 @@ class Trainer:
         return evaluate(self.model, self.test_split)
 
 
+class Beat(float):
+    """A progress :func:`lockstep` yields between two evaluations (``beats=True``): the trainers
+    stepped, or one of them was evaluated, and the evaluation round is not complete; a lesson
+    passes it on as a heartbeat (``cnnbp.lessons.base.heartbeat``), nothing new to draw."""
+
+
 def lockstep(trainers: list[Trainer], histories: list[History], control: RunControl, *, eval_every: int,
              on_eval: Callable[[int, Trainer], None], threads: int | None = None,
-             stack: bool | Callable[[list[Trainer]], list[tuple[list[int], object]]] = False) -> Iterator[float]:
+             stack: bool | Callable[[list[Trainer]], list[tuple[list[int], object]]] = False,
+             beats: bool = False) -> Iterator[float]:
     """Step every unfinished trainer once per round, so all curves grow together on screen.
 
     Each step is recorded in ``histories[i]`` (``History.record``); every ``eval_every`` rounds
@@ -206,6 +213,8 @@ def lockstep(trainers: list[Trainer], histories: list[History], control: RunCont
     float rounding, fewer ops a step); the others one at a time. A function instead of True
     groups and stacks them itself (``train/stacked_mlp.stack_groups``): it returns (indices, a stack
     with ``step``, ``done`` and ``sync``, or None for one trainer alone) per group.
+    ``beats``: also yield a :class:`Beat` after every round without an evaluation and after each
+    trainer's evaluation (the page hears from a run at least once a round; nothing computed differs).
     """
     from cnnbp.train.stacked import StackedTrainers, lockstep_groups
 
@@ -213,10 +222,11 @@ def lockstep(trainers: list[Trainer], histories: list[History], control: RunCont
         (idx, StackedTrainers([trainers[i] for i in idx]) if stack and len(idx) > 1 else None)
         for idx in (lockstep_groups(trainers) if stack else [[i] for i in range(len(trainers))])]
     total = max(t.total_steps for t in trainers)
+    threaded = (lambda: torch_threads(threads)) if threads else contextlib.nullcontext
     try:
         for step in range(1, total + 1):
             at_eval = step % eval_every == 0 or step == total
-            with torch_threads(threads) if threads else contextlib.nullcontext():
+            with threaded():
                 for idx, stacked in groups:
                     if control.stop_reason():
                         return
@@ -225,13 +235,18 @@ def lockstep(trainers: list[Trainer], histories: list[History], control: RunCont
                             histories[idx[member]].record(event)
                     elif not trainers[idx[0]].done:
                         histories[idx[0]].record(trainers[idx[0]].step())
-                if at_eval:
-                    _sync(groups, momentum=False)
-                    for i, trainer in enumerate(trainers):
-                        if not trainer.diverged:
-                            on_eval(i, trainer)
-            if at_eval:
-                yield step / total
+            if not at_eval:
+                if beats:
+                    yield Beat(step / total)
+                continue
+            _sync(groups, momentum=False)
+            for i, trainer in enumerate(trainers):
+                if not trainer.diverged:
+                    with threaded():
+                        on_eval(i, trainer)
+                    if beats:
+                        yield Beat((step - 1 + (i + 1) / (len(trainers) + 1)) / total)
+            yield step / total
     finally:  # stopped or finished: every model is its own again for whoever reads it next
         _sync(groups, momentum=True)
 

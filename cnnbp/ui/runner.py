@@ -108,13 +108,55 @@ def frame_outputs(frame: Frame, lesson: Lesson, *, note: str = "") -> list[Any]:
 
     The numbers JSON goes with the last frame only (done or stopped): a frame with verdicts mid-run
     would otherwise resend every number so far (up to ~180 KiB), and nothing reads them before the
-    end (the Share panel's reveal reads the finished run)."""
+    end (the Share panel's reveal reads the finished run). It leaves out what the figures carry whole
+    (``shown_numbers``)."""
     status = f"**{frame.progress:.0%}**: {frame.message}" + (f" ({note})" if note else "")
     values: list[Any] = [status, verdicts_markdown(frame.verdicts) if frame.verdicts else gr.skip()]
     values += [frame.figures.get(name, gr.skip()) for name, _ in lesson.figures]
     values += [frame.tables[name] if name in frame.tables else gr.skip() for name, _ in lesson.tables]
-    values.append(frame.numbers if frame.done else gr.skip())
+    values.append(shown_numbers(frame.numbers, lesson) if frame.done else gr.skip())
     return values
+
+
+LEFT_OUT = "_left_out"  # the key of shown_numbers' note
+
+
+def shown_numbers(numbers: dict[str, Any], lesson: Lesson) -> dict[str, Any]:
+    """``numbers`` without the lesson's ``drawn_numbers`` (an example image's pixels went out in its
+    figure already; preprocessing's numbers were 1.5 MB with them, 30 KiB without), and a note that
+    names what was left out and where every number is.
+
+    >>> from cnnbp.lessons.base import LessonConfig
+    >>> lesson = Lesson("x", "X", "", LessonConfig, (), drawn_numbers=("a.*.pixels",))
+    >>> shown = shown_numbers({"a": {"b": {"pixels": [0, 1], "mean": 0.5}}}, lesson)
+    >>> shown["a"], shown["_left_out"].split(":")[0]
+    ({'b': {'mean': 0.5}}, 'a.*.pixels')
+    """
+    shown = numbers
+    for path in lesson.drawn_numbers:
+        shown = _without(shown, path.split("."))
+    if shown is numbers:
+        return numbers
+    return {**shown, LEFT_OUT: f"{', '.join(lesson.drawn_numbers)}: drawn whole in the figures "
+                               f"(python -m cnnbp run {lesson.name} --out DIR writes every number)"}
+
+
+def _without(value: Any, keys: list[str]) -> Any:
+    """``value`` (nested dicts) without the path ``keys`` ("*": every key); ``value`` itself if it has none."""
+    if not isinstance(value, dict):
+        return value
+    head, rest = keys[0], keys[1:]
+    out = value
+    for key in (list(value) if head == "*" else [head] if head in value else []):
+        new = _without(value[key], rest) if rest else None
+        if rest and new is value[key]:
+            continue
+        out = dict(out) if out is value else out
+        if rest:
+            out[key] = new
+        else:
+            del out[key]
+    return out
 
 
 def waiting_outputs(lesson: Lesson, line: str, figures: dict[str, Any] | None = None) -> list[Any]:

@@ -22,8 +22,9 @@ from cnnbp.lessons.architecture.layers import parse_spec, stack_rows
 from cnnbp.lessons.architecture.models import ARCHITECTURES, summary
 from cnnbp.lessons.architecture.receptive import effective_field, gradient_support
 from cnnbp.lessons.architecture.stacks import PAIRS, STACKS, StackRun, block_weights, train_stacks
-from cnnbp.lessons.base import Part, RunState, Update, Verdict
+from cnnbp.lessons.base import Part, RunState, Update, Verdict, heartbeat
 from cnnbp.nn import imagenet as imagenet_net
+from cnnbp.train import Beat
 
 # Trained runs (a few nets of a few thousand weights each, and 100 probe images), keyed by the
 # training settings: a change of the stack, the input, the model or the unit never retrains.
@@ -134,8 +135,10 @@ def stacks(state: RunState) -> Iterator[Update]:
         data = get_dataset(cfg.dataset, seed=cfg.seed)
         for progress, histories, done in train_stacks(data, stacks=cfg.stacks, channels=cfg.block_channels,
                                                       epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-                                                      seeds=cfg.seed_list, control=state.control):
-            if done is None:
+                                                      seeds=cfg.seed_list, control=state.control, beats=True):
+            if isinstance(progress, Beat):
+                yield heartbeat(progress)
+            elif done is None:
                 partial = StackRun(histories, {}, cfg.seed_list)
                 yield Update(progress, f"training {len(cfg.stacks)} stacks x {cfg.seeds} seed(s): {progress:.0%}",
                              figures={"stacks": lambda p=partial: figures.stacks(p, cfg.block_channels)})

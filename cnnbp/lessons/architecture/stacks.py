@@ -26,7 +26,7 @@ from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, pick_device
 from cnnbp.lessons.architecture.layers import Layer, parse_spec
 from cnnbp.nn import init_model
-from cnnbp.train import RunControl, Trainer, evaluate, lockstep
+from cnnbp.train import Beat, RunControl, Trainer, evaluate, lockstep
 from cnnbp.train.history import History
 
 STEM_KERNEL = 3
@@ -174,9 +174,11 @@ class StackRun:
 
 
 def train_stacks(data: ImageDataset, *, stacks: list[str], channels: int, epochs: int, batch_size: int, lr: float,
-                 seeds: list[int], control: RunControl) -> Iterator[tuple[float, list[StackHistory], StackRun | None]]:
+                 seeds: list[int], control: RunControl, beats: bool = False
+                 ) -> Iterator[tuple[float, list[StackHistory], StackRun | None]]:
     """Train every stack at every seed (all stacks of one seed in lockstep: the same batches),
-    yielding (progress, histories so far, None), and last (1, histories, the run) unless stopped."""
+    yielding (progress, histories so far, None), and last (1, histories, the run) unless stopped.
+    ``beats``: also a ``Beat`` as progress after every round and every evaluation (a heartbeat)."""
     device = pick_device()
     histories: list[StackHistory] = []
     kept: dict[str, StackNet] = {}
@@ -195,8 +197,10 @@ def train_stacks(data: ImageDataset, *, stacks: list[str], channels: int, epochs
             runs[i].eval_steps.append(trainer.step_count)
             runs[i].test_accuracy.append(evaluate(trainer.model, trainer.test_split)[1])
 
-        for progress in lockstep(trainers, runs, control, eval_every=every, on_eval=on_eval, threads=THREADS):
-            yield (k + progress) / len(seeds), histories, None
+        for progress in lockstep(trainers, runs, control, eval_every=every, on_eval=on_eval, threads=THREADS,
+                                 beats=beats):
+            reached = (k + progress) / len(seeds)
+            yield Beat(reached) if isinstance(progress, Beat) else reached, histories, None
         if control.stop_reason():
             return
         if k == 0:

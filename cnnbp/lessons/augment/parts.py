@@ -17,7 +17,8 @@ from cnnbp.lessons.augment.gallery import gallery as gallery_rows
 from cnnbp.lessons.augment.gallery import source_images
 from cnnbp.lessons.augment.training import THREADS, finish, gains, make_trainers, splits, train_arms
 from cnnbp.lessons.augment.tta import TTAResult, accuracy, predict_views
-from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats
+from cnnbp.train import Beat
 
 
 def _data(state: RunState) -> ImageDataset:
@@ -50,13 +51,16 @@ def training(state: RunState) -> Iterator[Update]:
                                         epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr)
     seen = [h for h in histories if h.seed == shown]
     reached = 0.0
-    for reached in train_arms(trainers, histories, state.control, shown=shown):
-        if reached < 1.0:
+    for reached in train_arms(trainers, histories, state.control, shown=shown, beats=True):
+        if isinstance(reached, Beat):
+            yield heartbeat(reached)
+        elif reached < 1.0:
             yield Update(reached, f"training {len(trainers)} nets ({cfg.seeds} seeds x plain / augmented) on "
                                   f"{cfg.train_images} images: {reached:.0%}",
                          figures={"curves": lambda: figures.curves(seen, shown, cfg.train_images)},
                          numbers={"training": {h.name: h.numbers() for h in seen}})
-    state.probs = {(h.seed, h.arm): p for h, p in zip(histories, finish(trainers, histories))}
+    probs = yield from heartbeats(finish(trainers, histories), reached, reached)
+    state.probs = {(h.seed, h.arm): p for h, p in zip(histories, probs)}
     state.trainers = {(h.seed, h.arm): t for t, h in zip(trainers, histories)}
     result = gains(histories)
     yield Update(reached, f"{len(trainers)} nets trained ({reached:.0%} of the steps)",

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Generator, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +27,7 @@ from cnnbp.data.subsets import balanced_subset
 from cnnbp.device import derive_seed, make_generator, pick_device, torch_threads
 from cnnbp.lessons.augment.augmentations import Mix, augment
 from cnnbp.nn import init_model
-from cnnbp.train import RunControl, Trainer, evaluate, lockstep
+from cnnbp.train import Beat, RunControl, Trainer, evaluate, lockstep
 from cnnbp.train.history import History
 
 ARMS = ("plain", "augmented")
@@ -168,15 +168,17 @@ def make_trainers(data: ImageDataset, split: Splits, seeds: Sequence[int], names
 
 
 def train_arms(trainers: list[Trainer], histories: list[ArmHistory], control: RunControl, *,
-               shown: int) -> Iterator[float]:
+               shown: int, beats: bool = False) -> Iterator[float]:
     """Every net in lockstep; yields the progress at step 0 and at every evaluation. Only the nets
     of seed ``shown`` (the curves on screen) are evaluated on the way; every net's last point is
-    :func:`finish`'s."""
+    :func:`finish`'s. ``beats``: also a ``Beat`` after every round and every evaluation (a heartbeat)."""
     drawn = [h.seed == shown for h in histories]
-    with torch_threads(THREADS):
-        for trainer, history, draw in zip(trainers, histories, drawn):
-            if draw:
+    for trainer, history, draw in zip(trainers, histories, drawn):
+        if draw:
+            with torch_threads(THREADS):
                 _record(trainer, history)
+            if beats:
+                yield Beat(0.0)
     yield 0.0
     eval_every = max(1, math.ceil(trainers[0].total_steps / EVALS_PER_RUN))
 
@@ -184,13 +186,19 @@ def train_arms(trainers: list[Trainer], histories: list[ArmHistory], control: Ru
         if drawn[i] and not trainer.done:
             _record(trainer, histories[i])
 
-    yield from lockstep(trainers, histories, control, eval_every=eval_every, threads=THREADS, on_eval=on_eval)
+    yield from lockstep(trainers, histories, control, eval_every=eval_every, threads=THREADS, on_eval=on_eval,
+                        beats=beats)
 
 
-def finish(trainers: list[Trainer], histories: list[ArmHistory]) -> list[torch.Tensor]:
-    """Every net's last point, as it is now (finished, stopped or diverged), and its test softmax."""
-    with torch_threads(THREADS):
-        return [_record_final(t, h) for t, h in zip(trainers, histories)]
+def finish(trainers: list[Trainer], histories: list[ArmHistory]) -> Generator[float, None, list[torch.Tensor]]:
+    """Every net's last point, as it is now (finished, stopped or diverged), and its test softmax;
+    yields the share of the nets done (a heartbeat), returns the softmaxes."""
+    probs = []
+    for t, h in zip(trainers, histories):
+        with torch_threads(THREADS):
+            probs.append(_record_final(t, h))
+        yield len(probs) / len(trainers)
+    return probs
 
 
 @dataclass

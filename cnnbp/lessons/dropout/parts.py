@@ -10,12 +10,13 @@ import pandas as pd
 
 from cnnbp.data import ImageDataset, get_dataset
 from cnnbp.device import torch_threads
-from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat
 from cnnbp.lessons.dropout import figures, mechanics, verdicts
 from cnnbp.lessons.dropout.config import DIGITS, KEEP_PASSES, MASK_COLS
 from cnnbp.lessons.dropout.mc import mc_average
 from cnnbp.lessons.dropout.training import THREADS, GapHistory, GapNarrowing, gap_narrowing, settled, train_gap
 from cnnbp.lessons.redraw import Redraw
+from cnnbp.train import Beat
 
 
 def _digits(state: RunState) -> ImageDataset:
@@ -72,8 +73,10 @@ def regularisation(state: RunState) -> Iterator[Update]:
     redraw = Redraw()
     for reached, histories, trainers in train_gap(
             datasets, cfg.ps, arch=cfg.arch, width=cfg.width, depth=cfg.depth, train_images=cfg.train_images,
-            epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, control=state.control):
-        if reached < 1.0:
+            epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, control=state.control, beats=True):
+        if isinstance(reached, Beat):
+            yield heartbeat(reached)
+        elif reached < 1.0:
             shown_now = histories[shown]
             yield Update(reached, f"training {len(cfg.ps)} nets at {cfg.seeds} seeds on {cfg.train_images} digits: "
                                   f"{reached:.0%}",

@@ -27,7 +27,7 @@ from cnnbp.data.subsets import balanced_subset
 from cnnbp.device import derive_seed, make_generator, pick_device, torch_threads
 from cnnbp.lessons.dropout.masks import SeededDropout
 from cnnbp.nn import init_model
-from cnnbp.train import RunControl, Trainer, evaluate, lockstep
+from cnnbp.train import Beat, RunControl, Trainer, evaluate, lockstep
 from cnnbp.train.history import History
 from cnnbp.train.stacked_mlp import stack_groups
 
@@ -161,14 +161,15 @@ def _nets(data: ImageDataset, ps: Sequence[float], *, arch: Arch, width: int, de
 
 def train_gap(datasets: Mapping[int, ImageDataset], ps: Sequence[float], *, arch: Arch, width: int, depth: int,
               train_images: int, epochs: int, batch_size: int, lr: float, control: RunControl, stack: bool = True,
-              threads: int = THREADS
+              threads: int = THREADS, beats: bool = False
               ) -> Iterator[tuple[float, dict[int, list[GapHistory]], dict[int, list[Trainer]]]]:
     """For each seed (a key of ``datasets``, the digits split at that seed), one net per ``p``
     on a balanced subset of ``train_images``; every net of every seed in lockstep (a seed's nets
     are the same whichever other seeds train beside them). Yields (progress, histories by seed,
     trainers by seed) at step 0 and at every evaluation (train and test accuracy). ``stack``: every
     net steps in one stacked model (``train/stacked_mlp.py``; False: one at a time, the naive path
-    bench/dropout.py measures against). ``threads``: torch threads while training."""
+    bench/dropout.py measures against). ``threads``: torch threads while training. ``beats``: also a
+    ``Beat`` as progress after every round and every net's evaluation (a heartbeat: nothing new)."""
     trainers, histories = {}, {}
     for seed, data in datasets.items():
         trainers[seed], histories[seed] = _nets(data, ps, arch=arch, width=width, depth=depth,
@@ -176,14 +177,16 @@ def train_gap(datasets: Mapping[int, ImageDataset], ps: Sequence[float], *, arch
                                                 lr=lr, seed=seed)
     every_trainer = [t for ts in trainers.values() for t in ts]
     every_history = [h for hs in histories.values() for h in hs]
-    with torch_threads(threads):
-        for trainer, history in zip(every_trainer, every_history):
+    for trainer, history in zip(every_trainer, every_history):
+        with torch_threads(threads):
             _evaluate(trainer, history, trainer.train_split)
+        if beats:
+            yield Beat(0.0), histories, trainers
     yield 0.0, histories, trainers
     eval_every = max(1, every_trainer[0].total_steps // EVALS_PER_RUN)
     # every net of every seed steps as one stacked model (same numbers up to float rounding)
     for progress in lockstep(every_trainer, every_history, control, eval_every=eval_every, threads=threads,
-                             stack=stack_groups if stack else False,
+                             stack=stack_groups if stack else False, beats=beats,
                              on_eval=lambda i, t: _evaluate(t, every_history[i], t.train_split)):
         yield progress, histories, trainers
 

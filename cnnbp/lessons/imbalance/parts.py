@@ -6,14 +6,14 @@ from __future__ import annotations
 from typing import Generator, Iterator
 
 from cnnbp.data import dataset_label
-from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat
 from cnnbp.lessons.imbalance import figures, scoring, verdicts
 from cnnbp.lessons.imbalance.config import ImbalanceConfig
 from cnnbp.lessons.imbalance.metrics import as_dict
 from cnnbp.lessons.imbalance.training import BASELINE, PREDICTIONS, TrainedRun, build, train_and_keep
 from cnnbp.lessons.redraw import Redraw
 from cnnbp.nn import checkpoints
-from cnnbp.train import RunControl
+from cnnbp.train import Beat, RunControl
 
 KEPT = "the kept test predictions re-scored at threshold {:g}, no training"
 LIVE = ("threshold",)  # the lesson's live field: moving it re-scores, the same models stay kept
@@ -59,10 +59,12 @@ def _train_one(cfg: ImbalanceConfig, seed: int, control: RunControl, *, shown: b
                      figures={"histogram": figures.histogram(counts, {}, data.classes, cfg)},
                      numbers={"classes": list(data.classes), "rare": data.rare, "counts": counts})
     redraw = Redraw()
-    for progress, histories, trained in train_and_keep(cfg, seed, data, control):
+    for progress, histories, trained in train_and_keep(cfg, seed, data, control, beats=True):
         if trained is not None:
             return trained
-        if shown:
+        if isinstance(progress, Beat):
+            yield heartbeat(done + share * ((0.02 + 0.98 * progress) if shown else progress))
+        elif shown:
             yield Update(done + share * (0.02 + 0.98 * progress), f"training {len(cfg.methods)} methods: "
                          f"{progress:.0%}", figures=redraw({"curves": lambda hs=histories: figures.curves(hs, cfg)}),
                          numbers={"histories": [vars(h) for h in histories]})

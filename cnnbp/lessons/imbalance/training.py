@@ -25,7 +25,7 @@ from cnnbp.lessons.imbalance.losses import effective_number_weights, focal_loss,
 from cnnbp.lessons.imbalance.metrics import argmax_scores, majority_probs
 from cnnbp.lessons.imbalance.samplers import BalancedBatchSampler, EpochSampler, oversample, undersample
 from cnnbp.nn import SmallCNN, init_model
-from cnnbp.train import RunControl, Trainer, lockstep
+from cnnbp.train import Beat, RunControl, Trainer, lockstep
 from cnnbp.train.history import History
 from cnnbp.train.stacked_mlp import stack_groups
 
@@ -147,11 +147,12 @@ def _evaluate(trainer: MethodTrainer, history: MethodHistory, x: torch.Tensor, y
 
 def train_methods(data: ImbalancedData, methods: Sequence[str], *, steps: int, batch_size: int, lr: float,
                   beta: float, gamma: float, seed: int, eval_split: str, control: RunControl,
-                  stack: bool = True) -> Iterator[tuple[float, list[MethodHistory], list[MethodTrainer]]]:
+                  stack: bool = True, beats: bool = False
+                  ) -> Iterator[tuple[float, list[MethodHistory], list[MethodTrainer]]]:
     """Train every method in lockstep; yield (progress, histories, trainers) at step 0 and at
     each of the ``EVALS`` evaluations on the ``eval_split`` test set (argmax decisions).
     ``stack``: the methods step as one stacked model (False: one at a time, bench/imbalance.py's
-    naive path)."""
+    naive path). ``beats``: also a ``Beat`` as progress after every round and every evaluation."""
     device = pick_device()
     counts = data.counts("train")
     x_eval, y_eval = data.tests[eval_split]
@@ -168,6 +169,8 @@ def train_methods(data: ImbalancedData, methods: Sequence[str], *, steps: int, b
         histories.append(MethodHistory(method=name))
     for trainer, history in zip(trainers, histories):
         _evaluate(trainer, history, x_eval, y_eval_np, data.rare)
+        if beats:
+            yield Beat(0.0), histories, trainers
     yield 0.0, histories, trainers
 
     def on_eval(i: int, trainer: MethodTrainer) -> None:
@@ -177,7 +180,7 @@ def train_methods(data: ImbalancedData, methods: Sequence[str], *, steps: int, b
     # measured with another process on the other core). Every method steps in one stacked model,
     # each with its own sampler and loss (the same numbers up to float rounding).
     for progress in lockstep(trainers, histories, control, eval_every=max(1, steps // EVALS), on_eval=on_eval,
-                             threads=TRAIN_THREADS, stack=stack_groups if stack else False):
+                             threads=TRAIN_THREADS, stack=stack_groups if stack else False, beats=beats):
         yield progress, histories, trainers
 
 
@@ -222,15 +225,15 @@ def build(cfg: ImbalanceConfig, seed: int) -> ImbalancedData:
     return build_data(cfg.dataset, task=cfg.task, rare=cfg.rare, ratio=cfg.ratio, seed=seed)
 
 
-def train_and_keep(cfg: ImbalanceConfig, seed: int, data: ImbalancedData,
-                   control: RunControl) -> Iterator[tuple[float, list[MethodHistory], TrainedRun | None]]:
+def train_and_keep(cfg: ImbalanceConfig, seed: int, data: ImbalancedData, control: RunControl, *,
+                   beats: bool = False) -> Iterator[tuple[float, list[MethodHistory], TrainedRun | None]]:
     """Train ``cfg``'s methods at ``seed`` on ``data`` (built at that seed), yielding (progress,
-    histories, None) at each evaluation; at the end, unless stopped, keep the run in
-    :data:`PREDICTIONS` and yield it."""
+    histories, None) at each evaluation (and a ``Beat`` between them with ``beats``); at the end,
+    unless stopped, keep the run in :data:`PREDICTIONS` and yield it."""
     start, histories, trainers = time.perf_counter(), [], []
     for progress, histories, trainers in train_methods(
             data, cfg.methods, steps=cfg.steps, batch_size=cfg.batch_size, lr=cfg.lr, beta=cfg.beta, gamma=cfg.gamma,
-            seed=seed, eval_split=eval_split(cfg, data), control=control):
+            seed=seed, eval_split=eval_split(cfg, data), control=control, beats=beats):
         yield progress, histories, None
     if control.stop_reason():
         return

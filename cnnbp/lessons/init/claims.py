@@ -7,6 +7,7 @@ import functools
 
 from cnnbp.claims import register_claim
 from cnnbp.data import lesson_dataset
+from cnnbp.lessons.base import result_of
 from cnnbp.lessons.init.classic import ClassicResult, classic_experiment
 from cnnbp.lessons.init.symmetry import symmetry_contrast
 from cnnbp.train import RunControl
@@ -76,8 +77,9 @@ def kaiming_relu_scaled(seed: int) -> tuple[bool | None, str]:
                 lecture="constant init: a layer's neurons stay identical",
                 statement="constant init: every neuron of a layer stays identical after training steps")
 def constant_symmetry(seed: int) -> tuple[bool, str]:
-    contrast = symmetry_contrast(lesson_dataset("digits", seed=seed), activation="tanh", depth=4, width=16,
-                                 steps=SYMMETRY_STEPS, batch_size=64, lr=0.05, seed=seed, control=RunControl())
+    contrast = result_of(symmetry_contrast(lesson_dataset("digits", seed=seed), activation="tanh", depth=4, width=16,
+                                           steps=SYMMETRY_STEPS, batch_size=64, lr=0.05, seed=seed,
+                                           control=RunControl()))
     counts = lambda r: ", ".join(f"{s.distinct_units}/{s.units}" for s in r.after)  # noqa: E731
     return contrast.holds, (f"distinct neurons per layer after {contrast.constant.steps} steps: constant "
                             f"{counts(contrast.constant)}; {contrast.other.init} {counts(contrast.other)}")

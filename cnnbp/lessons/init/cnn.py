@@ -15,7 +15,7 @@ from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, pick_device
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.probes import ActivationProbe
-from cnnbp.train import RunControl, Trainer, lockstep
+from cnnbp.train import Beat, RunControl, Trainer, lockstep
 from cnnbp.train.history import History
 
 PROBE_BATCH = 256  # test images the per-layer statistics are measured on
@@ -100,7 +100,8 @@ def train_grid(
     control: RunControl,
 ) -> Iterator[tuple[float, list[VariantHistory]]]:
     """Train every (init, activation) variant in lockstep; yield (progress, histories)
-    at step 0 and at every evaluation point (twice per epoch)."""
+    at step 0 and at every evaluation point (twice per epoch), and in between a ``Beat`` as progress
+    after every round and every variant's evaluation (nothing new measured: a heartbeat)."""
     device = pick_device()
     train, test = (data.x_train, data.y_train), (data.x_test, data.y_test)
     x_probe = data.x_test[:PROBE_BATCH].to(device)
@@ -115,10 +116,11 @@ def train_grid(
             histories.append(VariantHistory(init=init, activation=activation))
     for trainer, history in zip(trainers, histories):
         _probe(trainer, history, x_probe)
+        yield Beat(0.0), histories
     yield 0.0, histories
 
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
     # stack: the inits of one activation step as one model (train/stacked.py; equal up to float rounding)
-    for progress in lockstep(trainers, histories, control, eval_every=eval_every, stack=True,
+    for progress in lockstep(trainers, histories, control, eval_every=eval_every, stack=True, beats=True,
                              on_eval=lambda i, trainer: _probe(trainer, histories[i], x_probe)):
         yield progress, histories

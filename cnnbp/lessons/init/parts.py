@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from cnnbp.data import ImageDataset, dataset_label, lesson_dataset
-from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats
 from cnnbp.lessons.init import figures
 from cnnbp.lessons.init.classic import ClassicResult, classic_experiment
 from cnnbp.lessons.init.cnn import VariantHistory, train_grid
@@ -15,6 +15,7 @@ from cnnbp.lessons.init.config import InitConfig
 from cnnbp.lessons.init.symmetry import SymmetryContrast, symmetry_contrast
 from cnnbp.lessons.init.verdicts import classic_verdicts, cnn_verdicts, symmetry_verdict
 from cnnbp.lessons.redraw import Redraw
+from cnnbp.train import Beat
 
 
 def start_message(cfg: InitConfig, parts: list[Part]) -> str:
@@ -40,8 +41,11 @@ def classic_numbers(results: list[ClassicResult]) -> dict:
 
 def classic(state: RunState) -> Iterator[Update]:
     cfg: InitConfig = state.cfg
-    results = list(classic_experiment(activations=cfg.activations, inits=cfg.inits, width=cfg.width,
-                                      depth=cfg.depth, batch_size=cfg.batch_size, seed=cfg.seed))
+    results = []
+    for result in classic_experiment(activations=cfg.activations, inits=cfg.inits, width=cfg.width,
+                                     depth=cfg.depth, batch_size=cfg.batch_size, seed=cfg.seed):
+        results.append(result)
+        yield heartbeat(0.9 * len(results) / (len(cfg.activations) * len(cfg.inits)))
     yield Update(1.0, f"classic MLP done ({cfg.depth} x {cfg.width})", figures=figures.classic_figures(results, cfg),
                  tables={"classic": figures.classic_table(results)}, numbers={"classic": classic_numbers(results)},
                  verdicts=classic_verdicts(results))
@@ -71,6 +75,9 @@ def cnn(state: RunState) -> Iterator[Update]:
     for reached, histories in train_grid(data, inits=cfg.inits, activations=cfg.activations, depth=cfg.cnn_depth,
                                          width=cfg.cnn_width, epochs=cfg.epochs, batch_size=cfg.cnn_batch_size,
                                          lr=cfg.lr, seed=cfg.seed, control=state.control):
+        if isinstance(reached, Beat):
+            yield heartbeat(reached)
+            continue
         yield Update(reached, f"training the CNN on {dataset_label(cfg.dataset)}: {reached:.0%}",
                      figures=redraw(figures.cnn_figures(histories, cfg)),
                      numbers={"cnn": cnn_numbers(histories, data.num_classes)})
@@ -90,9 +97,10 @@ def symmetry_numbers(contrast: SymmetryContrast) -> dict:
 
 def symmetry(state: RunState) -> Iterator[Update]:
     cfg: InitConfig = state.cfg
-    contrast = symmetry_contrast(_dataset(state), activation=cfg.activations[0], depth=cfg.cnn_depth,
-                                 width=cfg.cnn_width, steps=cfg.symmetry_steps, batch_size=cfg.cnn_batch_size,
-                                 lr=cfg.lr, seed=cfg.seed, control=state.control)
+    contrast = yield from heartbeats(symmetry_contrast(
+        _dataset(state), activation=cfg.activations[0], depth=cfg.cnn_depth, width=cfg.cnn_width,
+        steps=cfg.symmetry_steps, batch_size=cfg.cnn_batch_size, lr=cfg.lr, seed=cfg.seed, control=state.control),
+        0.0, 0.95)
     yield Update(1.0, "symmetry experiment done", figures={"symmetry": figures.symmetry_figure(contrast)},
                  tables={"symmetry": figures.symmetry_table(contrast)},
                  numbers={"symmetry": symmetry_numbers(contrast)},

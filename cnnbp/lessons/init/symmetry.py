@@ -5,12 +5,14 @@ gradient, takes the same step, and stays a copy of its neighbours, however long 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Generator
 
 import torch
 from torch import nn
 
 from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator
+from cnnbp.lessons.base import scaled
 from cnnbp.lessons.init.classic import BOUNDED
 from cnnbp.lessons.init.cnn import initialised_cnn
 from cnnbp.train import RunControl, Trainer
@@ -78,8 +80,9 @@ def layer_symmetry(model: nn.Module) -> list[LayerSymmetry]:
 
 def symmetry_experiment(data: ImageDataset, *, init: str, activation: str, depth: int, width: int,
                         steps: int, batch_size: int, lr: float, seed: int,
-                        control: RunControl) -> SymmetryResult:
-    """Train ``steps`` steps from ``init`` and measure how many distinct neurons each layer has."""
+                        control: RunControl) -> Generator[float, None, SymmetryResult]:
+    """Train ``steps`` steps from ``init`` and measure how many distinct neurons each layer has;
+    yields the share of the steps done after each (a heartbeat), returns the result."""
     model = initialised_cnn(data, init=init, activation=activation, depth=depth, width=width, seed=seed)
     result = SymmetryResult(init=init, steps=0, before=layer_symmetry(model))
     n = len(data.x_train)
@@ -89,6 +92,7 @@ def symmetry_experiment(data: ImageDataset, *, init: str, activation: str, depth
                       generator=make_generator(derive_seed(seed, "data-order")))
     while trainer.step_count < steps and not trainer.done and not control.stop_reason():
         trainer.step()
+        yield trainer.step_count / max(steps, 1)
     result.steps = trainer.step_count
     result.after = layer_symmetry(trainer.model)
     result.test_accuracy = trainer.evaluate()[1]
@@ -96,11 +100,14 @@ def symmetry_experiment(data: ImageDataset, *, init: str, activation: str, depth
 
 
 def symmetry_contrast(data: ImageDataset, *, activation: str, depth: int, width: int, steps: int,
-                      batch_size: int, lr: float, seed: int, control: RunControl) -> SymmetryContrast:
+                      batch_size: int, lr: float, seed: int,
+                      control: RunControl) -> Generator[float, None, SymmetryContrast]:
     """Constant init and the scheme made for ``activation`` (Xavier for a bounded one, else
-    Kaiming), each trained ``steps`` steps on the same batches."""
+    Kaiming), each trained ``steps`` steps on the same batches; yields the share of the work done."""
     contrast = "xavier" if activation in BOUNDED else "kaiming"
-    constant, other = (symmetry_experiment(data, init=init, activation=activation, depth=depth, width=width,
-                                           steps=steps, batch_size=batch_size, lr=lr, seed=seed, control=control)
-                       for init in ("constant", contrast))
-    return SymmetryContrast(activation, constant, other)
+    results = []
+    for k, init in enumerate(("constant", contrast)):
+        work = symmetry_experiment(data, init=init, activation=activation, depth=depth, width=width, steps=steps,
+                                   batch_size=batch_size, lr=lr, seed=seed, control=control)
+        results.append((yield from scaled(work, k / 2, (k + 1) / 2)))
+    return SymmetryContrast(activation, *results)

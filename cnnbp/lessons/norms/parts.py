@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from cnnbp.data import ImageDataset, lesson_dataset
-from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat
 from cnnbp.lessons.norms import axes, figures, real_data, verdicts
 from cnnbp.lessons.norms.batch_one import batch_one as batch_one_experiment
 from cnnbp.lessons.norms.contrast import contrast_on_dataset
@@ -30,6 +30,7 @@ from cnnbp.lessons.norms.training import (
     train_side_by_side,
 )
 from cnnbp.nn import checkpoints
+from cnnbp.train import Beat
 
 
 def _data(state: RunState) -> ImageDataset:
@@ -82,7 +83,10 @@ def compare(state: RunState) -> Iterator[Update]:
     specs = cfg.compare_specs()
     runs: list[NormRun] = []
     for reached, runs in train_side_by_side(data, specs, epochs=cfg.epochs, evals_per_epoch=cfg.evals_per_epoch,
-                                            control=state.control, keep=_keeper(cfg, data), **_cnn(cfg)):
+                                            control=state.control, keep=_keeper(cfg, data), beats=True, **_cnn(cfg)):
+        if isinstance(reached, Beat):
+            yield heartbeat(min(reached, 0.99))
+            continue
         yield Update(min(reached, 0.99), f"training {len(specs)} CNNs side by side: {reached:.0%}",
                      figures={"compare_curves": figures.compare_curves(runs, cfg)},
                      numbers={"compare": summarise_by_norm(runs, cfg.norms)})
@@ -147,7 +151,10 @@ def sync(state: RunState) -> Iterator[Update]:
     specs = cfg.sync_specs()
     runs: list[NormRun] = []
     for reached, runs in train_side_by_side(data, specs, epochs=cfg.epochs, evals_per_epoch=cfg.evals_per_epoch,
-                                            control=state.control, **_cnn(cfg)):
+                                            control=state.control, beats=True, **_cnn(cfg)):
+        if isinstance(reached, Beat):
+            yield heartbeat(min(reached, 0.99))
+            continue
         yield Update(min(reached, 0.99), f"SyncBatchNorm simulation: training {len(specs)} CNNs: {reached:.0%}")
     if state.control.stop_reason():
         return

@@ -18,7 +18,7 @@ from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, torch_threads
 from cnnbp.lessons.norms.sync import SimulatedDevicesBN2d
 from cnnbp.nn import SmallCNN, create_norm, init_model
-from cnnbp.train import RunControl, Trainer, lockstep
+from cnnbp.train import Beat, RunControl, Trainer, lockstep
 from cnnbp.train.history import History
 from cnnbp.train.stacked import StackedTrainers, stack_key
 
@@ -142,18 +142,21 @@ def _new_run(spec: RunSpec) -> NormRun:
 
 def train_side_by_side(data: ImageDataset, specs: Sequence[RunSpec], *, depth: int, width: int, groups: int,
                        epochs: int, evals_per_epoch: int, control: RunControl, stack: bool = True,
-                       keep: Callable[[dict[str, SmallCNN]], None] | None = None
+                       keep: Callable[[dict[str, SmallCNN]], None] | None = None, beats: bool = False
                        ) -> Iterator[tuple[float, list[NormRun]]]:
     """Train every spec in lockstep on the whole training set; test accuracy at step 0 and
     ``evals_per_epoch`` times an epoch. Yields (progress, runs) at each evaluation. ``stack``: the
     seeds of one norm step as one model (``cnnbp/train/stacked.py``; measured 1.3-1.8x faster a
     step for 3 seeds on one thread, ``bench/norms.py``), the same numbers up to float rounding.
-    ``keep`` receives the trained models by run name at the end, unless stopped (the Download button's)."""
+    ``keep`` receives the trained models by run name at the end, unless stopped (the Download button's).
+    ``beats``: also a ``Beat`` as progress after every round and every evaluation (a heartbeat)."""
     trainers = [make_trainer(data, s, depth=depth, width=width, groups=groups, epochs=epochs) for s in specs]
     runs = [_new_run(s) for s in specs]
-    with torch_threads(THREADS):
-        for run, trainer in zip(runs, trainers):
+    for run, trainer in zip(runs, trainers):
+        with torch_threads(THREADS):
             _evaluate(run, trainer)
+        if beats:
+            yield Beat(0.0), runs
     yield 0.0, runs
 
     def on_eval(i: int, trainer: Trainer) -> None:
@@ -163,7 +166,7 @@ def train_side_by_side(data: ImageDataset, specs: Sequence[RunSpec], *, depth: i
 
     eval_every = max(1, trainers[0].steps_per_epoch // evals_per_epoch)
     for progress in lockstep(trainers, runs, control, eval_every=eval_every, on_eval=on_eval, threads=THREADS,
-                             stack=stack):
+                             stack=stack, beats=beats):
         yield progress, runs
     if keep is not None and not control.stop_reason():
         keep({s.name: t.model for s, t in zip(specs, trainers)})

@@ -24,6 +24,8 @@ LESSON = register(Lesson(
     tables=(("cloud", "Point cloud statistics"), ("channels", "Per-channel statistics, train and test"),
             ("training", "Steps to the targets, per run"), ("sensitivity", "Relative loss change per size")),
     quick={"cloud_points": 200, "epochs": 1, "runs": 2, "directions": 4},
+    drawn_numbers=("cloud.*.points", "images.pixel_pairs", "images.covariance", "images.mean_image",
+                   "images.examples"),
 ))
 
 from cnnbp.lessons.preprocessing import claims  # noqa: E402,F401  (registers the preprocessing claims)

@@ -7,6 +7,7 @@ Every statistic is fitted on the training split and applied unchanged to the tes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Generator
 
 import numpy as np
 import torch
@@ -87,8 +88,10 @@ class ImageAnalysis:
 
 
 def analyse_images(data: ImageDataset, *, raw_scale: float, raw_offset: float, transforms: list[str],
-                   pair_points: int, n_examples: int, seed: int) -> ImageAnalysis:
-    """The images as they come (pixel x ``raw_scale`` + ``raw_offset``) and after each step."""
+                   pair_points: int, n_examples: int, seed: int) -> Generator[float, None, ImageAnalysis]:
+    """The images as they come (pixel x ``raw_scale`` + ``raw_offset``) and after each step; yields
+    the share of its steps done (a heartbeat), returns the analysis."""
+    steps, done = 1 + len(VECTOR_TRANSFORMS) + len(transforms), 0
     x_train = data.x_train.double() * raw_scale + raw_offset  # (N, C, H, W) raw units
     x_test = data.x_test.double() * raw_scale + raw_offset
     # two neighbouring pixels as a 2-D cloud: each vector transform fitted on the training pairs
@@ -101,6 +104,8 @@ def analyse_images(data: ImageDataset, *, raw_scale: float, raw_offset: float, t
     for name in VECTOR_TRANSFORMS:
         t = fit_vector_transform(name, pair(x_train))  # statistics from every training image
         pair_panels.append(Panel(name, t(pair(x_train)[shown_train]), t(pair(x_test)[shown_test])))
+    done += 1
+    yield done / steps
     # pixel vectors: covariance after each transform (fitted on train)
     v_train, grid = pixel_vectors(x_train)
     v_test, _ = pixel_vectors(x_test)
@@ -109,6 +114,8 @@ def analyse_images(data: ImageDataset, *, raw_scale: float, raw_offset: float, t
         t = fit_vector_transform(name, v_train)
         covariances[name] = np.cov(t(v_train), rowvar=False, bias=True).tolist()
         test_diag[name] = np.var(t(v_test), axis=0).tolist()
+        done += 1
+        yield done / steps
     # the lecture's image options: statistics on train, applied to both splits
     mean, std = channel_stats(x_train)
     after, examples = {}, {}
@@ -120,6 +127,8 @@ def analyse_images(data: ImageDataset, *, raw_scale: float, raw_offset: float, t
             m, s = channel_stats(t(x))
             after[name][split] = {"mean": m, "std": s}
         examples[name] = t(x_test[picks]).tolist()
+        done += 1
+        yield done / steps
     return ImageAnalysis(
         dataset=data.name, pixels=(a, b), pair_panels=pair_panels, grid=grid, covariances=covariances,
         test_covariance_diag=test_diag, mean_image=x_train.mean(0).tolist(), channel_mean=mean,

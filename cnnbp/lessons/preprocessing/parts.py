@@ -8,7 +8,7 @@ import math
 from typing import Iterator
 
 from cnnbp.data import lesson_dataset
-from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats
 from cnnbp.lessons.preprocessing import figures
 from cnnbp.lessons.preprocessing.analysis import (
     N_EXAMPLES,
@@ -20,9 +20,10 @@ from cnnbp.lessons.preprocessing.analysis import (
     transform_panels,
 )
 from cnnbp.lessons.preprocessing.config import PreprocessingConfig
-from cnnbp.lessons.preprocessing.sensitivity import SensitivityComparison, measure_sensitivity
+from cnnbp.lessons.preprocessing.sensitivity import SensitivityComparison, sensitivity_steps
 from cnnbp.lessons.preprocessing.training import TARGET_ACCURACY, TRAIN_DATASET, TrainingResult, train_variants
 from cnnbp.lessons.preprocessing.verdicts import cloud_verdict, image_verdict, sensitivity_verdict, training_verdict
+from cnnbp.train import Beat
 
 
 def cloud_numbers(panels: list[Panel]) -> dict:
@@ -52,9 +53,9 @@ def image_numbers(a: ImageAnalysis) -> dict:
 def images(state: RunState) -> Iterator[Update]:
     cfg: PreprocessingConfig = state.cfg
     data = lesson_dataset(cfg.dataset, seed=cfg.seed)
-    analysis = analyse_images(data, raw_scale=cfg.input_scale, raw_offset=cfg.input_offset,
-                              transforms=list(cfg.transforms), pair_points=PAIR_POINTS, n_examples=N_EXAMPLES,
-                              seed=cfg.seed)
+    analysis = yield from heartbeats(analyse_images(
+        data, raw_scale=cfg.input_scale, raw_offset=cfg.input_offset, transforms=list(cfg.transforms),
+        pair_points=PAIR_POINTS, n_examples=N_EXAMPLES, seed=cfg.seed), 0.0, 0.9)
     yield Update(1.0, f"image statistics done ({data.describe()})", figures=figures.image_figures(analysis, cfg),
                  tables={"channels": figures.channel_table(analysis)}, numbers={"images": image_numbers(analysis)},
                  verdicts=[image_verdict(analysis, len(data.x_train))])
@@ -88,7 +89,10 @@ def training(state: RunState) -> Iterator[Update]:
     for reached, result in train_variants(
             state.data, transforms=cfg.transforms, model=cfg.model, hidden=cfg.hidden, raw_scale=cfg.input_scale,
             raw_offset=cfg.input_offset, runs=cfg.runs, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
-            seed=cfg.seed, control=state.control):
+            seed=cfg.seed, control=state.control, beats=True):
+        if isinstance(reached, Beat):
+            yield heartbeat(reached)
+            continue
         yield Update(reached, f"training on raw vs preprocessed digits: {reached:.0%}",
                      figures={"training": lambda: figures.training_figure(result, cfg)},  # drawn if sent
                      numbers={"training": training_numbers(result)})
@@ -117,8 +121,9 @@ def sensitivity_numbers(sens: SensitivityComparison) -> dict:
 
 def sensitivity(state: RunState) -> Iterator[Update]:
     cfg: PreprocessingConfig = state.cfg
-    sens = measure_sensitivity(state.training, state.data, raw_scale=cfg.input_scale, raw_offset=cfg.input_offset,
-                               perturbation=cfg.perturbation, directions=cfg.directions, seed=cfg.seed)
+    sens = yield from heartbeats(sensitivity_steps(
+        state.training, state.data, raw_scale=cfg.input_scale, raw_offset=cfg.input_offset,
+        perturbation=cfg.perturbation, directions=cfg.directions, seed=cfg.seed), 0.0, 0.9)
     yield Update(1.0, "sensitivity measured", figures={"sensitivity": figures.sensitivity_figure(sens)},
                  tables={"sensitivity": figures.sensitivity_table(sens)},
                  numbers={"sensitivity": sensitivity_numbers(sens)}, verdicts=[sensitivity_verdict(sens)])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Generator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -16,6 +16,7 @@ from torch import nn
 
 from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, torch_threads
+from cnnbp.lessons.base import result_of
 from cnnbp.lessons.preprocessing.training import MIN_RUNS, SMALL_MODEL_THREADS, TrainingResult, raw_inputs
 from cnnbp.lessons.preprocessing.transforms import ImageTransform
 
@@ -117,13 +118,14 @@ def sensitivity(model: nn.Module, trained_on: ImageTransform, fitted: dict[str, 
     """For each fitted transform: the same classifier written for its inputs, its loss on the
     training set under random weight perturbations of each relative size (float64)."""
     with torch_threads(SMALL_MODEL_THREADS):
-        return _sensitivity(model, trained_on, fitted, x_raw, y, sizes=sizes, n_directions=n_directions,
-                            slice_t=slice_t, seed=seed)
+        return result_of(_sensitivity(model, trained_on, fitted, x_raw, y, sizes=sizes, n_directions=n_directions,
+                                      slice_t=slice_t, seed=seed))
 
 
 def _sensitivity(model: nn.Module, trained_on: ImageTransform, fitted: dict[str, ImageTransform],
                  x_raw: torch.Tensor, y: torch.Tensor, *, sizes: Sequence[float], n_directions: int,
-                 slice_t: Sequence[float], seed: int) -> list[Sensitivity]:
+                 slice_t: Sequence[float], seed: int) -> Generator[float, None, list[Sensitivity]]:
+    """:func:`sensitivity`, yielding the share of the inputs done (a heartbeat)."""
     base = copy.deepcopy(model).double().cpu()
     x_raw, y = x_raw.double().cpu(), y.cpu()
     directions = [_directions(base, k, seed) for k in range(n_directions)]
@@ -139,6 +141,7 @@ def _sensitivity(model: nn.Module, trained_on: ImageTransform, fitted: dict[str,
             transform=name, loss=loss, first_layer_norm=float(_weights(net)[0].detach().norm()), sizes=list(sizes),
             relative_change=mean, relative_change_std=std, slice_t=list(slice_t),
             slice_loss=[perturbed_loss(net, x, y, directions[0], t) for t in slice_t]))
+        yield len(out) / len(fitted)
     return out
 
 
@@ -214,6 +217,15 @@ def measure_sensitivity(result: TrainingResult, data: ImageDataset, *, raw_scale
                         perturbation: float, directions: int, seed: int) -> SensitivityComparison:
     """The input whose first-run classifier trained best (lowest final training loss) is the
     reference; its classifier from every run that did not diverge is written for every input."""
+    return result_of(sensitivity_steps(result, data, raw_scale=raw_scale, raw_offset=raw_offset,
+                                       perturbation=perturbation, directions=directions, seed=seed))
+
+
+def sensitivity_steps(result: TrainingResult, data: ImageDataset, *, raw_scale: float, raw_offset: float,
+                      perturbation: float, directions: int,
+                      seed: int) -> Generator[float, None, SensitivityComparison]:
+    """:func:`measure_sensitivity`, yielding the share of the work done after each run's classifier
+    written for each input (a heartbeat); returns the comparison."""
     first = [h for h in result.histories if h.run == 0 and h.diverged_at is None] or result.histories
     best = min(first, key=lambda h: h.train_loss[-1] if math.isfinite(h.train_loss[-1]) else math.inf)
     runs = [h.run for h in result.runs_of(best.transform) if h.diverged_at is None] or [best.run]
@@ -221,11 +233,19 @@ def measure_sensitivity(result: TrainingResult, data: ImageDataset, *, raw_scale
     span = SLICE_SPAN * perturbation
     slice_t = [span * (2 * i / (SLICE_POINTS - 1) - 1) for i in range(SLICE_POINTS)]
     curves, at_perturbation = [], {}
-    for run in runs:
+    for k, run in enumerate(runs):
         sizes = sorted({*SIZES, perturbation}) if not curves else [perturbation]
-        sens = sensitivity(result.models[(best.transform, run)], result.fitted[best.transform], result.fitted,
-                           x_raw, data.y_train, sizes=sizes, n_directions=directions,
-                           slice_t=slice_t if not curves else [], seed=derive_seed(seed, "sensitivity", run))
+        work = _sensitivity(result.models[(best.transform, run)], result.fitted[best.transform], result.fitted,
+                            x_raw, data.y_train, sizes=sizes, n_directions=directions,
+                            slice_t=slice_t if not curves else [], seed=derive_seed(seed, "sensitivity", run))
+        while True:  # each input's share under one torch thread, as sensitivity() computes it
+            with torch_threads(SMALL_MODEL_THREADS):
+                try:
+                    reached = next(work)
+                except StopIteration as done:
+                    sens = done.value
+                    break
+            yield (k + reached) / len(runs)
         curves = curves or sens
         for s in sens:
             i = s.sizes.index(perturbation)

@@ -180,9 +180,11 @@ class TrainingResult:
 
 def train_variants(data: ImageDataset, *, transforms: Sequence[str], model: ModelKind, hidden: int,
                    raw_scale: float, raw_offset: float, runs: int, epochs: int, batch_size: int,
-                   lr: float, seed: int, control: RunControl) -> Iterator[tuple[float, TrainingResult]]:
+                   lr: float, seed: int, control: RunControl,
+                   beats: bool = False) -> Iterator[tuple[float, TrainingResult]]:
     """Train every (transform, run) in lockstep; yield (progress, result) at step 0 and at every
-    evaluation (every ``EVAL_EVERY`` steps). Stops between two steps when ``control`` says so."""
+    evaluation (every ``EVAL_EVERY`` steps), and with ``beats`` a ``Beat`` as progress after every
+    round and every evaluation. Stops between two steps when ``control`` says so."""
     device = pick_device()
     x_train, x_test = raw_inputs(data, scale=raw_scale, offset=raw_offset)
     fitted = {name: fit_image_transform(name, x_train) for name in transforms}
@@ -198,8 +200,8 @@ def train_variants(data: ImageDataset, *, transforms: Sequence[str], model: Mode
                                      generator=make_generator(derive_seed(seed, "order", run)), device=device))
             histories.append(RunHistory(transform=name, run=run))
             models[(name, run)] = net
-    with torch_threads(SMALL_MODEL_THREADS):
-        for trainer, history in zip(trainers, histories):
+    for trainer, history in zip(trainers, histories):
+        with torch_threads(SMALL_MODEL_THREADS):
             _record(trainer, history)
     total = trainers[0].total_steps
     result = TrainingResult(histories, models, fitted, total, TARGET_LOSS_FRACTION * math.log(data.num_classes))
@@ -207,5 +209,5 @@ def train_variants(data: ImageDataset, *, transforms: Sequence[str], model: Mode
 
     for progress in lockstep(trainers, histories, control, eval_every=EVAL_EVERY,
                              on_eval=lambda i, trainer: _record(trainer, histories[i]),
-                             threads=SMALL_MODEL_THREADS):
+                             threads=SMALL_MODEL_THREADS, beats=beats):
         yield progress, result

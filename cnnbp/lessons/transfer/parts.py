@@ -10,7 +10,7 @@ from typing import Iterator
 import pandas as pd
 import torch
 
-from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats
 from cnnbp.lessons.redraw import Redraw
 from cnnbp.lessons.transfer import backbones, domain_shift, figures, imagenet_parts
 from cnnbp.lessons.transfer.comparison import Comparison, Scores, SeedScores, forgetting_rows
@@ -21,7 +21,7 @@ from cnnbp.lessons.transfer.models import embed, num_stages
 from cnnbp.lessons.transfer.selection import rank_sources
 from cnnbp.lessons.transfer.sources import Source, load_source
 from cnnbp.lessons.transfer.strategies import EVALS, linear_probe, make_split, stage_probes, train_runs
-from cnnbp.lessons.transfer.sweep import SGD_SIZE_STRATEGIES, SIZE_STRATEGIES, RuleCell, measure_scores
+from cnnbp.lessons.transfer.sweep import SGD_SIZE_STRATEGIES, SIZE_STRATEGIES, RuleCell, score_steps
 from cnnbp.lessons.transfer.tasks import get_source_task, get_target, subsample
 from cnnbp.lessons.transfer.verdicts import (
     compare_verdicts,
@@ -30,6 +30,7 @@ from cnnbp.lessons.transfer.verdicts import (
     selection_verdict,
     size_verdicts,
 )
+from cnnbp.train import Beat
 
 
 def chosen_source(cfg: TransferConfig) -> Source:
@@ -80,10 +81,13 @@ def compare(state: RunState) -> Iterator[Update]:
     if "forgetting" in cfg.parts:  # the validator refused it for the ResNet (no ImageNet here)
         src_task = get_source_task(src.name)
         source_test = (src_task.x_test, src_task.y_test)
-    training = train_runs(runs, splits, control=state.control, source_test=source_test,
+    training = train_runs(runs, splits, control=state.control, source_test=source_test, beats=True,
                           **cfg.train_kwargs(src, task.num_classes)) if runs else ()
     redraw = Redraw()
     for progress, histories in training:
+        if isinstance(progress, Beat):
+            yield heartbeat(0.95 * progress)
+            continue
         result.histories = histories
         rows = [h.as_dict() for h in histories]
         curves = lambda: figures.curves_figure(histories, result.probe.get(cfg.seed), cfg)  # noqa: E731
@@ -148,8 +152,9 @@ def sizes(state: RunState) -> Iterator[Update]:
         if last:
             seeds |= {s: ("freeze", "finetune") for s in cfg.verdict_seeds()[1:]}
         reused = _reusable(state, n)
-        measured = measure_scores(cfg, state.source, state.task, n, state.control,
-                                  {s: st for s, st in seeds.items() if not (reused and s == cfg.seed)})
+        work = score_steps(cfg, state.source, state.task, n, state.control,
+                           {s: st for s, st in seeds.items() if not (reused and s == cfg.seed)})
+        measured = yield from heartbeats(work, i / len(ordered), (i + 1) / len(ordered))
         if measured is None:
             return
         row = reused or measured[cfg.seed]
@@ -179,8 +184,8 @@ def rule(state: RunState) -> Iterator[Update]:
             row = sweep.get(n) if chosen else None
             if row is None:  # scratch never sees the source: the same size's scratch run is reused
                 scratch = sweep.get(n) or next((c.row for c in cells if c.row.per_class == n), None)
-                measured = measure_scores(cfg, src, state.task, n, state.control, {cfg.seed: (
-                    ("freeze", "finetune") if scratch else SGD_SIZE_STRATEGIES)})
+                measured = yield from heartbeats(score_steps(cfg, src, state.task, n, state.control, {cfg.seed: (
+                    ("freeze", "finetune") if scratch else SGD_SIZE_STRATEGIES)}), len(cells) / 4, (len(cells) + 1) / 4)
                 if measured is None:
                     return
                 row = measured[cfg.seed]

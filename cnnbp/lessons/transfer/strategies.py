@@ -33,7 +33,7 @@ from cnnbp.lessons.transfer.models import (
 )
 from cnnbp.lessons.transfer.sources import Source
 from cnnbp.lessons.transfer.tasks import Task
-from cnnbp.train import RunControl, Trainer, evaluate, freeze, lockstep
+from cnnbp.train import Beat, RunControl, Trainer, evaluate, freeze, lockstep
 from cnnbp.train.history import History as BaseHistory
 
 STRATEGIES: dict[str, str] = {
@@ -166,12 +166,13 @@ def discriminative_scales(model: nn.Module, ratio: float) -> dict[str, float]:
 
 def train_runs(runs: Sequence[Run], splits: Mapping[int, Split], *, source: Source, num_classes: int, steps: int,
                batch_size: int, freeze_stages: int, lora_rank: int, lr_ratio: float,
-               control: RunControl, source_test: tuple[torch.Tensor, torch.Tensor] | None = None
-               ) -> Iterator[tuple[float, list[History]]]:
+               control: RunControl, source_test: tuple[torch.Tensor, torch.Tensor] | None = None,
+               beats: bool = False) -> Iterator[tuple[float, list[History]]]:
     """Train every run in lockstep, each on the split of its seed (``splits[run.seed]``); yield
     (progress, histories) at step 0 and at each of the ``EVALS`` evaluations. With ``source_test``
     (the source task's test set in its format), fine-tuned runs also get the source-task accuracy
-    before and after (the source's own head put back on the fine-tuned body: forgetting)."""
+    before and after (the source's own head put back on the fine-tuned body: forgetting). ``beats``:
+    also a ``Beat`` as progress after every round and every evaluation (a heartbeat)."""
     device = pick_device()  # CPU vs CUDA measured in bench/gpu.py
     trainers, histories = [], []
     before = None  # the untouched source on its own task: one evaluation, however many runs fine-tune it
@@ -197,12 +198,14 @@ def train_runs(runs: Sequence[Run], splits: Mapping[int, Split], *, source: Sour
         trainers.append(trainer)
         histories.append(history)
 
-    yield from train_evaluated(trainers, histories, control, steps)
+    yield from train_evaluated(trainers, histories, control, steps, beats=beats)
     for trainer, history in zip(trainers, histories):
         if history.source_before is not None and not trainer.diverged:
             body = copy.deepcopy(trainer.model).cpu()  # beside the source's head, on the CPU
             body.head = source.model.head  # the source's own head on the fine-tuned body
             history.source_after = evaluate(body, source_test)[1]
+            if beats:
+                yield Beat(1.0), histories
         elif history.source_before is not None:
             history.source_after = 0.0  # diverged: its weights are NaN, nothing of the source is left
 
@@ -240,9 +243,10 @@ def stage_probes(model: nn.Module, split: Split) -> list[float]:
 
 
 def train_evaluated(trainers: list[Trainer], histories: list[History], control: RunControl,
-                    steps: int) -> Iterator[tuple[float, list[History]]]:
+                    steps: int, beats: bool = False) -> Iterator[tuple[float, list[History]]]:
     """Train in lockstep with EVALS test evaluations a run (one before the first step); yield
-    (progress, histories) at each. Shared by the small sources' and ImageNet's strategies."""
+    (progress, histories) at each, and with ``beats`` a ``Beat`` as progress after every round and
+    every evaluation. Shared by the small sources' and ImageNet's strategies."""
 
     def on_eval(i: int, trainer: Trainer) -> None:
         histories[i].eval_steps.append(trainer.step_count)
@@ -250,8 +254,10 @@ def train_evaluated(trainers: list[Trainer], histories: list[History], control: 
 
     for i, trainer in enumerate(trainers):
         on_eval(i, trainer)
+        if beats:
+            yield Beat(0.0), histories
     yield 0.0, histories
     # stack: runs of one network and recipe (a strategy at several seeds) step as one model (train/stacked.py)
     for progress in lockstep(trainers, histories, control, eval_every=max(1, steps // EVALS), on_eval=on_eval,
-                             threads=1, stack=True):
+                             threads=1, stack=True, beats=beats):
         yield progress, histories

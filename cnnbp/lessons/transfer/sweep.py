@@ -4,14 +4,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Generator, Mapping, Sequence
 
+from cnnbp.lessons.base import result_of
 from cnnbp.lessons.transfer.comparison import ACCURACY_MARGIN, CHANCE_MARGIN, Scores
 from cnnbp.lessons.transfer.config import TransferConfig
 from cnnbp.lessons.transfer.sources import Source
 from cnnbp.lessons.transfer.strategies import History, Run, linear_probe, make_split, train_runs
 from cnnbp.lessons.transfer.tasks import Task, subsample
 from cnnbp.train import RunControl
+
+TRAINING_SHARE = 0.9  # of score_steps' work: the SGD runs; the linear probes the rest
 
 SIZE_STRATEGIES = ("linear_probe", "freeze", "finetune", "scratch")  # the sweep: the lecture's 2x2 choices
 SGD_SIZE_STRATEGIES = SIZE_STRATEGIES[1:]
@@ -27,14 +30,22 @@ def measure_scores(cfg: TransferConfig, source: Source, task: Task, per_class: i
                    strategies: Mapping[int, Sequence[str]]) -> dict[int, Scores] | None:
     """The linear probe and the SGD ``strategies[seed]`` at each seed, on ``per_class`` target
     images per class drawn at that seed, trained in one lockstep (None if stopped)."""
+    return result_of(score_steps(cfg, source, task, per_class, control, strategies))
+
+
+def score_steps(cfg: TransferConfig, source: Source, task: Task, per_class: int, control: RunControl,
+                strategies: Mapping[int, Sequence[str]]) -> Generator[float, None, dict[int, Scores] | None]:
+    """:func:`measure_scores`, yielding the share of its work done after every training round and
+    every evaluation (a heartbeat); returns the scores."""
     if not strategies:
         return {}
     splits = {s: make_split(task, *subsample(task, per_class, seed=s), source) for s in strategies}
     runs = [Run(st, cfg.lr, seed=s, name=st if s == cfg.seed else f"{st}, seed {s}")
             for s, chosen in strategies.items() for st in chosen]
     histories: list[History] = []
-    for _, histories in train_runs(runs, splits, control=control, **cfg.train_kwargs(source, task.num_classes)):
-        pass
+    for reached, histories in train_runs(runs, splits, control=control, beats=True,
+                                         **cfg.train_kwargs(source, task.num_classes)):
+        yield TRAINING_SHARE * reached
     if control.stop_reason():
         return None
     out = {}
@@ -44,6 +55,7 @@ def measure_scores(cfg: TransferConfig, source: Source, task: Task, per_class: i
                         {"linear_probe": linear_probe(source.model, split, stage=cfg.stage),
                          **{h.strategy: h.final_accuracy for h in mine}},
                         {h.strategy: h.steps_to(cfg.target_accuracy) for h in mine}, s)
+        yield TRAINING_SHARE + (1 - TRAINING_SHARE) * len(out) / len(splits)
     return out
 
 
