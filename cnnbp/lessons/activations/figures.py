@@ -187,11 +187,11 @@ def dead_figure(race: Race) -> go.Figure:
         title=f"Dead units per layer during training (no gradient on any of {PROBE_IMAGES} images)")
 
 
-def steps_figure(race: Race) -> go.Figure:
+def steps_figure(race: Race, eval_every: int) -> go.Figure:
     return steps_to_target(
         [dict(name=h.activation, steps=h.steps_to(race.target)) for h in race.race],
         target=race.target, total_steps=race.total_steps,
-        title=f"Training steps to {race.target:.0%} test accuracy (lr {race.lr:g})")
+        title=f"Training steps to {race.target:.0%} test accuracy (lr {race.lr:g}; evaluated every {eval_every} steps)")
 
 
 def training_figures(race: Race, cfg: ActivationsConfig) -> dict:

@@ -111,7 +111,7 @@ def cnns(state: RunState) -> Iterator[Update]:
                          figures=redraw(figures.training_figures(race, cfg)), numbers=race_numbers(race, cfg))
     final = figures.training_figures(race, cfg)
     if race.race:
-        final["steps_to_target"] = figures.steps_figure(race)
+        final["steps_to_target"] = figures.steps_figure(race, cfg.eval_every())
     yield Update(reached, f"CNNs trained ({reached:.0%} of the steps)", figures=final,
                  tables={"race": figures.race_table(race)}, numbers=race_numbers(race, cfg),
                  verdicts=training_verdicts(race, cfg))

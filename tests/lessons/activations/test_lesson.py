@@ -10,6 +10,7 @@ import pytest
 import cnnbp.lessons.activations  # noqa: F401  (registers the lesson and its claims)
 from cnnbp.claims import CLAIMS, run_claim
 from cnnbp.lessons import get_lesson, run_lesson
+from cnnbp.lessons.activations import config as activations_config
 from cnnbp.lessons.activations.config import PART_NAMES, ActivationsConfig
 from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
 from tests.lessons.quick import quick_frames
@@ -158,12 +159,16 @@ def test_variants_are_the_race_and_the_dead_pairs_then_what_the_verdicts_read_at
     assert validate_config(ActivationsConfig, {"parts": ["functions", "selu"]}).variants() == []
 
 
-def test_cost_grows_with_the_job_and_is_what_it_was():
+def test_cost_grows_with_the_job_and_is_what_it_was(monkeypatch):
     small = ActivationsConfig(epochs=1)
     assert 0 < small.cost_seconds() < ActivationsConfig(epochs=10).cost_seconds()
     assert ActivationsConfig(parts=["functions"]).cost_seconds() == 0
+    fewer_evaluations = ActivationsConfig(parts=list(PART_NAMES)).cost_seconds()
     # one seed: the estimate before cnnbp.nn owned the MACs (24.5 s on the defaults, 670 s on the
-    # shapes); each further seed adds the verdicts' 3 nets, without the probe at every evaluation
+    # shapes), at the 6 evaluations an epoch it was taken with; each further seed adds the
+    # verdicts' 3 nets, without the probe at every evaluation
+    monkeypatch.setattr(activations_config, "EVALS_PER_EPOCH", 6)
+    assert fewer_evaluations < ActivationsConfig(parts=list(PART_NAMES)).cost_seconds()
     every_part = {"parts": list(PART_NAMES)}  # the figures above were taken with every part
     one_seed = ActivationsConfig(seeds=1, **every_part).cost_seconds()
     assert one_seed == pytest.approx(24.5, rel=0.1)
