@@ -10,11 +10,28 @@ if os.environ.get("PYTEST_XDIST_WORKER"):  # torch's own default is every core, 
 
     torch.set_num_threads(1)
 
+import functools
 import socket
 import time
 from unittest import mock
 
+import httpx._transports.default as _httpx_transport
 import pytest
+
+# Every httpx client builds a TLS context from certifi's bundle, 50 ms of CPU, though the tests speak
+# plain HTTP to 127.0.0.1: gradio_client makes several clients per call, and test_server.py makes over
+# a thousand calls. One shared context serves them all (TLS contexts are made to be shared).
+_new_ssl_context = _httpx_transport.create_ssl_context
+_shared_ssl_context = functools.cache(lambda: _new_ssl_context(verify=True, cert=None, trust_env=True))
+
+
+def _ssl_context(verify=True, cert=None, trust_env=True):
+    if verify is True and cert is None and trust_env:
+        return _shared_ssl_context()
+    return _new_ssl_context(verify=verify, cert=cert, trust_env=trust_env)
+
+
+_httpx_transport.create_ssl_context = _ssl_context
 
 
 def _answers_within(url: str, seconds: float = 60.0) -> bool:

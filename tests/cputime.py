@@ -26,10 +26,11 @@ def _children_cpu() -> float:
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
-    wall, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
+    start, wall, cpu, children = time.time(), time.perf_counter(), time.process_time(), _children_cpu()
     yield
     row = {"test": item.nodeid, "wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
-           "children": _children_cpu() - children, "load": os.getloadavg()[0]}
+           "children": _children_cpu() - children, "load": os.getloadavg()[0],
+           "start": start, "worker": os.environ.get("PYTEST_XDIST_WORKER", "")}  # an xdist run's timeline
     with open(os.environ.get("CNNBP_CPUTIME", "cputime.jsonl"), "a") as out:
         out.write(json.dumps(row) + "\n")
 
