@@ -48,6 +48,7 @@ window.automargined = (layout) => {
   const recorded = (P) => {
     if (!P || P.__recorded) return P;
     const react = P.react;
+    window.__plainReact = (...args) => react.call(P, ...args);  // the replays: plotly alone, not the page's wrapper
     P.react = function (gd, data, layout, config) {
       const id = gd.closest('[id]')?.id;
       if (id && !id.startsWith('plotly-preload')) window.__figs.push({id, fig: JSON.stringify({data, layout, config})});
@@ -66,7 +67,7 @@ window.automargined = (layout) => {
 # scratch (against "fresh") or in place with automargin on (against "automargin").
 REPLAY = """
 async ([i, freshFirst, against]) => {
-  const P = window.Plotly, {id, fig} = window.__figs[i];
+  const P = {react: window.__plainReact, purge: window.Plotly.purge}, {id, fig} = window.__figs[i];
   const hosts = (window.__hosts ||= {});
   if (!hosts[id]) {
     const below = document.getElementById(id);
