@@ -12,7 +12,11 @@ Printed: the median and longest time from the call to the next frame (the draw a
 layout after it), and the ratio of medians. Runs take the machine's load as it comes: compare the two
 columns of one line, not lines of two runs.
 
-    python bench/page_figures.py [--tabs activations,init] [--repeats 1]
+With ``--against automargin`` the baseline is instead the figure drawn in place with the axes'
+automargin on (plotly_white's, the app's template before issue 17's cut): both paths draw in place, the
+baseline's layout gets ``automargin: true`` on its template's axes (the streaming run's figures too).
+
+    python bench/page_figures.py [--tabs activations,init] [--repeats 1] [--against fresh|automargin]
 """
 
 from __future__ import annotations
@@ -33,14 +37,22 @@ window.__longTasks = [];
 new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push(e.duration); })
   .observe({type: "longtask", buffered: true});
 window.__figs = [];
+// The layout with automargin on every axis of its template (as plotly_white has it): the old baseline.
+window.automargined = (layout) => {
+  const t = layout.template && layout.template.layout;
+  if (t) for (const k of ['xaxis', 'yaxis']) t[k] = {...(t[k] || {}), automargin: true};
+  return layout;
+};
 (() => {
   let plotly;
   const recorded = (P) => {
     if (!P || P.__recorded) return P;
     const react = P.react;
+    window.__plainReact = (...args) => react.call(P, ...args);  // the replays: plotly alone, not the page's wrapper
     P.react = function (gd, data, layout, config) {
       const id = gd.closest('[id]')?.id;
       if (id && !id.startsWith('plotly-preload')) window.__figs.push({id, fig: JSON.stringify({data, layout, config})});
+      if (window.cnnbpAutomargin && layout) layout = automargined(layout);
       return react.call(this, gd, data, layout, config);
     };
     P.__recorded = true;
@@ -51,10 +63,11 @@ window.__figs = [];
 })();
 """
 
-# Replays update ``i`` of the recording both ways; returns [ms in place, ms from scratch].
+# Replays update ``i`` of the recording both ways; returns [ms in place, ms of the baseline]: drawn from
+# scratch (against "fresh") or in place with automargin on (against "automargin").
 REPLAY = """
-async ([i, freshFirst]) => {
-  const P = window.Plotly, {id, fig} = window.__figs[i];
+async ([i, freshFirst, against]) => {
+  const P = {react: window.__plainReact, purge: window.Plotly.purge}, {id, fig} = window.__figs[i];
   const hosts = (window.__hosts ||= {});
   if (!hosts[id]) {
     const below = document.getElementById(id);
@@ -63,8 +76,9 @@ async ([i, freshFirst]) => {
       below.parentNode.insertBefore(d, below.nextSibling);
       return d;
     };
-    hosts[id] = {inPlace: make(), freshHolder: make(), fresh: null};
+    hosts[id] = {inPlace: make(), freshHolder: make(), fresh: null, margined: make()};
     hosts[id].inPlace.appendChild(document.createElement('div'));
+    hosts[id].margined.appendChild(document.createElement('div'));
   }
   const h = hosts[id];
   const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r)));
@@ -77,7 +91,8 @@ async ([i, freshFirst]) => {
     return performance.now() - t;
   };
   const inPlace = () => time((d, l, c) => P.react(h.inPlace.firstChild, d, l, c));
-  const fresh = () => time((d, l, c) => {
+  const margined = () => time((d, l, c) => P.react(h.margined.firstChild, d, automargined(l), c));
+  const fresh = against === 'automargin' ? margined : () => time((d, l, c) => {
     const div = document.createElement('div');
     h.freshHolder.appendChild(div);
     if (h.fresh) { h.fresh.remove(); P.purge(h.fresh); }
@@ -90,7 +105,10 @@ async ([i, freshFirst]) => {
 """
 
 
-def run_tab(page, name: str, seed: int, *, fresh: bool) -> tuple[int, float]:
+BASELINE = {"fresh": "from scratch", "automargin": "automargin on"}
+
+
+def run_tab(page, name: str, seed: int, *, fresh: bool, against: str) -> tuple[int, float]:
     """One streaming run of tab ``name``; returns where its recorded figures start and its longest task (ms)."""
     from playwright.sync_api import expect
 
@@ -107,7 +125,8 @@ def run_tab(page, name: str, seed: int, *, fresh: bool) -> tuple[int, float]:
     box.fill(str(seed))
     box.press("Enter")
     expect(box).to_have_value(str(seed))
-    page.evaluate(f"window.cnnbpFreshDraws = {str(fresh).lower()}")
+    baseline = "cnnbpFreshDraws" if against == "fresh" else "cnnbpAutomargin"
+    page.evaluate(f"window.{baseline} = {str(fresh).lower()}")
     start, tasks = page.evaluate("[window.__figs.length, window.__longTasks.length]")
     page.locator(f"#{name}-run").click()
     status = page.locator(f"#{name}-status")
@@ -122,6 +141,8 @@ def main() -> None:
     parser.add_argument("--tabs", default="activations,preprocessing,init,batchnorm,dropout")
     parser.add_argument("--repeats", type=int, default=1, help="replays of each tab's recorded updates")
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--against", choices=["fresh", "automargin"], default="fresh",
+                        help="the baseline: drawn from scratch, or in place with the axes' automargin on")
     args = parser.parse_args()
 
     from playwright.sync_api import sync_playwright
@@ -141,19 +162,19 @@ def main() -> None:
         for k, name in enumerate(args.tabs.split(",")):
             longest = {}
             for fresh in ([True, False] if k % 2 == 0 else [False, True]):
-                start, longest[fresh] = run_tab(page, name, args.seed + fresh, fresh=fresh)
-            print(f"{name}: longest task drawing from scratch {longest[True]:.0f} ms, "
+                start, longest[fresh] = run_tab(page, name, args.seed + fresh, fresh=fresh, against=args.against)
+            print(f"{name}: longest task, {BASELINE[args.against]} {longest[True]:.0f} ms, "
                   f"in place {longest[False]:.0f} ms; load {os.getloadavg()[0]:.1f}", flush=True)
             end = page.evaluate("window.__figs.length")
             in_place, fresh = [], []
             for r in range(args.repeats):
                 for i in range(start, end):
-                    a, b = page.evaluate(REPLAY, [i, (i + r) % 2 == 1])
+                    a, b = page.evaluate(REPLAY, [i, (i + r) % 2 == 1, args.against])
                     in_place.append(a)
                     fresh.append(b)
             ratio = statistics.median(fresh) / statistics.median(in_place)
             print(f"{name} replayed: {end - start} updates x {args.repeats}; "
-                  f"from scratch median {statistics.median(fresh):.0f} ms "
+                  f"{BASELINE[args.against]} median {statistics.median(fresh):.0f} ms "
                   f"(longest {max(fresh):.0f}), in place median {statistics.median(in_place):.0f} ms "
                   f"(longest {max(in_place):.0f}); {ratio:.2f}x; load {os.getloadavg()[0]:.1f}", flush=True)
         browser.close()

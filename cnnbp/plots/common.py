@@ -29,8 +29,14 @@ LEGEND_ROW_PX = 28
 # plotly_white, with every axis's tick labels drawn without plotly's overflow check: it measures every
 # label of an axis once per label (a forced layout of the page each time), a sixth of the page's
 # main-thread time while a run streamed (issue 17); our margins hold the labels anyway.
+# And without automargin on the y axes (plotly_white's): apply_layout sets the left margin, and a y axis
+# whose labels widen as a curve comes in (0.5 -> 0.25) grows it, so plotly measures the labels and draws the
+# figure again, on many updates of a streaming run (issue 17). The x axes keep it: plotly turns crowded x
+# labels on their side, and without automargin their title then lies over them (the overlap check failed in
+# preprocessing and dropout). A y axis of text labels turns it back on (grow_margins_for_labels).
 TEMPLATE = go.layout.Template(pio.templates["plotly_white"])
 TEMPLATE.layout.xaxis.ticklabeloverflow = TEMPLATE.layout.yaxis.ticklabeloverflow = "allow"
+TEMPLATE.layout.yaxis.automargin = False
 # Every figure gets it when it is made, as plotly's default: plotly trusts its default template and
 # sets it unvalidated (3 ms), while update_layout(template=...) validates and copies every property
 # of it (0.1-0.3 s a figure, half of a streaming lesson's figure time).
@@ -296,6 +302,29 @@ def wrap_category_ticks(fig: go.Figure) -> int:
     return most
 
 
+def _is_text(values) -> bool:
+    """A trace's values along an axis are labels (categories, or a multicategory's levels), not numbers."""
+    first = next(iter(values), None) if values is not None else None
+    return isinstance(first, str) or (isinstance(first, (list, tuple)) and bool(first) and isinstance(first[0], str))
+
+
+def grow_margins_for_labels(fig: go.Figure) -> None:
+    """A y axis of text labels (categories, its own tick text) or with a title of several lines grows its
+    margin to hold them, as plotly's automargin does: the labels' length is not known here, and a wrapped
+    title beside the tick labels is wider than apply_layout's margin (transfer's selection figure). Any
+    other y axis keeps the margin apply_layout sets (the template's automargin is off there: measuring and
+    redrawing on each update)."""
+    for letter in ("y",):
+        for name, ax in _axes(fig, letter).items():
+            if ax.automargin is not None:
+                continue
+            on_axis = [t for t in fig.data if (getattr(t, f"{letter}axis", None) or letter) == name]
+            if (ax.type in ("category", "multicategory") or ax.ticktext is not None
+                    or "<br>" in (ax.title.text or "")
+                    or any(_is_text(getattr(t, letter, None)) for t in on_axis)):
+                ax.automargin = True
+
+
 MIN_ACCURACY_SPAN = 0.2  # an accuracy axis shows at least 20 points: 1.4 points stay small
 
 
@@ -344,6 +373,7 @@ def apply_layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
     tick_lines = wrap_category_ticks(fig)
     sub_lines = wrap_subplot_titles(fig)
     x_lines = wrap_axis_titles(fig, height) + tick_lines - 1
+    grow_margins_for_labels(fig)  # after the titles are wrapped
     title_lines = title.count("<br>") + 1
     rows = legend_rows(fig)
     top = 34 + 38 * title_lines + 20 * (sub_lines - 1)
