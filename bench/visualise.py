@@ -7,8 +7,9 @@
    (checked); medians of ``--repeats``, and the ratio, on one torch thread (the lesson's) and on two.
 2. UMAP's one-time import and numba compile (what the start-up warm-up pays), then each
    projection (PCA, t-SNE, UMAP) of 2,000 points after that warm-up: the shapes training images'
-   pixels (768-d) and a SmallCNN's penultimate features of them. Then t-SNE and UMAP against their
-   old settings (same process) with the digits maps' quality before and after (``--projections-only``).
+   pixels (768-d) and a SmallCNN's penultimate features of them. Then t-SNE and UMAP against the
+   settings before (same process, interleaved, wall and CPU seconds) with the maps' quality before and
+   after on digits and shapes (``--projections-only``).
 3. The lesson on its defaults with UMAP warm (train + six views), then a second run that only
    changes the image and the window (the model comes from the cache).
 5. EfficientNet-Lite0 on chelsea (224 x 224): the lesson's occlusion maps (coarse 64px/32, 36 positions;
@@ -88,37 +89,66 @@ def projection_bench() -> None:
             print(f"{method:5s} of 2,000 points, {name}: {took:.2f} s")
 
 
-def _old_projection(x: np.ndarray, method: str) -> np.ndarray:
-    """The projections as they ran before: umap-learn's own all-pairs k-NN, Barnes-Hut at angle 0.5."""
-    import umap
+def _before(x: np.ndarray, method: str) -> np.ndarray:
+    """The projections as the lesson ran them before PCA_DIMS, TSNE_EXAGGERATED and UMAP_EPOCHS (2026-12-01):
+    every input dimension; t-SNE 250 exaggerated iterations + 250; UMAP 500 epochs (its default under
+    10,000 points) on the same exact k-NN."""
     from sklearn.manifold import TSNE
 
+    from cnnbp.numba_cache import import_umap
+
     if method == "tsne":
-        return TSNE(perplexity=30.0, init="pca", random_state=0, max_iter=500, n_jobs=1).fit_transform(x)
-    return umap.UMAP(n_neighbors=15, random_state=0, n_jobs=1).fit_transform(x)
+        return TSNE(perplexity=30.0, init="pca", random_state=0, max_iter=500, n_jobs=1,
+                    angle=emb.TSNE_ANGLE).fit_transform(x)
+    k = emb.UMAP_NEIGHBOURS
+    return import_umap().UMAP(n_neighbors=k, random_state=0, n_jobs=1,
+                              precomputed_knn=emb.exact_neighbours(x, k)).fit_transform(x)
 
 
-def projection_speedup_bench() -> None:
-    """t-SNE and UMAP of 2,000 points, old settings vs the lesson's, in this process (one thread),
-    and what the maps keep of the data: on scikit-learn's 1,797 digits (classes that separate),
-    the 5-NN accuracy in the map, the silhouette of the classes and the trustworthiness."""
+def _wall_and_cpu(fn) -> tuple[float, float]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def projection_speedup_bench(repeats: int) -> None:
+    """t-SNE and UMAP of 2,000 points (768-d shapes pixels), before vs the lesson's settings, interleaved
+    ``repeats`` times in this process on one thread: median wall and CPU seconds. Then what the maps
+    keep of the data, before and now: the 5-NN accuracy in the map, the silhouette of the classes and the
+    trustworthiness, on scikit-learn's 1,797 digits (64-d, classes that separate), on the 2,000 shapes
+    and on 360 digits (the lesson's default size)."""
+    import warnings
+
     from sklearn.datasets import load_digits
     from sklearn.metrics import silhouette_score
 
+    warnings.filterwarnings("ignore", message="precomputed_knn", category=UserWarning)
     emb.warm_umap()
-    shapes = get_dataset("shapes", seed=0, size=16, n_train=2000, n_test=12).x_train.flatten(1).numpy()
+    data = get_dataset("shapes", seed=0, size=16, n_train=2000, n_test=12)
+    shapes, ys = data.x_train.flatten(1).numpy(), data.y_train.numpy()
     digits = load_digits()
     xd, yd = digits.data.astype(np.float32), digits.target
+    sets = {"digits": (xd, yd), "shapes": (shapes, ys), "digits[:360]": (xd[:360], yd[:360])}
+    ways = {"before": _before, "now": lambda x, m: emb.project(x, method=m, seed=0)}
     for method in ("tsne", "umap"):
+        times: dict[str, list[tuple[float, float]]] = {way: [] for way in ways}
         with one_thread():
-            t_old, _ = timed(lambda: _old_projection(shapes, method), 1)
-            t_new, _ = timed(lambda: emb.project(shapes, method=method, seed=0), 1)
-            maps = {"old": _old_projection(xd, method), "new": emb.project(xd, method=method, seed=0)}
-        quality = "; ".join(f"{k}: 5-NN {emb.knn_correct(p, yd, seed=0).mean():.3f}, silhouette "
-                            f"{silhouette_score(p, yd):.3f}, trustworthiness {emb.trustworthiness(xd, p):.3f}"
-                            for k, p in maps.items())
-        print(f"{method} of 2,000 points (768-d), 1 thread: old {t_old:.2f} s, new {t_new:.2f} s "
-              f"({t_old / t_new:.1f}x); digits map {quality}; load {os.getloadavg()[0]:.1f}", flush=True)
+            for _ in range(repeats):
+                for way, fn in ways.items():
+                    times[way].append(_wall_and_cpu(lambda: fn(shapes, method)))
+            maps = {(way, name): fn(x, method) for way, fn in ways.items() for name, (x, _) in sets.items()}
+        (w0, c0), (w1, c1) = ([statistics.median(t[i] for t in times[way]) for i in (0, 1)] for way in ways)
+        print(f"{method} of 2,000 points (768-d), 1 thread, median of {repeats}: before {w0:.2f} s ({c0:.2f} s CPU), "
+              f"now {w1:.2f} s ({c1:.2f} s CPU): {c0 / c1:.2f}x in CPU seconds; load {load()}", flush=True)
+        for name, (x, y) in sets.items():
+            quality = "; ".join(f"{way}: 5-NN {emb.knn_correct(p, y, seed=0).mean():.3f}, silhouette "
+                                f"{silhouette_score(p, y):.3f}, trustworthiness {emb.trustworthiness(x, p):.4f}"
+                                for way in ways for p in [maps[way, name]])
+            print(f"    {name} map ({len(x)} points) {quality}", flush=True)
+
+
+def load() -> str:
+    return " ".join(f"{v:.1f}" for v in os.getloadavg())
 
 
 def lesson_bench() -> None:
@@ -186,11 +216,11 @@ def main() -> None:
         photo_bench(args.repeats)
         return
     if args.projections_only:
-        projection_speedup_bench()
+        projection_speedup_bench(args.repeats)
         return
     occlusion_bench(args.repeats)
     projection_bench()
-    projection_speedup_bench()
+    projection_speedup_bench(args.repeats)
     lesson_bench()
     photo_bench(args.repeats)
     if not args.no_startup:

@@ -31,9 +31,9 @@ PHOTO_SIZE = 224
 IMAGENET_VIEWS = ("weights", "activations", "occlusion", "top_images")  # the views the ImageNet network runs
 TOP_BACKWARD_S = 0.03  # one top image's receptive-field box: a forward and a backward at 48 px
 Photo = Literal["chelsea", "coffee", "astronaut", "rocket", "motorcycle", "camera", "china", "flower"]
-# one projection with its quality figures, per point, one thread: t-SNE ~2-3 ms; UMAP once warm ~1.5 ms
-# (measured 2026-12-01 at 360 digits points; the 4 ms written before over-estimated it 2.6x)
-PROJECTION_S_PER_POINT = {"pca": 0.0002, "tsne": 0.004, "umap": 0.0015}
+# one projection with its quality figures, per point, one thread: t-SNE ~1.7 ms; UMAP once warm ~0.6 ms
+# (CPU seconds at 360 digits points, 2026-12-01, after the shorter schedules in embeddings.py)
+PROJECTION_S_PER_POINT = {"pca": 0.0002, "tsne": 0.002, "umap": 0.0008}
 
 
 # Each model and why it cannot run here ("" when it can): the dropdown offers only the runnable ones.

@@ -164,18 +164,29 @@ def conv_channels(dataset: Dataset, width: int, layer: int) -> int:
     return conv_blocks(model)[-1].conv.out_channels
 
 
-def trained_model(data: ImageDataset, s: TrainSettings, control: RunControl) -> Trained | None:
-    """The model of settings ``s`` from the cache, or trained now and cached; None (and nothing
-    cached) when ``control`` stopped the training: a half-trained model is never these settings' model."""
+def training_steps(data: ImageDataset, s: TrainSettings, control: RunControl) -> Iterator[tuple[float, Trained | None]]:
+    """The model of settings ``s`` as (progress, model) pairs: (progress, None) after every evaluation
+    while it trains, then (1.0, the model), cached; the cache's model at once when it has one. A
+    stopped training ends on a None: a half-trained model is never these settings' model."""
     hit = MODELS.get(s)
     if hit is not None:
-        return hit
-    for _, state in train(data, s, control):
-        pass
+        yield 1.0, hit
+        return
+    for reached, state in train(data, s, control):
+        yield reached, None
     if control.stop_reason():
-        return None
+        return
     MODELS.put(s, state)
-    return state
+    yield 1.0, state
+
+
+def trained_model(data: ImageDataset, s: TrainSettings, control: RunControl) -> Trained | None:
+    """The model of settings ``s`` from the cache, or trained now and cached; None (and nothing
+    cached) when ``control`` stopped the training (:func:`training_steps` without the progress)."""
+    model = None
+    for _, model in training_steps(data, s, control):
+        pass
+    return model
 
 
 def at_seeds(s: TrainSettings, n: int) -> list[TrainSettings]:

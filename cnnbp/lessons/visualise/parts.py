@@ -50,7 +50,7 @@ from cnnbp.lessons.visualise.model import (
     penultimate,
     receptive_field,
     train,
-    trained_model,
+    training_steps,
 )
 from cnnbp.lessons.visualise.occlusion import (
     MASK_IMAGES,
@@ -160,13 +160,16 @@ def other_seeds(state: RunState) -> Iterator[Update]:
     others = at_seeds(cfg.train_settings(), cfg.models)[1:]
     state.models = [(state.trained, state.data)]
     for k, settings in enumerate(others):
+        what = f"model {k + 2} of {cfg.models} (seed {settings.seed}) for the verdicts"
         data = load_data(cfg.dataset, seed=settings.seed)
-        trained = trained_model(data, settings, state.control)
+        trained = None
+        for reached, trained in training_steps(data, settings, state.control):
+            if trained is None and reached < 1.0:  # heard from at every evaluation, not only per model
+                yield Update((k + reached) / len(others), f"{what}: training, {reached:.0%}")
         if trained is None:  # stopped
             return
         state.models.append((trained, data))
-        yield Update((k + 1) / len(others), f"model {k + 2} of {cfg.models} (seed {settings.seed}) for the verdicts: "
-                                            f"test accuracy {trained.test_accuracy[-1]:.1%}")
+        yield Update((k + 1) / len(others), f"{what}: test accuracy {trained.test_accuracy[-1]:.1%}")
 
 
 def _models(state: RunState) -> list[tuple[Trained, ImageDataset]]:
@@ -223,9 +226,14 @@ def _probabilities(model):
 def occlusion(state: RunState) -> Iterator[Update]:
     cfg = state.cfg
     window = dict(window=cfg.window, stride=cfg.stride, fill=cfg.fill)
+    models = _models(state)
     with one_thread():
         rows = _occlusion_maps(state)
-        tests = [object_test_of(model, data, **window) for model, data in _models(state)]
+    tests = []
+    for model, data in models:  # the object test, model by model: the page hears from the run between them
+        yield Update(len(tests) / len(models), f"occlusion: the object test on model {len(tests) + 1} of {len(models)}")
+        with one_thread():
+            tests.append(object_test_of(model, data, **window))
     (test, mask_source), o = tests[0], ObjectEffect([t for t, _ in tests])
     summary = {**vars(test), "mask_source": mask_source, **window,
                "models": [vars(t) for t in o.tests], "effect": o.effect.as_dict() if o.effect else None}
@@ -293,10 +301,20 @@ def _needs_umap_compile(cfg: VisualiseConfig) -> bool:
 
 def embeddings(state: RunState) -> Iterator[Update]:
     cfg, data = state.cfg, state.data
+    labels = data.y_test[:cfg.embed_points].numpy()
     with one_thread():
-        c = embedding_comparison(state.trained, data, points=cfg.embed_points, methods=cfg.methods, seed=cfg.seed)
-        extra = imagenet_projections(data, points=cfg.embed_points, methods=cfg.methods, seed=cfg.seed) \
-            if cfg.imagenet_features else []
+        sources = embedding_sources(state.trained, data, points=cfg.embed_points)
+        if cfg.imagenet_features:
+            sources["imagenet"] = imagenet_features(data, points=cfg.embed_points)
+    jobs = [(m, kind) for m in cfg.methods for kind in sources]
+    made = []
+    for method, kind in jobs:  # one projection at a time: the page hears from the run between them
+        with one_thread():
+            made.append(emb.embed(sources[kind], labels, features=kind, method=method, seed=cfg.seed))
+        if len(made) < len(jobs):
+            yield Update(len(made) / len(jobs), f"projections: {len(made)} of {len(jobs)} ({method} of {kind})")
+    c = emb.comparison(made, labels, sources)
+    extra = [p for p in made if p.features == "imagenet"]
     entries = [{"features": p.features, "method": p.method, "x": p.points[:, 0].tolist(),
                 "y": p.points[:, 1].tolist(), "labels": c.labels.tolist(), "index": list(range(len(c.labels))),
                 "knn_accuracy": p.knn_accuracy, "trustworthiness": p.trustworthiness, "seconds": p.seconds}
@@ -313,22 +331,24 @@ def embeddings(state: RunState) -> Iterator[Update]:
 IMAGENET_FEATURE_SIZE = 48  # the transfer lesson's default: 28x28 images need no more (measured, linear probes)
 
 
-def imagenet_projections(data: ImageDataset, *, points: int, methods: list[str], seed: int) -> list[emb.Projection]:
-    """The ImageNet network's pooled features of the first ``points`` test images, in 2-D by each method."""
+def imagenet_features(data: ImageDataset, *, points: int) -> np.ndarray:
+    """The ImageNet network's pooled features of the first ``points`` test images, (N, 1280)."""
     from cnnbp.nn import imagenet as net
 
-    x = net.to_network_input(data.x_test[:points], size=IMAGENET_FEATURE_SIZE)
-    features = net.features(x).numpy()  # (N, 1280)
-    labels = data.y_test[:points].numpy()
-    return [emb.embed(features, labels, features="imagenet", method=m, seed=seed) for m in methods]
+    return net.features(net.to_network_input(data.x_test[:points], size=IMAGENET_FEATURE_SIZE)).numpy()
+
+
+def embedding_sources(t: Trained, data: ImageDataset, *, points: int) -> dict[str, np.ndarray]:
+    """The first ``points`` test images as the CNN's penultimate features and as raw pixels."""
+    x = data.x_test[:points]
+    return {"cnn": penultimate(t.model, x).numpy(), "pixels": x.flatten(1).numpy()}
 
 
 def embedding_comparison(t: Trained, data: ImageDataset, *, points: int, methods: list[str],
                          seed: int) -> emb.Comparison:
     """The first ``points`` test images in 2-D, from the CNN's penultimate features and from pixels."""
-    x = data.x_test[:points]
-    return emb.compare(penultimate(t.model, x).numpy(), x.flatten(1).numpy(), data.y_test[:points].numpy(),
-                       methods=methods, seed=seed)
+    sources = embedding_sources(t, data, points=points)
+    return emb.compare(sources["cnn"], sources["pixels"], data.y_test[:points].numpy(), methods=methods, seed=seed)
 
 
 def top_images(state: RunState) -> Iterator[Update]:
@@ -359,6 +379,8 @@ def synthesis(state: RunState) -> Iterator[Update]:
                   steps=cfg.synth_steps, seed=cfg.seed)
     with one_thread():
         plain = maximise(t.model, **common, **NO_PRIOR)
+    yield Update(0.5, "synthesis: without a prior done; now with it")
+    with one_thread():
         prior = maximise(t.model, **common, jitter=cfg.jitter, blur_every=cfg.blur_every, l2=cfg.l2)
         best = top.top_images(t.model, data.x_test, layer=cfg.layer, channel=cfg.channel, k=1)[0].activation
     results = [{"name": "no prior", "image": plain.image.tolist(), "activation": plain.activation,
