@@ -63,7 +63,9 @@ def training(state: RunState) -> Iterator[Update]:
     drawn = len(cfg.variants())  # the first seed's nets come first
     data = {s: lesson_dataset(cfg.dataset, seed=s) for s in dict.fromkeys(r.seed for r in runs)}
     histories, trainers, reached = [], [], 0.0
-    redraw = Redraw()
+    # the curves redrawn within a tenth of the run, not redraw.SHARE's fifth: redrawing them was 15% of
+    # the default run's CPU seconds (10 redraws of 0.2 s); they still move about every 2 s
+    redraw = Redraw(share=0.1)
     for reached, histories, trainers in train_runs(
             runs, data, depth=cfg.depth, width=cfg.width, activation=cfg.activation, epochs=cfg.epochs,
             batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control):
