@@ -16,7 +16,6 @@ from cnnbp.lessons.batchnorm.config import BatchNormConfig
 from cnnbp.lessons.batchnorm.folding import measure_folding
 from cnnbp.lessons.batchnorm.modes import mode_checks, running_stats
 from cnnbp.lessons.batchnorm.training import (
-    EVALS_PER_EPOCH,
     TRAIN_THREADS,
     History,
     SeededRace,
@@ -47,7 +46,7 @@ def training_numbers(histories: list[History], cfg: BatchNormConfig) -> dict:
     """The first seed's nets, drawn in the figures."""
     return {"cnn": {h.name: {**h.as_dict(), "steps_to_target": h.steps_to(cfg.target_accuracy)} for h in histories},
             "cnn_settings": {"target_accuracy": cfg.target_accuracy, "total_steps": cfg.total_steps,
-                             "eval_every": max(1, cfg.total_steps // cfg.epochs // EVALS_PER_EPOCH),
+                             "eval_every": cfg.eval_every,
                              "good_init": cfg.good_init}}
 
 
