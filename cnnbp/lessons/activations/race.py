@@ -30,7 +30,6 @@ from cnnbp.nn.activations import create_act, get_act, local_grad
 from cnnbp.probes import ForwardHooks
 from cnnbp.train import RunControl, Trainer, lockstep
 from cnnbp.train.history import History
-from cnnbp.train.stacked_mlp import stack_groups
 
 # 1e-3 of the peak: the gradient is cut 1000x, the line the saturation claim uses at |x| = 10.
 # Fixed before any run.
@@ -172,8 +171,7 @@ def train_variants(
 ) -> Iterator[tuple[float, list[RaceHistory]]]:
     """Train every variant in lockstep; yield (progress, histories) at step 0 and at every
     evaluation (``EVALS_PER_EPOCH`` times an epoch), where each variant measures what its
-    ``accuracy`` and ``dead`` ask for; a variant measured only "until" the target (and never
-    probed) stops training there. ``options``/``peaks``: per activation."""
+    ``accuracy`` and ``dead`` ask for. ``options``/``peaks``: per activation."""
     device = pick_device()
     datasets = {seed: lesson_dataset(dataset, seed=seed) for seed in dict.fromkeys(v.seed for v in variants)}
     probe_images = {seed: data.x_train[:PROBE_IMAGES].to(device) for seed, data in datasets.items()}
@@ -192,15 +190,11 @@ def train_variants(
             _test(trainer, history)
         if _due(v.dead, trainer, history, target):
             _probe(trainer, history, probe_images[v.seed], peaks[v.activation])
-        if v.accuracy == "until" and v.dead == "never" and history.steps_to(target) is not None:
-            trainer.total_steps = trainer.step_count  # nothing more is read of it: lockstep steps it no more
 
     for i, trainer in enumerate(trainers):
         evaluate(i, trainer)
     yield 0.0, histories
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
-    # the nets of one activation and rate at several seeds step as one model; a net that is done
-    # leaves its stack (train/stacked_mlp.py)
-    for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=evaluate,
-                             stack=stack_groups):
+    # stack: the nets of one activation and rate at several seeds step as one model (train/stacked.py)
+    for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=evaluate, stack=True):
         yield progress, histories

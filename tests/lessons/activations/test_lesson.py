@@ -204,12 +204,13 @@ def test_the_nets_the_verdicts_read_at_three_seeds_step_as_one_stack(monkeypatch
     as one stacked model (equal to one at a time up to float rounding: tests/test_stacked.py)."""
     from cnnbp.lessons.activations import race
     from cnnbp.train import RunControl
+    from cnnbp.train.stacked import lockstep_groups
 
     seen = {}
 
     def spy(trainers, histories, control, **kwargs):
-        seen.update(names=[(t.name, v.seed) for t, v in zip(trainers, variants)],
-                    groups=[idx for idx, _ in kwargs["stack"](trainers)])
+        seen.update(names=[(t.name, v.seed) for t, v in zip(trainers, variants)], groups=lockstep_groups(trainers),
+                    stack=kwargs.get("stack"))
         return iter(())
 
     monkeypatch.setattr(race, "lockstep", spy)
@@ -220,22 +221,5 @@ def test_the_nets_the_verdicts_read_at_three_seeds_step_as_one_stack(monkeypatch
                              peaks={"sigmoid": 0.25, "relu": 1.0}, target=0.8, control=RunControl()))
     names = seen["names"]
     trios = [[names[i] for i in group] for group in seen["groups"]]
-    assert sorted(trios) == sorted(
+    assert seen["stack"] and sorted(trios) == sorted(
         [[(net, seed) for seed in (0, 1, 2)] for net in ("sigmoid, lr 0.05", "relu, lr 0.05", "relu, lr 0.5")])
-
-
-def test_a_net_read_only_until_the_target_stops_there_and_leaves_its_stack():
-    """ReLU at the further seeds is read only for its steps to the target: it trains no further
-    once there; the drawn ReLU (its curve) and one probed at the end train every step."""
-    from cnnbp.lessons.activations.race import Variant, train_variants
-    from cnnbp.train import RunControl
-
-    variants = [Variant("relu", 0.05, "kaiming", 0),
-                Variant("relu", 0.05, "kaiming", 1, accuracy="until", dead="never"),
-                Variant("relu", 0.05, "kaiming", 2, accuracy="until", dead="end")]
-    *_, (_, histories) = train_variants(variants, dataset="digits", depth=4, width=16, epochs=2, batch_size=64,
-                                        options={}, peaks={"relu": 1.0}, target=0.3, control=RunControl())
-    drawn, until, probed = histories
-    total = drawn.steps[-1]
-    assert until.steps_to(0.3) is not None and until.steps[-1] == until.eval_steps[-1] == until.steps_to(0.3) < total
-    assert probed.steps_to(0.3) is not None and probed.steps[-1] == total and probed.dead
