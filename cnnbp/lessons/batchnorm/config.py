@@ -89,6 +89,11 @@ class BatchNormConfig(LessonConfig):
         n_train = lesson_shape(self.dataset).n_train
         return -(-n_train // min(self.batch_size, n_train)) * self.epochs
 
+    @property
+    def eval_every(self) -> int:
+        """Steps between two evaluations of the test accuracy."""
+        return max(1, self.total_steps // self.epochs // EVALS_PER_EPOCH)
+
     def pairs(self) -> dict[str, tuple[Variant, Variant]]:
         """The (no BN, BN) pairs: the good-init reference at lr, and with "robustness" the bad
         init at lr and the good init at high_lr."""

@@ -246,8 +246,8 @@ def steps_figure(histories: list[History], races: dict[str, SeededRace], cfg: Ba
     return steps_bars(
         [dict(name=h.name, steps=h.steps_to(cfg.target_accuracy), more=more.get(h.variant, [])) for h in histories],
         target=cfg.target_accuracy, total_steps=cfg.total_steps,
-        title=f"Training steps to {cfg.target_accuracy:.0%} test accuracy (bars: seed {cfg.seed}"
-              + (f"; points: the races at {seeds - 1} further seeds)" if seeds > 1 else ")"))
+        title=f"Training steps to {cfg.target_accuracy:.0%} test accuracy, evaluated every {cfg.eval_every} steps "
+              f"(bars: seed {cfg.seed}" + (f"; points: the races at {seeds - 1} further seeds)" if seeds > 1 else ")"))
 
 
 def bug_figure(bug: TrainModeBug) -> go.Figure:

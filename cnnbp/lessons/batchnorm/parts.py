@@ -16,7 +16,6 @@ from cnnbp.lessons.batchnorm.config import BatchNormConfig
 from cnnbp.lessons.batchnorm.folding import measure_folding
 from cnnbp.lessons.batchnorm.modes import mode_checks, running_stats
 from cnnbp.lessons.batchnorm.training import (
-    EVALS_PER_EPOCH,
     TRAIN_THREADS,
     History,
     SeededRace,
@@ -47,7 +46,7 @@ def training_numbers(histories: list[History], cfg: BatchNormConfig) -> dict:
     """The first seed's nets, drawn in the figures."""
     return {"cnn": {h.name: {**h.as_dict(), "steps_to_target": h.steps_to(cfg.target_accuracy)} for h in histories},
             "cnn_settings": {"target_accuracy": cfg.target_accuracy, "total_steps": cfg.total_steps,
-                             "eval_every": max(1, cfg.total_steps // cfg.epochs // EVALS_PER_EPOCH),
+                             "eval_every": cfg.eval_every,
                              "good_init": cfg.good_init}}
 
 
@@ -63,7 +62,9 @@ def training(state: RunState) -> Iterator[Update]:
     drawn = len(cfg.variants())  # the first seed's nets come first
     data = {s: lesson_dataset(cfg.dataset, seed=s) for s in dict.fromkeys(r.seed for r in runs)}
     histories, trainers, reached = [], [], 0.0
-    redraw = Redraw()
+    # the curves redrawn within a tenth of the run, not redraw.SHARE's fifth: redrawing them was 15% of
+    # the default run's CPU seconds (10 redraws of 0.2 s); they still move about every 2 s
+    redraw = Redraw(share=0.1)
     for reached, histories, trainers in train_runs(
             runs, data, depth=cfg.depth, width=cfg.width, activation=cfg.activation, epochs=cfg.epochs,
             batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control):

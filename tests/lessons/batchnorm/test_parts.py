@@ -268,6 +268,28 @@ def test_train_mode_bug_rows_are_what_they_say_and_the_model_is_untouched():
     assert [r["mode"] for r in rows] == ["eval", "train", "train", "train", "train", "eval"]
 
 
+@pytest.mark.parametrize("position", ["before_act", "after_act"])
+def test_batches_of_one_image_in_one_forward_are_one_forward_per_image(position):
+    """The bug's "batches of 1" row: each image normalised by its own statistics in one forward
+    gives the logits of a train-mode forward of that image alone (float rounding apart)."""
+    from cnnbp.lessons.batchnorm.training import _accuracy_in_batches_of_one, _accuracy_in_train_mode, _own_statistics
+
+    data = get_dataset("digits", seed=0)
+    model = build(data, Variant("s", "batch", "kaiming", 0.1, position), depth=3, width=8, activation="relu",
+                  bn_momentum=0.1, seed=0)
+    for bn in (m for m in model.modules() if isinstance(m, nn.BatchNorm2d)):  # gamma, beta away from 1, 0
+        nn.init.uniform_(bn.weight, 0.5, 1.5)
+        nn.init.normal_(bn.bias, 0.0, 0.5)
+    x, y = data.x_test[:64], data.y_test[:64]
+    with torch.no_grad():
+        alone = torch.cat([copy.deepcopy(model).train()(x[i:i + 1]) for i in range(len(x))])
+        together = _own_statistics(model)(x)
+    assert torch.allclose(together, alone, rtol=1e-5, atol=1e-5) and not torch.equal(together, model.eval()(x))
+    one = _accuracy_in_batches_of_one(model, x, y)
+    assert one == _accuracy_in_train_mode(model, [(x[i:i + 1], y[i:i + 1]) for i in range(len(x))])
+    assert one == float((alone.argmax(1) == y).float().mean())
+
+
 def _history(accs: list[float], *, last_step: int, diverged_at: int | None = None, norm: str = "none",
              seed: int = 0) -> History:
     """Evaluated every 5 steps: accs at steps 0, 5, 10, ...; trained to ``last_step``."""
