@@ -105,7 +105,10 @@ def sweep(state: RunState) -> Iterator[Update]:
     cfg, data = state.cfg, _data(state)
     runs: list[NormRun] = []
     for reached, runs in train_final(data, cfg.sweep_specs(), epochs=cfg.sweep_epochs, control=state.control,
-                                     train_images=cfg.sweep_images, **_cnn(cfg)):
+                                     train_images=cfg.sweep_images, beats=True, **_cnn(cfg)):
+        if isinstance(reached, Beat):
+            yield heartbeat(min(reached, 0.99))
+            continue
         yield Update(min(reached, 0.99), f"batch-size sweep: {runs[-1].name} ({reached:.0%})")
     if state.control.stop_reason():
         return
@@ -130,7 +133,11 @@ def batch_one(state: RunState) -> Iterator[Update]:
     if "sweep" in cfg.parts:  # the CNN at batch 1 is one more point of the sweep's figure: it trains with it
         yield Update(0.0, "batch size 1: PyTorch's answer caught; training a BatchNorm CNN at batch size 1")
         for reached, runs in train_final(_data(state), [cfg.batch_one_spec()], epochs=cfg.sweep_epochs,
-                                         control=state.control, train_images=cfg.sweep_images, **_cnn(cfg)):
+                                         control=state.control, train_images=cfg.sweep_images, beats=True,
+                                         **_cnn(cfg)):
+            if isinstance(reached, Beat):
+                yield heartbeat(min(reached, 0.99))
+                continue
             yield Update(min(reached, 0.99), f"BatchNorm CNN at batch size 1: {reached:.0%}")
         if state.control.stop_reason():
             return

@@ -174,12 +174,13 @@ def train_side_by_side(data: ImageDataset, specs: Sequence[RunSpec], *, depth: i
 
 def train_final(data: ImageDataset, specs: Sequence[RunSpec], *, depth: int, width: int, groups: int, epochs: int,
                 control: RunControl, train_images: int | None = None,
-                stack: bool = True) -> Iterator[tuple[float, list[NormRun]]]:
+                stack: bool = True, beats: bool = False) -> Iterator[tuple[float, list[NormRun]]]:
     """Train the specs one after another (batch sizes differ, so lockstep would not line up);
     test accuracy at the end of each. Yields (share of all steps done, runs so far) every
     ``STREAM_EVERY_STEPS`` steps and after each run. Returns early once ``control`` says stop.
     ``stack``: neighbouring specs that differ only in their seed train as one stacked model
-    (``cnnbp/train/stacked.py``), the same numbers up to float rounding."""
+    (``cnnbp/train/stacked.py``), the same numbers up to float rounding. ``beats``: a ``Beat`` as
+    progress after every step in between (a heartbeat)."""
     trainers = [make_trainer(data, s, depth=depth, width=width, groups=groups, epochs=epochs,
                              train_images=train_images) for s in specs]
     total = sum(t.total_steps for t in trainers)
@@ -201,6 +202,8 @@ def train_final(data: ImageDataset, specs: Sequence[RunSpec], *, depth: int, wid
                 done, before = done + len(events), done
                 if done // STREAM_EVERY_STEPS > before // STREAM_EVERY_STEPS:  # a stack steps K at once
                     yield done / total, runs
+                elif beats:
+                    yield Beat(done / total), runs
             if stacked is not None:
                 stacked.sync()
             for run, trainer in zip(mine, members):

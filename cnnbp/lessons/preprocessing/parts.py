@@ -23,6 +23,7 @@ from cnnbp.lessons.preprocessing.config import PreprocessingConfig
 from cnnbp.lessons.preprocessing.sensitivity import SensitivityComparison, sensitivity_steps
 from cnnbp.lessons.preprocessing.training import TARGET_ACCURACY, TRAIN_DATASET, TrainingResult, train_variants
 from cnnbp.lessons.preprocessing.verdicts import cloud_verdict, image_verdict, sensitivity_verdict, training_verdict
+from cnnbp.lessons.redraw import Redraw
 from cnnbp.train import Beat
 
 
@@ -85,7 +86,7 @@ def training_numbers(result: TrainingResult) -> dict:
 def training(state: RunState) -> Iterator[Update]:
     cfg: PreprocessingConfig = state.cfg
     state.data = lesson_dataset(TRAIN_DATASET, seed=cfg.seed)
-    reached, result = 0.0, None
+    reached, result, redraw = 0.0, None, Redraw()
     for reached, result in train_variants(
             state.data, transforms=cfg.transforms, model=cfg.model, hidden=cfg.hidden, raw_scale=cfg.input_scale,
             raw_offset=cfg.input_offset, runs=cfg.runs, epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
@@ -94,7 +95,7 @@ def training(state: RunState) -> Iterator[Update]:
             yield heartbeat(reached)
             continue
         yield Update(reached, f"training on raw vs preprocessed digits: {reached:.0%}",
-                     figures={"training": lambda: figures.training_figure(result, cfg)},  # drawn if sent
+                     figures=redraw({"training": lambda: figures.training_figure(result, cfg)}),  # drawn if sent
                      numbers={"training": training_numbers(result)})
     state.training = result
     yield Update(reached, f"trained ({reached:.0%} of the steps)",
