@@ -131,6 +131,8 @@ def shown_numbers(numbers: dict[str, Any], lesson: Lesson) -> dict[str, Any]:
     >>> shown = shown_numbers({"a": {"b": {"pixels": [0, 1], "mean": 0.5}}}, lesson)
     >>> shown["a"], shown["_left_out"].split(":")[0]
     ({'b': {'mean': 0.5}}, 'a.*.pixels')
+    >>> shown_numbers({"a": [{"x": [1], "k": 2}]}, replace(lesson, drawn_numbers=("a.*.x",)))["a"]
+    [{'k': 2}]
     """
     shown = numbers
     for path in lesson.drawn_numbers:
@@ -142,10 +144,14 @@ def shown_numbers(numbers: dict[str, Any], lesson: Lesson) -> dict[str, Any]:
 
 
 def _without(value: Any, keys: list[str]) -> Any:
-    """``value`` (nested dicts) without the path ``keys`` ("*": every key); ``value`` itself if it has none."""
+    """``value`` (nested dicts and lists) without the path ``keys`` ("*": every key, or every item of a
+    list); ``value`` itself if it has none."""
+    head, rest = keys[0], keys[1:]
+    if isinstance(value, list) and head == "*" and rest:
+        items = [_without(item, rest) for item in value]
+        return value if all(new is old for new, old in zip(items, value)) else items
     if not isinstance(value, dict):
         return value
-    head, rest = keys[0], keys[1:]
     out = value
     for key in (list(value) if head == "*" else [head] if head in value else []):
         new = _without(value[key], rest) if rest else None

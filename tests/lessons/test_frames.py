@@ -117,7 +117,8 @@ def test_every_number_left_out_of_the_page_exists_and_the_rest_is_kept(name):
     for path in lesson.drawn_numbers:
         level = [numbers]
         for key in path.split("."):
-            level = [v for d in level for k, v in d.items() if key in ("*", k)]
+            level = [v for d in level
+                     for k, v in (enumerate(d) if isinstance(d, list) else d.items()) if key in ("*", k)]
         assert level, f"{path} names no number of the run"
     assert set(shown) - {LEFT_OUT} == set(numbers), "a whole part's numbers left out"
     assert (LEFT_OUT in shown) == bool(lesson.drawn_numbers)
@@ -142,3 +143,14 @@ def test_the_preprocessing_pages_numbers_are_under_100_kib_and_keep_what_the_api
 def test_init_whose_figures_carry_nothing_whole_sends_every_number_as_the_api_shows():
     final = merge_frames(quick_frames("init"))
     assert shown_numbers(final.numbers, LESSONS["init"]) is final.numbers
+
+
+def test_the_visualise_pages_numbers_keep_every_maps_scores_and_leave_its_points_to_the_figure():
+    final = merge_frames(quick_frames("visualise"))
+    page = shown_numbers(final.numbers, LESSONS["visualise"])
+    whole = final.numbers["embeddings"]["projections"]
+    assert len(page["embeddings"]["projections"]) == len(whole) > 0
+    for shown, measured in zip(page["embeddings"]["projections"], whole):
+        assert shown == {k: v for k, v in measured.items() if k not in ("x", "y", "labels", "index")}
+        assert "knn_accuracy" in shown and "x" in measured
+    assert final.numbers["embeddings"]["projections"] is whole  # the run's own numbers untouched

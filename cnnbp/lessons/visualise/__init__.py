@@ -32,6 +32,8 @@ LESSON = register(Lesson(
     ),
     tables=(("dead", "Dead filters per layer"), ("occlusion", "Occlusion, per image"),
             ("embeddings", "Projections: quality and time")),
+    # each map's points are drawn whole in the embeddings figure: the page's numbers keep their scores
+    drawn_numbers=tuple(f"embeddings.projections.*.{key}" for key in ("x", "y", "labels", "index")),
     # One model: the filter and occlusion verdicts say they cannot tell (they need models at several seeds).
     quick={"epochs": 2, "models": 1, "embed_points": 120, "methods": ["pca", "tsne"], "occlusion_images": 2,
            "top_k": 4, "synth_steps": 20},
