@@ -104,7 +104,8 @@ def cnns(state: RunState) -> Iterator[Update]:
     race, reached, redraw = race_of([], cfg), 0.0, Redraw(share=0.1)
     trained = train_variants(variants, dataset=cfg.dataset, depth=cfg.cnn_depth, width=cfg.cnn_width,
                              epochs=cfg.epochs, batch_size=cfg.batch_size, options=options, peaks=peaks,
-                             target=cfg.target_accuracy, control=state.control)
+                             target=cfg.target_accuracy, evals_per_epoch=cfg.evals_per_epoch,
+                             control=state.control)
     for reached, histories in trained:
         race = race_of(histories, cfg)
         if reached < 1.0:

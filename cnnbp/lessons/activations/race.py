@@ -35,9 +35,6 @@ from cnnbp.train.history import History
 # Fixed before any run.
 DEAD_GRAD_RATIO = 1e-3
 PROBE_IMAGES = 256  # training images a unit must stay silent on to count as dead (as the init lesson's probe)
-# Test accuracy 3 times an epoch: every 7 steps on the digits at batch 64 (was 6 times, every 3
-# steps: a fifth of the default run went to evaluating; steps to the target are read this coarsely).
-EVALS_PER_EPOCH = 3
 # "matched" init: the scheme made for each activation (lecture: Xavier for tanh, Kaiming for
 # ReLU; SELU's paper asks for LeCun normal = our "xavier"); the rest are ReLU-like.
 MATCHED_XAVIER = ("sigmoid", "tanh", "selu")
@@ -167,10 +164,11 @@ def train_variants(
     options: Mapping[str, Mapping[str, float]],
     peaks: Mapping[str, float],
     target: float,
+    evals_per_epoch: int,
     control: RunControl,
 ) -> Iterator[tuple[float, list[RaceHistory]]]:
     """Train every variant in lockstep; yield (progress, histories) at step 0 and at every
-    evaluation (``EVALS_PER_EPOCH`` times an epoch), where each variant measures what its
+    evaluation (``evals_per_epoch`` times an epoch), where each variant measures what its
     ``accuracy`` and ``dead`` ask for. ``options``/``peaks``: per activation."""
     device = pick_device()
     datasets = {seed: lesson_dataset(dataset, seed=seed) for seed in dict.fromkeys(v.seed for v in variants)}
@@ -194,7 +192,7 @@ def train_variants(
     for i, trainer in enumerate(trainers):
         evaluate(i, trainer)
     yield 0.0, histories
-    eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
+    eval_every = max(1, trainers[0].steps_per_epoch // evals_per_epoch)
     # stack: the nets of one activation and rate at several seeds step as one model (train/stacked.py)
     for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=evaluate, stack=True):
         yield progress, histories

@@ -10,7 +10,6 @@ import pytest
 import cnnbp.lessons.activations  # noqa: F401  (registers the lesson and its claims)
 from cnnbp.claims import CLAIMS, run_claim
 from cnnbp.lessons import get_lesson, run_lesson
-from cnnbp.lessons.activations import config as activations_config
 from cnnbp.lessons.activations.config import PART_NAMES, ActivationsConfig
 from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
 from tests.lessons.quick import quick_frames
@@ -159,7 +158,7 @@ def test_variants_are_the_race_and_the_dead_pairs_then_what_the_verdicts_read_at
     assert validate_config(ActivationsConfig, {"parts": ["functions", "selu"]}).variants() == []
 
 
-def test_cost_grows_with_the_job_and_is_what_it_was(monkeypatch):
+def test_cost_grows_with_the_job_and_is_what_it_was():
     small = ActivationsConfig(epochs=1)
     assert 0 < small.cost_seconds() < ActivationsConfig(epochs=10).cost_seconds()
     assert ActivationsConfig(parts=["functions"]).cost_seconds() == 0
@@ -167,9 +166,8 @@ def test_cost_grows_with_the_job_and_is_what_it_was(monkeypatch):
     # one seed: the estimate before cnnbp.nn owned the MACs (24.5 s on the defaults, 670 s on the
     # shapes), at the 6 evaluations an epoch it was taken with; each further seed adds the
     # verdicts' 3 nets, without the probe at every evaluation
-    monkeypatch.setattr(activations_config, "EVALS_PER_EPOCH", 6)
-    assert fewer_evaluations < ActivationsConfig(parts=list(PART_NAMES)).cost_seconds()
-    every_part = {"parts": list(PART_NAMES)}  # the figures above were taken with every part
+    every_part = {"parts": list(PART_NAMES), "evals_per_epoch": 6}  # the figures above: every part, 6 evaluations
+    assert fewer_evaluations < ActivationsConfig(**every_part).cost_seconds()
     one_seed = ActivationsConfig(seeds=1, **every_part).cost_seconds()
     assert one_seed == pytest.approx(24.5, rel=0.1)
     assert ActivationsConfig(seeds=1, dataset="shapes", **every_part).cost_seconds() == pytest.approx(670, rel=0.1)
@@ -218,7 +216,8 @@ def test_the_nets_the_verdicts_read_at_three_seeds_step_as_one_stack(monkeypatch
                                               "cnn_depth": 2, "cnn_width": 4, "parts": ["race", "dead"]})
     variants = cfg.variants()
     list(race.train_variants(variants, dataset="digits", depth=2, width=4, epochs=1, batch_size=64, options={},
-                             peaks={"sigmoid": 0.25, "relu": 1.0}, target=0.8, control=RunControl()))
+                             peaks={"sigmoid": 0.25, "relu": 1.0}, target=0.8, evals_per_epoch=3,
+                             control=RunControl()))
     names = seen["names"]
     trios = [[names[i] for i in group] for group in seen["groups"]]
     assert seen["stack"] and sorted(trios) == sorted(
