@@ -30,6 +30,10 @@ LESSON = register(Lesson(
     ),
     tables=(("at_points", "x = -10, 0, 10: value and gradient"), ("same_sign", "Same-sign gradients and the zig-zag"),
             ("selu", "Deep MLP, per layer"), ("race", "CNN, per variant")),
+    # the curves and the loss surface are drawn whole in their figures: the page's numbers keep the
+    # statistics (saturated share, peak, path length, steps), not the grids
+    drawn_numbers=("functions.x", "functions.curves.*.value", "functions.curves.*.grad",
+                   *(f"zigzag.*.{grid}" for grid in ("grid_loss", "grid_w1", "grid_w2"))),
     # every part (dead is not in the default run)
     quick={"parts": list(PART_NAMES), "functions": ["sigmoid", "tanh", "relu", "leaky_relu", "maxout"],
            "mlp_depth": 20, "mlp_width": 128,
