@@ -347,6 +347,7 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
         share = part.weight(cfg) / total
         pending = Frame(done, "")
         new_verdicts, last_sent = False, -math.inf  # a part's first update goes out at once
+        started = time.perf_counter()  # ... but a heartbeat only once a frame is due: it has no message of its own
         work = part.run(state)
         for update in work:
             if update.beat and control.stop_reason():  # a Stop ends the part at its next heartbeat too
@@ -361,8 +362,11 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
             verdicts += update.verdicts
             new_verdicts |= bool(update.verdicts)
             now = time.perf_counter()
-            forced = not update.beat and (update.verdicts or update.progress >= 1.0)
-            if forced or now - last_sent >= FRAME_INTERVAL_S:
+            if update.beat:
+                send = now - max(last_sent, started) >= FRAME_INTERVAL_S
+            else:
+                send = update.verdicts or update.progress >= 1.0 or now - last_sent >= FRAME_INTERVAL_S
+            if send:
                 yield _send(pending, verdicts if new_verdicts else [], numbers)
                 pending, new_verdicts, last_sent = Frame(pending.progress, pending.message), False, now
         if pending.figures or pending.tables or new_verdicts:
