@@ -24,6 +24,13 @@ TRANSFER_LINK = {"lesson": "transfer", "parts": "compare", "strategies": "linear
                  "steps": 20, "images_per_class": 5, "seeds": 1, "stage": 2, "freeze_stages": 1}
 
 
+def wait_until_uploaded(page, box: str, name: str) -> None:
+    """Wait until the file box ``box`` shows ``name`` as uploaded. Its finished row splits the name into
+    stem and extension (no text "name.pt" in it) and names it whole only in its aria-label; the text
+    "name.pt" is there only while "Uploading 1 file..." shows, which a fast upload skips."""
+    page.locator(f'{box} td.filename[aria-label="{name}"]').wait_for(timeout=30_000)
+
+
 def test_train_norms_on_an_upload_then_look_inside_it_and_transfer_from_it(page, pets_zip, server_url, tmp_path):
     page.goto(f"{server_url}?{urlencode(TRANSFER_LINK)}", wait_until="networkidle")
     page.locator("#transfer-status").get_by_text("Opened from a link").wait_for(timeout=30_000)
@@ -47,7 +54,7 @@ def test_train_norms_on_an_upload_then_look_inside_it_and_transfer_from_it(page,
     page.get_by_role("option", name="pets (your upload)").click(timeout=30_000)
     set_number(page, "visualise", "embed_points", 50)
     page.locator("#visualise-model_file input[type=file]").set_input_files(str(model))
-    page.locator("#visualise-model_file").get_by_text(first).wait_for(timeout=30_000)
+    wait_until_uploaded(page, "#visualise-model_file", first)
     run_and_wait(page, "visualise")
     verdicts = page.locator("#visualise-verdicts").text_content()  # the texts folded under the headlines
     assert "The model file's conv1 ((8, 3, 3, 3))" in verdicts, verdicts
@@ -63,7 +70,7 @@ def test_train_norms_on_an_upload_then_look_inside_it_and_transfer_from_it(page,
     page.locator("#transfer-target input").click()  # opening it offers this session's upload
     page.get_by_role("option", name="pets (your upload)").click(timeout=30_000)
     page.locator("#transfer-model_file input[type=file]").set_input_files(str(model))
-    page.locator("#transfer-model_file").get_by_text(first).wait_for(timeout=30_000)
+    wait_until_uploaded(page, "#transfer-model_file", first)
     run_and_wait(page, "transfer")
     verdicts = page.locator("#transfer-verdicts").text_content()
     assert f"Frozen your model '{first}' features (stage 2)" in verdicts, verdicts
