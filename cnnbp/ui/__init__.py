@@ -6,11 +6,14 @@ import os
 
 import gradio as gr
 import plotly.graph_objects as go
+from starlette.middleware import Middleware
 
 from cnnbp.lessons import LESSONS
 from cnnbp.ui import plot_in_place, presenter
+from cnnbp.ui.config_cache import ConfigCache
 from cnnbp.ui.evidence_tab import build_evidence_tab
 from cnnbp.ui.lesson_tab import build_lesson_tab
+from cnnbp.ui.session_defaults import share_session_defaults
 from cnnbp.ui.share import CSS as SHARE_CSS
 from cnnbp.ui.share import add_to_app
 from cnnbp.ui.style import CSS
@@ -25,11 +28,12 @@ def launch_options() -> dict:
     """How the app is served, for app.py and the tests alike.
 
     No tracebacks reach the browser (user-facing messages are gr.Error); uploads are capped;
-    no folder beyond Gradio's own temp files is served (allowed_paths stays empty).
+    no folder beyond Gradio's own temp files is served (allowed_paths stays empty); the page and
+    its config are built once, not per visitor (cnnbp/ui/config_cache.py).
     Gradio reads GRADIO_SERVER_NAME / GRADIO_SERVER_PORT itself (default 127.0.0.1:7860).
     """
     return {"show_error": False, "max_file_size": "5mb", "allowed_paths": [], "css": CSS + SHARE_CSS + presenter.CSS,
-            "js": presenter.JS}
+            "js": presenter.JS, "app_kwargs": {"middleware": [Middleware(ConfigCache)]}}
 
 
 def build_demo() -> gr.Blocks:
@@ -50,4 +54,5 @@ def build_demo() -> gr.Blocks:
             build_evidence_tab()
         add_to_app(demo, tabs, shares)  # links, playlists, rooms (cnnbp/ui/share.py)
     demo.queue(max_size=QUEUE_MAX_SIZE, default_concurrency_limit=1)
+    share_session_defaults(demo)  # a visitor's first event copies the blocks' configs, not rebuilds them
     return demo
