@@ -1,4 +1,5 @@
 """Bench: a class at once. Starts `python app.py` on loopback, then
+  phase 0: 30 concurrent page loads (the page, its theme and the files its HTML names);
   phase 1: 30 concurrent clients press Run on the default settings of the init lesson;
   phase 2: 10 concurrent clients on distinct settings (small runs, different seeds);
   phase 3: the same 10 again (memory must stay flat; identical runs come from the cache);
@@ -6,11 +7,15 @@
 Reports answered / refused / errors, p50 / p95 latency and the server's peak memory. Bounded:
 every client has a timeout and the server is stopped at the end.
 
-    python bench/load_test.py [--clients 30] [--distinct 10] [--phases 1,2,3,4]
+    python bench/load_test.py [--clients 30] [--distinct 10] [--phases 0,1,2,3,4] [--no-baseline]
 
 Phase 1 also prints the run's own time (its "done in" line, measured in the server) and the p95
 over it: the target is p95 <= the run's own time + 2 s (the start-up warm-up must not take the
-cores from the first run). The load average is printed beside each phase.
+cores from the first run). Each phase prints the server's CPU seconds per client and the load average.
+
+Baseline: phases 0 and 1 first run against the naive app, Gradio's own per-visitor work (every page
+and config built afresh, every new session computing every block's config; see NAIVE_APP), started
+fresh the same way, then against the app; the ratios are printed at the end.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from html.parser import HTMLParser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +47,11 @@ from cnnbp.ui.widgets import field_order  # noqa: E402
 
 CLIENT_TIMEOUT_S = 600
 START_TIMEOUT_S = 600  # python app.py on a machine shared by several test runs took 190 s to serve
+PAGE_TIMEOUT_S = 120
+# app.py without the per-visitor caches (cnnbp/ui/config_cache.py, session_defaults.py): the baseline
+NAIVE_APP = ("import runpy, cnnbp.ui as ui; options = ui.launch_options; "
+             "ui.launch_options = lambda: {k: v for k, v in options().items() if k != 'app_kwargs'}; "
+             "ui.share_session_defaults = lambda demo: None; runpy.run_path('app.py', run_name='__main__')")
 
 
 def free_port() -> int:
@@ -49,13 +61,14 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, queue_size: int | None = None):
+    def __init__(self, queue_size: int | None = None, naive: bool = False):
         self.port = free_port()
         env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "GRADIO_ANALYTICS_ENABLED": "False"}
         if queue_size:
             env["CNNBP_QUEUE_MAX_SIZE"] = str(queue_size)
         self.log = tempfile.TemporaryFile(mode="w+")  # the app's output, shown if it fails to start
-        self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env,
+        command = ["-c", NAIVE_APP] if naive else ["app.py"]
+        self.proc = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}/"
         self.peak_rss_mb = 0.0
@@ -73,6 +86,12 @@ class Server:
                 time.sleep(0.2)
         self.started_in = time.perf_counter() - start
         threading.Thread(target=self._watch_memory, daemon=True).start()
+
+    def cpu_s(self) -> float:
+        """The server's CPU seconds so far (user + system, all its threads)."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def rss_mb(self) -> float:
         with open(f"/proc/{self.proc.pid}/status") as f:
@@ -110,54 +129,127 @@ def one_request(url: str, args: list) -> tuple[str, float, str]:
         return kind, time.perf_counter() - start, text[:120]
 
 
-def phase(name: str, url: str, argsets: list[list]) -> list[tuple[str, float, str]]:
-    with ThreadPoolExecutor(max_workers=len(argsets)) as pool:
-        results = list(pool.map(lambda a: one_request(url, a), argsets, timeout=CLIENT_TIMEOUT_S))
+class PageFiles(HTMLParser):
+    """The files a page's HTML names (scripts, style sheets, icons): what a browser fetches with it."""
+
+    def __init__(self):
+        super().__init__()
+        self.paths: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        found = dict(attrs).get("src" if tag == "script" else "href" if tag == "link" else "")
+        if found and not found.startswith(("http:", "https:", "data:")):
+            self.paths.append(found)
+
+
+def page_paths(url: str) -> list[str]:
+    parser = PageFiles()
+    parser.feed(urllib.request.urlopen(url, timeout=PAGE_TIMEOUT_S).read().decode())
+    return ["", "theme.css", *parser.paths]
+
+
+def one_page_load(url: str, paths: list[str]) -> tuple[str, float, str]:
+    start = time.perf_counter()
+    try:
+        size = sum(len(urllib.request.urlopen(urllib.parse.urljoin(url, p), timeout=PAGE_TIMEOUT_S).read())
+                   for p in paths)
+        return "answered", time.perf_counter() - start, f"{size} bytes"
+    except Exception as err:  # noqa: BLE001  (classify every outcome; none may be lost)
+        return "error", time.perf_counter() - start, str(err)[:120]
+
+
+def page_phase(server: "Server", clients: int) -> tuple[float, float]:
+    """Phase 0: ``clients`` page loads at once; returns (p95 s, server CPU s per page load)."""
+    paths = page_paths(server.url)
+    cpu = server.cpu_s()
+    results = run_all(lambda _: one_page_load(server.url, paths), range(clients))
+    per_client = (server.cpu_s() - cpu) / clients
+    p95 = report(f"phase 0, {clients} page loads of {len(paths)} files", results, per_client)
+    return p95, per_client
+
+
+def run_all(task, items) -> list[tuple[str, float, str]]:
+    items = list(items)
+    with ThreadPoolExecutor(max_workers=len(items)) as pool:
+        return list(pool.map(task, items, timeout=CLIENT_TIMEOUT_S))
+
+
+def report(name: str, results: list[tuple[str, float, str]], cpu_per_client: float) -> float:
+    """Print a phase's outcome; returns the p95 latency of the answered."""
     counts = {k: sum(r[0] == k for r in results) for k in ("answered", "refused", "error", "other")}
     answered = sorted(r[1] for r in results if r[0] == "answered") or [0.0]
     p95 = answered[min(len(answered) - 1, int(round(0.95 * (len(answered) - 1))))]
     print(f"{name}: {len(results)} requests -> {counts}; latency p50 {statistics.median(answered):.1f} s, "
-          f"p95 {p95:.1f} s, max {max(answered):.1f} s (load {os.getloadavg()[0]:.1f})")
+          f"p95 {p95:.1f} s, max {max(answered):.1f} s; server CPU {cpu_per_client:.2f} s per client "
+          f"(load {os.getloadavg()[0]:.1f})")
+    for r in results:
+        if r[0] in ("error", "other"):
+            print(f"   {r[0]}: {r[2]}")
+    return p95
+
+
+def phase(name: str, server: "Server", argsets: list[list]) -> tuple[float, float, float | None]:
+    """Clients pressing Run at once; returns (p95 s, server CPU s per client, the run's own time or None)."""
+    cpu = server.cpu_s()
+    results = run_all(lambda a: one_request(server.url, a), argsets)
+    per_client = (server.cpu_s() - cpu) / len(argsets)
+    p95 = report(name, results, per_client)
     own = [float(m.group(1)) for r in results if (m := re.search(r"done in ([0-9.]+) s", r[2]))]
     if own:
         print(f"   the run's own time in the server: {min(own):.1f} s; p95 - own time = {p95 - min(own):.1f} s "
               f"(target <= 2 s)")
-    for r in results:
-        if r[0] in ("error", "other"):
-            print(f"   {r[0]}: {r[2]}")
-    return results
+    return p95, per_client, (min(own) if own else None)
+
+
+def after_start_up(label: str, args, phases: set[int], naive: bool) -> dict[int, tuple]:
+    """Phases 0 and 1 on a freshly started server (then 2 and 3 on the app): {phase: figures}."""
+    server = Server(naive=naive)
+    print(f"{label}: server up in {server.started_in:.1f} s; RSS {server.rss_mb():.0f} MB")
+    figures: dict[int, tuple] = {}
+    try:
+        if 0 in phases:
+            figures[0] = page_phase(server, args.clients)
+        if 1 in phases:
+            figures[1] = phase(f"phase 1, {args.clients} clients on the defaults", server, [values()] * args.clients)
+        if naive or not phases & {2, 3}:
+            return figures
+        rss1 = server.rss_mb()
+        small = dict(width=1024, depth=6, epochs=1, symmetry_steps=10, inits=["xavier", "kaiming"])
+        distinct = [values(**small, seed=100 + i) for i in range(args.distinct)]
+        phase(f"phase 2, {args.distinct} clients on distinct settings", server, distinct)
+        rss2 = server.rss_mb()
+        phase("phase 3, the same distinct settings again", server, distinct)
+        rss3 = server.rss_mb()
+        print(f"server RSS after phases 1/2/3: {rss1:.0f} / {rss2:.0f} / {rss3:.0f} MB; "
+              f"peak {server.peak_rss_mb:.0f} MB")
+    finally:
+        server.close()
+    return figures
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=30)
     parser.add_argument("--distinct", type=int, default=10)
-    parser.add_argument("--phases", default="1,2,3,4", help="which phases to run, e.g. 1")
+    parser.add_argument("--phases", default="0,1,2,3,4", help="which phases to run, e.g. 0,1")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the naive app (phases 0 and 1)")
     args = parser.parse_args()
     phases = {int(p) for p in args.phases.split(",")}
-    server = Server()
-    print(f"server up in {server.started_in:.1f} s; RSS {server.rss_mb():.0f} MB")
-    try:
-        phase(f"phase 1, {args.clients} clients on the defaults", server.url, [values()] * args.clients)
-        if phases == {1}:
-            return
-        rss1 = server.rss_mb()
-        small = dict(width=1024, depth=6, epochs=1, symmetry_steps=10, inits=["xavier", "kaiming"])
-        distinct = [values(**small, seed=100 + i) for i in range(args.distinct)]
-        phase(f"phase 2, {args.distinct} clients on distinct settings", server.url, distinct)
-        rss2 = server.rss_mb()
-        phase("phase 3, the same distinct settings again", server.url, distinct)
-        rss3 = server.rss_mb()
-        print(f"server RSS after phases 1/2/3: {rss1:.0f} / {rss2:.0f} / {rss3:.0f} MB; "
-              f"peak {server.peak_rss_mb:.0f} MB")
-    finally:
-        server.close()
+    baseline = not args.no_baseline and bool(phases & {0, 1})
+    naive = after_start_up("naive app (Gradio's per-visitor work)", args, phases, naive=True) if baseline else {}
+    ours = after_start_up("app", args, phases, naive=False)
+    for number, name in ((0, "page loads"), (1, "clients on the defaults")):
+        if number in naive and number in ours:
+            (p95_naive, cpu_naive, *_), (p95_ours, cpu_ours, *_) = naive[number], ours[number]
+            print(f"phase {number}, {name}, naive / app: p95 {p95_naive:.1f} / {p95_ours:.1f} s "
+                  f"({p95_naive / max(p95_ours, 1e-9):.1f}x), server CPU per client {cpu_naive:.2f} / {cpu_ours:.2f} s "
+                  f"({cpu_naive / max(cpu_ours, 1e-9):.1f}x) (load {os.getloadavg()[0]:.1f})")
     if 4 not in phases:
         return
     small_queue = Server(queue_size=4)
     try:
         quick = [values(width=512, depth=4, epochs=2, seed=500 + i) for i in range(12)]
-        phase("phase 4, 12 clients against a queue of 4", small_queue.url, quick)
+        phase("phase 4, 12 clients against a queue of 4", small_queue, quick)
     finally:
         small_queue.close()
 
