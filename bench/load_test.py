@@ -1,6 +1,7 @@
 """Bench: a class at once. Starts `python app.py` on loopback, then
   phase 0: 30 concurrent page loads (the page, its theme and the files its HTML names);
-  phase 1: 30 concurrent clients press Run on the default settings of the init lesson;
+  phase 1: 30 concurrent clients press Run on the default settings of the init lesson, then 30 new
+           ones again (served from the cache: what a visitor costs beyond the run);
   phase 2: 10 concurrent clients on distinct settings (small runs, different seeds);
   phase 3: the same 10 again (memory must stay flat; identical runs come from the cache);
   phase 4: a queue of 4 (CNNBP_QUEUE_MAX_SIZE) under 12 clients: the surplus is refused clearly.
@@ -211,6 +212,9 @@ def after_start_up(label: str, args, phases: set[int], naive: bool) -> dict[int,
             figures[0] = page_phase(server, args.clients)
         if 1 in phases:
             figures[1] = phase(f"phase 1, {args.clients} clients on the defaults", server, [values()] * args.clients)
+            # the same again, served from the cache: what a visitor costs the server beyond the run
+            figures[-1] = phase(f"phase 1 again, {args.clients} new clients on the cached defaults", server,
+                                [values()] * args.clients)
         if naive or not phases & {2, 3}:
             return figures
         rss1 = server.rss_mb()
@@ -238,10 +242,10 @@ def main() -> None:
     baseline = not args.no_baseline and bool(phases & {0, 1})
     naive = after_start_up("naive app (Gradio's per-visitor work)", args, phases, naive=True) if baseline else {}
     ours = after_start_up("app", args, phases, naive=False)
-    for number, name in ((0, "page loads"), (1, "clients on the defaults")):
+    for number, name in ((0, "page loads"), (1, "clients on the defaults"), (-1, "again, cached")):
         if number in naive and number in ours:
             (p95_naive, cpu_naive, *_), (p95_ours, cpu_ours, *_) = naive[number], ours[number]
-            print(f"phase {number}, {name}, naive / app: p95 {p95_naive:.1f} / {p95_ours:.1f} s "
+            print(f"phase {abs(number)}, {name}, naive / app: p95 {p95_naive:.1f} / {p95_ours:.1f} s "
                   f"({p95_naive / max(p95_ours, 1e-9):.1f}x), server CPU per client {cpu_naive:.2f} / {cpu_ours:.2f} s "
                   f"({cpu_naive / max(cpu_ours, 1e-9):.1f}x) (load {os.getloadavg()[0]:.1f})")
     if 4 not in phases:
