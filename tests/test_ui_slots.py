@@ -81,3 +81,33 @@ def test_a_long_run_does_not_block_a_short_one(server_url):
     stopper.join(30)
     outputs = long_job.result(timeout=120)
     assert "stopped by the user" in outputs[0]
+
+
+def test_a_waiter_served_from_the_cache_hands_its_slot_on_at_once(monkeypatch):
+    """A class clicks the same run: the first trains, the others wait for its slot. A waiter that finds
+    the run cached when its turn comes replays it without keeping the slot (else 29 replays of about
+    a second each pass one after another: the load test's p95)."""
+    from types import SimpleNamespace
+
+    from cnnbp.lessons.base import merge_frames
+    from cnnbp.ui import runner
+    from cnnbp.ui.cache import RESULTS
+
+    lesson = LESSONS["dropout"]
+    values = dict(lesson.quick, seed=9_733)
+    cfg = validate_config(lesson.config, values)
+    slots = Slots({"short": 1, "long": 1})
+    monkeypatch.setattr(runner, "SLOTS", slots)
+    kind = kind_of(cfg.cost_seconds())
+    assert next(slots.wait(kind, RunControl()), None) is None  # the first student's run holds the slot
+    handler = runner.make_handler(lesson, field_order(lesson.config))
+    request = SimpleNamespace(session_hash="waiter")
+    outputs = handler(*positional("dropout", values), request, lambda *a, **k: None)
+    assert "waiting for the short-run slot" in str(next(outputs)[0])
+    RESULTS.put(lesson.name, cfg, merge_frames(lesson.run(cfg, RunControl())))  # the first run ends
+    slots.release(kind)
+    first_replayed = next(outputs)  # the waiter's turn: its first message is the cached run's
+    assert "served from the cache" in str(first_replayed[0])
+    assert next(slots.wait(kind, RunControl()), None) is None, "the replay kept the slot"
+    rest = list(outputs)  # the replay goes on to its last frame meanwhile
+    assert "served from the cache of identical runs" in str(rest[-1][0])

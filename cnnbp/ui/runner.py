@@ -226,14 +226,19 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
             if not (yield from SLOTS.wait(kind, control, lambda line: waiting_outputs(lesson, line))):
                 yield waiting_outputs(lesson, "stopped by the user before it started")
                 return
+            held = True
             try:
                 cached = RESULTS.get(lesson.name, cfg)  # the same run may have finished while this one waited
                 if cached is not None:
+                    # a replay needs no slot: the next waiter (a class that clicked the same run) goes on
+                    SLOTS.release(kind)
+                    held = False
                     yield from cached_outputs(cached, lesson)
                     return
                 yield from run_live(lesson, cfg, control, progress)
             finally:
-                SLOTS.release(kind)
+                if held:
+                    SLOTS.release(kind)
         finally:
             control.cancel()  # the browser went away or Stop was pressed: stop between steps
             CONTROLS.finish(session, lesson.name, control)
