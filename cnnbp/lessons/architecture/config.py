@@ -10,7 +10,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from cnnbp.data import dataset_shape
 from cnnbp.lessons.architecture.layers import MAX_SPEC_CHARS, SYNTAX, Shape, parse_spec, stack_rows
 from cnnbp.lessons.architecture.models import ARCHITECTURES
-from cnnbp.lessons.architecture.stacks import MIN_SEEDS, STACKS, STEM_KERNEL
+from cnnbp.lessons.architecture.stacks import EVALS_PER_RUN, MIN_SEEDS, STACKS, STEM_KERNEL
 from cnnbp.lessons.base import LessonConfig, choices, gflop_seconds
 
 PartName = Literal["calculator", "models", "stacks", "receptive"]
@@ -108,7 +108,9 @@ class ArchitectureConfig(LessonConfig):
             steps = math.ceil(shape.n_train / self.batch_size) * self.epochs
             for name in self.stacks:
                 macs = pixels * (STEM_KERNEL ** 2 * shape.channels * c + STACKS[name].weights(c)) + c * shape.classes
-                # forward + backward ~ 6 flops per multiply-add; evaluations add about a tenth
-                cost += self.seeds * (steps * (gflop_seconds(6 * macs * self.batch_size) + STEP_OVERHEAD_S)
-                                      + gflop_seconds(2 * macs * shape.n_test) * 11)
+                # forward + backward ~ 6 flops per multiply-add; the first seed's curve is evaluated
+                # EVALS_PER_RUN + 1 times, the other seeds' nets once (their final accuracy)
+                evaluations = EVALS_PER_RUN + 1 + (self.seeds - 1)
+                cost += (self.seeds * steps * (gflop_seconds(6 * macs * self.batch_size) + STEP_OVERHEAD_S)
+                         + gflop_seconds(2 * macs * shape.n_test) * evaluations)
         return cost

@@ -23,6 +23,7 @@ from cnnbp.lessons.architecture.models import ARCHITECTURES, summary
 from cnnbp.lessons.architecture.receptive import effective_field, gradient_support
 from cnnbp.lessons.architecture.stacks import PAIRS, STACKS, StackRun, block_weights, train_stacks
 from cnnbp.lessons.base import Part, RunState, Update, Verdict, heartbeat
+from cnnbp.lessons.redraw import Redraw
 from cnnbp.nn import imagenet as imagenet_net
 from cnnbp.train import Beat
 
@@ -133,6 +134,7 @@ def stacks(state: RunState) -> Iterator[Update]:
     run = RUNS.get(cfg.training_key())
     if run is None:
         data = get_dataset(cfg.dataset, seed=cfg.seed)
+        redraw = Redraw(share=0.1)  # the streaming curves within a tenth of the run (~60 ms a drawing)
         for progress, histories, done in train_stacks(data, stacks=cfg.stacks, channels=cfg.block_channels,
                                                       epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr,
                                                       seeds=cfg.seed_list, control=state.control, beats=True):
@@ -141,7 +143,7 @@ def stacks(state: RunState) -> Iterator[Update]:
             elif done is None:
                 partial = StackRun(histories, {}, cfg.seed_list)
                 yield Update(progress, f"training {len(cfg.stacks)} stacks x {cfg.seeds} seed(s): {progress:.0%}",
-                             figures={"stacks": lambda p=partial: figures.stacks(p, cfg.block_channels)})
+                             figures=redraw({"stacks": lambda p=partial: figures.stacks(p, cfg.block_channels)}))
             else:
                 run = done
         if run is None:  # stopped: nothing kept

@@ -178,6 +178,8 @@ def train_stacks(data: ImageDataset, *, stacks: list[str], channels: int, epochs
                  ) -> Iterator[tuple[float, list[StackHistory], StackRun | None]]:
     """Train every stack at every seed (all stacks of one seed in lockstep: the same batches),
     yielding (progress, histories so far, None), and last (1, histories, the run) unless stopped.
+    The first seed's nets are evaluated EVALS_PER_RUN times (its curves are drawn), the others' at
+    their last step only (only their final accuracy is read).
     ``beats``: also a ``Beat`` as progress after every round and every evaluation (a heartbeat)."""
     device = pick_device()
     histories: list[StackHistory] = []
@@ -194,6 +196,8 @@ def train_stacks(data: ImageDataset, *, stacks: list[str], channels: int, epochs
         every = max(1, trainers[0].total_steps // EVALS_PER_RUN)
 
         def on_eval(i: int, trainer: Trainer) -> None:
+            if k > 0 and not trainer.done:  # the figure draws the first seed's curves, only the others' finals
+                return
             runs[i].eval_steps.append(trainer.step_count)
             runs[i].test_accuracy.append(evaluate(trainer.model, trainer.test_split)[1])
 

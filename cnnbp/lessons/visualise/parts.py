@@ -19,6 +19,7 @@ import torch
 from cnnbp.data import ImageDataset, dataset_label
 from cnnbp.data.uploads import load_image
 from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.redraw import Redraw
 from cnnbp.lessons.visualise import embeddings as emb
 from cnnbp.lessons.visualise import figures as figs
 from cnnbp.lessons.visualise import imagenet, loaded, verdicts
@@ -96,15 +97,15 @@ def training(state: RunState) -> Iterator[Update]:
         yield from _loaded(state)
         return
     trained = MODELS.get(cfg.train_settings())
-    drawn_at = None  # (snapshots, evaluations) that the figures last sent show
     if trained is None:
+        # the curves' numbers at every evaluation; the figures (~0.15 s the pair) within a tenth of the training,
+        # drawn when a frame goes out, and once more with the trained model below
+        redraw = Redraw(share=0.1)
         for reached, trained in train(state.data, cfg.train_settings(), state.control):
-            # the curves' numbers at every evaluation; the figures (~70 ms) when an epoch adds a row of filters
-            now = (len(trained.snapshots), len(trained.eval_steps))
-            redraw = now[0] > (drawn_at or (0, 0))[0]
-            drawn_at = now if redraw else drawn_at
+            update = _training_update(trained, cfg)
+            figures = update.pop("figures")
             yield Update(reached, f"training the CNN on {dataset_label(cfg.dataset)}: {reached:.0%}",
-                         **_training_update(trained, cfg, figures=redraw))
+                         figures=redraw(figures) if reached < 1.0 else {}, **update)
         if state.control.stop_reason():  # a half-trained model is neither cached nor looked at
             return
         MODELS.put(trained.settings, trained)
@@ -116,7 +117,7 @@ def training(state: RunState) -> Iterator[Update]:
     # kept for the tab's Download (and the CLI's --save-models): train here, look inside it in another tab
     checkpoints.keep_models(checkpoints.run_key("visualise", cfg), {f"visualise, seed {cfg.seed}": trained.model},
                             classes=data.classes, trained_on=data.name)
-    update = _training_update(trained, cfg, figures=drawn_at != (len(trained.snapshots), len(trained.eval_steps)))
+    update = _training_update(trained, cfg)
     update["numbers"]["model"] = _model_numbers(trained, data, source)
     yield Update(1.0, f"model {message}; test accuracy {trained.test_accuracy[-1]:.1%}", **update)
 
@@ -139,14 +140,19 @@ def _loaded(state: RunState) -> Iterator[Update]:
                  figures={"filters": figs.model_file_filters_figure(_filter_snapshots(trained))}, numbers=numbers)
 
 
-def _training_update(t: Trained, cfg: VisualiseConfig, *, figures: bool = True) -> dict:
+def _training_update(t: Trained, cfg: VisualiseConfig) -> dict:
+    """The curves' numbers now; the training and filters figures as functions, drawn from ``t`` as it is
+    when a frame goes out."""
+    draw = {"training": lambda: figs.training_figure(_training_numbers(t), dataset=dataset_label(cfg.dataset),
+                                                     depth=cfg.depth, width=cfg.width, lr=cfg.lr),
+            "filters": lambda: figs.filters_figure(_filter_snapshots(t))}
+    return dict(figures=draw, numbers={"training": _training_numbers(t)})
+
+
+def _training_numbers(t: Trained) -> dict:
     snapshots = [{"label": label, "smoothness": neighbour_correlation(w)} for label, w in t.snapshots]
-    numbers = {"steps": t.steps, "loss": t.loss, "eval_steps": t.eval_steps, "test_accuracy": t.test_accuracy,
-               "diverged_at": t.diverged_at, "seconds": t.seconds, "snapshots": snapshots}
-    drawn = {"training": figs.training_figure(numbers, dataset=dataset_label(cfg.dataset), depth=cfg.depth,
-                                              width=cfg.width, lr=cfg.lr),
-             "filters": figs.filters_figure(_filter_snapshots(t))} if figures else {}
-    return dict(figures=drawn, numbers={"training": numbers})
+    return {"steps": t.steps, "loss": t.loss, "eval_steps": t.eval_steps, "test_accuracy": t.test_accuracy,
+            "diverged_at": t.diverged_at, "seconds": t.seconds, "snapshots": snapshots}
 
 
 def _filter_snapshots(t: Trained) -> list[dict]:
@@ -231,9 +237,11 @@ def occlusion(state: RunState) -> Iterator[Update]:
         rows = _occlusion_maps(state)
     tests = []
     for model, data in models:  # the object test, model by model: the page hears from the run between them
-        yield Update(len(tests) / len(models), f"occlusion: the object test on model {len(tests) + 1} of {len(models)}")
+        yield Update(0.9 * len(tests) / len(models),
+                     f"occlusion: the object test on model {len(tests) + 1} of {len(models)}")
         with one_thread():
             tests.append(object_test_of(model, data, **window))
+    yield Update(0.9, "occlusion: drawing the maps")  # the figure (~0.3 s) is a wait of its own
     (test, mask_source), o = tests[0], ObjectEffect([t for t, _ in tests])
     summary = {**vars(test), "mask_source": mask_source, **window,
                "models": [vars(t) for t in o.tests], "effect": o.effect.as_dict() if o.effect else None}
@@ -311,8 +319,8 @@ def embeddings(state: RunState) -> Iterator[Update]:
     for method, kind in jobs:  # one projection at a time: the page hears from the run between them
         with one_thread():
             made.append(emb.embed(sources[kind], labels, features=kind, method=method, seed=cfg.seed))
-        if len(made) < len(jobs):
-            yield Update(len(made) / len(jobs), f"projections: {len(made)} of {len(jobs)} ({method} of {kind})")
+        # the last one too: comparing and drawing the maps (~0.3 s) is a wait of its own
+        yield Update(0.95 * len(made) / len(jobs), f"projections: {len(made)} of {len(jobs)} ({method} of {kind})")
     c = emb.comparison(made, labels, sources)
     extra = [p for p in made if p.features == "imagenet"]
     entries = [{"features": p.features, "method": p.method, "x": p.points[:, 0].tolist(),
