@@ -10,7 +10,7 @@ import pandas as pd
 
 from cnnbp.data import dataset_label, lesson_dataset
 from cnnbp.device import pick_device, torch_threads
-from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat
 from cnnbp.lessons.batchnorm import figures
 from cnnbp.lessons.batchnorm.config import BatchNormConfig
 from cnnbp.lessons.batchnorm.folding import measure_folding
@@ -26,6 +26,7 @@ from cnnbp.lessons.batchnorm.training import (
 )
 from cnnbp.lessons.batchnorm.verdicts import fold_verdict, mode_verdicts, training_verdicts
 from cnnbp.lessons.redraw import Redraw
+from cnnbp.train import Beat
 
 
 def modes(state: RunState) -> Iterator[Update]:
@@ -67,7 +68,10 @@ def training(state: RunState) -> Iterator[Update]:
     redraw = Redraw(share=0.1)
     for reached, histories, trainers in train_runs(
             runs, data, depth=cfg.depth, width=cfg.width, activation=cfg.activation, epochs=cfg.epochs,
-            batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control):
+            batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control, beats=True):
+        if isinstance(reached, Beat):
+            yield heartbeat(reached)
+            continue
         drawn_so_far = histories[:drawn]  # the curves are drawn only when the runner sends a frame
         yield Update(reached, f"training {len(runs)} CNNs on {dataset_label(cfg.dataset)}: {reached:.0%}",
                      figures=redraw({"curves": lambda hs=drawn_so_far: figures.curves_figure(hs, cfg)}),
