@@ -305,10 +305,10 @@ class Lesson:
     # few seconds); those parts' own tests check them, the protocol tests the rest.
     optional: tuple[str, ...] = ()
     parts: tuple[Part, ...] = ()  # in the order they run
-    # Numbers the figures carry whole (example images' pixels, point clouds, matrices), as dotted
-    # paths into ``numbers`` ("*" for every key): the tab's numbers output (the page's JSON, the API)
-    # leaves them out and names them, to keep an update under 100 KiB; Frames, the CLI and the
-    # take-home keep every number.
+    # Numbers the figures carry whole (example images' pixels, point clouds, matrices), or per-step
+    # series no figure draws (dropout's batch losses), as dotted paths into ``numbers`` ("*" for every
+    # key): the tab's numbers output (the page's JSON, the API) leaves them out and names them, to keep
+    # an update under 100 KiB; Frames, the CLI and the take-home keep every number.
     drawn_numbers: tuple[str, ...] = ()
     # The first frame's message, from the Config and the chosen parts (before any work).
     start: Callable[[Any, list[Part]], str] = _start_message
