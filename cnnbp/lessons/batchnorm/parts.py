@@ -10,11 +10,11 @@ import pandas as pd
 
 from cnnbp.data import dataset_label, lesson_dataset
 from cnnbp.device import pick_device, torch_threads
-from cnnbp.lessons.base import Part, RunState, Update, heartbeat
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats
 from cnnbp.lessons.batchnorm import figures
 from cnnbp.lessons.batchnorm.config import BatchNormConfig
 from cnnbp.lessons.batchnorm.folding import measure_folding
-from cnnbp.lessons.batchnorm.modes import mode_checks, running_stats
+from cnnbp.lessons.batchnorm.modes import mode_checks, running_stats_steps
 from cnnbp.lessons.batchnorm.training import (
     TRAIN_THREADS,
     History,
@@ -31,10 +31,12 @@ from cnnbp.train import Beat
 
 def modes(state: RunState) -> Iterator[Update]:
     cfg: BatchNormConfig = state.cfg
-    stats = running_stats(batch_size=cfg.batch_size, steps=cfg.stat_steps, momentum=cfg.bn_momentum,
-                          channels=cfg.stat_channels, seed=cfg.seed, dataset=cfg.dataset)
+    stats = yield from heartbeats(running_stats_steps(
+        batch_size=cfg.batch_size, steps=cfg.stat_steps, momentum=cfg.bn_momentum, channels=cfg.stat_channels,
+        seed=cfg.seed, dataset=cfg.dataset), 0.0, 0.6)
     checks = mode_checks(stats, batch_size=cfg.batch_size, channels=cfg.stat_channels, seed=cfg.seed,
                          dataset=cfg.dataset)
+    yield heartbeat(0.8)  # the figures take as long again
     rows = figures.check_rows(checks)
     yield Update(1.0, f"one BN layer: {cfg.stat_steps} minibatches fed, train and eval compared",
                  figures=figures.mode_figures(stats, checks, cfg), tables={"checks": pd.DataFrame(rows)},
@@ -83,6 +85,7 @@ def training(state: RunState) -> Iterator[Update]:
     numbers = {**training_numbers(histories[:drawn], cfg), "races": race_numbers(races)}
     bug = None
     if not state.control.stop_reason():
+        yield heartbeat(reached)  # the figures above and the evaluations below take 0.2-0.4 s each
         reference = trainers[1]  # the good-init BN net at the chosen position, first seed
         with torch_threads(TRAIN_THREADS):
             bug = TrainModeBug(histories[1].name, train_mode_bug(reference.model, data[cfg.seed],
