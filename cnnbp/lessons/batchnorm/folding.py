@@ -26,7 +26,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Generator
 
 import torch
 from torch import nn
@@ -34,6 +34,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, torch_threads
+from cnnbp.lessons.base import result_of
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.nn.models import ConvBlock
 
@@ -225,9 +226,19 @@ def fold_inputs(data: ImageDataset, batch: int) -> torch.Tensor:
 
 def measure_folding(data: ImageDataset, *, depth: int, width: int, activation: str, batch: int, repeats: int,
                     seed: int, device: torch.device, threads: int) -> FoldResult:
-    """A calibrated BN net on ``data`` folded and timed on ``batch`` test images, on ``threads`` threads."""
+    """:func:`folding_steps` run to its end."""
+    return result_of(folding_steps(data, depth=depth, width=width, activation=activation, batch=batch,
+                                   repeats=repeats, seed=seed, device=device, threads=threads))
+
+
+def folding_steps(data: ImageDataset, *, depth: int, width: int, activation: str, batch: int, repeats: int,
+                  seed: int, device: torch.device, threads: int) -> Generator[float, None, FoldResult]:
+    """A calibrated BN net on ``data`` folded and timed on ``batch`` test images, on ``threads`` threads;
+    yields once between the calibration and the timing (each 0.2-0.5 s)."""
     with torch_threads(threads):
         model = calibrated_model(data.x_train.to(device), in_channels=data.in_channels, num_classes=data.num_classes,
                                  depth=depth, width=width, activation=activation, image_size=data.image_size[0],
                                  seed=seed)
+    yield 0.5
+    with torch_threads(threads):
         return compare_folding(model, fold_inputs(data, batch).to(device), repeats=repeats)

@@ -13,7 +13,7 @@ from cnnbp.device import pick_device, torch_threads
 from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats
 from cnnbp.lessons.batchnorm import figures
 from cnnbp.lessons.batchnorm.config import BatchNormConfig
-from cnnbp.lessons.batchnorm.folding import measure_folding
+from cnnbp.lessons.batchnorm.folding import folding_steps
 from cnnbp.lessons.batchnorm.modes import mode_checks, running_stats_steps
 from cnnbp.lessons.batchnorm.training import (
     TRAIN_THREADS,
@@ -101,9 +101,9 @@ def training(state: RunState) -> Iterator[Update]:
 def folding(state: RunState) -> Iterator[Update]:
     cfg: BatchNormConfig = state.cfg
     device = pick_device()
-    fold = measure_folding(lesson_dataset(cfg.dataset, seed=cfg.seed), depth=cfg.depth, width=cfg.width,
-                           activation=cfg.activation, batch=cfg.fold_batch, repeats=cfg.fold_repeats, seed=cfg.seed,
-                           device=device, threads=TRAIN_THREADS)
+    fold = yield from heartbeats(folding_steps(
+        lesson_dataset(cfg.dataset, seed=cfg.seed), depth=cfg.depth, width=cfg.width, activation=cfg.activation,
+        batch=cfg.fold_batch, repeats=cfg.fold_repeats, seed=cfg.seed, device=device, threads=TRAIN_THREADS), 0.0, 0.9)
     yield Update(1.0, "BN folded into the convs", figures={"folding": figures.folding_figure(fold)},
                  tables={"folding": figures.folding_table(fold)}, verdicts=[fold_verdict(fold, cfg)],
                  numbers={"folding": {**vars(fold), "threads": TRAIN_THREADS, "device": str(device),
