@@ -48,7 +48,11 @@ def classic(state: RunState) -> Iterator[Update]:
             results.append(item)
             item = 0.0
         yield heartbeat(0.9 * (len(results) + item) / configurations)
-    yield Update(1.0, f"classic MLP done ({cfg.depth} x {cfg.width})", figures=figures.classic_figures(results, cfg),
+    drawn, draws = {}, figures.classic_figures(results, cfg)
+    for name, draw in draws.items():  # one figure per stretch of work
+        drawn[name] = draw()
+        yield heartbeat(0.9 + 0.1 * len(drawn) / (len(draws) + 1))
+    yield Update(1.0, f"classic MLP done ({cfg.depth} x {cfg.width})", figures=drawn,
                  tables={"classic": figures.classic_table(results)}, numbers={"classic": classic_numbers(results)},
                  verdicts=classic_verdicts(results))
 
