@@ -168,7 +168,7 @@ def classic_steps(
 ) -> Generator[float, None, ClassicResult]:
     """Forward ``x`` through ``depth`` layers of ``init``-initialised weights, then backward; yield how
     far it is after each layer's forward (a layer's first configuration draws its 4096 x 4096 unit
-    weights there: 0.1-0.3 s each) and return the result."""
+    weights there: 0.1-0.3 s each) and after each layer's backward, and return the result."""
     scheme, act = get_init(init), create_act(activation)
     pieces, width = get_act(activation).width_factor, upstream.shape[1]
     h, saved, outputs, ratios = x, [], [], []
@@ -187,7 +187,7 @@ def classic_steps(
         h = act(z)
         outputs.append(h)
         ratios.append(grad_ratio(act, activation, z))
-        yield (layer + 1) / (depth + 1)
+        yield (layer + 1) / (2 * depth + 1)
     value_range = BOUNDED_RANGE.get(activation) or (
         min(float(o.min()) for o in outputs), max(float(o.max()) for o in outputs))
     layers = [summarize(f"layer {i + 1}", o, m, value_range=value_range)
@@ -204,6 +204,7 @@ def classic_steps(
         weight_grad_norm[layer] = math.sqrt(max(float(gram.sum()), 0.0))
         if layer > 0:  # dL/dx at the input is never shown: skip that 4096-wide matmul
             dh = (dz @ draws.get(scheme.base, layer, (z.shape[1], h_in.shape[1]))) * scale
+        yield (2 * depth - layer) / (2 * depth + 1)
     return ClassicResult(activation, init, factor_noise(outputs), layers, weight_grad_norm)
 
 
