@@ -305,10 +305,10 @@ class Lesson:
     # few seconds); those parts' own tests check them, the protocol tests the rest.
     optional: tuple[str, ...] = ()
     parts: tuple[Part, ...] = ()  # in the order they run
-    # Numbers the figures carry whole (example images' pixels, point clouds, matrices), as dotted
-    # paths into ``numbers`` ("*" for every key): the tab's numbers output (the page's JSON, the API)
-    # leaves them out and names them, to keep an update under 100 KiB; Frames, the CLI and the
-    # take-home keep every number.
+    # Numbers the figures carry whole (example images' pixels, point clouds, matrices), or per-step
+    # series no figure draws (dropout's batch losses), as dotted paths into ``numbers`` ("*" for every
+    # key): the tab's numbers output (the page's JSON, the API) leaves them out and names them, to keep
+    # an update under 100 KiB; Frames, the CLI and the take-home keep every number.
     drawn_numbers: tuple[str, ...] = ()
     # The first frame's message, from the Config and the chosen parts (before any work).
     start: Callable[[Any, list[Part]], str] = _start_message
@@ -330,8 +330,11 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
     when they changed, and every number so far. While a part streams, updates closer than
     FRAME_INTERVAL_S are folded into the next frame (nothing is lost); a part's first and last
     updates, and any update with verdicts, are always sent; a heartbeat (``Update.beat``) only when
-    a frame is due. Between parts, and at a part's heartbeat, the run stops on a Stop or a
-    spent budget with a last frame that keeps what was measured.
+    a frame is due: once waiting for the part's next update (as long as its last stretch of work, plus
+    the last drawing when the frame draws) would leave the page FRAME_INTERVAL_S without a frame; a
+    frame whose drawing would take the wait past it says how far the part is first. Between parts,
+    and at a part's heartbeat, the run stops on a Stop or a spent budget with a last frame that
+    keeps what was measured.
     """
     parts = [p for p in lesson.parts if p.chosen(cfg)]
     total = sum(p.weight(cfg) for p in parts) or 1.0
@@ -346,8 +349,9 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
             return
         share = part.weight(cfg) / total
         pending = Frame(done, "")
-        new_verdicts, last_sent = False, -math.inf  # a part's first update goes out at once
+        new_verdicts, last_sent, told = False, -math.inf, False  # a part's first update goes out at once
         started = time.perf_counter()  # ... but a heartbeat only once a frame is due: it has no message of its own
+        resumed, drawing = started, 0.0  # when the part last resumed; how long the last frame's figures took
         work = part.run(state)
         for update in work:
             if update.beat and control.stop_reason():  # a Stop ends the part at its next heartbeat too
@@ -362,13 +366,26 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
             verdicts += update.verdicts
             new_verdicts |= bool(update.verdicts)
             now = time.perf_counter()
+            # A frame is due when waiting for the part's next update would take the wait past the interval:
+            # the part's last stretch of work stands for its next one, the last drawing for this frame's.
+            draws = any(callable(f) for f in pending.figures.values())
+            ahead = now - resumed + (drawing if draws else 0.0)
             if update.beat:
-                send = now - max(last_sent, started) >= FRAME_INTERVAL_S
+                send = now + ahead - max(last_sent, started) >= FRAME_INTERVAL_S
             else:
-                send = update.verdicts or update.progress >= 1.0 or now - last_sent >= FRAME_INTERVAL_S
+                send = (not told or update.verdicts or update.progress >= 1.0
+                        or now + ahead - last_sent >= FRAME_INTERVAL_S)
+                told = told or send
             if send:
-                yield _send(pending, verdicts if new_verdicts else [], numbers)
-                pending, new_verdicts, last_sent = Frame(pending.progress, pending.message), False, now
+                if draws and now + drawing - max(last_sent, started) > FRAME_INTERVAL_S:  # say how far, then draw
+                    yield _send(Frame(pending.progress, pending.message), [], numbers)
+                    last_sent = now = time.perf_counter()
+                frame = _send(pending, verdicts if new_verdicts else [], numbers)
+                drawing = time.perf_counter() - now if draws else drawing
+                yield frame
+                pending, new_verdicts = Frame(pending.progress, pending.message), False
+                last_sent = time.perf_counter()  # the wait runs from the frame's hand-over
+            resumed = time.perf_counter()
         if pending.figures or pending.tables or new_verdicts:
             yield _send(pending, verdicts if new_verdicts else [], numbers)
         if control.stop_reason():  # the part ended early (its training loop saw the Stop)

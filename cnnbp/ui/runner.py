@@ -139,8 +139,9 @@ def shown_numbers(numbers: dict[str, Any], lesson: Lesson) -> dict[str, Any]:
         shown = _without(shown, path.split("."))
     if shown is numbers:
         return numbers
-    return {**shown, LEFT_OUT: f"{', '.join(lesson.drawn_numbers)}: drawn whole in the figures "
-                               f"(python -m cnnbp run {lesson.name} --out DIR writes every number)"}
+    return {**shown, LEFT_OUT: f"{', '.join(lesson.drawn_numbers)}: left out of the page (drawn whole in the "
+                               f"figures, or per-step series); python -m cnnbp run {lesson.name} --out DIR "
+                               f"writes every number"}
 
 
 def _without(value: Any, keys: list[str]) -> Any:

@@ -26,7 +26,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Generator
 
 import torch
 from torch import nn
@@ -34,6 +34,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, torch_threads
+from cnnbp.lessons.base import result_of, scaled
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.nn.models import ConvBlock
 
@@ -162,9 +163,15 @@ class FoldResult:
         return self.faster if self.exact else False
 
 
-@torch.inference_mode()
 def compare_folding(model: nn.Module, x: torch.Tensor, *, repeats: int) -> FoldResult:
-    """Fold ``model`` (ours and torch's), compare outputs on ``x`` and time the three forwards.
+    """:func:`compare_steps` run to its end."""
+    return result_of(compare_steps(model, x, repeats=repeats))
+
+
+@torch.inference_mode()
+def compare_steps(model: nn.Module, x: torch.Tensor, *, repeats: int) -> Generator[float, None, FoldResult]:
+    """Fold ``model`` (ours and torch's), compare outputs on ``x`` and time the three forwards;
+    yield how far it is after the warm-up and after each repeat (never inside one's timing).
 
     The three models are timed side by side within each repeat (after one warm-up forward
     each), in an order reversed every other repeat, so a machine that slows down or speeds up
@@ -174,6 +181,7 @@ def compare_folding(model: nn.Module, x: torch.Tensor, *, repeats: int) -> FoldR
     model = model.eval()
     models = {"unfolded": model, "folded": fold_model(model), "torch fused": fold_model(model, fuse=fuse_conv_bn_eval)}
     outputs = {name: m(x) for name, m in models.items()}  # also the warm-up
+    yield 0.0
     ref = outputs["unfolded"]
     times: dict[str, list[float]] = {name: [] for name in models}
     sync = torch.cuda.synchronize if x.device.type == "cuda" else (lambda: None)
@@ -184,6 +192,7 @@ def compare_folding(model: nn.Module, x: torch.Tensor, *, repeats: int) -> FoldR
             models[name](x)
             sync()
             times[name].append(time.perf_counter() - start)
+        yield (i + 1) / repeats
     return FoldResult(
         batch=len(x), batchnorms_before=count_batchnorms(model), batchnorms_after=count_batchnorms(models["folded"]),
         max_abs_diff=float((outputs["folded"] - ref).abs().max()),
@@ -225,9 +234,19 @@ def fold_inputs(data: ImageDataset, batch: int) -> torch.Tensor:
 
 def measure_folding(data: ImageDataset, *, depth: int, width: int, activation: str, batch: int, repeats: int,
                     seed: int, device: torch.device, threads: int) -> FoldResult:
-    """A calibrated BN net on ``data`` folded and timed on ``batch`` test images, on ``threads`` threads."""
+    """:func:`folding_steps` run to its end."""
+    return result_of(folding_steps(data, depth=depth, width=width, activation=activation, batch=batch,
+                                   repeats=repeats, seed=seed, device=device, threads=threads))
+
+
+def folding_steps(data: ImageDataset, *, depth: int, width: int, activation: str, batch: int, repeats: int,
+                  seed: int, device: torch.device, threads: int) -> Generator[float, None, FoldResult]:
+    """A calibrated BN net on ``data`` folded and timed on ``batch`` test images, on ``threads`` threads;
+    yields once between the calibration and the timing (each 0.2-0.5 s)."""
     with torch_threads(threads):
         model = calibrated_model(data.x_train.to(device), in_channels=data.in_channels, num_classes=data.num_classes,
                                  depth=depth, width=width, activation=activation, image_size=data.image_size[0],
                                  seed=seed)
-        return compare_folding(model, fold_inputs(data, batch).to(device), repeats=repeats)
+    yield 0.3
+    with torch_threads(threads):
+        return (yield from scaled(compare_steps(model, fold_inputs(data, batch).to(device), repeats=repeats), 0.3))

@@ -14,12 +14,14 @@ from __future__ import annotations
 import copy
 import math
 from dataclasses import dataclass, field
+from typing import Generator
 
 import torch
 from torch import nn
 
 from cnnbp.data import lesson_dataset
 from cnnbp.device import derive_seed, make_generator
+from cnnbp.lessons.base import result_of
 
 EPS = 1e-5  # BatchNorm2d's default epsilon
 # Fixed before any run, never tuned to a result:
@@ -32,6 +34,7 @@ RULE_MARGIN = 1.5
 # to the larger of 1 and the compared values' scale.
 EQUAL_TOL = 1e-4
 DIFFER = 1e-3  # train and eval outputs "differ" when they are apart by more than this (relative)
+HEARTBEAT_STEPS = 10  # minibatches between two heartbeats of the running statistics
 
 
 @torch.no_grad()
@@ -98,11 +101,19 @@ class RunningStats:
         return False if self.steps[-1] >= RULE_MARGIN * self.rule_steps else None
 
 
-@torch.no_grad()
 def running_stats(*, batch_size: int, steps: int, momentum: float, channels: int, seed: int,
                   dataset: str = "digits") -> RunningStats:
     """Feed ``steps`` shuffled training minibatches through a BatchNorm2d in train mode and
     record its running mean and variance after each."""
+    return result_of(running_stats_steps(batch_size=batch_size, steps=steps, momentum=momentum, channels=channels,
+                                         seed=seed, dataset=dataset))
+
+
+@torch.no_grad()
+def running_stats_steps(*, batch_size: int, steps: int, momentum: float, channels: int, seed: int,
+                        dataset: str = "digits") -> Generator[float, None, RunningStats]:
+    """:func:`running_stats`, yielding how far it is every ``HEARTBEAT_STEPS`` minibatches (each
+    normalises a batch of the whole training set's feature maps: about 10 ms)."""
     f = feature_maps(lesson_dataset(dataset, seed=seed).x_train, channels=channels, seed=seed)
     mu, var = data_stats(f)
     sigma = var.sqrt()
@@ -128,6 +139,8 @@ def running_stats(*, batch_size: int, steps: int, momentum: float, channels: int
             i = 0
         bn(f[order[i:i + batch_size]])
         record(step)
+        if step % HEARTBEAT_STEPS == 0:
+            yield step / steps
     return out
 
 

@@ -10,11 +10,11 @@ import pandas as pd
 
 from cnnbp.data import dataset_label, lesson_dataset
 from cnnbp.device import pick_device, torch_threads
-from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats
 from cnnbp.lessons.batchnorm import figures
 from cnnbp.lessons.batchnorm.config import BatchNormConfig
-from cnnbp.lessons.batchnorm.folding import measure_folding
-from cnnbp.lessons.batchnorm.modes import mode_checks, running_stats
+from cnnbp.lessons.batchnorm.folding import folding_steps
+from cnnbp.lessons.batchnorm.modes import mode_checks, running_stats_steps
 from cnnbp.lessons.batchnorm.training import (
     TRAIN_THREADS,
     History,
@@ -26,14 +26,17 @@ from cnnbp.lessons.batchnorm.training import (
 )
 from cnnbp.lessons.batchnorm.verdicts import fold_verdict, mode_verdicts, training_verdicts
 from cnnbp.lessons.redraw import Redraw
+from cnnbp.train import Beat
 
 
 def modes(state: RunState) -> Iterator[Update]:
     cfg: BatchNormConfig = state.cfg
-    stats = running_stats(batch_size=cfg.batch_size, steps=cfg.stat_steps, momentum=cfg.bn_momentum,
-                          channels=cfg.stat_channels, seed=cfg.seed, dataset=cfg.dataset)
+    stats = yield from heartbeats(running_stats_steps(
+        batch_size=cfg.batch_size, steps=cfg.stat_steps, momentum=cfg.bn_momentum, channels=cfg.stat_channels,
+        seed=cfg.seed, dataset=cfg.dataset), 0.0, 0.6)
     checks = mode_checks(stats, batch_size=cfg.batch_size, channels=cfg.stat_channels, seed=cfg.seed,
                          dataset=cfg.dataset)
+    yield heartbeat(0.8)  # the figures take as long again
     rows = figures.check_rows(checks)
     yield Update(1.0, f"one BN layer: {cfg.stat_steps} minibatches fed, train and eval compared",
                  figures=figures.mode_figures(stats, checks, cfg), tables={"checks": pd.DataFrame(rows)},
@@ -67,7 +70,10 @@ def training(state: RunState) -> Iterator[Update]:
     redraw = Redraw(share=0.1)
     for reached, histories, trainers in train_runs(
             runs, data, depth=cfg.depth, width=cfg.width, activation=cfg.activation, epochs=cfg.epochs,
-            batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control):
+            batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control, beats=True):
+        if isinstance(reached, Beat):
+            yield heartbeat(reached)
+            continue
         drawn_so_far = histories[:drawn]  # the curves are drawn only when the runner sends a frame
         yield Update(reached, f"training {len(runs)} CNNs on {dataset_label(cfg.dataset)}: {reached:.0%}",
                      figures=redraw({"curves": lambda hs=drawn_so_far: figures.curves_figure(hs, cfg)}),
@@ -79,6 +85,7 @@ def training(state: RunState) -> Iterator[Update]:
     numbers = {**training_numbers(histories[:drawn], cfg), "races": race_numbers(races)}
     bug = None
     if not state.control.stop_reason():
+        yield heartbeat(reached)  # the figures above and the evaluations below take 0.2-0.4 s each
         reference = trainers[1]  # the good-init BN net at the chosen position, first seed
         with torch_threads(TRAIN_THREADS):
             bug = TrainModeBug(histories[1].name, train_mode_bug(reference.model, data[cfg.seed],
@@ -94,9 +101,9 @@ def training(state: RunState) -> Iterator[Update]:
 def folding(state: RunState) -> Iterator[Update]:
     cfg: BatchNormConfig = state.cfg
     device = pick_device()
-    fold = measure_folding(lesson_dataset(cfg.dataset, seed=cfg.seed), depth=cfg.depth, width=cfg.width,
-                           activation=cfg.activation, batch=cfg.fold_batch, repeats=cfg.fold_repeats, seed=cfg.seed,
-                           device=device, threads=TRAIN_THREADS)
+    fold = yield from heartbeats(folding_steps(
+        lesson_dataset(cfg.dataset, seed=cfg.seed), depth=cfg.depth, width=cfg.width, activation=cfg.activation,
+        batch=cfg.fold_batch, repeats=cfg.fold_repeats, seed=cfg.seed, device=device, threads=TRAIN_THREADS), 0.0, 0.9)
     yield Update(1.0, "BN folded into the convs", figures={"folding": figures.folding_figure(fold)},
                  tables={"folding": figures.folding_table(fold)}, verdicts=[fold_verdict(fold, cfg)],
                  numbers={"folding": {**vars(fold), "threads": TRAIN_THREADS, "device": str(device),

@@ -23,7 +23,7 @@ from torch import nn
 from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator, torch_threads
 from cnnbp.nn import SmallCNN, init_model
-from cnnbp.train import RunControl, Trainer, evaluate, lockstep
+from cnnbp.train import Beat, RunControl, Trainer, evaluate, lockstep
 from cnnbp.train.history import History as BaseHistory
 from cnnbp.train.stacked_mlp import stack_groups
 
@@ -188,13 +188,14 @@ def build(data: ImageDataset, v: Variant, *, depth: int, width: int, activation:
 
 def train_runs(runs: Sequence[Run], data: Mapping[int, ImageDataset], *, depth: int, width: int,
                activation: str, epochs: int, batch_size: int, bn_momentum: float, control: RunControl,
-               threads: int | None = TRAIN_THREADS, stack: bool = True
+               threads: int | None = TRAIN_THREADS, stack: bool = True, beats: bool = False
                ) -> Iterator[tuple[float, list[History], list[Trainer]]]:
     """Train every run in lockstep on ``data[run.seed]``; yield (progress, histories, trainers)
     at step 0 and at every evaluation (``EVALS_PER_EPOCH`` times an epoch). A run with ``until``
     stops at the evaluation that reaches it. ``threads``: torch threads while stepping (None:
     leave the process's count). ``stack``: nets of one architecture and learning rate step as one
-    stacked model (False: one at a time, bench/batchnorm.py's naive path)."""
+    stacked model (False: one at a time, bench/batchnorm.py's naive path). ``beats``: also a ``Beat``
+    as progress after every round and every net's evaluation (a heartbeat: nothing new)."""
     trainers = []
     for r in runs:
         d = data[r.seed]
@@ -225,15 +226,17 @@ def train_runs(runs: Sequence[Run], data: Mapping[int, ImageDataset], *, depth: 
         if decided(runs[i], h):
             trainer.total_steps = trainer.step_count  # done: lockstep steps it no more
 
-    with torch_threads(threads) if threads else contextlib.nullcontext():
-        for i, t in enumerate(trainers):
+    for i, t in enumerate(trainers):
+        with torch_threads(threads) if threads else contextlib.nullcontext():
             probe(i, t)
+        if beats:
+            yield Beat(0.0), histories, trainers
     yield 0.0, histories, trainers
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
     # nets of one architecture and learning rate step as one stacked model (the same numbers up to
     # float rounding); a run that is decided leaves its stack
     for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=probe, threads=threads,
-                             stack=stack_groups if stack else False):
+                             stack=stack_groups if stack else False, beats=beats):
         yield progress, histories, trainers
 
 

@@ -108,10 +108,11 @@ def gap_over_seeds(histories: dict[int, list[GapHistory]], narrowing: list[GapNa
 
 def mc(state: RunState) -> Iterator[Update]:
     cfg, results = state.cfg, {}
-    with torch_threads(THREADS):
-        for h, t in zip(state.histories, state.trainers):
-            if h.p > 0 and not t.diverged:
-                results[h.name] = mc_average(t.model, *t.test_split, passes=cfg.mc_passes, seed=cfg.seed)
+    nets = [(h, t) for h, t in zip(state.histories, state.trainers) if h.p > 0 and not t.diverged]
+    for i, (h, t) in enumerate(nets):
+        with torch_threads(THREADS):
+            results[h.name] = mc_average(t.model, *t.test_split, passes=cfg.mc_passes, seed=cfg.seed)
+        yield heartbeat((i + 1) / (len(nets) + 1))  # a net's passes take 0.2-0.3 s
     yield Update(1.0, f"MC dropout: {cfg.mc_passes} stochastic passes averaged for {len(results)} nets",
                  figures={"mc": figures.mc(results)},
                  tables={"gap": figures.gap_table(state.histories, state.narrowing, results)},

@@ -53,6 +53,7 @@ def _train_one(cfg: ImbalanceConfig, seed: int, control: RunControl, *, shown: b
     """Train every method at ``seed`` (the shown seed draws its class counts and curves as it
     goes); returns the run, or None when stopped."""
     data = build(cfg, seed)
+    yield heartbeat(done)  # the previous seed's predictions and this seed's data: 0.2-0.3 s each
     if shown:
         counts = {"train": data.counts("train"), **{t: data.counts(t) for t in data.tests}}
         yield Update(done + 0.02 * share, f"training {len(cfg.methods)} methods for {cfg.steps} steps each",

@@ -41,12 +41,18 @@ def classic_numbers(results: list[ClassicResult]) -> dict:
 
 def classic(state: RunState) -> Iterator[Update]:
     cfg: InitConfig = state.cfg
-    results = []
-    for result in classic_experiment(activations=cfg.activations, inits=cfg.inits, width=cfg.width,
-                                     depth=cfg.depth, batch_size=cfg.batch_size, seed=cfg.seed):
-        results.append(result)
-        yield heartbeat(0.9 * len(results) / (len(cfg.activations) * len(cfg.inits)))
-    yield Update(1.0, f"classic MLP done ({cfg.depth} x {cfg.width})", figures=figures.classic_figures(results, cfg),
+    results, configurations = [], len(cfg.activations) * len(cfg.inits)
+    for item in classic_experiment(activations=cfg.activations, inits=cfg.inits, width=cfg.width,
+                                   depth=cfg.depth, batch_size=cfg.batch_size, seed=cfg.seed, beats=True):
+        if isinstance(item, ClassicResult):
+            results.append(item)
+            item = 0.0
+        yield heartbeat(0.9 * (len(results) + item) / configurations)
+    drawn, draws = {}, figures.classic_figures(results, cfg)
+    for name, draw in draws.items():  # one figure per stretch of work
+        drawn[name] = draw()
+        yield heartbeat(0.9 + 0.1 * len(drawn) / (len(draws) + 1))
+    yield Update(1.0, f"classic MLP done ({cfg.depth} x {cfg.width})", figures=drawn,
                  tables={"classic": figures.classic_table(results)}, numbers={"classic": classic_numbers(results)},
                  verdicts=classic_verdicts(results))
 

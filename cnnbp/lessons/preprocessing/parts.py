@@ -57,7 +57,11 @@ def images(state: RunState) -> Iterator[Update]:
     analysis = yield from heartbeats(analyse_images(
         data, raw_scale=cfg.input_scale, raw_offset=cfg.input_offset, transforms=list(cfg.transforms),
         pair_points=PAIR_POINTS, n_examples=N_EXAMPLES, seed=cfg.seed), 0.0, 0.9)
-    yield Update(1.0, f"image statistics done ({data.describe()})", figures=figures.image_figures(analysis, cfg),
+    drawn, draws = {}, figures.image_figures(analysis, cfg)
+    for name, draw in draws.items():  # one figure per stretch of work
+        drawn[name] = draw()
+        yield heartbeat(0.9 + 0.1 * len(drawn) / (len(draws) + 1))
+    yield Update(1.0, f"image statistics done ({data.describe()})", figures=drawn,
                  tables={"channels": figures.channel_table(analysis)}, numbers={"images": image_numbers(analysis)},
                  verdicts=[image_verdict(analysis, len(data.x_train))])
 

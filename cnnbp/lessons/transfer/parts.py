@@ -18,7 +18,7 @@ from cnnbp.lessons.transfer.comparison import forgetting as measure_forgetting
 from cnnbp.lessons.transfer.config import DISSIMILAR, SIMILAR, TransferConfig
 from cnnbp.lessons.transfer.model_file import adaptation_note, load_file_source
 from cnnbp.lessons.transfer.models import embed, num_stages
-from cnnbp.lessons.transfer.selection import rank_sources
+from cnnbp.lessons.transfer.selection import ranking_steps
 from cnnbp.lessons.transfer.sources import Source, load_source
 from cnnbp.lessons.transfer.strategies import EVALS, linear_probe, make_split, stage_probes, train_runs
 from cnnbp.lessons.transfer.sweep import SGD_SIZE_STRATEGIES, SIZE_STRATEGIES, RuleCell, score_steps
@@ -206,7 +206,7 @@ def selection(state: RunState) -> Iterator[Update]:
     comparison = getattr(state, "comparison", None)
     reusable = comparison and not cfg.model_file and cfg.stage == num_stages(state.source.model)
     known = {(cfg.source, s): acc for s, acc in comparison.probe.items()} if reusable else {}
-    result = rank_sources(state.task, state.samples, known)  # the compare part's top-stage probes reused
+    result = yield from heartbeats(ranking_steps(state.task, state.samples, known), 0.0, 0.9)  # compare's probes reused
     main = result.results[0]
     yield Update(1.0, "sources ranked by feature similarity",
                  figures={"selection": figures.selection_figure(result, cfg)},

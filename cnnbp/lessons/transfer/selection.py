@@ -9,12 +9,13 @@ transfer. We put each source's similarity next to the accuracy it actually gives
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Generator, Mapping, Sequence
 
 import numpy as np
 import torch
 
 from cnnbp.device import torch_threads
+from cnnbp.lessons.base import result_of
 from cnnbp.lessons.transfer.adapters import adapt_images
 from cnnbp.lessons.transfer.comparison import Lead
 from cnnbp.lessons.transfer.models import embed, num_stages
@@ -97,14 +98,22 @@ class SeedSelection:
 
 def rank_sources(task: Task, samples: Mapping[int, tuple[torch.Tensor, torch.Tensor]],
                  known: Mapping[tuple[str, int], float] | None = None) -> SeedSelection:
+    """:func:`ranking_steps` run to its end."""
+    return result_of(ranking_steps(task, samples, known))
+
+
+def ranking_steps(task: Task, samples: Mapping[int, tuple[torch.Tensor, torch.Tensor]],
+                  known: Mapping[tuple[str, int], float] | None = None) -> Generator[float, None, SeedSelection]:
     """For every shipped source and every seed's target images ``samples[seed] = (x, y)``: the
     mean-feature similarity with those images and the linear-probe accuracy (top stage) they give
     on the target test set. ``known[(source, seed)]``: a top-stage probe accuracy measured already
     (the compare part's) on the same images. The source's own mean and the test set's features are
-    computed once per source, each seed's training features once for both numbers."""
+    computed once per source, each seed's training features once for both numbers. Yields how far
+    it is before each source (its features and probes: 0.1-0.2 s)."""
     rows: dict[int, list[dict]] = {seed: [] for seed in samples}
     known = known or {}
-    for name in RANKED:
+    for done, name in enumerate(RANKED):
+        yield done / len(RANKED)
         if source_problem(name):
             continue
         src = load_source(name)
