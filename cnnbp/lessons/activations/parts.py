@@ -10,7 +10,7 @@ from typing import Iterator
 import pandas as pd
 
 from cnnbp.data import dataset_label
-from cnnbp.device import cpu_cores
+from cnnbp.device import cpu_cores, torch_threads
 from cnnbp.lessons.activations import figures
 from cnnbp.lessons.activations.config import ActivationsConfig
 from cnnbp.lessons.activations.functions import Curve, activation_curves, peak_grad_with, point_table
@@ -61,7 +61,8 @@ def zero_centred(state: RunState) -> Iterator[Update]:
 
 def selu(state: RunState) -> Iterator[Update]:
     cfg: ActivationsConfig = state.cfg
-    profiles = deep_profiles(depth=cfg.mlp_depth, width=cfg.mlp_width, batch=MLP_BATCH, seed=cfg.seed)
+    with torch_threads(1):  # 0.3 s of matmuls: a second OpenMP thread spun on a busy core (0.68 CPU s at load 7)
+        profiles = deep_profiles(depth=cfg.mlp_depth, width=cfg.mlp_width, batch=MLP_BATCH, seed=cfg.seed)
     yield Update(1.0, f"deep MLP ({cfg.mlp_depth} x {cfg.mlp_width}) profiled",
                  figures={"selu": figures.selu_figure(profiles, cfg)}, tables={"selu": figures.selu_table(profiles)},
                  numbers={"selu": {p.name: {"activation": p.activation, "init": p.init, "mean": p.mean, "std": p.std,
