@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Literal, Mapping
 
@@ -201,7 +202,7 @@ class Beat(float):
 def lockstep(trainers: list[Trainer], histories: list[History], control: RunControl, *, eval_every: int,
              on_eval: Callable[[int, Trainer], None], threads: int | None = None,
              stack: bool | Callable[[list[Trainer]], list[tuple[list[int], object]]] = False,
-             beats: bool = False) -> Iterator[float]:
+             beats: bool = False, workers: int = 1) -> Iterator[float]:
     """Step every unfinished trainer once per round, so all curves grow together on screen.
 
     Each step is recorded in ``histories[i]`` (``History.record``); every ``eval_every`` rounds
@@ -215,6 +216,9 @@ def lockstep(trainers: list[Trainer], histories: list[History], control: RunCont
     with ``step``, ``done`` and ``sync``, or None for one trainer alone) per group.
     ``beats``: also yield a :class:`Beat` after every round without an evaluation and after each
     trainer's evaluation (the page hears from a run at least once a round; nothing computed differs).
+    ``workers``: Python threads that step (and evaluate) the groups side by side, each on one torch
+    thread: K models on K cores with the numbers of one thread (each model's ops stay on one core, in
+    one order); ``threads`` is then 1. ``on_eval`` must touch only trainer ``i``'s own state.
     """
     from cnnbp.train.stacked import StackedTrainers, lockstep_groups
 
@@ -222,33 +226,77 @@ def lockstep(trainers: list[Trainer], histories: list[History], control: RunCont
         (idx, StackedTrainers([trainers[i] for i in idx]) if stack and len(idx) > 1 else None)
         for idx in (lockstep_groups(trainers) if stack else [[i] for i in range(len(trainers))])]
     total = max(t.total_steps for t in trainers)
+    lanes = Lanes(groups, workers)
+    threads = 1 if lanes.pool else threads
     threaded = (lambda: torch_threads(threads)) if threads else contextlib.nullcontext
+
+    def step_groups(lane: list) -> None:
+        for idx, stacked in lane:
+            if control.stop_reason():
+                return
+            if stacked is not None:
+                for member, event in stacked.step() if not stacked.done else []:
+                    histories[idx[member]].record(event)
+            elif not trainers[idx[0]].done:
+                histories[idx[0]].record(trainers[idx[0]].step())
+
+    def evaluate(i: int) -> None:
+        if not trainers[i].diverged:
+            on_eval(i, trainers[i])
+
     try:
         for step in range(1, total + 1):
-            at_eval = step % eval_every == 0 or step == total
             with threaded():
-                for idx, stacked in groups:
-                    if control.stop_reason():
-                        return
-                    if stacked is not None:
-                        for member, event in stacked.step() if not stacked.done else []:
-                            histories[idx[member]].record(event)
-                    elif not trainers[idx[0]].done:
-                        histories[idx[0]].record(trainers[idx[0]].step())
-            if not at_eval:
+                lanes.run(step_groups, lanes.groups)
+            if not (step % eval_every == 0 or step == total):
                 if beats:
                     yield Beat(step / total)
                 continue
             _sync(groups, momentum=False)
-            for i, trainer in enumerate(trainers):
-                if not trainer.diverged:
-                    with threaded():
-                        on_eval(i, trainer)
-                    if beats:
-                        yield Beat((step - 1 + (i + 1) / (len(trainers) + 1)) / total)
+            # the trainers evaluated a row at a time, one per lane (side by side), a beat after each row
+            for row in lanes.rows(range(len(trainers))):
+                with threaded():
+                    lanes.run(evaluate, row)
+                if beats and any(not trainers[i].diverged for i in row):
+                    yield Beat((step - 1 + (row[-1] + 1) / (len(trainers) + 1)) / total)
             yield step / total
     finally:  # stopped or finished: every model is its own again for whoever reads it next
+        lanes.close()
         _sync(groups, momentum=True)
+
+
+class Lanes:
+    """``workers`` lanes of work run side by side, one Python thread each (the caller's thread runs
+    the first), each on one torch thread; with one worker everything runs in the caller's thread."""
+
+    def __init__(self, groups: list, workers: int):
+        self.pool = ThreadPoolExecutor(workers - 1, initializer=torch.set_num_threads, initargs=(1,)) \
+            if workers > 1 and len(groups) > 1 else None
+        self.workers = workers if self.pool else 1
+        # groups dealt to the lane with the fewest models so far, largest groups first (one lane: in order)
+        lanes: list[list] = [[] for _ in range(self.workers)]
+        for group in sorted(groups, key=lambda g: -len(g[0])) if self.pool else groups:
+            min(lanes, key=lambda lane: sum(len(idx) for idx, _ in lane)).append(group)
+        self.groups = [lane for lane in lanes if lane]
+
+    def rows(self, items) -> list[list]:
+        items = list(items)
+        return [items[i:i + self.workers] for i in range(0, len(items), self.workers)]
+
+    def run(self, work: Callable, items: list) -> None:
+        """``work(item)`` for each item, side by side (an exception in any is raised here)."""
+        if self.pool is None:
+            for item in items:
+                work(item)
+            return
+        futures = [self.pool.submit(work, item) for item in items[1:]]
+        work(items[0])
+        for future in futures:
+            future.result()
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown()
 
 
 def _sync(groups: list, *, momentum: bool) -> None:

@@ -20,46 +20,63 @@ from plotly.subplots import make_subplots
 from cnnbp import plots
 from cnnbp.data import dataset_label
 from cnnbp.lessons.activations.config import ActivationsConfig
-from cnnbp.lessons.activations.functions import Curve
+from cnnbp.lessons.activations.functions import Curve, maxout_formula
 from cnnbp.lessons.activations.outcome import Race
 from cnnbp.lessons.activations.race import PROBE_IMAGES
 from cnnbp.lessons.activations.selu import DeepProfile
 from cnnbp.lessons.activations.zero_centred import MINIBATCH, W_STAR, SignResult, ZigzagPath
-from cnnbp.nn.activations import ACTIVATIONS
+from cnnbp.nn.activations import ACTIVATIONS, get_act
 from cnnbp.plots.common import apply_layout, color_for, variant_colours
 from cnnbp.plots.drawn import drawn
 
 SATURATED_FILL = "rgba(214, 39, 40, 0.12)"
 GRID_COLUMNS = 4
+# A function panel is about 150 px wide at 1024 x 768: 301 points of the 601-point grid are two a
+# pixel, the same curve at half the bytes (the figure was the page's largest message: 181 KiB).
+DRAWN_POINTS = 301
+# Panel height and the gap between rows: the x tick labels and a two-line panel title below them fit.
+PANEL_PX, ROW_GAP_PX = 172, 95
+PANEL_TITLE_PX = 14
 COLOURS = variant_colours(list(ACTIVATIONS))  # one colour per activation in every figure of the tab
 
 
 def activation_grid(curves: Sequence[dict], *, n_cols: int, title: str, threshold: float) -> go.Figure:
     """One panel per activation: f(x) solid, f'(x) dashed, saturated ranges shaded.
 
-    ``curves``: dicts with ``name``, ``label``, ``x``, ``value``, ``grad`` and ``saturated``
-    (a list of (x from, x to) where |f'| < ``threshold`` x its peak)."""
+    ``curves``: dicts with ``name``, ``label``, ``x`` (evenly spaced, the same for every curve),
+    ``value``, ``grad`` and ``saturated`` (a list of (x from, x to) where |f'| < ``threshold`` x
+    its peak). At most ``DRAWN_POINTS`` of the grid are drawn, x sent as its start and step."""
     n_rows = max(1, -(-len(curves) // n_cols))
+    area = n_rows * PANEL_PX + (n_rows - 1) * ROW_GAP_PX  # the panels and the gaps between their rows
     fig = make_subplots(rows=n_rows, cols=n_cols, subplot_titles=[c["label"] for c in curves],
-                        horizontal_spacing=0.04, vertical_spacing=0.1 if n_rows > 1 else 0.15)
+                        horizontal_spacing=0.04, vertical_spacing=ROW_GAP_PX / area if n_rows > 1 else 0.15)
+    shaded: list[dict] = []
     for i, c in enumerate(curves):
         row, col = i // n_cols + 1, i % n_cols + 1
-        x = drawn(c["x"])
-        fig.add_trace(go.Scatter(x=x, y=drawn(c["value"]), mode="lines", name="f(x)", legendgroup="f",
+        stride = max(1, -(-(len(c["x"]) - 1) // (DRAWN_POINTS - 1)))
+        grid = dict(x0=c["x"][0], dx=c["x"][stride] - c["x"][0] if len(c["x"]) > stride else 1.0)
+        fig.add_trace(go.Scatter(**grid, y=drawn(c["value"][::stride]), mode="lines", name="f(x)", legendgroup="f",
                                  showlegend=i == 0, line=dict(color=color_for(0)),
                                  meta=c["name"], hovertemplate="x %{x:.3g}<br>f(x) %{y:.4g}<extra></extra>"),
                       row=row, col=col)
-        fig.add_trace(go.Scatter(x=x, y=drawn(c["grad"]), mode="lines", name="f'(x)", legendgroup="g",
+        fig.add_trace(go.Scatter(**grid, y=drawn(c["grad"][::stride]), mode="lines", name="f'(x)", legendgroup="g",
                                  showlegend=i == 0, line=dict(color=color_for(1), dash="dash"),
                                  meta=c["name"], hovertemplate="x %{x:.3g}<br>f'(x) %{y:.4g}<extra></extra>"),
                       row=row, col=col)
-        for lo, hi in c["saturated"]:
-            fig.add_vrect(x0=lo, x1=hi, fillcolor=SATURATED_FILL, line_width=0, layer="below",
-                          name=f"saturated {c['name']}", row=row, col=col)
+        # the shaded ranges as plain shapes, set once below: add_vrect per range took most of the
+        # figure's 0.5 s (each call walks every shape so far)
+        axis = "" if i == 0 else i + 1  # make_subplots numbers the panels' axes row by row
+        shaded += [dict(type="rect", xref=f"x{axis}", yref=f"y{axis} domain", x0=lo, x1=hi, y0=0, y1=1,
+                        fillcolor=SATURATED_FILL, line=dict(width=0), layer="below", name=f"saturated {c['name']}")
+                   for lo, hi in c["saturated"]]
+    fig.update_layout(shapes=shaded)
+    # at most 4 ticks (x = -10, 0, 10 at the default range): they fit a panel level, never rotated
+    # up into the title of the panel below
+    fig.update_xaxes(nticks=4)
     fig.update_xaxes(title_text="x", row=n_rows)
     fig.update_yaxes(title_text="f, f'", col=1)
-    fig.for_each_annotation(lambda a: a.update(font=dict(size=11)))
-    apply_layout(fig, f"{title} (shaded: |f'(x)| < {threshold:g} x its peak)", height=max(320, 230 * n_rows + 110))
+    fig.for_each_annotation(lambda a: a.update(font=dict(size=PANEL_TITLE_PX)))
+    apply_layout(fig, f"{title} (shaded: |f'(x)| < {threshold:g} x its peak)", height=max(320, area + 150))
     return fig
 
 
@@ -110,8 +127,10 @@ def steps_to_target(bars: Sequence[dict], *, target: float, total_steps: int, ti
 # ---- the lesson's figures and tables, from its results ------------------------------------
 
 def functions_figure(curves: list[Curve], cfg: ActivationsConfig) -> go.Figure:
+    # Maxout's panel title in two short lines: its formula in words wrapped to three at 1024 px
+    panel = lambda c: c.label if get_act(c.name).elementwise else f"Maxout<br>{maxout_formula(compact=True)}"  # noqa: E731
     return activation_grid(
-        [dict(name=c.name, label=c.label, x=c.x, value=c.value, grad=c.grad, saturated=c.saturated) for c in curves],
+        [dict(name=c.name, label=panel(c), x=c.x, value=c.value, grad=c.grad, saturated=c.saturated) for c in curves],
         n_cols=min(GRID_COLUMNS, len(curves)), threshold=cfg.saturation,
         title=f"Activations f(x) and their derivatives f'(x), x in [-{cfg.x_range:g}, {cfg.x_range:g}]")
 

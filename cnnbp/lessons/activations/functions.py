@@ -49,9 +49,13 @@ class ScalarMaxout(nn.Module):
         return self.maxout(z).squeeze(1)  # (N, k) -> (N, 1) -> (N,)
 
 
-def maxout_formula(pieces: Sequence[tuple[float, float]] = MAXOUT_PIECES) -> str:
-    """``max(1x + 0, -0.5x - 1)``: the pieces in words, for titles and verdicts."""
-    terms = [f"{w:g}x {'+' if b >= 0 else '-'} {abs(b):g}" for w, b in pieces]
+def maxout_formula(pieces: Sequence[tuple[float, float]] = MAXOUT_PIECES, *, compact: bool = False) -> str:
+    """``max(1x + 0, -0.5x - 1)``: the pieces in words, for titles and verdicts; ``compact``:
+    ``max(x, -0.5x-1)``, short enough for a panel's title."""
+    if compact:
+        terms = [f"{'' if w == 1 else '-' if w == -1 else f'{w:g}'}x{f'{b:+g}' if b else ''}" for w, b in pieces]
+    else:
+        terms = [f"{w:g}x {'+' if b >= 0 else '-'} {abs(b):g}" for w, b in pieces]
     return f"max({', '.join(terms)})"
 
 

@@ -10,6 +10,7 @@ from typing import Iterator
 import pandas as pd
 
 from cnnbp.data import dataset_label
+from cnnbp.device import cpu_cores, torch_threads
 from cnnbp.lessons.activations import figures
 from cnnbp.lessons.activations.config import ActivationsConfig
 from cnnbp.lessons.activations.functions import Curve, activation_curves, peak_grad_with, point_table
@@ -23,8 +24,9 @@ from cnnbp.lessons.activations.verdicts import (
     zero_centred_verdicts,
 )
 from cnnbp.lessons.activations.zero_centred import same_sign_fractions, zigzag
-from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat
 from cnnbp.lessons.redraw import Redraw
+from cnnbp.train import Beat
 
 
 def function_numbers(curves: list[Curve]) -> dict:
@@ -59,7 +61,8 @@ def zero_centred(state: RunState) -> Iterator[Update]:
 
 def selu(state: RunState) -> Iterator[Update]:
     cfg: ActivationsConfig = state.cfg
-    profiles = deep_profiles(depth=cfg.mlp_depth, width=cfg.mlp_width, batch=MLP_BATCH, seed=cfg.seed)
+    with torch_threads(1):  # 0.3 s of matmuls: a second OpenMP thread spun on a busy core (0.68 CPU s at load 7)
+        profiles = deep_profiles(depth=cfg.mlp_depth, width=cfg.mlp_width, batch=MLP_BATCH, seed=cfg.seed)
     yield Update(1.0, f"deep MLP ({cfg.mlp_depth} x {cfg.mlp_width}) profiled",
                  figures={"selu": figures.selu_figure(profiles, cfg)}, tables={"selu": figures.selu_table(profiles)},
                  numbers={"selu": {p.name: {"activation": p.activation, "init": p.init, "mean": p.mean, "std": p.std,
@@ -102,11 +105,15 @@ def cnns(state: RunState) -> Iterator[Update]:
     # the curves redrawn within a tenth of the run, not redraw.SHARE's fifth: redrawing them was 14% of
     # the default run's CPU seconds (26 redraws of 0.1 s); they still move about every second
     race, reached, redraw = race_of([], cfg), 0.0, Redraw(share=0.1)
+    # the nets side by side, one core each (lockstep's workers): no thread waits on another mid-op
     trained = train_variants(variants, dataset=cfg.dataset, depth=cfg.cnn_depth, width=cfg.cnn_width,
                              epochs=cfg.epochs, batch_size=cfg.batch_size, options=options, peaks=peaks,
                              target=cfg.target_accuracy, evals_per_epoch=cfg.evals_per_epoch,
-                             control=state.control)
+                             control=state.control, beats=True, workers=cpu_cores())
     for reached, histories in trained:
+        if isinstance(reached, Beat):
+            yield heartbeat(min(reached, 0.99))
+            continue
         race = race_of(histories, cfg)
         if reached < 1.0:
             yield Update(reached, f"training {len(variants)} CNNs on {dataset_label(cfg.dataset)} ({_seeds(cfg)}): "

@@ -28,7 +28,7 @@ from cnnbp.device import derive_seed, make_generator, pick_device
 from cnnbp.nn import SmallCNN, init_model
 from cnnbp.nn.activations import create_act, get_act, local_grad
 from cnnbp.probes import ForwardHooks
-from cnnbp.train import RunControl, Trainer, lockstep
+from cnnbp.train import Beat, RunControl, Trainer, lockstep
 from cnnbp.train.history import History
 
 # 1e-3 of the peak: the gradient is cut 1000x, the line the saturation claim uses at |x| = 10.
@@ -166,10 +166,14 @@ def train_variants(
     target: float,
     evals_per_epoch: int,
     control: RunControl,
+    beats: bool = False,
+    workers: int = 1,
 ) -> Iterator[tuple[float, list[RaceHistory]]]:
     """Train every variant in lockstep; yield (progress, histories) at step 0 and at every
     evaluation (``evals_per_epoch`` times an epoch), where each variant measures what its
-    ``accuracy`` and ``dead`` ask for. ``options``/``peaks``: per activation."""
+    ``accuracy`` and ``dead`` ask for. ``options``/``peaks``: per activation. ``beats``: also a
+    ``Beat`` as progress after every round and every evaluation (a heartbeat); ``workers``: the nets
+    stepped side by side on so many cores (``lockstep``), the same numbers as one after another."""
     device = pick_device()
     datasets = {seed: lesson_dataset(dataset, seed=seed) for seed in dict.fromkeys(v.seed for v in variants)}
     probe_images = {seed: data.x_train[:PROBE_IMAGES].to(device) for seed, data in datasets.items()}
@@ -191,8 +195,11 @@ def train_variants(
 
     for i, trainer in enumerate(trainers):
         evaluate(i, trainer)
+        if beats:
+            yield Beat(0.0), histories
     yield 0.0, histories
     eval_every = max(1, trainers[0].steps_per_epoch // evals_per_epoch)
     # stack: the nets of one activation and rate at several seeds step as one model (train/stacked.py)
-    for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=evaluate, stack=True):
+    for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=evaluate, stack=True,
+                             beats=beats, workers=workers):
         yield progress, histories

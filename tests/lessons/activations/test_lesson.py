@@ -11,6 +11,7 @@ import cnnbp.lessons.activations  # noqa: F401  (registers the lesson and its cl
 from cnnbp.claims import CLAIMS, run_claim
 from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.activations.config import PART_NAMES, ActivationsConfig
+from cnnbp.lessons.activations.figures import DRAWN_POINTS
 from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
 from tests.lessons.quick import quick_frames
 
@@ -35,10 +36,16 @@ def test_the_stream_shows_training_as_it_happens(frames):
 def test_function_figure_shows_the_numbers(final):
     fig, numbers = final.figures["functions"], final.numbers["functions"]
     assert set(numbers["curves"]) == set(QUICK["functions"])
+    x = numbers["x"]
     for name, curve in numbers["curves"].items():
         f, df = [t for t in fig.data if t.meta == name]
+        # every second point of the grid, the ends included; x as its start and step (no array)
+        assert len(f.y) == len(df.y) == (len(x) + 1) // 2 <= DRAWN_POINTS and f.x is None
+        drawn_x = f.x0 + f.dx * np.arange(len(f.y))
+        np.testing.assert_allclose(drawn_x, x[::2], atol=1e-12)
+        assert (df.x0, df.dx) == (f.x0, f.dx) and drawn_x[-1] == pytest.approx(x[-1])
         # drawn as float32 (cnnbp.plots.drawn): the measured float64 numbers to 7 significant digits
-        for drawn, measured in ((f.x, numbers["x"]), (f.y, curve["value"]), (df.y, curve["grad"])):
+        for drawn, measured in ((f.y, curve["value"][::2]), (df.y, curve["grad"][::2])):
             np.testing.assert_allclose(drawn, measured, rtol=1e-7, atol=0)
     shaded = [(s.x0, s.x1) for s in fig.layout.shapes]
     expected = [tuple(iv) for c in numbers["curves"].values() for iv in c["saturated"]]
@@ -46,6 +53,13 @@ def test_function_figure_shows_the_numbers(final):
     table = final.tables["at_points"]
     assert table.to_dict("records") == final.numbers["at_points"]
     assert len(table) == 3 * len(QUICK["functions"])
+
+
+def test_the_default_function_figure_is_one_message_under_100_kib():
+    # every activation of the registry (11 panels, 22 curves): it was 181 KiB with every grid point and x
+    final = merge_frames(run_lesson("activations", {"parts": ["functions"]}))
+    assert len(final.figures["functions"].data) == 2 * len(ActivationsConfig().functions)
+    assert len(final.figures["functions"].to_json()) < 100 * 1024
 
 
 def test_zero_centred_figures_show_the_numbers(final):
