@@ -112,9 +112,10 @@ def conv_blocks(model: SmallCNN) -> list[ConvBlock]:
     return [m for m in model.blocks if isinstance(m, ConvBlock)]
 
 
-def train(data: ImageDataset, s: TrainSettings, control: RunControl) -> Iterator[tuple[float, Trained]]:
-    """Train with Adam, yielding (progress, state) after every evaluation (2 per epoch);
-    first-layer weights are kept at init and at the end of each epoch."""
+def train(data: ImageDataset, s: TrainSettings, control: RunControl) -> Iterator[tuple[float, Trained | None]]:
+    """Train with Adam, yielding (progress, state) after every evaluation (2 per epoch) and
+    (progress, None) after every other step (a heartbeat: Stop lands and the page hears within a
+    step); first-layer weights are kept at init and at the end of each epoch. The last yield is the state."""
     start = time.perf_counter()
     model = build_model(data, s)
     out = Trained(settings=s, model=model, snapshots=[("init", first_layer(model))])
@@ -139,8 +140,7 @@ def train(data: ImageDataset, s: TrainSettings, control: RunControl) -> Iterator
                 out.eval_steps.append(event.step)
                 out.test_accuracy.append(trainer.evaluate()[1])
                 out.seconds = time.perf_counter() - start
-        if at_eval:
-            yield event.step / trainer.total_steps, out
+        yield event.step / trainer.total_steps, (out if at_eval else None)
     model.eval().requires_grad_(False)
     model.to("cpu")
     out.seconds = time.perf_counter() - start
@@ -165,7 +165,7 @@ def conv_channels(dataset: Dataset, width: int, layer: int) -> int:
 
 
 def training_steps(data: ImageDataset, s: TrainSettings, control: RunControl) -> Iterator[tuple[float, Trained | None]]:
-    """The model of settings ``s`` as (progress, model) pairs: (progress, None) after every evaluation
+    """The model of settings ``s`` as (progress, model) pairs: (progress, None) after every step
     while it trains, then (1.0, the model), cached; the cache's model at once when it has one. A
     stopped training ends on a None: a half-trained model is never these settings' model."""
     hit = MODELS.get(s)

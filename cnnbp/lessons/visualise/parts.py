@@ -18,7 +18,7 @@ import torch
 
 from cnnbp.data import ImageDataset, dataset_label
 from cnnbp.data.uploads import load_image
-from cnnbp.lessons.base import Part, RunState, Update
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat
 from cnnbp.lessons.redraw import Redraw
 from cnnbp.lessons.visualise import embeddings as emb
 from cnnbp.lessons.visualise import figures as figs
@@ -102,6 +102,9 @@ def training(state: RunState) -> Iterator[Update]:
         # drawn when a frame goes out, and once more with the trained model below
         redraw = Redraw(share=0.1)
         for reached, trained in train(state.data, cfg.train_settings(), state.control):
+            if trained is None:  # a step between two evaluations
+                yield heartbeat(reached)
+                continue
             update = _training_update(trained, cfg)
             figures = update.pop("figures")
             yield Update(reached, f"training the CNN on {dataset_label(cfg.dataset)}: {reached:.0%}",
@@ -170,7 +173,7 @@ def other_seeds(state: RunState) -> Iterator[Update]:
         data = load_data(cfg.dataset, seed=settings.seed)
         trained = None
         for reached, trained in training_steps(data, settings, state.control):
-            if trained is None and reached < 1.0:  # heard from at every evaluation, not only per model
+            if trained is None and reached < 1.0:  # heard from at every step, not only per model
                 yield Update((k + reached) / len(others), f"{what}: training, {reached:.0%}")
         if trained is None:  # stopped
             return
