@@ -121,3 +121,18 @@ def test_trainers_on_images_of_another_size_never_share_a_stack():
                        device=CPU)
 
     assert lockstep_groups([sized(8, 0), sized(28, 1), sized(8, 2)]) == [[0, 2], [1]]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_lockstep_returns_at_a_stop_with_no_more_steps_beats_or_evaluations(workers):
+    """A Stop between two rounds ends lockstep there (found when its lanes kept looping: a beat and an
+    evaluation per remaining step, and a stopped race lost its can't-tell verdict)."""
+    ts = trainers("batch")
+    evaluated = []
+    control = RunControl()
+    rounds = lockstep(ts, [History() for _ in ts], control, eval_every=5, beats=True, workers=workers,
+                      on_eval=lambda i, t: evaluated.append(i))
+    next(rounds)  # the first round's beat
+    control.cancel()
+    assert list(rounds) == [] and evaluated == []
+    assert [t.step_count for t in ts] == [1, 1, 1]

@@ -333,8 +333,8 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
     a frame is due: once waiting for the part's next update (as long as its last stretch of work, plus
     the last drawing when the frame draws) would leave the page FRAME_INTERVAL_S without a frame; a
     frame whose drawing would take the wait past it says how far the part is first. Between parts,
-    and at a part's heartbeat, the run stops on a Stop or a spent budget with a last frame that
-    keeps what was measured.
+    and at a part's second heartbeat after it (the step between lets a training loop end and say what
+    it measured), the run stops on a Stop or a spent budget with a last frame that keeps what was measured.
     """
     parts = [p for p in lesson.parts if p.chosen(cfg)]
     total = sum(p.weight(cfg) for p in parts) or 1.0
@@ -353,10 +353,17 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
         started = time.perf_counter()  # ... but a heartbeat only once a frame is due: it has no message of its own
         resumed, drawing = started, 0.0  # when the part last resumed; how long the last frame's figures took
         work = part.run(state)
+        wrapping_up = False
         for update in work:
-            if update.beat and control.stop_reason():  # a Stop ends the part at its next heartbeat too
-                work.close()
-                break
+            if update.beat and control.stop_reason():
+                # A Stop ends the part at its next heartbeat too, after one more step: a training loop
+                # that sees the Stop ends and the part says what it measured (a race cut short decides
+                # nothing); a part still working at the heartbeat after that is closed there.
+                if wrapping_up:
+                    work.close()
+                    break
+                wrapping_up = True
+                continue
             # min: shares that sum to 1 in floats may overshoot it by an ulp
             pending.progress = min(1.0, max(pending.progress, done + share * min(max(update.progress, 0.0), 1.0)))
             pending.message = update.message or pending.message

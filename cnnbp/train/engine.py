@@ -248,6 +248,8 @@ def lockstep(trainers: list[Trainer], histories: list[History], control: RunCont
         for step in range(1, total + 1):
             with threaded():
                 lanes.run(step_groups, lanes.groups)
+            if control.stop_reason():  # between two steps: no more steps, evaluations or beats
+                return
             if not (step % eval_every == 0 or step == total):
                 if beats:
                     yield Beat(step / total)

@@ -146,3 +146,37 @@ def test_a_frame_goes_out_before_waiting_for_the_next_update_would_pass_the_inte
     waits = [b - a for a, b in zip(out, out[1:])]
     assert max(waits) <= base.FRAME_INTERVAL_S + 1e-9, waits
     assert len(out) < 30, "updates still fold into frames"
+
+
+def test_a_stop_at_a_heartbeat_lets_the_part_say_what_it_measured_then_closes_one_that_goes_on():
+    """After a Stop, a part gets one more step at its heartbeat: a training loop that sees the Stop ends
+    and the part yields its can't-tell verdict, which the stopped frame keeps. A part that beats again
+    (still working, deaf to the Stop) is closed there: nothing after that heartbeat runs."""
+    ran_on = []
+
+    def race(state):
+        for step in range(100):
+            if state.control.stop_reason():  # the training loop sees the Stop
+                break
+            if step == 3:
+                state.control.cancel()
+            yield base.heartbeat(step / 100)
+        yield Update(0.5, "cut short", verdicts=[Verdict("race", "cut short: decides nothing")])
+
+    def deaf(state):
+        for step in range(100):
+            if step == 3:
+                state.control.cancel()
+            ran_on.append(step)
+            yield base.heartbeat(step / 100)
+
+    for part in (race, deaf):
+        control = RunControl()
+        lesson = Lesson(name="stopped", title="Stopped", summary="", config=LessonConfig, figures=(),
+                        parts=(Part("p", 1.0, part),))
+        last = list(lesson.run(LessonConfig(), control))[-1]
+        assert last.done and last.message.startswith("stopped by the user after")
+        if part is race:
+            assert [(v.label, v.passed) for v in last.verdicts] == [("race", None)]
+        else:
+            assert ran_on == [0, 1, 2, 3, 4], "the deaf part ran past its second heartbeat after the Stop"
