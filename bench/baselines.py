@@ -62,15 +62,17 @@ def notebook_norm_run(data, norm: str, seed: int, *, epochs_cap: int, target: fl
     reaches ``target``, at most ``epochs_cap`` epochs (the fewest whole epochs that reach it: a notebook's
     best fixed epoch count). (training wall seconds, its CPU seconds, test accuracy, epochs); evaluation is
     not counted."""
-    from torch.utils.data import DataLoader, TensorDataset
+    from torch.utils.data import DataLoader, RandomSampler, TensorDataset
 
     from cnnbp.device import derive_seed, make_generator, torch_threads
     from cnnbp.lessons.norms.training import build_model
     from cnnbp.train import evaluate
 
     model = build_model(data, norm, depth=depth, width=width, groups=groups, seed=seed)
-    loader = DataLoader(TensorDataset(data.x_train, data.y_train), batch_size=batch, shuffle=True,
-                        generator=make_generator(derive_seed(seed, "norms-data-order")))
+    train = TensorDataset(data.x_train, data.y_train)
+    # shuffle=True would draw a worker seed from the generator first: the sampler alone keeps the order
+    loader = DataLoader(train, batch_size=batch, sampler=RandomSampler(
+        train, generator=make_generator(derive_seed(seed, "norms-data-order"))))
     optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
     seconds = cpu = accuracy = 0.0
     with torch_threads(threads or torch.get_num_threads()):
