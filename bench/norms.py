@@ -225,11 +225,13 @@ class _NormInRace:
             self._build()
 
 
-def race_ours(data, specs, cfg, *, cap: int = RACE_CAP, lanes: int = 1) -> dict[str, Finish]:
+def race_ours(data, specs, cfg, *, cap: int = RACE_CAP, lanes: int = 1) -> tuple[dict[str, Finish], float]:
     """Every spec trained with the lesson's engine: the data as tensors, the seeds of one norm stepped as one
     stacked model, one torch thread per lane (``lanes`` Python threads step the norms side by side, as
     ``lockstep(workers=...)`` does); test accuracy RACE_EVALS times an epoch; a model leaves its stack at its
-    first evaluation at TARGET, or at ``cap`` epochs."""
+    first evaluation at TARGET, or at ``cap`` epochs. Returns each model's finish and the race's critical
+    path: per round the largest CPU seconds one lane spent, summed (its wall time on idle cores at best:
+    the lanes also wait for each other's Python, the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from cnnbp.lessons.norms.training import make_trainer
@@ -241,11 +243,14 @@ def race_ours(data, specs, cfg, *, cap: int = RACE_CAP, lanes: int = 1) -> dict[
         by_norm.setdefault(s.norm, []).append(t)
     norms = [_NormInRace(members) for members in by_norm.values()]
     every, total, step = max(1, trainers[0].steps_per_epoch // RACE_EVALS), trainers[0].total_steps, 0
+    critical = 0.0
     pool = ThreadPoolExecutor(lanes - 1, initializer=torch.set_num_threads, initargs=(1,)) if lanes > 1 else None
 
-    def run(share: list, evaluate: bool) -> None:
+    def run(share: list, evaluate: bool) -> float:
+        start = time.thread_time()
         for n in share:
             n.round(evaluate)
+        return time.thread_time() - start
 
     with torch_threads(1):
         active = norms
@@ -256,13 +261,11 @@ def race_ours(data, specs, cfg, *, cap: int = RACE_CAP, lanes: int = 1) -> dict[
             for n in sorted(active, key=lambda n: -len(n.members)):
                 min(shares, key=lambda share: sum(len(m.members) for m in share)).append(n)
             futures = [pool.submit(run, share, evaluate) for share in shares[1:] if share] if pool else []
-            run(shares[0], evaluate)
-            for future in futures:
-                future.result()
+            critical += max([run(shares[0], evaluate), *(future.result() for future in futures)])
             active = [n for n in active if n.members]
     if pool is not None:
         pool.shutdown()
-    return {name: f for n in norms for name, f in n.finished.items()}
+    return {name: f for n in norms for name, f in n.finished.items()}, critical
 
 
 def race(cap: int = RACE_CAP, notebook_threads: int = 1, lanes: int = 1, table: bool = True):
@@ -287,7 +290,7 @@ def race(cap: int = RACE_CAP, notebook_threads: int = 1, lanes: int = 1, table: 
     say("|---|---|---|---|---|")
     specs = cfg.compare_specs()
     wall, cpu = time.perf_counter(), time.process_time()
-    finish = race_ours(data, specs, cfg, cap=cap, lanes=lanes)
+    finish, critical = race_ours(data, specs, cfg, cap=cap, lanes=lanes)
     wall, cpu = {"ours": time.perf_counter() - wall}, {"ours": time.process_time() - cpu}
     wall["notebook"] = cpu["notebook"] = 0.0
     missed: dict[str, list[str]] = {"ours": [], "notebook": []}
@@ -305,7 +308,9 @@ def race(cap: int = RACE_CAP, notebook_threads: int = 1, lanes: int = 1, table: 
     note = (f"{TARGET:.0%} reached by ours {len(specs) - len(missed['ours'])}/{len(specs)} "
             f"({min(ours_epochs):.1f}-{max(ours_epochs):.1f} epochs), notebook "
             f"{len(specs) - len(missed['notebook'])}/{len(specs)}; CPU: ours {cpu['ours']:.1f} s, notebook "
-            f"{cpu['notebook']:.1f} s ({cpu['notebook'] / cpu['ours']:.2f}x); not within {cap} epochs: ours "
+            f"{cpu['notebook']:.1f} s ({cpu['notebook'] / cpu['ours']:.2f}x); ours' critical path on {lanes} lane(s) "
+            f"{critical:.1f} s CPU (its wall on idle cores at best; the notebook's {cpu['notebook'] / critical:.2f}x); "
+            f"not within {cap} epochs: ours "
             f"{'; '.join(missed['ours']) or 'none'}; notebook {'; '.join(missed['notebook']) or 'none'}")
     what = (f"{len(specs)} CNNs ({len(cfg.norms)} norms x {cfg.seeds} seeds) each to {TARGET:.0%} test accuracy: "
             f"seeds stacked, {lanes} lane(s), leaving at 97% vs the notebook loop (DataLoader, one model after "
