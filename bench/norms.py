@@ -268,18 +268,20 @@ def race_ours(data, specs, cfg, *, cap: int = RACE_CAP, lanes: int = 1) -> tuple
     return {name: f for n in norms for name, f in n.finished.items()}, critical
 
 
-def race(cap: int = RACE_CAP, notebook_threads: int = 1, lanes: int = 1, table: bool = True):
+def race(cap: int = RACE_CAP, notebook_threads: int = 1, lanes: int = 1, table: bool = True, batch: int = 0):
     """Issue 15's norms target in one run: 5 norms x 3 seeds, each model to >= 97% test accuracy (or the
     cap), ours (race_ours) against the notebook loop (bench/baselines.py: DataLoader, one model after another,
     the fewest whole epochs that reach 97%), same model and recipe; ours on ``lanes`` cores, then the notebook.
     Ours counts everything (building, training, evaluations, restacking); the notebook its training only.
-    Prints the per-model table (``table``) and the totals; returns them as bench/baselines.py's Comparison."""
+    Prints the per-model table (``table``) and the totals; returns them as bench/baselines.py's Comparison.
+    ``batch``: both at this batch instead, at the lesson's linearly scaled lr (the issue's notebook: 64)."""
     from bench.all import load
     from bench.baselines import Comparison, notebook_norm_run
     from cnnbp.data import get_dataset
     from cnnbp.lessons.norms.config import NormsConfig
 
     cfg = NormsConfig()
+    cfg = NormsConfig(batch_size=batch, lr=cfg.lr_at(batch)) if batch else cfg
     data = get_dataset(cfg.dataset, seed=cfg.seed)
     say = print if table else (lambda *a, **k: None)
     say(f"race to {TARGET:.0%} on {cfg.dataset}: batch {cfg.batch_size}, lr {cfg.lr}, SGD momentum 0.9, test "
@@ -350,6 +352,7 @@ def main() -> None:
     parser.add_argument("--threads", action="store_true", help="only this: training on 1 vs 2 torch threads")
     parser.add_argument("--race", action="store_true",
                         help="only this: each of the 15 models to 97%% vs the notebook loop (issue 15's target)")
+    parser.add_argument("--race-batch", type=int, default=0, help="--race: both at this batch (lr scaled)")
     parser.add_argument("--notebook-threads", type=int, default=1, help="--race: the notebook's torch threads")
     args = parser.parse_args()
     os.environ[CORES_ENV] = str(args.cores)
@@ -367,7 +370,7 @@ def main() -> None:
     for _ in run_lesson("norms", {"parts": ["compare"], "epochs": 1, "seeds": 2, "norms": ["batch"]}):
         pass  # warm-up: the optimiser's first construction imports torch's compiler stack; a stack's first step
     if args.race:
-        race(notebook_threads=args.notebook_threads, lanes=args.cores)
+        race(notebook_threads=args.notebook_threads, lanes=args.cores, batch=args.race_batch)
         return
     if args.old_vs_new:
         old_vs_new(args.repeats)
