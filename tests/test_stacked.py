@@ -102,6 +102,29 @@ def test_a_diverging_member_ends_as_it_does_alone():
         torch.testing.assert_close(torch.tensor(b.loss[:3]), torch.tensor(a.loss[:3]), **CLOSE)
 
 
+def test_a_member_leaves_and_the_rest_go_on_as_alone():
+    """A stack rebuilt without one member (the norms race drops a model once it reaches its target)
+    takes the others' momentum along: every model ends as it does trained alone."""
+    from cnnbp.train.stacked import StackedTrainers
+
+    alone, stacked = trainers("batch"), trainers("batch")
+    for t in alone:  # the one that leaves stops after 5 steps; the others go to the end (12)
+        while not t.done and not (t is alone[1] and t.step_count == 5):
+            t.step()
+    stack = StackedTrainers(stacked)
+    for _ in range(5):
+        stack.step()
+    stack.sync(momentum=True)
+    stack = StackedTrainers([stacked[0], stacked[2]])
+    while not stack.done:
+        stack.step()
+    stack.sync()
+    assert [t.step_count for t in stacked] == [12, 5, 12]
+    for a, b in zip(alone, stacked):
+        for name, tensor in a.model.state_dict().items():
+            torch.testing.assert_close(b.model.state_dict()[name], tensor, **CLOSE)
+
+
 def test_what_cannot_stack_steps_alone():
     assert stack_key(trainers("batch", dropout=0.5)[0]) is None  # dropout draws its own masks
     focal = trainers("batch")[0]

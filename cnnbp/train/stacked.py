@@ -177,8 +177,22 @@ class StackedTrainers:
         first = self.members[0]
         self.model = StackedCNN([t.model for t in self.members]).to(first.device)
         self.optimizer = torch.optim.SGD(self.model.parameters(), **sgd_settings(first.optimizer))
+        self._adopt_momentum()
         self.stacked = True
         self._synced = True
+
+    def _adopt_momentum(self) -> None:
+        """Members that stepped before (e.g. a stack rebuilt without the members that left it,
+        after ``sync(momentum=True)``) bring their momentum buffers, so the run goes on unchanged."""
+        stacked = dict(self.model.named_parameters())
+        for name, param in self.members[0].model.named_parameters():
+            bufs = [t.optimizer.state.get(p, {}).get("momentum_buffer")
+                    for t in self.members for n, p in t.model.named_parameters() if n == name]
+            if any(b is None for b in bufs):
+                continue
+            whole = stacked[_stacked_name(name)]
+            self.optimizer.state[whole]["momentum_buffer"] = (
+                torch.stack(bufs) if name.startswith("head.") else torch.cat(bufs)).clone()
 
     @property
     def done(self) -> bool:
