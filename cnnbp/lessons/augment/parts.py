@@ -16,8 +16,8 @@ from cnnbp.lessons.augment.flips import flipped_names
 from cnnbp.lessons.augment.gallery import gallery as gallery_rows
 from cnnbp.lessons.augment.gallery import source_images
 from cnnbp.lessons.augment.training import THREADS, finish, gains, make_trainers, splits, train_arms
-from cnnbp.lessons.augment.tta import TTAResult, accuracy, predict_views
-from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats
+from cnnbp.lessons.augment.tta import TTAResult, accuracy, view_steps
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats, on_threads
 from cnnbp.train import Beat
 
 
@@ -88,8 +88,8 @@ def tta(state: RunState) -> Iterator[Update]:
     single, averaged, passes, shown = [], [], 0, None
     for i, seed in enumerate(cfg.seed_list):
         whole = state.probs[seed, "augmented"]  # the net's own test prediction: the whole view, computed once
-        with torch_threads(THREADS):
-            pred = predict_views(state.trainers[seed, "augmented"].model, x, views, whole=whole)
+        steps = view_steps(state.trainers[seed, "augmented"].model, x, views, whole=whole)
+        pred = yield from heartbeats(on_threads(steps, THREADS), i / cfg.seeds, (i + 1) / cfg.seeds)
         single.append(accuracy(whole, y))
         averaged.append(accuracy(pred.average, y))
         passes = pred.forward_passes
