@@ -36,6 +36,7 @@ def gallery(state: RunState) -> Iterator[Update]:
     numbers = [{"name": r.name, "title": r.title, "label": r.label, "mix": r.mix,
                 "pixel_mean": None if r.images is None else float(r.images.mean() / 255)}
                for r in rows]
+    yield heartbeat(0.6)  # the augmented images, then their figure (~0.2 s each)
     yield Update(1.0, f"gallery: {source} through {len(rows)} augmentations",
                  figures={"gallery": figures.gallery(rows, source)}, tables={"gallery": figures.gallery_table(rows)},
                  numbers={"gallery": numbers}, verdicts=[verdicts.labels(rows)])
@@ -77,6 +78,7 @@ def flips(state: RunState) -> Iterator[Update]:
     cfg, data = state.cfg, _data(state)
     with torch_threads(THREADS):
         result = flipped_names(state.trainers[cfg.seed, "plain"].model, *state.split.test, list(data.classes))
+    yield heartbeat(0.6)  # the flipped images' predictions, then their figure
     yield Update(1.0, "flipped test images through the plain net", figures={"flips": figures.flips(result)},
                  tables={"flips": figures.flips_table(result)}, numbers={"flips": vars(result)},
                  verdicts=[verdicts.flips(result, cfg.flips_keep_label)])
