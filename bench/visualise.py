@@ -1,10 +1,12 @@
 """Bench: the visualise lesson's costs, measured in this process one after the other.
 
-    python bench/visualise.py [--repeats 3] [--no-startup] [--photo-only]
+    python bench/visualise.py [--repeats 3] [--no-startup] [--photo-only | --projections-only | --occlusion-only]
 
-1. One occlusion map of a 32x32 RGB image (window 8, stride 2: 169 positions) through a SmallCNN:
-   the occluded copies batched (what the lesson does) vs one forward per position, same numbers
-   (checked); medians of ``--repeats``, and the ratio, on one torch thread (the lesson's) and on two.
+1. One occlusion map of a 32x32 RGB image (window 8, stride 2: 169 positions) and of a 28x28 digit
+   (window 4, stride 2: 169 positions) through a SmallCNN: the occluded copies batched and laid out NHWC
+   (what the lesson does) vs batched in NCHW (before) vs one forward per position, same numbers (checked);
+   medians of ``--repeats`` rounds, interleaved, wall and CPU, on one torch thread (the lesson's) and on two
+   (``--occlusion-only``: this alone).
 2. UMAP's one-time import and numba compile (what the start-up warm-up pays), then each
    projection (PCA, t-SNE, UMAP) of 2,000 points after that warm-up: the shapes training images'
    pixels (768-d) and a SmallCNN's penultimate features of them. Then t-SNE and UMAP against the
@@ -55,19 +57,43 @@ def timed(fn, repeats: int) -> tuple[float, object]:
 
 
 def occlusion_bench(repeats: int) -> None:
-    net = init_model(SmallCNN(3, 4, depth=4, width=8, image_size=32), "kaiming", "relu",
-                     generator=make_generator(derive_seed(0, "bench", "occlusion"))).eval()
-    x = get_dataset("shapes", seed=0, n_train=4, n_test=4).x_test[:1]  # (1, 3, 32, 32)
-    forward = lambda t: torch.softmax(net(t), dim=1)  # noqa: E731
-    for threads in (1, 2):  # the lesson runs on one thread; two for comparison
-        with torch_threads(threads):
-            t_batched, batched = timed(lambda: occlusion_scores(forward, x, window=8, stride=2), repeats)
-            t_naive, naive = timed(lambda: occlusion_scores(forward, x, window=8, stride=2, batch_size=1), repeats)
-        assert torch.allclose(batched.scores, naive.scores, atol=1e-6)
-        n = batched.scores.shape[1]
-        print(f"occlusion map, 32x32 RGB, window 8, stride 2 ({n} positions), {threads} thread(s): batched "
-              f"{t_batched * 1000:.1f} ms, one forward per position {t_naive * 1000:.1f} ms "
-              f"({t_naive / t_batched:.1f}x)")
+    """Both maps, three ways interleaved (medians of ``repeats`` rounds): the lesson's (copies batched,
+    laid out NHWC), the copies batched in torch's default NCHW layout (before 2026-12-02: the same
+    code with the forward copying its input to NCHW strides), one forward per position."""
+    nets = {
+        "32x32 RGB shapes, window 8, stride 2": (
+            SmallCNN(3, 4, depth=4, width=8, image_size=32), "occlusion",
+            get_dataset("shapes", seed=0, n_train=4, n_test=4).x_test[:1], 8),
+        "28x28 digit, window 4, stride 2": (  # bench/all.py's figure (bench/baselines.py occlusion_28)
+            SmallCNN(1, 10, depth=4, width=16, image_size=28), "occlusion-28",
+            get_dataset("mnist", seed=0).x_test[:1], 4),
+    }
+    for what, (net, stream, x, window) in nets.items():
+        net = init_model(net, "kaiming", "relu", generator=make_generator(derive_seed(0, "bench", stream))).eval()
+        forward = lambda t: torch.softmax(net(t), dim=1)  # noqa: E731
+
+        def nchw(t, net=net):  # torch's default strides (.contiguous() keeps a one-channel NHWC tensor as it is)
+            return torch.softmax(net(torch.empty_like(t, memory_format=torch.contiguous_format).copy_(t)), dim=1)
+
+        ways = {"batched NHWC (the lesson)": lambda: occlusion_scores(forward, x, window=window, stride=2),
+                "batched NCHW (before)": lambda: occlusion_scores(nchw, x, window=window, stride=2),
+                "one forward per position": lambda: occlusion_scores(forward, x, window=window, stride=2,
+                                                                     batch_size=1)}
+        for threads in (1, 2):  # the lesson runs on one thread; two for comparison
+            with torch_threads(threads):
+                outs = {way: fn() for way, fn in ways.items()}  # warm-up, and the numbers to compare
+                times: dict[str, list[tuple[float, float]]] = {way: [] for way in ways}
+                for _ in range(repeats):
+                    for way, fn in ways.items():
+                        times[way].append(_wall_and_cpu(fn))
+            ref = outs["batched NHWC (the lesson)"].scores
+            assert all(torch.allclose(o.scores, ref, atol=1e-6) for o in outs.values())
+            wall, cpu = ({way: statistics.median(t[i] for t in ts) for way, ts in times.items()} for i in (0, 1))
+            lesson = "batched NHWC (the lesson)"
+            cells = "; ".join(f"{way} {wall[way] * 1000:.1f} ms ({cpu[way] * 1000:.1f} ms CPU, "
+                              f"{cpu[way] / cpu[lesson]:.2f}x)" for way in ways)
+            print(f"occlusion map, {what} ({ref.shape[1]} positions), {threads} thread(s), median of {repeats}: "
+                  f"{cells}; same scores; load {load()}", flush=True)
 
 
 def projection_bench() -> None:
@@ -210,10 +236,14 @@ def main() -> None:
     parser.add_argument("--no-startup", action="store_true", help="skip the app start-up measurement")
     parser.add_argument("--photo-only", action="store_true", help="only the ImageNet photo measurements (5)")
     parser.add_argument("--projections-only", action="store_true", help="only the projections' old vs new (2)")
+    parser.add_argument("--occlusion-only", action="store_true", help="only the occlusion maps (1)")
     args = parser.parse_args()
     set_threads_once()
     if args.photo_only:
         photo_bench(args.repeats)
+        return
+    if args.occlusion_only:
+        occlusion_bench(args.repeats)
         return
     if args.projections_only:
         projection_speedup_bench(args.repeats)

@@ -25,6 +25,7 @@ from typing import Any, Callable, Generator, Iterator, Mapping
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from cnnbp.device import torch_threads
 from cnnbp.train.control import RunControl
 
 COST_BUDGET_ENV = "CNNBP_MAX_COST_S"
@@ -241,6 +242,19 @@ def result_of(work: Iterator[float]) -> Any:
             next(work)
         except StopIteration as finished:
             return finished.value
+
+
+def on_threads(work: Iterator[float], threads: int) -> Generator[float, None, Any]:
+    """Run ``work`` (as in :func:`scaled`) on ``threads`` torch threads, the count restored at every
+    yield (as ``lockstep`` does: the count is process-wide); return its result."""
+    work = iter(work)
+    while True:
+        with torch_threads(threads):
+            try:
+                reached = next(work)
+            except StopIteration as finished:
+                return finished.value
+        yield reached
 
 
 def heartbeats(work: Iterator[float], start: float = 0.0, end: float = 1.0) -> Generator[Update, None, Any]:

@@ -16,8 +16,8 @@ from cnnbp.lessons.augment.flips import flipped_names
 from cnnbp.lessons.augment.gallery import gallery as gallery_rows
 from cnnbp.lessons.augment.gallery import source_images
 from cnnbp.lessons.augment.training import THREADS, finish, gains, make_trainers, splits, train_arms
-from cnnbp.lessons.augment.tta import TTAResult, accuracy, predict_views
-from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats
+from cnnbp.lessons.augment.tta import TTAResult, accuracy, view_steps
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats, on_threads
 from cnnbp.train import Beat
 
 
@@ -36,6 +36,7 @@ def gallery(state: RunState) -> Iterator[Update]:
     numbers = [{"name": r.name, "title": r.title, "label": r.label, "mix": r.mix,
                 "pixel_mean": None if r.images is None else float(r.images.mean() / 255)}
                for r in rows]
+    yield heartbeat(0.6)  # the augmented images, then their figure (~0.2 s each)
     yield Update(1.0, f"gallery: {source} through {len(rows)} augmentations",
                  figures={"gallery": figures.gallery(rows, source)}, tables={"gallery": figures.gallery_table(rows)},
                  numbers={"gallery": numbers}, verdicts=[verdicts.labels(rows)])
@@ -77,6 +78,7 @@ def flips(state: RunState) -> Iterator[Update]:
     cfg, data = state.cfg, _data(state)
     with torch_threads(THREADS):
         result = flipped_names(state.trainers[cfg.seed, "plain"].model, *state.split.test, list(data.classes))
+    yield heartbeat(0.6)  # the flipped images' predictions, then their figure
     yield Update(1.0, "flipped test images through the plain net", figures={"flips": figures.flips(result)},
                  tables={"flips": figures.flips_table(result)}, numbers={"flips": vars(result)},
                  verdicts=[verdicts.flips(result, cfg.flips_keep_label)])
@@ -88,8 +90,8 @@ def tta(state: RunState) -> Iterator[Update]:
     single, averaged, passes, shown = [], [], 0, None
     for i, seed in enumerate(cfg.seed_list):
         whole = state.probs[seed, "augmented"]  # the net's own test prediction: the whole view, computed once
-        with torch_threads(THREADS):
-            pred = predict_views(state.trainers[seed, "augmented"].model, x, views, whole=whole)
+        steps = view_steps(state.trainers[seed, "augmented"].model, x, views, whole=whole)
+        pred = yield from heartbeats(on_threads(steps, THREADS), i / cfg.seeds, (i + 1) / cfg.seeds)
         single.append(accuracy(whole, y))
         averaged.append(accuracy(pred.average, y))
         passes = pred.forward_passes

@@ -12,13 +12,14 @@ below 1, the 5 crops of that share of the side, each resized back to the whole i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Generator, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from cnnbp.lessons.augment.augmentations import crop_box, warp
+from cnnbp.lessons.base import result_of
 
 POSITIONS = {"centre": (0, 0), "top-left": (-1, -1), "top-right": (1, -1), "bottom-left": (-1, 1),
              "bottom-right": (1, 1)}
@@ -73,12 +74,20 @@ def predict_views(model: nn.Module, x: torch.Tensor, views: Sequence[View], *, b
     """Every view of every image through ``model`` in eval mode. ``whole``: the (N, classes)
     softmax of the unchanged images, if the caller has it already (the net's own test prediction):
     the whole view then costs no second pass here, though it still counts as TTA's cost."""
+    return result_of(view_steps(model, x, views, batch_size=batch_size, whole=whole))
+
+
+@torch.no_grad()  # a prediction: no graph to keep
+def view_steps(model: nn.Module, x: torch.Tensor, views: Sequence[View], *, batch_size: int = 1000,
+               whole: torch.Tensor | None = None) -> Generator[float, None, ViewPredictions]:
+    """:func:`predict_views`, yielding how far it is after each view (a net's views are a 0.4-0.5 s stretch)."""
     model.eval()
     out, passes = [], 0
     for view in views:
         passes += len(x)
         if whole is not None and view.scale == 1.0 and not view.flip:
             out.append(whole)
+            yield len(out) / len(views)
             continue
         probs = []
         for i in range(0, len(x), batch_size):
@@ -87,6 +96,7 @@ def predict_views(model: nn.Module, x: torch.Tensor, views: Sequence[View], *, b
                 seen = warp(seen, view.matrix().expand(len(seen), 3, 3), padding="border")
             probs.append(F.softmax(model(seen), dim=1))
         out.append(torch.cat(probs))
+        yield len(out) / len(views)
     return ViewPredictions([v.name for v in views], torch.stack(out), passes)
 
 

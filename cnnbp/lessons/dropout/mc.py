@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Generator
 
 import torch
 from torch import nn
 
 from cnnbp.device import derive_seed, make_generator
+from cnnbp.lessons.base import result_of
 from cnnbp.lessons.dropout.masks import SeededDropout
 from cnnbp.lessons.dropout.mechanics import checkpoints
 
@@ -57,7 +59,6 @@ def _share(hits: torch.Tensor) -> float:
     return int(hits.sum()) / len(hits)
 
 
-@torch.no_grad()
 def mc_average(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, passes: int, seed: int,
                points: int = 16) -> MCResult:
     """``passes`` masked passes of ``model`` on ``x``, masks from the streams ``(seed, "mc", p, i)``.
@@ -65,6 +66,14 @@ def mc_average(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, passes: in
     Only the dropout layers are put in training mode; the model's mode and generators are
     restored afterwards (so this does not disturb a later training step's masks).
     """
+    return result_of(mc_steps(model, x, y, passes=passes, seed=seed, points=points))
+
+
+@torch.no_grad()
+def mc_steps(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, passes: int, seed: int,
+             points: int = 16) -> Generator[float, None, MCResult]:
+    """:func:`mc_average`, yielding how far it is at each averaged ``k`` (a net's passes are one 0.2-0.3 s
+    stretch otherwise); the model is restored when it ends or is closed."""
     dropouts = [m for m in model.modules() if isinstance(m, SeededDropout)]
     if not dropouts:
         raise ValueError("mc_average needs a model with SeededDropout layers")
@@ -89,6 +98,7 @@ def mc_average(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, passes: in
             result.distance.append(float(0.5 * (avg - p_eval).abs().sum(1).mean()))
             result.accuracy.append(_share(avg.argmax(1) == y))
             result.agreement.append(_share(avg.argmax(1) == p_eval.argmax(1)))
+            yield k / passes
         result.single_pass_accuracy = single / passes
         return result
     finally:

@@ -10,10 +10,10 @@ import pandas as pd
 
 from cnnbp.data import ImageDataset, get_dataset
 from cnnbp.device import torch_threads
-from cnnbp.lessons.base import Part, RunState, Update, heartbeat
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats, on_threads
 from cnnbp.lessons.dropout import figures, mechanics, verdicts
 from cnnbp.lessons.dropout.config import DIGITS, KEEP_PASSES, MASK_COLS
-from cnnbp.lessons.dropout.mc import mc_average
+from cnnbp.lessons.dropout.mc import mc_steps
 from cnnbp.lessons.dropout.training import THREADS, GapHistory, GapNarrowing, gap_narrowing, settled, train_gap
 from cnnbp.lessons.redraw import Redraw
 from cnnbp.train import Beat
@@ -45,10 +45,16 @@ def masks(state: RunState) -> Iterator[Update]:
     with torch_threads(THREADS):
         demo = mechanics.mask_demo(_lecture_net(state), _digits(state).x_test[0].flatten(), p=cfg.p,
                                    passes=cfg.mask_passes, seed=cfg.seed, cols=MASK_COLS)
+    yield heartbeat(0.3)  # the demo, the keep shares, each figure: ~0.1 s each, the page hears between them
+    with torch_threads(THREADS):
         keeps = mechanics.keep_fractions(ps, units=cfg.hidden, passes=KEEP_PASSES, seed=cfg.seed)
     keep_numbers = [{**vars(k), "z": k.z} for k in keeps]
+    yield heartbeat(0.6)
+    drawn = {"masks": figures.masks(demo, cfg)}
+    yield heartbeat(0.8)
+    drawn["keep_fraction"] = figures.keep_fraction(keeps)
     yield Update(1.0, f"{cfg.mask_passes} masks drawn; keep share measured for {len(ps)} values of p",
-                 figures={"masks": figures.masks(demo, cfg), "keep_fraction": figures.keep_fraction(keeps)},
+                 figures=drawn,
                  tables={"keep_fraction": pd.DataFrame(keep_numbers)},
                  numbers={"masks": vars(demo), "keep_fraction": keep_numbers}, verdicts=[verdicts.masks(demo, keeps)])
 
@@ -58,6 +64,7 @@ def expectation(state: RunState) -> Iterator[Update]:
     x = _digits(state).x_test[: cfg.images].flatten(1)
     with torch_threads(THREADS):  # one thread: faster for these sizes, and far faster on a busy machine
         exp = mechanics.expectation(_lecture_net(state), x, p=cfg.p, passes=cfg.passes, seed=cfg.seed)
+    yield heartbeat(0.8)  # the passes, then the figure
     yield Update(1.0, f"{cfg.passes} training passes averaged on {cfg.images} digits",
                  figures={"expectation": figures.expectation(exp)},
                  tables={"expectation": figures.expectation_table(exp)}, numbers={"expectation": vars(exp)},
@@ -109,10 +116,10 @@ def gap_over_seeds(histories: dict[int, list[GapHistory]], narrowing: list[GapNa
 def mc(state: RunState) -> Iterator[Update]:
     cfg, results = state.cfg, {}
     nets = [(h, t) for h, t in zip(state.histories, state.trainers) if h.p > 0 and not t.diverged]
-    for i, (h, t) in enumerate(nets):
-        with torch_threads(THREADS):
-            results[h.name] = mc_average(t.model, *t.test_split, passes=cfg.mc_passes, seed=cfg.seed)
-        yield heartbeat((i + 1) / (len(nets) + 1))  # a net's passes take 0.2-0.3 s
+    for i, (h, t) in enumerate(nets):  # a net's passes take 0.2-0.3 s: a heartbeat at every averaged k
+        passes = mc_steps(t.model, *t.test_split, passes=cfg.mc_passes, seed=cfg.seed)
+        results[h.name] = yield from heartbeats(on_threads(passes, THREADS), i / (len(nets) + 1),
+                                                (i + 1) / (len(nets) + 1))
     yield Update(1.0, f"MC dropout: {cfg.mc_passes} stochastic passes averaged for {len(results)} nets",
                  figures={"mc": figures.mc(results)},
                  tables={"gap": figures.gap_table(state.histories, state.narrowing, results)},

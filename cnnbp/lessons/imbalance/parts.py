@@ -38,13 +38,13 @@ def keep_models(cfg: ImbalanceConfig, trained: TrainedRun) -> None:
                             trained_on=f"{dataset_label(cfg.dataset)}, {cfg.task} 1:{cfg.ratio:g}")
 
 
-def _threshold_free(trained: TrainedRun, cfg: ImbalanceConfig) -> dict:
-    """The figures no threshold changes, drawn once per trained run."""
+def _threshold_free(trained: TrainedRun, cfg: ImbalanceConfig) -> Generator[Update, None, dict]:
+    """The figures no threshold changes, drawn once per trained run (~0.1 s each: a heartbeat between)."""
     if trained.figures is None:
-        trained.figures = {
-            "histogram": figures.histogram(trained.counts, {h.method: h.seen for h in trained.histories},
-                                           trained.classes, cfg),
-            "curves": figures.curves(trained.histories, cfg)}
+        histogram = figures.histogram(trained.counts, {h.method: h.seen for h in trained.histories},
+                                      trained.classes, cfg)
+        yield heartbeat(1.0)
+        trained.figures = {"histogram": histogram, "curves": figures.curves(trained.histories, cfg)}
     return trained.figures
 
 
@@ -89,8 +89,10 @@ def train(state: RunState) -> Iterator[Update]:
         runs.append(trained)
     state.runs = runs
     keep_models(cfg, runs[0])
+    yield heartbeat(1.0)
+    drawn = yield from _threshold_free(runs[0], cfg)
     message = f"{len(cfg.methods)} methods trained at {cfg.seeds} seeds" if trained_now else KEPT.format(cfg.threshold)
-    yield Update(1.0, _noted(cfg, message), figures=_threshold_free(runs[0], cfg))
+    yield Update(1.0, _noted(cfg, message), figures=drawn)
 
 
 def score(state: RunState) -> Iterator[Update]:
@@ -120,12 +122,15 @@ def score(state: RunState) -> Iterator[Update]:
               "seeds": figures.seeds_table(scored_by_seed, models, trained, shown)}
     if scen:
         tables["scenarios"] = figures.scenarios_table(scen)
-    yield Update(1.0, f"scored at threshold {cfg.threshold:g}", figures={
-        "metrics": figures.metrics(scored[shown], curves[shown], models, trained, cfg, shown),
-        "confusion": figures.confusion(scored[shown], models, trained, cfg, shown),
-        "roc": figures.roc(scored[shown], curves[shown], models, cfg, shown),
-        "pr": figures.pr(scored[shown], curves[shown], models, cfg, shown),
-    }, tables=tables, numbers=numbers, verdicts=[
+    drawn = {"metrics": lambda: figures.metrics(scored[shown], curves[shown], models, trained, cfg, shown),
+             "confusion": lambda: figures.confusion(scored[shown], models, trained, cfg, shown),
+             "roc": lambda: figures.roc(scored[shown], curves[shown], models, cfg, shown),
+             "pr": lambda: figures.pr(scored[shown], curves[shown], models, cfg, shown)}
+    out = {}
+    for i, (name, draw) in enumerate(drawn.items()):  # ~0.1 s each: the page hears from the run between them
+        yield heartbeat(0.5 + 0.1 * i)
+        out[name] = draw()
+    yield Update(1.0, f"scored at threshold {cfg.threshold:g}", figures=out, tables=tables, numbers=numbers, verdicts=[
         verdicts.paradox(trained, scored, cfg, shown),
         *verdicts.fixes(comparisons, scored_by_seed, trained, cfg, shown),
         *(verdicts.scenarios(scen, trained) if scen else [])])

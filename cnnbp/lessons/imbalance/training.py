@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, Literal, Sequence
+from typing import TYPE_CHECKING, Callable, Generator, Iterator, Literal, Sequence
 
 import numpy as np
 import torch
@@ -202,14 +202,17 @@ class TrainedRun:
 
 
 def finish(data: ImbalancedData, histories: list[MethodHistory], trainers: list[MethodTrainer], *,
-           seconds: float) -> TrainedRun:
-    """Keep each model's test probabilities (and the majority baseline's) for every test set."""
+           seconds: float) -> Generator[float, None, TrainedRun]:
+    """Keep each model's test probabilities (and the majority baseline's) for every test set; yields
+    how far it is after each model's forward on a test set (all of them together are a 0.3-0.5 s stretch)."""
     majority = int(np.argmax(data.counts("train")))
     labels, probs = {}, {}
-    for name, (x, y) in data.tests.items():
+    for i, (name, (x, y)) in enumerate(data.tests.items()):
         labels[name] = y.numpy()
         probs[name] = {BASELINE: majority_probs(len(y), num_classes=data.num_classes, majority=majority)}
-        probs[name].update({t.name: t.probabilities(x) for t in trainers})
+        for j, t in enumerate(trainers):
+            probs[name][t.name] = t.probabilities(x)
+            yield (i * len(trainers) + j + 1) / (len(data.tests) * len(trainers))
     counts = {"train": data.counts("train"), **{t: data.counts(t) for t in data.tests}}
     return TrainedRun(classes=data.classes, rare=data.rare, majority=majority, counts=counts,
                       histories=histories, labels=labels, probs=probs, seconds=seconds,
@@ -237,7 +240,15 @@ def train_and_keep(cfg: ImbalanceConfig, seed: int, data: ImbalancedData, contro
         yield progress, histories, None
     if control.stop_reason():
         return
-    trained = finish(data, histories, trainers, seconds=time.perf_counter() - start)
+    finishing = finish(data, histories, trainers, seconds=time.perf_counter() - start)
+    while True:
+        try:
+            next(finishing)
+        except StopIteration as finished:
+            trained = finished.value
+            break
+        if beats:
+            yield Beat(1.0), histories, None
     PREDICTIONS.put(cfg.run_key(seed), trained)
     yield 1.0, histories, trained
 

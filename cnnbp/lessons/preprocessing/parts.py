@@ -54,6 +54,7 @@ def image_numbers(a: ImageAnalysis) -> dict:
 def images(state: RunState) -> Iterator[Update]:
     cfg: PreprocessingConfig = state.cfg
     data = lesson_dataset(cfg.dataset, seed=cfg.seed)
+    yield heartbeat(0.0)  # the data (0.1-0.25 s), then the analysis: the page hears from the run between them
     analysis = yield from heartbeats(analyse_images(
         data, raw_scale=cfg.input_scale, raw_offset=cfg.input_offset, transforms=list(cfg.transforms),
         pair_points=PAIR_POINTS, n_examples=N_EXAMPLES, seed=cfg.seed), 0.0, 0.9)

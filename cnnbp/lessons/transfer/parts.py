@@ -72,8 +72,11 @@ def compare(state: RunState) -> Iterator[Update]:
     probe_numbers = {}
     if "compare" in cfg.parts and "linear_probe" in cfg.strategies:
         result.per_stage = stage_probes(src.model, splits[cfg.seed])
-        result.probe = {s: result.per_stage[cfg.stage - 1] if s == cfg.seed else
-                        linear_probe(src.model, split, stage=cfg.stage) for s, split in splits.items()}
+        result.probe = {}
+        for s, split in splits.items():  # ~0.1 s for the stages, ~0.04 s a seed: the page hears between them
+            yield heartbeat(0.0)
+            result.probe[s] = result.per_stage[cfg.stage - 1] if s == cfg.seed else linear_probe(src.model, split,
+                                                                                                 stage=cfg.stage)
         probe_numbers = {"linear_probe": {"stage": cfg.stage, "accuracy": result.probe[cfg.seed],
                                           "per_stage": result.per_stage, "per_seed": list(result.probe.values())}}
     runs = cfg.compare_runs()
@@ -101,14 +104,17 @@ def compare(state: RunState) -> Iterator[Update]:
                                 for s in splits])
     state.compare_scores = scores
     rows = [h.as_dict() for h in result.histories]
+    yield heartbeat(0.96)  # the three figures take ~0.1 s each: the page hears from the run between them
     out = {"curves": figures.curves_figure(result.histories, result.probe.get(cfg.seed), cfg, scores)} if runs else {}
     scratch = result.run("scratch")
     if result.per_stage:
+        yield heartbeat(0.97)
         out["stages"] = figures.stages_figure(result.per_stage, scratch.final_accuracy if scratch else None, cfg)
     table = result.strategy_rows(cfg.seed, target_accuracy=cfg.target_accuracy, probe_params=_probe_params(cfg, src),
                                  source_params=sum(p.numel() for p in src.model.parameters()))
     verdicts = []
     if "compare" in cfg.parts:
+        yield heartbeat(0.98)
         out["params"] = figures.params_figure(table, cfg)
         verdicts = compare_verdicts(cfg, result, scores)
     yield Update(1.0, f"{len(runs)} runs trained", figures=out, tables={"strategies": pd.DataFrame(table)},
@@ -207,6 +213,7 @@ def selection(state: RunState) -> Iterator[Update]:
     reusable = comparison and not cfg.model_file and cfg.stage == num_stages(state.source.model)
     known = {(cfg.source, s): acc for s, acc in comparison.probe.items()} if reusable else {}
     result = yield from heartbeats(ranking_steps(state.task, state.samples, known), 0.0, 0.9)  # compare's probes reused
+    yield heartbeat(0.9)  # the last source's ranking, then the figure (~0.1 s)
     main = result.results[0]
     yield Update(1.0, "sources ranked by feature similarity",
                  figures={"selection": figures.selection_figure(result, cfg)},
