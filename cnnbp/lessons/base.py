@@ -34,6 +34,9 @@ NOMINAL_GFLOPS = 40.0  # what two CPU cores sustain on our small convs and matmu
 # While a part streams, at most one frame per interval: each frame re-renders plots in the
 # browser, and more than ~2 a second stalls the page on a projector laptop.
 FRAME_INTERVAL_S = 0.5
+# A frame goes out once waiting for the next update would pass this share of the interval: the next stretch
+# of work (or drawing) is predicted from the last one, and one 20% longer than the last still lands in time.
+FRAME_AIM = 0.8
 
 
 class ConfigError(ValueError):
@@ -345,8 +348,9 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
     FRAME_INTERVAL_S are folded into the next frame (nothing is lost); a part's first and last
     updates, and any update with verdicts, are always sent; a heartbeat (``Update.beat``) only when
     a frame is due: once waiting for the part's next update (as long as its last stretch of work, plus
-    the last drawing when the frame draws) would leave the page FRAME_INTERVAL_S without a frame; a
-    frame whose drawing would take the wait past it says how far the part is first. Between parts,
+    the last drawing when the frame draws; a part's first drawing as long as the part before's last)
+    would leave the page FRAME_AIM x FRAME_INTERVAL_S without a frame; a frame whose drawing would take
+    the wait past that says how far the part is first. Between parts,
     and at a part's second heartbeat after it (the step between lets a training loop end and say what
     it measured), the run stops on a Stop or a spent budget with a last frame that keeps what was measured.
     """
@@ -357,6 +361,7 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
     verdicts: list[Verdict] = []
     yield Frame(0.0, lesson.start(cfg, parts))
     done = 0.0
+    drawing = 0.0  # how long the last frame's figures took: a part's first drawing is predicted from it
     for part in parts:
         if control.stop_reason():
             yield _stopped(control, done, verdicts, numbers)
@@ -365,7 +370,7 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
         pending = Frame(done, "")
         new_verdicts, last_sent, told = False, -math.inf, False  # a part's first update goes out at once
         started = time.perf_counter()  # ... but a heartbeat only once a frame is due: it has no message of its own
-        resumed, drawing = started, 0.0  # when the part last resumed; how long the last frame's figures took
+        resumed = started  # when the part last resumed
         work = part.run(state)
         wrapping_up = False
         for update in work:
@@ -391,14 +396,15 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
             # the part's last stretch of work stands for its next one, the last drawing for this frame's.
             draws = any(callable(f) for f in pending.figures.values())
             ahead = now - resumed + (drawing if draws else 0.0)
+            aim = FRAME_AIM * FRAME_INTERVAL_S
             if update.beat:
-                send = now + ahead - max(last_sent, started) >= FRAME_INTERVAL_S
+                send = now + ahead - max(last_sent, started) >= aim
             else:
                 send = (not told or update.verdicts or update.progress >= 1.0
-                        or now + ahead - last_sent >= FRAME_INTERVAL_S)
+                        or now + ahead - last_sent >= aim)
                 told = told or send
             if send:
-                if draws and now + drawing - max(last_sent, started) > FRAME_INTERVAL_S:  # say how far, then draw
+                if draws and now + drawing - max(last_sent, started) > aim:  # say how far, then draw
                     yield _send(Frame(pending.progress, pending.message), [], numbers)
                     last_sent = now = time.perf_counter()
                 frame = _send(pending, verdicts if new_verdicts else [], numbers)

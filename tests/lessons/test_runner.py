@@ -148,6 +148,52 @@ def test_a_frame_goes_out_before_waiting_for_the_next_update_would_pass_the_inte
     assert len(out) < 30, "updates still fold into frames"
 
 
+def _waits_on_a_fake_clock(monkeypatch, parts) -> list[float]:
+    """Seconds between the frames of a lesson of ``parts`` on a clock that only the parts move."""
+    clock = [0.0]
+    monkeypatch.setattr(base, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    lesson = Lesson(name="timed", title="Timed", summary="", config=LessonConfig, figures=(),
+                    parts=tuple(Part(f"p{k}", 1.0, part(clock)) for k, part in enumerate(parts)))
+    out = [clock[0] for _ in lesson.run(LessonConfig(), RunControl())]
+    return [b - a for a, b in zip(out, out[1:])]
+
+
+def test_a_stretch_longer_than_the_last_still_lands_within_the_interval(monkeypatch):
+    """Stretches of work vary (0.15, 0.15, 0.25 s, over and over): the frame rule predicts the next stretch
+    from the last one, so it keeps a margin for a longer one (aimed at the interval itself, the page would
+    wait 0.55 s after two short stretches and a long one)."""
+    def varying(clock):
+        def run(state):
+            for i in range(30):
+                clock[0] += (0.15, 0.15, 0.25)[i % 3]
+                yield base.heartbeat((i + 1) / 30)
+        return run
+
+    waits = _waits_on_a_fake_clock(monkeypatch, [varying])
+    assert max(waits) <= base.FRAME_INTERVAL_S + 1e-9, waits
+    # heartbeats still fold: a frame spans more than one stretch (the run's last update and its end aside)
+    assert min(waits[:-2]) >= base.FRAME_INTERVAL_S / 2 - 1e-9, waits
+
+
+def test_a_parts_first_drawing_is_predicted_from_the_part_before(monkeypatch):
+    """Each figure takes 0.35 s to draw. The second part's first figure comes after 0.3 s of work: drawn at
+    once, the page would wait 0.65 s; predicted from the first part's drawings, a frame saying how far the
+    run is goes out first."""
+    def drawing_part(clock, first_work):
+        def draw():
+            clock[0] += 0.35
+            return "figure"
+
+        def run(state):
+            for i in range(3):
+                clock[0] += first_work if i == 0 else 0.3
+                yield Update((i + 1) / 3, "drawn", figures={"f": draw})
+        return run
+
+    waits = _waits_on_a_fake_clock(monkeypatch, [lambda c: drawing_part(c, 0.0), lambda c: drawing_part(c, 0.3)])
+    assert max(waits) <= base.FRAME_INTERVAL_S + 1e-9, waits
+
+
 def test_a_stop_at_a_heartbeat_lets_the_part_say_what_it_measured_then_closes_one_that_goes_on():
     """After a Stop, a part gets one more step at its heartbeat: a training loop that sees the Stop ends
     and the part yields its can't-tell verdict, which the stopped frame keeps. A part that beats again
