@@ -17,7 +17,6 @@ import argparse
 import collections
 import json
 import os
-import socket
 import sys
 from pathlib import Path
 
@@ -74,34 +73,23 @@ def main() -> None:
     parser.add_argument("--dump", help="write each profile to DUMP-<tab>.cpuprofile (DevTools opens it)")
     args = parser.parse_args()
 
-    from playwright.sync_api import sync_playwright
+    from bench.page_figures import app_page, run_tab
 
-    import app
-    from bench.page_figures import RECORD, run_tab
-    from cnnbp.ui import launch_options
-    from tests.browser import open_page
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app.demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                    **launch_options())
-    with sync_playwright() as p:
-        browser, page = open_page(p, f"http://127.0.0.1:{port}/", viewport={"width": 1024, "height": 768},
-                                  init_script=RECORD)
+    with app_page() as page:
         cdp = page.context.new_cdp_session(page)
         cdp.send("Profiler.enable")
         cdp.send("Profiler.setSamplingInterval", {"interval": SAMPLING_US})
         for name in args.tabs.split(","):
             cdp.send("Profiler.start")
-            _, longest = run_tab(page, name, args.seed, fresh=False, against="fresh")
+            _, tasks = run_tab(page, name, args.seed, fresh=False, against="fresh")
             profile = cdp.send("Profiler.stop")["profile"]
             if args.dump:
                 Path(f"{args.dump}-{name}.cpuprofile").write_text(json.dumps(profile))
             ms_per_sample = (profile["endTime"] - profile["startTime"]) / 1000 / max(1, len(profile["samples"]))
             found = stretches(profile)
             busy = sum(ms for ms, _ in found)
-            print(f"\n{name}: longest task {longest:.0f} ms; {len(found)} busy stretches, {busy:.0f} ms busy; "
+            print(f"\n{name}: longest task {max(tasks, default=0):.0f} ms; {len(found)} busy stretches, "
+                  f"{busy:.0f} ms busy; "
                   f"over {args.over:.0f} ms: {sum(ms > args.over for ms, _ in found)}; load {os.getloadavg()[0]:.1f}")
             for ms, samples in sorted(found, key=lambda s: -s[0])[:12]:
                 if ms <= args.over:
@@ -110,8 +98,6 @@ def main() -> None:
                 print(f"  {ms:6.0f} ms: {parts}")
             print("  whole run: " + ", ".join(f"{k} {v:.0f}" for k, v in
                                               inclusive(profile, [n for _, s in found for n in s], ms_per_sample)))
-        browser.close()
-    app.demo.close()
 
 
 if __name__ == "__main__":
