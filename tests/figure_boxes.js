@@ -33,6 +33,8 @@ async (root) => {
     }
     for (const t of titles) for (const a of [...axisTitles, ...ticks, ...annotations]) if (meets(box(t), box(a))) problems.push(`title overlaps ${label(a)}`);
     for (const a of axisTitles) for (const b of [...ticks, ...annotations]) if (meets(box(a), box(b), 2)) problems.push(`${label(a)} overlaps ${label(b)}`);
+    // a panel's title (a subplot title is an annotation) on the tick labels of the panel above or beside it
+    for (const a of annotations) for (const t of ticks) if (meets(box(a), box(t), 2)) problems.push(`annotation ${label(a)} overlaps tick ${label(t)}`);
     const areas = [...plot.querySelectorAll('rect.nsewdrag')].map(box);
     for (const a of axisTitles) if (areas.some(r => meets(box(a), r, 2))) problems.push(`${label(a)} over a plot area`);
     const texts = [...axisTitles, ...annotations];
