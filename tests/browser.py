@@ -35,3 +35,9 @@ def open_page(playwright, url: str, *, viewport: dict, init_script: str | None =
         page.add_init_script(init_script)
     page.goto(url, wait_until="networkidle")
     return browser, page
+
+
+def wait_for_figures(page, timeout_ms: int = 60_000) -> None:
+    """Wait until the page has drawn every figure it was sent: it draws one figure per task, after the
+    message that brought it (cnnbp/ui/plot_in_place.py), so a figure may still be due when a status says done."""
+    page.wait_for_function("() => !window.cnnbpDrawsDue || window.cnnbpDrawsDue() === 0", timeout=timeout_ms)

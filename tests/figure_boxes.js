@@ -1,6 +1,8 @@
-(root) => {
+async (root) => {
   // Every drawn plotly figure under `root`: boxes of its legend, titles, axis titles and tick labels,
-  // and the overlaps and clipping a reader at the back of a hall would see.
+  // and the overlaps and clipping a reader at the back of a hall would see. The page draws figures
+  // one per task (cnnbp/ui/plot_in_place.py): the figures still waiting are drawn first.
+  for (let i = 0; i < 600 && window.cnnbpDrawsDue && window.cnnbpDrawsDue() > 0; i++) await new Promise((r) => setTimeout(r, 50));
   const box = (el) => { const r = el.getBoundingClientRect(); return {x0: r.left, y0: r.top, x1: r.right, y1: r.bottom}; };
   const meets = (a, b, tol = 1) => a.x0 + tol < b.x1 && b.x0 + tol < a.x1 && a.y0 + tol < b.y1 && b.y0 + tol < a.y1;
   const visible = (el) => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0 && (el.textContent || '').trim() !== '' ; };
@@ -31,6 +33,8 @@
     }
     for (const t of titles) for (const a of [...axisTitles, ...ticks, ...annotations]) if (meets(box(t), box(a))) problems.push(`title overlaps ${label(a)}`);
     for (const a of axisTitles) for (const b of [...ticks, ...annotations]) if (meets(box(a), box(b), 2)) problems.push(`${label(a)} overlaps ${label(b)}`);
+    // a panel's title (a subplot title is an annotation) on the tick labels of the panel above or beside it
+    for (const a of annotations) for (const t of ticks) if (meets(box(a), box(t), 2)) problems.push(`annotation ${label(a)} overlaps tick ${label(t)}`);
     const areas = [...plot.querySelectorAll('rect.nsewdrag')].map(box);
     for (const a of axisTitles) if (areas.some(r => meets(box(a), r, 2))) problems.push(`${label(a)} over a plot area`);
     const texts = [...axisTitles, ...annotations];

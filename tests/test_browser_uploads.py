@@ -12,6 +12,7 @@ import httpx
 
 from cnnbp.nn.checkpoints import LoadedModel, load_checkpoint
 from tests import pets, test_browser
+from tests.browser import wait_for_figures
 from tests.test_browser import SHOTS, open_tab
 
 page = test_browser.page  # the same headless Chromium fixture
@@ -21,6 +22,7 @@ pets_zip = pets.pets_zip  # the one zip every upload test uses
 def run_and_wait(page, lesson: str) -> None:
     page.locator(f"#{lesson}-run").click()
     page.locator(f"#{lesson}-status").get_by_text("done in").wait_for(timeout=240_000)
+    wait_for_figures(page)
 
 
 def download_models(page, lesson: str, server_url: str) -> dict[str, bytes]:

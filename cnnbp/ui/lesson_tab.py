@@ -105,10 +105,13 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
             return [*defaults, settings_message("Reset to defaults", names, list(before), defaults)]
 
         widget_list = [widgets[n] for n in names]
+        # Progress is shown on the status line alone: Gradio's page passes the loading state
+        # of every component any event has shown progress on to that component at every message of a run,
+        # those of tabs run earlier included (the largest part of a streaming run's main-thread time).
         quick.click(to_quick, inputs=widget_list, outputs=[*widget_list, status], queue=False,
-                    api_visibility="private")
+                    api_visibility="private", show_progress_on=[status])
         reset.click(to_defaults, inputs=widget_list, outputs=[*widget_list, status], queue=False,
-                    api_visibility="private")
+                    api_visibility="private", show_progress_on=[status])
         handler = make_handler(lesson, names)
         inputs, outputs = [widgets[n] for n in names], [status, verdicts, *plots, *tables, numbers]
         run.click(
@@ -118,6 +121,7 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
             api_name=lesson.name,
             concurrency_limit=concurrency_limit,
             concurrency_id=HEAVY,
+            show_progress_on=[status],
             # Raw values reach the Config, which validates every field and names it in the
             # message; Gradio's own checks would say "Value -1 is less than minimum value 16."
             preprocess=False,
@@ -128,6 +132,7 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
             # current event ends ("always_last"), however many times the slider moved meanwhile.
             gr.on(live_triggers(lesson, widgets), handler, inputs=inputs, outputs=outputs,
                   api_visibility="private", trigger_mode="always_last", show_progress="minimal",
+                  show_progress_on=[status],
                   concurrency_limit=concurrency_limit, concurrency_id=HEAVY, preprocess=False)
         # Stop reaches the run's RunControl: the lesson stops between two steps and its last
         # frame ("stopped by the user", with the partial results) still reaches the page.
