@@ -178,3 +178,16 @@ def test_a_cached_run_reaches_an_api_client_in_one_message_and_a_page_paced():
     page = runner.pacer_for(SimpleNamespace(headers={"x-gradio-user": "app"}))
     paced = Page(lesson, page).end()
     assert len(paced) == 4 and all(sum(v != gr.skip() for v in m[2:5]) <= 1 for m in paced)
+
+
+def test_an_api_client_gets_the_runs_frames_without_the_pages_clock():
+    """The heartbeat that keeps a page's clock ticking is no use to an API client, and every message
+    costs the server Gradio's work per output (30 followers: thousands of messages)."""
+    lesson = gated("follow8")
+    api = Page(lesson, runner.pacer_for(SimpleNamespace(headers={"x-gradio-user": "api"})))
+    api.wait_for(lambda: api.figures())
+    time.sleep(3 * runner.HEARTBEAT_S)  # the run computes: a page would get its clock meanwhile
+    assert len(api.messages) == 1
+    lesson.gate.set()
+    messages = api.end()
+    assert len(messages) == 2 and "done in" in messages[-1][0]

@@ -327,7 +327,8 @@ def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any,
             last = frames[-1] if frames else Frame(0.0, "starting")
             if item is None:
                 figures = pacer.take()
-                if figures or (not waiting and time.monotonic() - said >= HEARTBEAT_S):
+                # the clock is for a page; an API client waits for frames (a message costs Gradio ~ms per output)
+                if figures or (pacer.paced and not waiting and time.monotonic() - said >= HEARTBEAT_S):
                     yield waiting_outputs(lesson, clock_line(last, flight.control), figures)
                     said = time.monotonic()
                 continue
