@@ -191,3 +191,27 @@ def test_an_api_client_gets_the_runs_frames_without_the_pages_clock():
     lesson.gate.set()
     messages = api.end()
     assert len(messages) == 2 and "done in" in messages[-1][0]
+
+
+def test_an_api_client_gets_frames_merged_and_loses_none(monkeypatch):
+    """Frames closer than API_EVERY_S reach an API client merged into the next one sent: the first at
+    once, the last whole (every figure's last version, the numbers)."""
+    monkeypatch.setattr(runner, "API_EVERY_S", 3600.0)
+
+    class Stepped(Gated):
+        def run(self, cfg, control):
+            yield Frame(0.1, "started", figures={"a": "a1"})
+            self.gate.wait(DEADLINE_S)
+            for step in range(2, 5):
+                yield Frame(step / 5, f"step {step}", figures={"a": f"a{step}", "b": f"b{step}"}, numbers={"n": step})
+            yield Frame(1.0, "done in 0.1 s", figures={"c": "c1"}, numbers={"n": 5}, done=True)
+
+    lesson = Stepped(name="follow9", title="", summary="", config=LessonConfig,
+                     figures=(("a", ""), ("b", ""), ("c", "")))
+    object.__setattr__(lesson, "gate", threading.Event())
+    api = Page(lesson, runner.pacer_for(SimpleNamespace(headers={"x-gradio-user": "api"})))
+    api.wait_for(lambda: api.messages)
+    lesson.gate.set()
+    messages = api.end()
+    assert len(messages) == 2 and api.figures() == {"a": "a4", "b": "b4", "c": "c1"}
+    assert "step" not in str(messages) and messages[-1][-1] == {"n": 5}

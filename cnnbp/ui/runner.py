@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator
 import gradio as gr
 import torch
 
-from cnnbp.lessons.base import ConfigError, Frame, Lesson, Verdict, validate_config
+from cnnbp.lessons.base import ConfigError, Frame, Lesson, Verdict, merge_frames, validate_config
 from cnnbp.train import RunControl
 from cnnbp.ui.followers import FLIGHTS, Replay
 from cnnbp.ui.pacing import AllAtOnce, FigurePacer
@@ -250,6 +250,9 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
 # 0.5, load 13).
 HEARTBEAT_S = 0.4
 TICK_S = 0.1  # how often the stream looks for a waiting figure that is due (cnnbp.ui.pacing)
+# An API client reads the last message; the frames between go to it merged, one message per API_EVERY_S:
+# Gradio builds a component and its config per output skipped in a message (~ms each), per follower.
+API_EVERY_S = 2.0
 
 
 def with_heartbeat(frames: Iterator[Frame], control: RunControl, interval: float = HEARTBEAT_S
@@ -315,6 +318,7 @@ def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any,
     frames: list[Frame] = []
     waiting = False  # the run waits for its slot: the page shows that line until the run starts
     said = time.monotonic()  # when the page last heard from this run
+    held: list[Frame] | None = None  # an API client's frames not sent yet (None: the first goes at once)
     try:
         for item in with_heartbeat(flight.follow(control), control, interval=TICK_S):
             if isinstance(item, Replay):  # the warm-up finished this run while it waited for its slot
@@ -336,10 +340,18 @@ def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any,
             frames.append(item)
             progress(item.progress, desc=item.message)
             pacer.add(item.figures)
+            if not pacer.paced and held is not None and not item.done and time.monotonic() - said < API_EVERY_S:
+                held.append(item)  # merged into the next one sent
+                continue
+            if held:
+                item = merge_frames([*held, item])
+            held = []
             if item.done:  # every figure still waiting goes out before the last frame
                 yield from drain(lesson, pacer, lambda: clock_line(last, flight.control))
             yield frame_outputs(replace(item, figures=pacer.take()), lesson)
             said = time.monotonic()
+        if held:  # an API client's frames held back when the run ended without a last frame of its own
+            yield frame_outputs(replace(merge_frames(held), figures=pacer.take()), lesson)
         if frames:  # a run that ended without a last frame of its own
             yield from drain(lesson, pacer, lambda: clock_line(frames[-1], flight.control))
     except torch.cuda.OutOfMemoryError:
