@@ -130,6 +130,7 @@ def values(**overrides) -> list:
 GRADIO_CLIENT = False  # --gradio-client: each client a gradio_client Client (0.2-0.3 CPU s of config parsing)
 AS_PAGE = False  # --as-page: the requests say x-gradio-user: app, as the page's do (figures paced for drawing)
 ENDPOINT = -1  # the fn_index of /init (init_endpoint), set once the server is up
+MOMENTS: list[dict[str, float]] = []  # per raw client: seconds from its start to each stage
 
 
 def init_endpoint(url: str) -> int:
@@ -158,22 +159,29 @@ def raw_request(url: str, args: list) -> str:
     app's config fetched (not parsed: the page's copy is parsed on the student's machine), the event
     joined (POST queue/join) and its stream read (GET queue/data, server-sent events) to the last
     message; returns the status line the run ended with."""
-    session = uuid.uuid4().hex
+    session, start = uuid.uuid4().hex, time.perf_counter()
     headers = {"x-gradio-user": "app" if AS_PAGE else "api"}
+    moments = {}
     with httpx.Client(base_url=url, headers=headers, timeout=CLIENT_TIMEOUT_S) as http:
         http.get("config").raise_for_status()
+        moments["config"] = time.perf_counter() - start
         joined = http.post("gradio_api/queue/join", json={"data": args, "fn_index": ENDPOINT, "session_hash": session,
                                                            "event_data": None, "trigger_id": None})
         if joined.status_code == 503:
             raise RuntimeError(f"queue full: {joined.text[:80]}")
         joined.raise_for_status()
         with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+            moments["joined"] = time.perf_counter() - start
             for line in stream.iter_lines():
+                if '"msg":"process_starts"' in line[:40]:
+                    moments["handler started"] = time.perf_counter() - start
                 if not line.startswith("data:") or '"msg":"process_completed"' not in line:
                     continue  # only the last message is read whole: the figures are for a page to draw
                 message = json.loads(line[5:])
                 if not message.get("success", True):
                     raise RuntimeError(str(message.get("output", {}).get("error")))
+                moments["done"] = time.perf_counter() - start
+                MOMENTS.append(moments)
                 return str(message["output"]["data"][0])
     raise RuntimeError("the stream ended without a last message")
 
@@ -264,6 +272,15 @@ def phase(name: str, server: "Server", argsets: list[list], *, own_time: bool = 
     per_client = (server.cpu_s() - cpu) / len(argsets)
     p95 = report(name, results, per_client)
     print(f"   this bench's own CPU per client: {(bench_cpu_s() - own_cpu) / len(argsets):.3f} s")
+    if MOMENTS:  # where a client's time went: before the handler started (Gradio's queue) or after
+        stages = {k: sorted(m[k] for m in MOMENTS if k in m) for k in MOMENTS[0]}
+        print("   seconds after a client's start, p50 / max: " + "; ".join(
+            f"{k} {statistics.median(v):.1f} / {v[-1]:.1f}" for k, v in stages.items() if v))
+        served = sorted(m["done"] - m["handler started"] for m in MOMENTS if "handler started" in m)
+        if served:  # the server's side: from the handler's start (Gradio's queue behind) to the last message
+            print(f"   from the handler's start to the last message: p50 {statistics.median(served):.1f} s, "
+                  f"p95 {served[min(len(served) - 1, round(0.95 * (len(served) - 1)))]:.1f} s")
+        MOMENTS.clear()
     own = [float(m.group(1)) for r in results if (m := re.search(r"done in ([0-9.]+) s", r[2]))]
     if own and own_time:
         print(f"   the run's own time in the server: {min(own):.1f} s; p95 - own time = {p95 - min(own):.1f} s "
