@@ -193,22 +193,46 @@ def test_an_api_client_gets_the_runs_frames_without_the_pages_clock():
     assert len(messages) == 2 and "done in" in messages[-1][0]
 
 
+class Stepped(Gated):
+    """Figure a, then (once ``gate`` opens) three frames at once that redraw a and b, then the last."""
+
+    def run(self, cfg, control):
+        yield Frame(0.1, "started", figures={"a": "a1"})
+        self.gate.wait(DEADLINE_S)
+        for step in range(2, 5):
+            yield Frame(step / 5, f"step {step}", figures={"a": f"a{step}", "b": f"b{step}"}, numbers={"n": step})
+        yield Frame(1.0, "done in 0.1 s", figures={"c": "c1"}, numbers={"n": 5}, done=True)
+
+
+def stepped(name: str) -> Stepped:
+    lesson = Stepped(name=name, title="", summary="", config=LessonConfig, figures=(("a", ""), ("b", ""), ("c", "")))
+    object.__setattr__(lesson, "gate", threading.Event())
+    return lesson
+
+
+def test_pages_following_one_run_share_its_message_budget(monkeypatch):
+    """Every message costs Gradio work per output on its event loop, per follower: the pages that follow
+    a run share RUN_MESSAGES_PER_S, so a class gets merged frames (every figure's last version, the
+    numbers), not a message per frame each."""
+    monkeypatch.setattr(runner, "RUN_MESSAGES_PER_S", 1e-6)  # here: a message a week between two frames
+    lesson = stepped("follow10")
+    pages = [Page(lesson)]
+    pages[0].wait_for(lambda: pages[0].messages)
+    pages.append(Page(lesson))
+    pages[1].wait_for(lambda: pages[1].messages)
+    lesson.gate.set()
+    for page in pages:
+        messages = page.end()
+        assert not [m for m in messages if "step 2" in m[0] or "step 3" in m[0]]  # merged into step 4's
+        assert messages[-1][-1] == {"n": 5} and page.figures() == {"a": "a4", "b": "b4", "c": "c1"}
+        assert all(sum(v != gr.skip() for v in m[2:5]) <= 1 for m in messages)  # still one figure per message
+
+
 def test_an_api_client_gets_frames_merged_and_loses_none(monkeypatch):
     """Frames closer than API_EVERY_S reach an API client merged into the next one sent: the first at
     once, the last whole (every figure's last version, the numbers)."""
     monkeypatch.setattr(runner, "API_EVERY_S", 3600.0)
-
-    class Stepped(Gated):
-        def run(self, cfg, control):
-            yield Frame(0.1, "started", figures={"a": "a1"})
-            self.gate.wait(DEADLINE_S)
-            for step in range(2, 5):
-                yield Frame(step / 5, f"step {step}", figures={"a": f"a{step}", "b": f"b{step}"}, numbers={"n": step})
-            yield Frame(1.0, "done in 0.1 s", figures={"c": "c1"}, numbers={"n": 5}, done=True)
-
-    lesson = Stepped(name="follow9", title="", summary="", config=LessonConfig,
-                     figures=(("a", ""), ("b", ""), ("c", "")))
-    object.__setattr__(lesson, "gate", threading.Event())
+    lesson = stepped("follow9")
     api = Page(lesson, runner.pacer_for(SimpleNamespace(headers={"x-gradio-user": "api"})))
     api.wait_for(lambda: api.messages)
     lesson.gate.set()

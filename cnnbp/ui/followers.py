@@ -55,6 +55,7 @@ class Flight:
         self.lesson, self.cfg, self.kind, self._slots, self._flights = lesson, cfg, kind, slots, flights
         self.control = RunControl()  # the run's own: cancelled when its last follower stops or leaves
         self.followers = 0  # changed under the Flights lock
+        self.audience = 0  # the most followers it had at once (a follower's reader may outlast its count)
         self._changed = threading.Condition()
         self._events: list[Frame | str | Replay] = []  # frames as sent, waiting lines, or a Replay
         self._frames: list[Frame] = []  # the lesson's own frames, for the cache
@@ -172,6 +173,7 @@ class Flights:
                 flight = self._flying[key] = Flight(lesson, cfg, kind, slots, self)
                 flight.thread.start()
             flight.followers += 1
+            flight.audience = max(flight.audience, flight.followers)
             return flight
 
     def leave(self, flight: Flight) -> int:

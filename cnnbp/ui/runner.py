@@ -250,9 +250,18 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
 # 0.5, load 13).
 HEARTBEAT_S = 0.4
 TICK_S = 0.1  # how often the stream looks for a waiting figure that is due (cnnbp.ui.pacing)
-# An API client reads the last message; the frames between go to it merged, one message per API_EVERY_S:
-# Gradio builds a component and its config per output skipped in a message (~ms each), per follower.
+# Gradio builds a component and its config for every output a message skips (~ms each), per follower,
+# on its event loop: 30 pages following one run at the clock's pace kept it busy minutes after the run.
+# So an API client (it reads the last message) gets the frames between merged, one message per
+# API_EVERY_S; a page's messages share RUN_MESSAGES_PER_S among the run's followers (one page alone
+# keeps its pace: the clock every HEARTBEAT_S, a figure every FIGURE_GAP_S).
 API_EVERY_S = 2.0
+RUN_MESSAGES_PER_S = 10.0
+
+
+def message_gap(pacer: FigurePacer, flight: Any) -> float:
+    """The least time between two messages to one follower of ``flight``."""
+    return flight.audience / RUN_MESSAGES_PER_S if pacer.paced else API_EVERY_S
 
 
 def with_heartbeat(frames: Iterator[Frame], control: RunControl, interval: float = HEARTBEAT_S
@@ -318,7 +327,7 @@ def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any,
     frames: list[Frame] = []
     waiting = False  # the run waits for its slot: the page shows that line until the run starts
     said = time.monotonic()  # when the page last heard from this run
-    held: list[Frame] | None = None  # an API client's frames not sent yet (None: the first goes at once)
+    held: list[Frame] | None = None  # frames within message_gap of the last message (None: the first goes at once)
     try:
         for item in with_heartbeat(flight.follow(control), control, interval=TICK_S):
             if isinstance(item, Replay):  # the warm-up finished this run while it waited for its slot
@@ -329,10 +338,18 @@ def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any,
                 yield waiting_outputs(lesson, item)
                 continue
             last = frames[-1] if frames else Frame(0.0, "starting")
+            gap = message_gap(pacer, flight)
             if item is None:
-                figures = pacer.take()
+                due = time.monotonic() - said >= gap
+                if held and due:  # frames held back: their merge goes out now
+                    item = merge_frames(held)
+                    held = []
+                    yield frame_outputs(replace(item, figures=pacer.take()), lesson)
+                    said = time.monotonic()
+                    continue
+                figures = pacer.take() if due else {}
                 # the clock is for a page; an API client waits for frames (a message costs Gradio ~ms per output)
-                if figures or (pacer.paced and not waiting and time.monotonic() - said >= HEARTBEAT_S):
+                if figures or (pacer.paced and not waiting and time.monotonic() - said >= max(HEARTBEAT_S, gap)):
                     yield waiting_outputs(lesson, clock_line(last, flight.control), figures)
                     said = time.monotonic()
                 continue
@@ -340,8 +357,8 @@ def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any,
             frames.append(item)
             progress(item.progress, desc=item.message)
             pacer.add(item.figures)
-            if not pacer.paced and held is not None and not item.done and time.monotonic() - said < API_EVERY_S:
-                held.append(item)  # merged into the next one sent
+            if held is not None and not item.done and time.monotonic() - said < gap:
+                held.append(item)  # merged into the next message
                 continue
             if held:
                 item = merge_frames([*held, item])
@@ -350,7 +367,7 @@ def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any,
                 yield from drain(lesson, pacer, lambda: clock_line(last, flight.control))
             yield frame_outputs(replace(item, figures=pacer.take()), lesson)
             said = time.monotonic()
-        if held:  # an API client's frames held back when the run ended without a last frame of its own
+        if held:  # frames held back when the run ended without a last frame of its own
             yield frame_outputs(replace(merge_frames(held), figures=pacer.take()), lesson)
         if frames:  # a run that ended without a last frame of its own
             yield from drain(lesson, pacer, lambda: clock_line(frames[-1], flight.control))
