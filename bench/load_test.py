@@ -9,6 +9,12 @@ Reports answered / refused / errors, p50 / p95 latency and the server's peak mem
 every client has a timeout and the server is stopped at the end.
 
     python bench/load_test.py [--clients 30] [--distinct 10] [--phases 0,1,2,3,4] [--no-baseline] [--clients-nice 10]
+                              [--as-page] [--gradio-client]
+
+A client is a raw HTTP client of Gradio's queue (config, queue/join, the queue/data event stream read to
+its last message), as cheap as a student's request is to the server's cores; --gradio-client uses
+gradio_client instead (each Client parses the app's config in this process, GIL-bound: 30 of them
+took seconds of the shared cores). Each phase prints this process's own CPU per client.
 
 Phase 1 also prints the run's own time (its "done in" line, measured in the server) and the p95
 over it: the target is p95 <= the run's own time + 2 s (the start-up warm-up must not take the
@@ -22,8 +28,10 @@ fresh the same way, then against the app; the ratios are printed at the end.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
+import resource
 import socket
 import statistics
 import subprocess
@@ -33,6 +41,7 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
@@ -40,6 +49,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import httpx  # noqa: E402
 from gradio_client import Client  # noqa: E402
 
 from cnnbp.lessons.base import validate_config  # noqa: E402
@@ -117,17 +127,63 @@ def values(**overrides) -> list:
     return [cfg[name] for name in field_order(InitConfig)]
 
 
+GRADIO_CLIENT = False  # --gradio-client: each client a gradio_client Client (0.2-0.3 CPU s of config parsing)
+AS_PAGE = False  # --as-page: the requests say x-gradio-user: app, as the page's do (figures paced for drawing)
+ENDPOINT = -1  # the fn_index of /init (init_endpoint), set once the server is up
+MOMENTS: list[dict[str, float]] = []  # per raw client: seconds from its start to each stage
+
+
+def init_endpoint(url: str) -> int:
+    """The fn_index of the init lesson's Run (/init), read once from the app's config."""
+    config = httpx.get(urllib.parse.urljoin(url, "config"), timeout=PAGE_TIMEOUT_S).json()
+    return next(d["id"] for d in config["dependencies"] if d.get("api_name") == "init")
+
+
 def one_request(url: str, args: list) -> tuple[str, float, str]:
     start = time.perf_counter()
     try:
-        out = Client(url, verbose=False).predict(*args, api_name="/init")
-        status = str(out[0])
+        if GRADIO_CLIENT:
+            status = str(Client(url, verbose=False).predict(*args, api_name="/init")[0])
+        else:
+            status = raw_request(url, args)
         kind = "answered" if ("done in" in status or "cache" in status) else "other"
         return kind, time.perf_counter() - start, status[:80]
     except Exception as err:  # noqa: BLE001  (classify every outcome; none may be lost)
         text = str(err)
         kind = "refused" if ("queue" in text.lower() and "full" in text.lower()) else "error"
         return kind, time.perf_counter() - start, text[:120]
+
+
+def raw_request(url: str, args: list) -> str:
+    """One student's Run as the page's client makes it, costing this process next to nothing: the
+    app's config fetched (not parsed: the page's copy is parsed on the student's machine), the event
+    joined (POST queue/join) and its stream read (GET queue/data, server-sent events) to the last
+    message; returns the status line the run ended with."""
+    session, start = uuid.uuid4().hex, time.perf_counter()
+    headers = {"x-gradio-user": "app" if AS_PAGE else "api"}
+    moments = {}
+    with httpx.Client(base_url=url, headers=headers, timeout=CLIENT_TIMEOUT_S) as http:
+        http.get("config").raise_for_status()
+        moments["config"] = time.perf_counter() - start
+        joined = http.post("gradio_api/queue/join", json={"data": args, "fn_index": ENDPOINT, "session_hash": session,
+                                                           "event_data": None, "trigger_id": None})
+        if joined.status_code == 503:
+            raise RuntimeError(f"queue full: {joined.text[:80]}")
+        joined.raise_for_status()
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+            moments["joined"] = time.perf_counter() - start
+            for line in stream.iter_lines():
+                if '"msg":"process_starts"' in line[:40]:
+                    moments["handler started"] = time.perf_counter() - start
+                if not line.startswith("data:") or '"msg":"process_completed"' not in line:
+                    continue  # only the last message is read whole: the figures are for a page to draw
+                message = json.loads(line[5:])
+                if not message.get("success", True):
+                    raise RuntimeError(str(message.get("output", {}).get("error")))
+                moments["done"] = time.perf_counter() - start
+                MOMENTS.append(moments)
+                return str(message["output"]["data"][0])
+    raise RuntimeError("the stream ended without a last message")
 
 
 class PageFiles(HTMLParser):
@@ -169,6 +225,12 @@ def page_phase(server: "Server", clients: int) -> tuple[float, float]:
     return p95, per_client, answered(results)
 
 
+def bench_cpu_s() -> float:
+    """This process's CPU seconds so far: what the clients themselves cost the shared cores."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def answered(results: list[tuple[str, float, str]]) -> int:
     return sum(r[0] == "answered" for r in results)
 
@@ -205,10 +267,20 @@ def report(name: str, results: list[tuple[str, float, str]], cpu_per_client: flo
 
 def phase(name: str, server: "Server", argsets: list[list], *, own_time: bool = True) -> tuple[float, float, int]:
     """Clients pressing Run at once; returns (p95 s, server CPU s per client, how many were answered)."""
-    cpu = server.cpu_s()
+    cpu, own_cpu = server.cpu_s(), bench_cpu_s()
     results = run_all(lambda a: one_request(server.url, a), argsets)
     per_client = (server.cpu_s() - cpu) / len(argsets)
     p95 = report(name, results, per_client)
+    print(f"   this bench's own CPU per client: {(bench_cpu_s() - own_cpu) / len(argsets):.3f} s")
+    if MOMENTS:  # where a client's time went: before the handler started (Gradio's queue) or after
+        stages = {k: sorted(m[k] for m in MOMENTS if k in m) for k in MOMENTS[0]}
+        print("   seconds after a client's start, p50 / max: " + "; ".join(
+            f"{k} {statistics.median(v):.1f} / {v[-1]:.1f}" for k, v in stages.items() if v))
+        served = sorted(m["done"] - m["handler started"] for m in MOMENTS if "handler started" in m)
+        if served:  # the server's side: from the handler's start (Gradio's queue behind) to the last message
+            print(f"   from the handler's start to the last message: p50 {statistics.median(served):.1f} s, "
+                  f"p95 {served[min(len(served) - 1, round(0.95 * (len(served) - 1)))]:.1f} s")
+        MOMENTS.clear()
     own = [float(m.group(1)) for r in results if (m := re.search(r"done in ([0-9.]+) s", r[2]))]
     if own and own_time:
         print(f"   the run's own time in the server: {min(own):.1f} s; p95 - own time = {p95 - min(own):.1f} s "
@@ -218,8 +290,10 @@ def phase(name: str, server: "Server", argsets: list[list], *, own_time: bool = 
 
 def after_start_up(label: str, args, phases: set[int], naive: bool) -> dict[int, tuple]:
     """Phases 0 and 1 on a freshly started server (then 2 and 3 on the app): {phase: figures}."""
+    global ENDPOINT
     server = Server(naive=naive)
     print(f"{label}: server up in {server.started_in:.1f} s; RSS {server.rss_mb():.0f} MB")
+    ENDPOINT = init_endpoint(server.url)
     figures: dict[int, tuple] = {}
     try:
         if 0 in phases:
@@ -255,9 +329,17 @@ def main() -> None:
                         help="run the clients N nice levels below the server: a class's browsers and clients run "
                              "on their own machines, here they share the server's cores (each gradio_client "
                              "Client parses the app's config: 0.2-0.3 CPU s)")
+    parser.add_argument("--gradio-client", action="store_true",
+                        help="each client a gradio_client Client, as before (it parses the app's 976 KiB config "
+                             "in this process: 0.2-0.3 CPU s each, on the server's cores)")
+    parser.add_argument("--as-page", action="store_true",
+                        help="the raw clients' requests say they come from the page (x-gradio-user: app): the "
+                             "figures come paced for drawing, as a browser gets them")
     args = parser.parse_args()
-    global CLIENT_NICE
-    CLIENT_NICE = args.clients_nice
+    global CLIENT_NICE, GRADIO_CLIENT, AS_PAGE
+    CLIENT_NICE, GRADIO_CLIENT, AS_PAGE = args.clients_nice, args.gradio_client, args.as_page
+    print(f"clients: {'gradio_client' if GRADIO_CLIENT else 'raw HTTP, as the ' + ('page' if AS_PAGE else 'API')}; "
+          f"load {os.getloadavg()[0]:.1f}")
     if CLIENT_NICE:
         print(f"clients run {CLIENT_NICE} nice levels below the server")
     phases = {int(p) for p in args.phases.split(",")}

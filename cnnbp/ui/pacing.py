@@ -20,6 +20,8 @@ FIGURE_EVERY_S = 0.5  # a figure that changes faster shows its latest version at
 class FigurePacer:
     """The figures waiting to be sent (the latest version of each) and when each was last sent."""
 
+    paced = True
+
     def __init__(self, clock=time.monotonic) -> None:
         self._clock = clock
         self._waiting: dict[str, Any] = {}  # in the order they began to wait
@@ -54,3 +56,17 @@ class FigurePacer:
     def _send(self, name: str, now: float) -> dict[str, Any]:
         self._sent_at[name] = self._last_sent = now
         return {name: self._waiting.pop(name)}
+
+
+class AllAtOnce(FigurePacer):
+    """No pacing, for an API client (gradio_client, an MCP call): nothing draws its messages, and it
+    waits for the last one, so every waiting figure goes in the next message."""
+
+    paced = False
+
+    def take(self) -> dict[str, Any]:
+        figures, self._waiting = self._waiting, {}
+        return figures
+
+    def take_next(self) -> tuple[float, dict[str, Any]]:
+        return 0.0, self.take()

@@ -22,9 +22,8 @@ import torch
 
 from cnnbp.lessons.base import ConfigError, Frame, Lesson, Verdict, merge_frames, validate_config
 from cnnbp.train import RunControl
-from cnnbp.ui import warmup
-from cnnbp.ui.cache import RESULTS
-from cnnbp.ui.pacing import FigurePacer
+from cnnbp.ui.followers import FLIGHTS, Replay
+from cnnbp.ui.pacing import AllAtOnce, FigurePacer
 from cnnbp.ui.slots import SLOTS, kind_of
 from cnnbp.ui.widgets import upload_fields
 from cnnbp.verdict_line import verdict_word, verdicts_html  # noqa: F401  (verdict_word: the tab's word)
@@ -174,22 +173,34 @@ def waiting_outputs(lesson: Lesson, line: str, figures: dict[str, Any] | None = 
 
 
 def drain(lesson: Lesson, pacer: FigurePacer, line: Callable[[], str]) -> Iterator[list[Any]]:
-    """Every figure still waiting in ``pacer``, one per message and spaced (each is drawn in its own
-    task of the page), under the status ``line()``."""
-    while len(pacer):
+    """Every figure still waiting in a paced ``pacer``, one per message and spaced (each is drawn in
+    its own task of the page), under the status ``line()``; an API client's go with the next frame."""
+    while pacer.paced and len(pacer):
         wait, figures = pacer.take_next()
         time.sleep(wait)
         yield waiting_outputs(lesson, line(), figures)
 
 
-def cached_outputs(cached: Frame, lesson: Lesson) -> Iterator[list[Any]]:
-    """A finished run from the cache: its figures paced like a live run's, then its last frame."""
-    pacer = FigurePacer()
+CACHED = "served from the cache of identical runs"
+
+
+def cached_outputs(cached: Frame, lesson: Lesson, pacer: FigurePacer | None = None) -> Iterator[list[Any]]:
+    """A finished run from the cache: its figures paced like a live run's for a page (an API client
+    gets them all at once), then its last frame."""
+    pacer = FigurePacer() if pacer is None else pacer  # (an empty pacer is falsy)
     pacer.add(cached.figures)
     total = len(pacer)
-    yield from drain(lesson, pacer, lambda: f"**100%**: served from the cache of identical runs: drawing "
-                                            f"figure {total - len(pacer)} of {total}")
-    yield frame_outputs(replace(cached, figures={}), lesson, note="served from the cache of identical runs")
+    yield from drain(lesson, pacer, lambda: f"**100%**: {CACHED}: drawing figure {total - len(pacer)} of {total}")
+    yield frame_outputs(replace(cached, figures=pacer.take()), lesson, note=CACHED)
+
+
+API_USERS = ("api", "mcp")  # gradio_client and @gradio/client send x-gradio-user: api; the page sends "app"
+
+
+def pacer_for(request: Any) -> FigurePacer:
+    """Figures paced for a page (``cnnbp.ui.pacing``); all at once for an API client, which draws none."""
+    headers = getattr(request, "headers", None) or {}
+    return AllAtOnce() if headers.get("x-gradio-user") in API_USERS else FigurePacer()
 
 
 def uploaded_path(value: Any) -> Any:
@@ -219,29 +230,9 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
                 cfg = validate_config(lesson.config, dict(zip(names, values)))
             except ConfigError as err:
                 raise gr.Error(without_paths(str(err)), print_exception=False) from None
-            cached = RESULTS.get(lesson.name, cfg)
-            if cached is not None:  # the same lesson, settings and seed ran before: same numbers
-                yield from cached_outputs(cached, lesson)
-                return
-            kind = kind_of(cfg.cost_seconds())
-            if not (yield from SLOTS.wait(kind, control, lambda line: waiting_outputs(lesson, line))):
-                yield waiting_outputs(lesson, "stopped by the user before it started")
-                return
-            held = True
-            try:
-                cached = RESULTS.get(lesson.name, cfg)  # the same run may have finished while this one waited
-                if cached is not None:
-                    # a replay needs no slot: the next waiter (a class that clicked the same run) goes on
-                    SLOTS.release(kind)
-                    held = False
-                    yield from cached_outputs(cached, lesson)
-                    return
-                yield from run_live(lesson, cfg, control, progress)
-            finally:
-                if held:
-                    SLOTS.release(kind)
+            yield from run_live(lesson, cfg, control, progress, pacer_for(request))
         finally:
-            control.cancel()  # the browser went away or Stop was pressed: stop between steps
+            control.cancel()  # the browser went away or Stop was pressed: this page stops following
             CONTROLS.finish(session, lesson.name, control)
 
     params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
@@ -259,6 +250,18 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
 # 0.5, load 13).
 HEARTBEAT_S = 0.4
 TICK_S = 0.1  # how often the stream looks for a waiting figure that is due (cnnbp.ui.pacing)
+# Gradio builds a component and its config for every output a message skips (~ms each), per follower,
+# on its event loop: 30 pages following one run at the clock's pace kept it busy minutes after the run.
+# So an API client (it reads the last message) gets the frames between merged, one message per
+# API_EVERY_S; a page's messages share RUN_MESSAGES_PER_S among the run's followers (one page alone
+# keeps its pace: the clock every HEARTBEAT_S, a figure every FIGURE_GAP_S).
+API_EVERY_S = 2.0
+RUN_MESSAGES_PER_S = 10.0
+
+
+def message_gap(pacer: FigurePacer, flight: Any) -> float:
+    """The least time between two messages to one follower of ``flight``."""
+    return flight.audience / RUN_MESSAGES_PER_S if pacer.paced else API_EVERY_S
 
 
 def with_heartbeat(frames: Iterator[Frame], control: RunControl, interval: float = HEARTBEAT_S
@@ -307,42 +310,73 @@ def clock_line(last: Frame, control: RunControl) -> str:
     return f"**{last.progress:.0%}**: {last.message} · {control.elapsed():.1f} s"
 
 
-def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any) -> Iterator[list[Any]]:
-    """Run the lesson and stream its frames, the figures paced (cnnbp.ui.pacing) and a heartbeat
-    between two frames that come far apart; cache the finished result."""
-    warmup.yield_to_user()
+def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any,
+             pacer: FigurePacer | None = None) -> Iterator[list[Any]]:
+    """Stream the run of ``lesson`` on ``cfg`` to one page (``control``: its Stop): from the cache when
+    it ran before, else following the identical run in flight or a new one (``cnnbp.ui.followers``:
+    computed once for everyone who asks, in its slot, and cached); the figures paced
+    (``cnnbp.ui.pacing``) and a heartbeat between two frames that come far apart."""
+    pacer = FigurePacer() if pacer is None else pacer  # (an empty pacer is falsy)
+    if control.cancelled.is_set():  # Stop pressed while the click waited in Gradio's queue
+        yield waiting_outputs(lesson, "stopped by the user before it started")
+        return
+    flight = FLIGHTS.join(lesson, cfg, kind_of(cfg.cost_seconds()), SLOTS)
+    if isinstance(flight, Frame):  # the same lesson, settings and seed ran before: the same numbers
+        yield from cached_outputs(flight, lesson, pacer)
+        return
     frames: list[Frame] = []
-    pacer = FigurePacer()
+    waiting = False  # the run waits for its slot: the page shows that line until the run starts
     said = time.monotonic()  # when the page last heard from this run
+    held: list[Frame] | None = None  # frames within message_gap of the last message (None: the first goes at once)
     try:
-        for frame in with_heartbeat(lesson.run(cfg, control), control, interval=TICK_S):
+        for item in with_heartbeat(flight.follow(control), control, interval=TICK_S):
+            if isinstance(item, Replay):  # the warm-up finished this run while it waited for its slot
+                yield from cached_outputs(item.frame, lesson, pacer)
+                return
+            if isinstance(item, str):
+                waiting = True
+                yield waiting_outputs(lesson, item)
+                continue
             last = frames[-1] if frames else Frame(0.0, "starting")
-            if frame is None:
-                figures = pacer.take()
-                if figures or time.monotonic() - said >= HEARTBEAT_S:
-                    yield waiting_outputs(lesson, clock_line(last, control), figures)
+            gap = message_gap(pacer, flight)
+            if item is None:
+                due = time.monotonic() - said >= gap
+                if held and due:  # frames held back: their merge goes out now
+                    item = merge_frames(held)
+                    held = []
+                    yield frame_outputs(replace(item, figures=pacer.take()), lesson)
+                    said = time.monotonic()
+                    continue
+                figures = pacer.take() if due else {}
+                # the clock is for a page; an API client waits for frames (a message costs Gradio ~ms per output)
+                if figures or (pacer.paced and not waiting and time.monotonic() - said >= max(HEARTBEAT_S, gap)):
+                    yield waiting_outputs(lesson, clock_line(last, flight.control), figures)
                     said = time.monotonic()
                 continue
-            frames.append(frame)
-            progress(frame.progress, desc=frame.message)
-            pacer.add(frame.figures)
-            if frame.done:  # every figure still waiting goes out before the last frame
-                yield from drain(lesson, pacer, lambda: clock_line(last, control))
-            yield frame_outputs(replace(frame, figures=pacer.take()), lesson)
+            waiting = False
+            frames.append(item)
+            progress(item.progress, desc=item.message)
+            pacer.add(item.figures)
+            if held is not None and not item.done and time.monotonic() - said < gap:
+                held.append(item)  # merged into the next message
+                continue
+            if held:
+                item = merge_frames([*held, item])
+            held = []
+            if item.done:  # every figure still waiting goes out before the last frame
+                yield from drain(lesson, pacer, lambda: clock_line(last, flight.control))
+            yield frame_outputs(replace(item, figures=pacer.take()), lesson)
             said = time.monotonic()
+        if held:  # frames held back when the run ended without a last frame of its own
+            yield frame_outputs(replace(merge_frames(held), figures=pacer.take()), lesson)
         if frames:  # a run that ended without a last frame of its own
-            yield from drain(lesson, pacer, lambda: clock_line(frames[-1], control))
-        if not control.stop_reason():
-            RESULTS.put(lesson.name, cfg, merge_frames(frames))
+            yield from drain(lesson, pacer, lambda: clock_line(frames[-1], flight.control))
     except torch.cuda.OutOfMemoryError:
-        frames.clear()
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        log.warning("lesson %s ran out of GPU memory", lesson.name)
         raise gr.Error("out of GPU memory: lower the width, batch size or number of variants and run "
                        "again (the memory has been freed)", print_exception=False) from None
     except Exception as err:  # reported in one line; the traceback stays in the server log
-        log.exception("lesson %s failed", lesson.name)
+        if err is not flight.error:  # the run's own was logged once, by its flight
+            log.exception("lesson %s failed", lesson.name)
         raise gr.Error(without_paths(f"the run failed: {type(err).__name__}: {err}"), print_exception=False) from None
 
 
