@@ -1,10 +1,11 @@
 """The per-visitor work the app does once (cnnbp/ui/config_cache.py, cnnbp/ui/session_defaults.py):
 the replayed page, config and API description equal Gradio's fresh answers, and are really
-replayed; a new session's block configs equal Gradio's and stay its own."""
+replayed; a new session's block configs equal Gradio's and stay its own, computed when read."""
 
 import asyncio
 import uuid
 
+import gradio as gr
 import httpx
 import pytest
 from gradio.state_holder import StateHolder
@@ -88,6 +89,35 @@ def test_a_new_session_copies_gradios_block_configs(server_url):
     other = demo.state_holder[f"test-{uuid.uuid4().hex}"]
     assert other.config_values[key] == gradios.config_values[key]
     assert other.blocks_config.blocks is not ours.blocks_config.blocks and other.state_data is not ours.state_data
+
+
+def _update_as_gradio_does(state, block, **props) -> None:
+    """What Gradio's postprocess does with an output's ``gr.update(**props)`` (``gr.skip()``: no props)."""
+    kwargs = state.get(block._id, block).constructor_args.copy()
+    kwargs.update(props)
+    kwargs.pop("value", None)
+    kwargs["render"] = False
+    state[block._id] = block.__class__(**kwargs)
+    state._update_config(block._id)
+
+
+def test_a_sessions_configs_are_computed_when_read_and_equal_gradios(server_url, monkeypatch):
+    demo = app.demo
+    ours = demo.state_holder[f"test-{uuid.uuid4().hex}"]
+    gradios = session_defaults.GradioSessionState(demo)
+    computed = []
+    compute = ours.blocks_config.config_for_block
+    monkeypatch.setattr(ours.blocks_config, "config_for_block", lambda *a: computed.append(a[0]) or compute(*a))
+    skipped, relabelled, written = [b for b in demo.blocks.values() if isinstance(b, gr.Plot)][:3]
+    for state in (ours, gradios):
+        for _ in range(5):  # a streaming run's messages: this figure unchanged
+            _update_as_gradio_does(state, skipped)
+        _update_as_gradio_does(state, relabelled, label="a new label")
+        _update_as_gradio_does(state, written, label="drawn")
+        state._update_value_in_config(written._id, "a figure")
+    assert computed == [written._id]  # only the block whose value was written, from its updated self
+    assert list(ours.components) == list(gradios.components)  # read: every config as Gradio's
+    assert sorted(computed) == sorted([written._id, skipped._id, relabelled._id])
 
 
 def test_other_demos_keep_gradios_sessions():
