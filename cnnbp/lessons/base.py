@@ -209,7 +209,11 @@ class Update:
 
     ``beat``: a heartbeat (:func:`heartbeats`): only how far the part is, yielded from inside long
     computations (every training round, every evaluation, every model) so that a frame can go out
-    every FRAME_INTERVAL_S; it never forces a frame of its own. A Stop ends the part there."""
+    every FRAME_INTERVAL_S; it never forces a frame of its own. A Stop ends the part there.
+
+    ``long_work_next``: what follows this update is one long stretch that cannot yield (a figure of
+    many panels to build, a t-SNE fit): a frame goes out now, since the frame rule, which predicts
+    the next stretch from the last one, cannot see it coming."""
 
     progress: float = 1.0
     message: str = ""
@@ -218,11 +222,13 @@ class Update:
     numbers: dict[str, Any] = field(default_factory=dict)
     verdicts: list[Verdict] = field(default_factory=list)
     beat: bool = False
+    long_work_next: bool = False
 
 
-def heartbeat(progress: float) -> Update:
-    """A part's "still working, this far" (progress in 0..1 of the part's own work)."""
-    return Update(progress, beat=True)
+def heartbeat(progress: float, *, long_work_next: bool = False) -> Update:
+    """A part's "still working, this far" (progress in 0..1 of the part's own work); see
+    :class:`Update` for ``long_work_next``."""
+    return Update(progress, beat=True, long_work_next=long_work_next)
 
 
 def scaled(work: Iterator[float], start: float = 0.0, end: float = 1.0) -> Generator[float, None, Any]:
@@ -349,8 +355,9 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
     updates, and any update with verdicts, are always sent; a heartbeat (``Update.beat``) only when
     a frame is due: once waiting for the part's next update (as long as its last stretch of work, plus
     the last drawing when the frame draws; a part's first drawing as long as the part before's last)
-    would leave the page FRAME_AIM x FRAME_INTERVAL_S without a frame; a frame whose drawing would take
-    the wait past that says how far the part is first. Between parts,
+    would leave the page FRAME_AIM x FRAME_INTERVAL_S without a frame, or when the part says a long
+    stretch of work comes next (``long_work_next``); a frame whose drawing would take the wait past
+    that says how far the part is first. Between parts,
     and at a part's second heartbeat after it (the step between lets a training loop end and say what
     it measured), the run stops on a Stop or a spent budget with a last frame that keeps what was measured.
     """
@@ -398,7 +405,7 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
             ahead = now - resumed + (drawing if draws else 0.0)
             aim = FRAME_AIM * FRAME_INTERVAL_S
             if update.beat:
-                send = now + ahead - max(last_sent, started) >= aim
+                send = update.long_work_next or now + ahead - max(last_sent, started) >= aim
             else:
                 send = (not told or update.verdicts or update.progress >= 1.0
                         or now + ahead - last_sent >= aim)

@@ -194,6 +194,24 @@ def test_a_parts_first_drawing_is_predicted_from_the_part_before(monkeypatch):
     assert max(waits) <= base.FRAME_INTERVAL_S + 1e-9, waits
 
 
+def test_a_part_that_says_long_work_comes_next_gets_a_frame_first(monkeypatch):
+    """Short stretches (0.03 s), then a figure of many panels built in 0.45 s that cannot yield: the frame
+    rule, predicting 0.03 s, would hold the frame back and leave the page 0.7 s without one; the part's
+    ``long_work_next`` heartbeat sends it before the long stretch."""
+    def part(clock):
+        def run(state):
+            for i in range(10):
+                clock[0] += 0.03
+                yield base.heartbeat(0.05 * (i + 1))
+            yield base.heartbeat(0.5, long_work_next=True)
+            clock[0] += 0.45
+            yield Update(1.0, "built", figures={"f": "figure"})
+        return run
+
+    waits = _waits_on_a_fake_clock(monkeypatch, [part])
+    assert max(waits) <= base.FRAME_INTERVAL_S + 1e-9, waits
+
+
 def test_a_stop_at_a_heartbeat_lets_the_part_say_what_it_measured_then_closes_one_that_goes_on():
     """After a Stop, a part gets one more step at its heartbeat: a training loop that sees the Stop ends
     and the part yields its can't-tell verdict, which the stopped frame keeps. A part that beats again

@@ -320,6 +320,8 @@ def embeddings(state: RunState) -> Iterator[Update]:
     jobs = [(m, kind) for m in cfg.methods for kind in sources]
     made = []
     for method, kind in jobs:  # one projection at a time: the page hears from the run between them
+        if method != "pca":  # a t-SNE or UMAP fit: 0.5-1 s that cannot yield, a frame first
+            yield heartbeat(0.95 * len(made) / len(jobs), long_work_next=True)
         with one_thread():
             made.append(emb.embed(sources[kind], labels, features=kind, method=method, seed=cfg.seed))
         # the last one too: comparing and drawing the maps (~0.3 s) is a wait of its own
