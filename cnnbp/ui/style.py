@@ -10,6 +10,10 @@ CSS = VERDICT_CSS + """
    it (Architecture's ten verdicts filled the whole first screen at 1024 x 768). */
 .figures-col .verdicts { max-height: 32vh; overflow-y: auto; overscroll-behavior: contain; }
 .figure-caption p { font-size: 17px; margin: 0 0 14px 4px; }
+/* Gradio's progress overlay on the status line is see-through: its progress words and bars (the same
+   words as the status line's, in small mono type) lay over the status text, both unreadable. Only its
+   corner text stays: the clock and, while queued, the queue position. */
+[id$="-status"] .progress-level, [id$="-status"] .eta-bar { display: none; }
 /* Every tab in one click: one row of tabs at 1024 px, two at 150% zoom (683 px), none in a "..."
    menu (Gradio's 16 px padding a side wrapped the bar at 1024 px). */
 .tab-container > button[role=tab] { padding: 0 9px; }
