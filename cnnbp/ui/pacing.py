@@ -39,12 +39,18 @@ class FigurePacer:
         """The one figure due now (``{}`` when none is): FIGURE_GAP_S after the last one sent, and
         FIGURE_EVERY_S after this figure's own last send."""
         now = self._clock()
-        if not self._waiting or now - self._last_sent < FIGURE_GAP_S:
-            return {}
-        for name in self._waiting:
-            if now - self._sent_at.get(name, -float("inf")) >= FIGURE_EVERY_S:
-                return self._send(name, now)
-        return {}
+        name = self._due(now)
+        return {} if name is None else self._send(name, now)
+
+    def due(self) -> bool:
+        """Whether ``take`` would give a figure now."""
+        return self._due(self._clock()) is not None
+
+    def _due(self, now: float) -> str | None:
+        if now - self._last_sent < FIGURE_GAP_S:
+            return None
+        return next((name for name in self._waiting
+                     if now - self._sent_at.get(name, -float("inf")) >= FIGURE_EVERY_S), None)
 
     def take_next(self) -> tuple[float, dict[str, Any]]:
         """At the end of a run: the next waiting figure, whatever its own pace, and how long to wait
@@ -67,6 +73,9 @@ class AllAtOnce(FigurePacer):
     def take(self) -> dict[str, Any]:
         figures, self._waiting = self._waiting, {}
         return figures
+
+    def due(self) -> bool:
+        return bool(self._waiting)
 
     def take_next(self) -> tuple[float, dict[str, Any]]:
         return 0.0, self.take()

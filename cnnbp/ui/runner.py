@@ -1,7 +1,9 @@
 """Run a lesson for one browser session and map its Frames onto the tab's components.
 
 Each session's run has its own RunControl, so Stop cancels that run only, between two
-training steps, and the run's last frame says so.
+training steps, and the run's last frame says so. ``run_live`` follows the run (``cnnbp.ui.followers``)
+and hands each of its events to a :class:`Sender`, which decides what this page or API client is sent
+and when: a frame now or merged into the next message, the status line's clock between frames.
 """
 
 from __future__ import annotations
@@ -184,10 +186,9 @@ def drain(lesson: Lesson, pacer: FigurePacer, line: Callable[[], str]) -> Iterat
 CACHED = "served from the cache of identical runs"
 
 
-def cached_outputs(cached: Frame, lesson: Lesson, pacer: FigurePacer | None = None) -> Iterator[list[Any]]:
+def cached_outputs(cached: Frame, lesson: Lesson, pacer: FigurePacer) -> Iterator[list[Any]]:
     """A finished run from the cache: its figures paced like a live run's for a page (an API client
     gets them all at once), then its last frame."""
-    pacer = FigurePacer() if pacer is None else pacer  # (an empty pacer is falsy)
     pacer.add(cached.figures)
     total = len(pacer)
     yield from drain(lesson, pacer, lambda: f"**100%**: {CACHED}: drawing figure {total - len(pacer)} of {total}")
@@ -259,11 +260,6 @@ API_EVERY_S = 2.0
 RUN_MESSAGES_PER_S = 10.0
 
 
-def message_gap(pacer: FigurePacer, flight: Any) -> float:
-    """The least time between two messages to one follower of ``flight``."""
-    return flight.audience / RUN_MESSAGES_PER_S if pacer.paced else API_EVERY_S
-
-
 def with_heartbeat(frames: Iterator[Frame], control: RunControl, interval: float = HEARTBEAT_S
                    ) -> Iterator[Frame | None]:
     """``frames``, computed in a worker thread, with None whenever ``interval`` passes without one.
@@ -310,12 +306,91 @@ def clock_line(last: Frame, control: RunControl) -> str:
     return f"**{last.progress:.0%}**: {last.message} · {control.elapsed():.1f} s"
 
 
+SEND, HOLD, CLOCK, QUIET = "send", "hold", "clock", "quiet"  # what a Sender does with a frame or a tick
+
+
+class Sender:
+    """What one follower of a run (a page, or an API client) is sent, and when.
+
+    Every event of the run goes through :meth:`decide`, the one place that chooses:
+
+    - a frame: SEND it now (merged with the frames held before it), or HOLD it to merge into the next
+      message. The first frame and the last (``done``) go at once; another is held while the last
+      message is younger than :meth:`gap`.
+    - a tick (``None``, TICK_S without a frame): SEND the held frames once the gap has passed, or a
+      CLOCK message (the status line with the run's clock, and a page's next figure when one is due),
+      or stay QUIET. A page's clock ticks every HEARTBEAT_S (or the gap, if longer) unless the run
+      waits for its slot (the waiting line stays); an API client gets no clock.
+
+    The gap is API_EVERY_S for an API client; for a page, its share of RUN_MESSAGES_PER_S among the
+    run's followers. A message counts as sent when the page asks for the next one.
+    """
+
+    def __init__(self, lesson: Lesson, pacer: FigurePacer, flight: Any, clock: Callable[[], float] = time.monotonic
+                 ) -> None:
+        self.lesson, self.pacer, self.flight, self._clock = lesson, pacer, flight, clock
+        self.last: Frame | None = None  # the run's latest frame, sent or held
+        self.held: list[Frame] = []  # frames not sent yet: merged into the next message
+        self.sent_a_frame = False
+        self.waiting = False  # the run waits for its slot
+        self.said = clock()  # when this follower last got a message
+
+    def gap(self) -> float:
+        """The least time between two messages to this follower."""
+        return self.flight.audience / RUN_MESSAGES_PER_S if self.pacer.paced else API_EVERY_S
+
+    def decide(self, frame: Frame | None) -> str:
+        """SEND or HOLD for a frame; SEND (the held frames), CLOCK or QUIET for a tick (None)."""
+        quiet_for = self._clock() - self.said
+        if frame is not None:
+            return SEND if frame.done or not self.sent_a_frame or quiet_for >= self.gap() else HOLD
+        if quiet_for < self.gap():
+            return QUIET
+        if self.held:
+            return SEND
+        ticking = self.pacer.paced and not self.waiting and quiet_for >= HEARTBEAT_S
+        return CLOCK if ticking or self.pacer.due() else QUIET
+
+    def messages(self, item: Frame | str | None) -> Iterator[list[Any]]:
+        """The messages for one event of the run: a frame, a line while it waits for its slot, or a tick."""
+        if isinstance(item, str):
+            self.waiting = True
+            yield waiting_outputs(self.lesson, item)
+            return
+        before = self.last or Frame(0.0, "starting")  # what the status line says until this item goes out
+        if item is not None:
+            self.waiting, self.last = False, item
+            self.held.append(item)
+            self.pacer.add(item.figures)
+        decision = self.decide(item)
+        if decision == CLOCK:
+            yield waiting_outputs(self.lesson, clock_line(before, self.flight.control), self.pacer.take())
+            self.said = self._clock()
+        elif decision == SEND:
+            frame = merge_frames(self.held)  # (of one frame: a copy)
+            self.held, self.sent_a_frame = [], True
+            if frame.done:  # every figure still waiting goes out before the last frame
+                yield from drain(self.lesson, self.pacer, lambda: clock_line(before, self.flight.control))
+            yield from self._send(frame)
+
+    def end(self) -> Iterator[list[Any]]:
+        """The run ended without a last frame of its own: what was held, then every waiting figure."""
+        if self.held:
+            yield from self._send(merge_frames(self.held))
+        if self.last is not None:
+            yield from drain(self.lesson, self.pacer, lambda: clock_line(self.last, self.flight.control))
+
+    def _send(self, frame: Frame) -> Iterator[list[Any]]:
+        yield frame_outputs(replace(frame, figures=self.pacer.take()), self.lesson)
+        self.said = self._clock()
+
+
 def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any,
              pacer: FigurePacer | None = None) -> Iterator[list[Any]]:
     """Stream the run of ``lesson`` on ``cfg`` to one page (``control``: its Stop): from the cache when
     it ran before, else following the identical run in flight or a new one (``cnnbp.ui.followers``:
-    computed once for everyone who asks, in its slot, and cached); the figures paced
-    (``cnnbp.ui.pacing``) and a heartbeat between two frames that come far apart."""
+    computed once for everyone who asks, in its slot, and cached); what goes out when is the
+    :class:`Sender`'s, the figures paced (``cnnbp.ui.pacing``)."""
     pacer = FigurePacer() if pacer is None else pacer  # (an empty pacer is falsy)
     if control.cancelled.is_set():  # Stop pressed while the click waited in Gradio's queue
         yield waiting_outputs(lesson, "stopped by the user before it started")
@@ -324,53 +399,16 @@ def run_live(lesson: Lesson, cfg: Any, control: RunControl, progress: Any,
     if isinstance(flight, Frame):  # the same lesson, settings and seed ran before: the same numbers
         yield from cached_outputs(flight, lesson, pacer)
         return
-    frames: list[Frame] = []
-    waiting = False  # the run waits for its slot: the page shows that line until the run starts
-    said = time.monotonic()  # when the page last heard from this run
-    held: list[Frame] | None = None  # frames within message_gap of the last message (None: the first goes at once)
+    sender = Sender(lesson, pacer, flight)
     try:
         for item in with_heartbeat(flight.follow(control), control, interval=TICK_S):
             if isinstance(item, Replay):  # the warm-up finished this run while it waited for its slot
                 yield from cached_outputs(item.frame, lesson, pacer)
                 return
-            if isinstance(item, str):
-                waiting = True
-                yield waiting_outputs(lesson, item)
-                continue
-            last = frames[-1] if frames else Frame(0.0, "starting")
-            gap = message_gap(pacer, flight)
-            if item is None:
-                due = time.monotonic() - said >= gap
-                if held and due:  # frames held back: their merge goes out now
-                    item = merge_frames(held)
-                    held = []
-                    yield frame_outputs(replace(item, figures=pacer.take()), lesson)
-                    said = time.monotonic()
-                    continue
-                figures = pacer.take() if due else {}
-                # the clock is for a page; an API client waits for frames (a message costs Gradio ~ms per output)
-                if figures or (pacer.paced and not waiting and time.monotonic() - said >= max(HEARTBEAT_S, gap)):
-                    yield waiting_outputs(lesson, clock_line(last, flight.control), figures)
-                    said = time.monotonic()
-                continue
-            waiting = False
-            frames.append(item)
-            progress(item.progress, desc=item.message)
-            pacer.add(item.figures)
-            if held is not None and not item.done and time.monotonic() - said < gap:
-                held.append(item)  # merged into the next message
-                continue
-            if held:
-                item = merge_frames([*held, item])
-            held = []
-            if item.done:  # every figure still waiting goes out before the last frame
-                yield from drain(lesson, pacer, lambda: clock_line(last, flight.control))
-            yield frame_outputs(replace(item, figures=pacer.take()), lesson)
-            said = time.monotonic()
-        if held:  # frames held back when the run ended without a last frame of its own
-            yield frame_outputs(replace(merge_frames(held), figures=pacer.take()), lesson)
-        if frames:  # a run that ended without a last frame of its own
-            yield from drain(lesson, pacer, lambda: clock_line(frames[-1], flight.control))
+            if isinstance(item, Frame):
+                progress(item.progress, desc=item.message)
+            yield from sender.messages(item)
+        yield from sender.end()
     except torch.cuda.OutOfMemoryError:
         raise gr.Error("out of GPU memory: lower the width, batch size or number of variants and run "
                        "again (the memory has been freed)", print_exception=False) from None
