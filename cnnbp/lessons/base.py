@@ -357,7 +357,7 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
     the last drawing when the frame draws; a part's first drawing as long as the part before's last)
     would leave the page FRAME_AIM x FRAME_INTERVAL_S without a frame, or when the part says a long
     stretch of work comes next (``long_work_next``); a frame whose drawing would take the wait past
-    that says how far the part is first. Between parts,
+    that says how far the part is first; until a part's first message its frames name the part. Between parts,
     and at a part's second heartbeat after it (the step between lets a training loop end and say what
     it measured), the run stops on a Stop or a spent budget with a last frame that keeps what was measured.
     """
@@ -369,12 +369,12 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
     yield Frame(0.0, lesson.start(cfg, parts))
     done = 0.0
     drawing = 0.0  # how long the last frame's figures took: a part's first drawing is predicted from it
-    for part in parts:
+    for number, part in enumerate(parts, 1):
         if control.stop_reason():
             yield _stopped(control, done, verdicts, numbers)
             return
         share = part.weight(cfg) / total
-        pending = Frame(done, "")
+        pending = Frame(done, _part_line(part, number, len(parts)))  # until the part says something itself
         new_verdicts, last_sent, told = False, -math.inf, False  # a part's first update goes out at once
         started = time.perf_counter()  # ... but a heartbeat only once a frame is due: it has no message of its own
         resumed = started  # when the part last resumed
@@ -428,6 +428,16 @@ def run_parts(lesson: Lesson, cfg: LessonConfig, control: RunControl) -> Iterato
         done += share
     yield Frame(1.0, f"done in {control.elapsed():.1f} s", verdicts=list(verdicts), numbers=dict(numbers),
                 done=True)
+
+
+def _part_line(part: Part, number: int, parts: int) -> str:
+    """What a part's frames say before its first message (its heartbeats: the status line's clock):
+    which part runs, in words ("zero centred (part 2 of 4)").
+
+    >>> _part_line(Part("zero_centred", 1.0, iter), 2, 4)
+    'zero centred (part 2 of 4)'
+    """
+    return f"{part.name.replace('_', ' ')} (part {number} of {parts})"
 
 
 def _stopped(control: RunControl, progress: float, verdicts: list[Verdict], numbers: dict[str, Any]) -> Frame:

@@ -104,6 +104,22 @@ def test_the_start_message_is_the_lessons():
     assert frames[0].message == "2 parts, 3 updates"
 
 
+def test_a_parts_heartbeats_before_its_first_message_name_the_part(monkeypatch):
+    """The status line's clock shows the last frame's message: a part that beats before it says anything
+    (training, then its first curves) showed "25%: · 1.8 s"; its frames say which part runs."""
+    monkeypatch.setattr(base, "FRAME_INTERVAL_S", 0.0)  # every heartbeat is a frame
+
+    def beats_first(state):
+        yield base.heartbeat(0.5)
+        yield Update(1.0, "measured")
+
+    lesson = Lesson(name="toy", title="Toy", summary="", config=LessonConfig, figures=(),
+                    parts=(Part("warm_up", 1.0, beats_first), Part("zero_centred", 1.0, beats_first)))
+    frames = list(lesson.run(LessonConfig(), RunControl()))
+    assert [(f.progress, f.message) for f in frames[1:-1]] == [
+        (0.25, "warm up (part 1 of 2)"), (0.5, "measured"), (0.75, "zero centred (part 2 of 2)"), (1.0, "measured")]
+
+
 def test_a_figure_given_as_a_function_is_drawn_only_when_sent(monkeypatch):
     monkeypatch.setattr(base, "FRAME_INTERVAL_S", 3600.0)
     drawn = []
