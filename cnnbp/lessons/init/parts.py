@@ -84,7 +84,7 @@ def cnn(state: RunState) -> Iterator[Update]:
         if isinstance(reached, Beat):
             yield heartbeat(reached)
             continue
-        yield Update(reached, f"training the CNN on {dataset_label(cfg.dataset)}: {reached:.0%}",
+        yield Update(reached, f"training the CNN on {dataset_label(cfg.dataset)}",
                      figures=redraw(figures.cnn_figures(histories, cfg)),
                      numbers={"cnn": cnn_numbers(histories, data.num_classes)})
     yield Update(reached, f"CNN trained ({reached:.0%} of the steps)", figures=figures.cnn_figures(histories, cfg),

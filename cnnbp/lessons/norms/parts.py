@@ -87,7 +87,7 @@ def compare(state: RunState) -> Iterator[Update]:
         if isinstance(reached, Beat):
             yield heartbeat(min(reached, 0.99))
             continue
-        yield Update(min(reached, 0.99), f"training {len(specs)} CNNs side by side: {reached:.0%}",
+        yield Update(min(reached, 0.99), f"training {len(specs)} CNNs side by side",
                      figures={"compare_curves": figures.compare_curves(runs, cfg)},
                      numbers={"compare": summarise_by_norm(runs, cfg.norms)})
     if state.control.stop_reason():

@@ -107,7 +107,7 @@ def training(state: RunState) -> Iterator[Update]:
                 continue
             update = _training_update(trained, cfg)
             figures = update.pop("figures")
-            yield Update(reached, f"training the CNN on {dataset_label(cfg.dataset)}: {reached:.0%}",
+            yield Update(reached, f"training the CNN on {dataset_label(cfg.dataset)}",
                          figures=redraw(figures) if reached < 1.0 else {}, **update)
         if state.control.stop_reason():  # a half-trained model is neither cached nor looked at
             return
