@@ -142,7 +142,7 @@ def stacks(state: RunState) -> Iterator[Update]:
                 yield heartbeat(progress)
             elif done is None:
                 partial = StackRun(histories, {}, cfg.seed_list)
-                yield Update(progress, f"training {len(cfg.stacks)} stacks x {cfg.seeds} seed(s): {progress:.0%}",
+                yield Update(progress, f"training {len(cfg.stacks)} stacks x {cfg.seeds} seed(s)",
                              figures=redraw({"stacks": lambda p=partial: figures.stacks(p, cfg.block_channels)}))
             else:
                 run = done

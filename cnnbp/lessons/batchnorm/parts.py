@@ -75,7 +75,7 @@ def training(state: RunState) -> Iterator[Update]:
             yield heartbeat(reached)
             continue
         drawn_so_far = histories[:drawn]  # the curves are drawn only when the runner sends a frame
-        yield Update(reached, f"training {len(runs)} CNNs on {dataset_label(cfg.dataset)}: {reached:.0%}",
+        yield Update(reached, f"training {len(runs)} CNNs on {dataset_label(cfg.dataset)}",
                      figures=redraw({"curves": lambda hs=drawn_so_far: figures.curves_figure(hs, cfg)}),
                      numbers=training_numbers(drawn_so_far, cfg))
     races = seeded_races(histories, cfg.pairs(), target=cfg.target_accuracy, total_steps=cfg.total_steps)

@@ -109,7 +109,7 @@ def sweep(state: RunState) -> Iterator[Update]:
         if isinstance(reached, Beat):
             yield heartbeat(min(reached, 0.99))
             continue
-        yield Update(min(reached, 0.99), f"batch-size sweep: {runs[-1].name} ({reached:.0%})")
+        yield Update(min(reached, 0.99), f"batch-size sweep: {runs[-1].name}")
     if state.control.stop_reason():
         return
     # the lecture's small-batch claim, GroupNorm vs BatchNorm at the smallest batch, where both ran
@@ -138,7 +138,7 @@ def batch_one(state: RunState) -> Iterator[Update]:
             if isinstance(reached, Beat):
                 yield heartbeat(min(reached, 0.99))
                 continue
-            yield Update(min(reached, 0.99), f"BatchNorm CNN at batch size 1: {reached:.0%}")
+            yield Update(min(reached, 0.99), "BatchNorm CNN at batch size 1")
         if state.control.stop_reason():
             return
     cnn = runs[0] if runs and (runs[0].final_accuracy is not None or runs[0].diverged_at) else None
@@ -162,7 +162,7 @@ def sync(state: RunState) -> Iterator[Update]:
         if isinstance(reached, Beat):
             yield heartbeat(min(reached, 0.99))
             continue
-        yield Update(min(reached, 0.99), f"SyncBatchNorm simulation: training {len(specs)} CNNs: {reached:.0%}")
+        yield Update(min(reached, 0.99), f"SyncBatchNorm simulation: training {len(specs)} CNNs")
     if state.control.stop_reason():
         return
     numbers = {"noise": noise, "check": check,

@@ -99,7 +99,7 @@ def training(state: RunState) -> Iterator[Update]:
         if isinstance(reached, Beat):
             yield heartbeat(reached)
             continue
-        yield Update(reached, f"training on raw vs preprocessed digits: {reached:.0%}",
+        yield Update(reached, "training on raw vs preprocessed digits",
                      figures=redraw({"training": lambda: figures.training_figure(result, cfg)}),  # drawn if sent
                      numbers={"training": training_numbers(result)})
     state.training = result

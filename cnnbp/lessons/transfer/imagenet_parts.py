@@ -90,7 +90,7 @@ def imagenet(state: RunState) -> Iterator[Update]:
     for progress, histories, result in measure(cfg, cfg.imagenet_target, cfg.imagenet_per_class, chosen_runs(cfg),
                                                state.control):
         if result is None:
-            yield Update(0.05 + 0.9 * progress, f"training {len(histories)} runs from ImageNet: {progress:.0%}",
+            yield Update(0.05 + 0.9 * progress, f"training {len(histories)} runs from ImageNet",
                          figures={"imagenet": lambda h=histories: figures.imagenet_curves(h, None, cfg)})
     if result is None:
         return

@@ -94,7 +94,7 @@ def compare(state: RunState) -> Iterator[Update]:
         result.histories = histories
         rows = [h.as_dict() for h in histories]
         curves = lambda: figures.curves_figure(histories, result.probe.get(cfg.seed), cfg)  # noqa: E731
-        yield Update(0.95 * progress, f"training {len(runs)} runs: {progress:.0%}", figures=redraw({"curves": curves}),
+        yield Update(0.95 * progress, f"training {len(runs)} runs", figures=redraw({"curves": curves}),
                      numbers={**probe_numbers, "runs": rows})
     if state.control.stop_reason():
         return

@@ -174,7 +174,7 @@ def other_seeds(state: RunState) -> Iterator[Update]:
         trained = None
         for reached, trained in training_steps(data, settings, state.control):
             if trained is None and reached < 1.0:  # heard from at every step, not only per model
-                yield Update((k + reached) / len(others), f"{what}: training, {reached:.0%}")
+                yield Update((k + reached) / len(others), f"{what}: training")
         if trained is None:  # stopped
             return
         state.models.append((trained, data))
