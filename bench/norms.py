@@ -1,7 +1,7 @@
 """Bench: the normalisation lesson on its defaults, the time a class waits, and its comparison
 of 5 norms x 3 seeds: seeds stacked vs one model at a time vs the notebook loop.
 
-    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson] [--ab] [--threads] [--race]
+    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson] [--ab] [--threads] [--race] [--dealers]
 
 The batch-size sweep (2 norms x 3 batch sizes x 3 seeds, one after another): neighbouring seeds
 stacked vs one model at a time.
@@ -25,7 +25,12 @@ trains on 1), interleaved, wall and CPU seconds.
 ``--race``: issue 15's norms target. The 15 models each trained until its test accuracy reaches 97%
 (checked every half epoch) or 10 epochs, then it leaves its stack; against the notebook loop with the
 same model and recipe, one model after another for the fewest whole epochs that reach 97%. A table
-per model, wall and CPU seconds, the ratio (bench/all.py prints the totals as the norms row).
+per model, wall and CPU seconds, the ratio (bench/all.py prints the totals as the norms row). Ours'
+norms go to ``--cores`` lanes as the lanes free up: each takes the norm with the most work left and
+steps it to its next check, so no lane waits for another until the last norm is alone.
+
+``--dealers``: ours' side of the race under that dealer and under the first one (every round dealt
+anew, the lanes meeting after each step), interleaved: critical path, CPU, wall, each lane's times.
 """
 
 from __future__ import annotations
@@ -423,7 +428,6 @@ def race(cap: int = RACE_CAP, notebook_threads: int = 1, lanes: int = 1, table: 
     wall, cpu = time.perf_counter(), time.process_time()
     finish, critical, lane_times = race_ours(data, specs, cfg, cap=cap, lanes=lanes)
     wall, cpu = {"ours": time.perf_counter() - wall}, {"ours": time.process_time() - cpu}
-    say(f"ours: {lane_times.say()}")
     wall["notebook"] = cpu["notebook"] = 0.0
     missed: dict[str, list[str]] = {"ours": [], "notebook": []}
     for spec in sorted(specs, key=lambda s: cfg.norms.index(s.norm)):
@@ -448,7 +452,8 @@ def race(cap: int = RACE_CAP, notebook_threads: int = 1, lanes: int = 1, table: 
             f"seeds stacked, {lanes} lane(s), leaving at 97% vs the notebook loop (DataLoader, one model after "
             f"another, {notebook_threads} thread(s), the fewest whole epochs that reach it); batch {cfg.batch_size}, "
             f"lr {cfg.lr} for both (target under 8 s, >= 2x)")
-    say(f"\n{what}: ours {wall['ours']:.2f} s wall, notebook {wall['notebook']:.2f} s wall "
+    say(f"\nours' lanes: {lane_times.say()}")
+    say(f"{what}: ours {wall['ours']:.2f} s wall, notebook {wall['notebook']:.2f} s wall "
         f"({wall['notebook'] / wall['ours']:.2f}x); {note} (load at the end {load()})")
     return Comparison(what, wall["ours"], wall["notebook"], note)
 
