@@ -222,12 +222,22 @@ def reaches_target(model, test, chunk: int = EVAL_CHUNK) -> float | None:
     return (len(x) - wrong) / len(x)
 
 
+@dataclass
+class Segment:
+    """A norm's steps to its next check, as dealt: its models then, the steps they had done, CPU seconds."""
+
+    members: int
+    steps: int
+    cpu: float
+
+
 class _NormInRace:
     """One norm's models in the race: its seeds stepped as one stack (cnnbp/train/stacked.py) until each
     leaves it at an evaluation (every ``every`` steps and at step ``total``, the cap)."""
 
     def __init__(self, members: list, every: int, total: int, order: int = 0):
         self.members, self.finished, self.every, self.total, self.order = members, {}, every, total, order
+        self.segments: list[Segment] = []  # what the lanes were dealt, and its CPU seconds (for replay_by_work)
         self._build()
 
     def _build(self) -> None:
@@ -267,8 +277,11 @@ class _NormInRace:
 
     def segment(self) -> None:
         """Every member's steps up to and with the next evaluation: the unit the lanes deal."""
+        done = Segment(len(self.members), self.steps, time.thread_time())
         while self.members and not self.round():
             pass
+        done.cpu = time.thread_time() - done.cpu
+        self.segments.append(done)
 
 
 def deal_by_work(waiting: list[_NormInRace]) -> _NormInRace:
@@ -291,6 +304,39 @@ class LaneTimes:
     def say(self) -> str:
         return "; ".join(f"lane {i}: {c:.2f} s CPU, {b - c:.2f} s ready but not running, {w:.2f} s waiting for work"
                          for i, (c, b, w) in enumerate(zip(self.cpu, self.busy, self.idle)))
+
+
+class _Replayed:
+    """A norm on replay_by_work's clock: its segments in order, with what deal_by_work reads."""
+
+    def __init__(self, order: int, segments: list[Segment], total: int):
+        self.order, self.segments, self.total = order, list(segments), total
+
+    @property
+    def work_left(self) -> int:
+        return self.segments[0].members * (self.total - self.segments[0].steps)
+
+
+def replay_by_work(segments: list[list[Segment]], lanes: int, total: int) -> float:
+    """The race's end on idle cores: the norms' segments (in race order) dealt again by deal_by_work to
+    ``lanes`` lanes on a clock that runs on each segment's CPU seconds. Each segment's work does not depend
+    on the deal, so this is the wall time the lanes would take with a core each and nothing else running
+    (the GIL aside): the critical path, machine-load-robust."""
+    free, running, waiting = [0.0] * lanes, {}, [_Replayed(i, s, total) for i, s in enumerate(segments) if s]
+    while True:
+        lane = min(range(lanes), key=lambda i: free[i])
+        for n, end in list(running.items()):
+            if end <= free[lane]:
+                del running[n]
+                waiting += [n] if n.segments else []
+        if not waiting:
+            if not running:
+                return max(free)
+            free[lane] = min(running.values())
+            continue
+        n = deal_by_work(waiting)
+        waiting.remove(n)
+        free[lane] = running[n] = free[lane] + n.segments.pop(0).cpu
 
 
 def _lanes_by_work(norms: list[_NormInRace], pool, lanes: int) -> LaneTimes:
@@ -376,8 +422,9 @@ def race_ours(data, specs, cfg, *, cap: int = RACE_CAP, lanes: int = 1,
     accuracy RACE_EVALS times an epoch; a model leaves its stack at its first evaluation at TARGET, or at
     ``cap`` epochs. ``dealer``: how the norms go to the lanes (DEALERS; the finishes are the same for every
     dealer and lane count). Returns each model's finish, the race's critical path in CPU seconds (the
-    set-up, then the busiest lane; "rounds": per round the busiest lane's, summed: its wall time on idle
-    cores at best, the lanes also wait for each other's Python, the GIL) and the lanes' times."""
+    set-up, then the segments replayed on the CPU clock, replay_by_work; "rounds": per round the busiest
+    lane's, summed: its wall time on idle cores at best, the lanes also wait for each other's Python, the
+    GIL) and the lanes' times."""
     from concurrent.futures import ThreadPoolExecutor
 
     from cnnbp.lessons.norms.training import make_trainer
@@ -398,7 +445,8 @@ def race_ours(data, specs, cfg, *, cap: int = RACE_CAP, lanes: int = 1,
         finally:
             if pool is not None:
                 pool.shutdown()
-    critical = setup + (times.per_round if times.per_round is not None else max(times.cpu))
+    critical = setup + (times.per_round if times.per_round is not None
+                        else replay_by_work([n.segments for n in norms], lanes, total))
     return {name: f for n in norms for name, f in n.finished.items()}, critical, times
 
 

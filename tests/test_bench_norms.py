@@ -67,50 +67,33 @@ EVERY, TOTAL = 22, 450
 
 
 class Simulated:
-    """A norm in the simulated race, with what the dealers read: its models still in, work left, order."""
+    """A norm in the simulated race, with what the first dealer reads: its models still in."""
 
-    def __init__(self, order: int, finish: tuple):
-        self.order, self.finish, self.steps = order, finish, 0
+    def __init__(self, finish: tuple):
+        self.finish, self.steps = finish, 0
 
     @property
     def members(self) -> list[int]:
         return [f for f in self.finish if f > self.steps]
 
-    @property
-    def work_left(self) -> int:
-        return len(self.members) * (TOTAL - self.steps)
 
-    def segment(self) -> float:
-        """Steps to the next evaluation: their cost."""
-        cost = COST[len(self.members)] * (EVERY - self.steps % EVERY)
-        self.steps += EVERY - self.steps % EVERY
-        return cost
+def segments(finish: tuple) -> list[race.Segment]:
+    """A norm's steps from check to check, as the lanes are dealt them, each costing its steps."""
+    norm, out = Simulated(finish), []
+    while norm.members:
+        k, steps = len(norm.members), EVERY - norm.steps % EVERY
+        out.append(race.Segment(k, norm.steps, steps * COST[k]))
+        norm.steps += steps
+    return out
 
 
-def by_work(lanes: int) -> tuple[float, list]:
-    """The race's end on the simulated clock, each free lane taking race.deal_by_work's pick; and the deal."""
-    norms = [Simulated(i, f) for i, f in enumerate(FINISH.values())]
-    free, waiting, running, deal = [0.0] * lanes, list(norms), {}, []
-    while True:
-        lane = min(range(lanes), key=lambda i: free[i])
-        for n, end in list(running.items()):
-            if end <= free[lane]:
-                del running[n]
-                waiting += [n] if n.members else []
-        if not waiting:
-            if not running:
-                return max(free), deal
-            free[lane] = min(running.values())
-            continue
-        n = race.deal_by_work(waiting)
-        waiting.remove(n)
-        deal.append((lane, n.order, n.steps))
-        free[lane] = running[n] = free[lane] + n.segment()
+def by_work(lanes: int) -> float:
+    return race.replay_by_work([segments(f) for f in FINISH.values()], lanes, TOTAL)
 
 
 def by_rounds(lanes: int) -> float:
     """The first dealer on the simulated clock: every round the busiest lane's steps."""
-    active, end = [Simulated(i, f) for i, f in enumerate(FINISH.values())], 0.0
+    active, end = [Simulated(f) for f in FINISH.values()], 0.0
     while active:
         end += max(sum(COST[len(n.members)] for n in share) for share in race.deal_round(active, lanes))
         for n in active:
@@ -126,17 +109,19 @@ def bound(lanes: int) -> float:
 
 
 def test_dealing_by_work_ends_within_3_percent_of_the_bound_where_rounds_did_not():
-    assert by_work(2)[0] <= 1.03 * bound(2)  # 6.63 s against 6.48 s
+    assert by_work(2) <= 1.03 * bound(2)  # 6.63 s against 6.48 s
     assert by_rounds(2) > 1.2 * bound(2)  # the first dealer: 8.05 s, its lanes met after every round
-    assert by_work(1)[0] == by_rounds(1) == bound(1)  # one lane: the same work in any order
+    assert by_work(1) == by_rounds(1) == bound(1)  # one lane: the same work in any order
 
 
-def test_the_deal_is_deterministic_and_starts_the_most_work_first():
-    first, deal = by_work(2)
-    assert by_work(2) == (first, deal)
-    assert deal[:2] == [(0, 0, 0), (1, 1, 0)]  # all equal at the start: in the race's order
-    a, b = Simulated(0, (66,)), Simulated(1, (330, 242))
-    assert race.deal_by_work([a, b]) is b  # two models to go before one
+def test_a_free_lane_takes_the_most_work_left_and_ties_go_in_race_order():
+    def norm(order, members, steps):
+        return race._Replayed(order, [race.Segment(members, steps, 1.0)], TOTAL)
+
+    first, second = norm(0, 3, 0), norm(1, 3, 0)
+    assert race.deal_by_work([second, first]) is first  # all equal at the start: in the race's order
+    assert race.deal_by_work([norm(0, 3, 22), norm(1, 3, 0)]).order == 1  # behind: goes next
+    assert race.deal_by_work([norm(0, 1, 0), norm(1, 2, 220)]).order == 1  # 460 model-steps to go before 450
 
 
 def test_the_lanes_and_dealers_change_no_number():
