@@ -1,7 +1,7 @@
 """Bench: the normalisation lesson on its defaults, the time a class waits, and its comparison
 of 5 norms x 3 seeds: seeds stacked vs one model at a time vs the notebook loop.
 
-    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson] [--ab] [--threads] [--race]
+    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson] [--ab] [--threads] [--race] [--dealers]
 
 The batch-size sweep (2 norms x 3 batch sizes x 3 seeds, one after another): neighbouring seeds
 stacked vs one model at a time.
@@ -25,7 +25,12 @@ trains on 1), interleaved, wall and CPU seconds.
 ``--race``: issue 15's norms target. The 15 models each trained until its test accuracy reaches 97%
 (checked every half epoch) or 10 epochs, then it leaves its stack; against the notebook loop with the
 same model and recipe, one model after another for the fewest whole epochs that reach 97%. A table
-per model, wall and CPU seconds, the ratio (bench/all.py prints the totals as the norms row).
+per model, wall and CPU seconds, the ratio (bench/all.py prints the totals as the norms row). Ours'
+norms go to ``--cores`` lanes as the lanes free up: each takes the norm with the most work left and
+steps it to its next check, so no lane waits for another until the last norm is alone.
+
+``--dealers``: ours' side of the race under that dealer and under the first one (every round dealt
+anew, the lanes meeting after each step), interleaved: critical path, CPU, wall, each lane's times.
 """
 
 from __future__ import annotations
@@ -194,12 +199,45 @@ class Finish:
     accuracy: float
 
 
+EVAL_CHUNK = 90  # test images a forward: a check stops at the chunk where the model can no longer reach TARGET
+
+
+@torch.no_grad()
+def reaches_target(model, test, chunk: int = EVAL_CHUNK) -> float | None:
+    """The model's test accuracy if it is at least TARGET, else None. Chunk by chunk in eval mode, stopping
+    once more images are wrong than TARGET allows: the check's outcome is the whole set's (a test image's
+    logits do not depend on its chunk: in eval mode no norm mixes images, and the convs give the same bits
+    at these batch sizes, tests/test_bench_norms.py), only a model that cannot pass stops early."""
+    x, y = test
+    needed = next(c for c in range(len(x) + 1) if c / len(x) >= TARGET)  # the exact rule: correct / n >= TARGET
+    was_training, wrong = model.training, 0
+    model.eval()
+    try:
+        for i in range(0, len(x), chunk):
+            wrong += int((model(x[i:i + chunk]).argmax(1) != y[i:i + chunk]).sum())
+            if wrong > len(x) - needed:
+                return None
+    finally:
+        model.train(was_training)
+    return (len(x) - wrong) / len(x)
+
+
+@dataclass
+class Segment:
+    """A norm's steps to its next check, as dealt: its models then, the steps they had done, CPU seconds."""
+
+    members: int
+    steps: int
+    cpu: float
+
+
 class _NormInRace:
     """One norm's models in the race: its seeds stepped as one stack (cnnbp/train/stacked.py) until each
-    leaves it at an evaluation."""
+    leaves it at an evaluation (every ``every`` steps and at step ``total``, the cap)."""
 
-    def __init__(self, members: list):
-        self.members, self.finished = members, {}
+    def __init__(self, members: list, every: int, total: int, order: int = 0):
+        self.members, self.finished, self.every, self.total, self.order = members, {}, every, total, order
+        self.segments: list[Segment] = []  # what the lanes were dealt, and its CPU seconds (for replay_by_work)
         self._build()
 
     def _build(self) -> None:
@@ -207,65 +245,209 @@ class _NormInRace:
 
         self.stack = StackedTrainers(self.members) if len(self.members) > 1 else None
 
-    def round(self, evaluate: bool) -> None:
+    @property
+    def steps(self) -> int:
+        """Steps every model still in has done."""
+        return self.members[0].step_count if self.members else self.total
+
+    @property
+    def work_left(self) -> int:
+        """Model-steps this norm can still take: the models still in, each to the cap. The dealer's estimate
+        only: a model leaves earlier when it reaches TARGET, which nothing here may guess."""
+        return len(self.members) * (self.total - self.steps)
+
+    def round(self) -> bool:
         """One step of every member; then, at an evaluation, test accuracy of each: one at TARGET (or at the
-        cap) leaves, and the stack is rebuilt from the others (their momentum kept)."""
+        cap) leaves, and the stack is rebuilt from the others (their momentum kept). True: it evaluated."""
         self.stack.step() if self.stack is not None else self.members[0].step()
-        if not evaluate:
-            return
+        step = self.steps
+        if not (step % self.every == 0 or step == self.total):
+            return False
         if self.stack is not None:
             self.stack.sync(momentum=True)
         for t in self.members:
-            accuracy = t.evaluate()[1]
-            if accuracy >= TARGET or t.done:
+            accuracy = t.evaluate()[1] if t.done else reaches_target(t.model, t.test_split)
+            if accuracy is not None and (accuracy >= TARGET or t.done):
                 self.finished[t.name] = Finish(t.step_count, t.step_count / t.steps_per_epoch, accuracy >= TARGET,
                                                accuracy)
         if self.finished.keys() & {t.name for t in self.members}:
             self.members = [t for t in self.members if t.name not in self.finished]
             self._build()
+        return True
+
+    def segment(self) -> None:
+        """Every member's steps up to and with the next evaluation: the unit the lanes deal."""
+        done = Segment(len(self.members), self.steps, time.thread_time())
+        while self.members and not self.round():
+            pass
+        done.cpu = time.thread_time() - done.cpu
+        self.segments.append(done)
 
 
-def race_ours(data, specs, cfg, *, cap: int = RACE_CAP, lanes: int = 1) -> tuple[dict[str, Finish], float]:
+def deal_by_work(waiting: list[_NormInRace]) -> _NormInRace:
+    """The next norm a free lane takes: the one with the most work left (its order in the race breaks ties),
+    so the longest chains start first and no lane waits for a barrier."""
+    return max(waiting, key=lambda n: (n.work_left, -n.order))
+
+
+@dataclass
+class LaneTimes:
+    """Per lane: thread CPU seconds stepping, wall seconds stepping, wall seconds waiting for work. Stepping
+    wall minus CPU is time the lane's thread was ready but did not run: the other lane holding the GIL, or
+    another process holding the core."""
+
+    cpu: list[float]
+    busy: list[float]
+    idle: list[float]
+    per_round: float | None = None  # "rounds": per round the busiest lane's CPU seconds, summed
+
+    def say(self) -> str:
+        return "; ".join(f"lane {i}: {c:.2f} s CPU, {b - c:.2f} s ready but not running, {w:.2f} s waiting for work"
+                         for i, (c, b, w) in enumerate(zip(self.cpu, self.busy, self.idle)))
+
+
+class _Replayed:
+    """A norm on replay_by_work's clock: its segments in order, with what deal_by_work reads."""
+
+    def __init__(self, order: int, segments: list[Segment], total: int):
+        self.order, self.segments, self.total = order, list(segments), total
+
+    @property
+    def work_left(self) -> int:
+        return self.segments[0].members * (self.total - self.segments[0].steps)
+
+
+def replay_by_work(segments: list[list[Segment]], lanes: int, total: int) -> float:
+    """The race's end on idle cores: the norms' segments (in race order) dealt again by deal_by_work to
+    ``lanes`` lanes on a clock that runs on each segment's CPU seconds. Each segment's work does not depend
+    on the deal, so this is the wall time the lanes would take with a core each and nothing else running
+    (the GIL aside): the critical path, machine-load-robust."""
+    free, running, waiting = [0.0] * lanes, {}, [_Replayed(i, s, total) for i, s in enumerate(segments) if s]
+    while True:
+        lane = min(range(lanes), key=lambda i: free[i])
+        for n, end in list(running.items()):
+            if end <= free[lane]:
+                del running[n]
+                waiting += [n] if n.segments else []
+        if not waiting:
+            if not running:
+                return max(free)
+            free[lane] = min(running.values())
+            continue
+        n = deal_by_work(waiting)
+        waiting.remove(n)
+        free[lane] = running[n] = free[lane] + n.segments.pop(0).cpu
+
+
+def _lanes_by_work(norms: list[_NormInRace], pool, lanes: int) -> LaneTimes:
+    """Each lane takes a norm (deal_by_work), steps it to its next evaluation, puts it back; until none is
+    left. A norm is on one lane at a time, so its numbers do not depend on the deal."""
+    import threading
+
+    cond = threading.Condition()
+    waiting, running = list(norms), [0]
+    times = LaneTimes([0.0] * lanes, [0.0] * lanes, [0.0] * lanes)
+
+    def lane(i: int) -> None:
+        while True:
+            with cond:
+                start = time.perf_counter()
+                while not waiting and running[0]:
+                    cond.wait()
+                times.idle[i] += time.perf_counter() - start
+                if not waiting:
+                    return
+                n = deal_by_work(waiting)
+                waiting.remove(n)
+                running[0] += 1
+            wall, cpu = time.perf_counter(), time.thread_time()
+            try:
+                n.segment()
+            finally:
+                times.cpu[i] += time.thread_time() - cpu
+                times.busy[i] += time.perf_counter() - wall
+                with cond:
+                    running[0] -= 1
+                    waiting.extend([n] if n.members else [])
+                    cond.notify_all()
+
+    futures = [pool.submit(lane, i) for i in range(1, lanes)] if pool else []
+    lane(0)
+    for future in futures:
+        future.result()
+    return times
+
+
+def deal_round(active: list, lanes: int) -> list[list]:
+    """The first dealer's round: the norms with the most models first, each to the lane with the fewest
+    models so far."""
+    shares: list[list] = [[] for _ in range(lanes)]
+    for n in sorted(active, key=lambda n: -len(n.members)):
+        min(shares, key=lambda share: sum(len(m.members) for m in share)).append(n)
+    return shares
+
+
+def _lanes_by_rounds(norms: list[_NormInRace], pool, lanes: int) -> LaneTimes:
+    """The first dealer, kept to measure against: every round dealt anew (deal_round), one step of each norm,
+    and the lanes meet after every round (a barrier)."""
+    times = LaneTimes([0.0] * lanes, [0.0] * lanes, [0.0] * lanes)
+
+    def run(i: int, share: list) -> float:
+        wall, cpu = time.perf_counter(), time.thread_time()
+        for n in share:
+            n.round()
+        times.busy[i] += time.perf_counter() - wall
+        return time.thread_time() - cpu
+
+    active = norms
+    while active:
+        shares = deal_round(active, lanes)
+        futures = {i: pool.submit(run, i, share) for i, share in enumerate(shares) if share and i} if pool else {}
+        cpu = [run(0, shares[0]), *(futures[i].result() if i in futures else 0.0 for i in range(1, lanes))]
+        most = max(cpu)
+        times.cpu = [c + x for c, x in zip(times.cpu, cpu)]
+        times.idle = [t + most - x for t, x in zip(times.idle, cpu)]  # CPU s the lane waited at the barrier
+        times.per_round = (times.per_round or 0.0) + most
+        active = [n for n in active if n.members]
+    return times
+
+
+DEALERS = {"work": _lanes_by_work, "rounds": _lanes_by_rounds}
+
+
+def race_ours(data, specs, cfg, *, cap: int = RACE_CAP, lanes: int = 1,
+              dealer: str = "work") -> tuple[dict[str, Finish], float, LaneTimes]:
     """Every spec trained with the lesson's engine: the data as tensors, the seeds of one norm stepped as one
-    stacked model, one torch thread per lane (``lanes`` Python threads step the norms side by side, as
-    ``lockstep(workers=...)`` does); test accuracy RACE_EVALS times an epoch; a model leaves its stack at its
-    first evaluation at TARGET, or at ``cap`` epochs. Returns each model's finish and the race's critical
-    path: per round the largest CPU seconds one lane spent, summed (its wall time on idle cores at best:
-    the lanes also wait for each other's Python, the GIL)."""
+    stacked model, one torch thread per lane (``lanes`` Python threads step the norms side by side); test
+    accuracy RACE_EVALS times an epoch; a model leaves its stack at its first evaluation at TARGET, or at
+    ``cap`` epochs. ``dealer``: how the norms go to the lanes (DEALERS; the finishes are the same for every
+    dealer and lane count). Returns each model's finish, the race's critical path in CPU seconds (the
+    set-up, then the segments replayed on the CPU clock, replay_by_work; "rounds": per round the busiest
+    lane's, summed: its wall time on idle cores at best, the lanes also wait for each other's Python, the
+    GIL) and the lanes' times."""
     from concurrent.futures import ThreadPoolExecutor
 
     from cnnbp.lessons.norms.training import make_trainer
 
-    trainers = [make_trainer(data, s, depth=cfg.depth, width=cfg.width, groups=cfg.groups, epochs=cap)
-                for s in specs]
-    by_norm: dict[str, list] = {}
-    for t, s in zip(trainers, specs):
-        by_norm.setdefault(s.norm, []).append(t)
-    norms = [_NormInRace(members) for members in by_norm.values()]
-    every, total, step = max(1, trainers[0].steps_per_epoch // RACE_EVALS), trainers[0].total_steps, 0
-    critical = 0.0
-    pool = ThreadPoolExecutor(lanes - 1, initializer=torch.set_num_threads, initargs=(1,)) if lanes > 1 else None
-
-    def run(share: list, evaluate: bool) -> float:
-        start = time.thread_time()
-        for n in share:
-            n.round(evaluate)
-        return time.thread_time() - start
-
     with torch_threads(1):
-        active = norms
-        while active:
-            step += 1  # every model still in the race has done this many
-            evaluate = step % every == 0 or step == total
-            shares: list[list] = [[] for _ in range(lanes)]  # the most models first, to the lightest lane
-            for n in sorted(active, key=lambda n: -len(n.members)):
-                min(shares, key=lambda share: sum(len(m.members) for m in share)).append(n)
-            futures = [pool.submit(run, share, evaluate) for share in shares[1:] if share] if pool else []
-            critical += max([run(shares[0], evaluate), *(future.result() for future in futures)])
-            active = [n for n in active if n.members]
-    if pool is not None:
-        pool.shutdown()
-    return {name: f for n in norms for name, f in n.finished.items()}, critical
+        setup = time.thread_time()
+        trainers = [make_trainer(data, s, depth=cfg.depth, width=cfg.width, groups=cfg.groups, epochs=cap)
+                    for s in specs]
+        by_norm: dict[str, list] = {}
+        for t, s in zip(trainers, specs):
+            by_norm.setdefault(s.norm, []).append(t)
+        every, total = max(1, trainers[0].steps_per_epoch // RACE_EVALS), trainers[0].total_steps
+        norms = [_NormInRace(members, every, total, i) for i, members in enumerate(by_norm.values())]
+        setup = time.thread_time() - setup
+        pool = ThreadPoolExecutor(lanes - 1, initializer=torch.set_num_threads, initargs=(1,)) if lanes > 1 else None
+        try:
+            times = DEALERS[dealer](norms, pool, lanes)
+        finally:
+            if pool is not None:
+                pool.shutdown()
+    critical = setup + (times.per_round if times.per_round is not None
+                        else replay_by_work([n.segments for n in norms], lanes, total))
+    return {name: f for n in norms for name, f in n.finished.items()}, critical, times
 
 
 def race(cap: int = RACE_CAP, notebook_threads: int = 1, lanes: int = 1, table: bool = True, batch: int = 0):
@@ -292,7 +474,7 @@ def race(cap: int = RACE_CAP, notebook_threads: int = 1, lanes: int = 1, table: 
     say("|---|---|---|---|---|")
     specs = cfg.compare_specs()
     wall, cpu = time.perf_counter(), time.process_time()
-    finish, critical = race_ours(data, specs, cfg, cap=cap, lanes=lanes)
+    finish, critical, lane_times = race_ours(data, specs, cfg, cap=cap, lanes=lanes)
     wall, cpu = {"ours": time.perf_counter() - wall}, {"ours": time.process_time() - cpu}
     wall["notebook"] = cpu["notebook"] = 0.0
     missed: dict[str, list[str]] = {"ours": [], "notebook": []}
@@ -318,9 +500,36 @@ def race(cap: int = RACE_CAP, notebook_threads: int = 1, lanes: int = 1, table: 
             f"seeds stacked, {lanes} lane(s), leaving at 97% vs the notebook loop (DataLoader, one model after "
             f"another, {notebook_threads} thread(s), the fewest whole epochs that reach it); batch {cfg.batch_size}, "
             f"lr {cfg.lr} for both (target under 8 s, >= 2x)")
-    say(f"\n{what}: ours {wall['ours']:.2f} s wall, notebook {wall['notebook']:.2f} s wall "
+    say(f"\nours' lanes: {lane_times.say()}")
+    say(f"{what}: ours {wall['ours']:.2f} s wall, notebook {wall['notebook']:.2f} s wall "
         f"({wall['notebook'] / wall['ours']:.2f}x); {note} (load at the end {load()})")
     return Comparison(what, wall["ours"], wall["notebook"], note)
+
+
+def dealers_bench(repeats: int, lanes: int) -> None:
+    """Ours' side of the race alone under each dealer, interleaved (work rounds, then rounds work): critical
+    path, CPU and wall seconds, the lanes' times, medians; the finishes must agree."""
+    from bench.all import load
+    from cnnbp.data import get_dataset
+    from cnnbp.lessons.norms.config import NormsConfig
+
+    cfg = NormsConfig()
+    data = get_dataset(cfg.dataset, seed=cfg.seed)
+    got: dict[str, list] = {name: [] for name in DEALERS}
+    finishes = []
+    for r in range(repeats):
+        for name in DEALERS if r % 2 == 0 else reversed(DEALERS):
+            wall, cpu = time.perf_counter(), time.process_time()
+            finish, critical, times = race_ours(data, cfg.compare_specs(), cfg, lanes=lanes, dealer=name)
+            got[name].append((critical, time.process_time() - cpu, time.perf_counter() - wall))
+            finishes.append({k: (f.steps, f.accuracy) for k, f in finish.items()})
+            print(f"dealer {name}: critical path {critical:.2f} s CPU, all {got[name][-1][1]:.2f} s CPU, "
+                  f"{got[name][-1][2]:.2f} s wall; {times.say()} ({load()})", flush=True)
+    assert all(f == finishes[0] for f in finishes), "the dealers' finishes differ"
+    med = {name: [statistics.median(x[i] for x in runs) for i in range(3)] for name, runs in got.items()}
+    print(f"medians of {repeats}: " + "; ".join(f"{name}: critical {c:.2f} s, CPU {u:.2f} s, wall {w:.2f} s"
+                                             for name, (c, u, w) in med.items())
+          + f"; critical path rounds / work {med['rounds'][0] / med['work'][0]:.2f}x; finishes identical ({load()})")
 
 
 def compare_bench(repeats: int) -> None:
@@ -352,6 +561,8 @@ def main() -> None:
     parser.add_argument("--threads", action="store_true", help="only this: training on 1 vs 2 torch threads")
     parser.add_argument("--race", action="store_true",
                         help="only this: each of the 15 models to 97%% vs the notebook loop (issue 15's target)")
+    parser.add_argument("--dealers", action="store_true",
+                        help="only this: ours' side of the race under each dealer of the lanes, interleaved")
     parser.add_argument("--race-batch", type=int, default=0, help="--race: both at this batch (lr scaled)")
     parser.add_argument("--notebook-threads", type=int, default=1, help="--race: the notebook's torch threads")
     args = parser.parse_args()
@@ -369,6 +580,9 @@ def main() -> None:
         pass  # warm-up: imports, the digits
     for _ in run_lesson("norms", {"parts": ["compare"], "epochs": 1, "seeds": 2, "norms": ["batch"]}):
         pass  # warm-up: the optimiser's first construction imports torch's compiler stack; a stack's first step
+    if args.dealers:
+        dealers_bench(max(args.repeats, 2), args.cores)
+        return
     if args.race:
         race(notebook_threads=args.notebook_threads, lanes=args.cores, batch=args.race_batch)
         return
