@@ -336,9 +336,9 @@ def embeddings(state: RunState) -> Iterator[Update]:
                 "knn_accuracy": p.knn_accuracy, "trustworthiness": p.trustworthiness, "seconds": p.seconds}
                for p in [*c.projections, *extra]]
     notes = [verdicts.imagenet_embedding(c, extra, dataset=dataset_label(cfg.dataset))] if extra else []
-    yield Update(1.0, f"{len(entries)} projections of {len(c.labels)} images",
-                 figures={"embeddings": figs.embeddings_figure(entries, classes=data.classes,
-                                                                  images=data.x_test[:cfg.embed_points].tolist())},
+    yield Update(1.0, f"{len(entries)} projections of {len(c.labels)} images",  # the figure drawn when sent:
+                 figures={"embeddings": lambda: figs.embeddings_figure(  # a frame first if that would be late
+                     entries, classes=data.classes, images=data.x_test[:cfg.embed_points].tolist())},
                  tables={"embeddings": figs.embeddings_table(entries)},
                  verdicts=[verdicts.embeddings_separate(c), *notes],
                  numbers={"embeddings": {"projections": entries, "chance": c.chance}})
