@@ -145,6 +145,7 @@ def _warm_all(defaults: bool) -> None:
     warm_umap()
     if defaults:
         try:
+            log.info("caching every lesson's defaults (a user's request stops it)")
             log.info("cached the defaults of %d lesson(s)", warm_defaults())
         except Exception:
             log.exception("warming the defaults failed")
