@@ -104,12 +104,30 @@ class Server:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-    def rss_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+    def rss_mb(self, pid: int | None = None) -> float:
+        try:
+            with open(f"/proc/{pid or self.proc.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:  # ended meanwhile
+            pass
         return 0.0
+
+    def children_rss_mb(self) -> float:
+        """The resident memory of the server's child processes (its embedding worker), Linux."""
+        total = 0.0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):  # ended meanwhile
+                continue
+            if parent == self.proc.pid:
+                total += self.rss_mb(int(stat.parent.name))
+        return total
+
+    def memory(self) -> str:
+        return f"RSS {self.rss_mb():.0f} MB + its embedding worker {self.children_rss_mb():.0f} MB"
 
     def _watch_memory(self) -> None:
         while not self._stop.is_set() and self.proc.poll() is None:
@@ -292,7 +310,7 @@ def after_start_up(label: str, args, phases: set[int], naive: bool) -> dict[int,
     """Phases 0 and 1 on a freshly started server (then 2 and 3 on the app): {phase: figures}."""
     global ENDPOINT
     server = Server(naive=naive)
-    print(f"{label}: server up in {server.started_in:.1f} s; RSS {server.rss_mb():.0f} MB")
+    print(f"{label}: server up in {server.started_in:.1f} s; {server.memory()}; load {os.getloadavg()[0]:.1f}")
     ENDPOINT = init_endpoint(server.url)
     figures: dict[int, tuple] = {}
     try:
@@ -300,6 +318,7 @@ def after_start_up(label: str, args, phases: set[int], naive: bool) -> dict[int,
             figures[0] = page_phase(server, args.clients)
         if 1 in phases:
             figures[1] = phase(f"phase 1, {args.clients} clients on the defaults", server, [values()] * args.clients)
+            print(f"   after phase 1: {server.memory()}")
             # the same again, served from the cache: what a visitor costs the server beyond the run
             figures[-1] = phase(f"phase 1 again, {args.clients} new clients on the cached defaults", server,
                                 [values()] * args.clients, own_time=False)
@@ -313,7 +332,7 @@ def after_start_up(label: str, args, phases: set[int], naive: bool) -> dict[int,
         phase("phase 3, the same distinct settings again", server, distinct)
         rss3 = server.rss_mb()
         print(f"server RSS after phases 1/2/3: {rss1:.0f} / {rss2:.0f} / {rss3:.0f} MB; "
-              f"peak {server.peak_rss_mb:.0f} MB")
+              f"peak {server.peak_rss_mb:.0f} MB; its embedding worker {server.children_rss_mb():.0f} MB")
     finally:
         server.close()
     return figures

@@ -1,7 +1,9 @@
 """Bench: seconds from `python app.py` to a served page, and from a lesson call to its first
 frame and to its first figures, against a plain `import torch` (the floor of any start-up).
 
-    python bench/startup.py
+    python bench/startup.py [--repeats N]
+
+The load average is printed beside each figure (the machine is shared: compare runs at like loads).
 """
 
 from __future__ import annotations
@@ -82,16 +84,26 @@ def first_frames() -> tuple[float, float]:
     return t_first, time.perf_counter() - start
 
 
+def load() -> str:
+    return "load " + " ".join(f"{v:.1f}" for v in os.getloadavg())
+
+
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=1, help="start the app this many times")
+    args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     t_torch = seconds_to_import_torch()
-    t_serve, t_click = seconds_to_serve(first_frame=True)
+    print(f"python -c 'import torch':         {t_torch:.2f} s ({load()})", flush=True)
+    for _ in range(args.repeats):
+        t_serve, t_click = seconds_to_serve(first_frame=True)
+        print(f"python app.py serving its page:   {t_serve:.2f} s ({t_serve / t_torch:.1f}x import torch); "
+              f"click -> first streamed frame through the server: {t_click * 1000:.0f} ms ({load()})", flush=True)
     t_first, t_figures = first_frames()
-    print(f"python -c 'import torch':         {t_torch:.2f} s")
-    print(f"python app.py serving its page:   {t_serve:.2f} s ({t_serve / t_torch:.1f}x import torch)")
-    print(f"click -> first streamed frame through the server: {t_click * 1000:.0f} ms")
     print(f"init lesson, default settings: first frame {t_first * 1000:.0f} ms, "
-          f"first figures (classic 6 x 4096) {t_figures:.2f} s")
+          f"first figures (classic 6 x 4096) {t_figures:.2f} s ({load()})")
 
 
 if __name__ == "__main__":

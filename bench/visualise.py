@@ -18,6 +18,10 @@
    refined 32px/16, 169 positions) batched (``explain.OCCLUSION_BATCH`` a forward) vs one forward per
    position (same numbers, checked), Grad-CAM on the last conv stage, and the lesson's default ImageNet
    run end to end (``--photo-only``: this alone).
+6. The lesson's default run with its t-SNE/UMAP fits in the embedding worker (a child process, as the app
+   runs them) vs in this process, interleaved, the model cached: wall, this process's CPU (the server's
+   GIL), the longest wait between two frames, the worker's CPU and memory; the maps checked equal
+   (``--worker-only``: this alone).
 4. ``python app.py`` until the page is served, with the warm-up thread (UMAP included) running
    beside it, against a bare ``import torch`` (bench/startup.py's measurement).
 """
@@ -190,6 +194,57 @@ def lesson_bench() -> None:
           f"(model from the cache): {time.perf_counter() - start:.1f} s")
 
 
+def _default_run() -> tuple[float, float, float, dict]:
+    """The lesson's defaults once: wall s, this process's CPU s, longest wall wait between frames, numbers."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    last, gaps, frames = wall, [], []
+    for frame in run_lesson("visualise", {}):
+        now = time.perf_counter()
+        gaps.append(now - last)
+        frames.append(frame)
+        last = time.perf_counter()
+    assert frames[-1].done, frames[-1].message
+    return time.perf_counter() - wall, time.process_time() - cpu, max(gaps), frames[-1].numbers
+
+
+def worker_bench(repeats: int) -> None:
+    """The default run, its fits in the embedding worker vs in this process, interleaved (the model trained
+    once, then cached: the runs differ only in where t-SNE and UMAP run)."""
+    from cnnbp import embed_worker
+
+    emb.warm_umap()  # this process's UMAP too: neither way pays a load
+    start = time.perf_counter()
+    worker = embed_worker.start()
+    assert worker is not None and worker.wait_ready(600), "the embedding worker did not start"
+    print(f"embedding worker ready in {time.perf_counter() - start:.1f} s (umap loaded in {worker.ready_s:.1f} s), "
+          f"RSS {worker.rss_mb():.0f} MB; load {load()}", flush=True)
+    _default_run()  # trains the model into the cache
+    ways = {"worker": worker, "here": None}
+    seen: dict[str, list[tuple[float, float, float]]] = {way: [] for way in ways}
+    maps = {}
+    for _ in range(repeats):
+        for way, handle in ways.items():
+            embed_worker._WORKER = handle
+            before = _child_cpu_s(worker)  # the worker is never reaped while it runs: its /proc
+            wall, cpu, gap, numbers = _default_run()
+            seen[way].append((wall, cpu, gap, _child_cpu_s(worker) - before))
+            maps[way] = [(p["x"], p["y"]) for p in numbers["embeddings"]["projections"]]
+    embed_worker._WORKER = worker
+    assert maps["worker"] == maps["here"], "the worker's maps differ from this process's"
+    for way in ways:
+        wall, cpu, gap, child = (statistics.median(t[i] for t in seen[way]) for i in range(4))
+        print(f"visualise defaults (model cached), fits {way:6s}: {wall:.2f} s wall, {cpu:.2f} s CPU of this process, "
+              f"longest wait between frames {gap:.2f} s, worker CPU {child:.2f} s (median of {repeats}); "
+              f"load {load()}", flush=True)
+    print(f"same maps both ways (checked); worker RSS {worker.rss_mb():.0f} MB", flush=True)
+
+
+def _child_cpu_s(worker) -> float:
+    with open(f"/proc/{worker.proc.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def photo_bench(repeats: int) -> None:
     from cnnbp.data import photos
     from cnnbp.lessons.visualise import explain as ex
@@ -237,6 +292,7 @@ def main() -> None:
     parser.add_argument("--photo-only", action="store_true", help="only the ImageNet photo measurements (5)")
     parser.add_argument("--projections-only", action="store_true", help="only the projections' old vs new (2)")
     parser.add_argument("--occlusion-only", action="store_true", help="only the occlusion maps (1)")
+    parser.add_argument("--worker-only", action="store_true", help="only the fits in the worker vs here (6)")
     args = parser.parse_args()
     set_threads_once()
     if args.photo_only:
@@ -248,11 +304,15 @@ def main() -> None:
     if args.projections_only:
         projection_speedup_bench(args.repeats)
         return
+    if args.worker_only:
+        worker_bench(args.repeats)
+        return
     occlusion_bench(args.repeats)
     projection_bench()
     projection_speedup_bench(args.repeats)
     lesson_bench()
     photo_bench(args.repeats)
+    worker_bench(args.repeats)
     if not args.no_startup:
         startup_bench()
 

@@ -1,16 +1,15 @@
 """Start-up warm-up in a background thread: pay one-time costs before the first click.
 
 torch imports its compiler stack the first time an optimiser is built (~1.5 s here), plotly
-its subplot machinery, scikit-learn its digits, umap-learn its numba kernels (~15 s). None of
-that should fall on a student's click, and none of it may block the first page load, hence a
-daemon thread. Then it runs every
-lesson's default settings into the result cache, so a class pressing Run on the defaults is
-served at once; a real request cancels that (between two steps) and takes the cores.
+its subplot machinery, scikit-learn its digits. None of that should fall on a student's click,
+and none of it may block the first page load, hence a daemon thread at the lowest CPU priority.
+Then it runs every lesson's default settings into the result cache, so a class pressing Run on
+the defaults is served at once; a real request cancels that (between two steps) and takes the cores.
 
-The heavy one-time work (UMAP's numba kernels: compiled by the first process on a machine, loaded
-from numba's disk cache by the next, see ``cnnbp/numba_cache.py``) starts only while no user's run
-is going, and the thread runs at the lowest CPU priority: a class pressing Run in the first minute
-gets the cores, not the compiler.
+umap-learn's numba kernels (~10 s of GIL-bound Python even from numba's disk cache, see
+``cnnbp/numba_cache.py``) load in the embedding worker, a child process started first
+(``cnnbp/embed_worker.py``): in this thread they held the GIL beside a class's first run (11.7-14.6 s
+instead of 8.3 s). Only where no worker can start are they loaded here, between users' runs.
 """
 
 from __future__ import annotations
@@ -20,6 +19,7 @@ import os
 import threading
 import time
 
+from cnnbp import embed_worker
 from cnnbp.train import RunControl
 
 log = logging.getLogger("cnnbp.warmup")
@@ -100,26 +100,52 @@ def warm_up() -> float:
     return time.perf_counter() - start
 
 
-def warm_umap() -> float | None:
-    """Import umap-learn and compile its numba kernels on a tiny array (the visualise lesson's
-    embeddings): ~15-40 s on 2 cores that must never fall on a click. Seconds taken, None if it failed;
-    a run that arrives first waits for it and says so (``embeddings.UMAP_READY``)."""
-    try:
-        from cnnbp.lessons.visualise.embeddings import warm_umap as compile_umap
+READY_TIMEOUT_S = 600.0  # a worker still loading umap after this is stuck: stopped, UMAP loaded here instead
 
-        return compile_umap()
-    except Exception:  # only an optimisation: the run compiles it itself
+
+def start_embed_worker() -> None:
+    """Start the embedding worker, which loads umap in the background. From a thread at the server's own
+    priority: a child inherits its parent thread's nice value, and a user's fit runs at 0 there."""
+    try:
+        embed_worker.start()
+    except Exception:  # only an optimisation: the fits run in the server's process
+        log.exception("the embedding worker did not start")
+
+
+def warm_umap() -> float | None:
+    """UMAP ready for the visualise lesson's embeddings, off a click: the embedding worker started (if it
+    is not) and waited for, or where none runs, umap and its kernels loaded in this process once no
+    user's run is going (~10 s here that cannot yield). Seconds taken, None if it failed; a run that
+    arrives first waits for it and says so (``embeddings.umap_ready``)."""
+    start = time.perf_counter()
+    try:
+        start_embed_worker()
+        worker = embed_worker.current()
+        if worker is not None:
+            if worker.wait_ready(READY_TIMEOUT_S):
+                log.info("the embedding worker loaded umap in %.1f s (%.0f MB)", worker.ready_s, worker.rss_mb())
+                return time.perf_counter() - start
+            if not worker.dead.is_set():
+                log.warning("the embedding worker did not load umap within %.0f s: stopped", READY_TIMEOUT_S)
+                worker.stop()
+        from cnnbp.lessons.visualise.embeddings import warm_umap as load_umap_here
+
+        wait_while_users_run()  # loading cannot be interrupted: only between runs
+        load_umap_here()
+        return time.perf_counter() - start
+    except Exception:  # only an optimisation: the run loads it itself
         log.exception("UMAP warm-up failed")
         return None
 
 
 def _warm_all(defaults: bool) -> None:
+    start_embed_worker()  # before this thread lowers its priority: the child would inherit it
     lower_this_threads_priority()
     warm_up()
-    wait_while_users_run()  # the compile cannot be interrupted: start it only between runs
     warm_umap()
     if defaults:
         try:
+            log.info("caching every lesson's defaults (a user's request stops it)")
             log.info("cached the defaults of %d lesson(s)", warm_defaults())
         except Exception:
             log.exception("warming the defaults failed")

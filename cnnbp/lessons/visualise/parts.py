@@ -18,7 +18,7 @@ import torch
 
 from cnnbp.data import ImageDataset, dataset_label
 from cnnbp.data.uploads import load_image
-from cnnbp.lessons.base import Part, RunState, Update, heartbeat
+from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats
 from cnnbp.lessons.redraw import Redraw
 from cnnbp.lessons.visualise import embeddings as emb
 from cnnbp.lessons.visualise import figures as figs
@@ -68,8 +68,8 @@ from cnnbp.nn import checkpoints
 # A view without an estimate of its own (filters, feature maps, top images) costs tens of
 # milliseconds: its share of the progress bar.
 VIEW_FLOOR_S = 0.05
-UMAP_WAIT = ("UMAP is not ready yet: its one-time compile (numba, ~15 s per server process) is still running; "
-             "this run waits for it")
+UMAP_WAIT = ("UMAP is not ready yet: its numba kernels are still loading, once per server start (~10-15 s); "
+             "this run waits for them")
 
 
 def start(cfg: VisualiseConfig, parts: list[Part]) -> str:
@@ -301,13 +301,13 @@ def _occlusion_maps(state: RunState) -> list[dict]:
 
 
 def wait_for_umap(state: RunState) -> Iterator[Update]:
-    """Said at once (a part's last update is never held back), then the compile is waited for."""
+    """Said at once (a part's last update is never held back), then UMAP's kernels are waited for."""
     yield Update(1.0, UMAP_WAIT)
-    emb.warm_umap()
+    yield from heartbeats(emb.until_umap_ready(), 1.0)
 
 
 def _needs_umap_compile(cfg: VisualiseConfig) -> bool:
-    return _small_cnn(cfg) and "embeddings" in cfg.parts and "umap" in cfg.methods and not emb.UMAP_READY.is_set()
+    return _small_cnn(cfg) and "embeddings" in cfg.parts and "umap" in cfg.methods and not emb.umap_ready()
 
 
 def embeddings(state: RunState) -> Iterator[Update]:
@@ -319,11 +319,14 @@ def embeddings(state: RunState) -> Iterator[Update]:
             sources["imagenet"] = imagenet_features(data, points=cfg.embed_points)
     jobs = [(m, kind) for m in cfg.methods for kind in sources]
     made = []
+    emb.load_libraries()  # before one_thread() limits them: a first fit as every later one
     for method, kind in jobs:  # one projection at a time: the page hears from the run between them
-        if method != "pca":  # a t-SNE or UMAP fit: 0.5-1 s that cannot yield, a frame first
-            yield heartbeat(0.95 * len(made) / len(jobs), long_work_next=True)
-        with one_thread():
-            made.append(emb.embed(sources[kind], labels, features=kind, method=method, seed=cfg.seed))
+        reached = 0.95 * len(made) / len(jobs)
+        if method != "pca":  # a t-SNE or UMAP fit: 0.5-1 s that cannot yield in this process, a frame first
+            yield heartbeat(reached, long_work_next=True)
+        with one_thread():  # in the embedding worker the fit yields while it waits: heartbeats
+            made.append((yield from heartbeats(
+                emb.embedding(sources[kind], labels, features=kind, method=method, seed=cfg.seed), reached, reached)))
         # the last one too: comparing and drawing the maps (~0.3 s) is a wait of its own
         yield Update(0.95 * len(made) / len(jobs), f"projections: {len(made)} of {len(jobs)} ({method} of {kind})")
     c = emb.comparison(made, labels, sources)
@@ -333,9 +336,9 @@ def embeddings(state: RunState) -> Iterator[Update]:
                 "knn_accuracy": p.knn_accuracy, "trustworthiness": p.trustworthiness, "seconds": p.seconds}
                for p in [*c.projections, *extra]]
     notes = [verdicts.imagenet_embedding(c, extra, dataset=dataset_label(cfg.dataset))] if extra else []
-    yield Update(1.0, f"{len(entries)} projections of {len(c.labels)} images",
-                 figures={"embeddings": figs.embeddings_figure(entries, classes=data.classes,
-                                                                  images=data.x_test[:cfg.embed_points].tolist())},
+    yield Update(1.0, f"{len(entries)} projections of {len(c.labels)} images",  # the figure drawn when sent:
+                 figures={"embeddings": lambda: figs.embeddings_figure(  # a frame first if that would be late
+                     entries, classes=data.classes, images=data.x_test[:cfg.embed_points].tolist())},
                  tables={"embeddings": figs.embeddings_table(entries)},
                  verdicts=[verdicts.embeddings_separate(c), *notes],
                  numbers={"embeddings": {"projections": entries, "chance": c.chance}})

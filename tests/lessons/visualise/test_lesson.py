@@ -218,21 +218,26 @@ def test_a_click_before_umap_is_ready_says_so(monkeypatch):
     assert not any("UMAP is not ready yet" in f.message for f in second)
 
 
-def test_the_start_up_warm_up_compiles_umap(monkeypatch):
+def test_the_start_up_warm_up_loads_umap_here_where_no_worker_starts(monkeypatch):
+    """Where the embedding worker cannot start, UMAP is loaded in this process (the worker itself:
+    tests/test_embed_worker.py)."""
     import threading
 
+    from cnnbp import embed_worker, projections
     from cnnbp.ui import warmup
 
     fresh = threading.Event()
+    monkeypatch.setattr(projections, "UMAP_READY", fresh)
     monkeypatch.setattr(emb, "UMAP_READY", fresh)
+    monkeypatch.setattr(embed_worker, "start", lambda: None)
     seconds = warmup.warm_umap()
-    assert seconds is not None and seconds > 0 and fresh.is_set()
+    assert seconds is not None and seconds > 0 and fresh.is_set() and emb.umap_ready()
 
     def broken():
         raise RuntimeError("no numba")
 
     monkeypatch.setattr(emb, "warm_umap", broken)
-    assert warmup.warm_umap() is None  # logged, never raised: the run compiles it itself
+    assert warmup.warm_umap() is None  # logged, never raised: the run loads it itself
 
 
 @pytest.mark.parametrize("overrides, fragment", [
