@@ -22,7 +22,6 @@ def points(n: int = 360, d: int = 64) -> np.ndarray:
 
 
 def in_process(x: np.ndarray, method: str, seed: int) -> np.ndarray:
-    emb.load_libraries()
     with one_thread():  # as the lesson's embeddings part fits
         return result_of(emb.projected(x, method=method, seed=seed))
 

@@ -46,9 +46,14 @@ THREADS = 1
 def one_thread() -> Iterator[None]:
     """torch and the BLAS/OpenMP pools (t-SNE, UMAP, k-NN) on one thread for one part: on these
     small problems a second thread mostly waits (t-SNE of 120 points: 0.5 s vs 9-12 s on two
-    threads with other work on the machine)."""
+    threads with other work on the machine). scikit-learn's fits are loaded first: threadpoolctl limits
+    only the libraries already loaded (a process's first t-SNE otherwise ran on 2 OpenMP threads and drew
+    another map than every later one)."""
     from threadpoolctl import threadpool_limits
 
+    from cnnbp.projections import load_libraries
+
+    load_libraries()
     with torch_threads(THREADS), threadpool_limits(limits=THREADS):
         yield
 

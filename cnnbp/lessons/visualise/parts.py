@@ -319,7 +319,6 @@ def embeddings(state: RunState) -> Iterator[Update]:
             sources["imagenet"] = imagenet_features(data, points=cfg.embed_points)
     jobs = [(m, kind) for m in cfg.methods for kind in sources]
     made = []
-    emb.load_libraries()  # before one_thread() limits them: a first fit as every later one
     for method, kind in jobs:  # one projection at a time: the page hears from the run between them
         reached = 0.95 * len(made) / len(jobs)
         if method != "pca":  # a t-SNE or UMAP fit: 0.5-1 s that cannot yield in this process, a frame first
