@@ -26,6 +26,10 @@ TITLE_FONT = dict(size=19)
 SMALL_FONT = dict(size=14)  # the panel titles and ticks of a grid of many small panels
 TITLE_CHARS = 54  # a 19 px title line that fits the figure's width beside the settings at 1024 px
 LEGEND_ROW_PX = 28
+# The bottom margin a legend row takes: plotly draws one 29.2 px tall at 16 px, and a margin short of what
+# the legend and the x axis need by over 1 px makes plotly draw the whole figure a second time with a grown
+# margin (its first draw 1.4-2.3x the CPU: bench/first_draws.py). The figure's height grows by LEGEND_ROW_PX.
+LEGEND_MARGIN_ROW_PX = 30
 # plotly_white, with every axis's tick labels drawn without plotly's overflow check: it measures every
 # label of an axis once per label (a forced layout of the page each time), a sixth of the page's
 # main-thread time while a run streamed (issue 17); our margins hold the labels anyway.
@@ -126,20 +130,20 @@ def unwrap(text: str) -> str:
     return text.replace("-<br>", "-").replace("<br>", " ")
 
 
-def legend_rows(fig: go.Figure, width_px: int = 640) -> int:
-    """About how many rows the horizontal legend below the plot takes at ``width_px``."""
+def legend_rows(fig: go.Figure, width_px: int | None = None) -> int:
+    """How many rows the horizontal legend below the plot takes at ``width_px`` (the narrowest plot).
+    As plotly lays it out: one row if every item fits in it, else every item as wide as the widest."""
     names = [t.name for t in fig.data if getattr(t, "name", None) and getattr(t, "showlegend", None) is not False]
     if not names or fig.layout.showlegend is False:
         return 0
-    rows, used = 1, 0
-    for name in dict.fromkeys(names):
-        item = 45 + 9 * len(str(name))
-        if used and used + item > width_px:
-            rows, used = rows + 1, 0
-        used += item
-    return rows
+    width_px = width_px or NARROWEST_PLOT_PX
+    items = [45 + 9 * len(str(name)) for name in dict.fromkeys(names)]
+    if sum(items) <= width_px:
+        return 1
+    return -(-len(items) // max(1, width_px // max(items)))
 
 
+MARGIN_LEFT_PX = 70  # a y axis's tick labels and its one-line title
 # The narrowest plotting width a figure gets: beside the settings column at 1024 x 768 the figure
 # is 682 px wide, less the side margins. Spacing and wrapping are sized for it.
 NARROWEST_PLOT_PX = 590
@@ -308,12 +312,13 @@ def _is_text(values) -> bool:
     return isinstance(first, str) or (isinstance(first, (list, tuple)) and bool(first) and isinstance(first[0], str))
 
 
-def grow_margins_for_labels(fig: go.Figure) -> None:
+def grow_margins_for_labels(fig: go.Figure) -> int:
     """A y axis of text labels (categories, its own tick text) or with a title of several lines grows its
-    margin to hold them, as plotly's automargin does: the labels' length is not known here, and a wrapped
+    margin to hold them, as plotly's automargin does: the labels' width is only estimated here, and a wrapped
     title beside the tick labels is wider than apply_layout's margin (transfer's selection figure). Any
     other y axis keeps the margin apply_layout sets (the template's automargin is off there: measuring and
-    redrawing on each update)."""
+    redrawing on each update). Returns the left margin to start from (the first axis's estimate)."""
+    left = MARGIN_LEFT_PX
     for letter in ("y",):
         for name, ax in _axes(fig, letter).items():
             if ax.automargin is not None:
@@ -323,6 +328,27 @@ def grow_margins_for_labels(fig: go.Figure) -> None:
                     or "<br>" in (ax.title.text or "")
                     or any(_is_text(getattr(t, letter, None)) for t in on_axis)):
                 ax.automargin = True
+                if name == "y":  # the first column's axis: the figure's left margin
+                    left = max(left, _left_margin_needed(ax, on_axis))
+    return left
+
+
+def _left_margin_needed(ax, traces) -> int:
+    """About the left margin plotly's automargin grows a y axis's margin to: its longest tick label and
+    its title's lines. Given at once, the figure is drawn once (plotly draws it again for a margin that
+    grows by over 1 px: 1.4-2.3x a first draw's CPU, bench/first_draws.py); an estimate too small only
+    leaves that second draw."""
+    if ax.showticklabels is False:
+        labels = []
+    elif ax.ticktext is not None:
+        labels = [str(t) for t in ax.ticktext]
+    else:
+        values = [v for t in traces for v in (getattr(t, "y", None) if getattr(t, "y", None) is not None else ())]
+        # a number one digit longer: plotly's top tick can lie beyond the data (80 -> "100")
+        labels = [v if isinstance(v, str) else f"{v:.3g}0" for v in values if v is not None]
+    widest = max((len(part) for label in labels for part in label.split("<br>")), default=0)
+    title_lines = (ax.title.text or "").count("<br>") + 1 if ax.title.text else 0
+    return round(16 + widest * CHAR_PX * FONT["size"] + 24 * title_lines)
 
 
 MIN_ACCURACY_SPAN = 0.2  # an accuracy axis shows at least 20 points: 1.4 points stay small
@@ -373,16 +399,16 @@ def apply_layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
     tick_lines = wrap_category_ticks(fig)
     sub_lines = wrap_subplot_titles(fig)
     x_lines = wrap_axis_titles(fig, height) + tick_lines - 1
-    grow_margins_for_labels(fig)  # after the titles are wrapped
+    left = grow_margins_for_labels(fig)  # after the titles are wrapped
     title_lines = title.count("<br>") + 1
     rows = legend_rows(fig)
     top = 34 + 38 * title_lines + 20 * (sub_lines - 1)
-    bottom = 70 + LEGEND_ROW_PX * rows + 20 * (x_lines - 1)
+    bottom = 70 + LEGEND_MARGIN_ROW_PX * rows + 20 * (x_lines - 1)
     fig.update_layout(
         title=dict(text=title, x=0.01, xanchor="left", font=TITLE_FONT, yref="container", y=1.0,
                    yanchor="top", pad=dict(t=10 + 16 * (title_lines - 1))),
         height=height + 26 * (title_lines - 1) + 20 * (sub_lines + x_lines - 2) + LEGEND_ROW_PX * rows,
-        font=FONT, margin=dict(l=70, r=20, t=top, b=bottom),
+        font=FONT, margin=dict(l=left, r=20, t=top, b=bottom),
         legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left",
                     font=FONT),
     )
@@ -550,6 +576,9 @@ def small_multiples(panels: Sequence[dict], *, n_cols: int, title: str, x_title:
     return apply_layout(fig, title, height=max(300, 220 * n_rows + 120))
 
 
+COLORBAR_PX = 100
+
+
 def heatmap(values: Sequence[Sequence[float]], *, x_labels: Sequence[str], y_labels: Sequence[str],
             title: str, colorbar: str, zmin: float = 0.0, zmax: float = 1.0, fmt: str = ".0%") -> go.Figure:
     """A labelled heat map with each cell's value written in it."""
@@ -558,7 +587,9 @@ def heatmap(values: Sequence[Sequence[float]], *, x_labels: Sequence[str], y_lab
                                colorscale="Reds", text=text, texttemplate="%{text}",
                                colorbar=dict(title=colorbar)))
     fig.update_yaxes(autorange="reversed")
-    return apply_layout(fig, title, height=max(260, 34 * len(y_labels) + 140))
+    apply_layout(fig, title, height=max(260, 34 * len(y_labels) + 140))
+    # the colour bar's room at once: plotly grew the right margin to 93 px for it, drawing the figure twice
+    return fig.update_layout(margin=dict(r=COLORBAR_PX))
 
 
 def grouped_bars(groups: Sequence[dict], *, categories: Sequence[str], title: str, y_title: str,
