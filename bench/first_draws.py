@@ -10,7 +10,8 @@ plotly's resize 100 ms later included: close to the idle time on a loaded machin
 figure as sent, and how many times plotly drew the figure again with grown margins (``margin redraws``;
 where it did, a "grew" line says which margins). Variants take out: the annotations (panel titles), the
 tick labels, the modebar, the drag layers and hover (``staticPlot``), the axes' drag handles, the shapes,
-the legend, the template's trace defaults or the template, plotly's automargin or margin growth
+the legend, the hidden traces (groups behind buttons), the template's trace defaults or the template,
+plotly's automargin or margin growth
 (``noAutoexpand``: no second draw), or Gradio's ``Plots.resize``. With ``--profile`` the draws of the figure
 as sent run under a CDP CPU profile: the functions they spent the most time in (inclusive).
 
@@ -51,6 +52,7 @@ async ([i, variant]) => {
     noShapes: () => { layout.shapes = []; },
     noLegend: () => { layout.showlegend = false; },
     noAutoexpand: () => {},
+    noHiddenTraces: () => { data.splice(0, data.length, ...data.filter((t) => t.visible !== false)); },
     noResize: () => {},
     noAxisDragHandles: () => { config.showAxisDragHandles = false; },
     templateLayoutOnly: () => { if (layout.template) layout.template = {layout: layout.template.layout}; },
