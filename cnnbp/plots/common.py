@@ -428,7 +428,9 @@ def layer_histograms(
     """The lecture's rows of histograms: one row per ``row_label``, one column per layer.
 
     ``rows``: dicts with ``group``, ``row``, ``layer`` (index), ``counts``, ``edges``, ``mean``,
-    ``std``. Several ``groups`` (e.g. activations) share the grid; buttons switch between them.
+    ``std``. Several ``groups`` (e.g. activations) share the grid; buttons switch between them: the
+    figure draws the first group's bars, each button carries its group's bars and puts them in the same
+    traces (every group's traces drawn, the others hidden, made the first draw 1.54x the CPU).
     ``colours``: the tab's colour per row label.
     """
     n_rows, n_cols = len(row_labels), len(layer_labels)
@@ -436,25 +438,29 @@ def layer_histograms(
                         horizontal_spacing=0.015, vertical_spacing=0.06 if n_rows > 1 else 0.1,
                         column_titles=list(layer_labels), row_titles=list(row_labels))
     colour = keyed_colours(row_labels, colours)
-    for r in rows:
+
+    def bars(r: dict) -> dict:
         edges = r["edges"]
-        centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
-        fig.add_trace(
-            go.Bar(x=centres, y=r["counts"], width=edges[1] - edges[0],
-                   marker_color=colour[r["row"]],
-                   name=f"{r['group']} | {r['row']} | {layer_labels[r['layer']]}", showlegend=False,
-                   visible=r["group"] == groups[0],
-                   hovertemplate="value %{x:.3g}<br>count %{y}<extra>"
-                   + f"mean {r['mean']:.3g}, std {r['std']:.3g}</extra>"),
-            row=row_labels.index(r["row"]) + 1, col=r["layer"] + 1,
-        )
+        return dict(x=[(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])], y=r["counts"], width=edges[1] - edges[0],
+                    name=f"{r['group']} | {r['row']} | {layer_labels[r['layer']]}",
+                    hovertemplate="value %{x:.3g}<br>count %{y}<extra>"
+                    + f"mean {r['mean']:.3g}, std {r['std']:.3g}</extra>")
+
+    first = [r for r in rows if r["group"] == groups[0]]
+    for r in first:
+        fig.add_trace(go.Bar(**bars(r), marker_color=colour[r["row"]], showlegend=False),
+                      row=row_labels.index(r["row"]) + 1, col=r["layer"] + 1)
     fig.update_xaxes(tickfont=SMALL_FONT, nticks=3)
     fig.update_yaxes(showticklabels=False)
     fig.for_each_annotation(lambda a: a.update(font=SMALL_FONT))  # panel titles
     if len(groups) > 1:
-        buttons = [dict(label=g, method="update",
-                        args=[{"visible": [r["group"] == g for r in rows]},
-                              {"title.text": wrap_title(f"{title}: {g}")}]) for g in groups]
+        by_cell = {(r["group"], r["row"], r["layer"]): r for r in rows}
+        buttons = []
+        for g in groups:
+            drawn = [bars(by_cell[g, r["row"], r["layer"]]) for r in first]  # trace i: the same panel
+            buttons.append(dict(label=g, method="update",
+                                args=[{key: [d[key] for d in drawn] for key in drawn[0]},
+                                      {"title.text": wrap_title(f"{title}: {g}")}]))
         fig.update_layout(updatemenus=[dict(type="buttons", direction="right", buttons=buttons,
                                             x=1.0, xanchor="right", y=1.12, yanchor="bottom")])
     apply_layout(fig, f"{title}: {groups[0]}", height=max(260, 130 * n_rows + 90))
