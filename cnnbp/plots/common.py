@@ -26,6 +26,10 @@ TITLE_FONT = dict(size=19)
 SMALL_FONT = dict(size=14)  # the panel titles and ticks of a grid of many small panels
 TITLE_CHARS = 54  # a 19 px title line that fits the figure's width beside the settings at 1024 px
 LEGEND_ROW_PX = 28
+# The bottom margin a legend row takes: plotly draws one 29.2 px tall at 16 px, and a margin short of what
+# the legend and the x axis need by over 1 px makes plotly draw the whole figure a second time with a grown
+# margin (its first draw 1.4-2.3x the CPU: bench/first_draws.py). The figure's height grows by LEGEND_ROW_PX.
+LEGEND_MARGIN_ROW_PX = 30
 # plotly_white, with every axis's tick labels drawn without plotly's overflow check: it measures every
 # label of an axis once per label (a forced layout of the page each time), a sixth of the page's
 # main-thread time while a run streamed (issue 17); our margins hold the labels anyway.
@@ -126,20 +130,23 @@ def unwrap(text: str) -> str:
     return text.replace("-<br>", "-").replace("<br>", " ")
 
 
-def legend_rows(fig: go.Figure, width_px: int = 640) -> int:
-    """About how many rows the horizontal legend below the plot takes at ``width_px``."""
+def legend_rows(fig: go.Figure, width_px: int | None = None) -> int:
+    """How many rows the horizontal legend below the plot takes at ``width_px`` (the narrowest plot).
+    As plotly lays it out: one row if every item fits in it, else every item as wide as the widest."""
     names = [t.name for t in fig.data if getattr(t, "name", None) and getattr(t, "showlegend", None) is not False]
     if not names or fig.layout.showlegend is False:
         return 0
-    rows, used = 1, 0
-    for name in dict.fromkeys(names):
-        item = 45 + 9 * len(str(name))
-        if used and used + item > width_px:
-            rows, used = rows + 1, 0
-        used += item
-    return rows
+    width_px = width_px or NARROWEST_PLOT_PX
+    items = [45 + 9 * len(str(name)) for name in dict.fromkeys(names)]
+    if sum(items) <= width_px:
+        return 1
+    return -(-len(items) // max(1, width_px // max(items)))
 
 
+MARGIN_LEFT_PX = 70  # a y axis's tick labels and its one-line title
+# A tick label's character, in ems, as plotly measured them here (init's and batchnorm's row labels: 0.45);
+# wider than that leaves white space, narrower a second draw
+LABEL_CHAR_PX = 0.47
 # The narrowest plotting width a figure gets: beside the settings column at 1024 x 768 the figure
 # is 682 px wide, less the side margins. Spacing and wrapping are sized for it.
 NARROWEST_PLOT_PX = 590
@@ -308,21 +315,41 @@ def _is_text(values) -> bool:
     return isinstance(first, str) or (isinstance(first, (list, tuple)) and bool(first) and isinstance(first[0], str))
 
 
-def grow_margins_for_labels(fig: go.Figure) -> None:
+def grow_margins_for_labels(fig: go.Figure) -> int:
     """A y axis of text labels (categories, its own tick text) or with a title of several lines grows its
-    margin to hold them, as plotly's automargin does: the labels' length is not known here, and a wrapped
+    margin to hold them, as plotly's automargin does: the labels' width is only estimated here, and a wrapped
     title beside the tick labels is wider than apply_layout's margin (transfer's selection figure). Any
     other y axis keeps the margin apply_layout sets (the template's automargin is off there: measuring and
-    redrawing on each update)."""
+    redrawing on each update). Returns the left margin to start from (the first axis's estimate)."""
+    left = MARGIN_LEFT_PX
     for letter in ("y",):
         for name, ax in _axes(fig, letter).items():
-            if ax.automargin is not None:
-                continue
             on_axis = [t for t in fig.data if (getattr(t, f"{letter}axis", None) or letter) == name]
-            if (ax.type in ("category", "multicategory") or ax.ticktext is not None
-                    or "<br>" in (ax.title.text or "")
-                    or any(_is_text(getattr(t, letter, None)) for t in on_axis)):
+            if ax.automargin is None and (ax.type in ("category", "multicategory") or ax.ticktext is not None
+                                          or "<br>" in (ax.title.text or "")
+                                          or any(_is_text(getattr(t, letter, None)) for t in on_axis)):
                 ax.automargin = True
+            if ax.automargin and name == "y":  # the first column's axis (a figure's own too): the left margin
+                left = max(left, _left_margin_needed(ax, on_axis))
+    return left
+
+
+def _left_margin_needed(ax, traces) -> int:
+    """About the left margin plotly's automargin grows a y axis's margin to: its longest tick label and
+    its title's lines. Given at once, the figure is drawn once (plotly draws it again for a margin that
+    grows by over 1 px: 1.4-2.3x a first draw's CPU, bench/first_draws.py); an estimate too small only
+    leaves that second draw."""
+    if ax.showticklabels is False:
+        labels = []
+    elif ax.ticktext is not None:
+        labels = [str(t) for t in ax.ticktext]
+    else:
+        values = [v for t in traces for v in (getattr(t, "y", None) if getattr(t, "y", None) is not None else ())]
+        # a number one digit longer: plotly's top tick can lie beyond the data (80 -> "100")
+        labels = [v if isinstance(v, str) else f"{v:.3g}0" for v in values if v is not None]
+    widest = max((len(part) for label in labels for part in label.split("<br>")), default=0)
+    title_lines = (ax.title.text or "").count("<br>") + 1 if ax.title.text else 0
+    return round(16 + widest * LABEL_CHAR_PX * FONT["size"] + 24 * title_lines)
 
 
 MIN_ACCURACY_SPAN = 0.2  # an accuracy axis shows at least 20 points: 1.4 points stay small
@@ -373,16 +400,16 @@ def apply_layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
     tick_lines = wrap_category_ticks(fig)
     sub_lines = wrap_subplot_titles(fig)
     x_lines = wrap_axis_titles(fig, height) + tick_lines - 1
-    grow_margins_for_labels(fig)  # after the titles are wrapped
+    left = grow_margins_for_labels(fig)  # after the titles are wrapped
     title_lines = title.count("<br>") + 1
     rows = legend_rows(fig)
     top = 34 + 38 * title_lines + 20 * (sub_lines - 1)
-    bottom = 70 + LEGEND_ROW_PX * rows + 20 * (x_lines - 1)
+    bottom = 70 + LEGEND_MARGIN_ROW_PX * rows + 20 * (x_lines - 1)
     fig.update_layout(
         title=dict(text=title, x=0.01, xanchor="left", font=TITLE_FONT, yref="container", y=1.0,
                    yanchor="top", pad=dict(t=10 + 16 * (title_lines - 1))),
         height=height + 26 * (title_lines - 1) + 20 * (sub_lines + x_lines - 2) + LEGEND_ROW_PX * rows,
-        font=FONT, margin=dict(l=70, r=20, t=top, b=bottom),
+        font=FONT, margin=dict(l=left, r=20, t=top, b=bottom),
         legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left",
                     font=FONT),
     )
@@ -401,7 +428,9 @@ def layer_histograms(
     """The lecture's rows of histograms: one row per ``row_label``, one column per layer.
 
     ``rows``: dicts with ``group``, ``row``, ``layer`` (index), ``counts``, ``edges``, ``mean``,
-    ``std``. Several ``groups`` (e.g. activations) share the grid; buttons switch between them.
+    ``std``. Several ``groups`` (e.g. activations) share the grid; buttons switch between them: the
+    figure draws the first group's bars, each button carries its group's bars and puts them in the same
+    traces (every group's traces drawn, the others hidden, made the first draw 1.54x the CPU).
     ``colours``: the tab's colour per row label.
     """
     n_rows, n_cols = len(row_labels), len(layer_labels)
@@ -409,25 +438,29 @@ def layer_histograms(
                         horizontal_spacing=0.015, vertical_spacing=0.06 if n_rows > 1 else 0.1,
                         column_titles=list(layer_labels), row_titles=list(row_labels))
     colour = keyed_colours(row_labels, colours)
-    for r in rows:
+
+    def bars(r: dict) -> dict:
         edges = r["edges"]
-        centres = [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])]
-        fig.add_trace(
-            go.Bar(x=centres, y=r["counts"], width=edges[1] - edges[0],
-                   marker_color=colour[r["row"]],
-                   name=f"{r['group']} | {r['row']} | {layer_labels[r['layer']]}", showlegend=False,
-                   visible=r["group"] == groups[0],
-                   hovertemplate="value %{x:.3g}<br>count %{y}<extra>"
-                   + f"mean {r['mean']:.3g}, std {r['std']:.3g}</extra>"),
-            row=row_labels.index(r["row"]) + 1, col=r["layer"] + 1,
-        )
+        return dict(x=[(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])], y=r["counts"], width=edges[1] - edges[0],
+                    name=f"{r['group']} | {r['row']} | {layer_labels[r['layer']]}",
+                    hovertemplate="value %{x:.3g}<br>count %{y}<extra>"
+                    + f"mean {r['mean']:.3g}, std {r['std']:.3g}</extra>")
+
+    first = [r for r in rows if r["group"] == groups[0]]
+    for r in first:
+        fig.add_trace(go.Bar(**bars(r), marker_color=colour[r["row"]], showlegend=False),
+                      row=row_labels.index(r["row"]) + 1, col=r["layer"] + 1)
     fig.update_xaxes(tickfont=SMALL_FONT, nticks=3)
     fig.update_yaxes(showticklabels=False)
     fig.for_each_annotation(lambda a: a.update(font=SMALL_FONT))  # panel titles
     if len(groups) > 1:
-        buttons = [dict(label=g, method="update",
-                        args=[{"visible": [r["group"] == g for r in rows]},
-                              {"title.text": wrap_title(f"{title}: {g}")}]) for g in groups]
+        by_cell = {(r["group"], r["row"], r["layer"]): r for r in rows}
+        buttons = []
+        for g in groups:
+            drawn = [bars(by_cell[g, r["row"], r["layer"]]) for r in first]  # trace i: the same panel
+            buttons.append(dict(label=g, method="update",
+                                args=[{key: [d[key] for d in drawn] for key in drawn[0]},
+                                      {"title.text": wrap_title(f"{title}: {g}")}]))
         fig.update_layout(updatemenus=[dict(type="buttons", direction="right", buttons=buttons,
                                             x=1.0, xanchor="right", y=1.12, yanchor="bottom")])
     apply_layout(fig, f"{title}: {groups[0]}", height=max(260, 130 * n_rows + 90))
@@ -550,6 +583,9 @@ def small_multiples(panels: Sequence[dict], *, n_cols: int, title: str, x_title:
     return apply_layout(fig, title, height=max(300, 220 * n_rows + 120))
 
 
+COLORBAR_PX = 100
+
+
 def heatmap(values: Sequence[Sequence[float]], *, x_labels: Sequence[str], y_labels: Sequence[str],
             title: str, colorbar: str, zmin: float = 0.0, zmax: float = 1.0, fmt: str = ".0%") -> go.Figure:
     """A labelled heat map with each cell's value written in it."""
@@ -558,7 +594,9 @@ def heatmap(values: Sequence[Sequence[float]], *, x_labels: Sequence[str], y_lab
                                colorscale="Reds", text=text, texttemplate="%{text}",
                                colorbar=dict(title=colorbar)))
     fig.update_yaxes(autorange="reversed")
-    return apply_layout(fig, title, height=max(260, 34 * len(y_labels) + 140))
+    apply_layout(fig, title, height=max(260, 34 * len(y_labels) + 140))
+    # the colour bar's room at once: plotly grew the right margin to 93 px for it, drawing the figure twice
+    return fig.update_layout(margin=dict(r=COLORBAR_PX))
 
 
 def grouped_bars(groups: Sequence[dict], *, categories: Sequence[str], title: str, y_title: str,
