@@ -440,8 +440,9 @@ def layer_histograms(
     colour = keyed_colours(row_labels, colours)
 
     def bars(r: dict) -> dict:
-        edges = r["edges"]
-        return dict(x=[(a + b) / 2 for a, b in zip(edges[:-1], edges[1:])], y=r["counts"], width=edges[1] - edges[0],
+        edges = r["edges"]  # equal bins: the bars placed by the first centre and the step (x0, dx), not a list
+        width = edges[1] - edges[0]
+        return dict(x0=edges[0] + width / 2, dx=width, y=r["counts"], width=width,
                     name=f"{r['group']} | {r['row']} | {layer_labels[r['layer']]}",
                     hovertemplate="value %{x:.3g}<br>count %{y}<extra>"
                     + f"mean {r['mean']:.3g}, std {r['std']:.3g}</extra>")

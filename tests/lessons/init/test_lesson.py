@@ -34,6 +34,8 @@ def test_figures_show_the_measured_numbers(frames):
     bars = [t for t in hist.data if t.name == "tanh | kaiming | layer 1"]
     table = final.tables["classic"]
     assert sum(bars[0].y) == 16 * 256  # every activation of the batch is counted
+    first_edge, last_edge = bars[0].x0 - bars[0].dx / 2, bars[0].x0 + bars[0].dx * (len(bars[0].y) - 0.5)
+    assert (first_edge, last_edge) == pytest.approx((-1.0, 1.0))  # tanh's bars span its whole output range
     row = table[(table.activation == "relu") & (table.init == "kaiming") & (table.layer == 4)].iloc[0]
     assert row["std"] == pytest.approx(classic["relu"]["kaiming"]["std"][3])
     curves = final.figures["cnn_curves"]
