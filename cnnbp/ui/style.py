@@ -14,6 +14,10 @@ CSS = VERDICT_CSS + """
    words as the status line's, in small mono type) lay over the status text, both unreadable. Only its
    corner text stays: the clock and, while queued, the queue position. */
 [id$="-status"] .progress-level, [id$="-status"] .eta-bar { display: none; }
+/* Gradio fades a component whose event is pending to 20% opacity: the status line, the one component
+   that shows a run's progress, was faint grey for the whole run. It stays at full strength, in large type. */
+[id$="-status"] .pending { opacity: 1 !important; }
+[id$="-status"] p { font-size: 18px; line-height: 1.3; }
 /* Every tab in one click: one row of tabs at 1024 px, two at 150% zoom (683 px), none in a "..."
    menu (Gradio's 16 px padding a side wrapped the bar at 1024 px). */
 .tab-container > button[role=tab] { padding: 0 9px; }
