@@ -113,22 +113,25 @@ class Worker:
                 waiting.set()
 
     def wait_ready(self, timeout: float | None = None) -> bool:
-        """Block until the child has loaded umap (True) or died (False)."""
+        """Block until the child has loaded umap (True), died or ``timeout`` passed (False)."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.ready.wait(POLL_S):
-            if self.dead.is_set() or self.proc.poll() is not None:
-                return self.ready.is_set()
-            if deadline is not None and time.monotonic() > deadline:
-                return False
-        return not self.dead.is_set()
+        waiting = self.until_ready()
+        try:
+            while True:
+                next(waiting)
+                if deadline is not None and time.monotonic() > deadline:
+                    return False
+        except StopIteration as end:
+            return end.value
 
     def until_ready(self) -> Generator[float, None, bool]:
-        """:meth:`wait_ready`, yielding every POLL_S (a run's heartbeats) while the child loads umap."""
+        """Wait until the child has loaded umap (True) or died (False), yielding every POLL_S (a run's
+        heartbeats) meanwhile."""
         while not self.ready.wait(POLL_S):
             if self.dead.is_set() or self.proc.poll() is not None:
-                return self.ready.is_set() and not self.dead.is_set()
+                break
             yield 0.0
-        return not self.dead.is_set()
+        return self.ready.is_set() and not self.dead.is_set()
 
     def fit(self, x: np.ndarray, *, method: str, seed: int) -> Generator[float, None, np.ndarray | None]:
         """Send one fit and yield every POLL_S until its points come back; None on any failure."""

@@ -96,6 +96,12 @@ def umap_ready() -> bool:
     return embed_worker.ready() or UMAP_READY.is_set()
 
 
+def fits_yield() -> bool:
+    """Whether a t-SNE or UMAP fit will yield while it runs (the embedding worker fits it) rather than
+    hold this process for its whole time."""
+    return embed_worker.ready()
+
+
 def until_umap_ready() -> Generator[float, None, None]:
     """Wait for UMAP where the fits will run: the embedding worker loading it (yielding while it does),
     else this process (its kernels loaded here: ~10 s that cannot yield)."""

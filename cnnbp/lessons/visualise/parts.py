@@ -321,7 +321,7 @@ def embeddings(state: RunState) -> Iterator[Update]:
     made = []
     for method, kind in jobs:  # one projection at a time: the page hears from the run between them
         reached = 0.95 * len(made) / len(jobs)
-        if method != "pca":  # a t-SNE or UMAP fit: 0.5-1 s that cannot yield in this process, a frame first
+        if method != "pca" and not emb.fits_yield():  # a fit here: 0.5-1 s that cannot yield, a frame first
             yield heartbeat(reached, long_work_next=True)
         with one_thread():  # in the embedding worker the fit yields while it waits: heartbeats
             made.append((yield from heartbeats(
