@@ -1,5 +1,5 @@
-"""The norms race's machinery (bench/norms.py): its checks decide as the whole test set does, its dealer
-keeps both lanes busy, and no deal changes a number."""
+"""The norms race's machinery (bench/norms.py, bench/norms_processes.py): its checks decide as the whole test
+set does, its dealer keeps both lanes busy, and no deal, lane or process changes a number."""
 
 from __future__ import annotations
 
@@ -132,8 +132,9 @@ def test_the_lanes_and_dealers_change_no_number():
                         classes=("a", "b", "c"))
     specs = [RunSpec(n, s, 16, 0.05) for s in (0, 1, 2) for n in ("batch", "group", "none")]
     cfg = SimpleNamespace(depth=2, width=4, groups=2)
-    runs = [race.race_ours(data, specs, cfg, cap=6, lanes=lanes, dealer=dealer)[0]
-            for lanes, dealer in ((1, "work"), (2, "work"), (2, "rounds"))]
-    assert runs[0] == runs[1] == runs[2]
+    runs = [race.race_ours(data, specs, cfg, cap=6, lanes=lanes, dealer=dealer)
+            for lanes, dealer in ((1, "work"), (2, "work"), (2, "rounds"), (2, "processes"), (3, "processes"))]
+    assert all(finish == runs[0][0] for finish, _, _ in runs)
+    assert all(times.moves > 0 for _, _, times in runs[3:])  # processes: norms changed lane, their state went along
     for norm in ("batch", "group", "none"):  # each stack lost a model at one check and went on: it was rebuilt
-        assert len({f.steps for name, f in runs[0].items() if name.startswith(norm)}) > 1
+        assert len({f.steps for name, f in runs[0][0].items() if name.startswith(norm)}) > 1
