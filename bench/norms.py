@@ -207,23 +207,34 @@ EVAL_CHUNK = 90  # test images a forward: a check stops at the chunk where the m
 
 
 @torch.no_grad()
-def reaches_target(model, test, chunk: int = EVAL_CHUNK) -> float | None:
-    """The model's test accuracy if it is at least TARGET, else None. Chunk by chunk in eval mode, stopping
-    once more images are wrong than TARGET allows: the check's outcome is the whole set's (a test image's
-    logits do not depend on its chunk: in eval mode no norm mixes images, and the convs give the same bits
-    at these batch sizes, tests/test_bench_norms.py), only a model that cannot pass stops early."""
+def reaches_target(model, test, chunk: int = EVAL_CHUNK,
+                   first: torch.Tensor | None = None) -> tuple[float | None, torch.Tensor]:
+    """The model's test accuracy if it is at least TARGET, else None; and the test images (indices) it got
+    wrong among those it was shown. Chunk by chunk in eval mode, the images ``first`` (those it got wrong at
+    its last check) in front, stopping once more images are wrong than TARGET allows: the check's outcome is
+    the whole set's (a test image's logits do not depend on which images share its chunk: in eval mode no
+    norm mixes images, and the convs give the same bits at these batch sizes, tests/test_bench_norms.py),
+    only a model that cannot pass stops early, and one still wrong where it was wrong stops in one chunk."""
     x, y = test
     needed = next(c for c in range(len(x) + 1) if c / len(x) >= TARGET)  # the exact rule: correct / n >= TARGET
-    was_training, wrong = model.training, 0
+    order = torch.arange(len(x))
+    if first is not None and len(first):
+        rest = torch.ones(len(x), dtype=torch.bool)
+        rest[first] = False
+        order = torch.cat([first, order[rest]])
+    was_training, wrong = model.training, []
     model.eval()
     try:
         for i in range(0, len(x), chunk):
-            wrong += int((model(x[i:i + chunk]).argmax(1) != y[i:i + chunk]).sum())
-            if wrong > len(x) - needed:
-                return None
+            at = order[i:i + chunk]
+            images, labels = (x[at], y[at]) if first is not None else (x[i:i + chunk], y[i:i + chunk])
+            wrong.append(at[model(images).argmax(1) != labels])
+            if sum(len(w) for w in wrong) > len(x) - needed:
+                return None, torch.cat(wrong)
     finally:
         model.train(was_training)
-    return (len(x) - wrong) / len(x)
+    wrong = torch.cat(wrong)
+    return (len(x) - len(wrong)) / len(x), wrong
 
 
 @dataclass
@@ -241,6 +252,7 @@ class _NormInRace:
 
     def __init__(self, members: list, every: int, total: int, order: int = 0):
         self.members, self.finished, self.every, self.total, self.order = members, {}, every, total, order
+        self.suspects = {t.name: None for t in members}  # the test images each got wrong at its last check
         self.segments: list[Segment] = []  # what the lanes were dealt, and its CPU seconds (for replay_by_work)
         self._build()
 
@@ -268,13 +280,18 @@ class _NormInRace:
         if not (step % self.every == 0 or step == self.total):
             return False
         if self.stack is not None:
-            self.stack.sync(momentum=True)
+            self.stack.sync()  # the models' parameters and statistics; momentum only if one leaves (below)
         for t in self.members:
-            accuracy = t.evaluate()[1] if t.done else reaches_target(t.model, t.test_split)
+            if t.done:
+                accuracy = t.evaluate()[1]
+            else:
+                accuracy, self.suspects[t.name] = reaches_target(t.model, t.test_split, first=self.suspects[t.name])
             if accuracy is not None and (accuracy >= TARGET or t.done):
                 self.finished[t.name] = Finish(t.step_count, t.step_count / t.steps_per_epoch, accuracy >= TARGET,
                                                accuracy)
         if self.finished.keys() & {t.name for t in self.members}:
+            if self.stack is not None:
+                self.stack.sync(momentum=True)
             self.members = [t for t in self.members if t.name not in self.finished]
             self._build()
         return True
@@ -310,9 +327,10 @@ class _NormInRace:
         return self.stack.model, self.stack.optimizer
 
     def baton(self) -> list[tuple]:
-        """The models still in: name, steps done, random stream, this epoch's order (plain data, for a pipe)."""
-        return [(t.name, t.step_count, t.generator.get_state().numpy().tobytes(), t._order.numpy())
-                for t in self.members]
+        """The models still in: name, steps done, random stream, this epoch's order, the test images it got
+        wrong at its last check (plain data, for a pipe)."""
+        return [(t.name, t.step_count, t.generator.get_state().numpy().tobytes(), t._order.numpy(),
+                 None if self.suspects[t.name] is None else self.suspects[t.name].numpy()) for t in self.members]
 
     def take(self, baton: list[tuple]) -> None:
         """Go on from another lane's ``baton`` (its state_tensors are copied in next): the models that left
@@ -321,9 +339,10 @@ class _NormInRace:
         if names != [t.name for t in self.members]:
             self.members = [t for t in self.members if t.name in names]
             self._build()
-        for t, (_, steps, stream, order) in zip(self.members, baton):
+        for t, (_, steps, stream, order, suspects) in zip(self.members, baton):
             t.step_count, t._order = steps, torch.from_numpy(order)
             t.generator.set_state(torch.frombuffer(bytearray(stream), dtype=torch.uint8))
+            self.suspects[t.name] = None if suspects is None else torch.from_numpy(suspects)
         if self.stack is not None:
             self.stack._synced = False  # the members' own models are this lane's old copies
 
