@@ -51,7 +51,7 @@ class Slot:
                 t.copy_(view)
 
 
-def _lane(i: int, norms: list[_NormInRace], slots: list[Slot], conn) -> None:
+def _lane(norms: list[_NormInRace], slots: list[Slot], conn) -> None:
     """A lane's process: step the norm it is handed to its next check, leave the norm's state in its slot,
     report; until told to stop, then report its CPU seconds outside the segments and its times."""
     torch.set_num_threads(1)
@@ -88,9 +88,9 @@ def lanes_by_processes(norms: list[_NormInRace], pool, lanes: int) -> LaneTimes:
     gc.freeze()  # the collector in a lane would touch every object the parent made, copying its pages
     ends, processes = [], []
     try:
-        for i in range(lanes):
+        for _ in range(lanes):
             here, there = context.Pipe()
-            processes.append(context.Process(target=_lane, args=(i, norms, slots, there), daemon=True))
+            processes.append(context.Process(target=_lane, args=(norms, slots, there), daemon=True))
             processes[-1].start()
             there.close()
             ends.append(here)
