@@ -1,7 +1,8 @@
 """Bench: the normalisation lesson on its defaults, the time a class waits, and its comparison
 of 5 norms x 3 seeds: seeds stacked vs one model at a time vs the notebook loop.
 
-    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson] [--ab] [--threads] [--race] [--dealers]
+    python bench/norms.py [--repeats 1] [--cores 2] [--no-lesson] [--ab] [--threads] [--race]
+                           [--dealers [work,processes]]
 
 The batch-size sweep (2 norms x 3 batch sizes x 3 seeds, one after another): neighbouring seeds
 stacked vs one model at a time.
@@ -26,11 +27,14 @@ trains on 1), interleaved, wall and CPU seconds.
 (checked every half epoch) or 10 epochs, then it leaves its stack; against the notebook loop with the
 same model and recipe, one model after another for the fewest whole epochs that reach 97%. A table
 per model, wall and CPU seconds, the ratio (bench/all.py prints the totals as the norms row). Ours'
-norms go to ``--cores`` lanes as the lanes free up: each takes the norm with the most work left and
-steps it to its next check, so no lane waits for another until the last norm is alone.
+norms go to ``--cores`` lanes, each a forked process of one torch thread (bench/norms_processes.py),
+as the lanes free up: each takes the norm with the most work left and steps it to its next check, so
+no lane waits for another until the last norm is alone.
 
-``--dealers``: ours' side of the race under that dealer and under the first one (every round dealt
-anew, the lanes meeting after each step), interleaved: critical path, CPU, wall, each lane's times.
+``--dealers [work,processes]``: ours' side of the race under these ways of running the lanes, interleaved:
+critical path, CPU, wall, each lane's times. ``processes``: the race's; ``work``: the same dealer on
+Python threads (they share the interpreter lock); ``rounds``: the first dealer (every round dealt anew,
+the lanes meeting after each step).
 """
 
 from __future__ import annotations
@@ -203,23 +207,34 @@ EVAL_CHUNK = 90  # test images a forward: a check stops at the chunk where the m
 
 
 @torch.no_grad()
-def reaches_target(model, test, chunk: int = EVAL_CHUNK) -> float | None:
-    """The model's test accuracy if it is at least TARGET, else None. Chunk by chunk in eval mode, stopping
-    once more images are wrong than TARGET allows: the check's outcome is the whole set's (a test image's
-    logits do not depend on its chunk: in eval mode no norm mixes images, and the convs give the same bits
-    at these batch sizes, tests/test_bench_norms.py), only a model that cannot pass stops early."""
+def reaches_target(model, test, chunk: int = EVAL_CHUNK,
+                   first: torch.Tensor | None = None) -> tuple[float | None, torch.Tensor]:
+    """The model's test accuracy if it is at least TARGET, else None; and the test images (indices) it got
+    wrong among those it was shown. Chunk by chunk in eval mode, the images ``first`` (those it got wrong at
+    its last check) in front, stopping once more images are wrong than TARGET allows: the check's outcome is
+    the whole set's (a test image's logits do not depend on which images share its chunk: in eval mode no
+    norm mixes images, and the convs give the same bits at these batch sizes, tests/test_bench_norms.py),
+    only a model that cannot pass stops early, and one still wrong where it was wrong stops in one chunk."""
     x, y = test
     needed = next(c for c in range(len(x) + 1) if c / len(x) >= TARGET)  # the exact rule: correct / n >= TARGET
-    was_training, wrong = model.training, 0
+    order = torch.arange(len(x))
+    if first is not None and len(first):
+        rest = torch.ones(len(x), dtype=torch.bool)
+        rest[first] = False
+        order = torch.cat([first, order[rest]])
+    was_training, wrong = model.training, []
     model.eval()
     try:
         for i in range(0, len(x), chunk):
-            wrong += int((model(x[i:i + chunk]).argmax(1) != y[i:i + chunk]).sum())
-            if wrong > len(x) - needed:
-                return None
+            at = order[i:i + chunk]
+            images, labels = (x[at], y[at]) if first is not None else (x[i:i + chunk], y[i:i + chunk])
+            wrong.append(at[model(images).argmax(1) != labels])
+            if sum(len(w) for w in wrong) > len(x) - needed:
+                return None, torch.cat(wrong)
     finally:
         model.train(was_training)
-    return (len(x) - wrong) / len(x)
+    wrong = torch.cat(wrong)
+    return (len(x) - len(wrong)) / len(x), wrong
 
 
 @dataclass
@@ -237,6 +252,7 @@ class _NormInRace:
 
     def __init__(self, members: list, every: int, total: int, order: int = 0):
         self.members, self.finished, self.every, self.total, self.order = members, {}, every, total, order
+        self.suspects = {t.name: None for t in members}  # the test images each got wrong at its last check
         self.segments: list[Segment] = []  # what the lanes were dealt, and its CPU seconds (for replay_by_work)
         self._build()
 
@@ -264,13 +280,18 @@ class _NormInRace:
         if not (step % self.every == 0 or step == self.total):
             return False
         if self.stack is not None:
-            self.stack.sync(momentum=True)
+            self.stack.sync()  # the models' parameters and statistics; momentum only if one leaves (below)
         for t in self.members:
-            accuracy = t.evaluate()[1] if t.done else reaches_target(t.model, t.test_split)
+            if t.done:
+                accuracy = t.evaluate()[1]
+            else:
+                accuracy, self.suspects[t.name] = reaches_target(t.model, t.test_split, first=self.suspects[t.name])
             if accuracy is not None and (accuracy >= TARGET or t.done):
                 self.finished[t.name] = Finish(t.step_count, t.step_count / t.steps_per_epoch, accuracy >= TARGET,
                                                accuracy)
         if self.finished.keys() & {t.name for t in self.members}:
+            if self.stack is not None:
+                self.stack.sync(momentum=True)
             self.members = [t for t in self.members if t.name not in self.finished]
             self._build()
         return True
@@ -282,6 +303,48 @@ class _NormInRace:
             pass
         done.cpu = time.thread_time() - done.cpu
         self.segments.append(done)
+
+    # What a norm takes along between two segments to a lane in another process (bench/norms_processes.py):
+    # the tensors its next step reads and its models' places in their data. Between two segments the members
+    # hold their own state too (synced at the check), but the stack is what steps next.
+
+    def state_tensors(self, *, create: bool = False) -> list[torch.Tensor]:
+        """The stack's (or the last model's) parameters, buffers and momentum buffers, in a fixed order;
+        ``create``: make the momentum buffers a lane that never stepped this stack lacks (to be overwritten)."""
+        model, opt = self.live()
+        params = list(model.parameters())
+        if create:
+            for p in params:
+                opt.state[p].setdefault("momentum_buffer", torch.empty_like(p))
+        return [*params, *model.buffers(), *(opt.state[p]["momentum_buffer"] for p in params)]
+
+    def live(self) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+        """The model and optimiser that step next: the stack's, or the last model's own."""
+        if self.stack is None:
+            return self.members[0].model, self.members[0].optimizer
+        if not self.stack.stacked:
+            raise RuntimeError("a stack whose loss went non-finite steps its members alone: it cannot change lane")
+        return self.stack.model, self.stack.optimizer
+
+    def baton(self) -> list[tuple]:
+        """The models still in: name, steps done, random stream, this epoch's order, the test images it got
+        wrong at its last check (plain data, for a pipe)."""
+        return [(t.name, t.step_count, t.generator.get_state().numpy().tobytes(), t._order.numpy(),
+                 None if self.suspects[t.name] is None else self.suspects[t.name].numpy()) for t in self.members]
+
+    def take(self, baton: list[tuple]) -> None:
+        """Go on from another lane's ``baton`` (its state_tensors are copied in next): the models that left
+        there leave here (the stack rebuilt to the same shape), and each model's place in its data is set."""
+        names = [name for name, *_ in baton]
+        if names != [t.name for t in self.members]:
+            self.members = [t for t in self.members if t.name in names]
+            self._build()
+        for t, (_, steps, stream, order, suspects) in zip(self.members, baton):
+            t.step_count, t._order = steps, torch.from_numpy(order)
+            t.generator.set_state(torch.frombuffer(bytearray(stream), dtype=torch.uint8))
+            self.suspects[t.name] = None if suspects is None else torch.from_numpy(suspects)
+        if self.stack is not None:
+            self.stack._synced = False  # the members' own models are this lane's old copies
 
 
 def deal_by_work(waiting: list[_NormInRace]) -> _NormInRace:
@@ -300,10 +363,17 @@ class LaneTimes:
     busy: list[float]
     idle: list[float]
     per_round: float | None = None  # "rounds": per round the busiest lane's CPU seconds, summed
+    started: float = 0.0  # "processes": the parent's CPU seconds making the slots and forking the lanes
+    outside: list[float] | None = None  # "processes": each lane's CPU seconds outside its segments
+    moves: int = 0  # "processes": segments stepped on another lane than the norm's one before
 
     def say(self) -> str:
-        return "; ".join(f"lane {i}: {c:.2f} s CPU, {b - c:.2f} s ready but not running, {w:.2f} s waiting for work"
-                         for i, (c, b, w) in enumerate(zip(self.cpu, self.busy, self.idle)))
+        outside = self.outside or [None] * len(self.cpu)
+        return (f"started in {self.started:.2f} s CPU, {self.moves} moves of a norm to another lane; "
+                if self.outside else "") + "; ".join(
+            f"lane {i}: {c:.2f} s CPU{'' if o is None else f' (+{o:.2f} s outside segments)'}, {b - c:.2f} s ready "
+            f"but not running, {w:.2f} s waiting for work"
+            for i, (c, b, w, o) in enumerate(zip(self.cpu, self.busy, self.idle, outside)))
 
 
 class _Replayed:
@@ -412,7 +482,21 @@ def _lanes_by_rounds(norms: list[_NormInRace], pool, lanes: int) -> LaneTimes:
     return times
 
 
-DEALERS = {"work": _lanes_by_work, "rounds": _lanes_by_rounds}
+def _lanes_by_processes(norms: list[_NormInRace], pool, lanes: int) -> LaneTimes:
+    from bench.norms_processes import lanes_by_processes
+
+    return lanes_by_processes(norms, pool, lanes)
+
+
+DEALERS = {"work": _lanes_by_work, "rounds": _lanes_by_rounds, "processes": _lanes_by_processes}
+
+
+def cpu_clock() -> float:
+    """CPU seconds of this process and of its lanes' processes that have ended (waited for)."""
+    import resource
+
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return time.process_time() + children.ru_utime + children.ru_stime
 
 
 def race_ours(data, specs, cfg, *, cap: int = RACE_CAP, lanes: int = 1,
@@ -439,14 +523,15 @@ def race_ours(data, specs, cfg, *, cap: int = RACE_CAP, lanes: int = 1,
         every, total = max(1, trainers[0].steps_per_epoch // RACE_EVALS), trainers[0].total_steps
         norms = [_NormInRace(members, every, total, i) for i, members in enumerate(by_norm.values())]
         setup = time.thread_time() - setup
-        pool = ThreadPoolExecutor(lanes - 1, initializer=torch.set_num_threads, initargs=(1,)) if lanes > 1 else None
+        threads = lanes > 1 and dealer != "processes"
+        pool = ThreadPoolExecutor(lanes - 1, initializer=torch.set_num_threads, initargs=(1,)) if threads else None
         try:
             times = DEALERS[dealer](norms, pool, lanes)
         finally:
             if pool is not None:
                 pool.shutdown()
-    critical = setup + (times.per_round if times.per_round is not None
-                        else replay_by_work([n.segments for n in norms], lanes, total))
+    critical = setup + times.started + max(times.outside or [0.0]) + (
+        times.per_round if times.per_round is not None else replay_by_work([n.segments for n in norms], lanes, total))
     return {name: f for n in norms for name, f in n.finished.items()}, critical, times
 
 
@@ -473,9 +558,10 @@ def race(cap: int = RACE_CAP, notebook_threads: int = 1, lanes: int = 1, table: 
     say("| model | ours: steps (epochs) | accuracy then | notebook: epochs | accuracy then |")
     say("|---|---|---|---|---|")
     specs = cfg.compare_specs()
-    wall, cpu = time.perf_counter(), time.process_time()
-    finish, critical, lane_times = race_ours(data, specs, cfg, cap=cap, lanes=lanes)
-    wall, cpu = {"ours": time.perf_counter() - wall}, {"ours": time.process_time() - cpu}
+    wall, cpu = time.perf_counter(), cpu_clock()
+    finish, critical, lane_times = race_ours(data, specs, cfg, cap=cap, lanes=lanes,
+                                             dealer="processes" if lanes > 1 else "work")
+    wall, cpu = {"ours": time.perf_counter() - wall}, {"ours": cpu_clock() - cpu}
     wall["notebook"] = cpu["notebook"] = 0.0
     missed: dict[str, list[str]] = {"ours": [], "notebook": []}
     for spec in sorted(specs, key=lambda s: cfg.norms.index(s.norm)):
@@ -506,22 +592,22 @@ def race(cap: int = RACE_CAP, notebook_threads: int = 1, lanes: int = 1, table: 
     return Comparison(what, wall["ours"], wall["notebook"], note)
 
 
-def dealers_bench(repeats: int, lanes: int) -> None:
-    """Ours' side of the race alone under each dealer, interleaved (work rounds, then rounds work): critical
-    path, CPU and wall seconds, the lanes' times, medians; the finishes must agree."""
+def dealers_bench(repeats: int, lanes: int, dealers: list[str]) -> None:
+    """Ours' side of the race alone under each of ``dealers`` (DEALERS), interleaved (in order, then
+    reversed): critical path, CPU and wall seconds, the lanes' times, medians; the finishes must agree."""
     from bench.all import load
     from cnnbp.data import get_dataset
     from cnnbp.lessons.norms.config import NormsConfig
 
     cfg = NormsConfig()
     data = get_dataset(cfg.dataset, seed=cfg.seed)
-    got: dict[str, list] = {name: [] for name in DEALERS}
+    got: dict[str, list] = {name: [] for name in dealers}
     finishes = []
     for r in range(repeats):
-        for name in DEALERS if r % 2 == 0 else reversed(DEALERS):
-            wall, cpu = time.perf_counter(), time.process_time()
+        for name in dealers if r % 2 == 0 else reversed(dealers):
+            wall, cpu = time.perf_counter(), cpu_clock()
             finish, critical, times = race_ours(data, cfg.compare_specs(), cfg, lanes=lanes, dealer=name)
-            got[name].append((critical, time.process_time() - cpu, time.perf_counter() - wall))
+            got[name].append((critical, cpu_clock() - cpu, time.perf_counter() - wall))
             finishes.append({k: (f.steps, f.accuracy) for k, f in finish.items()})
             print(f"dealer {name}: critical path {critical:.2f} s CPU, all {got[name][-1][1]:.2f} s CPU, "
                   f"{got[name][-1][2]:.2f} s wall; {times.say()} ({load()})", flush=True)
@@ -529,7 +615,8 @@ def dealers_bench(repeats: int, lanes: int) -> None:
     med = {name: [statistics.median(x[i] for x in runs) for i in range(3)] for name, runs in got.items()}
     print(f"medians of {repeats}: " + "; ".join(f"{name}: critical {c:.2f} s, CPU {u:.2f} s, wall {w:.2f} s"
                                              for name, (c, u, w) in med.items())
-          + f"; critical path rounds / work {med['rounds'][0] / med['work'][0]:.2f}x; finishes identical ({load()})")
+          + f"; critical path {dealers[0]} / {dealers[-1]} {med[dealers[0]][0] / med[dealers[-1]][0]:.2f}x, wall "
+          f"{med[dealers[0]][2] / med[dealers[-1]][2]:.2f}x; finishes identical ({load()})")
 
 
 def compare_bench(repeats: int) -> None:
@@ -561,8 +648,9 @@ def main() -> None:
     parser.add_argument("--threads", action="store_true", help="only this: training on 1 vs 2 torch threads")
     parser.add_argument("--race", action="store_true",
                         help="only this: each of the 15 models to 97%% vs the notebook loop (issue 15's target)")
-    parser.add_argument("--dealers", action="store_true",
-                        help="only this: ours' side of the race under each dealer of the lanes, interleaved")
+    parser.add_argument("--dealers", nargs="?", const="work,processes",
+                        help="only this: ours' side of the race under these dealers of the lanes (of "
+                             f"{', '.join(DEALERS)}; default work,processes), interleaved")
     parser.add_argument("--race-batch", type=int, default=0, help="--race: both at this batch (lr scaled)")
     parser.add_argument("--notebook-threads", type=int, default=1, help="--race: the notebook's torch threads")
     args = parser.parse_args()
@@ -581,7 +669,7 @@ def main() -> None:
     for _ in run_lesson("norms", {"parts": ["compare"], "epochs": 1, "seeds": 2, "norms": ["batch"]}):
         pass  # warm-up: the optimiser's first construction imports torch's compiler stack; a stack's first step
     if args.dealers:
-        dealers_bench(max(args.repeats, 2), args.cores)
+        dealers_bench(max(args.repeats, 2), args.cores, args.dealers.split(","))
         return
     if args.race:
         race(notebook_threads=args.notebook_threads, lanes=args.cores, batch=args.race_batch)

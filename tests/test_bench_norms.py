@@ -1,5 +1,5 @@
-"""The norms race's machinery (bench/norms.py): its checks decide as the whole test set does, its dealer
-keeps both lanes busy, and no deal changes a number."""
+"""The norms race's machinery (bench/norms.py, bench/norms_processes.py): its checks decide as the whole test
+set does, its dealer keeps both lanes busy, and no deal, lane or process changes a number."""
 
 from __future__ import annotations
 
@@ -34,11 +34,28 @@ def test_a_check_passes_exactly_at_97_percent_and_stops_once_it_cannot(wrong):
     says = y.clone()
     says[:wrong] = (says[:wrong] + 1) % 10  # the first images wrong: the check can stop in its first chunk
     model = Answers(says)
-    got = race.reaches_target(model, (torch.arange(360.0).view(-1, 1, 1, 1), y))
+    got, missed = race.reaches_target(model, (torch.arange(360.0).view(-1, 1, 1, 1), y))
+    assert missed.tolist() == list(range(wrong))  # every wrong image is among the first chunks shown
     if wrong <= 10:  # 350 / 360 = 97.2% passes, 349 / 360 = 96.9% does not
         assert got == (360 - wrong) / 360 and model.shown == 360
     else:
         assert got is None and model.shown < 360
+
+
+def test_a_check_shows_last_times_wrong_images_first_and_stops_in_one_chunk_if_they_still_are():
+    y = torch.arange(360) % 10
+    says = y.clone()
+    says[-20:] = (says[-20:] + 1) % 10  # wrong at the end of the set: in order, the check sees them last
+    test = (torch.arange(360.0).view(-1, 1, 1, 1), y)
+    model = Answers(says)
+    got, missed = race.reaches_target(model, test)
+    assert got is None and model.shown == 360 and missed.tolist() == list(range(340, 360))
+    model = Answers(says)
+    again, missed_again = race.reaches_target(model, test, first=missed)
+    assert again is None and model.shown == race.EVAL_CHUNK and torch.equal(missed_again, missed)
+    says[-20:] = y[-20:]  # all right now: the check shows every image, whatever comes first
+    model = Answers(says)
+    assert race.reaches_target(model, test, first=missed)[0] == 1.0 and model.shown == 360
 
 
 @pytest.mark.parametrize("norm", ["none", "batch", "layer", "instance", "group"])
@@ -49,13 +66,17 @@ def test_a_test_images_logits_do_not_depend_on_its_chunk(norm, monkeypatch):
     model = build_model(digits, norm, depth=4, width=16, groups=4, seed=0)
     model(digits.x_train[:32])  # a training step's forward: BatchNorm's running statistics move
     model.eval()
+    shuffled = torch.randperm(360, generator=make_generator(2))  # chunks of any images, as a check's order makes
     with torch.no_grad():
         whole = model(digits.x_test)
         assert torch.equal(torch.cat([model(digits.x_test[i:i + race.EVAL_CHUNK])
                                       for i in range(0, 360, race.EVAL_CHUNK)]), whole)
+        assert torch.equal(torch.cat([model(digits.x_test[shuffled[i:i + race.EVAL_CHUNK]])
+                                      for i in range(0, 360, race.EVAL_CHUNK)]), whole[shuffled])
     monkeypatch.setattr(race, "TARGET", 0.0)  # every check passes: the whole set's accuracy comes back
-    assert race.reaches_target(model, (digits.x_test, digits.y_test)) == evaluate(model, (digits.x_test,
-                                                                                         digits.y_test))[1]
+    expected = evaluate(model, (digits.x_test, digits.y_test))[1]
+    assert race.reaches_target(model, (digits.x_test, digits.y_test))[0] == expected
+    assert race.reaches_target(model, (digits.x_test, digits.y_test), first=shuffled[:40])[0] == expected
 
 
 # ---- the dealers, on a simulated race: the 15 models' finishing steps of `python bench/norms.py --race` and
@@ -132,8 +153,9 @@ def test_the_lanes_and_dealers_change_no_number():
                         classes=("a", "b", "c"))
     specs = [RunSpec(n, s, 16, 0.05) for s in (0, 1, 2) for n in ("batch", "group", "none")]
     cfg = SimpleNamespace(depth=2, width=4, groups=2)
-    runs = [race.race_ours(data, specs, cfg, cap=6, lanes=lanes, dealer=dealer)[0]
-            for lanes, dealer in ((1, "work"), (2, "work"), (2, "rounds"))]
-    assert runs[0] == runs[1] == runs[2]
+    runs = [race.race_ours(data, specs, cfg, cap=6, lanes=lanes, dealer=dealer)
+            for lanes, dealer in ((1, "work"), (2, "work"), (2, "rounds"), (2, "processes"), (3, "processes"))]
+    assert all(finish == runs[0][0] for finish, _, _ in runs)
+    assert all(times.moves > 0 for _, _, times in runs[3:])  # processes: norms changed lane, their state went along
     for norm in ("batch", "group", "none"):  # each stack lost a model at one check and went on: it was rebuilt
-        assert len({f.steps for name, f in runs[0].items() if name.startswith(norm)}) > 1
+        assert len({f.steps for name, f in runs[0][0].items() if name.startswith(norm)}) > 1
