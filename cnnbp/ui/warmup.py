@@ -119,7 +119,9 @@ def warm_up() -> float:
         log.exception("warm-up failed")
     finally:
         READY.set()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    log.info("the one-time imports and first steps took %.1f s", seconds)
+    return seconds
 
 
 READY_TIMEOUT_S = 600.0  # a worker still loading umap after this is stuck: stopped, UMAP loaded here instead
