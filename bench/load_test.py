@@ -72,13 +72,17 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, queue_size: int | None = None, naive: bool = False):
+    def __init__(self, queue_size: int | None = None, naive: bool = False, trace: str | None = None):
         self.port = free_port()
         env = {**os.environ, "GRADIO_SERVER_PORT": str(self.port), "GRADIO_ANALYTICS_ENABLED": "False"}
         if queue_size:
             env["CNNBP_QUEUE_MAX_SIZE"] = str(queue_size)
         self.log = tempfile.TemporaryFile(mode="w+")  # the app's output, shown if it fails to start
         command = ["-c", NAIVE_APP] if naive else ["app.py"]
+        self.trace = trace
+        if trace:  # its threads sampled and its log timestamped (bench/thread_trace.py)
+            self.log = open(trace + ".log", "w+")
+            command = ["bench/thread_trace.py", trace + ".jsonl", "app.py"]
         self.proc = subprocess.Popen([sys.executable, *command], cwd=ROOT, env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{self.port}/"
@@ -96,6 +100,7 @@ class Server:
                     raise RuntimeError("the app did not start:\n" + self.log.read()[-3000:])
                 time.sleep(0.2)
         self.started_in = time.perf_counter() - start
+        self.listening_at = time.time()
         threading.Thread(target=self._watch_memory, daemon=True).start()
 
     def cpu_s(self) -> float:
@@ -149,6 +154,16 @@ GRADIO_CLIENT = False  # --gradio-client: each client a gradio_client Client (0.
 AS_PAGE = False  # --as-page: the requests say x-gradio-user: app, as the page's do (figures paced for drawing)
 ENDPOINT = -1  # the fn_index of /init (init_endpoint), set once the server is up
 MOMENTS: list[dict[str, float]] = []  # per raw client: seconds from its start to each stage
+_TLS: list = []  # one TLS context for every raw client (none is used on http://, but httpx builds one per Client)
+
+
+def tls_context():
+    """httpx.Client() loads the system's certificates each time (~50 ms of CPU here): 30 clients paid 1.6 CPU s
+    of this process, GIL-bound, on the server's cores and inside their own latency; a class's machines each
+    pay their own, elsewhere. Made once here."""
+    if not _TLS:
+        _TLS.append(httpx.create_ssl_context())
+    return _TLS[0]
 
 
 def init_endpoint(url: str) -> int:
@@ -180,7 +195,7 @@ def raw_request(url: str, args: list) -> str:
     session, start = uuid.uuid4().hex, time.perf_counter()
     headers = {"x-gradio-user": "app" if AS_PAGE else "api"}
     moments = {}
-    with httpx.Client(base_url=url, headers=headers, timeout=CLIENT_TIMEOUT_S) as http:
+    with httpx.Client(base_url=url, headers=headers, timeout=CLIENT_TIMEOUT_S, verify=tls_context()) as http:
         http.get("config").raise_for_status()
         moments["config"] = time.perf_counter() - start
         joined = http.post("gradio_api/queue/join", json={"data": args, "fn_index": ENDPOINT, "session_hash": session,
@@ -285,7 +300,7 @@ def report(name: str, results: list[tuple[str, float, str]], cpu_per_client: flo
 
 def phase(name: str, server: "Server", argsets: list[list], *, own_time: bool = True) -> tuple[float, float, int]:
     """Clients pressing Run at once; returns (p95 s, server CPU s per client, how many were answered)."""
-    cpu, own_cpu = server.cpu_s(), bench_cpu_s()
+    cpu, own_cpu, began = server.cpu_s(), bench_cpu_s(), time.time()
     results = run_all(lambda a: one_request(server.url, a), argsets)
     per_client = (server.cpu_s() - cpu) / len(argsets)
     p95 = report(name, results, per_client)
@@ -303,15 +318,44 @@ def phase(name: str, server: "Server", argsets: list[list], *, own_time: bool = 
     if own and own_time:
         print(f"   the run's own time in the server: {min(own):.1f} s; p95 - own time = {p95 - min(own):.1f} s "
               f"(target <= 2 s)")
+    if server.trace and own_time:
+        show_trace(server, began, time.time())
     return p95, per_client, answered(results)
+
+
+def show_trace(server: "Server", began: float, ended: float) -> None:
+    """--trace: the server's log lines of the phase and its threads' CPU, from the moment it listened."""
+    from bench.thread_trace import summarise
+
+    server.log.flush()
+    server.log.seek(0)
+    for line in server.log:
+        stamp, _, rest = line.partition(" ")
+        try:
+            at = float(stamp)
+        except ValueError:
+            continue
+        if at <= ended:
+            print(f"   server log {at - server.listening_at:+6.1f} s: {rest.strip()[:110]}")
+    print(f"   the phase began {began - server.listening_at:.1f} s after the server listened")
+    for name, start, end in (("first 10 s", server.listening_at, server.listening_at + 10),
+                             ("the whole phase", server.listening_at, ended)):
+        print(f"   {name} after it listened:")
+        for line in summarise(server.trace + ".jsonl", start, end):
+            print("   " + line)
 
 
 def after_start_up(label: str, args, phases: set[int], naive: bool) -> dict[int, tuple]:
     """Phases 0 and 1 on a freshly started server (then 2 and 3 on the app): {phase: figures}."""
     global ENDPOINT
-    server = Server(naive=naive)
+    trace = None
+    if args.trace:
+        Path(args.trace).mkdir(parents=True, exist_ok=True)
+        trace = str(Path(args.trace) / ("naive" if naive else "app"))
+    server = Server(naive=naive, trace=None if naive else trace)
     print(f"{label}: server up in {server.started_in:.1f} s; {server.memory()}; load {os.getloadavg()[0]:.1f}")
     ENDPOINT = init_endpoint(server.url)
+    tls_context()  # before the clock of any client starts
     figures: dict[int, tuple] = {}
     try:
         if 0 in phases:
@@ -319,6 +363,8 @@ def after_start_up(label: str, args, phases: set[int], naive: bool) -> dict[int,
         if 1 in phases:
             figures[1] = phase(f"phase 1, {args.clients} clients on the defaults", server, [values()] * args.clients)
             print(f"   after phase 1: {server.memory()}")
+            if args.no_repeat:
+                return figures
             # the same again, served from the cache: what a visitor costs the server beyond the run
             figures[-1] = phase(f"phase 1 again, {args.clients} new clients on the cached defaults", server,
                                 [values()] * args.clients, own_time=False)
@@ -354,6 +400,9 @@ def main() -> None:
     parser.add_argument("--as-page", action="store_true",
                         help="the raw clients' requests say they come from the page (x-gradio-user: app): the "
                              "figures come paced for drawing, as a browser gets them")
+    parser.add_argument("--no-repeat", action="store_true", help="phase 1 without its cached repeat")
+    parser.add_argument("--trace", metavar="DIR", help="the app's threads sampled (bench/thread_trace.py): its "
+                        "log and each thread's CPU over phase 1, written to DIR and summarised")
     args = parser.parse_args()
     global CLIENT_NICE, GRADIO_CLIENT, AS_PAGE
     CLIENT_NICE, GRADIO_CLIENT, AS_PAGE = args.clients_nice, args.gradio_client, args.as_page

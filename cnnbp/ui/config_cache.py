@@ -16,6 +16,7 @@ deep link, an app with a login, an answer that sets a cookie or is not a 200.
 from __future__ import annotations
 
 import asyncio
+import time
 from urllib.parse import parse_qs
 
 CACHED_PATHS = ("/", "/config", "/gradio_api/info")
@@ -23,6 +24,12 @@ CACHED_PATHS = ("/", "/config", "/gradio_api/info")
 ROOT_HEADERS = (b"host", b"x-forwarded-host", b"x-forwarded-proto", b"x-gradio-server")
 HIT_HEADER = (b"x-cnnbp-cache", b"hit")  # on replayed answers: the tests check the cache is used
 MAX_ANSWERS = 32  # a few host names times a few pages; odd query strings beyond it are not kept
+_LAST_REQUEST = [time.monotonic()]  # when the latest HTTP request came (import time until one does)
+
+
+def last_request() -> float:
+    """time.monotonic() of the server's latest HTTP request: the start-up warm-up waits for quiet."""
+    return _LAST_REQUEST[0]
 
 
 class ConfigCache:
@@ -32,6 +39,7 @@ class ConfigCache:
         self.computing: dict[tuple, asyncio.Lock] = {}  # a class arriving at once waits for one answer
 
     async def __call__(self, scope, receive, send):
+        _LAST_REQUEST[0] = time.monotonic()  # every request passes here, cached or not
         key = self.key(scope)
         if key is None or (key not in self.answers and len(self.answers) >= MAX_ANSWERS):
             return await self.app(scope, receive, send)

@@ -1,10 +1,14 @@
 """Start-up warm-up in a background thread: pay one-time costs before the first click.
 
 torch imports its compiler stack the first time an optimiser is built (~1.5 s here), plotly
-its subplot machinery, scikit-learn its digits. None of that should fall on a student's click,
-and none of it may block the first page load, hence a daemon thread at the lowest CPU priority.
-Then it runs every lesson's default settings into the result cache, so a class pressing Run on
-the defaults is served at once; a real request cancels that (between two steps) and takes the cores.
+its subplot machinery, scikit-learn its digits. None of that should fall on a student's click:
+``python app.py`` pays it (``warm_up``) before the server listens. In a thread at the lowest CPU
+priority it had run beside a class arriving at start-up, and a niced thread holding the GIL (or an
+import lock the class's first run needs) stalls the whole server when the cores are busy.
+Then a daemon thread at the lowest priority runs every lesson's default settings into the result
+cache, so a class pressing Run on the defaults is served at once; it starts only after QUIET_S
+seconds without a visitor's request or run (not beside a class arriving), and a real request cancels
+it (between two steps) and takes the cores.
 
 umap-learn's numba kernels (~10 s of GIL-bound Python even from numba's disk cache, see
 ``cnnbp/numba_cache.py``) load in the embedding worker, a child process started first
@@ -29,6 +33,7 @@ DEFAULTS_CONTROL = RunControl()  # the default-settings runs; cancelled by the f
 
 WARMUP_NICE = 19  # the warm-up thread's nice value: the scheduler runs a user's threads first
 QUIET_POLL_S = 0.2
+QUIET_S = 10.0  # the defaults start caching only after this long without a request (a class arriving)
 
 
 def lower_this_threads_priority() -> bool:
@@ -49,6 +54,20 @@ def wait_while_users_run(active=None, *, poll_s: float = QUIET_POLL_S) -> None:
         active = CONTROLS.active
     while active():
         time.sleep(poll_s)
+
+
+def wait_for_quiet(last_request=None, active=None, *, quiet_s: float = QUIET_S,
+                   poll_s: float = QUIET_POLL_S) -> None:
+    """Block until no user's run is going and no request has come for ``quiet_s`` seconds
+    (``last_request()``: time.monotonic() of the server's latest HTTP request, cnnbp.ui.config_cache)."""
+    if last_request is None:
+        from cnnbp.ui.config_cache import last_request
+    while True:
+        wait_while_users_run(active, poll_s=poll_s)
+        idle = time.monotonic() - last_request()
+        if idle >= quiet_s:
+            return
+        time.sleep(min(quiet_s - idle, 1.0) + poll_s)
 
 
 def yield_to_user() -> None:
@@ -77,7 +96,10 @@ def warm_defaults() -> int:
 
 
 def warm_up() -> float:
-    """Run the one-time work; returns the seconds it took."""
+    """Run the one-time work (imports, the first optimiser step, the digits); returns the seconds it
+    took. Once per process: app.py calls it before the server listens; a second call returns 0."""
+    if READY.is_set():
+        return 0.0
     start = time.perf_counter()
     try:
         import torch
@@ -97,7 +119,9 @@ def warm_up() -> float:
         log.exception("warm-up failed")
     finally:
         READY.set()
-    return time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    log.info("the one-time imports and first steps took %.1f s", seconds)
+    return seconds
 
 
 READY_TIMEOUT_S = 600.0  # a worker still loading umap after this is stuck: stopped, UMAP loaded here instead
@@ -141,10 +165,11 @@ def warm_umap() -> float | None:
 def _warm_all(defaults: bool) -> None:
     start_embed_worker()  # before this thread lowers its priority: the child would inherit it
     lower_this_threads_priority()
-    warm_up()
+    warm_up()  # done already where app.py called it before listening
     warm_umap()
     if defaults:
         try:
+            wait_for_quiet()
             log.info("caching every lesson's defaults (a user's request stops it)")
             log.info("cached the defaults of %d lesson(s)", warm_defaults())
         except Exception:
