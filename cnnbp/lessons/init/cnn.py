@@ -98,10 +98,13 @@ def train_grid(
     lr: float,
     seed: int,
     control: RunControl,
+    workers: int = 1,
 ) -> Iterator[tuple[float, list[VariantHistory]]]:
     """Train every (init, activation) variant in lockstep; yield (progress, histories)
     at step 0 and at every evaluation point (twice per epoch), and in between a ``Beat`` as progress
-    after every round and every variant's evaluation (nothing new measured: a heartbeat)."""
+    after every round and every variant's evaluation (nothing new measured: a heartbeat). ``workers``:
+    the stacks stepped and the variants evaluated side by side in so many lanes of one torch thread
+    (``lockstep``), the numbers of one thread."""
     device = pick_device()
     train, test = (data.x_train, data.y_train), (data.x_test, data.y_test)
     x_probe = data.x_test[:PROBE_BATCH].to(device)
@@ -120,7 +123,9 @@ def train_grid(
     yield 0.0, histories
 
     eval_every = max(1, trainers[0].steps_per_epoch // EVALS_PER_EPOCH)
-    # stack: the inits of one activation step as one model (train/stacked.py; equal up to float rounding)
+    # stack: the inits of one activation step as one model (train/stacked.py; equal up to float rounding);
+    # the stacks (one per activation) in lanes, one core each: OpenMP's 2 threads on these small
+    # convs spent about 1.5x the CPU seconds (the activations lesson measured 20.0 -> 13.5 s)
     for progress in lockstep(trainers, histories, control, eval_every=eval_every, stack=True, beats=True,
-                             on_eval=lambda i, trainer: _probe(trainer, histories[i], x_probe)):
+                             on_eval=lambda i, trainer: _probe(trainer, histories[i], x_probe), workers=workers):
         yield progress, histories

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Iterator
 
 from cnnbp.data import ImageDataset, dataset_label, lesson_dataset
+from cnnbp.device import cpu_cores
 from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats
 from cnnbp.lessons.init import figures
 from cnnbp.lessons.init.classic import ClassicResult, classic_experiment
@@ -80,7 +81,8 @@ def cnn(state: RunState) -> Iterator[Update]:
     histories, reached, redraw = [], 0.0, Redraw()
     for reached, histories in train_grid(data, inits=cfg.inits, activations=cfg.activations, depth=cfg.cnn_depth,
                                          width=cfg.cnn_width, epochs=cfg.epochs, batch_size=cfg.cnn_batch_size,
-                                         lr=cfg.lr, seed=cfg.seed, control=state.control):
+                                         lr=cfg.lr, seed=cfg.seed, control=state.control,
+                                         workers=cpu_cores()):
         if isinstance(reached, Beat):
             yield heartbeat(reached)
             continue
@@ -105,7 +107,8 @@ def symmetry(state: RunState) -> Iterator[Update]:
     cfg: InitConfig = state.cfg
     contrast = yield from heartbeats(symmetry_contrast(
         _dataset(state), activation=cfg.activations[0], depth=cfg.cnn_depth, width=cfg.cnn_width,
-        steps=cfg.symmetry_steps, batch_size=cfg.cnn_batch_size, lr=cfg.lr, seed=cfg.seed, control=state.control),
+        steps=cfg.symmetry_steps, batch_size=cfg.cnn_batch_size, lr=cfg.lr, seed=cfg.seed, control=state.control,
+        workers=cpu_cores()),
         0.0, 0.95)
     yield Update(1.0, "symmetry experiment done", figures={"symmetry": figures.symmetry_figure(contrast)},
                  tables={"symmetry": figures.symmetry_table(contrast)},

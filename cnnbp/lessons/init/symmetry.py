@@ -12,10 +12,10 @@ from torch import nn
 
 from cnnbp.data import ImageDataset
 from cnnbp.device import derive_seed, make_generator
-from cnnbp.lessons.base import scaled
 from cnnbp.lessons.init.classic import BOUNDED
 from cnnbp.lessons.init.cnn import initialised_cnn
-from cnnbp.train import RunControl, Trainer
+from cnnbp.train import RunControl, Trainer, lockstep
+from cnnbp.train.history import History
 
 # Two units are "the same neuron" when their weights differ by less than this share of
 # the layer's mean |weight| (float32 rounding in a summation order can leave ~1e-7).
@@ -78,36 +78,24 @@ def layer_symmetry(model: nn.Module) -> list[LayerSymmetry]:
     return out
 
 
-def symmetry_experiment(data: ImageDataset, *, init: str, activation: str, depth: int, width: int,
-                        steps: int, batch_size: int, lr: float, seed: int,
-                        control: RunControl) -> Generator[float, None, SymmetryResult]:
-    """Train ``steps`` steps from ``init`` and measure how many distinct neurons each layer has;
-    yields the share of the steps done after each (a heartbeat), returns the result."""
-    model = initialised_cnn(data, init=init, activation=activation, depth=depth, width=width, seed=seed)
-    result = SymmetryResult(init=init, steps=0, before=layer_symmetry(model))
-    n = len(data.x_train)
-    epochs = -(-steps * batch_size // n)  # enough epochs to cover the steps
-    trainer = Trainer(f"symmetry {init}", model, (data.x_train, data.y_train), (data.x_test, data.y_test),
-                      batch_size=batch_size, epochs=epochs, lr=lr,
-                      generator=make_generator(derive_seed(seed, "data-order")))
-    while trainer.step_count < steps and not trainer.done and not control.stop_reason():
-        trainer.step()
-        yield trainer.step_count / max(steps, 1)
-    result.steps = trainer.step_count
-    result.after = layer_symmetry(trainer.model)
-    result.test_accuracy = trainer.evaluate()[1]
-    return result
-
-
 def symmetry_contrast(data: ImageDataset, *, activation: str, depth: int, width: int, steps: int,
-                      batch_size: int, lr: float, seed: int,
-                      control: RunControl) -> Generator[float, None, SymmetryContrast]:
+                      batch_size: int, lr: float, seed: int, control: RunControl,
+                      workers: int = 1) -> Generator[float, None, SymmetryContrast]:
     """Constant init and the scheme made for ``activation`` (Xavier for a bounded one, else
-    Kaiming), each trained ``steps`` steps on the same batches; yields the share of the work done."""
-    contrast = "xavier" if activation in BOUNDED else "kaiming"
-    results = []
-    for k, init in enumerate(("constant", contrast)):
-        work = symmetry_experiment(data, init=init, activation=activation, depth=depth, width=width, steps=steps,
-                                   batch_size=batch_size, lr=lr, seed=seed, control=control)
-        results.append((yield from scaled(work, k / 2, (k + 1) / 2)))
+    Kaiming), each trained ``steps`` steps on the same batches, side by side in ``workers`` lanes of
+    one torch thread (``lockstep``: the numbers of one thread, one after the other); yields the share
+    of the steps done, returns how many distinct neurons each layer has before and after."""
+    inits = ("constant", "xavier" if activation in BOUNDED else "kaiming")
+    models = [initialised_cnn(data, init=init, activation=activation, depth=depth, width=width, seed=seed)
+              for init in inits]
+    before = [layer_symmetry(model) for model in models]
+    trainers = [Trainer(f"symmetry {init}", model, (data.x_train, data.y_train), (data.x_test, data.y_test),
+                        batch_size=batch_size, epochs=1, steps=steps, lr=lr,
+                        generator=make_generator(derive_seed(seed, "data-order")))
+                for init, model in zip(inits, models)]
+    for progress in lockstep(trainers, [History() for _ in trainers], control, eval_every=max(steps, 1),
+                             on_eval=lambda i, trainer: None, beats=True, workers=workers):
+        yield float(progress)
+    results = [SymmetryResult(init=init, steps=t.step_count, before=b, after=layer_symmetry(t.model),
+                              test_accuracy=t.evaluate()[1]) for init, b, t in zip(inits, before, trainers)]
     return SymmetryContrast(activation, *results)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cnnbp.device import derive_seed, make_generator, pick_device, torch_threads
+from cnnbp.device import cpu_cores, derive_seed, make_generator, pick_device, torch_threads
 from cnnbp.lessons.transfer.adapters import adapt_images
 from cnnbp.lessons.transfer.lora import apply_lora
 from cnnbp.lessons.transfer.models import (
@@ -257,7 +257,8 @@ def train_evaluated(trainers: list[Trainer], histories: list[History], control: 
         if beats:
             yield Beat(0.0), histories
     yield 0.0, histories
-    # stack: runs of one network and recipe (a strategy at several seeds) step as one model (train/stacked.py)
+    # stack: runs of one network and recipe (a strategy at several seeds) step as one model (train/stacked.py);
+    # the groups side by side in a lane per core, one torch thread each (was one lane: the other core idled)
     for progress in lockstep(trainers, histories, control, eval_every=max(1, steps // EVALS), on_eval=on_eval,
-                             threads=1, stack=True, beats=beats):
+                             threads=1, stack=True, beats=beats, workers=cpu_cores()):
         yield progress, histories
