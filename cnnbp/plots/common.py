@@ -130,10 +130,19 @@ def unwrap(text: str) -> str:
     return text.replace("-<br>", "-").replace("<br>", " ")
 
 
+# Trace types plotly leaves out of the legend unless told (showlegend=True): a heat map's name is its hover label
+NOT_IN_LEGEND = {"heatmap", "image", "contour", "histogram2d", "histogram2dcontour"}
+
+
+def _in_legend(trace) -> bool:
+    shown = getattr(trace, "showlegend", None)
+    return shown is True or (shown is None and trace.type not in NOT_IN_LEGEND)
+
+
 def legend_rows(fig: go.Figure, width_px: int | None = None) -> int:
     """How many rows the horizontal legend below the plot takes at ``width_px`` (the narrowest plot).
     As plotly lays it out: one row if every item fits in it, else every item as wide as the widest."""
-    names = [t.name for t in fig.data if getattr(t, "name", None) and getattr(t, "showlegend", None) is not False]
+    names = [t.name for t in fig.data if getattr(t, "name", None) and _in_legend(t)]
     if not names or fig.layout.showlegend is False:
         return 0
     width_px = width_px or NARROWEST_PLOT_PX
@@ -402,7 +411,8 @@ def apply_layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
     x_lines = wrap_axis_titles(fig, height) + tick_lines - 1
     left = grow_margins_for_labels(fig)  # after the titles are wrapped
     title_lines = title.count("<br>") + 1
-    rows = legend_rows(fig)
+    # the legend is laid out across the plot's width (paper x): a wide left margin (labelled y axis) narrows it
+    rows = legend_rows(fig, NARROWEST_PLOT_PX - (left - MARGIN_LEFT_PX))
     top = 34 + 38 * title_lines + 20 * (sub_lines - 1)
     bottom = 70 + LEGEND_MARGIN_ROW_PX * rows + 20 * (x_lines - 1)
     fig.update_layout(
