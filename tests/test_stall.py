@@ -128,6 +128,7 @@ def test_a_streaming_run_does_not_stall_the_page(page, name):
     seed.press("Enter")
     expect(seed).to_have_value(str(SEED))
     before = page.evaluate("[window.__longTasks.length, window.__draws.length]")
+    listeners_before, figures_before = resize_listeners(page)  # the page's own and the tab's widgets'
     page.locator(f"#{name}-run").click()
     page.wait_for_function("(sel) => document.querySelector(sel) !== null",
                            arg=f"[id^={name}-plot-] [data-testid=plotly]", timeout=180_000)
@@ -140,6 +141,8 @@ def test_a_streaming_run_does_not_stall_the_page(page, name):
     page.wait_for_timeout(1_000)  # the last figures draw after the last frame
     report = stall_report(*page.evaluate("([t, d]) => [window.__longTasks.slice(t), window.__draws.slice(d)]", before))
     report["resize_listeners"], report["figures_on_page"] = resize_listeners(page)
+    report["resize_listeners_added"] = report["resize_listeners"] - listeners_before
+    report["figures_added"] = report["figures_on_page"] - figures_before
     record(name, report)
     # The page never freezes for more than one figure's drawing: no task draws figures one after
     # another (they arrive one per message), so the longest stall is the slowest figure plus the
@@ -156,6 +159,9 @@ def test_a_streaming_run_does_not_stall_the_page(page, name):
     # not draw it again with grown margins (cnnbp/plots/common.py; it did for 2-3 figures a tab, each first
     # draw then 1.4-2.3x the CPU: bench/first_draws.py). Counted by plotly, not timed.
     assert not report["margin_redraws"], (name, report)
-    # Drawings are reused or purged: the window's resize listeners follow the figures on the page
-    # (about 3 each measured), not every update a run sent (95 in one activations run).
-    assert report["resize_listeners"] <= 4 * report["figures_on_page"] + 10, (name, report)
+    # Drawings are reused or purged: the resize listeners a run adds follow the figures it adds, not every
+    # update it sent (95 in one activations run). Counted from just before Run, not from zero: a fresh page
+    # has 19 of its own before any tab is shown, and a tab's widgets add theirs when it is first shown, so
+    # "4 a figure on the page + 10" failed for dropout as a fresh page's first tab (39 > 38: 33 before its
+    # Run). Measured: each run adds one a new figure (plotly's), 6 for dropout's 6, 7 for activations' 7.
+    assert report["resize_listeners_added"] <= 4 * report["figures_added"] + 10, (name, report)

@@ -30,6 +30,9 @@ LEGEND_ROW_PX = 28
 # the legend and the x axis need by over 1 px makes plotly draw the whole figure a second time with a grown
 # margin (its first draw 1.4-2.3x the CPU: bench/first_draws.py). The figure's height grows by LEGEND_ROW_PX.
 LEGEND_MARGIN_ROW_PX = 30
+# An x title's or tick label's further line in the bottom margin: plotly draws one 20.8 px tall at 16 px, and
+# 20 came 2 px short for preprocessing's covariance once no empty legend row padded it (a second draw)
+X_TITLE_LINE_PX = 22
 # plotly_white, with every axis's tick labels drawn without plotly's overflow check: it measures every
 # label of an axis once per label (a forced layout of the page each time), a sixth of the page's
 # main-thread time while a run streamed (issue 17); our margins hold the labels anyway.
@@ -130,10 +133,19 @@ def unwrap(text: str) -> str:
     return text.replace("-<br>", "-").replace("<br>", " ")
 
 
+# Trace types plotly leaves out of the legend unless told (showlegend=True): a heat map's name is its hover label
+NOT_IN_LEGEND = {"heatmap", "image", "contour", "histogram2d", "histogram2dcontour"}
+
+
+def _in_legend(trace) -> bool:
+    shown = getattr(trace, "showlegend", None)
+    return shown is True or (shown is None and trace.type not in NOT_IN_LEGEND)
+
+
 def legend_rows(fig: go.Figure, width_px: int | None = None) -> int:
     """How many rows the horizontal legend below the plot takes at ``width_px`` (the narrowest plot).
     As plotly lays it out: one row if every item fits in it, else every item as wide as the widest."""
-    names = [t.name for t in fig.data if getattr(t, "name", None) and getattr(t, "showlegend", None) is not False]
+    names = [t.name for t in fig.data if getattr(t, "name", None) and _in_legend(t)]
     if not names or fig.layout.showlegend is False:
         return 0
     width_px = width_px or NARROWEST_PLOT_PX
@@ -402,9 +414,10 @@ def apply_layout(fig: go.Figure, title: str, *, height: int = 380) -> go.Figure:
     x_lines = wrap_axis_titles(fig, height) + tick_lines - 1
     left = grow_margins_for_labels(fig)  # after the titles are wrapped
     title_lines = title.count("<br>") + 1
-    rows = legend_rows(fig)
+    # the legend is laid out across the plot's width (paper x): a wide left margin (labelled y axis) narrows it
+    rows = legend_rows(fig, NARROWEST_PLOT_PX - (left - MARGIN_LEFT_PX))
     top = 34 + 38 * title_lines + 20 * (sub_lines - 1)
-    bottom = 70 + LEGEND_MARGIN_ROW_PX * rows + 20 * (x_lines - 1)
+    bottom = 70 + LEGEND_MARGIN_ROW_PX * rows + X_TITLE_LINE_PX * (x_lines - 1)
     fig.update_layout(
         title=dict(text=title, x=0.01, xanchor="left", font=TITLE_FONT, yref="container", y=1.0,
                    yanchor="top", pad=dict(t=10 + 16 * (title_lines - 1))),

@@ -22,30 +22,35 @@ COLOURS = ordinal_colours([f"p = {p:g}" for p in DROP_PROBS.values()])
 
 def masks(demo: MaskDemo, cfg: DropoutConfig) -> go.Figure:
     """Row 1: the mask of each training pass (1 = kept) and eval's (none: all kept); row 2: the
-    hidden units after dropout (inverted: kept units scaled up) and in eval mode."""
+    hidden units after dropout (inverted: kept units scaled up) and in eval mode. Each row is one
+    panel, the passes side by side one empty column apart and named below (one panel per pass drew
+    10 panels' axes: plotly's first draw costs about the same per panel, bench/first_draws.py)."""
     masks, dropped, eval_hidden, keep = demo.masks, demo.dropped_hidden, demo.eval_hidden, demo.keep_fraction
     title = (f"Dropout masks on {cfg.hidden} hidden units of one digit, p = {cfg.p:g} (drop); "
              f"kept units scaled by 1/(1 - p)")
     n = len(masks)
-    titles = [f"pass {i + 1}: {k:.0%} kept" for i, k in enumerate(keep)] + ["eval: no mask"]
-    fig = make_subplots(rows=2, cols=n + 1, subplot_titles=titles + [""] * (n + 1),
-                        horizontal_spacing=0.02, vertical_spacing=0.08)
+    titles = [f"pass {i + 1}<br>{k:.0%} kept" for i, k in enumerate(keep)] + ["eval<br>no mask"]
+    fig = make_subplots(rows=2, cols=1, vertical_spacing=0.2)
     ones = [[1.0] * len(r) for r in eval_hidden]
     top = max(max(max(r) for r in grid) for grid in [*dropped, eval_hidden]) or 1.0
-    for col, (mask, grid) in enumerate(zip([*masks, ones], [*dropped, eval_hidden]), start=1):
-        fig.add_trace(go.Heatmap(z=mask, zmin=0, zmax=1, colorscale=[[0, "#222"], [1, "#f5d76e"]], showscale=False,
-                                 name=titles[col - 1],
+    width = len(ones[0]) + 1  # a block of units and the empty column after it
+    for col, (mask, grid) in enumerate(zip([*masks, ones], [*dropped, eval_hidden])):
+        name = titles[col].replace("<br>", ": ")
+        fig.add_trace(go.Heatmap(z=mask, x0=col * width, dx=1, zmin=0, zmax=1, name=name,
+                                 colorscale=[[0, "#222"], [1, "#f5d76e"]], showscale=False,
                                  hovertemplate="unit row %{y}, col %{x}: %{z}<extra>mask</extra>"),
-                      row=1, col=col)
-        fig.add_trace(go.Heatmap(z=grid, zmin=0, zmax=top, colorscale="Viridis", showscale=col == n + 1,
-                                 colorbar=dict(title="activation", len=0.45, y=0.22), name=titles[col - 1],
+                      row=1, col=1)
+        fig.add_trace(go.Heatmap(z=grid, x0=col * width, dx=1, zmin=0, zmax=top, colorscale="Viridis",
+                                 showscale=col == n, colorbar=dict(title="activation", len=0.45, y=0.22), name=name,
                                  hovertemplate="unit row %{y}, col %{x}: %{z:.3g}<extra>activation</extra>"),
-                      row=2, col=col)
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False, autorange="reversed", scaleanchor=None)
+                      row=2, col=1)
+    centres = [col * width + (width - 2) / 2 for col in range(n + 1)]
+    fig.update_xaxes(tickvals=centres, ticktext=titles, showgrid=False, zeroline=False, tickfont=dict(size=14),
+                     range=[-0.5, (n + 1) * width - 1.5])
+    fig.update_xaxes(showticklabels=False, row=2, col=1)
+    fig.update_yaxes(showticklabels=False, autorange="reversed", showgrid=False, zeroline=False)
     fig.update_yaxes(title_text="mask (1 = kept)", row=1, col=1)
     fig.update_yaxes(title_text="hidden units", row=2, col=1)
-    fig.for_each_annotation(lambda a: a.update(font=dict(size=10)))
     return apply_layout(fig, title, height=420)
 
 

@@ -20,10 +20,15 @@ from cnnbp.lessons.preprocessing.config import PreprocessingConfig
 from cnnbp.lessons.preprocessing.sensitivity import SensitivityComparison
 from cnnbp.lessons.preprocessing.training import TARGET_ACCURACY, TrainingResult
 from cnnbp.lessons.preprocessing.transforms import IMAGE_LABELS, VECTOR_LABELS
-from cnnbp.plots.common import DASHES, apply_layout, color_for, keyed_colours, variant_colours
+from cnnbp.plots.common import DASHES, NARROWEST_PLOT_PX, apply_layout, color_for, keyed_colours, variant_colours
 from cnnbp.plots.drawn import drawn
 
 PAD = 0.08  # share of the data range added around a scatter panel
+# A scatter panel narrower than this at 1024 x 768 gets its x tick labels turned by plotly, which wants that
+# much more bottom margin (pixel_pairs: 140 -> 169 px) and would draw the figure a second time to get it
+NARROW_PANEL_PX, TURNED_TICKS_PX = 130, 32
+# The sensitivity figure's last log tick label and its two-line x titles: plotly grew r 20 -> 23, b 150 -> 153
+SENSITIVITY_MARGIN_PX = 8
 # One colour per preprocessing in every figure of the tab, by the name its legends show
 COLOURS = variant_colours(list(IMAGE_LABELS.values()))
 
@@ -65,7 +70,10 @@ def scatter_panels(panels: Sequence[dict], *, title: str, x_title: str, y_title:
                          zeroline=True, zerolinecolor="black", zerolinewidth=1, scaleanchor=f"x{axis}",
                          scaleratio=1, row=1, col=col)
     fig.for_each_annotation(lambda a: a.update(font=dict(size=11)))
-    return apply_layout(fig, title, height=380)
+    apply_layout(fig, title, height=380)
+    if NARROWEST_PLOT_PX / len(panels) < NARROW_PANEL_PX:  # plotly turns the x tick labels on their side
+        fig.update_layout(height=fig.layout.height + TURNED_TICKS_PX, margin_b=fig.layout.margin.b + TURNED_TICKS_PX)
+    return fig
 
 
 def covariance_panels(panels: Sequence[dict], *, title: str) -> go.Figure:
@@ -201,7 +209,10 @@ def sensitivity_curves(items: Sequence[dict], *, perturbation: float, title: str
     fig.update_xaxes(title_text="perturbation size ||ΔW|| / ||W||", type="log", row=1, col=2)
     fig.update_yaxes(title_text="training loss", type="log", row=1, col=1)
     fig.update_yaxes(title_text="relative loss change", type="log", row=1, col=2)
-    return apply_layout(fig, title, height=420)
+    apply_layout(fig, title, height=420)
+    m = fig.layout.margin
+    return fig.update_layout(height=fig.layout.height + SENSITIVITY_MARGIN_PX,
+                             margin=dict(r=m.r + SENSITIVITY_MARGIN_PX, b=m.b + SENSITIVITY_MARGIN_PX))
 
 
 # ---- the point cloud --------------------------------------------------------------------------
