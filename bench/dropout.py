@@ -3,7 +3,7 @@ stacked model against one at a time.
 
     python bench/dropout.py [--repeats 3]     # CPU_CORES=2 for the 2-core figure
 
-1. The regularisation part's training (one MLP per p at each seed: 4 x 3 nets, 200 epochs of
+1. The regularisation part's training (one MLP per p at each seed: 4 x 3 nets, 160 epochs of
    100 digits, 40 evaluations) as one stacked model a step (``train/stacked_mlp.py``) against
    the naive path, one net after another every step, interleaved (new, naive, new, ...), on
    1 torch thread and, where the process has two, on 2; medians and their ratio.

@@ -3,7 +3,7 @@
     python bench/imbalance.py [--repeats 3]     # CPU_CORES=2 for the 2-core figure
 
 1. The whole comparison on the default settings (binary digits, '8' against the rest at 1:50,
-   the lecture's 5 methods x 120 steps in lockstep, at 3 seeds, every metric and figure), start
+   the lecture's 5 methods x 100 steps in lockstep, at 3 seeds, every metric and figure), start
    to the final frame, with the kept predictions cleared first: the time a class waits after
    pressing Run.
 2. The same settings with only the threshold moved: the lesson finds the trained models'
@@ -11,7 +11,7 @@
    verdict and figure, every seed) without training. The ratio full / re-scored is what the
    live threshold saves.
 3. Inside that re-run, the metrics of the shown seed alone (12 model x test-set pairs, no figures).
-4. The training at one seed (the 5 methods x 120 steps, 15 evaluations; no figures) as one
+4. The training at one seed (the 5 methods x 100 steps, 17 evaluations; no figures) as one
    stacked model a step (``train/stacked_mlp.py``: each method its own sampler, loss and batch
    size) against the naive path, one method after another every step; interleaved, medians, ratio.
 

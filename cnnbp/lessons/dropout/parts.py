@@ -77,7 +77,9 @@ def regularisation(state: RunState) -> Iterator[Update]:
     cfg, shown = state.cfg, state.cfg.seed
     datasets = {seed: _digits(state) if seed == shown else get_dataset("digits", seed=seed) for seed in cfg.seed_list}
     reached, histories, trainers = 0.0, {}, {}
-    redraw = Redraw()
+    # the curves redrawn within a tenth of the run, not redraw.SHARE's fifth: 0.86x the default run's CPU
+    # seconds (median of 5 interleaved pairs, 0.81-1.09; bench/redraw_share.py dropout); they move every 2-3 s
+    redraw = Redraw(share=0.1)
     for reached, histories, trainers in train_gap(
             datasets, cfg.ps, arch=cfg.arch, width=cfg.width, depth=cfg.depth, train_images=cfg.train_images,
             epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, control=state.control, beats=True):

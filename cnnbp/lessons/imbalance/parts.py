@@ -59,7 +59,8 @@ def _train_one(cfg: ImbalanceConfig, seed: int, control: RunControl, *, shown: b
         yield Update(done + 0.02 * share, f"training {len(cfg.methods)} methods for {cfg.steps} steps each",
                      figures={"histogram": figures.histogram(counts, {}, data.classes, cfg)},
                      numbers={"classes": list(data.classes), "rare": data.rare, "counts": counts})
-    redraw = Redraw()
+    # the curves redrawn within a tenth of the run, not redraw.SHARE's fifth (bench/redraw_share.py imbalance)
+    redraw = Redraw(share=0.1)
     for progress, histories, trained in train_and_keep(cfg, seed, data, control, beats=True):
         if trained is not None:
             return trained

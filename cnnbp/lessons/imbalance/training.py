@@ -32,7 +32,7 @@ from cnnbp.train.stacked_mlp import stack_groups
 if TYPE_CHECKING:  # the Config imports this module for METHODS
     from cnnbp.lessons.imbalance.config import ImbalanceConfig
 
-CNN_DEPTH, CNN_WIDTH = 3, 16  # small: 5 methods x 120 steps x 3 seeds train in ~6 s on 2 cores
+CNN_DEPTH, CNN_WIDTH = 3, 16  # small: 5 methods x 100 steps x 3 seeds train in ~6 s on 2 cores
 EVALS = 15  # curve points per run (evaluations of the test set during training)
 TRAIN_THREADS = 1
 

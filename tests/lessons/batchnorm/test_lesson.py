@@ -12,7 +12,7 @@ from cnnbp.data import get_dataset
 from cnnbp.device import pick_device
 from cnnbp.lessons import get_lesson, run_lesson
 from cnnbp.lessons.base import ConfigError, merge_frames, validate_config
-from cnnbp.lessons.batchnorm.config import BatchNormConfig
+from cnnbp.lessons.batchnorm.config import PART_NAMES, BatchNormConfig
 from cnnbp.lessons.batchnorm.folding import measure_folding
 from cnnbp.lessons.batchnorm.training import History, TrainModeBug, Variant
 from cnnbp.lessons.batchnorm.verdicts import race_words, training_verdicts
@@ -186,11 +186,12 @@ def test_bad_values_get_one_clear_line(values, fragment):
 def test_cross_checks_apply_only_when_the_robustness_part_runs():
     cfg = validate_config(BatchNormConfig, {"parts": ["folding"], "high_lr": 0.01, "bad_init": "kaiming"})
     assert cfg.high_lr == 0.01 and cfg.bad_init == "kaiming"
-    assert len(validate_config(BatchNormConfig, {"bad_init": "xavier"}).variants()) == 7  # not ReLU's good init
+    every_part = {"parts": list(PART_NAMES), "bad_init": "xavier"}
+    assert len(validate_config(BatchNormConfig, every_part).variants()) == 7  # not ReLU's good init
 
 
 def test_variants_follow_the_parts_without_repeats():
-    cfg = validate_config(BatchNormConfig, {"activation": "tanh"})
+    cfg = validate_config(BatchNormConfig, {"parts": list(PART_NAMES), "activation": "tanh"})
     names = [v.name for v in cfg.variants()]
     assert len(names) == len(set(names)) == 7 and cfg.good_init == "xavier"
     assert validate_config(BatchNormConfig, {"parts": ["modes", "folding"]}).variants() == []
@@ -200,8 +201,9 @@ def test_cost_grows_with_the_job_and_counts_what_flops_miss():
     assert 0 < BatchNormConfig(epochs=1).cost_seconds() < BatchNormConfig(epochs=10).cost_seconds()
     assert BatchNormConfig(parts=["modes"]).cost_seconds() < 1
     # tiny nets on tiny batches: the per-step overhead counts, not only the flops (once a step for each
-    # stack of nets of one architecture and learning rate: 5 at the first seed)
-    assert BatchNormConfig(depth=1, width=4, batch_size=4, epochs=6).cost_seconds() > 5 * 360 * 6 * 0.004
+    # stack of nets of one architecture and learning rate: 5 at the first seed, with placement)
+    every_part = BatchNormConfig(parts=list(PART_NAMES), depth=1, width=4, batch_size=4, epochs=6)
+    assert every_part.cost_seconds() > 5 * 360 * 6 * 0.004
     # the single BN layer on the shapes, 2000 steps of 512 x 16 maps of 32 x 32: ~40 ms a step measured
     # (over a minute in all), once estimated at 17 s and accepted
     with pytest.raises(ConfigError, match="too big: estimated"):
