@@ -36,7 +36,7 @@ def gallery(state: RunState) -> Iterator[Update]:
     numbers = [{"name": r.name, "title": r.title, "label": r.label, "mix": r.mix,
                 "pixel_mean": None if r.images is None else float(r.images.mean() / 255)}
                for r in rows]
-    yield heartbeat(0.6)  # the augmented images, then their figure (~0.2 s each)
+    yield heartbeat(0.6, long_work_next=True)  # the images, then their figure (~0.2-0.3 s each): a frame first
     yield Update(1.0, f"gallery: {source} through {len(rows)} augmentations",
                  figures={"gallery": figures.gallery(rows, source)}, tables={"gallery": figures.gallery_table(rows)},
                  numbers={"gallery": numbers}, verdicts=[verdicts.labels(rows)])

@@ -78,7 +78,7 @@ def _dataset(state: RunState) -> ImageDataset:
 def cnn(state: RunState) -> Iterator[Update]:
     cfg: InitConfig = state.cfg
     data = _dataset(state)
-    histories, reached, redraw = [], 0.0, Redraw()
+    histories, reached, redraw, drawn_once = [], 0.0, Redraw(), False
     for reached, histories in train_grid(data, inits=cfg.inits, activations=cfg.activations, depth=cfg.cnn_depth,
                                          width=cfg.cnn_width, epochs=cfg.epochs, batch_size=cfg.cnn_batch_size,
                                          lr=cfg.lr, seed=cfg.seed, control=state.control,
@@ -86,6 +86,9 @@ def cnn(state: RunState) -> Iterator[Update]:
         if isinstance(reached, Beat):
             yield heartbeat(reached)
             continue
+        if not drawn_once:  # its three figures' first drawing (~0.3 s) after the nets' set-up: a frame first
+            drawn_once = True
+            yield heartbeat(reached, long_work_next=True)
         yield Update(reached, f"training the CNN on {dataset_label(cfg.dataset)}",
                      figures=redraw(figures.cnn_figures(histories, cfg)),
                      numbers={"cnn": cnn_numbers(histories, data.num_classes)})
