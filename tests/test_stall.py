@@ -30,6 +30,22 @@ SHOTS = Path(os.environ.get("CNNBP_SCREENSHOTS", Path(__file__).resolve().parent
 REPORT = SHOTS / "stalls-streaming.json"
 SEED = 11  # not the default: a fresh run that streams, not one served from the cache
 
+LOADING_PASSES = """
+// Gradio's loading-state pass (update_loading_stati_state, at every message of a run) walks the entries of
+// its table of loading states, one component update each: the passes and the table's size, counted.
+window.__loadingPasses = [];
+(() => {
+  const entries = Object.entries;
+  Object.entries = function (o) {
+    const out = entries(o);
+    const v = out.find(([, x]) => x && Object.keys(x).length)?.[1];
+    if (v && typeof v === 'object' && 'fn_index' in v && 'stream_state' in v && 'component_id' in v)
+      window.__loadingPasses.push({start: performance.now(), entries: out.length});
+    return out;
+  };
+})();
+"""
+
 # Every main-thread task over 50 ms, kept on the page from its first script on; and every figure
 # plotly draws (Plotly.react, which Gradio's Plot calls), with its time: how much of a stall is drawing.
 LONG_TASKS = """
@@ -55,7 +71,7 @@ window.__draws = [];
   };
   Object.defineProperty(window, 'Plotly', {configurable: true, get: () => plotly, set: (P) => { plotly = timed(P); }});
 })();
-"""
+""" + LOADING_PASSES
 
 # The longest main-thread task allowed while a tab streams, against its slowest single figure draw:
 # that draw with half again for margin, plus the page's own work in the same task (Gradio's status and
@@ -78,17 +94,23 @@ def page(server_url):
         browser.close()
 
 
-def stall_report(stalls: list[dict], draws: list[dict]) -> dict:
+def stall_report(stalls: list[dict], draws: list[dict], passes: list[dict] = ()) -> dict:
     """The run's long tasks (longest, how many, how many over 200 ms, their total) and its figure
-    draws (how many, how many from scratch, the longest, and how many fell in a long task over 200 ms)."""
+    draws (how many, how many from scratch, the longest, and how many fell in a long task over 200 ms);
+    the long tasks that drew no figure (Gradio's message handling) apart, and Gradio's loading-state
+    passes (``passes``: one per message, and the components each one updates)."""
     ms = [t["ms"] for t in stalls]
     long = [t for t in stalls if t["ms"] > 200]
     inside = [d for d in draws if any(t["start"] <= d["start"] <= t["start"] + t["ms"] for t in long)]
     per_task = [sum(t["start"] <= d["start"] <= t["start"] + t["ms"] for d in draws) for t in stalls]
+    no_draw = [t["ms"] for t, n in zip(stalls, per_task) if n == 0]
     return {"longest_ms": round(max(ms, default=0.0)), "count": len(ms), "over_200_ms": len(long),
             "total_ms": round(sum(ms)), "draws": len(draws), "drawn_from_scratch": sum(not d["inPlace"] for d in draws),
             "longest_draw_ms": round(max((d["ms"] for d in draws), default=0.0)),
             "draws_in_stalls_over_200_ms": len(inside), "most_draws_in_one_task": max(per_task, default=0),
+            "no_draw_tasks": len(no_draw), "no_draw_over_200_ms": sum(m > 200 for m in no_draw),
+            "no_draw_total_ms": round(sum(no_draw)), "no_draw_longest_ms": round(max(no_draw, default=0.0)),
+            "loading_passes": len(passes), "loading_entries_most": max((p["entries"] for p in passes), default=0),
             "load_average_1min": round(os.getloadavg()[0], 1),
             "slowest_draws": [(d["id"], round(d["ms"])) for d in sorted(draws, key=lambda d: -d["ms"])[:4]],
             "first_draws_ms": {d["id"]: round(d["ms"]) for d in draws if not d["inPlace"]},
@@ -127,7 +149,7 @@ def test_a_streaming_run_does_not_stall_the_page(page, name):
     seed.fill(str(SEED))
     seed.press("Enter")
     expect(seed).to_have_value(str(SEED))
-    before = page.evaluate("[window.__longTasks.length, window.__draws.length]")
+    before = page.evaluate("[window.__longTasks.length, window.__draws.length, window.__loadingPasses.length]")
     listeners_before, figures_before = resize_listeners(page)  # the page's own and the tab's widgets'
     page.locator(f"#{name}-run").click()
     page.wait_for_function("(sel) => document.querySelector(sel) !== null",
@@ -139,7 +161,8 @@ def test_a_streaming_run_does_not_stall_the_page(page, name):
     expect(status).to_contain_text("done in", timeout=240_000)
     assert "served from the cache" not in status.inner_text()  # a run that streamed
     page.wait_for_timeout(1_000)  # the last figures draw after the last frame
-    report = stall_report(*page.evaluate("([t, d]) => [window.__longTasks.slice(t), window.__draws.slice(d)]", before))
+    report = stall_report(*page.evaluate("([t, d, p]) => [window.__longTasks.slice(t), window.__draws.slice(d), "
+                                         "window.__loadingPasses.slice(p)]", before))
     report["resize_listeners"], report["figures_on_page"] = resize_listeners(page)
     report["resize_listeners_added"] = report["resize_listeners"] - listeners_before
     report["figures_added"] = report["figures_on_page"] - figures_before

@@ -32,7 +32,16 @@ def lesson(live: tuple[str, ...] = ()) -> Lesson:
 
 
 def events(demo: gr.Blocks) -> list:
+    """The run events: the API endpoint's, the page's Run, the live fields' (where there are)."""
     return [fn for fn in demo.fns.values() if (fn.name or "").startswith("run_")]  # a js-only event has no name
+
+
+def triggers(demo: gr.Blocks, event) -> set[tuple[str, str]]:
+    """What triggers a page event: the js-only event it follows (cnnbp.ui.settings_input) names them."""
+    first = demo.fns[event.trigger_after]
+    assert first.fn is None and first.js
+    by_id = {b._id: b for b in demo.blocks.values()}
+    return {(by_id[i].elem_id, kind) for i, kind in first.targets}
 
 
 def build(live: tuple[str, ...]) -> gr.Blocks:
@@ -43,29 +52,35 @@ def build(live: tuple[str, ...]) -> gr.Blocks:
 
 def test_live_fields_retrigger_the_same_handler_privately():
     demo = build(("threshold", "cut", "share"))
-    click, live = events(demo)
-    assert click.api_name == "livetest" and click.api_visibility == "public"
+    api, click, live = events(demo)
+    assert api.api_name == "livetest" and api.api_visibility == "public"
+    assert sorted(c.elem_id for c in api.inputs) == sorted(f"livetest-{n}" for n in LiveConfig.model_fields)
+    assert click.api_visibility == "private" and triggers(demo, click) == {("livetest-run", "click")}
     assert live.fn is click.fn  # the very same handler: same validation, cache and stream
-    assert [c._id for c in live.inputs] == [c._id for c in click.inputs]
-    assert [c._id for c in live.outputs] == [c._id for c in click.outputs]
+    assert [c._id for c in live.inputs] == [c._id for c in click.inputs] == [demo_box(demo)._id]
+    assert [c._id for c in live.outputs] == [c._id for c in click.outputs] == [c._id for c in api.outputs]
     assert live.api_visibility == "private" and live.trigger_mode == "always_last"
-    assert live.concurrency_id == click.concurrency_id and not live.preprocess
-    by_id = {c._id: c for c in live.inputs}
-    kinds = {(by_id[i].elem_id, event) for i, event in live.targets}
+    assert live.concurrency_id == click.concurrency_id == api.concurrency_id and not live.preprocess
+    kinds = triggers(demo, live)
     assert kinds == {("livetest-threshold", "change"), ("livetest-cut", "release"), ("livetest-share", "release")}
+
+
+def demo_box(demo: gr.Blocks):
+    (box,) = [b for b in demo.blocks.values() if getattr(b, "elem_id", None) == "livetest-settings"]
+    return box
 
 
 def test_a_float_with_a_step_is_a_slider_and_one_without_stays_a_number():
     demo = build(())
-    (click,) = events(demo)
-    by_name = {c.elem_id: c for c in click.inputs}
+    api, _ = events(demo)
+    by_name = {c.elem_id: c for c in api.inputs}
     share, threshold = by_name["livetest-share"], by_name["livetest-threshold"]
     assert isinstance(share, gr.Slider) and (share.minimum, share.maximum, share.step) == (0.0, 1.0, 0.05)
     assert isinstance(threshold, gr.Number)
 
 
 def test_no_live_fields_no_extra_event():
-    assert len(events(build(()))) == 1
+    assert len(events(build(()))) == 2  # the API endpoint's and the page's Run
 
 
 def test_live_endpoint_is_not_in_the_api():

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gradio as gr
 
-from cnnbp.lessons.base import Lesson
+from cnnbp.lessons.base import ConfigError, Lesson
 from cnnbp.ui.runner import make_handler, make_request_handler, make_stop_handler
+from cnnbp.ui.settings_input import SettingsInput
 from cnnbp.ui.share import TabShare, add_to_tab
 from cnnbp.ui.uploads import build_uploads
-from cnnbp.ui.widgets import build_widgets
+from cnnbp.ui.widgets import build_widgets, upload_fields
 
 HEAVY = "heavy"  # one concurrency group for every run event; the handlers share the cores by kind
 # (cnnbp.ui.slots: a short run never waits behind a long one). Gradio's limit only caps the
@@ -70,12 +71,16 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
             with gr.Column(scale=3, min_width=200):
                 status = gr.Markdown("Press **Run**.", elem_id=f"{lesson.name}-status")
                 stop_note = gr.Markdown(elem_id=f"{lesson.name}-stop-note")
+                # Never shown: the trigger of the API endpoint, which takes every widget (the page's
+                # Run takes them as one value, cnnbp.ui.settings_input).
+                api_run = gr.Button(visible=False, elem_id=f"{lesson.name}-api-endpoint")
         with gr.Row():
             with gr.Column(scale=1, min_width=260, elem_classes=["settings-col"]):
                 with gr.Accordion("Settings", open=True):
                     widgets = build_widgets(lesson.config, prefix=lesson.name)
                 build_uploads(lesson, widgets)  # own data (zip) and the trained models' download, where they apply
                 shared = add_to_tab(lesson, widgets, status)  # link, preset file, take-home
+                settings = SettingsInput(lesson.name, widgets, upload_fields(lesson.config))
             with gr.Column(scale=3, elem_classes=["figures-col"]):
                 verdicts = gr.HTML(elem_id=f"{lesson.name}-verdicts")
                 plots = []
@@ -97,43 +102,41 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
         fields = lesson.config.model_fields
         defaults = [fields[n].default for n in names]
 
-        def to_quick(*before):
-            after = quick_values(lesson, names)
-            return [*after, settings_message("Quick settings", names, list(before), after)]
+        def before_values(inputs) -> list:
+            try:
+                return settings.values(*inputs)
+            except ConfigError as err:
+                raise gr.Error(str(err), print_exception=False) from None
 
-        def to_defaults(*before):
-            return [*defaults, settings_message("Reset to defaults", names, list(before), defaults)]
+        def to_quick(*inputs):
+            before, after = before_values(inputs), quick_values(lesson, names)
+            return [*after, settings_message("Quick settings", names, before, after)]
+
+        def to_defaults(*inputs):
+            return [*defaults, settings_message("Reset to defaults", names, before_values(inputs), defaults)]
 
         widget_list = [widgets[n] for n in names]
         # Progress is shown on the status line alone: Gradio's page passes the loading state
         # of every component any event has shown progress on to that component at every message of a run,
         # those of tabs run earlier included (the largest part of a streaming run's main-thread time).
-        quick.click(to_quick, inputs=widget_list, outputs=[*widget_list, status], queue=False,
-                    api_visibility="private", show_progress_on=[status])
-        reset.click(to_defaults, inputs=widget_list, outputs=[*widget_list, status], queue=False,
-                    api_visibility="private", show_progress_on=[status])
-        handler = make_handler(lesson, names)
-        inputs, outputs = [widgets[n] for n in names], [status, verdicts, *plots, *tables, numbers]
-        run.click(
-            handler,
-            inputs=inputs,
-            outputs=outputs,
-            api_name=lesson.name,
-            concurrency_limit=concurrency_limit,
-            concurrency_id=HEAVY,
-            show_progress_on=[status],
-            # Raw values reach the Config, which validates every field and names it in the
-            # message; Gradio's own checks would say "Value -1 is less than minimum value 16."
-            preprocess=False,
-        )
+        # The page's events take the settings as one value for the same reason (cnnbp.ui.settings_input).
+        for button, fn in ((quick, to_quick), (reset, to_defaults)):
+            settings.on([button.click], fn, outputs=[*widget_list, status], queue=False, api_visibility="private",
+                        show_progress_on=[status])
+        outputs = [status, verdicts, *plots, *tables, numbers]
+        # Raw values reach the Config, which validates every field and names it in the
+        # message; Gradio's own checks would say "Value -1 is less than minimum value 16."
+        run_event = dict(outputs=outputs, concurrency_limit=concurrency_limit, concurrency_id=HEAVY,
+                         show_progress_on=[status], preprocess=False)
+        api_run.click(make_handler(lesson, names), inputs=widget_list, api_name=lesson.name, **run_event)
+        page_handler = make_handler(lesson, names, settings)  # the same run, the settings as one value
+        settings.on([run.click], page_handler, api_visibility="private", trigger_mode="once", **run_event)
         if lesson.live:
-            # The same handler, re-triggered by the live fields: no second API endpoint (the
+            # The page's handler, re-triggered by the live fields: no second API endpoint (the
             # named one above computes the same), and only the latest value runs once the
             # current event ends ("always_last"), however many times the slider moved meanwhile.
-            gr.on(live_triggers(lesson, widgets), handler, inputs=inputs, outputs=outputs,
-                  api_visibility="private", trigger_mode="always_last", show_progress="minimal",
-                  show_progress_on=[status],
-                  concurrency_limit=concurrency_limit, concurrency_id=HEAVY, preprocess=False)
+            settings.on(live_triggers(lesson, widgets), page_handler, api_visibility="private",
+                        trigger_mode="always_last", show_progress="minimal", **run_event)
         # Stop reaches the run's RunControl: the lesson stops between two steps and its last
         # frame ("stopped by the user", with the partial results) still reaches the page.
         # Gradio's `cancels=` would drop that frame, so it is not used.
@@ -147,7 +150,7 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
         # The class watches the figures, not the page's header: a Run pressed with the bar lower on
         # the screen brings the bar to the top, the verdicts and figures under it.
         run.click(None, js=SCROLL_TO_RUN_BAR_JS.replace("LESSON", lesson.name))
-    return shared.with_numbers(numbers)
+    return shared.with_numbers(numbers, settings)
 
 
 SCROLL_TO_RUN_BAR_JS = """

@@ -26,6 +26,7 @@ from cnnbp.lessons.base import ConfigError, Frame, Lesson, Verdict, merge_frames
 from cnnbp.train import RunControl
 from cnnbp.ui.followers import FLIGHTS, Replay
 from cnnbp.ui.pacing import AllAtOnce, FigurePacer
+from cnnbp.ui.settings_input import SettingsInput
 from cnnbp.ui.slots import SLOTS, kind_of
 from cnnbp.ui.widgets import upload_fields
 from cnnbp.verdict_line import verdict_word, verdicts_html  # noqa: F401  (verdict_word: the tab's word)
@@ -215,19 +216,23 @@ def uploaded_path(value: Any) -> Any:
     return value
 
 
-def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[list[Any]]]:
-    """A generator handler whose API parameters are the Config's field names."""
+def make_handler(lesson: Lesson, names: list[str], settings: SettingsInput | None = None
+                 ) -> Callable[..., Iterator[list[Any]]]:
+    """A generator handler whose API parameters are the Config's field names; with ``settings``, the
+    page's own: its parameters are ``settings.inputs`` (one list of the plain values, the upload boxes)."""
     uploads = upload_fields(lesson.config)
+    params = names if settings is None else settings.params
 
     def handler(*args: Any) -> Iterator[list[Any]]:
-        values, request, progress = args[: len(names)], args[len(names)], args[len(names) + 1]
-        values = [uploaded_path(v) if n in uploads else v for n, v in zip(names, values)]
+        inputs, request, progress = args[: len(params)], args[len(params)], args[len(params) + 1]
         session = session_of(request)
         # Taken first, whatever follows (a refused setting, a cached result): this run is no
         # longer waiting, and a Stop pressed while it waited has cancelled it already.
         control = CONTROLS.start(session, lesson.name)
         try:
             try:
+                values = inputs if settings is None else settings.values(*inputs)
+                values = [uploaded_path(v) if n in uploads else v for n, v in zip(names, values)]
                 cfg = validate_config(lesson.config, dict(zip(names, values)))
             except ConfigError as err:
                 raise gr.Error(without_paths(str(err)), print_exception=False) from None
@@ -236,12 +241,12 @@ def make_handler(lesson: Lesson, names: list[str]) -> Callable[..., Iterator[lis
             control.cancel()  # the browser went away or Stop was pressed: this page stops following
             CONTROLS.finish(session, lesson.name, control)
 
-    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in names]
-    params += [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request),
-               inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress())]
-    handler.__signature__ = inspect.Signature(params)
+    signature = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in params]
+    signature += [inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request),
+                  inspect.Parameter("progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress())]
+    handler.__signature__ = inspect.Signature(signature)
     handler.__annotations__ = {"request": gr.Request}
-    handler.__name__ = f"run_{lesson.name}"
+    handler.__name__ = f"run_{lesson.name}" if settings is None else f"run_{lesson.name}_page"
     return maybe_zero_gpu(handler)
 
 

@@ -41,6 +41,7 @@ from cnnbp.presets import (
 )
 from cnnbp.rooms import ROOMS, normalise
 from cnnbp.ui.cache import RESULTS
+from cnnbp.ui.settings_input import SettingsInput
 
 CSS = """
 .lecture-bar { position: fixed; bottom: 0; left: 0; right: 0; z-index: 40; margin: 0 !important;
@@ -130,9 +131,10 @@ class TabShare:
     widgets: list[gr.components.Component]
     status: gr.components.Component
     numbers: gr.components.Component | None = None  # the tab's numbers (its change ends a run)
+    settings: SettingsInput | None = None  # the widgets as few inputs (cnnbp.ui.settings_input)
 
-    def with_numbers(self, numbers: gr.components.Component) -> TabShare:
-        return replace(self, numbers=numbers)
+    def with_numbers(self, numbers: gr.components.Component, settings: SettingsInput) -> TabShare:
+        return replace(self, numbers=numbers, settings=settings)
 
     def cfg(self, values: list) -> LessonConfig:
         """The tab's settings as a Config, or a one-line gr.Error."""
@@ -453,13 +455,14 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
         return room_tally(session_of(request))
 
     def make_reveal(tab: TabShare):
-        def on_numbers(request: gr.Request, *values):
+        def on_numbers(request: gr.Request, *inputs):
             s = session_of(request)
             preset = s.preset if s.playlist else None
             unchanged = gr.skip(), gr.skip(), gr.skip()
             if preset is None or preset.question is None or preset.lesson != tab.lesson.name:
                 return unchanged
             try:
+                values = tab.settings.values(*inputs)
                 cfg = validate_config(tab.lesson.config, dict(zip(tab.names, values)))
             except ConfigError:
                 return unchanged
@@ -535,7 +538,9 @@ def add_to_app(demo: gr.Blocks, tabs: gr.Tabs, shares: list[TabShare]) -> None:
 
     run_live.click(drop_replay, inputs=None, **private).then(None, js=CLICK_RUN_JS)
     for tab in shares:
-        tab.numbers.change(make_reveal(tab), inputs=tab.widgets, outputs=[reveal, guard, tally],
+        # the settings the run was started with, as one value: every input of a page event updates at
+        # every later message of a run (cnnbp.ui.settings_input)
+        tab.numbers.change(make_reveal(tab), inputs=tab.settings.inputs, outputs=[reveal, guard, tally],
                            **private)
     demo.load(None, js=OPEN_LINK_JS)
     demo.load(None, js=KEYS_JS)
