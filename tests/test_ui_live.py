@@ -3,6 +3,7 @@ without a second API endpoint; lessons without it are wired as before."""
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Iterator
 
 import gradio as gr
@@ -94,16 +95,16 @@ def test_unknown_live_field_is_refused_when_the_lesson_is_declared():
         lesson(("bogus",))
 
 
-def test_in_a_browser_moving_a_live_slider_reruns_and_other_fields_wait_for_run():
-    """Headless Chromium: leaving the slider's number box (and a drag) re-runs the lesson; a
-    non-live field does not. Needs Chromium and playwright (tests/browser.py)."""
+@contextmanager
+def browser_page(demo: gr.Blocks, init_script: str | None = None) -> Iterator:
+    """``demo`` served on a free loopback port and open in headless Chromium (tests/browser.py)."""
     import socket
 
     from tests.browser import ARGS, CHROMIUM, require_browser
 
     require_browser()
     import playwright.sync_api as sync_api
-    demo = build(("share",))
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -112,21 +113,31 @@ def test_in_a_browser_moving_a_live_slider_reruns_and_other_fields_wait_for_run(
         with sync_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
             page = browser.new_page()
+            if init_script:
+                page.add_init_script(init_script)
             page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
-            status = page.locator("#livetest-status")
-            verdicts = page.locator("#livetest-verdicts")
-            size = page.locator("#livetest-size input[type=number]")
-            size.fill("7")
-            size.press("Tab")
-            page.wait_for_timeout(1000)
-            assert "Press" in status.inner_text()  # not live: waits for Run
-            share = page.locator("#livetest-share input[type=number]")
-            share.fill("0.25")
-            share.press("Tab")  # leaving the box releases the slider
-            verdicts.get_by_text("share 0.25, size 7").wait_for(timeout=20_000)
-            box = page.locator("#livetest-share input[type=range]").bounding_box()
-            page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)  # press and release
-            verdicts.get_by_text("share 0.8").wait_for(timeout=20_000)
+            yield page
             browser.close()
     finally:
         demo.close()
+
+
+def test_in_a_browser_moving_a_live_slider_reruns_and_other_fields_wait_for_run():
+    """Headless Chromium: leaving the slider's number box (and a drag) re-runs the lesson; a
+    non-live field does not. Needs Chromium and playwright (tests/browser.py)."""
+    demo = build(("share",))
+    with browser_page(demo) as page:
+        status = page.locator("#livetest-status")
+        verdicts = page.locator("#livetest-verdicts")
+        size = page.locator("#livetest-size input[type=number]")
+        size.fill("7")
+        size.press("Tab")
+        page.wait_for_timeout(1000)
+        assert "Press" in status.inner_text()  # not live: waits for Run
+        share = page.locator("#livetest-share input[type=number]")
+        share.fill("0.25")
+        share.press("Tab")  # leaving the box releases the slider
+        verdicts.get_by_text("share 0.25, size 7").wait_for(timeout=20_000)
+        box = page.locator("#livetest-share input[type=range]").bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)  # press and release
+        verdicts.get_by_text("share 0.8").wait_for(timeout=20_000)

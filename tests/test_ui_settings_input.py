@@ -4,14 +4,12 @@ every later run. The API endpoint still takes every widget; bad input still gets
 
 from __future__ import annotations
 
-import socket
-
 import gradio as gr
 import pytest
 
 from cnnbp.lessons import LESSONS
 from cnnbp.ui.widgets import upload_fields
-from tests.test_ui_live import build, events
+from tests.test_ui_live import browser_page, build, events
 
 
 @pytest.fixture(scope="module")
@@ -47,42 +45,25 @@ def test_a_bad_value_typed_on_the_page_gets_the_one_line_message_and_few_loading
     """Headless Chromium: a number over its maximum, typed and Run, gets the Config's one line; the good
     value then runs with every widget's value. Gradio's table of loading states holds the settings box,
     not each widget."""
-    from tests.browser import ARGS, CHROMIUM, require_browser
     from tests.test_stall import LOADING_PASSES
-
-    require_browser()
-    import playwright.sync_api as sync_api
 
     demo = build(())
     (api, run) = events(demo)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    demo.queue().launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
-            page = browser.new_page()
-            page.add_init_script(LOADING_PASSES)
-            page.goto(f"http://127.0.0.1:{port}/", wait_until="networkidle")
-            threshold = page.locator("#livetest-threshold input[type=number]")
-            threshold.fill("5")
-            threshold.press("Tab")
-            page.locator("#livetest-run").click()
-            toast = page.get_by_text("threshold: Input should be less than or equal to 1")
-            toast.first.wait_for(timeout=20_000)
-            message = toast.first.inner_text()
-            assert "\n" not in message.strip() and "/" not in message, message
-            threshold.fill("0.75")
-            page.locator("#livetest-size input[type=number]").fill("9")
-            page.locator("#livetest-size input[type=number]").press("Tab")
-            page.locator("#livetest-quick").wait_for()
-            page.locator("#livetest-run").click()
-            page.locator("#livetest-verdicts").get_by_text("share 0.5, size 9").wait_for(timeout=20_000)
-            sizes = page.evaluate("window.__loadingPasses.map((p) => p.entries)")
-            browser.close()
-    finally:
-        demo.close()
+    with browser_page(demo, LOADING_PASSES) as page:
+        threshold = page.locator("#livetest-threshold input[type=number]")
+        threshold.fill("5")
+        threshold.press("Tab")
+        page.locator("#livetest-run").click()
+        toast = page.get_by_text("threshold: Input should be less than or equal to 1")
+        toast.first.wait_for(timeout=20_000)
+        message = toast.first.inner_text()
+        assert "\n" not in message.strip() and "/" not in message, message
+        threshold.fill("0.75")
+        page.locator("#livetest-size input[type=number]").fill("9")
+        page.locator("#livetest-size input[type=number]").press("Tab")
+        page.locator("#livetest-run").click()
+        page.locator("#livetest-verdicts").get_by_text("share 0.5, size 9").wait_for(timeout=20_000)
+        sizes = page.evaluate("window.__loadingPasses.map((p) => p.entries)")
     widgets = len(api.inputs)
     # the status line, the Stop note, the settings box; on the widgets' inputs as before: every widget too
     assert sizes and max(sizes) <= 3 < widgets + 2, sizes
