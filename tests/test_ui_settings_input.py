@@ -32,7 +32,7 @@ def test_the_pages_run_events_take_the_settings_box_and_the_upload_boxes(config)
                 and d["trigger_after"] is not None and f"{name}-settings" in {elem[i] for i in d["inputs"]}]
         runs = [d for d in page if d["outputs"] == api[name]["outputs"]]
         assert len(runs) == 1 + bool(lesson.live), name  # Run, and the live fields' re-run
-        assert len(page) == len(runs) + 2, name  # Quick settings, Reset to defaults
+        assert len(page) == len(runs) + 5, name  # Quick settings, Reset, Link, Save preset, Take-home
         for d in page:
             assert [elem[i] for i in d["inputs"]][0] == f"{name}-settings" and len(d["inputs"]) == 1 + len(uploads)
             assert {elem[i] for i in d["inputs"][1:]} == uploads, name

@@ -6,10 +6,9 @@ import gradio as gr
 
 from cnnbp.lessons.base import ConfigError, Lesson
 from cnnbp.ui.runner import make_handler, make_request_handler, make_stop_handler
-from cnnbp.ui.settings_input import SettingsInput
 from cnnbp.ui.share import TabShare, add_to_tab
 from cnnbp.ui.uploads import build_uploads
-from cnnbp.ui.widgets import build_widgets, upload_fields
+from cnnbp.ui.widgets import build_widgets
 
 HEAVY = "heavy"  # one concurrency group for every run event; the handlers share the cores by kind
 # (cnnbp.ui.slots: a short run never waits behind a long one). Gradio's limit only caps the
@@ -80,7 +79,7 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
                     widgets = build_widgets(lesson.config, prefix=lesson.name)
                 build_uploads(lesson, widgets)  # own data (zip) and the trained models' download, where they apply
                 shared = add_to_tab(lesson, widgets, status)  # link, preset file, take-home
-                settings = SettingsInput(lesson.name, widgets, upload_fields(lesson.config))
+                settings = shared.settings  # the widgets as one value for the page's events
             with gr.Column(scale=3, elem_classes=["figures-col"]):
                 verdicts = gr.HTML(elem_id=f"{lesson.name}-verdicts")
                 plots = []
@@ -150,7 +149,7 @@ def build_lesson_tab(lesson: Lesson, *, concurrency_limit: int = RUN_THREADS) ->
         # The class watches the figures, not the page's header: a Run pressed with the bar lower on
         # the screen brings the bar to the top, the verdicts and figures under it.
         run.click(None, js=SCROLL_TO_RUN_BAR_JS.replace("LESSON", lesson.name))
-    return shared.with_numbers(numbers, settings)
+    return shared.with_numbers(numbers)
 
 
 SCROLL_TO_RUN_BAR_JS = """

@@ -131,10 +131,10 @@ class TabShare:
     widgets: list[gr.components.Component]
     status: gr.components.Component
     numbers: gr.components.Component | None = None  # the tab's numbers (its change ends a run)
-    settings: SettingsInput | None = None  # the widgets as few inputs (cnnbp.ui.settings_input)
+    settings: SettingsInput | None = None  # the widgets as the page's events take them (cnnbp.ui.settings_input)
 
-    def with_numbers(self, numbers: gr.components.Component, settings: SettingsInput) -> TabShare:
-        return replace(self, numbers=numbers, settings=settings)
+    def with_numbers(self, numbers: gr.components.Component) -> TabShare:
+        return replace(self, numbers=numbers)
 
     def cfg(self, values: list) -> LessonConfig:
         """The tab's settings as a Config, or a one-line gr.Error."""
@@ -142,6 +142,14 @@ class TabShare:
             return validate_config(self.lesson.config, dict(zip(self.names, values)))
         except ConfigError as err:
             raise gr.Error(str(err), print_exception=False) from None
+
+    def page_cfg(self, inputs: tuple) -> LessonConfig:
+        """The tab's settings from a page event's inputs (``settings.inputs``), or a one-line gr.Error."""
+        try:
+            values = self.settings.values(*inputs)
+        except ConfigError as err:
+            raise gr.Error(str(err), print_exception=False) from None
+        return self.cfg(values)
 
     def values(self, cfg: LessonConfig) -> list:
         """Widget values that show ``cfg`` (upload boxes left as they are)."""
@@ -175,7 +183,8 @@ def finished_run(lesson: str, cfg: LessonConfig):
 def add_to_tab(lesson: Lesson, widgets: dict[str, gr.components.Component], status) -> TabShare:
     """The tab's Share accordion: a link to these settings, the preset as a file (save, open), the
     take-home zip of the finished run on these settings."""
-    tab = TabShare(lesson, list(widgets), list(widgets.values()), status)
+    tab = TabShare(lesson, list(widgets), list(widgets.values()), status,
+                   settings=SettingsInput(lesson.name, widgets, upload_names(lesson.config)))
     name = lesson.name
     with gr.Accordion("Share, preset, take-home", open=False, elem_classes=["share-box"], elem_id=f"{name}-share"):
         link_button = gr.Button("Link to these settings", size="sm", elem_id=f"{name}-link-button")
@@ -187,11 +196,11 @@ def add_to_tab(lesson: Lesson, widgets: dict[str, gr.components.Component], stat
                               elem_id=f"{name}-export")
         download = gr.File(label="Download", interactive=False, elem_id=f"{name}-download")
 
-    def make_link(request: gr.Request, *values):  # gradio passes the request where it is declared
-        return f"{page_url(request)}?{to_query(name, tab.cfg(list(values)))}"
+    def make_link(request: gr.Request, *inputs):  # gradio passes the request where it is declared
+        return f"{page_url(request)}?{to_query(name, tab.page_cfg(inputs))}"
 
-    def save_preset(*values):
-        cfg = tab.cfg(list(values))
+    def save_preset(*inputs):
+        cfg = tab.page_cfg(inputs)
         return temp_file(f"cnnbp-{name}-seed{cfg.seed}.json", json.dumps(make_preset(name, cfg), indent=2))
 
     def open_preset(file):
@@ -203,8 +212,8 @@ def add_to_tab(lesson: Lesson, widgets: dict[str, gr.components.Component], stat
             raise gr.Error(f"this preset is for the {preset.lesson!r} tab, not {name!r}", print_exception=False)
         return [*tab.values(preset.cfg), f"Opened preset {Path(file).name}. Press **Run**."]
 
-    def export(*values):
-        cfg = tab.cfg(list(values))
+    def export(*inputs):
+        cfg = tab.page_cfg(inputs)
         frame = finished_run(name, cfg)
         if frame is None:
             raise gr.Error("run these settings to the end first: the take-home is of a finished run",
@@ -214,10 +223,10 @@ def add_to_tab(lesson: Lesson, widgets: dict[str, gr.components.Component], stat
     private = {"api_visibility": "private", "queue": False}
     if name in ("imbalance", "visualise"):
         add_click_through(tab)
-    link_button.click(make_link, inputs=tab.widgets, outputs=[link], **private)
-    save.click(save_preset, inputs=tab.widgets, outputs=[download], **private)
+    tab.settings.on([link_button.click], make_link, outputs=[link], **private)
+    tab.settings.on([save.click], save_preset, outputs=[download], **private)
     load.upload(open_preset, inputs=[load], outputs=[*tab.widgets, status], **private)
-    take_home.click(export, inputs=tab.widgets, outputs=[download], api_visibility="private")
+    tab.settings.on([take_home.click], export, outputs=[download], api_visibility="private")
     return tab
 
 
