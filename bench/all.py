@@ -226,8 +226,9 @@ def memory_rows(names: list[str], rounds: int = 2) -> None:
         figures.append(f"after round {r + 1}: {after[-1]:.0f} MB ({load()})")
     worker = embed_worker.current()
     worker_mb = worker.rss_mb() if worker is not None else 0.0
+    beside = f"the embedding worker {worker_mb:.0f} MB" if worker is not None else "no embedding worker (fits here)"
     print(f"\nresident memory, every lesson's defaults run and kept as the app keeps them: {'; '.join(figures)}; "
-          f"the embedding worker {worker_mb:.0f} MB, {(max(after) + worker_mb) / 1024:.2f} GB in all "
+          f"{beside}, {(max(after) + worker_mb) / 1024:.2f} GB in all "
           f"(target under {TARGETS['rss_mb'] / 1024:.0f} GB, flat over the second round)")
     if rounds >= 2:
         grew = after[2] - after[1]
