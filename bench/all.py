@@ -18,7 +18,9 @@
 4. Embeddings of 2,000 points once warm (PCA, UMAP, t-SNE) and UMAP cold (its first call in a fresh
    process: what the warm-up pays); occlusion of a 28 x 28 input over 169 positions.
 5. Resident memory of the process (the app's UI built, results kept in its cache as the app keeps
-   them) after every lesson ran once and after a second round: flat means no leak.
+   them, free pages handed back after each run as the app does) after every lesson ran once and after
+   a second round, the embedding worker's beside it; round 2 is called flat within the larger of 25 MB
+   and 2% of round 1 (a leak or the allocator's growth shows as more).
 
 Every figure is printed with the 1-minute load average when it was taken: on a shared machine the
 absolute times inflate, the ratios (taken in this process, one after the other) much less.
@@ -192,22 +194,47 @@ def lesson_rows(names: list[str]) -> list[LessonTiming]:
     return rows
 
 
+# Round 2 counts as flat when it adds at most this much to round 1 (fixed before it was first measured):
+# the larger of 25 MB and 2% of round 1.
+FLAT_MB, FLAT_FRACTION = 25.0, 0.02
+
+
+def is_flat(round1_mb: float, round2_mb: float) -> bool:
+    return round2_mb - round1_mb <= max(FLAT_MB, FLAT_FRACTION * round1_mb)
+
+
 def memory_rows(names: list[str], rounds: int = 2) -> None:
-    """RSS with the UI built, after each round of every lesson's defaults kept in the result cache."""
+    """RSS with the UI built, after each round of every lesson's defaults kept in the result cache, the
+    allocator's free pages handed back after each run as the app does when its last run ends
+    (``ui/free_memory.py``); then whether round 2 is flat, and the embedding worker's RSS beside it."""
     import app  # noqa: F401  (builds the Blocks as the server does, without launching)
+    from cnnbp import embed_worker
     from cnnbp.lessons.base import get_lesson, merge_frames, validate_config
     from cnnbp.train import RunControl
     from cnnbp.ui.cache import RESULTS
+    from cnnbp.ui.free_memory import release_free_memory
 
-    figures = [f"UI built: {rss_mb():.0f} MB"]
+    after = [rss_mb()]
+    figures = [f"UI built: {after[0]:.0f} MB"]
     for r in range(rounds):
         for name in names:
             lesson = get_lesson(name)
             cfg = validate_config(lesson.config)
             RESULTS.put(name, cfg, merge_frames(lesson.run(cfg, RunControl(budget_s=float("inf")))))
-        figures.append(f"after round {r + 1}: {rss_mb():.0f} MB ({load()})")
-    print(f"\nresident memory, every lesson's defaults run and kept as the app keeps them: {'; '.join(figures)} "
+            release_free_memory()
+        after.append(rss_mb())
+        figures.append(f"after round {r + 1}: {after[-1]:.0f} MB ({load()})")
+    worker = embed_worker.current()
+    worker_mb = worker.rss_mb() if worker is not None else 0.0
+    beside = f"the embedding worker {worker_mb:.0f} MB" if worker is not None else "no embedding worker (fits here)"
+    print(f"\nresident memory, every lesson's defaults run and kept as the app keeps them: {'; '.join(figures)}; "
+          f"{beside}, {(max(after) + worker_mb) / 1024:.2f} GB in all "
           f"(target under {TARGETS['rss_mb'] / 1024:.0f} GB, flat over the second round)")
+    if rounds >= 2:
+        grew = after[2] - after[1]
+        verdict = "flat" if is_flat(after[1], after[2]) else "NOT flat"
+        print(f"round 2 {grew:+.0f} MB over round 1: {verdict} (tolerance: the larger of {FLAT_MB:.0f} MB and "
+              f"{FLAT_FRACTION:.0%} of round 1, {max(FLAT_MB, FLAT_FRACTION * after[1]):.0f} MB)")
 
 
 def main() -> None:

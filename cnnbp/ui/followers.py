@@ -27,6 +27,7 @@ from cnnbp.lessons.base import Frame, Lesson, LessonConfig, merge_frames
 from cnnbp.train import RunControl
 from cnnbp.ui import warmup
 from cnnbp.ui.cache import RESULTS
+from cnnbp.ui.free_memory import release_free_memory
 
 log = logging.getLogger("cnnbp.ui")
 STOP_POLL_S = 0.25  # how often a follower waiting for the next frame looks at its own Stop
@@ -105,6 +106,8 @@ class Flight:
             with self._changed:
                 self._finished = True
                 self._changed.notify_all()
+            if not self._flights.flying():  # the last run ended: its freed pages back to the system
+                release_free_memory()
 
     def follow(self, mine: RunControl) -> Iterator[Frame | str | Replay]:
         """This run's events for one follower (``mine``: its own Stop): the frames so far merged into

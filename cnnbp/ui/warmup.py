@@ -25,6 +25,7 @@ import time
 
 from cnnbp import embed_worker
 from cnnbp.train import RunControl
+from cnnbp.ui.free_memory import release_free_memory
 
 log = logging.getLogger("cnnbp.warmup")
 READY = threading.Event()  # set once the one-time imports are done (or failed: it is only an optimisation)
@@ -92,6 +93,7 @@ def warm_defaults() -> int:
         if not DEFAULTS_CONTROL.stop_reason():
             RESULTS.put(lesson.name, cfg, final)
             cached += 1
+        release_free_memory()  # as after a user's run (ui/followers.py): the RSS stays flat
     return cached
 
 
