@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Literal, Mapping
 
@@ -226,19 +227,19 @@ def lockstep(trainers: list[Trainer], histories: list[History], control: RunCont
         (idx, StackedTrainers([trainers[i] for i in idx]) if stack and len(idx) > 1 else None)
         for idx in (lockstep_groups(trainers) if stack else [[i] for i in range(len(trainers))])]
     total = max(t.total_steps for t in trainers)
-    lanes = Lanes(groups, workers)
+    lanes = Lanes(workers if len(groups) > 1 else 1)
     threads = 1 if lanes.pool else threads
     threaded = (lambda: torch_threads(threads)) if threads else contextlib.nullcontext
 
-    def step_groups(lane: list) -> None:
-        for idx, stacked in lane:
-            if control.stop_reason():
-                return
-            if stacked is not None:
-                for member, event in stacked.step() if not stacked.done else []:
-                    histories[idx[member]].record(event)
-            elif not trainers[idx[0]].done:
-                histories[idx[0]].record(trainers[idx[0]].step())
+    def step_group(group: tuple) -> None:
+        idx, stacked = group
+        if control.stop_reason():
+            return
+        if stacked is not None:
+            for member, event in stacked.step() if not stacked.done else []:
+                histories[idx[member]].record(event)
+        elif not trainers[idx[0]].done:
+            histories[idx[0]].record(trainers[idx[0]].step())
 
     def evaluate(i: int) -> None:
         if not trainers[i].diverged:
@@ -247,7 +248,7 @@ def lockstep(trainers: list[Trainer], histories: list[History], control: RunCont
     try:
         for step in range(1, total + 1):
             with threaded():
-                lanes.run(step_groups, lanes.groups)
+                lanes.run(step_group, groups, kind="step")
             if control.stop_reason():  # between two steps: no more steps, evaluations or beats
                 return
             if not (step % eval_every == 0 or step == total):
@@ -255,10 +256,10 @@ def lockstep(trainers: list[Trainer], histories: list[History], control: RunCont
                     yield Beat(step / total)
                 continue
             _sync(groups, momentum=False)
-            # the trainers evaluated a row at a time, one per lane (side by side), a beat after each row
+            # one lane: a beat after each trainer's evaluation; lanes: every evaluation shared out at once
             for row in lanes.rows(range(len(trainers))):
                 with threaded():
-                    lanes.run(evaluate, row)
+                    lanes.run(evaluate, row, kind="evaluate")
                 if beats and any(not trainers[i].diverged for i in row):
                     yield Beat((step - 1 + (row[-1] + 1) / (len(trainers) + 1)) / total)
             yield step / total
@@ -269,30 +270,50 @@ def lockstep(trainers: list[Trainer], histories: list[History], control: RunCont
 
 class Lanes:
     """``workers`` lanes of work run side by side, one Python thread each (the caller's thread runs
-    the first), each on one torch thread; with one worker everything runs in the caller's thread."""
+    the first), each on one torch thread; with one worker everything runs in the caller's thread, in order.
 
-    def __init__(self, groups: list, workers: int):
+    Side by side, a lane takes the next item as soon as it is free, the costliest first: an item's cost
+    is the CPU seconds it took the last time (a round's groups and evaluations cost about what they did
+    the round before). Dealt once by model count, a lane held a stack of 3 and two single nets while the
+    other held a stack of 3 and one, and waited for it every round. Which lane runs an item changes no
+    number: each item runs whole on one thread of one torch thread."""
+
+    def __init__(self, workers: int):
         self.pool = ThreadPoolExecutor(workers - 1, initializer=torch.set_num_threads, initargs=(1,)) \
-            if workers > 1 and len(groups) > 1 else None
+            if workers > 1 else None
         self.workers = workers if self.pool else 1
-        # groups dealt to the lane with the fewest models so far, largest groups first (one lane: in order)
-        lanes: list[list] = [[] for _ in range(self.workers)]
-        for group in sorted(groups, key=lambda g: -len(g[0])) if self.pool else groups:
-            min(lanes, key=lambda lane: sum(len(idx) for idx, _ in lane)).append(group)
-        self.groups = [lane for lane in lanes if lane]
+        self.cost: dict[tuple[str, int], float] = {}  # (kind, position) -> thread CPU seconds last time
 
     def rows(self, items) -> list[list]:
+        """One lane: an item per row (a beat after each); lanes: one row of every item."""
         items = list(items)
-        return [items[i:i + self.workers] for i in range(0, len(items), self.workers)]
+        return [items] if self.pool else [[item] for item in items]
 
-    def run(self, work: Callable, items: list) -> None:
-        """``work(item)`` for each item, side by side (an exception in any is raised here)."""
+    def run(self, work: Callable, items: list, *, kind: str = "") -> None:
+        """``work(item)`` for each item; side by side, the costliest first as lanes free up (an
+        exception in any is raised here)."""
         if self.pool is None:
             for item in items:
                 work(item)
             return
-        futures = [self.pool.submit(work, item) for item in items[1:]]
-        work(items[0])
+        order = iter(sorted(range(len(items)), key=lambda i: -self.cost.get((kind, i), 0.0)))
+        taking = threading.Lock()
+
+        def lane() -> None:
+            while True:
+                with taking:
+                    i = next(order, None)
+                if i is None:
+                    return
+                start = time.thread_time()
+                work(items[i])
+                self.cost[(kind, i)] = time.thread_time() - start
+
+        futures = [self.pool.submit(lane) for _ in range(self.workers - 1)]
+        try:
+            lane()
+        finally:
+            wait(futures)
         for future in futures:
             future.result()
 

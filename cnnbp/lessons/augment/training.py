@@ -24,7 +24,7 @@ from torch import nn
 
 from cnnbp.data import ImageDataset
 from cnnbp.data.subsets import balanced_subset
-from cnnbp.device import derive_seed, make_generator, pick_device, torch_threads
+from cnnbp.device import cpu_cores, derive_seed, make_generator, pick_device, torch_threads
 from cnnbp.lessons.augment.augmentations import Mix, augment
 from cnnbp.nn import init_model
 from cnnbp.train import Beat, RunControl, Trainer, evaluate, lockstep
@@ -186,8 +186,10 @@ def train_arms(trainers: list[Trainer], histories: list[ArmHistory], control: Ru
         if drawn[i] and not trainer.done:
             _record(trainer, histories[i])
 
+    # the nets side by side, one core and one torch thread each (lockstep's lanes): the numbers of one thread,
+    # and the second core no longer idles (Adam nets do not stack: each is a lane's item of its own)
     yield from lockstep(trainers, histories, control, eval_every=eval_every, threads=THREADS, on_eval=on_eval,
-                        beats=beats)
+                        beats=beats, workers=cpu_cores())
 
 
 def finish(trainers: list[Trainer], histories: list[ArmHistory]) -> Generator[float, None, list[torch.Tensor]]:

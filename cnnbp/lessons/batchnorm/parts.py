@@ -9,7 +9,7 @@ from typing import Iterator
 import pandas as pd
 
 from cnnbp.data import dataset_label, lesson_dataset
-from cnnbp.device import pick_device, torch_threads
+from cnnbp.device import cpu_cores, pick_device, torch_threads
 from cnnbp.lessons.base import Part, RunState, Update, heartbeat, heartbeats
 from cnnbp.lessons.batchnorm import figures
 from cnnbp.lessons.batchnorm.config import BatchNormConfig
@@ -70,7 +70,8 @@ def training(state: RunState) -> Iterator[Update]:
     redraw = Redraw(share=0.1)
     for reached, histories, trainers in train_runs(
             runs, data, depth=cfg.depth, width=cfg.width, activation=cfg.activation, epochs=cfg.epochs,
-            batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control, beats=True):
+            batch_size=cfg.batch_size, bn_momentum=cfg.bn_momentum, control=state.control, beats=True,
+            workers=cpu_cores()):  # the stacks side by side, one core each
         if isinstance(reached, Beat):
             yield heartbeat(reached)
             continue

@@ -188,14 +188,15 @@ def build(data: ImageDataset, v: Variant, *, depth: int, width: int, activation:
 
 def train_runs(runs: Sequence[Run], data: Mapping[int, ImageDataset], *, depth: int, width: int,
                activation: str, epochs: int, batch_size: int, bn_momentum: float, control: RunControl,
-               threads: int | None = TRAIN_THREADS, stack: bool = True, beats: bool = False
+               threads: int | None = TRAIN_THREADS, stack: bool = True, beats: bool = False, workers: int = 1
                ) -> Iterator[tuple[float, list[History], list[Trainer]]]:
     """Train every run in lockstep on ``data[run.seed]``; yield (progress, histories, trainers)
     at step 0 and at every evaluation (``EVALS_PER_EPOCH`` times an epoch). A run with ``until``
     stops at the evaluation that reaches it. ``threads``: torch threads while stepping (None:
     leave the process's count). ``stack``: nets of one architecture and learning rate step as one
     stacked model (False: one at a time, bench/batchnorm.py's naive path). ``beats``: also a ``Beat``
-    as progress after every round and every net's evaluation (a heartbeat: nothing new)."""
+    as progress after every round and every net's evaluation (a heartbeat: nothing new). ``workers``: the
+    stacks stepped and evaluated side by side on so many cores (``lockstep``'s lanes), the same numbers."""
     trainers = []
     for r in runs:
         d = data[r.seed]
@@ -206,16 +207,23 @@ def train_runs(runs: Sequence[Run], data: Mapping[int, ImageDataset], *, depth: 
     histories = [History(variant=r.variant, seed=r.seed) for r in runs]
     index = {(r.variant, r.seed): i for i, r in enumerate(runs)}
 
-    def decided(run: Run, h: History) -> bool:
+    def decided(i: int, step: int) -> bool:
+        """Run i's race is decided; its twin is read as it stood when the nets were evaluated one by one in
+        index order (a twin after i had not been evaluated at this step yet), so the lanes change nothing."""
+        run, h = runs[i], histories[i]
         if run.until is None:
             return False
         if h.test_accuracy[-1] >= run.until:
             return True
-        twin = histories[index[(run.twin, run.seed)]] if run.twin is not None else None
-        b = twin.steps_to(run.until) if twin is not None else None
+        j = index[(run.twin, run.seed)] if run.twin is not None else None
+        b = histories[j].steps_to(run.until) if j is not None else None
+        if j is not None and j > i and b == step:
+            b = None
         return b is not None and h.eval_steps[-1] >= MUCH_SLOWER * b
 
-    def probe(i: int, trainer: Trainer) -> None:
+    evaluated: list[int] = []
+
+    def probe(i: int, trainer: Trainer) -> None:  # in a lane: touches only net i
         h = histories[i]
         if h.eval_steps and h.eval_steps[-1] == trainer.step_count:  # stopped early: measured already
             return
@@ -223,12 +231,19 @@ def train_runs(runs: Sequence[Run], data: Mapping[int, ImageDataset], *, depth: 
         h.eval_steps.append(trainer.step_count)
         h.test_loss.append(loss if math.isfinite(loss) else None)
         h.test_accuracy.append(acc)
-        if decided(runs[i], h):
-            trainer.total_steps = trainer.step_count  # done: lockstep steps it no more
+        evaluated.append(i)
+
+    def stop_decided() -> None:
+        """After an evaluation round: a decided run is done (lockstep steps it no more)."""
+        for i in sorted(evaluated):
+            if decided(i, trainers[i].step_count):
+                trainers[i].total_steps = trainers[i].step_count
+        evaluated.clear()
 
     for i, t in enumerate(trainers):
         with torch_threads(threads) if threads else contextlib.nullcontext():
             probe(i, t)
+        stop_decided()
         if beats:
             yield Beat(0.0), histories, trainers
     yield 0.0, histories, trainers
@@ -236,7 +251,9 @@ def train_runs(runs: Sequence[Run], data: Mapping[int, ImageDataset], *, depth: 
     # nets of one architecture and learning rate step as one stacked model (the same numbers up to
     # float rounding); a run that is decided leaves its stack
     for progress in lockstep(trainers, histories, control, eval_every=eval_every, on_eval=probe, threads=threads,
-                             stack=stack_groups if stack else False, beats=beats):
+                             stack=stack_groups if stack else False, beats=beats, workers=workers):
+        if not isinstance(progress, Beat):  # an evaluation round is complete
+            stop_decided()
         yield progress, histories, trainers
 
 

@@ -3,10 +3,15 @@ only the threshold moved) and score (every metric, figure, table and verdict at 
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Generator, Iterator
 
+import torch
+
 from cnnbp.data import dataset_label
-from cnnbp.lessons.base import Part, RunState, Update, heartbeat
+from cnnbp.device import cpu_cores
+from cnnbp.lessons.base import FRAME_INTERVAL_S, Part, RunState, Update, heartbeat
 from cnnbp.lessons.imbalance import figures, scoring, verdicts
 from cnnbp.lessons.imbalance.config import ImbalanceConfig
 from cnnbp.lessons.imbalance.metrics import as_dict
@@ -77,23 +82,77 @@ def _train_one(cfg: ImbalanceConfig, seed: int, control: RunControl, *, shown: b
 
 
 def train(state: RunState) -> Iterator[Update]:
-    """Leaves ``state.runs``, one trained run per seed (kept, or trained now); the first is shown."""
-    cfg, runs, trained_now = state.cfg, [], False
-    for i, seed in enumerate(cfg.seed_list):
-        trained = PREDICTIONS.get(cfg.run_key(seed))
-        if trained is None:
-            trained_now = True
-            trained = yield from _train_one(cfg, seed, state.control, shown=i == 0, done=i / cfg.seeds,
-                                            share=1 / cfg.seeds)
-            if trained is None:  # stopped: nothing is kept, nothing to score
-                return
-        runs.append(trained)
-    state.runs = runs
+    """Leaves ``state.runs``, one trained run per seed (kept, or trained now); the first is shown.
+    With a second core, the further seeds train there, one at a time, while this thread trains the shown
+    one (and then any further seed the other core has not taken yet)."""
+    cfg, trained_now = state.cfg, False
+    runs = {seed: PREDICTIONS.get(cfg.run_key(seed)) for seed in cfg.seed_list}
+    further = [seed for seed in cfg.seed_list[1:] if runs[seed] is None]
+    side = SideLane(cfg, further, state.control) if further and cpu_cores() > 1 else None
+    try:
+        for i, seed in enumerate(cfg.seed_list):
+            if runs[seed] is None and (i == 0 or side is None or side.claim(seed)):
+                trained_now = True
+                runs[seed] = yield from _train_one(cfg, seed, state.control, shown=i == 0, done=i / cfg.seeds,
+                                                   share=1 / cfg.seeds)
+                if runs[seed] is None:  # stopped: nothing is kept, nothing to score
+                    return
+        if side is not None:
+            runs.update((yield from side.results(done=sum(run is not None for run in runs.values()))))
+    finally:
+        if side is not None:
+            side.close()
+    if any(run is None for run in runs.values()):  # stopped on the other core
+        return
+    state.runs = runs = [runs[seed] for seed in cfg.seed_list]
     keep_models(cfg, runs[0])
     yield heartbeat(1.0)
     drawn = yield from _threshold_free(runs[0], cfg)
     message = f"{len(cfg.methods)} methods trained at {cfg.seeds} seeds" if trained_now else KEPT.format(cfg.threshold)
     yield Update(1.0, _noted(cfg, message), figures=drawn)
+
+
+class SideLane:
+    """Further seeds trained on a second core, one torch thread, in seed order, nothing drawn: each seed's
+    run is the one it is on the page's thread (one thread of one torch thread, its own generators). The
+    page's thread may ``claim`` a seed the lane has not taken yet and train it itself."""
+
+    def __init__(self, cfg: ImbalanceConfig, seeds: list[int], control: RunControl):
+        self.cfg, self.control, self.queue = cfg, control, list(seeds)
+        self.runs: dict[int, TrainedRun | None] = {}
+        self._taking = threading.Lock()
+        self._pool = ThreadPoolExecutor(1, initializer=torch.set_num_threads, initargs=(1,))
+        self._work = self._pool.submit(self._drain)
+
+    def claim(self, seed: int) -> bool:
+        with self._taking:
+            if seed in self.queue:
+                self.queue.remove(seed)
+                return True
+            return False
+
+    def _drain(self) -> None:
+        while True:
+            with self._taking:
+                if not self.queue:
+                    return
+                seed = self.queue.pop(0)
+            trained = None
+            for *_, trained in train_and_keep(self.cfg, seed, build(self.cfg, seed), self.control):
+                pass
+            self.runs[seed] = trained
+
+    def results(self, *, done: int) -> Generator[Update, None, dict[int, TrainedRun | None]]:
+        """Heartbeats until the lane is done (``done``: seeds with a run already); then its runs (None where
+        stopped)."""
+        while not self._work.done():
+            yield heartbeat((done + len(self.runs)) / self.cfg.seeds)
+            wait([self._work], timeout=FRAME_INTERVAL_S / 2)
+        self._work.result()  # an error on the other core is raised here
+        return self.runs
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
 
 
 def score(state: RunState) -> Iterator[Update]:

@@ -374,6 +374,22 @@ def test_further_seeds_train_only_until_their_race_is_decided():
     assert race["bad"].seeds == [0, 1] and race["bad"].wins[1] is True
 
 
+def test_the_races_on_two_cores_stop_where_they_stop_on_one():
+    """lockstep's lanes evaluate the nets side by side; a run's race is decided after the round, reading its
+    twin as the one-by-one order left it: every net steps and stops as on one core, to the float."""
+    data = {s: get_dataset("digits", seed=s) for s in (0, 1)}
+    plain, bn = Variant("s", "none", "normal_0.01", 0.05), Variant("s", "batch", "normal_0.01", 0.05)
+    runs = [Run(plain, 0), Run(bn, 0), Run(plain, 1, until=0.3, twin=bn), Run(bn, 1, until=0.3)]
+    out = {}
+    for workers in (1, 2):
+        for _, histories, _ in train_runs(runs, data, depth=2, width=8, activation="relu", epochs=6, batch_size=64,
+                                          bn_momentum=0.1, control=RunControl(), workers=workers):
+            pass
+        out[workers] = [vars(h) for h in histories]
+    assert out[2] == out[1]
+    assert out[1][2]["steps"][-1] < out[1][0]["steps"][-1]  # the plain net's race at seed 1 was decided early
+
+
 def test_the_bug_needs_a_trained_net():
     rows = [{"evaluation": "eval", "mode": "eval", "accuracy": 0.5},
             {"evaluation": "train, batches of 1", "mode": "train", "accuracy": 0.1}]

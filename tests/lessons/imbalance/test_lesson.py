@@ -154,6 +154,25 @@ def test_same_settings_same_numbers_and_another_seed_differs(final):
     assert again.numbers["histories"] != other.numbers["histories"]
 
 
+def test_the_further_seeds_on_a_second_core_give_the_numbers_of_one(monkeypatch):
+    """With two cores the further seeds train on a second thread (parts.SideLane) while the shown one
+    streams; every number is the one lane's, seed by seed (each run on one thread of one torch thread)."""
+    values = {**QUICK, "methods": ["none", "oversample"], "steps": 20, "seeds": 3, "seed": 2}
+    runs, lanes, side_lane = {}, [], parts.SideLane
+    monkeypatch.setattr(parts, "SideLane", lambda *args: lanes.append(args[1]) or side_lane(*args))
+    for cores in (1, 2):
+        monkeypatch.setattr(parts, "cpu_cores", lambda cores=cores: cores)
+        PREDICTIONS.clear()
+        final = merge_frames(run_lesson("imbalance", values))
+        cfg = validate_config(LESSON.config, values)
+        kept = [PREDICTIONS.get(cfg.run_key(seed)) for seed in cfg.seed_list]
+        runs[cores] = (final.numbers, [[vars(h) for h in run.histories] for run in kept],
+                       [{t: {m: p.tolist() for m, p in by.items()} for t, by in run.probs.items()} for run in kept])
+    assert lanes == [[3, 4]]  # only with two cores: the further seeds went to the second one
+    assert runs[2] == runs[1]
+    assert runs[1][1][0] != runs[1][1][1]  # the seeds differ: each seed's run is its own
+
+
 def test_verdicts_quote_the_numbers(final):
     texts = {v.label: v for v in final.verdicts}
     fixes = ["rare recall raised by over-sampling", "rare recall raised by reweighted loss",
