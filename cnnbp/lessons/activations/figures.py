@@ -199,11 +199,19 @@ def curves_figure(race: Race, cfg: ActivationsConfig) -> go.Figure:
 
 
 def dead_figure(race: Race) -> go.Figure:
-    panels = [dict(title=h.name, lines=[dict(name=layer, x=h.eval_steps, y=[d[i] for d in h.dead])
-                                        for i, layer in enumerate(h.layer_names)]) for h in race.dead]
+    """One panel per activation, its low rate solid and its high rate dashed (a panel per net drew twice the
+    panels: plotly's first draw costs about the same per panel, bench/cold_draws.py)."""
+    by_activation: dict[str, list] = {}
+    for h in race.dead:  # each activation's low rate, then its high rate
+        by_activation.setdefault(h.activation, []).append(h)
+    panels = [dict(title=activation, lines=[dict(name=layer, x=h.eval_steps, y=[d[i] for d in h.dead], meta=h.name,
+                                                 dash=0 if h.lr == race.lr else 1)
+                                            for h in nets for i, layer in enumerate(h.layer_names)])
+              for activation, nets in by_activation.items()]
     return plots.small_multiples(
-        panels, n_cols=2, x_title="step", y_title="dead share",
-        title=f"Dead units per layer during training (no gradient on any of {PROBE_IMAGES} images)")
+        panels, n_cols=min(3, len(panels)), x_title="step", y_title="dead share",
+        title=f"Dead units per layer during training (no gradient on any of {PROBE_IMAGES} images); "
+              f"solid: lr {race.lr:g}, dashed: lr {race.dead_lr:g}")
 
 
 def steps_figure(race: Race, eval_every: int) -> go.Figure:

@@ -15,6 +15,7 @@ from cnnbp.lessons.init.cnn import VariantHistory
 from cnnbp.lessons.init.config import InitConfig
 from cnnbp.lessons.init.symmetry import SymmetryContrast
 from cnnbp.nn.inits import INITS
+from cnnbp.plots.common import DASHES
 
 # One colour per init in every figure of the tab, the lecture's three first (the most distinct colours)
 COLOURS = plots.variant_colours(["normal_0.01", "xavier", "kaiming", *INITS])
@@ -64,10 +65,18 @@ def cnn_curves(histories: list[VariantHistory], cfg: InitConfig) -> go.Figure:
 
 
 def cnn_layer_std(histories: list[VariantHistory], cfg: InitConfig) -> go.Figure:
-    panels = [dict(title=h.name, lines=[dict(name=layer, x=h.eval_steps, y=[s[i] for s in h.layer_std])
-                                        for i, layer in enumerate(h.layer_names)]) for h in histories]
-    return plots.small_multiples(panels, n_cols=len(cfg.inits), title="Activation std per layer during training",
-                                 x_title="step", y_title="std", log_y=True)
+    """One panel per init, one dash per activation (a panel per net drew twice the panels: plotly's first
+    draw costs about the same per panel, bench/cold_draws.py)."""
+    activations = list(dict.fromkeys(h.activation for h in histories))
+    panels = [dict(title=init, lines=[dict(name=layer, x=h.eval_steps, y=[s[i] for s in h.layer_std], meta=h.name,
+                                           dash=activations.index(h.activation) % len(DASHES))
+                                      for h in histories if h.init == init for i, layer in enumerate(h.layer_names)])
+              for init in dict.fromkeys(h.init for h in histories)]
+    words = {"dash": "dashed", "dot": "dotted"}
+    dashes = ", ".join(f"{words.get(DASHES[i % len(DASHES)], DASHES[i % len(DASHES)])}: {a}"
+                       for i, a in enumerate(activations))
+    return plots.small_multiples(panels, n_cols=len(panels), x_title="step", y_title="std", log_y=True,
+                                 title=f"Activation std per layer during training ({dashes})")
 
 
 def cnn_dead(histories: list[VariantHistory]) -> go.Figure:

@@ -91,7 +91,7 @@ def test_training_figures_show_the_numbers(final):
     assert list(bars.y) == [cnn[f"{a}, lr {0.05:g}"]["steps_to_target"] for a in QUICK["activations"]]
     dead = final.figures["dead"]
     relu_high = cnn["relu, lr 0.5"]
-    lines = [t for t in dead.data if t.xaxis == "x2"]  # row 1: relu at the low rate, then the high
+    lines = [t for t in dead.data if t.meta == "relu, lr 0.5"]  # relu's panel, the high rate's lines
     assert [list(t.y) for t in lines] == [[d[i] for d in relu_high["dead"]] for i in range(len(lines))]
 
 
